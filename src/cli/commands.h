@@ -1,0 +1,35 @@
+// The vcap subcommands. Each add_*_command registers one subcommand on the CLI11 app,
+// with its options and the callback that runs it. A callback reports failure by
+// throwing CommandFailed, which main() turns into a one-line message and exit code.
+#ifndef VCAP_CLI_COMMANDS_H_
+#define VCAP_CLI_COMMANDS_H_
+
+#include <stdexcept>
+#include <string>
+
+#include "base/status.h"
+
+namespace CLI {
+class App;
+}
+
+namespace vcap::cli {
+
+// Exit codes: 0 success, 1 the job ran but some work failed, 2 bad input or setup.
+inline constexpr int kExitFailures = 1;
+inline constexpr int kExitBadInput = 2;
+
+struct CommandFailed : std::runtime_error {
+  CommandFailed(const Status& status, int exit_code = kExitBadInput)
+      : std::runtime_error(status.message()), exit_code(exit_code) {}
+  int exit_code;
+};
+
+// Throws CommandFailed when `status` is not ok.
+inline void fail_if_error(const Status& status) {
+  if (!status.ok()) throw CommandFailed(status);
+}
+
+}  // namespace vcap::cli
+
+#endif  // VCAP_CLI_COMMANDS_H_
