@@ -1,0 +1,259 @@
+#include "media/video_pass.h"
+
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <cerrno>
+#include <cmath>
+#include <cstring>
+
+extern "C" {
+#include <libavutil/display.h>
+#include <libavutil/imgutils.h>
+}
+
+namespace vcap::media::detail {
+namespace {
+
+// Clockwise degrees (0/90/180/270) from the stream's display matrix, if any.
+int display_rotation_cw(const AVStream& stream) {
+  const uint8_t* matrix = av_stream_get_side_data(&stream, AV_PKT_DATA_DISPLAYMATRIX, nullptr);
+  if (matrix == nullptr) return 0;
+  // av_display_rotation_get gives the counter-clockwise angle; NaN for a degenerate matrix.
+  const double ccw = av_display_rotation_get(reinterpret_cast<const int32_t*>(matrix));
+  if (!std::isfinite(ccw)) return 0;
+  const long quarter_turns = std::lround(-ccw / 90.0);
+  return static_cast<int>(((quarter_turns % 4) + 4) % 4) * 90;
+}
+
+double stream_fps(const AVStream& stream) {
+  for (AVRational rate : {stream.avg_frame_rate, stream.r_frame_rate}) {
+    if (rate.num > 0 && rate.den > 0) return av_q2d(rate);
+  }
+  return 0.0;
+}
+
+// "audio aac, subtitle mov_text" for the no-video message.
+std::string describe_streams(const AVFormatContext& format) {
+  std::string text;
+  for (unsigned i = 0; i < format.nb_streams; ++i) {
+    const AVCodecParameters& par = *format.streams[i]->codecpar;
+    const char* type = av_get_media_type_string(par.codec_type);
+    if (!text.empty()) text += ", ";
+    text += std::string(type != nullptr ? type : "unknown") + " " + avcodec_get_name(par.codec_id);
+  }
+  return text.empty() ? "none" : text;
+}
+
+bool is_cover_art(const AVStream& stream) {
+  return (stream.disposition & AV_DISPOSITION_ATTACHED_PIC) != 0;
+}
+
+int find_video_stream(AVFormatContext& format) {
+  const int best = av_find_best_stream(&format, AVMEDIA_TYPE_VIDEO, -1, -1, nullptr, 0);
+  if (best >= 0 && !is_cover_art(*format.streams[best])) return best;
+  for (unsigned i = 0; i < format.nb_streams; ++i) {
+    const AVStream& stream = *format.streams[i];
+    if (stream.codecpar->codec_type == AVMEDIA_TYPE_VIDEO && !is_cover_art(stream)) {
+      return static_cast<int>(i);
+    }
+  }
+  return -1;
+}
+
+// The path checks FFmpeg would report less clearly ("Is a directory" comes out of
+// avformat_open_input as an I/O error; an empty file as invalid data).
+std::optional<ClipError> check_path(const std::string& path) {
+  auto fail = [&](ClipErrorKind kind, const std::string& reason) {
+    return ClipError(kind, "media: " + path + ": " + reason);
+  };
+  struct stat info {};
+  if (path.empty()) return fail(ClipErrorKind::kNotFound, "empty path");
+  if (::stat(path.c_str(), &info) != 0) {
+    const int err = errno;
+    if (err == ENOENT || err == ENOTDIR) return fail(ClipErrorKind::kNotFound, "no such file");
+    return fail(ClipErrorKind::kIoError, std::strerror(err));
+  }
+  if (S_ISDIR(info.st_mode)) return fail(ClipErrorKind::kIsDirectory, "is a directory");
+  if (!S_ISREG(info.st_mode)) return fail(ClipErrorKind::kNotMedia, "not a regular file");
+  if (info.st_size == 0) return fail(ClipErrorKind::kEmptyFile, "empty file (0 bytes)");
+  if (::access(path.c_str(), R_OK) != 0) {
+    return fail(ClipErrorKind::kIoError, std::strerror(errno));
+  }
+  return std::nullopt;
+}
+
+}  // namespace
+
+ClipError VideoPass::error(ClipErrorKind kind, const std::string& reason) const {
+  std::string message = "media: " + path_ + ": " + reason;
+  const std::string ffmpeg = clip_ != nullptr ? clip_->last_error() : std::string();
+  if (!ffmpeg.empty() && reason.find(ffmpeg) == std::string::npos) {
+    message += " (FFmpeg: " + ffmpeg + ")";
+  }
+  return ClipError(kind, message);
+}
+
+ClipError VideoPass::timeout_error(const PassSummary& summary) const {
+  return ClipError(ClipErrorKind::kTimeout,
+                   "media: " + path_ + ": decode deadline passed after " +
+                       std::to_string(summary.frames) + " frame(s)");
+}
+
+ClipResult<VideoPass> VideoPass::open(const std::string& path, const PassSettings& settings) {
+  if (auto bad = check_path(path)) return *bad;
+  install_log_router();
+  VideoPass pass;
+  pass.path_ = path;
+  pass.clip_ = std::make_unique<ClipContext>(settings.deadline);
+
+  AVFormatContext* raw = avformat_alloc_context();
+  if (raw == nullptr) return pass.error(ClipErrorKind::kIoError, "out of memory");
+  raw->opaque = pass.clip_.get();
+  raw->interrupt_callback = pass.clip_->interrupt_callback();
+  int ret = avformat_open_input(&raw, path.c_str(), nullptr, nullptr);  // frees raw on failure
+  if (ret < 0) {
+    if (pass.clip_->expired()) return pass.timeout_error({});
+    if (ret == AVERROR(ENOENT)) return pass.error(ClipErrorKind::kNotFound, "no such file");
+    if (ret == AVERROR(EACCES) || ret == AVERROR(EIO)) {
+      return pass.error(ClipErrorKind::kIoError, av_error_string(ret));
+    }
+    return pass.error(ClipErrorKind::kNotMedia, "not a media file (" + av_error_string(ret) + ")");
+  }
+  pass.format_.reset(raw);
+  ret = avformat_find_stream_info(pass.format_.get(), nullptr);
+  if (ret < 0) {
+    if (pass.clip_->expired()) return pass.timeout_error({});
+    return pass.error(ClipErrorKind::kNotMedia,
+                      "cannot read stream information (" + av_error_string(ret) + ")");
+  }
+  pass.stream_index_ = find_video_stream(*pass.format_);
+  if (pass.stream_index_ < 0) {
+    return pass.error(ClipErrorKind::kNoVideoStream,
+                      "no video stream (streams: " + describe_streams(*pass.format_) + ")");
+  }
+  const AVStream& stream = *pass.format_->streams[pass.stream_index_];
+  const AVCodecParameters& par = *stream.codecpar;
+  pass.info_ = StreamInfo{par.width,          par.height,      display_rotation_cw(stream),
+                          stream_fps(stream), stream.nb_frames, avcodec_get_name(par.codec_id)};
+
+  const AVCodec* decoder = avcodec_find_decoder(par.codec_id);
+  if (decoder == nullptr) {
+    return pass.error(ClipErrorKind::kUnsupportedCodec,
+                      "no decoder for video codec '" + pass.info_.codec_name + "'");
+  }
+  pass.codec_.reset(avcodec_alloc_context3(decoder));
+  if (pass.codec_ == nullptr || avcodec_parameters_to_context(pass.codec_.get(), &par) < 0) {
+    return pass.error(ClipErrorKind::kUnsupportedCodec, "cannot set up the decoder");
+  }
+  pass.codec_->opaque = pass.clip_.get();
+  pass.codec_->pkt_timebase = stream.time_base;
+  pass.codec_->thread_count = settings.threads;
+  pass.codec_->thread_type = FF_THREAD_FRAME | FF_THREAD_SLICE;
+  ret = avcodec_open2(pass.codec_.get(), decoder, nullptr);
+  if (ret < 0) {
+    return pass.error(ClipErrorKind::kUnsupportedCodec, "cannot open the " +
+                                                            pass.info_.codec_name + " decoder (" +
+                                                            av_error_string(ret) + ")");
+  }
+  pass.packet_.reset(av_packet_alloc());
+  pass.frame_.reset(av_frame_alloc());
+  if (pass.packet_ == nullptr || pass.frame_ == nullptr) {
+    return pass.error(ClipErrorKind::kIoError, "out of memory");
+  }
+  return pass;
+}
+
+bool VideoPass::read_video_packet(PassSummary& summary) {
+  while (true) {
+    const int ret = av_read_frame(format_.get(), packet_.get());
+    if (ret == AVERROR_EOF) return false;
+    if (ret < 0) {
+      // A read error before the end (cut or damaged data): what was read stays usable.
+      summary.truncated = true;
+      summary.truncation = "data unreadable after " + std::to_string(summary.packets) +
+                           " video packet(s): " + av_error_string(ret);
+      return false;
+    }
+    if (packet_->stream_index == stream_index_) {
+      ++summary.packets;
+      if ((packet_->flags & AV_PKT_FLAG_CORRUPT) != 0 && !summary.truncated) {
+        // av_get_packet flags a packet whose bytes end before its declared size.
+        summary.truncated = true;
+        summary.truncation = "data ends inside video packet " + std::to_string(summary.packets);
+      }
+      return true;
+    }
+    av_packet_unref(packet_.get());
+  }
+}
+
+ClipResult<PassSummary> VideoPass::demux_only() {
+  PassSummary summary;
+  while (read_video_packet(summary)) {
+    av_packet_unref(packet_.get());
+    if (clip_->expired()) return timeout_error(summary);
+  }
+  if (clip_->expired()) return timeout_error(summary);
+  summary.last_error = clip_->last_error();
+  return summary;
+}
+
+void VideoPass::send_and_receive(const AVPacket* packet, const FrameVisitor& visit,
+                                 PassSummary& summary) {
+  int ret = avcodec_send_packet(codec_.get(), packet);
+  if (ret < 0 && ret != AVERROR_EOF) ++summary.decode_errors;  // the decoder skips it
+  while (!summary.stopped) {
+    ret = avcodec_receive_frame(codec_.get(), frame_.get());
+    if (ret == AVERROR(EAGAIN) || ret == AVERROR_EOF) return;
+    if (ret < 0) {
+      ++summary.decode_errors;
+      return;
+    }
+    const int64_t index = summary.frames++;
+    if (visit(index, *frame_) == FrameAction::kStop) summary.stopped = true;
+    av_frame_unref(frame_.get());
+  }
+}
+
+ClipResult<PassSummary> VideoPass::decode(const FrameVisitor& visit) {
+  PassSummary summary;
+  while (!summary.stopped && read_video_packet(summary)) {
+    send_and_receive(packet_.get(), visit, summary);
+    av_packet_unref(packet_.get());
+    if (clip_->expired()) return timeout_error(summary);
+  }
+  if (!summary.stopped) send_and_receive(nullptr, visit, summary);  // flush delayed frames
+  if (clip_->expired()) return timeout_error(summary);
+  summary.last_error = clip_->last_error();
+  return summary;
+}
+
+ClipResult<RgbView> RgbConverter::convert(const AVFrame& frame) {
+  const auto format = static_cast<AVPixelFormat>(frame.format);
+  sws_.reset(sws_getCachedContext(sws_.release(), frame.width, frame.height, format, frame.width,
+                                  frame.height, AV_PIX_FMT_RGB24, SWS_BILINEAR, nullptr, nullptr,
+                                  nullptr));
+  if (sws_ == nullptr) {
+    const char* name = av_get_pix_fmt_name(format);
+    return ClipError(ClipErrorKind::kUnsupportedCodec,
+                     std::string("media: cannot convert pixel format ") +
+                         (name != nullptr ? name : "unknown") + " to RGB");
+  }
+  // PyAV allocates its output with av_image_alloc(..., align = 16); same stride here.
+  const int stride = FFALIGN(frame.width * 3, 16);
+  const int64_t bytes = static_cast<int64_t>(stride) * frame.height;
+  if (bytes > buffer_bytes_) {
+    buffer_.reset(static_cast<uint8_t*>(av_malloc(static_cast<size_t>(bytes))));
+    buffer_bytes_ = buffer_ != nullptr ? bytes : 0;
+    if (buffer_ == nullptr) {
+      return ClipError(ClipErrorKind::kIoError, "media: out of memory for an RGB frame");
+    }
+  }
+  uint8_t* dst[4] = {buffer_.get(), nullptr, nullptr, nullptr};
+  int dst_stride[4] = {stride, 0, 0, 0};
+  sws_scale(sws_.get(), frame.data, frame.linesize, 0, frame.height, dst, dst_stride);
+  return RgbView{buffer_.get(), stride, frame.height, frame.width};
+}
+
+}  // namespace vcap::media::detail
