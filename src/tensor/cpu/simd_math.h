@@ -1,0 +1,60 @@
+// AVX-512 building blocks shared by the CPU kernels: exp, sigmoid-style activations, masked
+// loads. Every function carries the same target attribute as its callers, so the project is
+// not built with -march: kernels using these are reached only when CpuContext::avx512 is set.
+//
+// exp512 follows the classic Cephes expf scheme (range reduction by ln 2 split in two parts,
+// degree-6 polynomial, scaling by 2^n with vscalefps), accurate to about 2 ulp; it returns 0
+// below about -104 and +inf above 88.7, like expf.
+#ifndef VCAP_TENSOR_CPU_SIMD_MATH_H_
+#define VCAP_TENSOR_CPU_SIMD_MATH_H_
+
+// GCC 12 reports its own _mm512_undefined_* placeholders as "maybe uninitialized" when
+// intrinsics are inlined under -O1 + sanitizers; the warning is about the header, not us.
+#pragma GCC diagnostic push
+#pragma GCC diagnostic ignored "-Wmaybe-uninitialized"
+#include <immintrin.h>
+#pragma GCC diagnostic pop
+
+#include <cstdint>
+
+namespace vcap::tensor::cpu::simd {
+
+// Mask of the first n (0..16) lanes.
+[[gnu::always_inline, gnu::target("avx512f,avx512bw,avx512dq,avx512vl")]] inline __mmask16
+first_lanes(int64_t n) {
+  return n >= 16 ? static_cast<__mmask16>(0xffff) : static_cast<__mmask16>((1u << n) - 1u);
+}
+
+[[gnu::always_inline, gnu::target("avx512f,avx512bw,avx512dq,avx512vl")]] inline __m512 exp512(
+    __m512 x) {
+  const __m512 kLog2e = _mm512_set1_ps(1.44269504088896341f);
+  const __m512 kLn2Hi = _mm512_set1_ps(0.693359375f);
+  const __m512 kLn2Lo = _mm512_set1_ps(-2.12194440e-4f);
+  const __m512 overflow = _mm512_set1_ps(88.7228391f);
+  x = _mm512_max_ps(x, _mm512_set1_ps(-104.0f));
+  const __mmask16 too_big = _mm512_cmp_ps_mask(x, overflow, _CMP_GT_OQ);
+  const __m512 n = _mm512_roundscale_ps(_mm512_mul_ps(x, kLog2e),
+                                        _MM_FROUND_TO_NEAREST_INT | _MM_FROUND_NO_EXC);
+  __m512 r = _mm512_fnmadd_ps(n, kLn2Hi, x);
+  r = _mm512_fnmadd_ps(n, kLn2Lo, r);
+  __m512 p = _mm512_set1_ps(1.9875691500e-4f);
+  p = _mm512_fmadd_ps(p, r, _mm512_set1_ps(1.3981999507e-3f));
+  p = _mm512_fmadd_ps(p, r, _mm512_set1_ps(8.3334519073e-3f));
+  p = _mm512_fmadd_ps(p, r, _mm512_set1_ps(4.1665795894e-2f));
+  p = _mm512_fmadd_ps(p, r, _mm512_set1_ps(1.6666665459e-1f));
+  p = _mm512_fmadd_ps(p, r, _mm512_set1_ps(5.0000001201e-1f));
+  p = _mm512_fmadd_ps(p, _mm512_mul_ps(r, r), _mm512_add_ps(r, _mm512_set1_ps(1.0f)));
+  const __m512 result = _mm512_scalef_ps(p, n);
+  return _mm512_mask_blend_ps(too_big, result, _mm512_set1_ps(__builtin_huge_valf()));
+}
+
+// x / (1 + exp(-alpha * x)): silu (alpha 1) and quick_gelu (alpha 1.702).
+[[gnu::always_inline, gnu::target("avx512f,avx512bw,avx512dq,avx512vl")]] inline __m512
+x_sigmoid512(__m512 x, float alpha) {
+  const __m512 e = exp512(_mm512_mul_ps(x, _mm512_set1_ps(-alpha)));
+  return _mm512_div_ps(x, _mm512_add_ps(_mm512_set1_ps(1.0f), e));
+}
+
+}  // namespace vcap::tensor::cpu::simd
+
+#endif  // VCAP_TENSOR_CPU_SIMD_MATH_H_
