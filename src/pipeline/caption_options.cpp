@@ -1,0 +1,135 @@
+#include "pipeline/caption_options.h"
+
+#include <cctype>
+#include <charconv>
+#include <cmath>
+#include <cstdio>
+
+namespace vcap::pipeline {
+namespace {
+
+struct Unit {
+  std::string_view suffix;
+  double factor;
+};
+
+// Longest suffixes first so that "GiB" is not read as "G" followed by junk.
+constexpr Unit kUnits[] = {
+    {"KiB", 1024.0}, {"MiB", 1048576.0}, {"GiB", 1073741824.0}, {"TiB", 1099511627776.0},
+    {"KB", 1e3},     {"MB", 1e6},        {"GB", 1e9},           {"TB", 1e12},
+    {"K", 1024.0},   {"M", 1048576.0},   {"G", 1073741824.0},   {"T", 1099511627776.0},
+    {"B", 1.0},
+};
+
+bool ends_with_ci(std::string_view text, std::string_view suffix) {
+  if (text.size() < suffix.size()) return false;
+  text.remove_prefix(text.size() - suffix.size());
+  for (size_t i = 0; i < suffix.size(); ++i) {
+    if (std::tolower(static_cast<unsigned char>(text[i])) !=
+        std::tolower(static_cast<unsigned char>(suffix[i])))
+      return false;
+  }
+  return true;
+}
+
+}  // namespace
+
+const char* precision_name(Precision precision) {
+  return precision == Precision::kBf16 ? "bf16" : "f32";
+}
+
+std::filesystem::path default_output_path(const std::filesystem::path& meta_path) {
+  std::filesystem::path result = meta_path;
+  const std::string stem = meta_path.stem().string();
+  const std::string extension = meta_path.extension().string();
+  result.replace_filename(stem + "_caption_qwen2vl" + extension);
+  return result;
+}
+
+std::filesystem::path output_path(const CaptionOptions& options) {
+  return options.output.empty() ? default_output_path(options.meta_path) : options.output;
+}
+
+Result<uint64_t> parse_memory_size(std::string_view text) {
+  const std::string original(text);
+  while (!text.empty() && text.back() == ' ') text.remove_suffix(1);
+  double factor = 1.0;
+  for (const Unit& unit : kUnits) {
+    if (ends_with_ci(text, unit.suffix)) {
+      factor = unit.factor;
+      text.remove_suffix(unit.suffix.size());
+      break;
+    }
+  }
+  while (!text.empty() && text.back() == ' ') text.remove_suffix(1);
+  double number = 0;
+  const auto [end, error] = std::from_chars(text.data(), text.data() + text.size(), number);
+  if (text.empty() || error != std::errc() || end != text.data() + text.size() || number < 0 ||
+      !std::isfinite(number)) {
+    return Status::invalid_argument("--max-memory '" + original +
+                                    "': expected a size such as 8G, 8GiB, 8000MB or bytes");
+  }
+  const double bytes = number * factor;
+  if (bytes >= 1.8e19) return Status::invalid_argument("--max-memory '" + original + "': too large");
+  return static_cast<uint64_t>(bytes);
+}
+
+std::string format_bytes(uint64_t bytes) {
+  constexpr const char* kNames[] = {"B", "KiB", "MiB", "GiB", "TiB"};
+  double value = static_cast<double>(bytes);
+  int unit = 0;
+  while (value >= 1024.0 && unit < 4) {
+    value /= 1024.0;
+    ++unit;
+  }
+  char text[32];
+  if (unit == 0) {
+    std::snprintf(text, sizeof(text), "%llu B", static_cast<unsigned long long>(bytes));
+  } else {
+    std::snprintf(text, sizeof(text), "%.1f %s", value, kNames[unit]);
+  }
+  return text;
+}
+
+Result<int> parse_device(std::string_view device) {
+  if (device == "cpu") return -1;
+  if (device == "cuda") return 0;
+  if (device.substr(0, 5) == "cuda:") {
+    std::string_view digits = device.substr(5);
+    int index = -1;
+    const auto [end, error] = std::from_chars(digits.data(), digits.data() + digits.size(), index);
+    if (!digits.empty() && error == std::errc() && end == digits.data() + digits.size() &&
+        index >= 0)
+      return index;
+  }
+  return Status::invalid_argument("--device '" + std::string(device) +
+                                  "': expected cpu, cuda or cuda:N");
+}
+
+Status validate(const CaptionOptions& options) {
+  auto bad = [](const std::string& message) { return Status::invalid_argument(message); };
+  if (options.meta_path.empty()) return bad("no input CSV given");
+  if (options.model.empty()) return bad("--model is empty");
+  if (options.max_new_tokens < 1) return bad("--max-new-tokens must be at least 1");
+  if (options.height < 28 || options.width < 28) return bad("--height and --width must be >= 28");
+  if (!(options.fps > 0) || !std::isfinite(options.fps)) return bad("--fps must be > 0");
+  if (options.bs < 1) return bad("--bs must be at least 1");
+  if (options.threads < 0) return bad("--threads must be >= 0");
+  if (options.decode_threads < 0) return bad("--decode-threads must be >= 0");
+  if (options.prefetch < 0) return bad("--prefetch must be >= 0");
+  if (options.decode_timeout_sec < 0) return bad("--decode-timeout must be >= 0");
+  if (Result<int> device = parse_device(options.device); !device) return device.status();
+  for (int index : options.devices) {
+    if (index < 0) return bad("--devices: device indices must be >= 0");
+  }
+  if (options.rank.has_value() != options.world_size.has_value())
+    return bad("--rank and --world-size must be given together");
+  if (options.world_size) {
+    if (*options.world_size < 1) return bad("--world-size must be at least 1");
+    if (*options.rank < 0 || *options.rank >= *options.world_size)
+      return bad("--rank must be in [0, world size)");
+  }
+  return Status();
+}
+
+}  // namespace vcap::pipeline

@@ -1,0 +1,92 @@
+// CaptionOptions: everything `vcap caption` can be told, one field per command-line flag.
+//
+// The CLI (src/cli/caption_command.cpp) fills this struct and nothing else; the pipeline never
+// reads flags or the environment on its own except where a field says so (rank/world from the
+// launcher's environment, the memory budget from the machine). Every field carries its default.
+#ifndef VCAP_PIPELINE_CAPTION_OPTIONS_H_
+#define VCAP_PIPELINE_CAPTION_OPTIONS_H_
+
+#include <cstdint>
+#include <filesystem>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "base/status.h"
+
+namespace vcap::pipeline {
+
+enum class Precision { kBf16, kF32 };
+enum class ProgressMode { kAuto, kBar, kLines, kNone };
+
+const char* precision_name(Precision precision);  // "bf16", "f32"
+
+struct CaptionOptions {
+  // Input CSV with a `path` column (positional META.csv).
+  std::filesystem::path meta_path;
+  // Hugging Face hub id or a local model directory (--model, seed:
+  // --pretrained_model_name_or_path).
+  std::string model = "Qwen/Qwen2-VL-2B-Instruct";
+  // Hub revision (branch, tag or commit) when `model` is a hub id.
+  std::string revision = "main";
+  // The user question put after the video (the seed README's default wording).
+  std::string question = "Describe the video in details";
+  int max_new_tokens = 200;  // generation budget per clip
+  int height = 448;          // with width: the pixel-area cap per frame (height*width)
+  int width = 672;
+  double fps = 4;            // frame sampling rate
+  int bs = 1;                // clips generated together (continuous batching)
+  // Do nothing when the output file already exists (it is only ever created complete).
+  bool skip_if_existing = false;
+  // Output CSV; empty means default_output_path(meta_path).
+  std::filesystem::path output;
+  // Folder that relative `path` values are resolved against; empty means the current
+  // directory (the seed resolved them against the working directory too).
+  std::filesystem::path root;
+  std::string device = "cpu";  // "cpu" or "cuda:N"
+  // --devices 0,1,2,3: one worker process per CUDA device on this machine.
+  std::vector<int> devices;
+  int threads = 0;  // CPU compute threads; 0 = all cores
+  Precision precision = Precision::kBf16;
+  // Working-memory budget for clips in flight; 0 = from the machine (see memory_budget.h).
+  uint64_t max_memory_bytes = 0;
+  // Over-budget clips: false = status too_large; true = lower fps, then pixels, until they fit.
+  bool fit = false;
+  double decode_timeout_sec = 600;  // per clip; 0 = no deadline
+  bool autorotate = true;           // apply rotation metadata (--no-autorotate clears)
+  bool exact_size = false;          // resize frames to exactly height x width
+  // Shard of the rows this process takes; unset = from the launcher's environment.
+  std::optional<int> rank;
+  std::optional<int> world_size;
+  bool restart = false;     // discard journals of an earlier run instead of resuming
+  int decode_threads = 0;   // clips decoded in parallel ahead of the model; 0 = automatic
+  int prefetch = 0;         // decoded clips waiting for the model; 0 = 2*bs + 2
+  ProgressMode progress = ProgressMode::kAuto;
+};
+
+// The seed's rule: "<stem>_caption_qwen2vl<last extension>" beside the input
+// (data/meta.csv -> data/meta_caption_qwen2vl.csv, a.csv.gz -> a.csv_caption_qwen2vl.gz,
+// meta -> meta_caption_qwen2vl).
+std::filesystem::path default_output_path(const std::filesystem::path& meta_path);
+
+// `options.output`, or the default beside the input.
+std::filesystem::path output_path(const CaptionOptions& options);
+
+// Checks ranges and formats (sizes, fps, bs, device, rank/world pair). kInvalidArgument names
+// the flag.
+Status validate(const CaptionOptions& options);
+
+// Parses a memory size: plain bytes ("1073741824"), binary units "512K", "8G", "8GiB",
+// "1.5TiB", decimal units "8GB", "500MB". kInvalidArgument otherwise.
+Result<uint64_t> parse_memory_size(std::string_view text);
+
+// "7.5 GiB", "512 MiB", "100 B": for messages.
+std::string format_bytes(uint64_t bytes);
+
+// Parses "cpu" or "cuda:N" (also "cuda" = "cuda:0"); returns the CUDA index, -1 for cpu.
+Result<int> parse_device(std::string_view device);
+
+}  // namespace vcap::pipeline
+
+#endif  // VCAP_PIPELINE_CAPTION_OPTIONS_H_

@@ -1,0 +1,113 @@
+// Journal: the durable record of finished clips of one rank, one line per clip.
+//
+// Path: "<output>.rank<R>-of-<W>.journal" beside the output CSV. Every line is
+//   <crc32 of the JSON, 8 lower-case hex digits> <space> <one JSON object> <\n>
+// Line 1 is the header {"vcap_journal":1,"rank":R,"world_size":W,"fingerprint":{...}}; then one
+// record per finished clip {"row":i,"path":"...","status":"ok","error":"","text":"...",
+// "tokens":n}; when the rank has done all its rows, a marker {"done":true,"input_rows":N,
+// "rows":k}. A record is written with a single write(2) as soon as the clip finishes, so a
+// killed process (kill -9) loses nothing it reported; fsync runs at least every
+// kSyncInterval and at the end, which bounds what a machine crash can lose.
+//
+// Reading tolerates a torn last line (no newline, bad checksum, NUL bytes after a power loss):
+// it is ignored, and JournalWriter::resume cuts it off before appending. A damaged line in the
+// middle is skipped and counted (its row will be captioned again). A damaged header is an error.
+#ifndef VCAP_PIPELINE_JOURNAL_H_
+#define VCAP_PIPELINE_JOURNAL_H_
+
+#include <chrono>
+#include <cstdint>
+#include <filesystem>
+#include <functional>
+#include <string>
+#include <string_view>
+
+#include "base/status.h"
+#include "pipeline/clip_status.h"
+
+namespace vcap::pipeline {
+
+inline constexpr std::chrono::seconds kSyncInterval{2};
+
+struct JournalHeader {
+  int rank = 0;
+  int world_size = 1;
+  std::string fingerprint_json;  // the run fingerprint, canonical JSON (see fingerprint.h)
+};
+
+struct JournalRecord {
+  uint64_t row_index = 0;
+  std::string path;  // the CSV's `path` field, checked again at merge
+  ClipStatus status = ClipStatus::kOk;
+  std::string error;  // one line; empty for ok
+  std::string text;   // the caption
+  int64_t output_tokens = 0;
+};
+
+// What a scan found.
+struct JournalScan {
+  JournalHeader header;
+  uint64_t records = 0;          // good records seen
+  uint64_t damaged_lines = 0;    // complete lines that failed the checksum or did not parse
+  bool torn_tail = false;        // the file ended in an incomplete line
+  uint64_t valid_bytes = 0;      // offset just after the last complete line
+  bool done = false;             // a done marker was read
+  uint64_t done_input_rows = 0;  // its input_rows
+};
+
+// "<output>.rank<R>-of-<W>.journal"
+std::filesystem::path journal_path(const std::filesystem::path& output, int rank, int world_size);
+
+// CRC-32 (IEEE 802.3, as zlib) of `bytes`.
+uint32_t crc32(std::string_view bytes);
+
+// Reads the journal at `path`, calling `visit` for every good record in file order. A non-ok
+// Status from `visit` stops the scan and is returned. kNotFound when the file is absent;
+// kCorruption when line 1 is complete but is not a valid header. A file whose only content is
+// a torn header reads as empty (header.world_size == 0, valid_bytes == 0).
+Result<JournalScan> scan_journal(const std::filesystem::path& path,
+                                 const std::function<Status(JournalRecord&&)>& visit);
+
+// Appends records to one journal. Move-only; closes (after an fsync) on destruction.
+// Not thread-safe: one writer per journal (one engine thread of one rank).
+class JournalWriter {
+ public:
+  // Creates (or replaces) `path` with `header` as its first line, fsynced with its folder.
+  static Result<JournalWriter> create(const std::filesystem::path& path,
+                                      const JournalHeader& header);
+  // Opens an existing journal for appending after cutting it to `valid_bytes` (from a scan).
+  static Result<JournalWriter> resume(const std::filesystem::path& path, uint64_t valid_bytes);
+
+  JournalWriter(JournalWriter&& other) noexcept;
+  JournalWriter& operator=(JournalWriter&& other) noexcept;
+  JournalWriter(const JournalWriter&) = delete;
+  JournalWriter& operator=(const JournalWriter&) = delete;
+  ~JournalWriter();
+
+  // Appends one record with one write(2); fsyncs when kSyncInterval has passed since the last.
+  Status append(const JournalRecord& record);
+  // Appends the done marker and fsyncs.
+  Status mark_done(uint64_t input_rows, uint64_t rows);
+  Status sync();
+
+  const std::filesystem::path& path() const { return path_; }
+
+ private:
+  JournalWriter(std::filesystem::path path, int fd) : path_(std::move(path)), fd_(fd) {}
+  Status write_line(const std::string& json);
+  void close_file();
+
+  std::filesystem::path path_;
+  int fd_ = -1;
+  std::chrono::steady_clock::time_point last_sync_ = std::chrono::steady_clock::now();
+};
+
+// The line for one record / header / done marker, without the trailing newline (exposed for
+// tests that build damaged journals).
+std::string journal_line(const JournalRecord& record);
+std::string journal_header_line(const JournalHeader& header);
+std::string journal_done_line(uint64_t input_rows, uint64_t rows);
+
+}  // namespace vcap::pipeline
+
+#endif  // VCAP_PIPELINE_JOURNAL_H_

@@ -1,0 +1,52 @@
+// Shard: which rows this process captions. Row i belongs to rank (i mod world_size): rows are
+// dealt round-robin, with no padding and no wrap-around, so every row has exactly one owner and
+// the ranks never need to talk to each other.
+//
+// The rank comes from --rank/--world-size, or else from the launcher's environment. Precedence
+// (first complete pair wins): --rank/--world-size; torchrun RANK/WORLD_SIZE; Open MPI
+// OMPI_COMM_WORLD_RANK/OMPI_COMM_WORLD_SIZE; MPICH/Intel MPI PMI_RANK/PMI_SIZE; Slurm
+// SLURM_PROCID/SLURM_NTASKS; otherwise rank 0 of 1. A launcher that sets only half of its pair,
+// a value that is not a number, or a rank outside [0, world) is an error. Pairs from lower
+// launchers that disagree with the chosen one are not an error (torchrun under srun sets both
+// legitimately); `source` says which one was used.
+#ifndef VCAP_PIPELINE_SHARD_H_
+#define VCAP_PIPELINE_SHARD_H_
+
+#include <cstdint>
+#include <functional>
+#include <optional>
+#include <string>
+
+#include "base/status.h"
+
+namespace vcap::pipeline {
+
+struct Shard {
+  int rank = 0;
+  int world_size = 1;
+  std::string source = "default";  // "flags", "torchrun", "openmpi", "pmi", "slurm", "default"
+
+  bool owns(uint64_t row_index) const {
+    return row_index % static_cast<uint64_t>(world_size) == static_cast<uint64_t>(rank);
+  }
+  // Rows [0, total_rows) owned by this rank.
+  uint64_t rows_owned(uint64_t total_rows) const {
+    const auto world = static_cast<uint64_t>(world_size);
+    const auto r = static_cast<uint64_t>(rank);
+    return total_rows / world + (r < total_rows % world ? 1 : 0);
+  }
+};
+
+// Reads one environment variable; nullopt when unset. Injected so tests need no setenv.
+using EnvLookup = std::function<std::optional<std::string>(const char* name)>;
+
+// The process environment (getenv).
+EnvLookup process_environment();
+
+// Resolves the shard as described above.
+Result<Shard> resolve_shard(std::optional<int> rank, std::optional<int> world_size,
+                            const EnvLookup& env);
+
+}  // namespace vcap::pipeline
+
+#endif  // VCAP_PIPELINE_SHARD_H_

@@ -1,0 +1,205 @@
+#include "pipeline/caption_engine.h"
+
+#include <gtest/gtest.h>
+
+#include <map>
+#include <set>
+
+#include "pipeline/fake_captioner.h"
+
+namespace vcap::pipeline {
+namespace {
+
+using testing::FakeBehaviour;
+using testing::FakeCaptioner;
+
+std::vector<ClipJob> make_jobs(int count) {
+  std::vector<ClipJob> jobs;
+  for (int i = 0; i < count; ++i) {
+    const std::string path = "clip" + std::to_string(i) + ".mp4";
+    jobs.push_back({static_cast<uint64_t>(i), path, path});
+  }
+  return jobs;
+}
+
+struct EngineRun {
+  Status status;
+  std::map<uint64_t, JournalRecord> records;
+  std::vector<uint64_t> order;
+  EngineReport report;
+};
+
+EngineRun run(const EngineConfig& config, FakeCaptioner& captioner, const std::vector<ClipJob>& jobs) {
+  size_t next = 0;
+  JobSource source = [&]() -> Result<std::optional<ClipJob>> {
+    if (next == jobs.size()) return std::optional<ClipJob>();
+    return std::optional<ClipJob>(jobs[next++]);
+  };
+  EngineRun result;
+  RecordSink sink = [&](const JournalRecord& record) {
+    EXPECT_EQ(result.records.count(record.row_index), 0u) << "row twice: " << record.row_index;
+    result.records[record.row_index] = record;
+    result.order.push_back(record.row_index);
+    return Status();
+  };
+  Result<EngineReport> report = run_engine(config, captioner, source, sink, nullptr);
+  result.status = report.status();
+  if (report) result.report = *report;
+  return result;
+}
+
+EngineConfig config_with(int bs, int decode_threads = 2) {
+  EngineConfig config;
+  config.settings = {4.0, 448 * 672, 0, 0};
+  config.budget_bytes = uint64_t{1} << 40;
+  config.bs = bs;
+  config.decode_threads = decode_threads;
+  config.prefetch = 2 * bs + 2;
+  return config;
+}
+
+TEST(CaptionEngine, EveryJobReachesTheSinkExactlyOnce) {
+  FakeCaptioner captioner({});
+  const std::vector<ClipJob> jobs = make_jobs(50);
+  EngineRun result = run(config_with(1), captioner, jobs);
+  ASSERT_TRUE(result.status.ok()) << result.status.to_string();
+  ASSERT_EQ(result.records.size(), 50u);
+  for (const ClipJob& job : jobs) {
+    const JournalRecord& record = result.records.at(job.row_index);
+    EXPECT_EQ(record.path, job.path);
+    EXPECT_EQ(record.status, ClipStatus::kOk);
+    EXPECT_EQ(record.text, testing::fake_caption(job.path, config_with(1).settings));
+  }
+  EXPECT_EQ(result.report.counts.at(ClipStatus::kOk), 50u);
+}
+
+TEST(CaptionEngine, BatchOfFourGivesTheSameRecordsAsOneAndReallyBatches) {
+  FakeCaptioner one({});
+  FakeCaptioner four({});
+  const std::vector<ClipJob> jobs = make_jobs(40);
+  EngineRun single = run(config_with(1), one, jobs);
+  EngineRun batched = run(config_with(4, 3), four, jobs);
+  ASSERT_TRUE(single.status.ok());
+  ASSERT_TRUE(batched.status.ok());
+  ASSERT_EQ(single.records.size(), batched.records.size());
+  for (const auto& [row, record] : single.records) {
+    EXPECT_EQ(batched.records.at(row).text, record.text);
+    EXPECT_EQ(batched.records.at(row).status, record.status);
+  }
+  EXPECT_EQ(one.max_batch(), 1u);
+  EXPECT_EQ(four.max_batch(), 4u);
+}
+
+TEST(CaptionEngine, FailuresOfEveryStageBecomeRowStatuses) {
+  FakeBehaviour behaviour;
+  behaviour.plan_failures["clip1.mp4"] = ClipOutcome::failure(ClipStatus::kNotFound, "media: clip1.mp4: no such file");
+  behaviour.prepare_failures["clip2.mp4"] = ClipOutcome::failure(ClipStatus::kDecodeError, "bad\nframe");
+  behaviour.model_failures["clip3.mp4"] = ClipOutcome::failure(ClipStatus::kOom, "out of memory");
+  behaviour.throw_in_prepare["clip4.mp4"] = "boom";
+  FakeCaptioner captioner(behaviour);
+  EngineRun result = run(config_with(2), captioner, make_jobs(6));
+  ASSERT_TRUE(result.status.ok());
+  EXPECT_EQ(result.records.at(1).status, ClipStatus::kNotFound);
+  EXPECT_EQ(result.records.at(1).error, "media: clip1.mp4: no such file");
+  EXPECT_EQ(result.records.at(2).status, ClipStatus::kDecodeError);
+  EXPECT_EQ(result.records.at(2).error, "bad frame");  // always one line
+  EXPECT_EQ(result.records.at(3).status, ClipStatus::kOom);
+  EXPECT_EQ(result.records.at(3).text, "");
+  EXPECT_EQ(result.records.at(4).status, ClipStatus::kInternal);
+  EXPECT_EQ(result.records.at(4).error, "unexpected exception: boom");
+  EXPECT_EQ(result.records.at(5).status, ClipStatus::kOk);
+  EXPECT_EQ(result.records.at(0).status, ClipStatus::kOk);
+}
+
+TEST(CaptionEngine, OverBudgetClipIsTooLargeAndTheRunGoesOn) {
+  FakeBehaviour behaviour;
+  behaviour.cost_multiplier["clip2.mp4"] = 1000;
+  FakeCaptioner captioner(behaviour);
+  EngineConfig config = config_with(1);
+  config.budget_bytes = 3 * testing::fake_cost_bytes(config.settings, 1.0);
+  EngineRun result = run(config, captioner, make_jobs(4));
+  ASSERT_TRUE(result.status.ok());
+  EXPECT_EQ(result.records.at(2).status, ClipStatus::kTooLarge);
+  EXPECT_EQ(result.records.at(2).text, "");
+  EXPECT_NE(result.records.at(2).error.find("over the"), std::string::npos);
+  EXPECT_NE(result.records.at(2).error.find("--fit"), std::string::npos);
+  EXPECT_EQ(result.records.at(3).status, ClipStatus::kOk);
+}
+
+TEST(CaptionEngine, FitLowersSettingsUntilTheClipFitsAndRecordsThem) {
+  FakeBehaviour behaviour;
+  behaviour.cost_multiplier["clip1.mp4"] = 3;     // fits at fps 1
+  behaviour.cost_multiplier["clip2.mp4"] = 1e6;  // never fits
+  FakeCaptioner captioner(behaviour);
+  EngineConfig config = config_with(1);
+  config.fit = true;
+  config.budget_bytes = testing::fake_cost_bytes(config.settings, 1.0);
+  EngineRun result = run(config, captioner, make_jobs(3));
+  ASSERT_TRUE(result.status.ok());
+  const JournalRecord& fitted = result.records.at(1);
+  EXPECT_EQ(fitted.status, ClipStatus::kFitted);
+  EXPECT_EQ(fitted.text, testing::fake_caption("clip1.mp4", {1.0, 448 * 672, 0, 0}));
+  EXPECT_NE(fitted.error.find("fps 1 (asked 4)"), std::string::npos) << fitted.error;
+  EXPECT_EQ(result.records.at(2).status, ClipStatus::kTooLarge);
+  EXPECT_NE(result.records.at(2).error.find("smallest --fit"), std::string::npos);
+  EXPECT_EQ(result.records.at(0).status, ClipStatus::kOk);
+}
+
+TEST(CaptionEngine, BatchStaysWithinTheMemoryBudget) {
+  FakeCaptioner captioner({});
+  EngineConfig config = config_with(8, 3);
+  const uint64_t clip_bytes = testing::fake_cost_bytes(config.settings, 1.0);
+  config.budget_bytes = 3 * clip_bytes;  // room for 3 clips although bs is 8
+  EngineRun result = run(config, captioner, make_jobs(30));
+  ASSERT_TRUE(result.status.ok());
+  EXPECT_EQ(result.records.size(), 30u);
+  EXPECT_EQ(captioner.max_batch(), 3u);
+  EXPECT_LE(captioner.max_batch_bytes(), config.budget_bytes);
+}
+
+TEST(CaptionEngine, SinkFailureStopsTheRunWithThatError) {
+  FakeCaptioner captioner({});
+  const std::vector<ClipJob> jobs = make_jobs(100);
+  size_t next = 0;
+  JobSource source = [&]() -> Result<std::optional<ClipJob>> {
+    if (next == jobs.size()) return std::optional<ClipJob>();
+    return std::optional<ClipJob>(jobs[next++]);
+  };
+  int written = 0;
+  RecordSink sink = [&](const JournalRecord&) {
+    if (++written == 5) return Status::io_error("disk full");
+    return Status();
+  };
+  Result<EngineReport> report = run_engine(config_with(2), captioner, source, sink, nullptr);
+  ASSERT_FALSE(report.ok());
+  EXPECT_EQ(report.status().message(), "disk full");
+}
+
+TEST(CaptionEngine, SourceErrorIsReturnedAfterTheRowsBeforeItAreDone) {
+  FakeCaptioner captioner({});
+  int next = 0;
+  JobSource source = [&]() -> Result<std::optional<ClipJob>> {
+    if (next == 3) return Status::corruption("meta.csv: line 5: unterminated quote");
+    ++next;
+    return std::optional<ClipJob>(ClipJob{static_cast<uint64_t>(next), "a.mp4", "a.mp4"});
+  };
+  int written = 0;
+  RecordSink sink = [&](const JournalRecord&) {
+    ++written;
+    return Status();
+  };
+  Result<EngineReport> report = run_engine(config_with(1), captioner, source, sink, nullptr);
+  ASSERT_FALSE(report.ok());
+  EXPECT_EQ(report.status().code(), StatusCode::kCorruption);
+  EXPECT_EQ(written, 3);
+}
+
+TEST(CaptionEngine, EmptySourceFinishesAtOnce) {
+  FakeCaptioner captioner({});
+  EngineRun result = run(config_with(4), captioner, {});
+  EXPECT_TRUE(result.status.ok());
+  EXPECT_TRUE(result.records.empty());
+}
+
+}  // namespace
+}  // namespace vcap::pipeline

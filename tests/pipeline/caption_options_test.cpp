@@ -1,0 +1,116 @@
+#include "pipeline/caption_options.h"
+
+#include <gtest/gtest.h>
+
+#include "pipeline/fingerprint.h"
+
+namespace vcap::pipeline {
+namespace {
+
+TEST(DefaultOutputPath, InsertsTheSuffixBeforeTheLastExtensionLikeTheSeed) {
+  EXPECT_EQ(default_output_path("data/meta.csv"), "data/meta_caption_qwen2vl.csv");
+  EXPECT_EQ(default_output_path("meta"), "meta_caption_qwen2vl");
+  EXPECT_EQ(default_output_path("a.csv.gz"), "a.csv_caption_qwen2vl.gz");
+  EXPECT_EQ(default_output_path("/x/.hidden"), "/x/.hidden_caption_qwen2vl");
+}
+
+TEST(OutputPath, UsesTheExplicitOutputWhenGiven) {
+  CaptionOptions options;
+  options.meta_path = "in/meta.csv";
+  EXPECT_EQ(output_path(options), "in/meta_caption_qwen2vl.csv");
+  options.output = "out.csv";
+  EXPECT_EQ(output_path(options), "out.csv");
+}
+
+TEST(CaptionOptions, DefaultsFollowTheSeedReadme) {
+  CaptionOptions options;
+  EXPECT_EQ(options.question, "Describe the video in details");
+  EXPECT_EQ(options.max_new_tokens, 200);
+  EXPECT_EQ(options.height, 448);
+  EXPECT_EQ(options.width, 672);
+  EXPECT_EQ(options.fps, 4);
+  EXPECT_EQ(options.bs, 1);
+  EXPECT_EQ(options.precision, Precision::kBf16);
+  EXPECT_TRUE(options.autorotate);
+}
+
+TEST(ParseMemorySize, AcceptsBytesBinaryAndDecimalUnits) {
+  EXPECT_EQ(*parse_memory_size("1024"), 1024u);
+  EXPECT_EQ(*parse_memory_size("8G"), 8ull << 30);
+  EXPECT_EQ(*parse_memory_size("8GiB"), 8ull << 30);
+  EXPECT_EQ(*parse_memory_size("8gb"), 8000000000ull);
+  EXPECT_EQ(*parse_memory_size("1.5K"), 1536u);
+  EXPECT_EQ(*parse_memory_size("500 MB"), 500000000ull);
+  EXPECT_FALSE(parse_memory_size("").ok());
+  EXPECT_FALSE(parse_memory_size("lots").ok());
+  EXPECT_FALSE(parse_memory_size("-1G").ok());
+  EXPECT_FALSE(parse_memory_size("8X").ok());
+}
+
+TEST(ParseDevice, AcceptsCpuAndCudaIndices) {
+  EXPECT_EQ(*parse_device("cpu"), -1);
+  EXPECT_EQ(*parse_device("cuda"), 0);
+  EXPECT_EQ(*parse_device("cuda:3"), 3);
+  EXPECT_FALSE(parse_device("gpu").ok());
+  EXPECT_FALSE(parse_device("cuda:").ok());
+  EXPECT_FALSE(parse_device("cuda:-1").ok());
+}
+
+TEST(Validate, NamesTheBadFlag) {
+  CaptionOptions options;
+  options.meta_path = "m.csv";
+  EXPECT_TRUE(validate(options).ok());
+  options.bs = 0;
+  Status status = validate(options);
+  EXPECT_EQ(status.code(), StatusCode::kInvalidArgument);
+  EXPECT_NE(status.message().find("--bs"), std::string::npos);
+  options.bs = 1;
+  options.rank = 1;
+  EXPECT_FALSE(validate(options).ok());  // --rank without --world-size
+  options.world_size = 1;
+  EXPECT_FALSE(validate(options).ok());  // rank out of range
+  options.world_size = 2;
+  EXPECT_TRUE(validate(options).ok());
+}
+
+TEST(FormatBytes, UsesBinaryUnits) {
+  EXPECT_EQ(format_bytes(100), "100 B");
+  EXPECT_EQ(format_bytes(3ull << 30), "3.0 GiB");
+}
+
+TEST(Fingerprint, ChangesWithCaptionSettingsButNotWithThroughputSettings) {
+  CaptionOptions options;
+  const std::string base = run_fingerprint(options, "model-a");
+  CaptionOptions throughput = options;
+  throughput.bs = 8;
+  throughput.threads = 3;
+  throughput.device = "cuda:1";
+  throughput.max_memory_bytes = 1;
+  throughput.root = "/elsewhere";
+  EXPECT_EQ(run_fingerprint(throughput, "model-a"), base);
+
+  CaptionOptions question = options;
+  question.question = "What happens?";
+  EXPECT_NE(run_fingerprint(question, "model-a"), base);
+  EXPECT_NE(run_fingerprint(options, "model-b"), base);
+  CaptionOptions precision = options;
+  precision.precision = Precision::kF32;
+  EXPECT_NE(run_fingerprint(precision, "model-a"), base);
+}
+
+TEST(Fingerprint, DifferenceNamesTheChangedFields) {
+  CaptionOptions options;
+  CaptionOptions other = options;
+  other.fps = 2;
+  other.question = "Q";
+  const std::string difference =
+      fingerprint_difference(run_fingerprint(options, "m"), run_fingerprint(other, "m"));
+  EXPECT_NE(difference.find("fps: 4.0 (journal) vs 2.0 (now)"), std::string::npos) << difference;
+  EXPECT_NE(difference.find("question"), std::string::npos);
+  EXPECT_EQ(difference.find("model"), std::string::npos);
+  EXPECT_EQ(fingerprint_difference(run_fingerprint(options, "m"), run_fingerprint(options, "m")),
+            "");
+}
+
+}  // namespace
+}  // namespace vcap::pipeline

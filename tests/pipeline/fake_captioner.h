@@ -1,0 +1,175 @@
+// FakeCaptioner: a deterministic ClipCaptioner for pipeline tests (no media, no model).
+//
+// A clip's caption is "caption of <path> (fps F, max_pixels P)", so it depends only on the row's
+// path and the settings used. A clip takes 1 + (crc32(path) % 4) steps, so with --bs > 1 clips
+// finish out of order and new ones join a running batch. Its cost is 1 MiB per frame-megapixel
+// (frames = 2 s * fps) times a per-path multiplier, so tests can make a clip too large.
+// Failures and hooks (delays, crashes) are configured per path. plan()/prepare() are
+// thread-safe as the interface requires.
+#ifndef VCAP_TESTS_PIPELINE_FAKE_CAPTIONER_H_
+#define VCAP_TESTS_PIPELINE_FAKE_CAPTIONER_H_
+
+#include <atomic>
+#include <cmath>
+#include <cstdio>
+#include <functional>
+#include <map>
+#include <mutex>
+#include <string>
+#include <vector>
+
+#include "pipeline/captioner.h"
+#include "pipeline/journal.h"
+
+namespace vcap::pipeline::testing {
+
+struct FakeBehaviour {
+  std::map<std::string, ClipOutcome> plan_failures;     // by CSV path
+  std::map<std::string, ClipOutcome> prepare_failures;  // by CSV path
+  std::map<std::string, ClipOutcome> model_failures;    // by CSV path (e.g. oom)
+  std::map<std::string, double> cost_multiplier;        // by CSV path (default 1)
+  std::map<std::string, std::string> throw_in_prepare;  // by CSV path: throws this message
+  // Called at the start of prepare() (on a decode thread) and after every step.
+  std::function<void(const ClipJob&)> on_prepare;
+  std::function<void(uint64_t steps_done)> on_step;
+  uint64_t budget_bytes = uint64_t{1} << 40;
+};
+
+inline constexpr double kFakeClipSeconds = 2.0;
+
+inline uint64_t fake_cost_bytes(const ClipSettings& settings, double multiplier) {
+  const double frames = std::ceil(kFakeClipSeconds * settings.fps);
+  const double pixels = settings.exact_height > 0
+                            ? double(settings.exact_height) * settings.exact_width
+                            : double(settings.max_pixels);
+  return static_cast<uint64_t>(frames * pixels / 1e6 * 1048576.0 * multiplier);
+}
+
+inline std::string fake_caption(const std::string& path, const ClipSettings& settings) {
+  char text[96];
+  std::snprintf(text, sizeof(text), " (fps %g, max_pixels %lld)", settings.fps,
+                static_cast<long long>(settings.max_pixels));
+  return "caption of " + path + text;
+}
+
+class FakeCaptioner : public ClipCaptioner {
+ public:
+  explicit FakeCaptioner(FakeBehaviour behaviour) : behaviour_(std::move(behaviour)) {}
+
+  ClipValue<ClipCost> plan(const ClipJob& job, const ClipSettings& settings) override {
+    ++plans_;
+    if (auto it = behaviour_.plan_failures.find(job.path); it != behaviour_.plan_failures.end())
+      return {it->second, {}};
+    const auto multiplier = behaviour_.cost_multiplier.find(job.path);
+    ClipCost cost;
+    cost.frames = static_cast<int64_t>(std::ceil(kFakeClipSeconds * settings.fps));
+    cost.visual_tokens = cost.frames / 2 * settings.max_pixels / 784;
+    cost.working_bytes = fake_cost_bytes(
+        settings, multiplier == behaviour_.cost_multiplier.end() ? 1.0 : multiplier->second);
+    return {ClipOutcome{}, cost};
+  }
+
+  ClipValue<std::unique_ptr<PreparedClip>> prepare(const ClipJob& job,
+                                                   const ClipSettings& settings) override {
+    if (behaviour_.on_prepare) behaviour_.on_prepare(job);
+    if (auto it = behaviour_.throw_in_prepare.find(job.path);
+        it != behaviour_.throw_in_prepare.end())
+      throw std::runtime_error(it->second);
+    if (auto it = behaviour_.prepare_failures.find(job.path);
+        it != behaviour_.prepare_failures.end())
+      return {it->second, nullptr};
+    auto clip = std::make_unique<Prepared>();
+    clip->path = job.path;
+    clip->settings = settings;
+    clip->steps_left = 1 + static_cast<int>(crc32(job.path) % 4);
+    return {ClipOutcome{}, std::move(clip)};
+  }
+
+  void add(uint64_t row_index, std::unique_ptr<PreparedClip> clip) override {
+    VCAP_CHECK(dynamic_cast<Prepared*>(clip.get()) != nullptr,
+               "FakeCaptioner::add: not a FakeCaptioner clip");
+    batch_.push_back({row_index, std::unique_ptr<Prepared>(static_cast<Prepared*>(clip.release()))});
+    max_batch_ = std::max(max_batch_, batch_.size());
+    uint64_t bytes = 0;
+    for (const Active& active : batch_) bytes += cost_of(*active.clip);
+    max_batch_bytes_ = std::max(max_batch_bytes_, bytes);
+  }
+
+  Result<std::vector<FinishedCaption>> step() override {
+    std::vector<FinishedCaption> finished;
+    std::vector<Active> still;
+    for (Active& active : batch_) {
+      if (--active.clip->steps_left > 0) {
+        still.push_back(std::move(active));
+        continue;
+      }
+      FinishedCaption caption;
+      caption.row_index = active.row_index;
+      auto failure = behaviour_.model_failures.find(active.clip->path);
+      if (failure != behaviour_.model_failures.end()) {
+        caption.outcome = failure->second;
+      } else {
+        caption.text = fake_caption(active.clip->path, active.clip->settings);
+        caption.output_tokens = 1 + static_cast<int64_t>(caption.text.size() / 4);
+      }
+      finished.push_back(std::move(caption));
+    }
+    batch_ = std::move(still);
+    ++steps_;
+    if (behaviour_.on_step) behaviour_.on_step(steps_);
+    return finished;
+  }
+
+  size_t active() const override { return batch_.size(); }
+  uint64_t default_memory_budget_bytes() const override { return behaviour_.budget_bytes; }
+
+  size_t max_batch() const { return max_batch_; }
+  uint64_t max_batch_bytes() const { return max_batch_bytes_; }
+  uint64_t plans() const { return plans_; }
+
+ private:
+  struct Prepared : PreparedClip {
+    std::string path;
+    ClipSettings settings;
+    int steps_left = 1;
+  };
+  struct Active {
+    uint64_t row_index;
+    std::unique_ptr<Prepared> clip;
+  };
+  uint64_t cost_of(const Prepared& clip) const {
+    const auto multiplier = behaviour_.cost_multiplier.find(clip.path);
+    return fake_cost_bytes(clip.settings, multiplier == behaviour_.cost_multiplier.end()
+                                              ? 1.0
+                                              : multiplier->second);
+  }
+
+  const FakeBehaviour behaviour_;
+  std::atomic<uint64_t> plans_ = 0;
+  std::vector<Active> batch_;
+  size_t max_batch_ = 0;
+  uint64_t max_batch_bytes_ = 0;
+  uint64_t steps_ = 0;
+};
+
+// A factory handing out FakeCaptioners with a fixed identity; counts create() calls.
+class FakeFactory : public CaptionerFactory {
+ public:
+  explicit FakeFactory(FakeBehaviour behaviour, std::string identity = "fake-model")
+      : behaviour_(std::move(behaviour)), identity_(std::move(identity)) {}
+  Result<std::string> model_identity() override { return identity_; }
+  Result<std::unique_ptr<ClipCaptioner>> create() override {
+    ++creates_;
+    return std::unique_ptr<ClipCaptioner>(std::make_unique<FakeCaptioner>(behaviour_));
+  }
+  int creates() const { return creates_; }
+
+ private:
+  FakeBehaviour behaviour_;
+  std::string identity_;
+  int creates_ = 0;
+};
+
+}  // namespace vcap::pipeline::testing
+
+#endif  // VCAP_TESTS_PIPELINE_FAKE_CAPTIONER_H_

@@ -1,0 +1,89 @@
+#include "pipeline/shard.h"
+
+#include <gtest/gtest.h>
+
+#include <map>
+
+namespace vcap::pipeline {
+namespace {
+
+EnvLookup env_of(std::map<std::string, std::string> values) {
+  return [values](const char* name) -> std::optional<std::string> {
+    auto it = values.find(name);
+    if (it == values.end()) return std::nullopt;
+    return it->second;
+  };
+}
+
+TEST(Shard, DefaultsToRankZeroOfOne) {
+  Result<Shard> shard = resolve_shard(std::nullopt, std::nullopt, env_of({}));
+  ASSERT_TRUE(shard.ok());
+  EXPECT_EQ(shard->rank, 0);
+  EXPECT_EQ(shard->world_size, 1);
+  EXPECT_EQ(shard->source, "default");
+}
+
+TEST(Shard, FlagsWinOverTheEnvironment) {
+  Result<Shard> shard = resolve_shard(2, 3, env_of({{"RANK", "0"}, {"WORLD_SIZE", "8"}}));
+  ASSERT_TRUE(shard.ok());
+  EXPECT_EQ(shard->rank, 2);
+  EXPECT_EQ(shard->world_size, 3);
+  EXPECT_EQ(shard->source, "flags");
+}
+
+TEST(Shard, LauncherPrecedenceIsTorchrunThenOpenMpiThenPmiThenSlurm) {
+  const std::map<std::string, std::string> all = {
+      {"RANK", "1"},         {"WORLD_SIZE", "8"},        {"OMPI_COMM_WORLD_RANK", "2"},
+      {"OMPI_COMM_WORLD_SIZE", "4"}, {"PMI_RANK", "3"},  {"PMI_SIZE", "5"},
+      {"SLURM_PROCID", "0"}, {"SLURM_NTASKS", "2"}};
+  Result<Shard> shard = resolve_shard(std::nullopt, std::nullopt, env_of(all));
+  ASSERT_TRUE(shard.ok());
+  EXPECT_EQ(shard->source, "torchrun");
+  EXPECT_EQ(shard->rank, 1);
+
+  auto without = [&](std::initializer_list<const char*> names) {
+    auto copy = all;
+    for (const char* name : names) copy.erase(name);
+    return resolve_shard(std::nullopt, std::nullopt, env_of(copy));
+  };
+  EXPECT_EQ(without({"RANK", "WORLD_SIZE"})->source, "openmpi");
+  EXPECT_EQ(without({"RANK", "WORLD_SIZE", "OMPI_COMM_WORLD_RANK", "OMPI_COMM_WORLD_SIZE"})->source,
+            "pmi");
+  Result<Shard> slurm = without({"RANK", "WORLD_SIZE", "OMPI_COMM_WORLD_RANK",
+                                 "OMPI_COMM_WORLD_SIZE", "PMI_RANK", "PMI_SIZE"});
+  EXPECT_EQ(slurm->source, "slurm");
+  EXPECT_EQ(slurm->world_size, 2);
+}
+
+TEST(Shard, HalfAPairIsAnError) {
+  Result<Shard> shard = resolve_shard(std::nullopt, std::nullopt, env_of({{"RANK", "1"}}));
+  ASSERT_FALSE(shard.ok());
+  EXPECT_NE(shard.status().message().find("WORLD_SIZE"), std::string::npos);
+  EXPECT_FALSE(resolve_shard(1, std::nullopt, env_of({})).ok());
+}
+
+TEST(Shard, NonNumbersAndOutOfRangeRanksAreErrors) {
+  EXPECT_FALSE(resolve_shard(std::nullopt, std::nullopt,
+                             env_of({{"SLURM_PROCID", "x"}, {"SLURM_NTASKS", "2"}}))
+                   .ok());
+  EXPECT_FALSE(
+      resolve_shard(std::nullopt, std::nullopt, env_of({{"PMI_RANK", "4"}, {"PMI_SIZE", "4"}}))
+          .ok());
+  EXPECT_FALSE(resolve_shard(-1, 2, env_of({})).ok());
+  EXPECT_FALSE(resolve_shard(0, 0, env_of({})).ok());
+}
+
+TEST(Shard, RowsAreDealtRoundRobinWithoutPadding) {
+  const Shard rank1{1, 3, "flags"};
+  EXPECT_FALSE(rank1.owns(0));
+  EXPECT_TRUE(rank1.owns(1));
+  EXPECT_TRUE(rank1.owns(4));
+  // 5 rows over 3 ranks: 2, 2, 1 rows; nothing padded, nothing wrapped.
+  EXPECT_EQ((Shard{0, 3, ""}.rows_owned(5)), 2u);
+  EXPECT_EQ((Shard{1, 3, ""}.rows_owned(5)), 2u);
+  EXPECT_EQ((Shard{2, 3, ""}.rows_owned(5)), 1u);
+  EXPECT_EQ((Shard{2, 3, ""}.rows_owned(0)), 0u);
+}
+
+}  // namespace
+}  // namespace vcap::pipeline
