@@ -1,0 +1,181 @@
+// CsvReader: the RFC 4180 state machine over a buffered byte stream.
+#include <cerrno>
+#include <cstring>
+#include <fstream>
+#include <sstream>
+
+#include "io/csv.h"
+
+namespace vcap::io {
+
+struct CsvReader::Source {
+  std::unique_ptr<std::istream> owned;  // set for files and strings
+  std::istream* in = nullptr;
+  std::string name;
+  std::vector<char> buffer = std::vector<char>(1 << 16);
+  size_t position = 0;
+  size_t size = 0;
+  bool failed = false;  // the stream reported an I/O error
+
+  // Refills the buffer; false at end of input (or on error, with `failed` set).
+  bool refill() {
+    position = 0;
+    size = 0;
+    if (in->eof()) return false;
+    in->read(buffer.data(), static_cast<std::streamsize>(buffer.size()));
+    size = static_cast<size_t>(in->gcount());
+    if (in->bad()) failed = true;
+    return size > 0;
+  }
+};
+
+CsvReader::CsvReader(std::unique_ptr<Source> source) : source_(std::move(source)) {}
+CsvReader::CsvReader(CsvReader&&) noexcept = default;
+CsvReader& CsvReader::operator=(CsvReader&&) noexcept = default;
+CsvReader::~CsvReader() = default;
+
+Result<CsvReader> CsvReader::open(const std::filesystem::path& path) {
+  auto file = std::make_unique<std::ifstream>(path, std::ios::binary);
+  if (!file->is_open()) {
+    const int err = errno;
+    Status s = Status::from_errno("open " + path.string(), err);
+    if (err == ENOENT) return Status::not_found(s.message());
+    return s;
+  }
+  auto source = std::make_unique<Source>();
+  source->in = file.get();
+  source->owned = std::move(file);
+  source->name = path.string();
+  return CsvReader(std::move(source));
+}
+
+CsvReader CsvReader::from_stream(std::istream& in, std::string source_name) {
+  auto source = std::make_unique<Source>();
+  source->in = &in;
+  source->name = std::move(source_name);
+  return CsvReader(std::move(source));
+}
+
+CsvReader CsvReader::from_string(std::string text, std::string source_name) {
+  auto source = std::make_unique<Source>();
+  source->owned = std::make_unique<std::istringstream>(std::move(text));
+  source->in = source->owned.get();
+  source->name = std::move(source_name);
+  return CsvReader(std::move(source));
+}
+
+int CsvReader::peek() {
+  Source& s = *source_;
+  if (s.position == s.size && !s.refill()) return -1;
+  return static_cast<unsigned char>(s.buffer[s.position]);
+}
+
+int CsvReader::get() {
+  const int c = peek();
+  if (c >= 0) ++source_->position;
+  return c;
+}
+
+Status CsvReader::error(const std::string& what) const {
+  return Status::corruption(source_->name + ": line " + std::to_string(line_) + ": " + what);
+}
+
+Status CsvReader::read_failed() const {
+  return Status::io_error(source_->name + ": read failed near line " + std::to_string(line_));
+}
+
+Result<bool> CsvReader::next_row(std::vector<std::string>& fields) {
+  fields.clear();
+  if (!started_) {
+    started_ = true;
+    if (peek() == 0xEF) {  // a UTF-8 byte order mark: EF BB BF
+      const std::string_view bom = "\xEF\xBB\xBF";
+      Source& s = *source_;
+      if (s.size - s.position >= 3 && std::string_view(&s.buffer[s.position], 3) == bom) {
+        s.position += 3;
+      }
+    }
+  }
+  // Skip lines with no characters.
+  for (int c = peek(); c == '\n' || c == '\r'; c = peek()) {
+    get();
+    if (c == '\r' && peek() == '\n') get();
+    ++line_;
+  }
+  if (peek() < 0) {
+    if (source_->failed) return read_failed();
+    return false;
+  }
+  row_line_ = line_;
+  enum class State { kFieldStart, kUnquoted, kQuoted, kAfterQuote } state = State::kFieldStart;
+  std::string field;
+  size_t row_bytes = 0;
+  for (;;) {
+    const int c = get();
+    if (++row_bytes > kMaxCsvRowBytes) {
+      return error("row longer than " + std::to_string(kMaxCsvRowBytes) + " bytes");
+    }
+    const bool line_end = c == '\n' || c == '\r';
+    if (state == State::kQuoted) {
+      if (c < 0) {
+        if (source_->failed) return read_failed();
+        return error("unterminated quoted field (the row starts on line " +
+                     std::to_string(row_line_) + ")");
+      }
+      if (c == '"') {
+        state = State::kAfterQuote;
+        continue;
+      }
+      if (c == '\n' || (c == '\r' && peek() != '\n')) ++line_;
+      field.push_back(static_cast<char>(c));
+      continue;
+    }
+    if (c < 0 || line_end || c == ',') {
+      fields.push_back(std::move(field));
+      field.clear();
+      if (c == ',') {
+        state = State::kFieldStart;
+        continue;
+      }
+      if (c == '\r' && peek() == '\n') get();
+      if (line_end) ++line_;
+      if (c < 0 && source_->failed) return read_failed();
+      break;
+    }
+    if (c == '"') {
+      if (state == State::kFieldStart) {
+        state = State::kQuoted;
+        continue;
+      }
+      if (state == State::kAfterQuote) {  // a doubled quote inside a quoted field
+        field.push_back('"');
+        state = State::kQuoted;
+        continue;
+      }
+      return error("quote inside an unquoted field (field " + std::to_string(fields.size() + 1) +
+                   "; quote the whole field and double the quote)");
+    }
+    if (state == State::kAfterQuote) {
+      return error("text after the closing quote of field " + std::to_string(fields.size() + 1));
+    }
+    state = State::kUnquoted;
+    field.push_back(static_cast<char>(c));
+  }
+  if (expected_fields_ && fields.size() != *expected_fields_) {
+    return Status::corruption(source_->name + ": line " + std::to_string(row_line_) + ": " +
+                              std::to_string(fields.size()) + " fields, the header has " +
+                              std::to_string(*expected_fields_));
+  }
+  return true;
+}
+
+Result<std::vector<std::string>> CsvReader::read_header() {
+  std::vector<std::string> header;
+  Result<bool> read = next_row(header);
+  if (!read) return read.status();
+  if (!*read) return Status::corruption(source_->name + ": empty file (no header row)");
+  expected_fields_ = header.size();
+  return header;
+}
+
+}  // namespace vcap::io

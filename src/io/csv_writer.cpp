@@ -1,0 +1,127 @@
+// CsvWriter and format_csv_row.
+#include <fcntl.h>
+#include <unistd.h>
+
+#include <cerrno>
+#include <ostream>
+
+#include "io/atomic_file.h"
+#include "io/csv.h"
+
+namespace vcap::io {
+namespace {
+
+constexpr size_t kFlushBytes = 1 << 16;
+
+bool needs_quotes(std::string_view field, bool only_field) {
+  if (field.empty()) return only_field;
+  if (field.front() == ' ' || field.back() == ' ') return true;
+  return field.find_first_of(",\"\r\n") != std::string_view::npos;
+}
+
+}  // namespace
+
+std::string format_csv_row(std::span<const std::string> fields) {
+  std::string out;
+  for (size_t i = 0; i < fields.size(); ++i) {
+    if (i > 0) out.push_back(',');
+    const std::string& field = fields[i];
+    if (!needs_quotes(field, fields.size() == 1)) {
+      out += field;
+      continue;
+    }
+    out.push_back('"');
+    for (char c : field) {
+      if (c == '"') out.push_back('"');
+      out.push_back(c);
+    }
+    out.push_back('"');
+  }
+  out.push_back('\n');
+  return out;
+}
+
+// Either a file descriptor we own or a borrowed ostream, with a write buffer.
+struct CsvWriter::Sink {
+  int fd = -1;
+  std::ostream* out = nullptr;
+  std::string name;
+  std::string buffer;
+  bool closed = false;
+
+  Status flush() {
+    if (buffer.empty()) return Status();
+    Status s;
+    if (out != nullptr) {
+      out->write(buffer.data(), static_cast<std::streamsize>(buffer.size()));
+      if (!*out) s = Status::io_error(name + ": write failed");
+    } else {
+      s = write_all(fd, std::as_bytes(std::span(buffer)), name);
+    }
+    buffer.clear();
+    return s;
+  }
+
+  Status close() {
+    if (closed) return Status();
+    closed = true;
+    Status s = flush();
+    if (out != nullptr) {
+      out->flush();
+      if (s.ok() && !*out) s = Status::io_error(name + ": flush failed");
+      return s;
+    }
+    if (s.ok() && ::fsync(fd) != 0 && errno != EINVAL)
+      s = Status::from_errno("fsync " + name, errno);
+    if (::close(fd) != 0 && s.ok()) s = Status::from_errno("close " + name, errno);
+    fd = -1;
+    return s;
+  }
+
+  ~Sink() {
+    if (!closed) (void)close();
+  }
+};
+
+CsvWriter::CsvWriter(std::unique_ptr<Sink> sink) : sink_(std::move(sink)) {}
+CsvWriter::CsvWriter(CsvWriter&&) noexcept = default;
+CsvWriter& CsvWriter::operator=(CsvWriter&&) noexcept = default;
+CsvWriter::~CsvWriter() = default;
+
+Result<CsvWriter> CsvWriter::open(const std::filesystem::path& path, Mode mode) {
+  const int flags = O_WRONLY | O_CREAT | O_CLOEXEC | (mode == Mode::kAppend ? O_APPEND : O_TRUNC);
+  const int fd = ::open(path.c_str(), flags, 0666);
+  if (fd < 0) return Status::from_errno("open " + path.string(), errno);
+  auto sink = std::make_unique<Sink>();
+  sink->fd = fd;
+  sink->name = path.string();
+  return CsvWriter(std::move(sink));
+}
+
+CsvWriter CsvWriter::to_stream(std::ostream& out, std::string name) {
+  auto sink = std::make_unique<Sink>();
+  sink->out = &out;
+  sink->name = std::move(name);
+  return CsvWriter(std::move(sink));
+}
+
+Status CsvWriter::write_row(std::span<const std::string> fields) {
+  if (sink_->closed) return Status::internal(sink_->name + ": write_row after close");
+  sink_->buffer += format_csv_row(fields);
+  if (sink_->buffer.size() >= kFlushBytes) return sink_->flush();
+  return Status();
+}
+
+Status CsvWriter::flush() {
+  if (sink_->closed) return Status();
+  Status s = sink_->flush();
+  if (s.ok() && sink_->out != nullptr) {
+    sink_->out->flush();
+    if (!*sink_->out) s = Status::io_error(sink_->name + ": flush failed");
+  }
+  return s;
+}
+
+Status CsvWriter::close() { return sink_->close(); }
+
+}  // namespace vcap::io
