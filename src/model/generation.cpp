@@ -9,6 +9,8 @@
 #include <unordered_set>
 #include <utility>
 
+#include "io/json_file.h"
+
 namespace vcap::model {
 namespace {
 
@@ -94,6 +96,41 @@ void apply_top_p(std::span<float> scores, float top_p) {
     cumulative += static_cast<float>(std::exp(static_cast<double>(s) - largest) / sum);
     if (cumulative <= limit) scores[order[i]] = kFiltered;
   }
+}
+
+Result<SamplingOptions> load_sampling_options(const std::filesystem::path& generation_config,
+                                              int64_t max_new_tokens) {
+  auto json = io::read_json_file(generation_config);
+  if (!json.ok()) return json.status();
+  const std::string where = generation_config.string();
+  SamplingOptions options;
+  options.top_k = 50;  // GenerationConfig's default when the file has no top_k
+  options.max_new_tokens = max_new_tokens;
+  try {
+    const nlohmann::json& j = *json;
+    if (!j.is_object()) return Status::invalid_argument(where + ": not a JSON object");
+    auto get = [&](const char* key, auto& field) {
+      if (j.contains(key) && !j[key].is_null()) j[key].get_to(field);
+    };
+    get("do_sample", options.do_sample);
+    get("temperature", options.temperature);
+    get("top_k", options.top_k);
+    get("top_p", options.top_p);
+    get("repetition_penalty", options.repetition_penalty);
+    if (j.contains("eos_token_id")) {
+      const auto& eos = j["eos_token_id"];
+      options.eos_ids.clear();
+      if (eos.is_array()) {
+        for (const auto& id : eos) options.eos_ids.push_back(id.get<TokenId>());
+      } else if (!eos.is_null()) {
+        options.eos_ids.push_back(eos.get<TokenId>());
+      }
+    }
+  } catch (const nlohmann::json::exception& e) {
+    return Status::invalid_argument(where + ": " + e.what());
+  }
+  if (Status s = validate_sampling_options(options); !s.ok()) return s.with_context(where);
+  return options;
 }
 
 TokenId argmax(std::span<const float> scores) {

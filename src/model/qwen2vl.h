@@ -1,0 +1,133 @@
+// Qwen2VL: the whole model (vision tower + language model) loaded once onto a backend, and the
+// stage-by-stage entry points that tests, `vcap inspect` and the pipeline use.
+//
+// Generation itself (one or many sequences, continuous batching) lives in model/generator.h;
+// `generate` here is the one-sequence convenience on top of it.
+//
+// Lifetime: the Backend passed to load must outlive the Qwen2VL. A Qwen2VL is immutable after
+// loading; the Backend is single-threaded, so use one Qwen2VL from one thread at a time.
+#ifndef VCAP_MODEL_QWEN2VL_H_
+#define VCAP_MODEL_QWEN2VL_H_
+
+#include <cstdint>
+#include <filesystem>
+#include <span>
+#include <vector>
+
+#include "base/status.h"
+#include "io/safetensors.h"
+#include "model/generation.h"
+#include "model/language_model.h"
+#include "model/model_dims.h"
+#include "model/rope_index.h"
+#include "model/vision_encoder.h"
+#include "tensor/backend.h"
+
+namespace vcap::model {
+
+// Wall-clock seconds per stage, and the work done, summed over the calls that filled it.
+struct StageTimes {
+  double vision_s = 0;
+  double prefill_s = 0;
+  double decode_s = 0;
+  int64_t vision_patches = 0;    // pixel_values rows encoded
+  int64_t prompt_tokens = 0;     // tokens prefilled
+  int64_t generated_tokens = 0;  // tokens chosen (prefill's first token included)
+  int64_t decode_steps = 0;      // batched forward passes of one token per sequence
+
+  StageTimes& operator+=(const StageTimes& other);
+};
+
+// One sequence to caption: the prompt with its video pads expanded, the grids of its videos
+// (in order), and either the pixel_values [Σ patches, patch_features] or, to feed a stage with
+// golden inputs, the vision features [Σ tokens, hidden] (row-major f32, host).
+struct GenerationRequest {
+  uint64_t id = 0;  // the caller's handle, returned in GenerationResult
+  std::vector<TokenId> input_ids;
+  std::vector<VisionGrid> video_grids;
+  std::vector<float> pixel_values;
+  std::vector<float> vision_features;  // when non-empty, pixel_values are not used
+  SamplingOptions sampling;
+};
+
+struct GenerationResult {
+  uint64_t id = 0;
+  Status status;                       // not ok: this request failed (the others go on)
+  std::vector<TokenId> generated_ids;  // the answer only (the eos token kept, as HF does)
+  bool stopped_on_eos = false;
+  int64_t prompt_tokens = 0;
+};
+
+// What the pipeline plans to run at once, for estimate_memory_bytes.
+struct MemoryPlan {
+  int64_t vision_patches = 0;   // pixel_values rows of the clips encoded together
+  int64_t prompt_tokens = 0;    // per sequence (with the expanded video pads)
+  int64_t max_new_tokens = 200;
+  int64_t batch = 1;            // sequences decoded together
+};
+
+// Sizes of the chunks the forward passes run in (activation memory scales with these).
+struct ChunkOptions {
+  int64_t vision_rows = 8192;  // patches per vision chunk (whole frame pairs, at least one)
+  int64_t prefill_rows = 1024; // prompt tokens per prefill chunk
+};
+
+class Qwen2VL {
+ public:
+  // Loads <dir>/config.json and the checkpoint in <dir>. Errors name the file or tensor.
+  static Result<Qwen2VL> load(const std::filesystem::path& dir, tensor::Backend& backend,
+                              tensor::Precision precision);
+  // Loads from an open checkpoint with known dimensions (tests, benchmarks).
+  static Result<Qwen2VL> load(const io::SafetensorsCheckpoint& checkpoint, const ModelDims& dims,
+                              tensor::Backend& backend, tensor::Precision precision);
+
+  Qwen2VL(Qwen2VL&&) noexcept = default;
+  Qwen2VL& operator=(Qwen2VL&&) noexcept = default;
+
+  // Vision features [Σ tokens, hidden] on the device (spec §8) for one or several videos.
+  Result<tensor::Tensor> encode_video(std::span<const float> pixel_values,
+                                      std::span<const VisionGrid> grids) const;
+
+  // The same, downloaded to the host (row-major).
+  Result<std::vector<float>> vision_features(std::span<const float> pixel_values,
+                                             std::span<const VisionGrid> grids) const;
+
+  // Logits [vocab] at the last prompt position (spec §11.2) for `input_ids` whose video pads
+  // take the rows of `features` [Σ tokens, hidden] (host) in order.
+  Result<std::vector<float>> prefill_last_logits(std::span<const TokenId> input_ids,
+                                                 std::span<const VisionGrid> grids,
+                                                 std::span<const float> features) const;
+
+  // Generates the answer of one request (spec §12). `times`, when given, gets the stage times
+  // added. Errors of the request come back as the Result's status.
+  Result<GenerationResult> generate(GenerationRequest request, StageTimes* times = nullptr) const;
+
+  // Upper estimate of the device bytes needed for `plan`: weights + KV caches + features +
+  // activations of one vision chunk and one prefill chunk + logits.
+  int64_t estimate_memory_bytes(const MemoryPlan& plan) const;
+
+  const ModelDims& dims() const { return dims_; }
+  const VisionEncoder& vision() const { return vision_; }
+  const LanguageModel& language() const { return language_; }
+  tensor::Backend& backend() const { return *backend_; }
+  tensor::Precision precision() const { return precision_; }
+  const ChunkOptions& chunks() const { return chunks_; }
+  void set_chunks(const ChunkOptions& chunks) { chunks_ = chunks; }
+  // Device bytes of all weights.
+  int64_t weight_bytes() const { return weight_bytes_; }
+
+ private:
+  Qwen2VL() = default;
+
+  ModelDims dims_;
+  tensor::Backend* backend_ = nullptr;
+  tensor::Precision precision_ = tensor::Precision::kF32;
+  ChunkOptions chunks_;
+  VisionEncoder vision_;
+  LanguageModel language_;
+  int64_t weight_bytes_ = 0;
+};
+
+}  // namespace vcap::model
+
+#endif  // VCAP_MODEL_QWEN2VL_H_
