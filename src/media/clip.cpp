@@ -198,17 +198,18 @@ ClipResult<ClipPlan> estimate_plan(const std::string& path, const DecodeOptions&
   return estimate(path, options, pass_settings(options));
 }
 
-ClipResult<ClipPlan> plan_clip(const std::string& path, const DecodeOptions& options) {
-  if (auto bad = validate(options, path)) return *bad;
+namespace {
+
+ClipResult<ClipPlan> plan_once(const std::string& path, const DecodeOptions& options,
+                               const PassSettings& settings) {
   FrameStore store;
-  ClipResult<PassResult> pass = run_pass(path, pass_settings(options), {}, false, options, store);
+  ClipResult<PassResult> pass = run_pass(path, settings, {}, false, options, store);
   if (!pass.ok()) return pass.error();
   return plan_from_pass(pass->summary, pass->info, pass->first_frame, options, path);
 }
 
-ClipResult<Clip> load_clip(const std::string& path, const DecodeOptions& options) {
-  if (auto bad = validate(options, path)) return *bad;
-  const PassSettings settings = pass_settings(options);
+ClipResult<Clip> load_once(const std::string& path, const DecodeOptions& options,
+                           const PassSettings& settings) {
   // Guess the plan from the packet count, keep the frames it picks while counting.
   ClipResult<ClipPlan> guess = estimate(path, options, settings);
   if (!guess.ok() && guess.error().kind() != ClipErrorKind::kTooFewFrames &&
@@ -246,14 +247,50 @@ ClipResult<Clip> load_clip(const std::string& path, const DecodeOptions& options
   return assemble(std::move(*plan), store, options, path);
 }
 
+// How many frames of a damaged stream decode depends on the decoder's thread count (frames in
+// flight when the data breaks are lost), so damaged files are decoded again on one thread:
+// the count (and the frames) are then the same on every machine, and the largest.
+bool damaged(const ClipError& error) { return error.kind() == ClipErrorKind::kTruncated; }
+bool damaged(const ClipPlan& plan) { return plan.truncated; }
+bool damaged(const Clip& clip) { return clip.plan.truncated; }
+template <typename T, typename Once>
+ClipResult<T> with_single_thread_retry(const DecodeOptions& options, Once once) {
+  ClipResult<T> result = once(options);
+  const bool retry = result.ok() ? damaged(*result) : damaged(result.error());
+  if (!retry || options.threads == 1) return result;
+  DecodeOptions single = options;
+  single.threads = 1;
+  return once(single);
+}
+
+}  // namespace
+
+ClipResult<ClipPlan> plan_clip(const std::string& path, const DecodeOptions& options) {
+  if (auto bad = validate(options, path)) return *bad;
+  const PassSettings settings = pass_settings(options);
+  return with_single_thread_retry<ClipPlan>(options, [&](const DecodeOptions& o) {
+    return plan_once(path, o, PassSettings{o.threads, settings.deadline});
+  });
+}
+
+ClipResult<Clip> load_clip(const std::string& path, const DecodeOptions& options) {
+  if (auto bad = validate(options, path)) return *bad;
+  const PassSettings settings = pass_settings(options);
+  return with_single_thread_retry<Clip>(options, [&](const DecodeOptions& o) {
+    return load_once(path, o, PassSettings{o.threads, settings.deadline});
+  });
+}
+
 ClipResult<Clip> load_clip(const std::string& path, const DecodeOptions& options,
                            const ClipPlan& plan) {
   if (auto bad = validate(options, path)) return *bad;
   FrameStore store;
   store.resized_size = {plan.resized_height, plan.resized_width};
   store.rotation = plan.rotation;
+  PassSettings settings = pass_settings(options);
+  if (plan.truncated) settings.threads = 1;  // as plan_clip counted it
   ClipResult<PassResult> pass =
-      run_pass(path, pass_settings(options), plan.frame_indices, false, options, store);
+      run_pass(path, settings, plan.frame_indices, false, options, store);
   if (!pass.ok()) return pass.error();
   ClipResult<ClipPlan> decoded =
       plan_from_pass(pass->summary, pass->info, pass->first_frame, options, path);

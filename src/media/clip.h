@@ -20,7 +20,9 @@
 // samples assuming that count is the frame count, and converts and resizes the chosen frames
 // during one decoding pass. When the decoded count differs (hidden VP9 frames, edit lists,
 // damaged files), the indices change and a second decoding pass converts the frames still
-// missing; see load_clip.
+// missing; see load_clip. A damaged (truncated) file is decoded once more on one thread: how
+// many frames of a broken stream come out depends on the decoder's thread count, and one thread
+// gives the same (and the most) frames everywhere.
 //
 // Thread safety: every function here may run concurrently on different clips.
 #ifndef VCAP_MEDIA_CLIP_H_
