@@ -1,0 +1,118 @@
+#include "model/processor.h"
+
+#include <gtest/gtest.h>
+
+#include <cmath>
+#include <filesystem>
+
+#include "media/golden_npy.h"
+
+namespace vcap::model {
+namespace {
+
+namespace fs = std::filesystem;
+
+// Frames whose bytes encode their position, to check where each lands.
+std::vector<uint8_t> coded_frames(int64_t t, int64_t h, int64_t w) {
+  std::vector<uint8_t> data(static_cast<size_t>(t * 3 * h * w));
+  for (int64_t f = 0; f < t; ++f)
+    for (int64_t c = 0; c < 3; ++c)
+      for (int64_t y = 0; y < h; ++y)
+        for (int64_t x = 0; x < w; ++x)
+          data[static_cast<size_t>(((f * 3 + c) * h + y) * w + x)] =
+              static_cast<uint8_t>((f * 91 + c * 53 + y * 7 + x * 3) % 256);
+  return data;
+}
+
+float normalised(uint8_t x, int c, const PreprocessorConfig& config) {
+  const float v = static_cast<float>(static_cast<double>(x) * (1.0 / 255.0));
+  return (v - config.image_mean[c]) / config.image_std[c];
+}
+
+TEST(PreprocessVideo, FlattensPatchesInSpecOrder) {
+  const PreprocessorConfig config;
+  const int64_t t = 3, h = 56, w = 84;  // 3 frames: padded to 4 by repeating the last
+  const std::vector<uint8_t> data = coded_frames(t, h, w);
+  Result<PixelValues> pv = preprocess_video({data.data(), t, h, w}, config);
+  ASSERT_TRUE(pv.ok()) << pv.status().to_string();
+  EXPECT_EQ(pv->grid_thw, (std::array<int64_t, 3>{2, 4, 6}));
+  EXPECT_EQ(pv->rows, 48);
+  EXPECT_EQ(pv->cols, 1176);
+  const int64_t gh = 4, gw = 6;
+  for (int64_t g = 0; g < 2; ++g) {
+    for (int64_t r = 0; r < gh; ++r) {
+      for (int64_t q = 0; q < gw; ++q) {
+        // spec §7.4 row formula.
+        const int64_t row = ((g * (gh / 2) + r / 2) * (gw / 2) + q / 2) * 4 + (r % 2) * 2 + q % 2;
+        for (int64_t c = 0; c < 3; ++c) {
+          for (int64_t tp = 0; tp < 2; ++tp) {
+            const int64_t frame = std::min<int64_t>(2 * g + tp, t - 1);
+            for (int64_t py = 0; py < 14; py += 13) {
+              for (int64_t px = 0; px < 14; px += 5) {
+                const int64_t col = ((c * 2 + tp) * 14 + py) * 14 + px;
+                const uint8_t x = data[static_cast<size_t>(
+                    ((frame * 3 + c) * h + 14 * r + py) * w + 14 * q + px)];
+                ASSERT_EQ(pv->values[static_cast<size_t>(row * 1176 + col)],
+                          normalised(x, static_cast<int>(c), config))
+                    << row << " " << col;
+              }
+            }
+          }
+        }
+      }
+    }
+  }
+}
+
+TEST(PreprocessVideo, RescalesInDoubleThenNormalisesInFloat) {
+  const PreprocessorConfig config;
+  std::vector<uint8_t> data(2 * 3 * 28 * 28, 255);
+  Result<PixelValues> pv = preprocess_video({data.data(), 2, 28, 28}, config);
+  ASSERT_TRUE(pv.ok());
+  // 255 * (1/255) is exactly 1 in double: (1 - mean) / std per channel.
+  EXPECT_EQ(pv->values[0], (1.0f - 0.48145466f) / 0.26862954f);
+  EXPECT_EQ(pv->values[2 * 196], (1.0f - 0.4578275f) / 0.26130258f);
+  EXPECT_EQ(pv->values[4 * 196], (1.0f - 0.40821073f) / 0.27577711f);
+}
+
+TEST(PreprocessVideo, RejectsFramesNotSizedBySmartResize) {
+  const PreprocessorConfig config;
+  std::vector<uint8_t> data(2 * 3 * 28 * 30);
+  EXPECT_EQ(preprocess_video({data.data(), 2, 28, 30}, config).status().code(),
+            StatusCode::kInvalidArgument);
+  EXPECT_FALSE(preprocess_video({nullptr, 2, 28, 28}, config).ok());
+  EXPECT_FALSE(preprocess_video({data.data(), 0, 28, 28}, config).ok());
+}
+
+// Golden pixel_values from the golden resized frames (skipped without ../shared).
+TEST(PreprocessVideo, MatchesGoldenPixelValues) {
+  const fs::path cases = fs::path(VCAP_SHARED_DIR) / "golden/cases";
+  if (!fs::exists(cases)) GTEST_SKIP() << "no ../shared/golden: golden parity skipped";
+  int compared = 0;
+  for (const auto& entry : fs::directory_iterator(cases)) {
+    auto frames = testing::read_golden_npy(entry.path() / "frames_resized_u8.npy");
+    auto golden = testing::read_golden_npy(entry.path() / "pixel_values.npy");
+    auto grid = testing::read_golden_npy(entry.path() / "grid_thw.npy");
+    if (!frames || !golden || !grid) continue;
+    SCOPED_TRACE(entry.path().filename().string());
+    ASSERT_EQ(golden->descr, "<f4");
+    const VideoFramesView view{frames->bytes.data(), frames->shape[0], frames->shape[2],
+                               frames->shape[3]};
+    Result<PixelValues> pv = preprocess_video(view, PreprocessorConfig{});
+    ASSERT_TRUE(pv.ok());
+    const std::vector<int64_t> thw = grid->as<int64_t>();
+    EXPECT_EQ(thw, std::vector<int64_t>(pv->grid_thw.begin(), pv->grid_thw.end()));
+    const std::vector<float> expected = golden->as<float>();
+    ASSERT_EQ(expected.size(), pv->values.size());
+    float largest = 0;
+    for (size_t i = 0; i < expected.size(); ++i) {
+      largest = std::max(largest, std::abs(expected[i] - pv->values[i]));
+    }
+    EXPECT_LE(largest, 1e-6f);
+    ++compared;
+  }
+  EXPECT_EQ(compared, 2);
+}
+
+}  // namespace
+}  // namespace vcap::model
