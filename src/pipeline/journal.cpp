@@ -80,29 +80,16 @@ std::optional<JournalRecord> to_record(const Json& json) {
   }
 }
 
-// Handles one complete line (header or body) of a scan.
-Status scan_line(std::string_view line, bool first, const std::filesystem::path& path,
-                 JournalScan& scan, const std::function<Status(JournalRecord&&)>& visit) {
+std::optional<JournalRecord> to_record_line(std::string_view line, JournalScan& scan) {
   std::optional<Json> json = parse_line(line);
-  if (first) {
-    std::optional<JournalHeader> header = json ? to_header(*json) : std::nullopt;
-    if (!header)
-      return Status::corruption(path.string() + ": line 1 is not a vcap journal header");
-    scan.header = std::move(*header);
-    return Status();
-  }
   if (json && json->value("done", false)) {
     scan.done = true;
     scan.done_input_rows = json->value("input_rows", uint64_t{0});
-    return Status();
+    return std::nullopt;
   }
   std::optional<JournalRecord> record = json ? to_record(*json) : std::nullopt;
-  if (!record) {
-    ++scan.damaged_lines;
-    return Status();
-  }
-  ++scan.records;
-  return visit(std::move(*record));
+  if (!record) ++scan.damaged_lines;
+  return record;
 }
 
 }  // namespace
@@ -142,32 +129,99 @@ std::string journal_done_line(uint64_t input_rows, uint64_t rows) {
   return framed(json.dump());
 }
 
-Result<JournalScan> scan_journal(const std::filesystem::path& path,
-                                 const std::function<Status(JournalRecord&&)>& visit) {
-  std::ifstream in(path, std::ios::binary);
-  if (!in) {
+struct JournalReader::File {
+  std::ifstream in;
+};
+
+JournalReader::JournalReader(std::filesystem::path path, std::unique_ptr<File> file)
+    : path_(std::move(path)), file_(std::move(file)) {
+  scan_.header.world_size = 0;
+}
+JournalReader::JournalReader(JournalReader&&) noexcept = default;
+JournalReader& JournalReader::operator=(JournalReader&&) noexcept = default;
+JournalReader::~JournalReader() = default;
+
+Result<JournalReader> JournalReader::open(const std::filesystem::path& path) {
+  auto file = std::make_unique<File>();
+  file->in.open(path, std::ios::binary);
+  if (!file->in) {
     std::error_code error;
     if (!std::filesystem::exists(path, error))
       return Status::not_found(path.string() + ": no such journal");
     return Status::from_errno(path.string(), errno);
   }
-  JournalScan scan;
-  scan.header.world_size = 0;
+  JournalReader reader(path, std::move(file));
+  Result<std::optional<std::string>> line = reader.next_line();
+  if (!line) return line.status();
+  if (!line->has_value()) return reader;  // empty, or only a torn header
+  std::optional<Json> json = parse_line(**line);
+  std::optional<JournalHeader> header = json ? to_header(*json) : std::nullopt;
+  if (!header) return Status::corruption(path.string() + ": line 1 is not a vcap journal header");
+  reader.scan_.header = std::move(*header);
+  return reader;
+}
+
+// The next complete line; nullopt at the end or at a torn tail.
+Result<std::optional<std::string>> JournalReader::next_line() {
   std::string line;
-  uint64_t offset = 0;
-  bool first = true;
-  while (std::getline(in, line)) {
-    if (in.eof()) {  // no newline: a torn last line
-      scan.torn_tail = true;
-      break;
-    }
-    offset += line.size() + 1;
-    if (Status status = scan_line(line, first, path, scan, visit); !status.ok()) return status;
-    first = false;
-    scan.valid_bytes = offset;
+  if (!std::getline(file_->in, line)) {
+    if (file_->in.bad()) return Status::io_error(path_.string() + ": read failed");
+    return std::optional<std::string>();
   }
-  if (in.bad()) return Status::io_error(path.string() + ": read failed");
-  return scan;
+  if (file_->in.eof()) {  // no newline: a torn last line
+    scan_.torn_tail = true;
+    return std::optional<std::string>();
+  }
+  offset_ += line.size() + 1;
+  scan_.valid_bytes = offset_;
+  return std::optional<std::string>(std::move(line));
+}
+
+Result<bool> JournalReader::next(JournalRecord& record) {
+  while (true) {
+    Result<std::optional<std::string>> line = next_line();
+    if (!line) return line.status();
+    if (!line->has_value()) return false;
+    std::optional<JournalRecord> parsed = to_record_line(**line, scan_);
+    if (!parsed) continue;
+    ++scan_.records;
+    record = std::move(*parsed);
+    return true;
+  }
+}
+
+Result<JournalScan> scan_journal(const std::filesystem::path& path,
+                                 const std::function<Status(JournalRecord&&)>& visit) {
+  Result<JournalReader> reader = JournalReader::open(path);
+  if (!reader) return reader.status();
+  JournalRecord record;
+  while (true) {
+    Result<bool> more = reader->next(record);
+    if (!more) return more.status();
+    if (!*more) break;
+    if (Status status = visit(std::move(record)); !status.ok()) return status;
+  }
+  return reader->scan();
+}
+
+Result<std::optional<uint64_t>> read_done_marker(const std::filesystem::path& path) {
+  constexpr std::streamoff kTailBytes = 4096;  // a done line is < 100 bytes
+  std::ifstream in(path, std::ios::binary | std::ios::ate);
+  if (!in) return std::optional<uint64_t>();
+  const std::streamoff size = in.tellg();
+  const std::streamoff start = size > kTailBytes ? size - kTailBytes : 0;
+  std::string tail(static_cast<size_t>(size - start), '\0');
+  in.seekg(start);
+  if (!in.read(tail.data(), static_cast<std::streamsize>(tail.size())))
+    return Status::io_error(path.string() + ": read failed");
+  if (tail.empty() || tail.back() != '\n') return std::optional<uint64_t>();
+  tail.pop_back();
+  const size_t line_start = tail.rfind('\n');
+  const std::string_view line =
+      std::string_view(tail).substr(line_start == std::string::npos ? 0 : line_start + 1);
+  std::optional<Json> json = parse_line(line);
+  if (!json || !json->value("done", false)) return std::optional<uint64_t>();
+  return std::optional<uint64_t>(json->value("input_rows", uint64_t{0}));
 }
 
 Result<JournalWriter> JournalWriter::create(const std::filesystem::path& path,

@@ -19,6 +19,8 @@
 #include <cstdint>
 #include <filesystem>
 #include <functional>
+#include <memory>
+#include <optional>
 #include <string>
 #include <string_view>
 
@@ -61,6 +63,37 @@ std::filesystem::path journal_path(const std::filesystem::path& output, int rank
 // CRC-32 (IEEE 802.3, as zlib) of `bytes`.
 uint32_t crc32(std::string_view bytes);
 
+// Reads a journal record by record (the merge pulls from several at once). Move-only.
+class JournalReader {
+ public:
+  // Opens `path` and reads its header. kNotFound when absent; kCorruption when line 1 is
+  // complete but not a valid header. A file holding only a torn header opens as empty
+  // (header().world_size == 0).
+  static Result<JournalReader> open(const std::filesystem::path& path);
+
+  JournalReader(JournalReader&&) noexcept;
+  JournalReader& operator=(JournalReader&&) noexcept;
+  ~JournalReader();
+
+  // The next good record; false at the end (or at a torn tail). Damaged lines are skipped and
+  // counted, done markers are noted in scan().
+  Result<bool> next(JournalRecord& record);
+
+  const JournalHeader& header() const { return scan_.header; }
+  // Totals so far (complete once next() returned false).
+  const JournalScan& scan() const { return scan_; }
+
+ private:
+  struct File;
+  JournalReader(std::filesystem::path path, std::unique_ptr<File> file);
+  Result<std::optional<std::string>> next_line();
+
+  std::filesystem::path path_;
+  std::unique_ptr<File> file_;
+  JournalScan scan_;
+  uint64_t offset_ = 0;
+};
+
 // Reads the journal at `path`, calling `visit` for every good record in file order. A non-ok
 // Status from `visit` stops the scan and is returned. kNotFound when the file is absent;
 // kCorruption when line 1 is complete but is not a valid header. A file whose only content is
@@ -101,6 +134,11 @@ class JournalWriter {
   int fd_ = -1;
   std::chrono::steady_clock::time_point last_sync_ = std::chrono::steady_clock::now();
 };
+
+// The done marker's input_rows when the journal's last complete line is a done marker and
+// nothing follows it; nullopt otherwise (absent file, unfinished, torn tail). Reads only the
+// end of the file, so every rank can check every other rank cheaply.
+Result<std::optional<uint64_t>> read_done_marker(const std::filesystem::path& path);
 
 // The line for one record / header / done marker, without the trailing newline (exposed for
 // tests that build damaged journals).

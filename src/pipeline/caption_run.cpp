@@ -1,0 +1,300 @@
+#include "pipeline/caption_run.h"
+
+#include <algorithm>
+#include <thread>
+
+#include "pipeline/file_sync.h"
+#include "pipeline/fingerprint.h"
+#include "pipeline/journal.h"
+#include "pipeline/meta_table.h"
+
+namespace vcap::pipeline {
+namespace {
+
+// Rows of this rank already in its journal. Indexed by k = row / world_size; each entry is a
+// non-zero checksum of the row's path (0 = not done), so that a changed CSV is caught while
+// streaming it, at 4 bytes per row.
+struct ResumeState {
+  std::vector<uint32_t> done_path_crc;
+  uint64_t done = 0;
+  uint64_t failed = 0;
+  bool exists = false;
+  bool finished = false;  // a done marker was read
+  uint64_t valid_bytes = 0;
+  uint64_t damaged_lines = 0;
+};
+
+uint32_t path_check(const std::string& path) { return crc32(path) | 1u; }
+
+std::string csv_changed(const std::filesystem::path& journal, const std::string& what) {
+  return journal.string() + ": " + what +
+         ": the input CSV changed since this run started; pass --restart to start over";
+}
+
+// Deletes (with --restart) or refuses journals of other world sizes; deletes this rank's own
+// journal with --restart. Other ranks' journals of this world are theirs to restart.
+Status clear_or_refuse_stale(const CaptionOptions& options, const std::filesystem::path& output,
+                             const Shard& shard) {
+  Result<std::vector<std::pair<int, int>>> journals = list_journals(output);
+  if (!journals) return journals.status();
+  for (const auto& [rank, world] : *journals) {
+    const std::filesystem::path path = journal_path(output, rank, world);
+    const bool mine = rank == shard.rank && world == shard.world_size;
+    if (world != shard.world_size && !options.restart) {
+      return Status::invalid_argument(
+          "found " + path.string() + " from a run with world size " + std::to_string(world) +
+          " (this run has " + std::to_string(shard.world_size) +
+          "); rerun with that world size to resume it, or pass --restart to discard it");
+    }
+    if (options.restart && (mine || world != shard.world_size)) {
+      std::error_code error;
+      std::filesystem::remove(path, error);
+      if (error) return Status::from_errno("cannot remove " + path.string(), error.value());
+    }
+  }
+  return Status();
+}
+
+Result<ResumeState> load_journal(const std::filesystem::path& path, const Shard& shard,
+                                 uint64_t total_rows, const std::string& fingerprint) {
+  ResumeState state;
+  state.done_path_crc.assign(shard.rows_owned(total_rows), 0);
+  Result<JournalReader> reader = JournalReader::open(path);
+  if (!reader && reader.status().code() == StatusCode::kNotFound) return state;
+  if (!reader) return reader.status();
+  const JournalHeader& header = reader->header();
+  if (header.world_size == 0) return state;  // only a torn header: start it again
+  state.exists = true;
+  if (header.rank != shard.rank || header.world_size != shard.world_size)
+    return Status::corruption(path.string() + ": header names another rank or world size");
+  if (header.fingerprint_json != fingerprint) {
+    return Status::invalid_argument(
+        path.string() + " holds results made with other settings (" +
+        fingerprint_difference(header.fingerprint_json, fingerprint) +
+        "); rerun with the same settings to resume, or pass --restart to discard them");
+  }
+  JournalRecord record;
+  while (true) {
+    Result<bool> more = reader->next(record);
+    if (!more) return more.status();
+    if (!*more) break;
+    if (record.row_index >= total_rows || !shard.owns(record.row_index))
+      return Status::invalid_argument(csv_changed(path, "row " + std::to_string(record.row_index) +
+                                                            " is not a row of this rank"));
+    uint32_t& slot = state.done_path_crc[record.row_index / shard.world_size];
+    if (slot != 0) continue;  // a duplicate: the first record wins, as in the merge
+    slot = path_check(record.path);
+    ++state.done;
+    if (!has_caption(record.status)) ++state.failed;
+  }
+  const JournalScan& scan = reader->scan();
+  if (scan.done && scan.done_input_rows != total_rows)
+    return Status::invalid_argument(csv_changed(path, "it was finished for " +
+                                                          std::to_string(scan.done_input_rows) +
+                                                          " input rows, the CSV has " +
+                                                          std::to_string(total_rows)));
+  state.finished = scan.done;
+  state.valid_bytes = scan.valid_bytes;
+  state.damaged_lines = scan.damaged_lines;
+  return state;
+}
+
+// Streams the CSV and yields this rank's rows that are not done yet.
+JobSource make_job_source(MetaReader& meta, const Shard& shard, const ResumeState& resume,
+                          const std::filesystem::path& root, const std::filesystem::path& journal) {
+  return [&meta, &shard, &resume, root, journal]() -> Result<std::optional<ClipJob>> {
+    std::vector<std::string> fields;
+    while (true) {
+      Result<bool> more = meta.next(fields);
+      if (!more) return more.status();
+      if (!*more) return std::optional<ClipJob>();
+      const uint64_t row = meta.rows_read() - 1;
+      if (!shard.owns(row)) continue;
+      std::string& path = fields[meta.path_column()];
+      const uint32_t done = resume.done_path_crc[row / shard.world_size];
+      if (done == 0) {
+        ClipJob job{row, path, resolve_clip_path(root, path)};
+        return std::optional<ClipJob>(std::move(job));
+      }
+      if (done != path_check(path))
+        return Status::invalid_argument(csv_changed(journal, "row " + std::to_string(row) +
+                                                                 " has another path now"));
+    }
+  };
+}
+
+EngineConfig engine_config(const CaptionOptions& options, uint64_t budget_bytes) {
+  EngineConfig config;
+  config.settings.fps = options.fps;
+  config.settings.max_pixels = int64_t{options.height} * options.width;
+  if (options.exact_size) {
+    config.settings.exact_height = options.height;
+    config.settings.exact_width = options.width;
+  }
+  config.budget_bytes = budget_bytes;
+  config.fit = options.fit;
+  config.bs = options.bs;
+  config.decode_threads = options.decode_threads > 0
+                              ? options.decode_threads
+                              : default_decode_threads(options, std::thread::hardware_concurrency());
+  config.prefetch = options.prefetch > 0 ? options.prefetch : 2 * options.bs + 2;
+  return config;
+}
+
+std::string rank_label(const Shard& shard) {
+  if (shard.world_size == 1) return "";
+  return "rank " + std::to_string(shard.rank) + "/" + std::to_string(shard.world_size);
+}
+
+// Loads the model and captions the rows left, appending them to the journal.
+Result<EngineReport> caption_remaining(const CaptionOptions& options, CaptionerFactory& factory,
+                                       const Shard& shard, const ResumeState& resume,
+                                       JournalWriter& journal, uint64_t rows_owned,
+                                       std::FILE* log) {
+  Result<std::unique_ptr<ClipCaptioner>> captioner = factory.create();
+  if (!captioner) return captioner.status();
+  const uint64_t budget = options.max_memory_bytes > 0
+                              ? options.max_memory_bytes
+                              : (*captioner)->default_memory_budget_bytes();
+  const EngineConfig config = engine_config(options, budget);
+  std::fprintf(log, "vcap: memory budget %s, batch %d, %d decode threads, prefetch %d\n",
+               format_bytes(budget).c_str(), config.bs, config.decode_threads, config.prefetch);
+  Result<MetaReader> meta = MetaReader::open(options.meta_path);
+  if (!meta) return meta.status();
+  const JobSource source = make_job_source(*meta, shard, resume, options.root, journal.path());
+  const RecordSink sink = [&journal](const JournalRecord& record) { return journal.append(record); };
+  ProgressReporter progress(log, options.progress, rank_label(shard), rows_owned, resume.done,
+                            resume.failed);
+  Result<EngineReport> report = run_engine(config, **captioner, source, sink, &progress);
+  progress.finish();
+  if (report && options.progress != ProgressMode::kNone)
+    std::fputs(format_summary(progress.snapshot(), report->counts, report->times).c_str(), log);
+  return report;
+}
+
+// Merges when every rank has finished and no one else is merging.
+Result<RunEnd> try_merge(const CaptionOptions& options, const std::filesystem::path& output,
+                         const Shard& shard, const std::string& fingerprint,
+                         CaptionRunReport& report) {
+  Result<std::vector<int>> unfinished = unfinished_ranks(output, shard.world_size);
+  if (!unfinished) return unfinished.status();
+  if (!unfinished->empty()) {
+    report.unfinished_ranks = *unfinished;
+    return RunEnd::kWaitingForRanks;
+  }
+  std::filesystem::path lock_path = output;
+  lock_path += ".merge.lock";
+  Result<LockFile> lock = LockFile::try_acquire(lock_path);
+  if (!lock) return lock.status();
+  if (!lock->held()) return RunEnd::kMergedElsewhere;
+  // Someone may have merged between our check and our lock: their merge removed the journals.
+  Result<std::vector<std::pair<int, int>>> journals = list_journals(output);
+  if (!journals) return journals.status();
+  if (journals->empty()) return RunEnd::kMergedElsewhere;
+  Result<MergeReport> merged = merge_journals(options.meta_path, output, shard.world_size,
+                                              fingerprint);
+  if (!merged) return merged.status();
+  report.merge = std::move(*merged);
+  return RunEnd::kMerged;
+}
+
+}  // namespace
+
+std::filesystem::path resolve_clip_path(const std::filesystem::path& root, const std::string& path) {
+  const std::filesystem::path clip(path);
+  if (root.empty() || clip.is_absolute() || path.empty()) return clip;
+  return root / clip;
+}
+
+int default_decode_threads(const CaptionOptions& options, unsigned hardware_threads) {
+  const int cores = static_cast<int>(std::max(1u, hardware_threads));
+  if (options.device == "cpu") return cores >= 4 ? 2 : 1;
+  return std::clamp(cores / 2, 2, 8);
+}
+
+Result<CaptionRunReport> run_caption(const CaptionOptions& options, CaptionerFactory& factory,
+                                     const EnvLookup& env, std::FILE* log) {
+  if (Status status = validate(options); !status.ok()) return status;
+  CaptionRunReport report;
+  report.output = output_path(options);
+  Result<MetaReader> meta = MetaReader::open(options.meta_path);
+  if (!meta) return meta.status();
+  if (options.skip_if_existing && std::filesystem::exists(report.output)) {
+    report.end = RunEnd::kSkippedExisting;
+    return report;
+  }
+  Result<uint64_t> total_rows = count_meta_rows(options.meta_path);
+  if (!total_rows) return total_rows.status();
+  report.total_rows = *total_rows;
+  Result<Shard> shard = resolve_shard(options.rank, options.world_size, env);
+  if (!shard) return shard.status();
+  report.shard = *shard;
+  report.rows_owned = shard->rows_owned(report.total_rows);
+  Result<std::string> identity = factory.model_identity();
+  if (!identity) return identity.status();
+  const std::string fingerprint = run_fingerprint(options, *identity);
+
+  if (Status status = clear_or_refuse_stale(options, report.output, *shard); !status.ok())
+    return status;
+  const std::filesystem::path journal = journal_path(report.output, shard->rank, shard->world_size);
+  Result<ResumeState> resume = load_journal(journal, *shard, report.total_rows, fingerprint);
+  if (!resume) return resume.status();
+  report.resumed_rows = resume->done;
+  std::fprintf(log, "vcap: %s: %llu rows, %s%llu for this rank, %llu done before%s\n",
+               options.meta_path.c_str(), static_cast<unsigned long long>(report.total_rows),
+               shard->world_size > 1 ? (rank_label(*shard) + " (" + shard->source + "): ").c_str() : "",
+               static_cast<unsigned long long>(report.rows_owned),
+               static_cast<unsigned long long>(resume->done),
+               resume->damaged_lines > 0 ? " (damaged journal lines skipped)" : "");
+
+  if (!resume->finished) {
+    Result<JournalWriter> writer = resume->exists
+                                       ? JournalWriter::resume(journal, resume->valid_bytes)
+                                       : JournalWriter::create(journal, {shard->rank,
+                                                                         shard->world_size,
+                                                                         fingerprint});
+    if (!writer) return writer.status();
+    if (resume->done < report.rows_owned) {
+      Result<EngineReport> engine =
+          caption_remaining(options, factory, *shard, *resume, *writer, report.rows_owned, log);
+      if (!engine) return engine.status();
+      report.engine = std::move(*engine);
+    }
+    if (Status status = writer->mark_done(report.total_rows, report.rows_owned); !status.ok())
+      return status;
+  }
+  Result<RunEnd> end = try_merge(options, report.output, *shard, fingerprint, report);
+  if (!end) return end.status();
+  report.end = *end;
+  return report;
+}
+
+Result<MergeReport> run_merge(const CaptionOptions& options, std::FILE* log) {
+  if (Status status = validate(options); !status.ok()) return status;
+  const std::filesystem::path output = output_path(options);
+  Result<int> world = options.world_size ? Result<int>(*options.world_size)
+                                         : journal_world_size(output);
+  if (!world) return world.status();
+  Result<std::vector<int>> unfinished = unfinished_ranks(output, *world);
+  if (!unfinished) return unfinished.status();
+  if (!unfinished->empty()) {
+    std::string ranks;
+    for (int rank : *unfinished) ranks += (ranks.empty() ? "" : ", ") + std::to_string(rank);
+    return Status::invalid_argument("cannot merge yet: rank(s) " + ranks + " of " +
+                                    std::to_string(*world) +
+                                    " have not finished; rerun them (they resume)");
+  }
+  std::filesystem::path lock_path = output;
+  lock_path += ".merge.lock";
+  Result<LockFile> lock = LockFile::try_acquire(lock_path);
+  if (!lock) return lock.status();
+  if (!lock->held()) {
+    return Status::invalid_argument("another process holds " + lock_path.string() + " (" +
+                                    lock->holder() +
+                                    "); if no merge is running, remove that file and retry");
+  }
+  std::fprintf(log, "vcap: merging %d journal(s) into %s\n", *world, output.c_str());
+  return merge_journals(options.meta_path, output, *world, std::nullopt);
+}
+
+}  // namespace vcap::pipeline

@@ -1,0 +1,164 @@
+#include "pipeline/caption_run.h"
+
+#include <gtest/gtest.h>
+
+#include "pipeline/journal.h"
+#include "pipeline/run_helpers.h"
+
+namespace vcap::pipeline {
+namespace {
+
+using testing::FakeBehaviour;
+using testing::FakeFactory;
+using testing::TestDir;
+using testing::quiet_options;
+using testing::read_text;
+using testing::run_with;
+using testing::write_meta;
+using testing::write_text;
+
+// The output an uninterrupted single-process run gives for `rows` rows of write_meta.
+std::string reference_output(int rows, FakeBehaviour behaviour = {}) {
+  TestDir dir;
+  FakeFactory factory(std::move(behaviour));
+  Result<CaptionRunReport> report = run_with(quiet_options(write_meta(dir.path(), rows)), factory);
+  EXPECT_TRUE(report.ok()) << report.status().to_string();
+  return read_text(dir.path() / "meta_caption_qwen2vl.csv");
+}
+
+TEST(CaptionRun, WritesEveryRowInOrderWithCaptionAndStatusColumns) {
+  TestDir dir;
+  FakeFactory factory({});
+  Result<CaptionRunReport> report = run_with(quiet_options(write_meta(dir.path(), 3)), factory);
+  ASSERT_TRUE(report.ok()) << report.status().to_string();
+  EXPECT_EQ(report->end, RunEnd::kMerged);
+  EXPECT_EQ(report->total_rows, 3u);
+  ASSERT_TRUE(report->merge.has_value());
+  EXPECT_EQ(report->merge->rows, 3u);
+  EXPECT_EQ(read_text(dir.path() / "meta_caption_qwen2vl.csv"),
+            "path,id,text,caption_status,caption_error\n"
+            "clips/c0.mp4,id0,\"caption of clips/c0.mp4 (fps 4, max_pixels 301056)\",ok,\n"
+            "clips/c1.mp4,id1,\"caption of clips/c1.mp4 (fps 4, max_pixels 301056)\",ok,\n"
+            "clips/c2.mp4,id2,\"caption of clips/c2.mp4 (fps 4, max_pixels 301056)\",ok,\n");
+  // The journal is removed once the output is complete.
+  EXPECT_FALSE(std::filesystem::exists(journal_path(report->output, 0, 1)));
+}
+
+TEST(CaptionRun, KeepsWeirdFileNamesAndStatusesOfTheDevSet) {
+  TestDir dir;
+  std::filesystem::copy_file(VCAP_TEST_DATA_DIR "/pipeline/meta.csv", dir.path() / "meta.csv");
+  FakeBehaviour behaviour;
+  behaviour.plan_failures["generated/empty.mp4"] =
+      ClipOutcome::failure(ClipStatus::kEmptyFile, "media: generated/empty.mp4: empty file");
+  behaviour.plan_failures["generated/directory_not_a_video.mp4"] =
+      ClipOutcome::failure(ClipStatus::kIsDirectory, "is a directory");
+  FakeFactory factory(behaviour);
+  CaptionOptions options = quiet_options(dir.path() / "meta.csv");
+  options.bs = 3;
+  Result<CaptionRunReport> report = run_with(options, factory);
+  ASSERT_TRUE(report.ok()) << report.status().to_string();
+  EXPECT_EQ(report->merge->rows, 30u);
+  EXPECT_EQ(report->merge->counts.at(ClipStatus::kOk), 28u);
+  const std::string output = read_text(dir.path() / "meta_caption_qwen2vl.csv");
+  const std::string weird =
+      "\"generated/weird name, with \"\"double\"\" & 'single' quotes – café 日本語 ☕.mp4\",dev-027,";
+  EXPECT_NE(output.find(weird), std::string::npos) << output;
+  EXPECT_NE(output.find("generated/empty.mp4,dev-016,,empty_file,media: generated/empty.mp4: "
+                        "empty file\n"),
+            std::string::npos);
+  EXPECT_NE(output.find("generated/directory_not_a_video.mp4,dev-028,,is_directory,is a directory"),
+            std::string::npos);
+}
+
+TEST(CaptionRun, ReplacesAnExistingTextColumnInPlace) {
+  TestDir dir;
+  write_text(dir.path() / "m.csv", "text,path\nold caption,a.mp4\n");
+  FakeFactory factory({});
+  ASSERT_TRUE(run_with(quiet_options(dir.path() / "m.csv"), factory).ok());
+  EXPECT_EQ(read_text(dir.path() / "m_caption_qwen2vl.csv"),
+            "text,path,caption_status,caption_error\n"
+            "\"caption of a.mp4 (fps 4, max_pixels 301056)\",a.mp4,ok,\n");
+}
+
+TEST(CaptionRun, MissingInputIsNotFound) {
+  TestDir dir;
+  FakeFactory factory({});
+  Result<CaptionRunReport> report = run_with(quiet_options(dir.path() / "none.csv"), factory);
+  ASSERT_FALSE(report.ok());
+  EXPECT_EQ(report.status().code(), StatusCode::kNotFound);
+  EXPECT_NE(report.status().message().find("none.csv"), std::string::npos);
+}
+
+TEST(CaptionRun, InputWithoutPathColumnListsTheColumnsFound) {
+  TestDir dir;
+  write_text(dir.path() / "m.csv", "video,id\na.mp4,1\n");
+  FakeFactory factory({});
+  Result<CaptionRunReport> report = run_with(quiet_options(dir.path() / "m.csv"), factory);
+  ASSERT_FALSE(report.ok());
+  EXPECT_EQ(report.status().code(), StatusCode::kInvalidArgument);
+  EXPECT_NE(report.status().message().find("columns found: 'video', 'id'"), std::string::npos)
+      << report.status().message();
+  EXPECT_EQ(factory.creates(), 0);
+}
+
+TEST(CaptionRun, SkipIfExistingDoesNothingWhenTheOutputExists) {
+  TestDir dir;
+  CaptionOptions options = quiet_options(write_meta(dir.path(), 2));
+  write_text(dir.path() / "meta_caption_qwen2vl.csv", "done before\n");
+  options.skip_if_existing = true;
+  FakeFactory factory({});
+  Result<CaptionRunReport> report = run_with(options, factory);
+  ASSERT_TRUE(report.ok());
+  EXPECT_EQ(report->end, RunEnd::kSkippedExisting);
+  EXPECT_EQ(factory.creates(), 0);
+  EXPECT_EQ(read_text(dir.path() / "meta_caption_qwen2vl.csv"), "done before\n");
+  options.skip_if_existing = false;  // without the flag the output is made again
+  ASSERT_TRUE(run_with(options, factory).ok());
+  EXPECT_EQ(read_text(dir.path() / "meta_caption_qwen2vl.csv"), reference_output(2));
+}
+
+TEST(CaptionRun, OverBudgetClipIsTooLargeWithAnEmptyCaption) {
+  TestDir dir;
+  FakeBehaviour behaviour;
+  behaviour.cost_multiplier["clips/c1.mp4"] = 100;
+  FakeFactory factory(behaviour);
+  CaptionOptions options = quiet_options(write_meta(dir.path(), 3));
+  options.max_memory_bytes = testing::fake_cost_bytes({4.0, 448 * 672, 0, 0}, 2.0);
+  Result<CaptionRunReport> report = run_with(options, factory);
+  ASSERT_TRUE(report.ok());
+  EXPECT_EQ(report->merge->counts.at(ClipStatus::kTooLarge), 1u);
+  const std::string output = read_text(dir.path() / "meta_caption_qwen2vl.csv");
+  EXPECT_NE(output.find("clips/c1.mp4,id1,,too_large,\"needs "), std::string::npos) << output;
+}
+
+TEST(CaptionRun, BatchOfFourWritesTheSameFileAsBatchOfOne) {
+  TestDir dir;
+  FakeFactory factory({});
+  CaptionOptions options = quiet_options(write_meta(dir.path(), 23));
+  options.bs = 4;
+  options.decode_threads = 3;
+  ASSERT_TRUE(run_with(options, factory).ok());
+  EXPECT_EQ(read_text(dir.path() / "meta_caption_qwen2vl.csv"), reference_output(23));
+}
+
+TEST(CaptionRun, RelativePathsResolveAgainstRoot) {
+  TestDir dir;
+  std::vector<std::string> files;
+  FakeBehaviour behaviour;
+  auto seen = std::make_shared<std::vector<std::string>>();
+  auto mutex = std::make_shared<std::mutex>();
+  behaviour.on_prepare = [seen, mutex](const ClipJob& job) {
+    std::lock_guard lock(*mutex);
+    seen->push_back(job.file.string());
+  };
+  write_text(dir.path() / "m.csv", "path\nrel.mp4\n/abs/x.mp4\n");
+  FakeFactory factory(behaviour);
+  CaptionOptions options = quiet_options(dir.path() / "m.csv");
+  options.root = "/data";
+  options.decode_threads = 1;
+  ASSERT_TRUE(run_with(options, factory).ok());
+  EXPECT_EQ(*seen, (std::vector<std::string>{"/data/rel.mp4", "/abs/x.mp4"}));
+}
+
+}  // namespace
+}  // namespace vcap::pipeline
