@@ -25,6 +25,13 @@ struct CommandFailed : std::runtime_error {
   int exit_code;
 };
 
+// `vcap download MODEL`: fetch a hub model into the Hugging Face cache (cli/download_command.cpp).
+void add_download_command(CLI::App& app);
+// `vcap models`: list the models in the Hugging Face cache (cli/models_command.cpp).
+void add_models_command(CLI::App& app);
+// `vcap tokenize`: the model's tokenizer as a JSON Lines filter (cli/tokenize_command.cpp).
+void add_tokenize_command(CLI::App& app);
+
 // Throws CommandFailed when `status` is not ok.
 inline void fail_if_error(const Status& status) {
   if (!status.ok()) throw CommandFailed(status);

@@ -10,6 +10,9 @@ int main(int argc, char** argv) {
   app.require_subcommand(1);
   app.set_version_flag("--version", "vcap 0.1.0");
   // Each subcommand registers itself here (see cli/commands.h).
+  vcap::cli::add_download_command(app);
+  vcap::cli::add_models_command(app);
+  vcap::cli::add_tokenize_command(app);
 
   try {
     app.parse(argc, argv);

@@ -2,6 +2,7 @@
 
 #include <unistd.h>
 
+#include <algorithm>
 #include <cctype>
 #include <fstream>
 #include <random>
@@ -68,10 +69,12 @@ bool is_commit_sha(std::string_view revision) {
 }
 
 Status validate_repo_file_name(std::string_view file) {
-  const std::filesystem::path path{std::string(file)};
-  bool parts_ok = !file.empty() && !path.is_absolute() && !file.ends_with('/');
-  for (const auto& part : path) {
-    if (part.empty() || part == ".." || part == ".") parts_ok = false;
+  bool parts_ok = !file.empty() && file.size() < 1024;
+  for (size_t start = 0; parts_ok && start <= file.size();) {
+    const size_t end = std::min(file.find('/', start), file.size());
+    const std::string_view part = file.substr(start, end - start);
+    parts_ok = !part.empty() && part != "." && part != ".." && part.find('\0') == part.npos;
+    start = end + 1;
   }
   if (!parts_ok) {
     return Status::invalid_argument("\"" + std::string(file) +
