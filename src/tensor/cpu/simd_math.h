@@ -9,9 +9,10 @@
 #define VCAP_TENSOR_CPU_SIMD_MATH_H_
 
 // GCC 12 reports its own _mm512_undefined_* placeholders as "maybe uninitialized" when
-// intrinsics are inlined under -O1 + sanitizers; the warning is about the header, not us.
+// intrinsics are inlined (-O1 + sanitizers, -O3); the warning is about the header, not us.
 #pragma GCC diagnostic push
 #pragma GCC diagnostic ignored "-Wmaybe-uninitialized"
+#pragma GCC diagnostic ignored "-Wuninitialized"
 #include <immintrin.h>
 #pragma GCC diagnostic pop
 

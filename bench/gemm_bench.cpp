@@ -1,0 +1,191 @@
+// GEMM and attention throughput of the CPU backend on Qwen2-VL-2B shapes, next to raw oneDNN
+// on the same shapes in the same process, plus the copy-loop memory bandwidth (decode floor).
+//
+// vcap:   Backend::matmul with f32 activations (bf16: rounded to bf16 inside matmul) and the
+//         backend's weight layout.
+// onednn: a bare dnnl::matmul with inputs already in the compute dtype and weights reordered
+//         to the layout oneDNN prefers (format_tag::any): the best case oneDNN offers.
+// At the end a table lists GFLOP/s of both and the ratio vcap / onednn per shape.
+//
+// Run (Release build): build/tensor-rel/bench/gemm_bench [--benchmark_filter=...]
+#include <benchmark/benchmark.h>
+#include <omp.h>
+
+#include <cmath>
+#include <cstdio>
+#include <cstring>
+#include <map>
+#include <memory>
+#include <random>
+#include <string>
+#include <vector>
+
+#include <dnnl.hpp>
+
+#include "tensor/backend.h"
+#include "tensor/cpu/cpu_backend.h"
+#include "tensor/cpu/cpu_context.h"
+#include "tensor/cpu/memory_bandwidth.h"
+
+namespace {
+
+using namespace vcap::tensor;  // NOLINT: a benchmark program
+
+struct Shape {
+  const char* name;
+  int64_t m, k, n;  // out [m, n] = in [m, k] * W[n, k]^T
+};
+
+// Vision: one 1456-patch segment (a frame pair of the default clip) per call; LLM prefill: the
+// 7306-token prompt of the default clip; decode: one token.
+const Shape kShapes[] = {
+    {"vision_qkv", 1456, 1280, 3840},  {"vision_proj", 1456, 1280, 1280},
+    {"vision_fc1", 1456, 1280, 5120},  {"vision_fc2", 1456, 5120, 1280},
+    {"prefill_q", 7306, 1536, 1536},   {"prefill_kv", 7306, 1536, 256},
+    {"prefill_gate", 7306, 1536, 8960}, {"prefill_down", 7306, 8960, 1536},
+    {"decode_gate", 1, 1536, 8960},    {"decode_down", 1, 8960, 1536},
+    {"decode_q", 1, 1536, 1536},       {"decode_lm_head", 1, 1536, 151936},
+};
+
+std::vector<float> random_values(size_t count, uint32_t seed) {
+  std::mt19937 rng(seed);
+  std::uniform_real_distribution<float> dist(-1.0f, 1.0f);
+  std::vector<float> values(count);
+  for (float& v : values) v = dist(rng);
+  return values;
+}
+
+void set_rates(benchmark::State& state, const Shape& s, double weight_bytes) {
+  const double flops = 2.0 * s.m * s.k * s.n;
+  state.counters["GFLOP/s"] =
+      benchmark::Counter(flops / 1e9, benchmark::Counter::kIsIterationInvariantRate);
+  state.counters["weight_GB/s"] =
+      benchmark::Counter(weight_bytes / 1e9, benchmark::Counter::kIsIterationInvariantRate);
+}
+
+void bm_vcap_matmul(benchmark::State& state, Shape s, Precision precision) {
+  std::unique_ptr<Backend> backend = std::move(make_cpu_backend({}).value());
+  const auto w = random_values(s.n * s.k, 1);
+  const auto in = random_values(s.m * s.k, 2);
+  auto weight = backend->prepare_weight(HostMatrix{w.data(), HostDType::kF32, s.n, s.k}, precision);
+  auto in_t = backend->allocate(DType::kF32, s.m, s.k);
+  auto out_t = backend->allocate(DType::kF32, s.m, s.n);
+  if (!weight.ok() || !in_t.ok() || !out_t.ok()) return state.SkipWithError("allocation failed");
+  backend->upload(in_t->view(), std::span<const float>(in));
+  for (auto _ : state) backend->matmul(out_t->view(), in_t->view(), *weight);
+  set_rates(state, s, static_cast<double>(weight->size_bytes()));
+}
+
+void bm_onednn_matmul(benchmark::State& state, Shape s, Precision precision) {
+  using dnnl::memory;
+  const auto dt = precision == Precision::kF32 ? memory::data_type::f32 : memory::data_type::bf16;
+  dnnl::engine engine(dnnl::engine::kind::cpu, 0);
+  dnnl::stream stream(engine);
+  const memory::desc src_md({s.m, s.k}, dt, memory::format_tag::ab);
+  const memory::desc any_weights({s.k, s.n}, dt, memory::format_tag::any);
+  const memory::desc dst_md({s.m, s.n}, memory::data_type::f32, memory::format_tag::ab);
+  const dnnl::matmul::primitive_desc pd(dnnl::matmul::desc(src_md, any_weights, dst_md), engine);
+  // Fill plain [k, n] weights (values do not matter for speed) and reorder to oneDNN's layout.
+  memory plain_weights({{s.k, s.n}, dt, memory::format_tag::ba}, engine);
+  memory weights(pd.weights_desc(), engine);
+  const memory src(src_md, engine), dst(dst_md, engine);
+  const size_t element = dt == memory::data_type::f32 ? 4 : 2;
+  std::memset(plain_weights.get_data_handle(), 0x3c, s.k * s.n * element);
+  std::memset(src.get_data_handle(), 0x3c, s.m * s.k * element);
+  dnnl::reorder(plain_weights, weights).execute(stream, plain_weights, weights);
+  const dnnl::matmul matmul(pd);
+  omp_set_num_threads(vcap::tensor::cpu::available_cores());
+  for (auto _ : state) {
+    matmul.execute(stream, {{DNNL_ARG_SRC, src}, {DNNL_ARG_WEIGHTS, weights}, {DNNL_ARG_DST, dst}});
+    stream.wait();
+  }
+  set_rates(state, s, static_cast<double>(s.k * s.n * element));
+  state.SetLabel(pd.impl_info_str());
+}
+
+void bm_attention(benchmark::State& state, int64_t length, AttentionParams p, bool causal) {
+  std::unique_ptr<Backend> backend = std::move(make_cpu_backend({}).value());
+  const int64_t width = int64_t{p.num_heads} * p.head_dim;
+  const int64_t kv_width = int64_t{p.num_kv_heads} * p.head_dim;
+  auto q = backend->allocate(DType::kF32, length, width);
+  auto kv = backend->allocate(DType::kF32, length, 2 * kv_width);
+  auto out = backend->allocate(DType::kF32, length, width);
+  if (!q.ok() || !kv.ok() || !out.ok()) return state.SkipWithError("allocation failed");
+  backend->upload(q->view(), std::span<const float>(random_values(length * width, 3)));
+  backend->upload(kv->view(), std::span<const float>(random_values(length * 2 * kv_width, 4)));
+  const AttentionBlock block{0, length, kv->view().cols_slice(0, kv_width),
+                             kv->view().cols_slice(kv_width, kv_width), causal, 0};
+  for (auto _ : state) backend->attention(out->view(), q->view(), {&block, 1}, p);
+  const double pairs = causal ? length * (length + 1) / 2.0 : double(length) * length;
+  state.counters["GFLOP/s"] = benchmark::Counter(
+      4.0 * pairs * p.head_dim * p.num_heads / 1e9, benchmark::Counter::kIsIterationInvariantRate);
+}
+
+void bm_memory_bandwidth(benchmark::State& state) {
+  double gbs = 0.0;
+  for (auto _ : state) gbs = measure_memory_bandwidth_gbs();
+  state.counters["copy_GB/s"] = gbs;
+}
+
+// Console output plus, at the end, the vcap / oneDNN ratio per shape and precision.
+class RatioReporter : public benchmark::ConsoleReporter {
+ public:
+  void ReportRuns(const std::vector<Run>& runs) override {
+    for (const Run& run : runs) {
+      const auto rate = run.counters.find("GFLOP/s");
+      if (rate != run.counters.end()) rates_[run.run_name.function_name] = rate->second.value;
+    }
+    ConsoleReporter::ReportRuns(runs);
+  }
+  void Finalize() override {
+    ConsoleReporter::Finalize();
+    std::printf("\n%-8s %-16s %12s %12s %7s\n", "dtype", "shape", "vcap GF/s", "oneDNN GF/s",
+                "ratio");
+    for (const char* dtype : {"f32", "bf16"}) {
+      for (const Shape& s : kShapes) {
+        const std::string suffix = std::string(dtype) + "/" + s.name;
+        const auto ours = rates_.find("matmul/vcap/" + suffix);
+        const auto raw = rates_.find("matmul/onednn/" + suffix);
+        if (ours == rates_.end() || raw == rates_.end()) continue;
+        std::printf("%-8s %-16s %12.1f %12.1f %7.2f\n", dtype, s.name, ours->second, raw->second,
+                    ours->second / raw->second);
+      }
+    }
+  }
+
+ private:
+  std::map<std::string, double> rates_;
+};
+
+void register_benchmarks() {
+  for (const Precision precision : {Precision::kF32, Precision::kBF16}) {
+    for (const Shape& s : kShapes) {
+      const std::string suffix = std::string(precision_name(precision)) + "/" + s.name;
+      const double seconds = s.m > 1 ? 1.0 : 0.3;
+      benchmark::RegisterBenchmark(("matmul/vcap/" + suffix).c_str(), bm_vcap_matmul, s, precision)
+          ->UseRealTime()->Unit(benchmark::kMillisecond)->MinTime(seconds);
+      benchmark::RegisterBenchmark(("matmul/onednn/" + suffix).c_str(), bm_onednn_matmul, s,
+                                   precision)
+          ->UseRealTime()->Unit(benchmark::kMillisecond)->MinTime(seconds);
+    }
+  }
+  benchmark::RegisterBenchmark("attention/vision_segment_1456", bm_attention, 1456,
+                               AttentionParams{16, 16, 80, 1.0f / std::sqrt(80.0f)}, false)
+      ->UseRealTime()->Unit(benchmark::kMillisecond)->MinTime(1.0);
+  benchmark::RegisterBenchmark("attention/llm_prefill_7306_causal", bm_attention, 7306,
+                               AttentionParams{12, 2, 128, 1.0f / std::sqrt(128.0f)}, true)
+      ->UseRealTime()->Unit(benchmark::kMillisecond)->Iterations(2);
+  benchmark::RegisterBenchmark("memory/copy_bandwidth", bm_memory_bandwidth)
+      ->UseRealTime()->Unit(benchmark::kMillisecond)->Iterations(1);
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  benchmark::Initialize(&argc, argv);
+  register_benchmarks();
+  RatioReporter reporter;
+  benchmark::RunSpecifiedBenchmarks(&reporter);
+  benchmark::Shutdown();
+  return 0;
+}
