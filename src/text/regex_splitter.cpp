@@ -60,8 +60,10 @@ std::string rewrite_whitespace_escapes(std::string_view pattern) {
 
 Result<RegexSplitter> RegexSplitter::compile(std::string_view pattern, bool literal) {
   const std::string source = literal ? std::string(pattern) : rewrite_whitespace_escapes(pattern);
-  uint32_t options = PCRE2_UTF | PCRE2_UCP | PCRE2_NEVER_BACKSLASH_C;
-  if (literal) options |= PCRE2_LITERAL;
+  // PCRE2_LITERAL allows only a few other options (UCP and NEVER_BACKSLASH_C are not among them,
+  // and mean nothing for a literal anyway).
+  const uint32_t options = literal ? PCRE2_UTF | PCRE2_LITERAL
+                                   : PCRE2_UTF | PCRE2_UCP | PCRE2_NEVER_BACKSLASH_C;
   int error_code = 0;
   PCRE2_SIZE error_offset = 0;
   pcre2_code* code = pcre2_compile(reinterpret_cast<PCRE2_SPTR>(source.data()), source.size(),

@@ -128,7 +128,10 @@ Result<Tokenizer> Tokenizer::load(const std::filesystem::path& path) {
   std::filesystem::path file = path;
   if (std::filesystem::is_directory(path, error)) file = path / "tokenizer.json";
   if (!std::filesystem::exists(file, error)) {
-    return Status::not_found(file.string() + ": no such file");
+    return Status::not_found(file.string() +
+                             (file == path ? ": no such file or directory (a tokenizer.json or a "
+                                             "model directory that holds one)"
+                                           : ": no such file"));
   }
   Result<std::string> text = read_file(file);
   if (!text.ok()) return text.status().with_context(file.string());
