@@ -87,28 +87,31 @@ struct HorizontalArgs {
 
 [[gnu::always_inline]] inline void horizontal_kernel(const HorizontalArgs& a) {
   const AxisTaps& taps = *a.taps;
+  const float* __restrict block = a.block;
+  float* __restrict dst = a.out;
   for (int64_t x = 0; x < a.out_w; ++x) {
     const int64_t first = taps.first[static_cast<size_t>(x)];
     const int64_t count = taps.count[static_cast<size_t>(x)];
-    const float* w = &taps.weights[static_cast<size_t>(x * taps.max_taps)];
+    const float* __restrict w = &taps.weights[static_cast<size_t>(x * taps.max_taps)];
     for (int64_t c = 0; c < 3; ++c) {
-      const float* in = a.block + (first * 3 + c) * kRows;
+      const float* in = block + (first * 3 + c) * kRows;
       float acc[kRows];
       for (int64_t r = 0; r < kRows; ++r) acc[r] = in[r] * w[0];
       for (int64_t j = 1; j < count; ++j) {
         const float* tap = in + j * 3 * kRows;
         for (int64_t r = 0; r < kRows; ++r) acc[r] = std::fma(tap[r], w[j], acc[r]);
       }
-      float* out = a.out + c * a.plane + x;
+      float* out = dst + c * a.plane + x;
       for (int64_t r = 0; r < a.rows; ++r) out[r * a.out_w] = acc[r];
     }
   }
 }
 
 // One output row of one channel: rows[j] are the taps' input rows, weights w.
-[[gnu::always_inline]] inline void vertical_kernel(const float* plane, int64_t first,
-                                                   int64_t count, const float* w, int64_t width,
-                                                   float* acc, uint8_t* out) {
+[[gnu::always_inline]] inline void vertical_kernel(const float* __restrict plane, int64_t first,
+                                                   int64_t count, const float* __restrict w,
+                                                   int64_t width, float* __restrict acc,
+                                                   uint8_t* __restrict out) {
   const float* row0 = plane + first * width;
   for (int64_t x = 0; x < width; ++x) acc[x] = row0[x] * w[0];
   for (int64_t j = 1; j < count; ++j) {
@@ -173,10 +176,14 @@ void BicubicResizer::horizontal_block(const uint8_t* src, ptrdiff_t src_stride, 
     }
     return;
   }
-  std::fill(block_.begin(), block_.end(), 0.0f);
-  for (int64_t r = 0; r < rows; ++r) {
-    const uint8_t* row = src + (y0 + r) * src_stride;
-    for (int64_t i = 0; i < in_w * 3; ++i) block_[static_cast<size_t>(i * kRows + r)] = row[i];
+  // Transpose 8 rows into block_ (a missing row of the last block reads row 0 again: its lanes
+  // are computed and dropped).
+  const uint8_t* row_ptr[kRows];
+  for (int64_t r = 0; r < kRows; ++r) row_ptr[r] = src + (y0 + (r < rows ? r : 0)) * src_stride;
+  float* __restrict block = block_.data();
+  for (int64_t i = 0; i < in_w * 3; ++i) {
+    float* lanes = block + i * kRows;
+    for (int64_t r = 0; r < kRows; ++r) lanes[r] = row_ptr[r][i];
   }
   const HorizontalArgs args{block_.data(), &horizontal_, &intermediate_[static_cast<size_t>(y0 * out_w)],
                             plane, out_w, rows};

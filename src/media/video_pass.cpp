@@ -191,6 +191,8 @@ bool VideoPass::read_video_packet(PassSummary& summary) {
 ClipResult<PassSummary> VideoPass::demux_only() {
   PassSummary summary;
   while (read_video_packet(summary)) {
+    // Packets outside an MP4 edit list decode to frames the decoder drops: not counted.
+    if ((packet_->flags & AV_PKT_FLAG_DISCARD) != 0) --summary.packets;
     av_packet_unref(packet_.get());
     if (clip_->expired()) return timeout_error(summary);
   }

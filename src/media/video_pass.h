@@ -37,7 +37,7 @@ struct PassSettings {
 
 // What a pass saw.
 struct PassSummary {
-  int64_t packets = 0;        // video packets read
+  int64_t packets = 0;        // video packets read (demux_only: minus those flagged discard)
   int64_t frames = 0;         // frames the decoder output (0 for demux_only)
   int64_t decode_errors = 0;  // packets or frames the decoder rejected (decoding goes on)
   bool stopped = false;       // the visitor asked to stop early

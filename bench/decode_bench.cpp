@@ -1,0 +1,158 @@
+// decode_bench: media::load_clip (decode + sample + convert + resize) against FFmpeg's own
+// decoder (`ffmpeg -threads T -i X -an -f null -`) on the same files in the same run.
+//
+// Usage: decode_bench [--repeats N] FILE...
+// Default files: every file of $VCAP_SHARED_DIR/media/real and .../generated (VCAP_SHARED_DIR
+// defaults to ../shared); files load_clip rejects are skipped. For each file and 1 and 2 decoder
+// threads it prints best-of-N figures of load_clip and of the ffmpeg process: wall time, CPU time
+// (user + system, all threads; the steadier figure on a shared machine), ffmpeg's own
+// `-benchmark` rtime (its decode loop only, without process start and probing), frames decoded
+// per second, and the ratios ours / ffmpeg. Not a test: numbers depend on the machine.
+#include <fcntl.h>
+#include <spawn.h>
+#include <sys/resource.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <chrono>
+#include <cstdio>
+#include <cstdlib>
+#include <filesystem>
+#include <fstream>
+#include <iterator>
+#include <string>
+#include <vector>
+
+#include "media/clip.h"
+
+extern char** environ;
+
+namespace {
+
+namespace fs = std::filesystem;
+using Clock = std::chrono::steady_clock;
+
+double seconds_since(Clock::time_point start) {
+  return std::chrono::duration<double>(Clock::now() - start).count();
+}
+
+double cpu_sec(const rusage& usage) {
+  return usage.ru_utime.tv_sec + usage.ru_stime.tv_sec +
+         (usage.ru_utime.tv_usec + usage.ru_stime.tv_usec) * 1e-6;
+}
+
+// CPU seconds (all threads) this process has used so far.
+double own_cpu_sec() {
+  rusage usage{};
+  getrusage(RUSAGE_SELF, &usage);
+  return cpu_sec(usage);
+}
+
+struct FfmpegRun {
+  double wall_sec = 0;
+  double cpu_sec = 0;    // user + system of the ffmpeg process, all threads
+  double rtime_sec = 0;  // from -benchmark; 0 if absent
+  bool ok = false;
+};
+
+// Runs ffmpeg without a shell (paths may hold any character); stderr goes to a temp file.
+FfmpegRun run_ffmpeg(const std::string& file, int threads) {
+  const std::string log = (fs::temp_directory_path() / "vcap_decode_bench_ffmpeg.log").string();
+  std::vector<std::string> args = {"ffmpeg",  "-nostdin", "-hide_banner", "-nostats", "-v", "info",
+                                   "-benchmark", "-threads", std::to_string(threads), "-i", file,
+                                   "-an",     "-sn",      "-f",          "null", "-"};
+  std::vector<char*> argv;
+  for (std::string& a : args) argv.push_back(a.data());
+  argv.push_back(nullptr);
+  posix_spawn_file_actions_t actions;
+  posix_spawn_file_actions_init(&actions);
+  posix_spawn_file_actions_addopen(&actions, 2, log.c_str(), O_WRONLY | O_CREAT | O_TRUNC, 0600);
+  posix_spawn_file_actions_addopen(&actions, 1, "/dev/null", O_WRONLY, 0);
+  FfmpegRun run;
+  pid_t pid = 0;
+  const auto start = Clock::now();
+  if (posix_spawnp(&pid, "ffmpeg", &actions, nullptr, argv.data(), environ) == 0) {
+    int status = 0;
+    rusage usage{};
+    wait4(pid, &status, 0, &usage);
+    run.ok = WIFEXITED(status) && WEXITSTATUS(status) == 0;
+    run.cpu_sec = cpu_sec(usage);
+  }
+  run.wall_sec = seconds_since(start);
+  posix_spawn_file_actions_destroy(&actions);
+  std::ifstream in(log);
+  const std::string text((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+  const size_t at = text.find("rtime=");
+  if (at != std::string::npos) run.rtime_sec = std::atof(text.c_str() + at + 6);
+  return run;
+}
+
+std::vector<std::string> default_files() {
+  std::vector<std::string> files;
+  const char* shared = std::getenv("VCAP_SHARED_DIR");
+  const fs::path media = fs::path(shared != nullptr ? shared : "../shared") / "media";
+  for (const char* dir : {"real", "generated"}) {
+    if (!fs::exists(media / dir)) continue;
+    for (const auto& entry : fs::directory_iterator(media / dir)) {
+      if (entry.is_regular_file()) files.push_back(entry.path().string());
+    }
+  }
+  std::sort(files.begin(), files.end());
+  return files;
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  int repeats = 3;
+  std::vector<std::string> files;
+  for (int i = 1; i < argc; ++i) {
+    const std::string arg = argv[i];
+    if (arg == "--repeats" && i + 1 < argc) {
+      repeats = std::max(1, std::atoi(argv[++i]));
+    } else {
+      files.push_back(arg);
+    }
+  }
+  if (files.empty()) files = default_files();
+  std::printf("| file | threads | frames | ours ms | ffmpeg ms | ours/ffmpeg wall | ours CPU ms | "
+              "ffmpeg CPU ms | ours/ffmpeg CPU | ffmpeg rtime ms | ours fps |\n");
+  std::printf("|---|---|---|---|---|---|---|---|---|---|---|\n");
+  for (const std::string& file : files) {
+    for (int threads : {1, 2}) {
+      vcap::media::DecodeOptions options;
+      options.threads = threads;
+      double ours = 1e30;
+      double ours_cpu = 1e30;
+      int64_t frames = 0;
+      bool ok = true;
+      for (int r = 0; r < repeats && ok; ++r) {
+        const auto start = Clock::now();
+        const double cpu_start = own_cpu_sec();
+        vcap::media::ClipResult<vcap::media::Clip> clip = vcap::media::load_clip(file, options);
+        ours = std::min(ours, seconds_since(start));
+        ours_cpu = std::min(ours_cpu, own_cpu_sec() - cpu_start);
+        ok = clip.ok();
+        if (ok) frames = clip->plan.total_frames;
+      }
+      if (!ok) break;  // error files (empty, truncated, ...) are not timed
+      FfmpegRun best;
+      best.wall_sec = best.cpu_sec = best.rtime_sec = 1e30;
+      for (int r = 0; r < repeats; ++r) {
+        const FfmpegRun run = run_ffmpeg(file, threads);
+        best.ok = run.ok;
+        best.wall_sec = std::min(best.wall_sec, run.wall_sec);
+        best.cpu_sec = std::min(best.cpu_sec, run.cpu_sec);
+        if (run.rtime_sec > 0) best.rtime_sec = std::min(best.rtime_sec, run.rtime_sec);
+      }
+      const std::string name = fs::path(file).filename().string();
+      std::printf("| %s | %d | %lld | %.1f | %.1f | %.2f | %.1f | %.1f | %.2f | %.1f | %.0f |\n",
+                  name.c_str(), threads, static_cast<long long>(frames), ours * 1e3,
+                  best.wall_sec * 1e3, ours / best.wall_sec, ours_cpu * 1e3, best.cpu_sec * 1e3,
+                  ours_cpu / best.cpu_sec, best.rtime_sec * 1e3, frames / ours);
+      std::fflush(stdout);
+    }
+  }
+  return 0;
+}
