@@ -9,7 +9,8 @@
 // (read_header() sets it), a row with a different count. Memory: one row.
 //
 // Writer: quotes a field only when needed (comma, quote, CR, LF, leading or trailing space,
-// or a lone empty field, which would otherwise read back as a blank line), doubles quotes,
+// a leading UTF-8 BOM, or a lone empty field, which would otherwise read back as a blank
+// line), doubles quotes,
 // ends rows with "\n". Neither class is thread-safe; both are move-only.
 #ifndef VCAP_IO_CSV_H_
 #define VCAP_IO_CSV_H_

@@ -15,6 +15,8 @@ constexpr size_t kFlushBytes = 1 << 16;
 
 bool needs_quotes(std::string_view field, bool only_field) {
   if (field.empty()) return only_field;
+  // A field starting with a byte order mark would lose it when it opens the file.
+  if (field.starts_with("\xEF\xBB\xBF")) return true;
   if (field.front() == ' ' || field.back() == ' ') return true;
   return field.find_first_of(",\"\r\n") != std::string_view::npos;
 }

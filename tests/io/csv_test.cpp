@@ -127,6 +127,9 @@ TEST(FormatCsvRow, QuotesOnlyWhenNeeded) {
             "\"a,b\",\"say \"\"hi\"\"\",\"x\ny\",\"\r\"\n");
   EXPECT_EQ(format_csv_row(std::vector<std::string>{" lead", "trail "}), "\" lead\",\"trail \"\n");
   EXPECT_EQ(format_csv_row(std::vector<std::string>{""}), "\"\"\n");
+  // Found by fuzz/csv_fuzz.cpp: a leading BOM in the first field of the first row was
+  // stripped on reading, so the writer quotes it.
+  EXPECT_EQ(format_csv_row(std::vector<std::string>{"\xEF\xBB\xBFx"}), "\"\xEF\xBB\xBFx\"\n");
 }
 
 TEST(CsvWriter, RoundTripsAwkwardFieldsThroughTheReader) {
