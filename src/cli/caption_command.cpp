@@ -1,0 +1,293 @@
+// `vcap caption META.csv [options]`: caption every clip of a CSV (see README "Captioning a
+// dataset" and pipeline/caption_run.h). The flags map one to one onto
+// pipeline::CaptionOptions; the seed script's spellings are accepted as aliases.
+//
+// Exit codes: 0 when this process did its part (the output written, or this rank finished and
+// another merges, or --skip-if-existing found the output), even if some clips failed (they carry
+// a caption_status; the failure count is printed); 1 when the run stopped (a fatal error, a
+// worker process crashed, the integrity check failed): rerun the same command to resume;
+// 2 for bad input or setup (missing CSV, no `path` column, bad flag, changed settings).
+#include <cstdio>
+#include <memory>
+#include <sstream>
+#include <string>
+#include <vector>
+
+#include <CLI/CLI.hpp>
+
+#include "cli/commands.h"
+#include "pipeline/caption_run.h"
+#include "pipeline/model_captioner.h"
+#include "pipeline/worker_processes.h"
+
+namespace vcap::cli {
+
+struct CaptionFlags {
+  pipeline::CaptionOptions options;
+  std::string meta;
+  std::string output;
+  std::string root;
+  std::string max_memory;
+  std::string devices;
+  std::string precision = "bf16";
+  std::string progress = "auto";
+  int rank = -1;
+  int world_size = -1;
+  bool no_autorotate = false;
+};
+
+namespace {
+
+std::string number(double value) {
+  std::ostringstream text;
+  text.precision(17);
+  text << value;
+  return text.str();
+}
+
+Result<std::vector<int>> parse_devices(const std::string& text) {
+  std::vector<int> devices;
+  std::stringstream in(text);
+  std::string item;
+  while (std::getline(in, item, ',')) {
+    try {
+      size_t used = 0;
+      const int device = std::stoi(item, &used);
+      if (used != item.size() || device < 0) throw std::invalid_argument(item);
+      devices.push_back(device);
+    } catch (const std::exception&) {
+      return Status::invalid_argument("--devices '" + text + "': expected indices like 0,1,2,3");
+    }
+  }
+  if (devices.empty()) return Status::invalid_argument("--devices is empty");
+  return devices;
+}
+
+int exit_code_for(const Status& status) {
+  switch (status.code()) {
+    case StatusCode::kInvalidArgument:
+    case StatusCode::kNotFound:
+    case StatusCode::kUnsupported:
+    case StatusCode::kCorruption: return kExitBadInput;
+    default: return kExitFailures;
+  }
+}
+
+// The command line of one --devices worker: this run's options, one device, one rank.
+std::vector<std::string> worker_command(const pipeline::CaptionOptions& o, int device, int rank,
+                                        int world_size) {
+  std::vector<std::string> args = {"/proc/self/exe", "caption", o.meta_path.string(),
+                                   "--model", o.model, "--revision", o.revision,
+                                   "--question", o.question,
+                                   "--max-new-tokens", std::to_string(o.max_new_tokens),
+                                   "--height", std::to_string(o.height),
+                                   "--width", std::to_string(o.width), "--fps", number(o.fps),
+                                   "--bs", std::to_string(o.bs),
+                                   "--output", pipeline::output_path(o).string(),
+                                   "--device", "cuda:" + std::to_string(device),
+                                   "--threads", std::to_string(o.threads),
+                                   "--precision", pipeline::precision_name(o.precision),
+                                   "--decode-timeout", number(o.decode_timeout_sec),
+                                   "--decode-threads", std::to_string(o.decode_threads),
+                                   "--prefetch", std::to_string(o.prefetch),
+                                   "--rank", std::to_string(rank),
+                                   "--world-size", std::to_string(world_size),
+                                   "--progress", o.progress == pipeline::ProgressMode::kNone ? "none" : "lines"};
+  if (!o.root.empty()) args.insert(args.end(), {"--root", o.root.string()});
+  if (o.max_memory_bytes > 0) args.insert(args.end(), {"--max-memory", std::to_string(o.max_memory_bytes)});
+  if (o.skip_if_existing) args.push_back("--skip-if-existing");
+  if (o.fit) args.push_back("--fit");
+  if (!o.autorotate) args.push_back("--no-autorotate");
+  if (o.exact_size) args.push_back("--exact-size");
+  if (o.restart) args.push_back("--restart");
+  return args;
+}
+
+void run_devices(const pipeline::CaptionOptions& options) {
+  Result<pipeline::Shard> outer =
+      pipeline::resolve_shard(options.rank, options.world_size, pipeline::process_environment());
+  fail_if_error(outer.status());
+  const int count = static_cast<int>(options.devices.size());
+  std::vector<std::vector<std::string>> commands;
+  for (int i = 0; i < count; ++i) {
+    commands.push_back(worker_command(options, options.devices[static_cast<size_t>(i)],
+                                      outer->rank * count + i, outer->world_size * count));
+  }
+  std::fprintf(stderr, "vcap: starting %d worker processes (devices %s)\n", count,
+               [&] {
+                 std::string list;
+                 for (int d : options.devices) list += (list.empty() ? "" : ",") + std::to_string(d);
+                 return list;
+               }().c_str());
+  Result<std::vector<pipeline::WorkerExit>> exits = pipeline::run_workers(commands);
+  if (!exits) throw CommandFailed(exits.status(), kExitFailures);
+  std::string failed;
+  for (const pipeline::WorkerExit& exit : *exits) {
+    if (exit.ok) continue;
+    failed += (failed.empty() ? "" : "; ") + std::string("worker for device ") +
+              std::to_string(options.devices[static_cast<size_t>(exit.index)]) + " " +
+              exit.description;
+  }
+  if (!failed.empty()) {
+    throw CommandFailed(Status::internal(failed + "; rerun the same command to resume"),
+                        kExitFailures);
+  }
+}
+
+std::string status_counts(const std::map<pipeline::ClipStatus, uint64_t>& counts,
+                          uint64_t& failures) {
+  std::string text;
+  failures = 0;
+  for (const auto& [status, count] : counts) {
+    text += std::string(text.empty() ? "" : ", ") + pipeline::clip_status_name(status) + " " +
+            std::to_string(count);
+    if (!pipeline::has_caption(status)) failures += count;
+  }
+  return text;
+}
+
+void report(const pipeline::CaptionRunReport& run) {
+  const std::string who = run.shard.world_size > 1 ? "rank " + std::to_string(run.shard.rank) +
+                                                         "/" + std::to_string(run.shard.world_size)
+                                                   : std::string("this run");
+  switch (run.end) {
+    case pipeline::RunEnd::kSkippedExisting:
+      std::fprintf(stderr, "vcap: %s exists; nothing to do (--skip-if-existing)\n",
+                   run.output.c_str());
+      return;
+    case pipeline::RunEnd::kWaitingForRanks: {
+      std::string ranks;
+      for (int rank : run.unfinished_ranks) ranks += (ranks.empty() ? "" : ", ") + std::to_string(rank);
+      std::fprintf(stderr,
+                   "vcap: %s finished; rank(s) %s still running: the last one to finish writes %s "
+                   "(or run `vcap merge` later)\n",
+                   who.c_str(), ranks.c_str(), run.output.c_str());
+      return;
+    }
+    case pipeline::RunEnd::kMergedElsewhere:
+      std::fprintf(stderr, "vcap: %s finished; another process writes %s\n", who.c_str(),
+                   run.output.c_str());
+      return;
+    case pipeline::RunEnd::kMerged: {
+      uint64_t failures = 0;
+      const std::string counts = status_counts(run.merge->counts, failures);
+      std::fprintf(stderr, "vcap: wrote %s: %llu rows (%s); %llu without caption\n",
+                   run.output.c_str(), static_cast<unsigned long long>(run.merge->rows),
+                   counts.c_str(), static_cast<unsigned long long>(failures));
+      return;
+    }
+  }
+}
+
+void run_caption_command(const CaptionFlags& flags) {
+  Result<pipeline::CaptionOptions> options = caption_options(flags);
+  fail_if_error(options.status());
+  if (!options->devices.empty()) {
+    run_devices(*options);
+    return;
+  }
+  pipeline::ModelCaptionerFactory factory(*options);
+  Result<pipeline::CaptionRunReport> run =
+      pipeline::run_caption(*options, factory, pipeline::process_environment(), stderr);
+  if (!run) throw CommandFailed(run.status(), exit_code_for(run.status()));
+  report(*run);
+}
+
+}  // namespace
+
+std::shared_ptr<CaptionFlags> add_caption_flags(CLI::App& command) {
+  auto flags = std::make_shared<CaptionFlags>();
+  pipeline::CaptionOptions& o = flags->options;
+  command.add_option("meta", flags->meta, "Input CSV with a 'path' column")->required();
+  command.add_option("--model,--pretrained_model_name_or_path", o.model,
+                     "Hugging Face hub id or local model folder")->capture_default_str();
+  command.add_option("--revision", o.revision, "Hub revision (branch, tag or commit)")
+      ->capture_default_str();
+  command.add_option("--question", o.question, "Question asked about each clip")
+      ->capture_default_str();
+  command.add_option("--max-new-tokens,--max_new_tokens", o.max_new_tokens,
+                     "Generation budget per clip (tokens)")->capture_default_str();
+  command.add_option("--height", o.height, "With --width: pixel-area cap per frame")
+      ->capture_default_str();
+  command.add_option("--width", o.width, "With --height: pixel-area cap per frame")
+      ->capture_default_str();
+  command.add_option("--fps", o.fps, "Frames sampled per second")->capture_default_str();
+  command.add_option("--bs", o.bs, "Clips generated together (continuous batching)")
+      ->capture_default_str();
+  command.add_flag("--skip-if-existing,--skip_if_existing", o.skip_if_existing,
+                   "Do nothing when the output file exists");
+  command.add_option("--output", flags->output,
+                     "Output CSV (default: <meta stem>_caption_qwen2vl<ext> beside the input)");
+  command.add_option("--root", flags->root,
+                     "Folder that relative paths are resolved against (default: current folder)");
+  command.add_option("--device", o.device, "cpu or cuda:N")->capture_default_str();
+  command.add_option("--devices", flags->devices,
+                     "One worker process per CUDA device of this machine, e.g. 0,1,2,3");
+  command.add_option("--threads", o.threads, "CPU compute threads (0 = all cores)")
+      ->capture_default_str();
+  command.add_option("--precision", flags->precision, "bf16 or f32")
+      ->check(CLI::IsMember({"bf16", "f32"}))->capture_default_str();
+  command.add_option("--max-memory", flags->max_memory,
+                     "Working-memory budget, e.g. 8G (default: 80% of free memory)");
+  command.add_flag("--fit", o.fit, "Lower fps, then pixels, for clips over the budget");
+  command.add_option("--decode-timeout", o.decode_timeout_sec,
+                     "Seconds allowed to decode one clip (0 = no limit)")->capture_default_str();
+  command.add_flag("--no-autorotate", flags->no_autorotate,
+                   "Ignore rotation metadata (reference behaviour)");
+  command.add_flag("--exact-size", o.exact_size, "Resize frames to exactly height x width");
+  command.add_option("--rank", flags->rank, "This process's rank (default: from the launcher)");
+  command.add_option("--world-size", flags->world_size, "Number of ranks");
+  command.add_flag("--restart", o.restart, "Discard earlier progress (journals) and start over");
+  command.add_option("--decode-threads", o.decode_threads,
+                     "Clips decoded in parallel ahead of the model (0 = automatic)")
+      ->capture_default_str();
+  command.add_option("--prefetch", o.prefetch, "Decoded clips waiting for the model (0 = 2*bs+2)")
+      ->capture_default_str();
+  command.add_option("--progress", flags->progress, "auto, bar, lines or none")
+      ->check(CLI::IsMember({"auto", "bar", "lines", "none"}))->capture_default_str();
+  return flags;
+}
+
+Result<pipeline::CaptionOptions> caption_options(const CaptionFlags& flags) {
+  pipeline::CaptionOptions options = flags.options;
+  options.meta_path = flags.meta;
+  options.output = flags.output;
+  options.root = flags.root;
+  options.autorotate = !flags.no_autorotate;
+  options.precision = flags.precision == "f32" ? pipeline::Precision::kF32 : pipeline::Precision::kBf16;
+  options.progress = flags.progress == "bar"     ? pipeline::ProgressMode::kBar
+                     : flags.progress == "lines" ? pipeline::ProgressMode::kLines
+                     : flags.progress == "none"  ? pipeline::ProgressMode::kNone
+                                                 : pipeline::ProgressMode::kAuto;
+  if (!flags.max_memory.empty()) {
+    Result<uint64_t> bytes = pipeline::parse_memory_size(flags.max_memory);
+    if (!bytes) return bytes.status();
+    options.max_memory_bytes = *bytes;
+  }
+  if (!flags.devices.empty()) {
+    Result<std::vector<int>> devices = parse_devices(flags.devices);
+    if (!devices) return devices.status();
+    options.devices = *devices;
+  }
+  if (flags.rank >= 0 || flags.world_size >= 0) {
+    options.rank = flags.rank;
+    options.world_size = flags.world_size;
+  }
+  if (Status status = pipeline::validate(options); !status.ok()) return status;
+  return options;
+}
+
+Result<pipeline::CaptionOptions> merge_options(const CaptionFlags& flags) {
+  CaptionFlags any_rank = flags;
+  if (any_rank.rank < 0 && any_rank.world_size > 0) any_rank.rank = 0;
+  return caption_options(any_rank);
+}
+
+void add_caption_command(CLI::App& app) {
+  CLI::App* command = app.add_subcommand(
+      "caption", "Caption every clip of a CSV (resumable, shardable); see README");
+  std::shared_ptr<CaptionFlags> flags = add_caption_flags(*command);
+  command->callback([flags] { run_caption_command(*flags); });
+}
+
+}  // namespace vcap::cli

@@ -1,0 +1,246 @@
+#include "pipeline/model_captioner.h"
+
+#include <algorithm>
+#include <fstream>
+#include <nlohmann/json.hpp>
+#include <sstream>
+
+#include "hub/hub_options.h"
+#include "hub/model_resolver.h"
+#include "media/clip.h"
+#include "model/config.h"
+#include "model/generation.h"
+#include "model/generator.h"
+#include "model/processor.h"
+#include "model/qwen2vl.h"
+#include "pipeline/journal.h"
+#include "pipeline/memory_budget.h"
+#include "tensor/cpu/backend_factory.h"
+#include "text/chat_template.h"
+#include "text/tokenizer.h"
+
+namespace vcap::pipeline {
+namespace {
+
+ClipStatus status_of(media::ClipErrorKind kind) {
+  using media::ClipErrorKind;
+  switch (kind) {
+    case ClipErrorKind::kNotFound: return ClipStatus::kNotFound;
+    case ClipErrorKind::kIsDirectory: return ClipStatus::kIsDirectory;
+    case ClipErrorKind::kEmptyFile: return ClipStatus::kEmptyFile;
+    case ClipErrorKind::kIoError: return ClipStatus::kIoError;
+    case ClipErrorKind::kNotMedia: return ClipStatus::kNotMedia;
+    case ClipErrorKind::kNoVideoStream: return ClipStatus::kNoVideo;
+    case ClipErrorKind::kUnsupportedCodec: return ClipStatus::kUnsupported;
+    case ClipErrorKind::kTruncated: return ClipStatus::kTruncated;
+    case ClipErrorKind::kDecodeError: return ClipStatus::kDecodeError;
+    case ClipErrorKind::kTooFewFrames: return ClipStatus::kTooFewFrames;
+    case ClipErrorKind::kBadAspectRatio: return ClipStatus::kBadAspectRatio;
+    case ClipErrorKind::kTimeout: return ClipStatus::kTimeout;
+    case ClipErrorKind::kInvalidOptions: return ClipStatus::kInternal;
+  }
+  return ClipStatus::kInternal;
+}
+
+ClipOutcome outcome_of(const media::ClipError& error) {
+  return ClipOutcome::failure(status_of(error.kind()), one_line(error.message()));
+}
+
+ClipOutcome outcome_of(const Status& status) {
+  const ClipStatus kind = status.code() == StatusCode::kOutOfMemory ? ClipStatus::kOom
+                          : status.code() == StatusCode::kTimeout   ? ClipStatus::kTimeout
+                                                                    : ClipStatus::kInternal;
+  return ClipOutcome::failure(kind, one_line(status.message()));
+}
+
+std::string file_crc(const std::filesystem::path& path) {
+  std::ifstream in(path, std::ios::binary);
+  if (!in) return "absent";
+  std::ostringstream bytes;
+  bytes << in.rdbuf();
+  char text[16];
+  std::snprintf(text, sizeof(text), "%08x", crc32(bytes.str()));
+  return text;
+}
+
+struct PreparedRequest : PreparedClip {
+  model::GenerationRequest request;
+};
+
+class ModelCaptioner : public ClipCaptioner {
+ public:
+  ModelCaptioner(const CaptionOptions& options, std::unique_ptr<tensor::Backend> backend,
+                 model::Qwen2VL model, model::ModelConfig config, text::Tokenizer tokenizer,
+                 model::SamplingOptions sampling)
+      : options_(options),
+        backend_(std::move(backend)),
+        model_(std::make_unique<model::Qwen2VL>(std::move(model))),
+        config_(std::move(config)),
+        tokenizer_(std::move(tokenizer)),
+        sampling_(std::move(sampling)),
+        generator_(*model_, model::GeneratorOptions{options.bs}) {
+    prompt_ids_ = tokenizer_.encode(text::render_video_prompt(options_.question));
+    video_pad_id_ = tokenizer_.token_to_id("<|video_pad|>").value_or(text::kQwen2VlVideoPadId);
+  }
+
+  ClipValue<ClipCost> plan(const ClipJob& job, const ClipSettings& settings) override {
+    media::ClipResult<media::ClipPlan> plan =
+        media::estimate_plan(job.file.string(), decode_options(settings));
+    if (!plan) return {outcome_of(plan.error()), {}};
+    const media::VisualGrid grid = media::visual_grid(*plan, geometry());
+    model::MemoryPlan memory;
+    memory.vision_patches = grid.patches;
+    memory.prompt_tokens = static_cast<int64_t>(prompt_ids_.size()) + grid.visual_tokens - 1;
+    memory.max_new_tokens = options_.max_new_tokens;
+    const int64_t total = model_->estimate_memory_bytes(memory);
+    ClipCost cost{plan->nframes, grid.visual_tokens,
+                  static_cast<uint64_t>(std::max<int64_t>(0, total - model_->weight_bytes()))};
+    return {ClipOutcome{}, cost};
+  }
+
+  ClipValue<std::unique_ptr<PreparedClip>> prepare(const ClipJob& job,
+                                                   const ClipSettings& settings) override {
+    media::ClipResult<media::Clip> clip = media::load_clip(job.file.string(), decode_options(settings));
+    if (!clip) return {outcome_of(clip.error()), nullptr};
+    const media::ClipPlan& plan = clip->plan;
+    model::VideoFramesView view{clip->frames.data(), plan.nframes, plan.resized_height,
+                                plan.resized_width};
+    Result<model::PixelValues> pixels = model::preprocess_video(view, config_.preprocessor);
+    if (!pixels) return {outcome_of(pixels.status()), nullptr};
+    const model::VisionGrid grid{pixels->grid_thw[0], pixels->grid_thw[1], pixels->grid_thw[2]};
+    const int64_t merge = config_.preprocessor.merge_size;
+    Result<std::vector<int32_t>> ids =
+        text::expand_video_pads(prompt_ids_, video_pad_id_, grid.num_patches() / (merge * merge));
+    if (!ids) return {outcome_of(ids.status()), nullptr};
+    auto prepared = std::make_unique<PreparedRequest>();
+    prepared->request.input_ids = std::move(*ids);
+    prepared->request.video_grids = {grid};
+    prepared->request.pixel_values = std::move(pixels->values);
+    prepared->request.sampling = sampling_;
+    return {ClipOutcome{}, std::move(prepared)};
+  }
+
+  void add(uint64_t row_index, std::unique_ptr<PreparedClip> clip) override {
+    auto* prepared = dynamic_cast<PreparedRequest*>(clip.get());
+    VCAP_CHECK(prepared != nullptr, "ModelCaptioner::add: a clip of another captioner");
+    prepared->request.id = row_index;
+    if (Status status = generator_.add(std::move(prepared->request)); !status.ok())
+      refused_.push_back({row_index, outcome_of(status), "", 0});
+  }
+
+  Result<std::vector<FinishedCaption>> step() override {
+    std::vector<FinishedCaption> finished = std::move(refused_);
+    refused_.clear();
+    if (generator_.idle()) return finished;
+    Result<std::vector<model::GenerationResult>> results = generator_.step();
+    if (!results) return results.status().with_context("model");
+    for (model::GenerationResult& result : *results) {
+      FinishedCaption caption;
+      caption.row_index = result.id;
+      if (!result.status.ok()) {
+        caption.outcome = outcome_of(result.status);
+      } else {
+        caption.text = tokenizer_.decode(result.generated_ids, /*skip_special_tokens=*/true);
+        caption.output_tokens = static_cast<int64_t>(result.generated_ids.size());
+      }
+      finished.push_back(std::move(caption));
+    }
+    return finished;
+  }
+
+  size_t active() const override {
+    return generator_.active() + generator_.queued() + refused_.size();
+  }
+
+  uint64_t default_memory_budget_bytes() const override {
+    // Measured after loading: the converted weights are resident and already taken out of
+    // MemAvailable.
+    Result<uint64_t> available = read_mem_available_bytes();
+    return available ? default_cpu_budget_bytes(*available, 0) : 0;
+  }
+
+ private:
+  media::DecodeOptions decode_options(const ClipSettings& settings) const {
+    media::DecodeOptions decode;
+    decode.fps = settings.fps;
+    decode.max_pixels = settings.max_pixels;
+    if (settings.exact_height > 0) {
+      decode.resize_mode = media::ResizeMode::kExact;
+      decode.exact_height = settings.exact_height;
+      decode.exact_width = settings.exact_width;
+    }
+    decode.autorotate = options_.autorotate;
+    decode.deadline_sec = options_.decode_timeout_sec > 0 ? options_.decode_timeout_sec : 1e9;
+    return decode;
+  }
+
+  media::PatchGeometry geometry() const {
+    return {config_.preprocessor.patch_size, config_.preprocessor.temporal_patch_size,
+            config_.preprocessor.merge_size};
+  }
+
+  const CaptionOptions options_;
+  std::unique_ptr<tensor::Backend> backend_;  // outlives model_ and generator_
+  std::unique_ptr<model::Qwen2VL> model_;     // stable address for generator_
+  model::ModelConfig config_;
+  text::Tokenizer tokenizer_;
+  model::SamplingOptions sampling_;
+  model::Generator generator_;
+  std::vector<int32_t> prompt_ids_;
+  int32_t video_pad_id_ = text::kQwen2VlVideoPadId;
+  std::vector<FinishedCaption> refused_;  // add() failures, reported by the next step()
+};
+
+}  // namespace
+
+Result<std::filesystem::path> ModelCaptionerFactory::model_dir() {
+  if (model_dir_) return *model_dir_;
+  hub::HubOptions hub_options = hub::HubOptions::from_environment();
+  hub_options.revision = options_.revision;
+  Result<std::filesystem::path> dir = hub::resolve_model(options_.model, hub_options);
+  if (!dir) return dir.status();
+  model_dir_ = *dir;
+  return *dir;
+}
+
+Result<std::string> ModelCaptionerFactory::model_identity() {
+  Result<std::filesystem::path> dir = model_dir();
+  if (!dir) return dir.status();
+  nlohmann::json identity;
+  for (const char* name : {"config.json", "generation_config.json", "preprocessor_config.json",
+                           "tokenizer.json"})
+    identity[name] = file_crc(*dir / name);
+  std::error_code error;
+  for (const auto& entry : std::filesystem::directory_iterator(*dir, error)) {
+    const std::string name = entry.path().filename().string();
+    if (name.size() > 12 && name.ends_with(".safetensors"))
+      identity["weights"][name] = static_cast<uint64_t>(std::filesystem::file_size(entry.path(), error));
+  }
+  if (error) return Status::from_errno("cannot list " + dir->string(), error.value());
+  return identity.dump();
+}
+
+Result<std::unique_ptr<ClipCaptioner>> ModelCaptionerFactory::create() {
+  Result<std::filesystem::path> dir = model_dir();
+  if (!dir) return dir.status();
+  Result<model::ModelConfig> config = model::load_model_config(*dir);
+  if (!config) return config.status();
+  Result<text::Tokenizer> tokenizer = text::Tokenizer::load(*dir);
+  if (!tokenizer) return tokenizer.status();
+  Result<model::SamplingOptions> sampling =
+      model::sampling_from_config(config->generation, options_.max_new_tokens);
+  if (!sampling) return sampling.status();
+  Result<std::unique_ptr<tensor::Backend>> backend =
+      tensor::make_backend({options_.device, options_.threads});
+  if (!backend) return backend.status();
+  const tensor::Precision precision = options_.precision == Precision::kBf16
+                                          ? tensor::Precision::kBF16
+                                          : tensor::Precision::kF32;
+  Result<model::Qwen2VL> model = model::Qwen2VL::load(*dir, **backend, precision);
+  if (!model) return model.status();
+  return std::unique_ptr<ClipCaptioner>(std::make_unique<ModelCaptioner>(
+      options_, std::move(*backend), std::move(*model), std::move(*config), std::move(*tokenizer),
+      std::move(*sampling)));
+}
+
+}  // namespace vcap::pipeline

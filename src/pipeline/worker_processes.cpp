@@ -1,0 +1,54 @@
+#include "pipeline/worker_processes.h"
+
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <cerrno>
+#include <cstring>
+
+namespace vcap::pipeline {
+namespace {
+
+std::string describe(int status) {
+  if (WIFEXITED(status)) return "exited with status " + std::to_string(WEXITSTATUS(status));
+  if (WIFSIGNALED(status)) {
+    return "killed by signal " + std::to_string(WTERMSIG(status)) + " (" +
+           strsignal(WTERMSIG(status)) + ")";
+  }
+  return "ended with wait status " + std::to_string(status);
+}
+
+}  // namespace
+
+Result<std::vector<WorkerExit>> run_workers(const std::vector<std::vector<std::string>>& commands) {
+  std::vector<pid_t> children;
+  Status start_error;
+  for (const std::vector<std::string>& command : commands) {
+    // Built before fork: the child only calls async-signal-safe functions.
+    std::vector<char*> argv;
+    for (const std::string& argument : command) argv.push_back(const_cast<char*>(argument.c_str()));
+    argv.push_back(nullptr);
+    const pid_t pid = ::fork();
+    if (pid == 0) {
+      ::execv(argv[0], argv.data());
+      ::_exit(127);
+    }
+    if (pid < 0) {
+      start_error = Status::from_errno("cannot start a worker process", errno);
+      break;
+    }
+    children.push_back(pid);
+  }
+  std::vector<WorkerExit> exits;
+  for (size_t i = 0; i < children.size(); ++i) {
+    int status = 0;
+    while (::waitpid(children[i], &status, 0) < 0 && errno == EINTR) {
+    }
+    exits.push_back({static_cast<int>(i), WIFEXITED(status) && WEXITSTATUS(status) == 0,
+                     describe(status)});
+  }
+  if (!start_error.ok()) return start_error;
+  return exits;
+}
+
+}  // namespace vcap::pipeline
