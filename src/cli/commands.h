@@ -4,6 +4,7 @@
 #ifndef VCAP_CLI_COMMANDS_H_
 #define VCAP_CLI_COMMANDS_H_
 
+#include <memory>
 #include <stdexcept>
 #include <string>
 
@@ -11,6 +12,10 @@
 
 namespace CLI {
 class App;
+}
+
+namespace vcap::pipeline {
+struct CaptionOptions;
 }
 
 namespace vcap::cli {
@@ -31,6 +36,22 @@ void add_download_command(CLI::App& app);
 void add_models_command(CLI::App& app);
 // `vcap tokenize`: the model's tokenizer as a JSON Lines filter (cli/tokenize_command.cpp).
 void add_tokenize_command(CLI::App& app);
+// `vcap make-test-model`: a model directory with portable random weights
+// (cli/make_test_model_command.cpp).
+void add_make_test_model_command(CLI::App& app);
+
+// `vcap caption META.csv`: caption a dataset (cli/caption_command.cpp).
+void add_caption_command(CLI::App& app);
+// `vcap merge META.csv`: write the output of a sharded run from its journals
+// (cli/merge_command.cpp).
+void add_merge_command(CLI::App& app);
+// The flags of `vcap caption`, shared by `vcap merge` (defined in cli/caption_command.cpp).
+struct CaptionFlags;
+std::shared_ptr<CaptionFlags> add_caption_flags(CLI::App& command);
+// The parsed flags as options, validated (kInvalidArgument names the flag).
+Result<pipeline::CaptionOptions> caption_options(const CaptionFlags& flags);
+// The same for `vcap merge`, where --world-size may come without --rank.
+Result<pipeline::CaptionOptions> merge_options(const CaptionFlags& flags);
 
 // Throws CommandFailed when `status` is not ok.
 inline void fail_if_error(const Status& status) {

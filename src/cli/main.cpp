@@ -13,6 +13,9 @@ int main(int argc, char** argv) {
   vcap::cli::add_download_command(app);
   vcap::cli::add_models_command(app);
   vcap::cli::add_tokenize_command(app);
+  vcap::cli::add_make_test_model_command(app);
+  vcap::cli::add_caption_command(app);
+  vcap::cli::add_merge_command(app);
 
   try {
     app.parse(argc, argv);
