@@ -2,11 +2,10 @@
 // cache (or check that the cached copy is complete and intact) and print its folder.
 #include <unistd.h>
 
+#include <CLI/CLI.hpp>
 #include <cstdio>
 #include <memory>
 #include <string>
-
-#include <CLI/CLI.hpp>
 
 #include "cli/commands.h"
 #include "hub/model_resolver.h"

@@ -1,9 +1,8 @@
 // `vcap models`: list the models in the Hugging Face cache, one line per snapshot.
+#include <CLI/CLI.hpp>
 #include <cstdio>
 #include <string>
 #include <vector>
-
-#include <CLI/CLI.hpp>
 
 #include "cli/commands.h"
 #include "hub/cache_listing.h"
@@ -24,8 +23,7 @@ std::string snapshot_state(const hub::CachedSnapshot& snapshot) {
   if (snapshot.complete) return "complete";
   const size_t lacks = snapshot.missing.find(" lacks ");
   return "incomplete (" +
-         (lacks == std::string::npos ? snapshot.missing : snapshot.missing.substr(lacks + 1)) +
-         ")";
+         (lacks == std::string::npos ? snapshot.missing : snapshot.missing.substr(lacks + 1)) + ")";
 }
 
 void run_models() {
@@ -46,8 +44,8 @@ void run_models() {
     }
     for (const hub::CachedSnapshot& snapshot : model.snapshots) {
       std::printf("%-40s %-12s %-10s %10s  %s\n", model.repo_id.c_str(),
-                  join(snapshot.refs).c_str(), snapshot.commit.substr(0, 8).c_str(),
-                  size.c_str(), snapshot_state(snapshot).c_str());
+                  join(snapshot.refs).c_str(), snapshot.commit.substr(0, 8).c_str(), size.c_str(),
+                  snapshot_state(snapshot).c_str());
     }
     if (model.partial_bytes > 0) {
       std::printf("%-40s %s of partial downloads (vcap download %s resumes them)\n", "",

@@ -40,8 +40,8 @@ bool record_matches(const std::filesystem::path& record, const FileIdentity& ide
 }
 
 Status check_content(const std::filesystem::path& blob, std::string_view etag, EtagKind kind) {
-  Result<std::string> digest = kind == EtagKind::kSha256 ? sha256_file_hex(blob)
-                                                         : git_blob_id_of_file(blob);
+  Result<std::string> digest =
+      kind == EtagKind::kSha256 ? sha256_file_hex(blob) : git_blob_id_of_file(blob);
   if (!digest.ok()) return digest.status();
   if (*digest != etag) {
     const char* what = kind == EtagKind::kSha256 ? "sha256 " : "git blob id ";
@@ -72,8 +72,7 @@ Status check_blob(const std::filesystem::path& blob, std::string_view etag,
   if (!identity) return Status::not_found(blob.string() + ": no such blob");
   if (options.expected_size_bytes && identity->size_bytes != *options.expected_size_bytes) {
     return Status::corruption(blob.string() + ": size " + std::to_string(identity->size_bytes) +
-                              " bytes instead of " +
-                              std::to_string(*options.expected_size_bytes));
+                              " bytes instead of " + std::to_string(*options.expected_size_bytes));
   }
   const EtagKind kind = etag_kind(etag);
   if (kind == EtagKind::kOpaque) return Status();
@@ -82,8 +81,8 @@ Status check_blob(const std::filesystem::path& blob, std::string_view etag,
   Status content = check_content(blob, etag, kind);
   if (!content.ok() || !use_record) return content;
   // Remember the good hash. A failure here (read-only cache) only costs a re-hash next time.
-  const std::string record = std::to_string(identity->size_bytes) + " " +
-                             std::to_string(identity->mtime_ns) + "\n";
+  const std::string record =
+      std::to_string(identity->size_bytes) + " " + std::to_string(identity->mtime_ns) + "\n";
   (void)write_small_file_atomically(options.verified_record, record);
   return Status();
 }

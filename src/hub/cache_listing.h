@@ -21,10 +21,10 @@ struct CachedSnapshot {
 };
 
 struct CachedModel {
-  std::string repo_id;            // "Qwen/Qwen2-VL-2B-Instruct"
-  std::filesystem::path folder;   // <cache>/models--Qwen--Qwen2-VL-2B-Instruct
-  uint64_t size_bytes = 0;        // every blob, partial downloads included
-  uint64_t partial_bytes = 0;     // the *.incomplete part of size_bytes
+  std::string repo_id;                    // "Qwen/Qwen2-VL-2B-Instruct"
+  std::filesystem::path folder;           // <cache>/models--Qwen--Qwen2-VL-2B-Instruct
+  uint64_t size_bytes = 0;                // every blob, partial downloads included
+  uint64_t partial_bytes = 0;             // the *.incomplete part of size_bytes
   std::vector<CachedSnapshot> snapshots;  // sorted by commit
 };
 

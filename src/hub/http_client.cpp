@@ -92,8 +92,8 @@ struct HttpClient::Impl {
 };
 
 Result<HttpResponse> HttpClient::Impl::perform(Method method, const std::string& url,
-                                               const std::vector<std::string>& headers,
-                                               bool follow, const BodySink* sink) {
+                                               const std::vector<std::string>& headers, bool follow,
+                                               const BodySink* sink) {
   CURL* curl = handle.get();
   // reset() clears the options of the previous request but keeps its open connections.
   curl_easy_reset(curl);

@@ -60,8 +60,7 @@ Status run_with_retries(const HubOptions& options,
 }
 
 Status hub_http_error(const HttpResponse& response, const HubOptions& options,
-                      std::string_view repo_id, std::string_view revision,
-                      std::string_view file) {
+                      std::string_view repo_id, std::string_view revision, std::string_view file) {
   const std::string repo(repo_id);
   const std::string& code = response.header("x-error-code");
   const std::string where = " on " + options.endpoint;
@@ -75,7 +74,8 @@ Status hub_http_error(const HttpResponse& response, const HubOptions& options,
       // The hub answers 401, not 404, for unknown repositories to anonymous clients.
       return Status::invalid_argument("model " + repo + " not found" + where +
                                       ", or private or gated: set HF_TOKEN to a token that can "
-                                      "read it" + status);
+                                      "read it" +
+                                      status);
     case 403:
       if (code == "GatedRepo") {
         return Status::invalid_argument("model " + repo + " is gated: accept its terms at " +
@@ -86,8 +86,8 @@ Status hub_http_error(const HttpResponse& response, const HubOptions& options,
                                       ": set HF_TOKEN to a token with read access to it");
     case 404:
       if (code == "RevisionNotFound") {
-        return Status::not_found("model " + repo + " has no revision \"" +
-                                 std::string(revision) + "\"" + where);
+        return Status::not_found("model " + repo + " has no revision \"" + std::string(revision) +
+                                 "\"" + where);
       }
       if (code == "EntryNotFound" && !file.empty()) {
         return Status::not_found("model " + repo + " has no file " + std::string(file) +
@@ -109,8 +109,8 @@ Status hub_http_error(const HttpResponse& response, const HubOptions& options,
 
 Result<HubApi> HubApi::create(const HubOptions& options) {
   VCAP_CHECK(!options.offline, "HubApi in offline mode");
-  Result<HttpClient> http = HttpClient::create(
-      HttpSettings{options.connect_timeout_sec, options.stall_timeout_sec});
+  Result<HttpClient> http =
+      HttpClient::create(HttpSettings{options.connect_timeout_sec, options.stall_timeout_sec});
   if (!http.ok()) return http.status();
   return HubApi(options, std::move(http).value());
 }

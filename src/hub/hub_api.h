@@ -30,15 +30,15 @@
 namespace vcap::hub {
 
 struct RepoInfo {
-  std::string commit;               // full sha the revision names now
-  std::vector<std::string> files;   // every file in the repository at that commit
+  std::string commit;              // full sha the revision names now
+  std::vector<std::string> files;  // every file in the repository at that commit
 };
 
 struct FileMetadata {
-  std::string commit;                    // X-Repo-Commit
-  std::string etag;                      // normalized; the blob's name in the cache
-  std::optional<uint64_t> size_bytes;    // X-Linked-Size, else Content-Length
-  std::string download_url;              // the redirect target, else the resolve URL
+  std::string commit;                  // X-Repo-Commit
+  std::string etag;                    // normalized; the blob's name in the cache
+  std::optional<uint64_t> size_bytes;  // X-Linked-Size, else Content-Length
+  std::string download_url;            // the redirect target, else the resolve URL
 };
 
 class HubApi {
@@ -57,8 +57,7 @@ class HubApi {
                   const std::filesystem::path& partial);
 
  private:
-  HubApi(const HubOptions& options, HttpClient http)
-      : options_(&options), http_(std::move(http)) {}
+  HubApi(const HubOptions& options, HttpClient http) : options_(&options), http_(std::move(http)) {}
 
   // Request headers for `url`: the token only for the endpoint's own origin.
   std::vector<std::string> headers_for(const std::string& url) const;
@@ -79,8 +78,7 @@ Status run_with_retries(const HubOptions& options,
 // What went wrong, for a non-2xx hub response: names the model, the revision or file when
 // relevant, and the fix (HF_TOKEN for 401/403).
 Status hub_http_error(const HttpResponse& response, const HubOptions& options,
-                      std::string_view repo_id, std::string_view revision,
-                      std::string_view file);
+                      std::string_view repo_id, std::string_view revision, std::string_view file);
 
 // HTTP statuses worth retrying: 408, 429, 500, 502, 503, 504.
 bool is_transient_http_status(long status);

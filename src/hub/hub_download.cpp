@@ -90,9 +90,9 @@ Status check_free_space(const std::filesystem::path& partial, uint64_t needed_by
   std::error_code error;
   const std::filesystem::space_info space = std::filesystem::space(partial.parent_path(), error);
   if (error || space.available >= needed_bytes) return Status();
-  return Status::io_error("not enough disk space in " + partial.parent_path().string() +
-                          " for " + partial.filename().string() + ": needs " + gib(needed_bytes) +
-                          ", " + gib(space.available) + " free");
+  return Status::io_error("not enough disk space in " + partial.parent_path().string() + " for " +
+                          partial.filename().string() + ": needs " + gib(needed_bytes) + ", " +
+                          gib(space.available) + " free");
 }
 
 }  // namespace

@@ -71,8 +71,8 @@ HubOptions HubOptions::from_environment(const EnvLookup& lookup) {
   if (!options.token) options.token = non_empty(lookup, "HUGGING_FACE_HUB_TOKEN");
   if (!options.token) {
     const auto token_path = non_empty(lookup, "HF_TOKEN_PATH");
-    options.token = token_from_file(token_path ? expand_home(*token_path, lookup)
-                                               : hf_home(lookup) / "token");
+    options.token =
+        token_from_file(token_path ? expand_home(*token_path, lookup) : hf_home(lookup) / "token");
   }
   for (const char* name : {"HF_HUB_OFFLINE", "TRANSFORMERS_OFFLINE"}) {
     if (auto flag = non_empty(lookup, name); flag && env_flag_is_on(*flag)) options.offline = true;

@@ -31,9 +31,8 @@ Result<std::vector<std::string>> plan_model_files(const std::vector<std::string>
   } else if (listed.contains(kWeightsFile)) {
     plan.emplace_back(kWeightsFile);
   } else {
-    return Status::not_found(std::string(repo_label) + " has neither " +
-                             std::string(kWeightsFile) + " nor " +
-                             std::string(kWeightsIndexFile) +
+    return Status::not_found(std::string(repo_label) + " has neither " + std::string(kWeightsFile) +
+                             " nor " + std::string(kWeightsIndexFile) +
                              " (vcap reads safetensors weights only)");
   }
   for (std::string_view file : kRequiredSideFiles) {

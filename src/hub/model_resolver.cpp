@@ -75,9 +75,9 @@ Status download_blob(HubApi& api, const RepoCache& cache, const HubOptions& opti
   if (Status got = api.download(metadata, cache.repo_id(), file, partial); !got.ok()) return got;
   report(options, DownloadProgress::Phase::kVerify, file, metadata.size_bytes);
   // The record written for the partial file stays valid: rename keeps size and mtime.
-  Status intact = check_blob(partial, metadata.etag,
-                             BlobCheckOptions{metadata.size_bytes,
-                                              cache.verified_record_path(metadata.etag)});
+  Status intact =
+      check_blob(partial, metadata.etag,
+                 BlobCheckOptions{metadata.size_bytes, cache.verified_record_path(metadata.etag)});
   if (!intact.ok()) {
     std::filesystem::remove(partial, error);
     return Status::corruption("downloaded " + file + " of " + cache.repo_id() +
@@ -101,9 +101,9 @@ Status fetch_file(HubApi& api, const RepoCache& cache, const HubOptions& options
   Result<FileLock> lock = FileLock::acquire(cache.lock_path(metadata->etag));
   if (!lock.ok()) return lock.status();
   // Under the lock: another process may have written the blob while we waited.
-  Status cached = check_blob(cache.blob_path(metadata->etag), metadata->etag,
-                             BlobCheckOptions{metadata->size_bytes,
-                                              cache.verified_record_path(metadata->etag)});
+  Status cached = check_blob(
+      cache.blob_path(metadata->etag), metadata->etag,
+      BlobCheckOptions{metadata->size_bytes, cache.verified_record_path(metadata->etag)});
   if (cached.code() == StatusCode::kCorruption) {
     std::error_code error;  // damaged: drop it and fetch it again
     std::filesystem::remove(cache.blob_path(metadata->etag), error);
@@ -118,13 +118,19 @@ Status fetch_file(HubApi& api, const RepoCache& cache, const HubOptions& options
   return Status();
 }
 
-Result<std::filesystem::path> download_snapshot(const RepoCache& cache,
-                                                const HubOptions& options) {
+Result<std::filesystem::path> download_snapshot(const RepoCache& cache, const HubOptions& options) {
   Result<HubApi> api = HubApi::create(options);
   if (!api.ok()) return api.status();
   Result<RepoInfo> info = api->repo_info(cache.repo_id(), options.revision);
   if (!info.ok()) return info.status();
   if (Status ref = cache.write_ref(options.revision, info->commit); !ref.ok()) return ref;
+  // Made first, as the Python tools do: their cache scan rejects a repo folder without it.
+  std::error_code error;
+  std::filesystem::create_directories(cache.snapshot_dir(info->commit), error);
+  if (error) {
+    return Status::io_error("cannot create " + cache.snapshot_dir(info->commit).string() + ": " +
+                            error.message());
+  }
   const std::string label = "model " + cache.repo_id() + " at revision " + options.revision;
   Result<std::vector<std::string>> plan = plan_model_files(info->files, label);
   if (!plan.ok()) return plan.status();
@@ -187,7 +193,8 @@ Result<std::filesystem::path> resolve_model(std::string_view model, const HubOpt
                               ") is not usable from the cache " + options.cache_dir.string() +
                               " (" + cached.status().message() +
                               ") and HF_HUB_OFFLINE=1: download it where the network is "
-                              "available (vcap download " + std::string(model) + ")");
+                              "available (vcap download " +
+                              std::string(model) + ")");
     }
   }
   return download_snapshot(cache, options);

@@ -19,8 +19,7 @@ struct PrinterState {
 };
 
 void draw_line(PrinterState& state, const DownloadProgress& event) {
-  const double seconds =
-      std::chrono::duration<double>(Clock::now() - state.started).count();
+  const double seconds = std::chrono::duration<double>(Clock::now() - state.started).count();
   const double rate =
       seconds > 0 ? static_cast<double>(event.done_bytes - state.started_at_bytes) / seconds : 0;
   std::string line = std::string(event.file) + "  ";
@@ -68,8 +67,8 @@ void on_event(PrinterState& state, const DownloadProgress& event) {
       break;
     case Phase::kDone:
       if (state.interactive) {
-        std::fprintf(state.out, "\r%-79s\n", (file + "  " + format_bytes(event.total_bytes) +
-                                               "  done").c_str());
+        std::fprintf(state.out, "\r%-79s\n",
+                     (file + "  " + format_bytes(event.total_bytes) + "  done").c_str());
       } else {
         std::fprintf(state.out, "downloaded %s\n", file.c_str());
       }

@@ -43,7 +43,8 @@ Status validate_repo_id(std::string_view repo_id) {
   if (repo_id.empty() || repo_id.size() > kMaxRepoIdLength) {
     return invalid("length must be 1 to 96 characters");
   }
-  if (repo_id.find("--") != std::string_view::npos || repo_id.find("..") != std::string_view::npos) {
+  if (repo_id.find("--") != std::string_view::npos ||
+      repo_id.find("..") != std::string_view::npos) {
     return invalid("\"--\" and \"..\" are not allowed");
   }
   const size_t slash = repo_id.find('/');

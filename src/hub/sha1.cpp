@@ -10,8 +10,8 @@ namespace vcap::hub {
 namespace {
 
 // FIPS 180-4 section 5.3.1.
-constexpr std::array<uint32_t, 5> kInitialState = {0x67452301, 0xefcdab89, 0x98badcfe,
-                                                   0x10325476, 0xc3d2e1f0};
+constexpr std::array<uint32_t, 5> kInitialState = {0x67452301, 0xefcdab89, 0x98badcfe, 0x10325476,
+                                                   0xc3d2e1f0};
 
 uint32_t load_big_endian(const uint8_t* p) {
   return (uint32_t{p[0]} << 24) | (uint32_t{p[1]} << 16) | (uint32_t{p[2]} << 8) | uint32_t{p[3]};
@@ -124,9 +124,8 @@ Result<std::string> git_blob_id_of_file(const std::filesystem::path& path) {
   // git hashes a header naming the object type and size, then the bytes (`git hash-object`).
   const std::string header = "blob " + std::to_string(size);
   hasher.update(std::string_view(header.data(), header.size() + 1));  // with the '\0'
-  Status read = read_file_chunks(path, [&](std::span<const std::byte> chunk) {
-    hasher.update(chunk);
-  });
+  Status read =
+      read_file_chunks(path, [&](std::span<const std::byte> chunk) { hasher.update(chunk); });
   if (!read.ok()) return read;
   return to_hex(hasher.finish());
 }

@@ -53,8 +53,8 @@ TEST_F(CacheListing, PartialDownloadsAreCounted) {
   ASSERT_TRUE(models.ok());
   ASSERT_EQ(models->size(), 1u);
   EXPECT_EQ(models->front().partial_bytes, 300u);
-  // The weights come first, so no snapshot entry was made yet.
-  EXPECT_TRUE(models->front().snapshots.empty());
+  ASSERT_EQ(models->front().snapshots.size(), 1u);
+  EXPECT_FALSE(models->front().snapshots[0].complete);
 }
 
 TEST(FormatBytes, UsesDecimalUnits) {

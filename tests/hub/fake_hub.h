@@ -195,9 +195,9 @@ class FakeHub {
     for (const auto& [name, file] : files_) {
       siblings += (siblings.empty() ? "" : ",") + std::string("{\"rfilename\":\"") + name + "\"}";
     }
-    res.set_content("{\"id\":\"" + repo_id_ + "\",\"sha\":\"" + commit_ + "\",\"siblings\":[" +
-                        siblings + "]}",
-                    "application/json");
+    res.set_content(
+        "{\"id\":\"" + repo_id_ + "\",\"sha\":\"" + commit_ + "\",\"siblings\":[" + siblings + "]}",
+        "application/json");
   }
 
   void resolve(const httplib::Request& req, httplib::Response& res) {
@@ -227,9 +227,9 @@ class FakeHub {
     res.status = 302;
     res.set_header("X-Linked-Etag", "\"" + sha + "\"");
     const auto announced = announced_sizes_.find(name);
-    res.set_header("X-Linked-Size", std::to_string(announced == announced_sizes_.end()
-                                                       ? file.content.size()
-                                                       : announced->second));
+    res.set_header("X-Linked-Size",
+                   std::to_string(announced == announced_sizes_.end() ? file.content.size()
+                                                                      : announced->second));
     res.set_header("Location", "http://127.0.0.1:" + std::to_string(cdn_port_) + "/cdn/" + sha);
   }
 

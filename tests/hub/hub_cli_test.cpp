@@ -23,9 +23,10 @@ class HubCli : public HubTest {
     const std::filesystem::path err = root_ / "stderr.txt";
     const std::string command =
         "env -u HF_TOKEN -u HUGGING_FACE_HUB_TOKEN -u HF_HUB_OFFLINE -u TRANSFORMERS_OFFLINE "
-        "HF_HOME='" + (root_ / "hf_home").string() + "' HF_ENDPOINT='" + hub_->endpoint() +
-        "' HF_HUB_CACHE='" + options_.cache_dir.string() + "' " + extra_env + " '" +
-        VCAP_BINARY + "' " + args + " >'" + out.string() + "' 2>'" + err.string() + "'";
+        "HF_HOME='" +
+        (root_ / "hf_home").string() + "' HF_ENDPOINT='" + hub_->endpoint() + "' HF_HUB_CACHE='" +
+        options_.cache_dir.string() + "' " + extra_env + " '" + VCAP_BINARY + "' " + args + " >'" +
+        out.string() + "' 2>'" + err.string() + "'";
     const int status = std::system(command.c_str());
     CommandRun run;
     run.exit_code = WIFEXITED(status) ? WEXITSTATUS(status) : -1;

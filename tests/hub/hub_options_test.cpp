@@ -27,9 +27,9 @@ TEST(HubOptionsFromEnvironment, DefaultsFollowTheHuggingFaceTools) {
 }
 
 TEST(HubOptionsFromEnvironment, CacheDirPrecedence) {
-  EXPECT_EQ(HubOptions::from_environment(fake_env({{"HOME", "/h"}, {"XDG_CACHE_HOME", "/x"}}))
-                .cache_dir,
-            "/x/huggingface/hub");
+  EXPECT_EQ(
+      HubOptions::from_environment(fake_env({{"HOME", "/h"}, {"XDG_CACHE_HOME", "/x"}})).cache_dir,
+      "/x/huggingface/hub");
   EXPECT_EQ(HubOptions::from_environment(fake_env({{"HOME", "/h"}, {"HF_HOME", "~/hf"}})).cache_dir,
             "/h/hf/hub");
   EXPECT_EQ(HubOptions::from_environment(
@@ -44,11 +44,11 @@ TEST(HubOptionsFromEnvironment, CacheDirPrecedence) {
 }
 
 TEST(HubOptionsFromEnvironment, EndpointTokenAndOffline) {
-  const HubOptions options = HubOptions::from_environment(
-      fake_env({{"HF_ENDPOINT", "http://mirror.local/"},
-                {"HUGGING_FACE_HUB_TOKEN", "old"},
-                {"HF_TOKEN", "new"},
-                {"TRANSFORMERS_OFFLINE", "yes"}}));
+  const HubOptions options =
+      HubOptions::from_environment(fake_env({{"HF_ENDPOINT", "http://mirror.local/"},
+                                             {"HUGGING_FACE_HUB_TOKEN", "old"},
+                                             {"HF_TOKEN", "new"},
+                                             {"TRANSFORMERS_OFFLINE", "yes"}}));
   EXPECT_EQ(options.endpoint, "http://mirror.local");
   EXPECT_EQ(options.token, "new");
   EXPECT_TRUE(options.offline);
@@ -63,9 +63,9 @@ TEST(HubOptionsFromEnvironment, TokenFileWrittenByHuggingFaceCliLogin) {
   std::filesystem::create_directories(home);
   std::ofstream(home / "token") << "hf_abc\n";
   EXPECT_EQ(HubOptions::from_environment(fake_env({{"HF_HOME", home.string()}})).token, "hf_abc");
-  EXPECT_EQ(HubOptions::from_environment(fake_env({{"HF_HOME", home.string()}, {"HF_TOKEN", "t"}}))
-                .token,
-            "t");
+  EXPECT_EQ(
+      HubOptions::from_environment(fake_env({{"HF_HOME", home.string()}, {"HF_TOKEN", "t"}})).token,
+      "t");
   std::filesystem::remove_all(home);
 }
 

@@ -66,7 +66,9 @@ class HubTest : public ::testing::Test {
     hub_->add_file("model.safetensors", pattern_bytes(5000, 1), /*lfs=*/true);
   }
 
-  std::filesystem::path repo_folder() const { return options_.cache_dir / "models--tiny-org--Tiny-VL"; }
+  std::filesystem::path repo_folder() const {
+    return options_.cache_dir / "models--tiny-org--Tiny-VL";
+  }
   std::filesystem::path snapshot() const { return repo_folder() / "snapshots" / kCommit; }
   std::filesystem::path blob(const std::string& file) const {
     return repo_folder() / "blobs" / hub_->etag_of(file);

@@ -142,9 +142,9 @@ TEST_F(ResolveModel, AlteredCachedBlobsAreFetchedAgain) {
     std::ofstream(blob(file), std::ios::binary) << bytes;
   }
   // A later modification time is what tells vcap to hash the LFS blob again.
-  std::filesystem::last_write_time(blob("model.safetensors"),
-                                   std::filesystem::file_time_type::clock::now() +
-                                       std::chrono::seconds(5));
+  std::filesystem::last_write_time(
+      blob("model.safetensors"),
+      std::filesystem::file_time_type::clock::now() + std::chrono::seconds(5));
   Result<std::filesystem::path> path = resolve_model(kRepo, options_);
   ASSERT_TRUE(path.ok()) << path.status().to_string();
   EXPECT_EQ(read_file(*path / "model.safetensors"), pattern_bytes(5000, 1));

@@ -89,7 +89,8 @@ TEST(ModelFiles, ShardsOfIndexAreDistinctSortedAndSafe) {
   Result<std::vector<std::string>> shards = shards_of_index(index, "idx");
   ASSERT_TRUE(shards.ok());
   EXPECT_EQ(*shards, (std::vector<std::string>{"s1.safetensors", "s2.safetensors"}));
-  EXPECT_FALSE(shards_of_index(nlohmann::json::parse(R"({"weight_map": {"a": "../x"}})"), "i").ok());
+  EXPECT_FALSE(
+      shards_of_index(nlohmann::json::parse(R"({"weight_map": {"a": "../x"}})"), "i").ok());
   EXPECT_FALSE(shards_of_index(nlohmann::json::parse(R"({"metadata": {}})"), "i").ok());
 }
 

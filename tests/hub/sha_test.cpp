@@ -57,7 +57,8 @@ class HashFile : public ::testing::Test {
  protected:
   void SetUp() override {
     dir_ = std::filesystem::path(::testing::TempDir()) /
-           ("vcap_sha_" + std::string(::testing::UnitTest::GetInstance()->current_test_info()->name()));
+           ("vcap_sha_" +
+            std::string(::testing::UnitTest::GetInstance()->current_test_info()->name()));
     std::filesystem::create_directories(dir_);
   }
   void TearDown() override { std::filesystem::remove_all(dir_); }
