@@ -9,7 +9,6 @@
 #include <unordered_set>
 #include <utility>
 
-#include "io/json_file.h"
 
 namespace vcap::model {
 namespace {
@@ -82,13 +81,18 @@ void apply_top_k(std::span<float> scores, int64_t top_k) {
 
 void apply_top_p(std::span<float> scores, float top_p) {
   if (scores.empty()) return;
-  std::vector<uint32_t> order(scores.size());
-  std::iota(order.begin(), order.end(), 0u);
+  // Filtered (-inf) entries have probability 0 and stay filtered: sort only the others (after
+  // top_k = 1 that is a single entry instead of the whole vocabulary).
+  std::vector<uint32_t> order;
+  for (uint32_t i = 0; i < scores.size(); ++i) {
+    if (scores[i] != kFiltered) order.push_back(i);
+  }
+  if (order.size() <= 1) return;
   std::stable_sort(order.begin(), order.end(),
                    [&](uint32_t a, uint32_t b) { return scores[a] < scores[b]; });
   const float largest = scores[order.back()];
   double sum = 0.0;
-  for (const float s : scores) sum += std::exp(static_cast<double>(s) - largest);
+  for (const uint32_t i : order) sum += std::exp(static_cast<double>(scores[i]) - largest);
   const float limit = 1.0f - top_p;  // the reference compares in float32
   float cumulative = 0.0f;
   for (size_t i = 0; i + 1 < order.size(); ++i) {  // the largest entry is always kept
@@ -98,38 +102,17 @@ void apply_top_p(std::span<float> scores, float top_p) {
   }
 }
 
-Result<SamplingOptions> load_sampling_options(const std::filesystem::path& generation_config,
-                                              int64_t max_new_tokens) {
-  auto json = io::read_json_file(generation_config);
-  if (!json.ok()) return json.status();
-  const std::string where = generation_config.string();
+Result<SamplingOptions> sampling_from_config(const GenerationConfig& config,
+                                             int64_t max_new_tokens) {
   SamplingOptions options;
-  options.top_k = 50;  // GenerationConfig's default when the file has no top_k
+  options.repetition_penalty = config.repetition_penalty;
+  options.do_sample = config.do_sample;
+  options.temperature = config.temperature;
+  options.top_k = config.top_k;
+  options.top_p = config.top_p;
+  options.eos_ids.assign(config.eos_token_ids.begin(), config.eos_token_ids.end());
   options.max_new_tokens = max_new_tokens;
-  try {
-    const nlohmann::json& j = *json;
-    if (!j.is_object()) return Status::invalid_argument(where + ": not a JSON object");
-    auto get = [&](const char* key, auto& field) {
-      if (j.contains(key) && !j[key].is_null()) j[key].get_to(field);
-    };
-    get("do_sample", options.do_sample);
-    get("temperature", options.temperature);
-    get("top_k", options.top_k);
-    get("top_p", options.top_p);
-    get("repetition_penalty", options.repetition_penalty);
-    if (j.contains("eos_token_id")) {
-      const auto& eos = j["eos_token_id"];
-      options.eos_ids.clear();
-      if (eos.is_array()) {
-        for (const auto& id : eos) options.eos_ids.push_back(id.get<TokenId>());
-      } else if (!eos.is_null()) {
-        options.eos_ids.push_back(eos.get<TokenId>());
-      }
-    }
-  } catch (const nlohmann::json::exception& e) {
-    return Status::invalid_argument(where + ": " + e.what());
-  }
-  if (Status s = validate_sampling_options(options); !s.ok()) return s.with_context(where);
+  if (Status s = validate_sampling_options(options); !s.ok()) return s;
   return options;
 }
 

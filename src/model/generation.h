@@ -13,10 +13,10 @@
 #define VCAP_MODEL_GENERATION_H_
 
 #include <cstdint>
-#include <filesystem>
 #include <span>
 #include <vector>
 
+#include "model/config.h"
 #include "model/rope_index.h"
 
 namespace vcap::model {
@@ -37,12 +37,11 @@ struct SamplingOptions {
 // top_k >= 0, max_new_tokens >= 1).
 Status validate_sampling_options(const SamplingOptions& options);
 
-// Reads generation_config.json (spec §2.4) with HF's GenerationConfig defaults for absent keys
-// (do_sample false, temperature 1, top_k 50, top_p 1, repetition_penalty 1); eos_token_id may
-// be a number or a list. The result gets `max_new_tokens` (the caller decides it, not the file).
-// Errors name the file and the key.
-Result<SamplingOptions> load_sampling_options(const std::filesystem::path& generation_config,
-                                              int64_t max_new_tokens);
+// The settings of a parsed generation_config.json (model/config.h: absent keys already carry
+// HF's GenerationConfig defaults) with the caller's max_new_tokens (the file's is ignored: the
+// caption length is the caller's decision). Validated with validate_sampling_options.
+Result<SamplingOptions> sampling_from_config(const GenerationConfig& config,
+                                             int64_t max_new_tokens);
 
 // Repetition penalty r over every distinct id in `ids` (spec §12.2): s < 0 ? s·r : s/r.
 // Ids outside the vocabulary are ignored.

@@ -44,6 +44,7 @@ struct Generator::Sequence {
   KvCache cache;
   TokenSelector selector;
   std::vector<TokenId> generated;
+  std::vector<TokenId> forced;  // teacher forcing (GenerationRequest::forced_ids)
   bool stopped_on_eos = false;
 
   explicit Sequence(const SamplingOptions& sampling) : selector(sampling) {}
@@ -222,6 +223,7 @@ Result<std::unique_ptr<Generator::Sequence>> Generator::start(GenerationRequest&
   auto seq = std::make_unique<Sequence>(request.sampling);
   seq->id = request.id;
   seq->ids = std::move(request.input_ids);
+  seq->forced = std::move(request.forced_ids);
   seq->prompt_len = static_cast<int64_t>(seq->ids.size());
   seq->ids.reserve(seq->ids.size() + static_cast<size_t>(request.sampling.max_new_tokens));
   // spec §11.3: the cache holds the prompt and every generated token but the last.
@@ -238,12 +240,14 @@ bool Generator::choose(Sequence& seq, int64_t row) {
   const std::span<float> scores =
       std::span(scratch_->host_logits).subspan(static_cast<size_t>(row * vocab),
                                                 static_cast<size_t>(vocab));
-  const TokenId token = seq.selector.select(scores, seq.ids);
-  seq.ids.push_back(token);
-  seq.generated.push_back(token);
+  const TokenId chosen = seq.selector.select(scores, seq.ids);
+  const size_t step = seq.generated.size();
+  const TokenId fed = step < seq.forced.size() ? seq.forced[step] : chosen;
+  seq.generated.push_back(chosen);
+  seq.ids.push_back(fed);
   ++times_.generated_tokens;
-  seq.stopped_on_eos = seq.selector.is_eos(token);
-  return seq.selector.finished(token, static_cast<int64_t>(seq.generated.size()));
+  seq.stopped_on_eos = seq.selector.is_eos(fed);
+  return seq.selector.finished(fed, static_cast<int64_t>(seq.generated.size()));
 }
 
 GenerationResult Generator::result_of(Sequence& seq) {

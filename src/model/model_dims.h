@@ -6,9 +6,9 @@
 
 #include <array>
 #include <cstdint>
-#include <filesystem>
 
 #include "base/status.h"
+#include "model/config.h"
 #include "model/rope_index.h"
 
 namespace vcap::model {
@@ -62,11 +62,8 @@ struct ModelDims {
 // the field otherwise.
 Status validate_dims(const ModelDims& dims);
 
-// Reads the dims from a Hugging Face config.json (spec §2.2, §2.3): text keys at the top level
-// or under "text_config", vision keys under "vision_config" with the library defaults for the
-// keys the official files omit, `mrope_section` from "rope_scaling" or "rope_parameters".
-// Errors name the file and the key. Validated with validate_dims.
-Result<ModelDims> load_model_dims(const std::filesystem::path& config_json);
+// The dims of a parsed config.json (model/config.h), validated with validate_dims.
+Result<ModelDims> dims_from_config(const ModelConfig& config);
 
 }  // namespace vcap::model
 

@@ -20,10 +20,13 @@ StageTimes& StageTimes::operator+=(const StageTimes& other) {
 
 Result<Qwen2VL> Qwen2VL::load(const std::filesystem::path& dir, tensor::Backend& backend,
                               tensor::Precision precision) {
-  auto dims = load_model_dims(dir / "config.json");
-  if (!dims.ok()) return dims.status();
+  auto config = load_model_config(dir);
+  if (!config.ok()) return config.status();
+  auto dims = dims_from_config(*config);
+  if (!dims.ok()) return dims.status().with_context(dir.string());
   auto checkpoint = io::SafetensorsCheckpoint::open(dir);
   if (!checkpoint.ok()) return checkpoint.status();
+  if (Status s = validate_against_checkpoint(*config, *checkpoint); !s.ok()) return s;
   // The Weights are copies in the backend's layout: the mapping can close after loading.
   return load(*checkpoint, *dims, backend, precision);
 }

@@ -48,6 +48,10 @@ struct GenerationRequest {
   std::vector<float> pixel_values;
   std::vector<float> vision_features;  // when non-empty, pixel_values are not used
   SamplingOptions sampling;
+  // Evaluation only (teacher forcing): when non-empty, step i feeds forced_ids[i] to the model
+  // instead of its own choice; generated_ids still reports the choices, so agreement with a
+  // reference can be measured step by step without one flip derailing the rest.
+  std::vector<TokenId> forced_ids;
 };
 
 struct GenerationResult {
