@@ -14,13 +14,12 @@
 #include <cmath>
 #include <cstdio>
 #include <cstring>
+#include <dnnl.hpp>
 #include <map>
 #include <memory>
 #include <random>
 #include <string>
 #include <vector>
-
-#include <dnnl.hpp>
 
 #include "tensor/backend.h"
 #include "tensor/cpu/cpu_backend.h"
@@ -39,12 +38,12 @@ struct Shape {
 // Vision: one 1456-patch segment (a frame pair of the default clip) per call; LLM prefill: the
 // 7306-token prompt of the default clip; decode: one token.
 const Shape kShapes[] = {
-    {"vision_qkv", 1456, 1280, 3840},  {"vision_proj", 1456, 1280, 1280},
-    {"vision_fc1", 1456, 1280, 5120},  {"vision_fc2", 1456, 5120, 1280},
-    {"prefill_q", 7306, 1536, 1536},   {"prefill_kv", 7306, 1536, 256},
+    {"vision_qkv", 1456, 1280, 3840},   {"vision_proj", 1456, 1280, 1280},
+    {"vision_fc1", 1456, 1280, 5120},   {"vision_fc2", 1456, 5120, 1280},
+    {"prefill_q", 7306, 1536, 1536},    {"prefill_kv", 7306, 1536, 256},
     {"prefill_gate", 7306, 1536, 8960}, {"prefill_down", 7306, 8960, 1536},
-    {"decode_gate", 1, 1536, 8960},    {"decode_down", 1, 8960, 1536},
-    {"decode_q", 1, 1536, 1536},       {"decode_lm_head", 1, 1536, 151936},
+    {"decode_gate", 1, 1536, 8960},     {"decode_down", 1, 8960, 1536},
+    {"decode_q", 1, 1536, 1536},        {"decode_lm_head", 1, 1536, 151936},
 };
 
 std::vector<float> random_values(size_t count, uint32_t seed) {
@@ -113,12 +112,13 @@ void bm_attention(benchmark::State& state, int64_t length, AttentionParams p, bo
   if (!q.ok() || !kv.ok() || !out.ok()) return state.SkipWithError("allocation failed");
   backend->upload(q->view(), std::span<const float>(random_values(length * width, 3)));
   backend->upload(kv->view(), std::span<const float>(random_values(length * 2 * kv_width, 4)));
-  const AttentionBlock block{0, length, kv->view().cols_slice(0, kv_width),
-                             kv->view().cols_slice(kv_width, kv_width), causal, 0};
+  const AttentionBlock block{
+      0,      length, kv->view().cols_slice(0, kv_width), kv->view().cols_slice(kv_width, kv_width),
+      causal, 0};
   for (auto _ : state) backend->attention(out->view(), q->view(), {&block, 1}, p);
   const double pairs = causal ? length * (length + 1) / 2.0 : double(length) * length;
-  state.counters["GFLOP/s"] = benchmark::Counter(
-      4.0 * pairs * p.head_dim * p.num_heads / 1e9, benchmark::Counter::kIsIterationInvariantRate);
+  state.counters["GFLOP/s"] = benchmark::Counter(4.0 * pairs * p.head_dim * p.num_heads / 1e9,
+                                                 benchmark::Counter::kIsIterationInvariantRate);
 }
 
 void bm_memory_bandwidth(benchmark::State& state) {
@@ -127,34 +127,48 @@ void bm_memory_bandwidth(benchmark::State& state) {
   state.counters["copy_GB/s"] = gbs;
 }
 
-// Console output plus, at the end, the vcap / oneDNN ratio per shape and precision.
+// Console output plus, at the end, the vcap / oneDNN ratio per shape and precision: from wall
+// time, and from the CPU time of the calling thread (which does its equal share of the work and
+// is far less disturbed when other processes load the machine).
 class RatioReporter : public benchmark::ConsoleReporter {
  public:
+  RatioReporter() : benchmark::ConsoleReporter(OO_Tabular) {}
+
   void ReportRuns(const std::vector<Run>& runs) override {
     for (const Run& run : runs) {
       const auto rate = run.counters.find("GFLOP/s");
-      if (rate != run.counters.end()) rates_[run.run_name.function_name] = rate->second.value;
+      if (rate == run.counters.end() || run.iterations == 0) continue;
+      const double cpu_seconds = run.cpu_accumulated_time / static_cast<double>(run.iterations);
+      results_[run.run_name.function_name] = {rate->second.value, cpu_seconds};
     }
     ConsoleReporter::ReportRuns(runs);
   }
+
   void Finalize() override {
     ConsoleReporter::Finalize();
-    std::printf("\n%-8s %-16s %12s %12s %7s\n", "dtype", "shape", "vcap GF/s", "oneDNN GF/s",
-                "ratio");
+    std::printf("\n%-5s %-15s %10s %10s %10s %11s %11s %9s\n", "dtype", "shape", "vcap GF/s",
+                "oneDNN GF/s", "wall ratio", "vcap cpu ms", "oneDNN cpu", "cpu ratio");
     for (const char* dtype : {"f32", "bf16"}) {
       for (const Shape& s : kShapes) {
         const std::string suffix = std::string(dtype) + "/" + s.name;
-        const auto ours = rates_.find("matmul/vcap/" + suffix);
-        const auto raw = rates_.find("matmul/onednn/" + suffix);
-        if (ours == rates_.end() || raw == rates_.end()) continue;
-        std::printf("%-8s %-16s %12.1f %12.1f %7.2f\n", dtype, s.name, ours->second, raw->second,
-                    ours->second / raw->second);
+        const auto ours = results_.find("matmul/vcap/" + suffix);
+        const auto raw = results_.find("matmul/onednn/" + suffix);
+        if (ours == results_.end() || raw == results_.end()) continue;
+        const Result& a = ours->second;
+        const Result& b = raw->second;
+        std::printf("%-5s %-15s %10.1f %11.1f %10.2f %11.2f %11.2f %9.2f\n", dtype, s.name, a.rate,
+                    b.rate, a.rate / b.rate, a.cpu_seconds * 1e3, b.cpu_seconds * 1e3,
+                    b.cpu_seconds / a.cpu_seconds);
       }
     }
   }
 
  private:
-  std::map<std::string, double> rates_;
+  struct Result {
+    double rate;         // GFLOP/s from wall time
+    double cpu_seconds;  // calling thread's CPU seconds per iteration
+  };
+  std::map<std::string, Result> results_;
 };
 
 void register_benchmarks() {
@@ -163,20 +177,30 @@ void register_benchmarks() {
       const std::string suffix = std::string(precision_name(precision)) + "/" + s.name;
       const double seconds = s.m > 1 ? 1.0 : 0.3;
       benchmark::RegisterBenchmark(("matmul/vcap/" + suffix).c_str(), bm_vcap_matmul, s, precision)
-          ->UseRealTime()->Unit(benchmark::kMillisecond)->MinTime(seconds);
+          ->UseRealTime()
+          ->Unit(benchmark::kMillisecond)
+          ->MinTime(seconds);
       benchmark::RegisterBenchmark(("matmul/onednn/" + suffix).c_str(), bm_onednn_matmul, s,
                                    precision)
-          ->UseRealTime()->Unit(benchmark::kMillisecond)->MinTime(seconds);
+          ->UseRealTime()
+          ->Unit(benchmark::kMillisecond)
+          ->MinTime(seconds);
     }
   }
   benchmark::RegisterBenchmark("attention/vision_segment_1456", bm_attention, 1456,
                                AttentionParams{16, 16, 80, 1.0f / std::sqrt(80.0f)}, false)
-      ->UseRealTime()->Unit(benchmark::kMillisecond)->MinTime(1.0);
+      ->UseRealTime()
+      ->Unit(benchmark::kMillisecond)
+      ->MinTime(1.0);
   benchmark::RegisterBenchmark("attention/llm_prefill_7306_causal", bm_attention, 7306,
                                AttentionParams{12, 2, 128, 1.0f / std::sqrt(128.0f)}, true)
-      ->UseRealTime()->Unit(benchmark::kMillisecond)->Iterations(2);
+      ->UseRealTime()
+      ->Unit(benchmark::kMillisecond)
+      ->Iterations(2);
   benchmark::RegisterBenchmark("memory/copy_bandwidth", bm_memory_bandwidth)
-      ->UseRealTime()->Unit(benchmark::kMillisecond)->Iterations(1);
+      ->UseRealTime()
+      ->Unit(benchmark::kMillisecond)
+      ->Iterations(1);
 }
 
 }  // namespace

@@ -114,8 +114,7 @@ class Backend {
   // out[r][c] = table[ids[r]][c] converted to f32 (the embedding lookup).
   // out: [ids.size(), table.in_features()] f32. Aborts (VCAP_CHECK) on an id outside
   // [0, table.out_features()): the model validates token ids before calling.
-  virtual void gather_rows(TensorView out, const Weight& table,
-                           std::span<const int32_t> ids) = 0;
+  virtual void gather_rows(TensorView out, const Weight& table, std::span<const int32_t> ids) = 0;
 
   // --- Normalisation (per row, statistics in f32) ---------------------------------------------
 

@@ -30,8 +30,8 @@ std::vector<double> reference(const std::vector<float>& q, const std::vector<Hos
   std::vector<double> out(initial.begin(), initial.end());
   for (const HostBlock& b : blocks) {
     for (int64_t i = 0; i < b.q_count; ++i) {
-      const int64_t end = b.causal ? std::clamp<int64_t>(i + b.offset + 1, 0, b.k_count)
-                                   : b.k_count;
+      const int64_t end =
+          b.causal ? std::clamp<int64_t>(i + b.offset + 1, 0, b.k_count) : b.k_count;
       for (int h = 0; h < p.num_heads; ++h) {
         const int g = h / (p.num_heads / p.num_kv_heads);
         const float* qh = &q[(b.q_begin + i) * width + h * p.head_dim];
@@ -39,7 +39,8 @@ std::vector<double> reference(const std::vector<float>& q, const std::vector<Hos
         double max = -1e300;
         for (int64_t j = 0; j < end; ++j) {
           double dot = 0.0;
-          for (int d = 0; d < p.head_dim; ++d) dot += double(qh[d]) * b.k[j * kv_width + g * p.head_dim + d];
+          for (int d = 0; d < p.head_dim; ++d)
+            dot += double(qh[d]) * b.k[j * kv_width + g * p.head_dim + d];
           s[j] = dot * p.scale;
           max = std::max(max, s[j]);
         }
@@ -86,8 +87,7 @@ void check_attention(KernelPath path, const AttentionParams& p, std::vector<Host
     }
     kv.push_back(testing::device_matrix(*backend, fused, b.k_count, 2 * kv_width));
     device_blocks.push_back({b.q_begin, b.q_count, kv.back().view().cols_slice(0, kv_width),
-                             kv.back().view().cols_slice(kv_width, kv_width), b.causal,
-                             b.offset});
+                             kv.back().view().cols_slice(kv_width, kv_width), b.causal, b.offset});
   }
   backend->attention(out_t.view(), q_t.view().cols_slice(5, width), device_blocks, p);
   testing::expect_close(testing::host_values(*backend, out_t.view()),
@@ -98,15 +98,15 @@ class AttentionTest : public ::testing::TestWithParam<KernelPath> {};
 
 TEST_P(AttentionTest, VisionSegmentsAreIndependentAndBidirectional) {
   const AttentionParams p{2, 2, 80, 1.0f / std::sqrt(80.0f)};
-  check_attention(GetParam(), p,
-                  {{0, 37, 37, false, 0, {}, {}}, {37, 70, 70, false, 0, {}, {}}}, 107, 1, 1e-5);
+  check_attention(GetParam(), p, {{0, 37, 37, false, 0, {}, {}}, {37, 70, 70, false, 0, {}, {}}},
+                  107, 1, 1e-5);
 }
 
 TEST_P(AttentionTest, CausalGqaPrefillWithCachedPrefix) {
   const AttentionParams p{6, 2, 32, 1.0f / std::sqrt(32.0f)};
   // Two sequences: 20 new tokens after 13 cached, 9 new tokens with an empty cache.
-  check_attention(GetParam(), p,
-                  {{0, 20, 33, true, 13, {}, {}}, {20, 9, 9, true, 0, {}, {}}}, 29, 2, 1e-5);
+  check_attention(GetParam(), p, {{0, 20, 33, true, 13, {}, {}}, {20, 9, 9, true, 0, {}, {}}}, 29,
+                  2, 1e-5);
 }
 
 TEST_P(AttentionTest, DecodeStepOverManyKeyTiles) {

@@ -11,8 +11,8 @@ namespace vcap::tensor {
 namespace {
 
 using testing::host_values;
-using testing::make_test_backend;
 using testing::KernelPath;
+using testing::make_test_backend;
 
 TEST(MakeBackend, CudaIsUnsupportedInThisBuild) {
   auto backend = make_backend({.device = "cuda:0"});
@@ -87,31 +87,34 @@ TEST(CpuBackend, UploadToBf16RoundsAndDownloadWidens) {
 
 TEST(CpuBackend, PrepareWeightRejectsEmptyMatrices) {
   auto backend = make_test_backend(KernelPath::kAvx512);
-  auto weight = backend->prepare_weight(HostMatrix{nullptr, HostDType::kF32, 2, 2},
-                                        Precision::kF32);
+  auto weight =
+      backend->prepare_weight(HostMatrix{nullptr, HostDType::kF32, 2, 2}, Precision::kF32);
   EXPECT_EQ(weight.status().code(), StatusCode::kInvalidArgument);
 }
 
+// The table spans several of oneDNN's weight blocks in both dimensions (rows > 64, columns
+// > 16 with a partial block), so rows are read back through the packed layout.
 TEST(CpuBackend, GatherRowsReadsEmbeddingRowsInBothPrecisions) {
   auto backend = make_test_backend(KernelPath::kAvx512);
-  const std::vector<float> table = testing::random_values(6 * 5, 2);
-  const std::vector<int32_t> ids = {4, 0, 4, 2};
+  const int64_t vocab = 130, cols = 37;
+  const std::vector<float> table = testing::random_values(vocab * cols, 2);
+  const std::vector<int32_t> ids = {129, 0, 64, 63, 64, 7};
   for (const Precision precision : {Precision::kF32, Precision::kBF16}) {
-    auto weight =
-        backend->prepare_weight(HostMatrix{table.data(), HostDType::kF32, 6, 5}, precision);
+    auto weight = backend->prepare_weight(HostMatrix{table.data(), HostDType::kF32, vocab, cols},
+                                          precision);
     ASSERT_TRUE(weight.ok());
-    EXPECT_EQ(weight->out_features(), 6);
-    EXPECT_EQ(weight->in_features(), 5);
+    EXPECT_EQ(weight->out_features(), vocab);
+    EXPECT_EQ(weight->in_features(), cols);
     EXPECT_EQ(weight->dtype(), weight_dtype(precision));
-    auto out = backend->allocate(DType::kF32, 4, 5);
+    auto out = backend->allocate(DType::kF32, static_cast<int64_t>(ids.size()), cols);
     ASSERT_TRUE(out.ok());
     backend->gather_rows(out->view(), *weight, ids);
     const std::vector<float> got = host_values(*backend, out->view());
     for (size_t i = 0; i < ids.size(); ++i) {
-      for (int c = 0; c < 5; ++c) {
-        float want = table[ids[i] * 5 + c];
+      for (int64_t c = 0; c < cols; ++c) {
+        float want = table[ids[i] * cols + c];
         if (precision == Precision::kBF16) want = bf16_to_f32(f32_to_bf16(want));
-        EXPECT_EQ(got[i * 5 + c], want);
+        ASSERT_EQ(got[i * cols + c], want) << "id " << ids[i] << " col " << c;
       }
     }
   }
@@ -120,8 +123,8 @@ TEST(CpuBackend, GatherRowsReadsEmbeddingRowsInBothPrecisions) {
 TEST(CpuBackendDeathTest, GatherRowsAbortsOnAnIdOutsideTheTable) {
   auto backend = make_test_backend(KernelPath::kAvx512);
   const std::vector<float> table(4 * 2, 1.0f);
-  auto weight = backend->prepare_weight(HostMatrix{table.data(), HostDType::kF32, 4, 2},
-                                        Precision::kF32);
+  auto weight =
+      backend->prepare_weight(HostMatrix{table.data(), HostDType::kF32, 4, 2}, Precision::kF32);
   ASSERT_TRUE(weight.ok());
   auto out = backend->allocate(DType::kF32, 1, 2);
   ASSERT_TRUE(out.ok());
@@ -155,8 +158,7 @@ TEST(CpuBackend, CopyRowsScattersIntoTheGivenRows) {
   Tensor src = testing::device_matrix(*backend, {1, 2, 3, 4}, 2, 2);
   const std::vector<int64_t> rows = {3, 1};
   backend->copy_rows(dst.view(), src.view(), rows);
-  EXPECT_EQ(host_values(*backend, dst.view()),
-            (std::vector<float>{0, 0, 3, 4, 0, 0, 1, 2, 0, 0}));
+  EXPECT_EQ(host_values(*backend, dst.view()), (std::vector<float>{0, 0, 3, 4, 0, 0, 1, 2, 0, 0}));
 }
 
 }  // namespace

@@ -79,7 +79,8 @@ TEST_P(ElementwiseTest, RotaryRotatesPairsOfEachHeadInPlace) {
   const auto values = testing::random_values(rows * (width + offset), 44);
   const auto angles = testing::random_values(rows * half, 45, -30.0f, 30.0f);
   std::vector<float> cos(angles.size()), sin(angles.size());
-  for (size_t i = 0; i < angles.size(); ++i) cos[i] = std::cos(angles[i]), sin[i] = std::sin(angles[i]);
+  for (size_t i = 0; i < angles.size(); ++i)
+    cos[i] = std::cos(angles[i]), sin[i] = std::sin(angles[i]);
   Tensor x = testing::device_matrix(*backend, values, rows, width + offset);
   Tensor cos_t = testing::device_matrix(*backend, cos, rows, half);
   Tensor sin_t = testing::device_matrix(*backend, sin, rows, half);

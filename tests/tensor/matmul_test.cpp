@@ -36,8 +36,7 @@ void check_matmul(KernelPath path, Precision precision, const Case& c, bool stri
   const TensorView in_v = in_t.view().cols_slice(pad, c.in_features);
   const TensorView out_v = out_t.view().cols_slice(pad, c.out_features);
   backend->matmul(out_v, in_v, *weight,
-                  c.bias ? std::optional<TensorView>(bias_t.view()) : std::nullopt,
-                  c.accumulate);
+                  c.bias ? std::optional<TensorView>(bias_t.view()) : std::nullopt, c.accumulate);
 
   const bool bf16 = precision == Precision::kBF16;
   std::vector<double> want(c.rows * c.out_features), scale(want.size());
@@ -102,8 +101,8 @@ TEST_P(MatmulTest, Bf16StaysCloseToTheF32Product) {
   const auto w = testing::random_values(n * k, 21);
   Tensor in_t = testing::device_matrix(*backend, in, rows, k);
   auto out = backend->allocate(DType::kF32, rows, n);
-  auto weight = backend->prepare_weight(HostMatrix{w.data(), HostDType::kF32, n, k},
-                                        Precision::kBF16);
+  auto weight =
+      backend->prepare_weight(HostMatrix{w.data(), HostDType::kF32, n, k}, Precision::kBF16);
   ASSERT_TRUE(out.ok() && weight.ok());
   backend->matmul(out->view(), in_t.view(), *weight);
   std::vector<double> want(rows * n), scale(rows * n);
@@ -122,8 +121,8 @@ TEST_P(MatmulTest, Bf16StaysCloseToTheF32Product) {
 TEST_P(MatmulTest, Bf16SourceWidensExactlyToF32Weights) {
   auto backend = testing::make_test_backend(GetParam());
   const std::vector<uint16_t> w = {0x3f80, 0x4000, 0xbf80, 0x3f00};  // [[1, 2], [-1, 0.5]]
-  auto weight = backend->prepare_weight(HostMatrix{w.data(), HostDType::kBF16, 2, 2},
-                                        Precision::kF32);
+  auto weight =
+      backend->prepare_weight(HostMatrix{w.data(), HostDType::kBF16, 2, 2}, Precision::kF32);
   ASSERT_TRUE(weight.ok());
   Tensor in = testing::device_matrix(*backend, {3, 4}, 1, 2);
   auto out = backend->allocate(DType::kF32, 1, 2);
@@ -135,8 +134,8 @@ TEST_P(MatmulTest, Bf16SourceWidensExactlyToF32Weights) {
 TEST(MatmulDeathTest, MismatchedShapesAbortWithTheShapes) {
   auto backend = testing::make_test_backend(KernelPath::kAvx512);
   const std::vector<float> w(4 * 3, 1.0f);
-  auto weight = backend->prepare_weight(HostMatrix{w.data(), HostDType::kF32, 4, 3},
-                                        Precision::kF32);
+  auto weight =
+      backend->prepare_weight(HostMatrix{w.data(), HostDType::kF32, 4, 3}, Precision::kF32);
   auto in = backend->allocate(DType::kF32, 2, 5);
   auto out = backend->allocate(DType::kF32, 2, 4);
   ASSERT_TRUE(weight.ok() && in.ok() && out.ok());

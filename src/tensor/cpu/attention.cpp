@@ -10,7 +10,7 @@
 namespace vcap::tensor::cpu {
 namespace {
 
-constexpr int kTargetLanes = 64;   // (row, head) queries per task
+constexpr int kTargetLanes = 64;  // (row, head) queries per task
 constexpr float kMinusInf = -std::numeric_limits<float>::infinity();
 
 // One unit of parallel work: rows [row_begin, row_begin + row_count) of a block (block-relative)

@@ -18,19 +18,19 @@ constexpr float kMinusInf = -std::numeric_limits<float>::infinity();
 
 // Per-thread working set of one task, carved from one vector (padded lanes = lp):
 struct Scratch {
-  float* qt;      // [dim][lp]       queries, transposed
-  float* st;      // [kTileKeys][lp] scores, then probabilities, of the current key tile
-  float* acc;     // [lanes][dim]    unnormalised outputs
-  float* max;     // [lp]            running max per query
-  float* sum;     // [lp]            running sum of exp per query
-  float* scale;   // [lp]            rescale factor of the current tile
-  int32_t* end;   // [lp]            keys [0, end) visible per query (0 for padding lanes)
+  float* qt;           // [dim][lp]       queries, transposed
+  float* st;           // [kTileKeys][lp] scores, then probabilities, of the current key tile
+  float* acc;          // [lanes][dim]    unnormalised outputs
+  float* max;          // [lp]            running max per query
+  float* sum;          // [lp]            running sum of exp per query
+  float* scale;        // [lp]            rescale factor of the current tile
+  int32_t* end;        // [lp]            keys [0, end) visible per query (0 for padding lanes)
   const float* zeros;  // [dim]      stands in for keys past the end of a tile
 };
 
 Scratch carve(std::vector<float>& storage, int64_t lanes, int64_t lp, int dim) {
-  const size_t need = static_cast<size_t>(dim) * lp + kTileKeys * lp + lanes * dim + 4 * lp +
-                      dim + 16;
+  const size_t need =
+      static_cast<size_t>(dim) * lp + kTileKeys * lp + lanes * dim + 4 * lp + dim + 16;
   if (storage.size() < need) storage.resize(need);
   const auto address = reinterpret_cast<uintptr_t>(storage.data());
   float* p = storage.data() + ((64 - address % 64) % 64) / sizeof(float);
@@ -50,8 +50,10 @@ Scratch carve(std::vector<float>& storage, int64_t lanes, int64_t lp, int dim) {
 
 // st[j][v*16 ..] = sum_d k[j][d] * qt[d][v*16 ..] for 4 keys and LV lane vectors from v0.
 template <int LV>
-[[gnu::target("avx512f,avx512bw,avx512dq,avx512vl")]] void score_block(const float* const* k, const float* qt, int64_t lp,
-                                          int dim, int64_t v0, float* st) {
+[[gnu::target("avx512f,avx512bw,avx512dq,avx512vl")]] void score_block(const float* const* k,
+                                                                       const float* qt, int64_t lp,
+                                                                       int dim, int64_t v0,
+                                                                       float* st) {
   __m512 acc[4][LV];
   for (int j = 0; j < 4; ++j) {
     for (int v = 0; v < LV; ++v) acc[j][v] = _mm512_setzero_ps();
@@ -98,8 +100,9 @@ void score_tile(const Scratch& s, const AttentionBlock& block, int64_t column, i
 // Online-softmax step for every query over keys j0 .. j0 + count: st becomes probabilities
 // (0 where a key is not visible), max/sum are updated and s.scale gets each query's rescale
 // factor for its accumulated output.
-[[gnu::target("avx512f,avx512bw,avx512dq,avx512vl")]] void softmax_tile(const Scratch& s, int64_t j0, int64_t count,
-                                           int64_t lp, float scale) {
+[[gnu::target("avx512f,avx512bw,avx512dq,avx512vl")]] void softmax_tile(const Scratch& s,
+                                                                        int64_t j0, int64_t count,
+                                                                        int64_t lp, float scale) {
   const __m512 minus_inf = _mm512_set1_ps(kMinusInf);
   for (int64_t v = 0; v < lp; v += 16) {
     const __m512i end = _mm512_load_si512(s.end + v);
@@ -108,8 +111,8 @@ void score_tile(const Scratch& s, const AttentionBlock& block, int64_t column, i
       const __mmask16 visible =
           _mm512_cmplt_epi32_mask(_mm512_set1_epi32(static_cast<int32_t>(j0 + j)), end);
       float* row = s.st + j * lp + v;
-      const __m512 x = _mm512_mask_mul_ps(minus_inf, visible, _mm512_load_ps(row),
-                                          _mm512_set1_ps(scale));
+      const __m512 x =
+          _mm512_mask_mul_ps(minus_inf, visible, _mm512_load_ps(row), _mm512_set1_ps(scale));
       _mm512_store_ps(row, x);
       tile_max = _mm512_max_ps(tile_max, x);
     }
@@ -136,10 +139,9 @@ void score_tile(const Scratch& s, const AttentionBlock& block, int64_t column, i
 
 // acc[l][0..16*NV) += sum_j st[j][l] * V[j0 + j][column ..] for R lanes from l0.
 template <int R, int NV>
-[[gnu::target("avx512f,avx512bw,avx512dq,avx512vl")]] void accumulate_block(const Scratch& s, int64_t l0, int64_t lp,
-                                               int dim, const AttentionBlock& block,
-                                               int64_t column, int64_t j0, int64_t keys,
-                                               int c0) {
+[[gnu::target("avx512f,avx512bw,avx512dq,avx512vl")]] void accumulate_block(
+    const Scratch& s, int64_t l0, int64_t lp, int dim, const AttentionBlock& block, int64_t column,
+    int64_t j0, int64_t keys, int c0) {
   __m512 a[R][NV];
   for (int r = 0; r < R; ++r) {
     const float scale = s.scale[l0 + r];
@@ -179,14 +181,30 @@ void accumulate_tile(const Scratch& s, int64_t lanes, int64_t lp, int dim,
                      const AttentionBlock& block, int64_t column, int64_t j0, int64_t keys) {
   for (int c0 = 0; c0 < dim; c0 += 128) {
     switch (std::min(8, (dim - c0) / 16)) {
-      case 8: accumulate_columns<8>(s, lanes, lp, dim, block, column, j0, keys, c0); break;
-      case 7: accumulate_columns<7>(s, lanes, lp, dim, block, column, j0, keys, c0); break;
-      case 6: accumulate_columns<6>(s, lanes, lp, dim, block, column, j0, keys, c0); break;
-      case 5: accumulate_columns<5>(s, lanes, lp, dim, block, column, j0, keys, c0); break;
-      case 4: accumulate_columns<4>(s, lanes, lp, dim, block, column, j0, keys, c0); break;
-      case 3: accumulate_columns<3>(s, lanes, lp, dim, block, column, j0, keys, c0); break;
-      case 2: accumulate_columns<2>(s, lanes, lp, dim, block, column, j0, keys, c0); break;
-      default: accumulate_columns<1>(s, lanes, lp, dim, block, column, j0, keys, c0); break;
+      case 8:
+        accumulate_columns<8>(s, lanes, lp, dim, block, column, j0, keys, c0);
+        break;
+      case 7:
+        accumulate_columns<7>(s, lanes, lp, dim, block, column, j0, keys, c0);
+        break;
+      case 6:
+        accumulate_columns<6>(s, lanes, lp, dim, block, column, j0, keys, c0);
+        break;
+      case 5:
+        accumulate_columns<5>(s, lanes, lp, dim, block, column, j0, keys, c0);
+        break;
+      case 4:
+        accumulate_columns<4>(s, lanes, lp, dim, block, column, j0, keys, c0);
+        break;
+      case 3:
+        accumulate_columns<3>(s, lanes, lp, dim, block, column, j0, keys, c0);
+        break;
+      case 2:
+        accumulate_columns<2>(s, lanes, lp, dim, block, column, j0, keys, c0);
+        break;
+      default:
+        accumulate_columns<1>(s, lanes, lp, dim, block, column, j0, keys, c0);
+        break;
     }
   }
 }
@@ -198,9 +216,8 @@ bool attention_avx512_supports(const AttentionParams& params) {
 }
 
 void attention_task_avx512(const float* const* q, float* const* out, const int64_t* end,
-                           int64_t lanes, int64_t max_end, const AttentionBlock& block,
-                           int kv_head, const AttentionParams& params,
-                           std::vector<float>& scratch) {
+                           int64_t lanes, int64_t max_end, const AttentionBlock& block, int kv_head,
+                           const AttentionParams& params, std::vector<float>& scratch) {
   const int dim = params.head_dim;
   const int64_t column = static_cast<int64_t>(kv_head) * dim;
   const int64_t lp = (lanes + 15) / 16 * 16;

@@ -17,8 +17,8 @@ bool attention_avx512_supports(const AttentionParams& params);
 // head `kv_head` of block.k / block.v (zeros when end[l] == 0). max_end = max of end.
 // `scratch` is reused between calls of one thread. REQUIRES: the CPU has AVX-512 F/BW/DQ/VL.
 void attention_task_avx512(const float* const* q, float* const* out, const int64_t* end,
-                           int64_t lanes, int64_t max_end, const AttentionBlock& block,
-                           int kv_head, const AttentionParams& params, std::vector<float>& scratch);
+                           int64_t lanes, int64_t max_end, const AttentionBlock& block, int kv_head,
+                           const AttentionParams& params, std::vector<float>& scratch);
 
 }  // namespace vcap::tensor::cpu
 

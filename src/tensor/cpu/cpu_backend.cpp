@@ -42,7 +42,8 @@ void require_f32(TensorView v, const char* op, const char* name) {
 }
 
 void require_same_shape(TensorView a, TensorView b, const char* op) {
-  require(a.rows == b.rows && a.cols == b.cols, op, "shapes differ: " + shape(a) + " vs " + shape(b));
+  require(a.rows == b.rows && a.cols == b.cols, op,
+          "shapes differ: " + shape(a) + " vs " + shape(b));
 }
 
 class CpuBuffer : public Buffer {
@@ -93,8 +94,8 @@ class CpuBackend : public Backend {
   void download(TensorView src, std::span<float> host) override {
     require(static_cast<int64_t>(host.size()) == src.rows * src.cols, "download",
             "host size " + std::to_string(host.size()) + " vs src " + shape(src));
-    const TensorView dst{reinterpret_cast<std::byte*>(host.data()), DType::kF32, src.rows,
-                         src.cols, src.cols};
+    const TensorView dst{reinterpret_cast<std::byte*>(host.data()), DType::kF32, src.rows, src.cols,
+                         src.cols};
     cpu::convert(context_, dst, src);
   }
 
@@ -114,7 +115,7 @@ class CpuBackend : public Backend {
               "id " + std::to_string(id) + " outside the table's " +
                   std::to_string(table.out_features()) + " rows");
     }
-    cpu::gather_rows(context_, out, cpu::cpu_weight(table).data(), table.dtype(), ids);
+    cpu::cpu_weight(table).read_rows(context_, out, table.dtype(), ids);
   }
 
   void layer_norm(TensorView out, TensorView in, TensorView weight, TensorView bias,
@@ -130,8 +131,7 @@ class CpuBackend : public Backend {
     cpu::rms_norm(context_, out, in, weight, eps);
   }
 
-  void rotary(TensorView x, TensorView cos, TensorView sin, int num_heads,
-              int head_dim) override;
+  void rotary(TensorView x, TensorView cos, TensorView sin, int num_heads, int head_dim) override;
 
   void attention(TensorView out, TensorView q, std::span<const AttentionBlock> blocks,
                  const AttentionParams& params) override;
@@ -166,9 +166,9 @@ class CpuBackend : public Backend {
   void copy_rows(TensorView dst, TensorView src, std::span<const int64_t> dst_rows) override {
     require_f32(dst, "copy_rows", "dst");
     require_f32(src, "copy_rows", "src");
-    require(dst.cols == src.cols && static_cast<int64_t>(dst_rows.size()) == src.rows,
-            "copy_rows", "dst " + shape(dst) + " src " + shape(src) + " with " +
-                             std::to_string(dst_rows.size()) + " row indices");
+    require(dst.cols == src.cols && static_cast<int64_t>(dst_rows.size()) == src.rows, "copy_rows",
+            "dst " + shape(dst) + " src " + shape(src) + " with " +
+                std::to_string(dst_rows.size()) + " row indices");
     for (const int64_t row : dst_rows) {
       require(row >= 0 && row < dst.rows, "copy_rows",
               "row " + std::to_string(row) + " outside dst " + shape(dst));
@@ -201,14 +201,12 @@ Result<Weight> CpuBackend::prepare_weight(const HostMatrix& host, Precision prec
     return Status::invalid_argument("cpu: prepare " + what + ": empty matrix or null data");
   }
   const DType dtype = weight_dtype(precision);
-  const auto bytes = matrix_bytes(host.rows, host.cols, dtype_size(dtype));
-  if (!bytes) return Status::out_of_memory("cpu: prepare " + what + ": size overflows");
-  auto memory = cpu::allocate_aligned(*bytes, what.c_str());
-  if (!memory) return memory.status();
-  const TensorView dst{memory->get(), dtype, host.rows, host.cols, host.cols};
-  cpu::convert_from_host(context_, dst, host);
-  return Weight(std::make_unique<cpu::CpuWeight>(std::move(*memory), *bytes), dtype, host.rows,
-                host.cols);
+  if (!matrix_bytes(host.rows, host.cols, dtype_size(dtype))) {
+    return Status::out_of_memory("cpu: prepare " + what + ": size overflows");
+  }
+  auto weight = gemm_.prepare(context_, host, dtype);
+  if (!weight) return weight.status().with_context("cpu: prepare " + what);
+  return weight;
 }
 
 void CpuBackend::matmul(TensorView out, TensorView in, const Weight& w,
@@ -226,15 +224,15 @@ void CpuBackend::matmul(TensorView out, TensorView in, const Weight& w,
   gemm_.matmul(context_, out, in, w, bias, accumulate, bf16_scratch_.get());
 }
 
-void CpuBackend::rotary(TensorView x, TensorView cos, TensorView sin, int num_heads,
-                        int head_dim) {
+void CpuBackend::rotary(TensorView x, TensorView cos, TensorView sin, int num_heads, int head_dim) {
   require_f32(x, "rotary", "x");
   require_f32(cos, "rotary", "cos");
   require_f32(sin, "rotary", "sin");
   require(head_dim > 0 && head_dim % 2 == 0 && num_heads > 0 &&
               x.cols == static_cast<int64_t>(num_heads) * head_dim,
-          "rotary", "x " + shape(x) + " vs " + std::to_string(num_heads) + " heads of " +
-                        std::to_string(head_dim));
+          "rotary",
+          "x " + shape(x) + " vs " + std::to_string(num_heads) + " heads of " +
+              std::to_string(head_dim));
   require(cos.rows == x.rows && cos.cols == head_dim / 2, "rotary", "cos " + shape(cos));
   require_same_shape(cos, sin, "rotary");
   cpu::rotary(context_, x, cos, sin, num_heads, head_dim);

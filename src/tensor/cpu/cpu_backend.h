@@ -11,7 +11,7 @@
 namespace vcap::tensor {
 
 struct CpuBackendOptions {
-  int threads = 0;        // OpenMP threads; 0 = every core this process may use
+  int threads = 0;         // OpenMP threads; 0 = every core this process may use
   bool use_avx512 = true;  // false forces the portable kernels (tests compare both paths)
 };
 

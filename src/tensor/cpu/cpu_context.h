@@ -13,8 +13,8 @@
 namespace vcap::tensor::cpu {
 
 struct CpuContext {
-  int threads = 1;      // OpenMP threads for every parallel region (and oneDNN)
-  bool avx512 = false;  // AVX-512 F/BW/DQ/VL kernels (else the portable scalar ones)
+  int threads = 1;           // OpenMP threads for every parallel region (and oneDNN)
+  bool avx512 = false;       // AVX-512 F/BW/DQ/VL kernels (else the portable scalar ones)
   bool avx512_bf16 = false;  // AVX512-BF16 conversions (implies avx512)
 };
 

@@ -98,8 +98,10 @@ float apply_scalar(float x, Activation kind) {
   }
 }
 
-[[gnu::target("avx512f,avx512bw,avx512dq,avx512vl")]] void silu_mul_row_avx512(
-    float* out, const float* gate, const float* up, int64_t count) {
+[[gnu::target("avx512f,avx512bw,avx512dq,avx512vl")]] void silu_mul_row_avx512(float* out,
+                                                                               const float* gate,
+                                                                               const float* up,
+                                                                               int64_t count) {
   for (int64_t i = 0; i < count; i += 16) {
     const __mmask16 mask = simd::first_lanes(count - i);
     const __m512 g = _mm512_maskz_loadu_ps(mask, gate + i);
@@ -165,17 +167,6 @@ void add(const CpuContext& context, TensorView inout, TensorView other) {
     float* x = inout.row<float>(r);
     const float* y = other.row<float>(r);
     for (int64_t c = 0; c < inout.cols; ++c) x[c] += y[c];
-  }
-}
-
-void gather_rows(const CpuContext& context, TensorView out, const std::byte* table,
-                 DType table_dtype, std::span<const int32_t> ids) {
-  const size_t row_bytes = static_cast<size_t>(out.cols) * dtype_size(table_dtype);
-  const auto count = static_cast<int64_t>(ids.size());
-#pragma omp parallel for num_threads(context.threads) schedule(static) if (count > 16)
-  for (int64_t i = 0; i < count; ++i) {
-    convert_row(context, reinterpret_cast<std::byte*>(out.row<float>(i)), DType::kF32,
-                table + static_cast<size_t>(ids[i]) * row_bytes, as_host(table_dtype), out.cols);
   }
 }
 

@@ -1,5 +1,5 @@
 // Elementwise CPU kernels: dtype conversion and copies, activations, SwiGLU, residual add, row
-// gather/scatter. Shapes are checked by the caller (cpu_backend.cpp); these only compute.
+// scatter. Shapes are checked by the caller (cpu_backend.cpp); these only compute.
 // Each has a portable scalar path and an AVX-512 path picked by CpuContext::avx512.
 #ifndef VCAP_TENSOR_CPU_ELEMENTWISE_H_
 #define VCAP_TENSOR_CPU_ELEMENTWISE_H_
@@ -21,10 +21,6 @@ void convert_from_host(const CpuContext& context, TensorView dst, const HostMatr
 void activation(const CpuContext& context, TensorView inout, Activation kind);
 void silu_mul(const CpuContext& context, TensorView out, TensorView gate, TensorView up);
 void add(const CpuContext& context, TensorView inout, TensorView other);
-
-// out[i] = table row ids[i] as f32; table [vocab, cols] row-major of table_dtype.
-void gather_rows(const CpuContext& context, TensorView out, const std::byte* table,
-                 DType table_dtype, std::span<const int32_t> ids);
 
 // dst row dst_rows[i] = src row i.
 void copy_rows(const CpuContext& context, TensorView dst, TensorView src,

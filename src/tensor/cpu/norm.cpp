@@ -9,8 +9,8 @@ namespace {
 
 // Two passes (mean, then the centred sum of squares), as torch does: one pass with
 // E[x^2] - E[x]^2 loses digits when |mean| >> std.
-void layer_norm_row_scalar(float* out, const float* in, const float* w, const float* b,
-                           int64_t n, float eps) {
+void layer_norm_row_scalar(float* out, const float* in, const float* w, const float* b, int64_t n,
+                           float eps) {
   float sum = 0.0f;
   for (int64_t i = 0; i < n; ++i) sum += in[i];
   const float mean = sum / static_cast<float>(n);

@@ -3,8 +3,8 @@
 #ifndef VCAP_TENSOR_CPU_NORM_H_
 #define VCAP_TENSOR_CPU_NORM_H_
 
-#include "tensor/tensor.h"
 #include "tensor/cpu/cpu_context.h"
+#include "tensor/tensor.h"
 
 namespace vcap::tensor::cpu {
 

@@ -3,8 +3,8 @@
 namespace vcap::tensor::cpu {
 
 // A plain loop: it is memory-bound and O(rows * cols), and the compiler vectorises it.
-void rotary(const CpuContext& context, TensorView x, TensorView cos, TensorView sin,
-            int num_heads, int head_dim) {
+void rotary(const CpuContext& context, TensorView x, TensorView cos, TensorView sin, int num_heads,
+            int head_dim) {
   const int half = head_dim / 2;
 #pragma omp parallel for num_threads(context.threads) schedule(static) if (x.rows > 16)
   for (int64_t r = 0; r < x.rows; ++r) {

@@ -3,13 +3,13 @@
 #ifndef VCAP_TENSOR_CPU_ROTARY_H_
 #define VCAP_TENSOR_CPU_ROTARY_H_
 
-#include "tensor/tensor.h"
 #include "tensor/cpu/cpu_context.h"
+#include "tensor/tensor.h"
 
 namespace vcap::tensor::cpu {
 
-void rotary(const CpuContext& context, TensorView x, TensorView cos, TensorView sin,
-            int num_heads, int head_dim);
+void rotary(const CpuContext& context, TensorView x, TensorView cos, TensorView sin, int num_heads,
+            int head_dim);
 
 }  // namespace vcap::tensor::cpu
 

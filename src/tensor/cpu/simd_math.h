@@ -34,8 +34,8 @@ first_lanes(int64_t n) {
   const __m512 overflow = _mm512_set1_ps(88.7228391f);
   x = _mm512_max_ps(x, _mm512_set1_ps(-104.0f));
   const __mmask16 too_big = _mm512_cmp_ps_mask(x, overflow, _CMP_GT_OQ);
-  const __m512 n = _mm512_roundscale_ps(_mm512_mul_ps(x, kLog2e),
-                                        _MM_FROUND_TO_NEAREST_INT | _MM_FROUND_NO_EXC);
+  const __m512 n =
+      _mm512_roundscale_ps(_mm512_mul_ps(x, kLog2e), _MM_FROUND_TO_NEAREST_INT | _MM_FROUND_NO_EXC);
   __m512 r = _mm512_fnmadd_ps(n, kLn2Hi, x);
   r = _mm512_fnmadd_ps(n, kLn2Lo, r);
   __m512 p = _mm512_set1_ps(1.9875691500e-4f);
