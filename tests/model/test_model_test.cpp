@@ -1,7 +1,10 @@
 #include "model/test_model.h"
 
 #include <gtest/gtest.h>
+#include <sys/wait.h>
 
+#include <algorithm>
+#include <cstdlib>
 #include <fstream>
 #include <nlohmann/json.hpp>
 
@@ -155,6 +158,65 @@ TEST(MakeTestModel, RejectsAnInconsistentConfig) {
   EXPECT_EQ(s.code(), StatusCode::kInvalidArgument);
   EXPECT_NE(s.message().find("num_attention_heads"), std::string::npos) << s.message();
   EXPECT_TRUE(fs::is_empty(dir.path()));
+}
+
+}  // namespace
+}  // namespace vcap::model
+
+namespace vcap::model {
+namespace {
+
+// Runs `vcap make-test-model ARGS`; returns the exit code and fills `stderr_text`.
+int run_make_test_model(const std::string& args, const TempDir& dir, std::string& stderr_text) {
+  const fs::path err = dir / "stderr.txt";
+  const std::string command = std::string(VCAP_BINARY) + " make-test-model " + args + " >" +
+                              (dir / "stdout.txt").string() + " 2>" + err.string();
+  const int status = std::system(command.c_str());
+  stderr_text = testing::read_text_file(err);
+  fs::remove(err);
+  fs::remove(dir / "stdout.txt");
+  return WIFEXITED(status) ? WEXITSTATUS(status) : -1;
+}
+
+TEST(MakeTestModelCommand, WritesThePicoPreset) {
+  TempDir dir;
+  std::string err;
+  ASSERT_EQ(run_make_test_model("--preset pico --out " + (dir / "m").string(), dir, err), 0) << err;
+  expect_tensors_match_golden(dir / "m", kData / "model/pico/tensors.sha256");
+}
+
+TEST(MakeTestModelCommand, BadConfigIsAOneLineErrorWithExitCode2AndNoOutput) {
+  TempDir dir;
+  nlohmann::json config = read_json(kData / "model/pico/config.json");
+  config["num_key_value_heads"] = 3;
+  testing::write_text_file(dir / "bad.json", config.dump());
+  std::string err;
+  EXPECT_EQ(run_make_test_model("--config " + (dir / "bad.json").string() +
+                                    " --seed 1 --bounds 0.1,0.1,0 --out " + (dir / "m").string(),
+                                dir, err),
+            2);
+  EXPECT_NE(err.find("num_key_value_heads"), std::string::npos) << err;
+  EXPECT_EQ(std::count(err.begin(), err.end(), '\n'), 1) << err;
+  EXPECT_FALSE(fs::exists(dir / "m"));
+}
+
+TEST(MakeTestModelCommand, UnwritableOutIsExitCode2) {
+  TempDir dir;
+  std::string err;
+  EXPECT_EQ(
+      run_make_test_model("--preset pico --out " + (dir / "missing/parent/m").string(), dir, err),
+      2);
+  EXPECT_EQ(std::count(err.begin(), err.end(), '\n'), 1) << err;
+  EXPECT_EQ(std::distance(fs::directory_iterator(dir.path()), fs::directory_iterator()), 0);
+}
+
+TEST(MakeTestModelCommand, BadBoundsAreRejected) {
+  TempDir dir;
+  std::string err;
+  EXPECT_EQ(
+      run_make_test_model("--preset pico --bounds 1,2 --out " + (dir / "m").string(), dir, err), 2);
+  EXPECT_NE(err.find("--bounds"), std::string::npos) << err;
+  EXPECT_FALSE(fs::exists(dir / "m"));
 }
 
 }  // namespace
