@@ -36,20 +36,6 @@ bool is_stale(const std::string& content) {
 
 }  // namespace
 
-Status sync_parent_directory(const std::filesystem::path& path) {
-  std::filesystem::path folder = path.parent_path();
-  if (folder.empty()) folder = ".";
-  const int fd = ::open(folder.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-  if (fd < 0) return Status::from_errno("cannot open folder " + folder.string(), errno);
-  const int result = ::fsync(fd);
-  const int saved_errno = errno;
-  ::close(fd);
-  // Some filesystems refuse fsync on a folder (EINVAL); their renames are durable anyway.
-  if (result != 0 && saved_errno != EINVAL)
-    return Status::from_errno("cannot fsync folder " + folder.string(), saved_errno);
-  return Status();
-}
-
 Result<LockFile> LockFile::try_acquire(const std::filesystem::path& path) {
   for (int attempt = 0; attempt < 2; ++attempt) {
     const int fd = ::open(path.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0644);

@@ -1,4 +1,4 @@
-// Small POSIX helpers for crash-safe files: fsync of a folder, an exclusive lock file.
+// LockFile: an exclusive lock file for crash-safe coordination between ranks.
 #ifndef VCAP_PIPELINE_FILE_SYNC_H_
 #define VCAP_PIPELINE_FILE_SYNC_H_
 
@@ -8,9 +8,6 @@
 #include "base/status.h"
 
 namespace vcap::pipeline {
-
-// fsyncs the folder holding `path` so that a create or rename in it survives a machine crash.
-Status sync_parent_directory(const std::filesystem::path& path);
 
 // A lock file made with O_CREAT|O_EXCL (atomic on local and network filesystems) holding
 // "<host> <pid>". Removed on destruction. Used so that only one process merges at a time.

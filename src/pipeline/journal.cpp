@@ -9,7 +9,7 @@
 #include <fstream>
 #include <nlohmann/json.hpp>
 
-#include "pipeline/file_sync.h"
+#include "io/atomic_file.h"
 
 namespace vcap::pipeline {
 namespace {
@@ -231,7 +231,9 @@ Result<JournalWriter> JournalWriter::create(const std::filesystem::path& path,
   JournalWriter writer(path, fd);
   if (Status status = writer.write_line(journal_header_line(header)); !status.ok()) return status;
   if (Status status = writer.sync(); !status.ok()) return status;
-  if (Status status = sync_parent_directory(path); !status.ok()) return status;
+  const std::filesystem::path folder = path.parent_path();
+  if (Status status = io::sync_directory(folder.empty() ? "." : folder); !status.ok())
+    return status;
   return writer;
 }
 

@@ -111,7 +111,6 @@ void ProgressReporter::draw() {
     std::fprintf(out_, "progress: %s\n", format_progress(snapshot(), 0).c_str());
   }
   std::fflush(out_);
-  drawn_ = true;
 }
 
 void ProgressReporter::finish() {

@@ -78,7 +78,6 @@ class ProgressReporter {
   ProgressSnapshot snapshot_;
   Clock::time_point start_ = Clock::now();
   Clock::time_point last_draw_ = Clock::now();
-  bool drawn_ = false;
 };
 
 }  // namespace vcap::pipeline
