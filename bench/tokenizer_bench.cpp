@@ -58,8 +58,8 @@ void BM_Encode10kTokens(benchmark::State& state) {
     benchmark::DoNotOptimize(ids.data());
   }
   state.counters["tokens"] = static_cast<double>(tokens);
-  state.counters["tokens_per_s"] =
-      benchmark::Counter(static_cast<double>(tokens), benchmark::Counter::kIsIterationInvariantRate);
+  state.counters["tokens_per_s"] = benchmark::Counter(
+      static_cast<double>(tokens), benchmark::Counter::kIsIterationInvariantRate);
   state.SetBytesProcessed(static_cast<int64_t>(state.iterations() * text.size()));
 }
 BENCHMARK(BM_Encode10kTokens)->Unit(benchmark::kMillisecond);

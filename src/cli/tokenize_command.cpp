@@ -8,15 +8,14 @@
 // Python's json.dumps(text, ensure_ascii=False) (UTF-8, control characters as \uXXXX).
 // The first bad line stops the command: the lines before it are written, the error names the
 // line number, and the exit code is 2. Empty lines are bad lines (no record, no output).
+#include <CLI/CLI.hpp>
 #include <cstdint>
 #include <cstdio>
 #include <iostream>
 #include <limits>
+#include <nlohmann/json.hpp>
 #include <string>
 #include <vector>
-
-#include <CLI/CLI.hpp>
-#include <nlohmann/json.hpp>
 
 #include "cli/commands.h"
 #include "text/tokenizer.h"
@@ -74,7 +73,8 @@ Result<std::string> decode_line(const text::Tokenizer& tokenizer, const std::str
   bool skip_special_tokens = false;
   const auto skip_it = json->find("skip_special_tokens");
   if (skip_it != json->end()) {
-    if (!skip_it->is_boolean()) return Status::invalid_argument("skip_special_tokens: expected a boolean");
+    if (!skip_it->is_boolean())
+      return Status::invalid_argument("skip_special_tokens: expected a boolean");
     skip_special_tokens = skip_it->get<bool>();
   }
   // The decoded text is valid UTF-8 (invalid bytes became U+FFFD), so dump() cannot throw.
@@ -89,8 +89,8 @@ void run_tokenize(const TokenizeOptions& options) {
     if (!line.empty() && line.back() == '\r') line.pop_back();
     Result<std::string> out = line.empty()
                                   ? Result<std::string>(Status::invalid_argument("empty line"))
-                                  : options.decode ? decode_line(*tokenizer, line)
-                                                   : encode_line(*tokenizer, line);
+                              : options.decode ? decode_line(*tokenizer, line)
+                                               : encode_line(*tokenizer, line);
     if (!out.ok()) {
       std::fflush(stdout);
       throw CommandFailed(out.status().with_context("stdin line " + std::to_string(line_number)),

@@ -42,7 +42,7 @@ class AddedTokenMatcher {
     std::string content;
     int32_t id;
   };
-  std::vector<Entry> entries_;        // longest first
+  std::vector<Entry> entries_;          // longest first
   std::array<bool, 256> first_byte_{};  // whether some token starts with this byte
 };
 

@@ -14,7 +14,15 @@ bool later(const BpeScratch::Candidate& a, const BpeScratch::Candidate& b) {
   return a.rank != b.rank ? a.rank > b.rank : a.left > b.left;
 }
 
-std::string quoted(std::string_view s) { return "\"" + std::string(s) + "\""; }
+// Built by appends: GCC 12 at -O3 flags `"\"" + std::string(s)` with a false -Wrestrict.
+std::string quoted(std::string_view s) {
+  std::string out;
+  out.reserve(s.size() + 2);
+  out.push_back('"');
+  out.append(s);
+  out.push_back('"');
+  return out;
+}
 
 }  // namespace
 

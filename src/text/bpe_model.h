@@ -72,8 +72,8 @@ class BpeModel {
   void push_candidate(BpeScratch& scratch, int32_t left) const;
 
   StringIdMap vocab_;
-  PairMap merges_;                         // (left id, right id) -> (rank, merged id)
-  std::array<int32_t, 256> byte_ids_{};    // id of the single-byte token of each byte value
+  PairMap merges_;                       // (left id, right id) -> (rank, merged id)
+  std::array<int32_t, 256> byte_ids_{};  // id of the single-byte token of each byte value
   bool ignore_merges_ = false;
 };
 

@@ -62,8 +62,8 @@ Result<RegexSplitter> RegexSplitter::compile(std::string_view pattern, bool lite
   const std::string source = literal ? std::string(pattern) : rewrite_whitespace_escapes(pattern);
   // PCRE2_LITERAL allows only a few other options (UCP and NEVER_BACKSLASH_C are not among them,
   // and mean nothing for a literal anyway).
-  const uint32_t options = literal ? PCRE2_UTF | PCRE2_LITERAL
-                                   : PCRE2_UTF | PCRE2_UCP | PCRE2_NEVER_BACKSLASH_C;
+  const uint32_t options =
+      literal ? PCRE2_UTF | PCRE2_LITERAL : PCRE2_UTF | PCRE2_UCP | PCRE2_NEVER_BACKSLASH_C;
   int error_code = 0;
   PCRE2_SIZE error_offset = 0;
   pcre2_code* code = pcre2_compile(reinterpret_cast<PCRE2_SPTR>(source.data()), source.size(),
@@ -84,8 +84,7 @@ Result<RegexSplitter> RegexSplitter::compile(std::string_view pattern, bool lite
 
 void RegexSplitter::split(std::string_view text, std::vector<std::string_view>& pieces) const {
   if (text.empty()) return;
-  std::unique_ptr<pcre2_match_data, MatchDataDeleter> match(
-      pcre2_match_data_create(1, nullptr));
+  std::unique_ptr<pcre2_match_data, MatchDataDeleter> match(pcre2_match_data_create(1, nullptr));
   VCAP_CHECK(match != nullptr, "pcre2_match_data_create failed");
   const auto* subject = reinterpret_cast<PCRE2_SPTR>(text.data());
   std::size_t gap_start = 0;  // start of the text not yet emitted

@@ -31,9 +31,8 @@ struct FreeDeleter {
 std::string_view to_nfc(std::string_view text, std::string& storage) {
   // Every code point below U+0300 is NFC-stable and composes with nothing before it, so text
   // whose bytes are all below 0xCC (the lead byte of U+0300) is already in NFC.
-  const bool maybe_changes = std::any_of(text.begin(), text.end(), [](char c) {
-    return static_cast<uint8_t>(c) >= 0xCC;
-  });
+  const bool maybe_changes =
+      std::any_of(text.begin(), text.end(), [](char c) { return static_cast<uint8_t>(c) >= 0xCC; });
   if (!maybe_changes) return text;
   utf8proc_uint8_t* mapped = nullptr;
   const utf8proc_ssize_t length =
@@ -113,9 +112,14 @@ Result<Tokenizer> Tokenizer::load_from_json_text(std::string_view json_text) {
   Result<RegexSplitter> splitter =
       RegexSplitter::compile(parts->split_pattern, parts->split_pattern_is_literal);
   if (!splitter.ok()) return splitter.status().with_context("pre_tokenizer.pretokenizers[0]");
-  auto impl = std::make_shared<Impl>(Impl{parts->nfc, std::move(splitter).value(),
-                                          AddedTokenMatcher(parts->added_tokens), StringIdMap(),
-                                          std::move(parts->model), {}, {}, {}});
+  auto impl = std::make_shared<Impl>(Impl{parts->nfc,
+                                          std::move(splitter).value(),
+                                          AddedTokenMatcher(parts->added_tokens),
+                                          StringIdMap(),
+                                          std::move(parts->model),
+                                          {},
+                                          {},
+                                          {}});
   for (const AddedToken& token : parts->added_tokens) {
     impl->added_ids.insert_or_assign(token.content, token.id);
   }

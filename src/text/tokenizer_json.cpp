@@ -1,7 +1,6 @@
 #include "text/tokenizer_json.h"
 
 #include <nlohmann/json.hpp>
-
 #include <optional>
 #include <utility>
 
@@ -43,8 +42,9 @@ Result<std::string> component_type(const Json& component, const std::string& whe
 
 Result<int32_t> token_id(const Json& value, const std::string& where) {
   if (!value.is_number_integer()) return wrong_type(where, "an integer id");
-  if (value.is_number_unsigned() ? value.get<uint64_t>() > static_cast<uint64_t>(kMaxTokenId)
-                                 : (value.get<int64_t>() < 0 || value.get<int64_t>() > kMaxTokenId)) {
+  if (value.is_number_unsigned()
+          ? value.get<uint64_t>() > static_cast<uint64_t>(kMaxTokenId)
+          : (value.get<int64_t>() < 0 || value.get<int64_t>() > kMaxTokenId)) {
     return Status::invalid_argument(where + ": id " + value.dump() + " is outside [0, " +
                                     std::to_string(kMaxTokenId) + "]");
   }
@@ -70,7 +70,8 @@ struct SplitPattern {
 Status parse_split(const Json& split, SplitPattern& parts) {
   const std::string where = "pre_tokenizer.pretokenizers[0]";
   const Json* pattern = member(split, "pattern");
-  if (pattern == nullptr || !pattern->is_object()) return wrong_type(where + ".pattern", "an object");
+  if (pattern == nullptr || !pattern->is_object())
+    return wrong_type(where + ".pattern", "an object");
   const Json* regex = member(*pattern, "Regex");
   const Json* literal = member(*pattern, "String");
   const Json* text = regex != nullptr ? regex : literal;
@@ -80,7 +81,8 @@ Status parse_split(const Json& split, SplitPattern& parts) {
   parts.text = text->get<std::string>();
   parts.literal = regex == nullptr;
   const Json* behavior = member(split, "behavior");
-  if (behavior == nullptr || !behavior->is_string()) return wrong_type(where + ".behavior", "a string");
+  if (behavior == nullptr || !behavior->is_string())
+    return wrong_type(where + ".behavior", "a string");
   if (behavior->get<std::string>() != "Isolated") {
     return Status::unsupported(where + ".behavior: \"" + behavior->get<std::string>() +
                                "\" is not supported (Isolated)");
@@ -90,7 +92,8 @@ Status parse_split(const Json& split, SplitPattern& parts) {
 
 Status parse_pre_tokenizer(const Json& root, SplitPattern& parts) {
   const Json* pre = member(root, "pre_tokenizer");
-  if (pre == nullptr) return Status::unsupported("pre_tokenizer: missing (Sequence[Split, ByteLevel] needed)");
+  if (pre == nullptr)
+    return Status::unsupported("pre_tokenizer: missing (Sequence[Split, ByteLevel] needed)");
   Result<std::string> type = component_type(*pre, "pre_tokenizer");
   if (!type.ok()) return type.status();
   const Json* steps = member(*pre, "pretokenizers");
@@ -102,8 +105,9 @@ Status parse_pre_tokenizer(const Json& root, SplitPattern& parts) {
   if (!first.ok()) return first.status();
   if (!second.ok()) return second.status();
   if (*first != "Split" || *second != "ByteLevel") {
-    return Status::unsupported("pre_tokenizer: only Sequence[Split, ByteLevel] is supported, not [" +
-                               *first + ", " + *second + "]");
+    return Status::unsupported(
+        "pre_tokenizer: only Sequence[Split, ByteLevel] is supported, not [" + *first + ", " +
+        *second + "]");
   }
   if (Status s = parse_split((*steps)[0], parts); !s.ok()) return s;
   const std::string where = "pre_tokenizer.pretokenizers[1]";
@@ -115,7 +119,8 @@ Status parse_pre_tokenizer(const Json& root, SplitPattern& parts) {
 Status parse_byte_level_component(const Json& root, const char* key, bool required) {
   const Json* component = member(root, key);
   if (component == nullptr) {
-    return required ? Status::unsupported(std::string(key) + ": missing (ByteLevel needed)") : Status();
+    return required ? Status::unsupported(std::string(key) + ": missing (ByteLevel needed)")
+                    : Status();
   }
   Result<std::string> type = component_type(*component, key);
   if (!type.ok()) return type.status();
@@ -135,12 +140,14 @@ Result<AddedToken> parse_added_token(const Json& entry, const std::string& where
   if (!parsed_id.ok()) return parsed_id.status();
   token.id = *parsed_id;
   const Json* content = member(entry, "content");
-  if (content == nullptr || !content->is_string() || content->get_ref<const std::string&>().empty()) {
+  if (content == nullptr || !content->is_string() ||
+      content->get_ref<const std::string&>().empty()) {
     return wrong_type(where + ".content", "a non-empty string");
   }
   token.content = content->get<std::string>();
   const Json* special = member(entry, "special");
-  if (special != nullptr && !special->is_boolean()) return wrong_type(where + ".special", "a boolean");
+  if (special != nullptr && !special->is_boolean())
+    return wrong_type(where + ".special", "a boolean");
   token.special = special != nullptr && special->get<bool>();
   for (const char* flag : {"lstrip", "rstrip", "single_word", "normalized"}) {
     if (Status s = require_flag(entry, flag, false, where); !s.ok()) return s;
@@ -154,7 +161,8 @@ Result<std::vector<AddedToken>> parse_added_tokens(const Json& root) {
   if (added == nullptr) return tokens;
   if (!added->is_array()) return wrong_type("added_tokens", "an array");
   for (std::size_t i = 0; i < added->size(); ++i) {
-    Result<AddedToken> token = parse_added_token((*added)[i], "added_tokens[" + std::to_string(i) + "]");
+    Result<AddedToken> token =
+        parse_added_token((*added)[i], "added_tokens[" + std::to_string(i) + "]");
     if (!token.ok()) return token.status();
     tokens.push_back(std::move(token).value());
   }
@@ -164,8 +172,10 @@ Result<std::vector<AddedToken>> parse_added_tokens(const Json& root) {
 Status check_model_options(const Json& model) {
   Result<std::string> type = component_type(model, "model");
   if (!type.ok()) return type.status();
-  if (*type != "BPE") return Status::unsupported("model: type \"" + *type + "\" is not supported (BPE)");
-  if (member(model, "dropout") != nullptr) return Status::unsupported("model.dropout: not supported");
+  if (*type != "BPE")
+    return Status::unsupported("model: type \"" + *type + "\" is not supported (BPE)");
+  if (member(model, "dropout") != nullptr)
+    return Status::unsupported("model.dropout: not supported");
   for (const char* affix : {"continuing_subword_prefix", "end_of_word_suffix"}) {
     const Json* value = member(model, affix);
     if (value == nullptr) continue;
@@ -205,8 +215,10 @@ Result<std::vector<MergeStrings>> parse_merges(const Json& model) {
         return wrong_type(where, "\"A B\" with exactly one space");
       }
       out.emplace_back(text.substr(0, space), text.substr(space + 1));
-    } else if (merge.is_array() && merge.size() == 2 && merge[0].is_string() && merge[1].is_string()) {
-      out.emplace_back(merge[0].get_ref<const std::string&>(), merge[1].get_ref<const std::string&>());
+    } else if (merge.is_array() && merge.size() == 2 && merge[0].is_string() &&
+               merge[1].is_string()) {
+      out.emplace_back(merge[0].get_ref<const std::string&>(),
+                       merge[1].get_ref<const std::string&>());
     } else {
       return wrong_type(where, "\"A B\" or [\"A\", \"B\"]");
     }
@@ -219,18 +231,21 @@ Result<BpeModel> parse_model(const Json& root) {
   if (model == nullptr) return wrong_type("model", "an object");
   if (Status s = check_model_options(*model); !s.ok()) return s;
   const Json* ignore = member(*model, "ignore_merges");
-  if (ignore != nullptr && !ignore->is_boolean()) return wrong_type("model.ignore_merges", "a boolean");
+  if (ignore != nullptr && !ignore->is_boolean())
+    return wrong_type("model.ignore_merges", "a boolean");
   Result<StringIdMap> vocab = parse_vocab(*model);
   if (!vocab.ok()) return vocab.status();
   Result<std::vector<MergeStrings>> merges = parse_merges(*model);
   if (!merges.ok()) return merges.status();
-  return BpeModel::create(std::move(vocab).value(), *merges, ignore != nullptr && ignore->get<bool>());
+  return BpeModel::create(std::move(vocab).value(), *merges,
+                          ignore != nullptr && ignore->get<bool>());
 }
 
 Result<TokenizerParts> parse_root(const Json& root) {
   if (!root.is_object()) return wrong_type("tokenizer.json", "a JSON object");
   for (const char* key : {"truncation", "padding"}) {
-    if (member(root, key) != nullptr) return Status::unsupported(std::string(key) + ": must be null");
+    if (member(root, key) != nullptr)
+      return Status::unsupported(std::string(key) + ": must be null");
   }
   Result<bool> nfc = parse_normalizer(root);
   if (!nfc.ok()) return nfc.status();

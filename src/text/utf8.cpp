@@ -109,7 +109,9 @@ void append_utf8(std::string& out, char32_t cp) {
 }
 
 char32_t decode_sequence(std::string_view bytes, std::size_t pos, std::size_t length) {
-  const auto byte = [&](std::size_t k) { return static_cast<char32_t>(static_cast<uint8_t>(bytes[pos + k])); };
+  const auto byte = [&](std::size_t k) {
+    return static_cast<char32_t>(static_cast<uint8_t>(bytes[pos + k]));
+  };
   switch (length) {
     case 1:
       return byte(0);

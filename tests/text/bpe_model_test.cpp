@@ -33,7 +33,8 @@ BpeModel make(StringIdMap vocab, std::vector<MergeStrings> merges, bool ignore_m
 
 TEST(BpeModel, AppliesMergesInRankOrderNotTextOrder) {
   // "b c" has the lowest rank, so "abc" becomes a + bc, then abc.
-  const BpeModel model = make(byte_vocab({"ab", "bc", "abc"}), {{"b", "c"}, {"a", "b"}, {"a", "bc"}});
+  const BpeModel model =
+      make(byte_vocab({"ab", "bc", "abc"}), {{"b", "c"}, {"a", "b"}, {"a", "bc"}});
   EXPECT_EQ(encode(model, "abc"), (std::vector<int32_t>{258}));
   EXPECT_EQ(encode(model, "abx"), (std::vector<int32_t>{256, 'x'}));
 }
@@ -72,7 +73,8 @@ TEST(BpeModel, LongRunStaysCorrect) {
 }
 
 TEST(BpeModel, RejectsAMergeOfUnknownTokens) {
-  Result<BpeModel> model = BpeModel::create(byte_vocab(), std::vector<MergeStrings>{{"a", "b"}}, false);
+  Result<BpeModel> model =
+      BpeModel::create(byte_vocab(), std::vector<MergeStrings>{{"a", "b"}}, false);
   ASSERT_FALSE(model.ok());
   EXPECT_NE(model.status().message().find("model.merges[0]"), std::string::npos);
   EXPECT_NE(model.status().message().find("\"ab\""), std::string::npos);

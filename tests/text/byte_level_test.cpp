@@ -22,7 +22,7 @@ TEST(ByteLevel, InverseTableUndoesEveryByte) {
     ASSERT_TRUE(back.has_value()) << b;
     EXPECT_EQ(*back, b);
   }
-  EXPECT_FALSE(char_to_byte(U' ').has_value());      // space is written Ġ
+  EXPECT_FALSE(char_to_byte(U' ').has_value());       // space is written Ġ
   EXPECT_FALSE(char_to_byte(U'\u0144').has_value());  // just past the table
 }
 

@@ -29,9 +29,9 @@ TEST(ChatTemplate, RendersAGivenSystemMessage) {
 }
 
 TEST(ChatTemplate, SpecPromptTokenizesToTheSpecIds) {
-  const Ids expected = {151644, 8948,  198,   2610,   525,    264,    10950, 17847, 13,
-                        151645, 198,   151644, 872,   198,    151652, 151656, 151653, 74785,
-                        279,    2766,  304,    3565,   151645, 198,    151644, 77091,  198};
+  const Ids expected = {151644, 8948, 198,    2610, 525,    264,    10950,  17847,  13,
+                        151645, 198,  151644, 872,  198,    151652, 151656, 151653, 74785,
+                        279,    2766, 304,    3565, 151645, 198,    151644, 77091,  198};
   EXPECT_EQ(qwen_tokenizer().encode(kSpecPrompt), expected);
   // The seed's default question ends in "detail." instead: 28 ids.
   const Ids seed = qwen_tokenizer().encode(render_video_prompt("Describe the video in detail."));
@@ -54,7 +54,8 @@ TEST(ChatTemplate, RefusesToExpandUnlessThereIsExactlyOnePad) {
                 .code(),
             StatusCode::kInvalidArgument);
   EXPECT_FALSE(expand_video_pads(Ids{kQwen2VlVideoPadId}, kQwen2VlVideoPadId, 0).ok());
-  EXPECT_FALSE(expand_video_pads(Ids{kQwen2VlVideoPadId}, kQwen2VlVideoPadId, int64_t{1} << 40).ok());
+  EXPECT_FALSE(
+      expand_video_pads(Ids{kQwen2VlVideoPadId}, kQwen2VlVideoPadId, int64_t{1} << 40).ok());
 }
 
 // Every golden case: prompt.txt is our rendering of its question, and tokenizing it and

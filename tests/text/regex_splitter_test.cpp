@@ -29,7 +29,11 @@ TEST(RegexSplitter, SplitsTheSpecExamples) {
 // Oniguruma (HF) and Python `regex` treat exactly the White_Space property as \s: U+0085 is
 // whitespace, U+180E, U+FEFF and U+001C are not (PCRE2's own \s would take U+180E).
 TEST(RegexSplitter, UsesWhiteSpacePropertyForBackslashS) {
-  EXPECT_EQ(split("a \xc2\x85\xc2\x85" "b"), (Pieces{"a", " \xc2\x85", "\xc2\x85" "b"}));
+  EXPECT_EQ(split("a \xc2\x85\xc2\x85"
+                  "b"),
+            (Pieces{"a", " \xc2\x85",
+                    "\xc2\x85"
+                    "b"}));
   EXPECT_EQ(split("!\xe1\xa0\x8e\xe1\xa0\x8e"), (Pieces{"!\xe1\xa0\x8e\xe1\xa0\x8e"}));
   EXPECT_EQ(split("a\x1c\x1c b"), (Pieces{"a", "\x1c\x1c", " b"}));
   EXPECT_EQ(split("\xe3\x80\x80\xe3\x80\x80x"), (Pieces{"\xe3\x80\x80", "\xe3\x80\x80x"}));

@@ -70,7 +70,8 @@ inline Int64Array read_int64_npy(const std::filesystem::path& path) {
   const std::size_t header_length =
       v1 ? static_cast<uint8_t>(bytes[8]) | (static_cast<uint8_t>(bytes[9]) << 8)
          : static_cast<uint8_t>(bytes[8]) | (static_cast<uint8_t>(bytes[9]) << 8) |
-               (static_cast<uint8_t>(bytes[10]) << 16) | (static_cast<std::size_t>(static_cast<uint8_t>(bytes[11])) << 24);
+               (static_cast<uint8_t>(bytes[10]) << 16) |
+               (static_cast<std::size_t>(static_cast<uint8_t>(bytes[11])) << 24);
   const std::size_t data_start = (v1 ? 10 : 12) + header_length;
   const std::string header = bytes.substr(v1 ? 10 : 12, header_length);
   EXPECT_NE(header.find("'descr': '<i8'"), std::string::npos) << path << ": " << header;

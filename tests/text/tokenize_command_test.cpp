@@ -4,10 +4,9 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
-#include <nlohmann/json.hpp>
-
 #include <cstdlib>
 #include <fstream>
+#include <nlohmann/json.hpp>
 
 #include "text_test_util.h"
 
@@ -45,7 +44,8 @@ RunResult run_tokenize(const std::string& args, const std::string& input) {
 std::string model_arg() { return "--model " + (testing::test_data_dir() / "qwen2vl").string(); }
 
 TEST(TokenizeCommand, EncodesEveryGoldenLine) {
-  const std::vector<std::string> golden = testing::read_lines(testing::test_data_dir() / "text" / "encode.jsonl");
+  const std::vector<std::string> golden =
+      testing::read_lines(testing::test_data_dir() / "text" / "encode.jsonl");
   std::string input;
   for (const std::string& line : golden) input += Json::parse(line).at("text").dump() + "\n";
   const RunResult result = run_tokenize(model_arg(), input);
@@ -87,9 +87,10 @@ TEST(TokenizeCommand, StopsAtTheFirstBadLineAndNamesIt) {
 }
 
 TEST(TokenizeCommand, DecodeDefaultsToKeepingSpecialTokens) {
-  const RunResult result = run_tokenize(model_arg() + " --decode",
-                                        "{\"ids\": [151644, 9707]}\n"
-                                        "{\"ids\": [151644, 9707], \"skip_special_tokens\": true}\n");
+  const RunResult result =
+      run_tokenize(model_arg() + " --decode",
+                   "{\"ids\": [151644, 9707]}\n"
+                   "{\"ids\": [151644, 9707], \"skip_special_tokens\": true}\n");
   ASSERT_EQ(result.exit_code, 0) << result.stderr_text;
   EXPECT_EQ(result.stdout_lines, (std::vector<std::string>{"\"<|im_start|>Hello\"", "\"Hello\""}));
 }
@@ -101,7 +102,8 @@ TEST(TokenizeCommand, FailsWithOneLineNamingAMissingOrCorruptTokenizer) {
       << result.stderr_text;
   EXPECT_EQ(std::count(result.stderr_text.begin(), result.stderr_text.end(), '\n'), 1);
 
-  const fs::path corrupt = fs::path(::testing::TempDir()) / ("vcap_corrupt_" + std::to_string(getpid()) + ".json");
+  const fs::path corrupt =
+      fs::path(::testing::TempDir()) / ("vcap_corrupt_" + std::to_string(getpid()) + ".json");
   std::ofstream(corrupt) << "{\"model\": ";
   const RunResult bad = run_tokenize("--model " + corrupt.string(), "\"x\"\n");
   fs::remove(corrupt);

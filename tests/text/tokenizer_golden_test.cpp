@@ -47,7 +47,7 @@ TEST(TokenizerGolden, DecodesAll268GoldenIdListsToTheGoldenTexts) {
 
 // Decoding the golden encodings gives the NFC form of the text back (the tokenizer is lossless
 // up to normalisation and invalid input).
-TEST(TokenizerGolden, DecodeOfEncodeRoundTripsGoldenTextsWithoutSpecials) {
+TEST(TokenizerGolden, ReencodingTheDecodedGoldenIdsGivesTheSameIds) {
   const std::vector<std::string> lines = read_lines(test_data_dir() / "text" / "encode.jsonl");
   for (std::size_t i = 0; i < lines.size(); ++i) {
     const nlohmann::json row = nlohmann::json::parse(lines[i]);

@@ -3,9 +3,8 @@
 #include <gtest/gtest.h>
 #include <unistd.h>
 
-#include <nlohmann/json.hpp>
-
 #include <fstream>
+#include <nlohmann/json.hpp>
 
 #include "text/byte_level.h"
 #include "text/tokenizer.h"
@@ -20,25 +19,31 @@ using Ids = std::vector<int32_t>;
 // Every byte (id = byte value), "ab" = 256, "abc" = 257, and the special "<x>" = 300.
 Json tiny_tokenizer() {
   Json vocab = Json::object();
-  for (int b = 0; b < 256; ++b) vocab[bytes_to_table_text(std::string(1, static_cast<char>(b)))] = b;
+  for (int b = 0; b < 256; ++b)
+    vocab[bytes_to_table_text(std::string(1, static_cast<char>(b)))] = b;
   vocab["ab"] = 256;
   vocab["abc"] = 257;
   return Json{
       {"version", "1.0"},
       {"truncation", nullptr},
       {"padding", nullptr},
-      {"added_tokens",
-       Json::array({{{"id", 300}, {"content", "<x>"}, {"special", true}, {"lstrip", false},
-                     {"rstrip", false}, {"single_word", false}, {"normalized", false}}})},
+      {"added_tokens", Json::array({{{"id", 300},
+                                     {"content", "<x>"},
+                                     {"special", true},
+                                     {"lstrip", false},
+                                     {"rstrip", false},
+                                     {"single_word", false},
+                                     {"normalized", false}}})},
       {"normalizer", {{"type", "NFC"}}},
       {"pre_tokenizer",
        {{"type", "Sequence"},
         {"pretokenizers",
-         Json::array({{{"type", "Split"},
-                       {"pattern", {{"Regex", R"(\s+|[^\s]+)"}}},
-                       {"behavior", "Isolated"},
-                       {"invert", false}},
-                      {{"type", "ByteLevel"}, {"add_prefix_space", false}, {"use_regex", false}}})}}},
+         Json::array(
+             {{{"type", "Split"},
+               {"pattern", {{"Regex", R"(\s+|[^\s]+)"}}},
+               {"behavior", "Isolated"},
+               {"invert", false}},
+              {{"type", "ByteLevel"}, {"add_prefix_space", false}, {"use_regex", false}}})}}},
       {"post_processor", {{"type", "ByteLevel"}}},
       {"decoder", {{"type", "ByteLevel"}}},
       {"model",
@@ -102,20 +107,33 @@ TEST(TokenizerLoad, RefusesADirectoryWithoutTokenizerJson) {
 // Each edit turns the tiny tokenizer into a configuration vcap does not implement.
 TEST(TokenizerLoad, RefusesConfigurationsItDoesNotImplement) {
   const std::vector<std::pair<std::string, std::function<void(Json&)>>> edits = {
-      {"normalizer", [](Json& j) { j["normalizer"] = {{"type", "NFKC"}}; }},
+      {"normalizer",
+       [](Json& j) {
+         j["normalizer"] = {{"type", "NFKC"}};
+       }},
       {"byte_fallback", [](Json& j) { j["model"]["byte_fallback"] = true; }},
       {"dropout", [](Json& j) { j["model"]["dropout"] = 0.1; }},
-      {"continuing_subword_prefix", [](Json& j) { j["model"]["continuing_subword_prefix"] = "##"; }},
+      {"continuing_subword_prefix",
+       [](Json& j) { j["model"]["continuing_subword_prefix"] = "##"; }},
       {"model: type", [](Json& j) { j["model"]["type"] = "WordPiece"; }},
-      {"pre_tokenizer", [](Json& j) { j["pre_tokenizer"] = {{"type", "ByteLevel"}}; }},
+      {"pre_tokenizer",
+       [](Json& j) {
+         j["pre_tokenizer"] = {{"type", "ByteLevel"}};
+       }},
       {"behavior", [](Json& j) { j["pre_tokenizer"]["pretokenizers"][0]["behavior"] = "Removed"; }},
       {"add_prefix_space",
        [](Json& j) { j["pre_tokenizer"]["pretokenizers"][1]["add_prefix_space"] = true; }},
-      {"post_processor", [](Json& j) { j["post_processor"] = {{"type", "TemplateProcessing"}}; }},
+      {"post_processor",
+       [](Json& j) {
+         j["post_processor"] = {{"type", "TemplateProcessing"}};
+       }},
       {"decoder", [](Json& j) { j.erase("decoder"); }},
       {"lstrip", [](Json& j) { j["added_tokens"][0]["lstrip"] = true; }},
       {"normalized", [](Json& j) { j["added_tokens"][0]["normalized"] = true; }},
-      {"truncation", [](Json& j) { j["truncation"] = {{"max_length", 8}}; }},
+      {"truncation",
+       [](Json& j) {
+         j["truncation"] = {{"max_length", 8}};
+       }},
   };
   for (const auto& [field, edit] : edits) {
     Json json = tiny_tokenizer();
@@ -137,7 +155,9 @@ TEST(TokenizerLoad, RejectsMalformedFields) {
       {"added_tokens[0].content", [](Json& j) { j["added_tokens"][0]["content"] = ""; }},
       {"added_tokens[0].id", [](Json& j) { j["added_tokens"][0].erase("id"); }},
       {"pre_tokenizer.pretokenizers[0]",
-       [](Json& j) { j["pre_tokenizer"]["pretokenizers"][0]["pattern"] = {{"Regex", "(["}}; }},
+       [](Json& j) {
+         j["pre_tokenizer"]["pretokenizers"][0]["pattern"] = {{"Regex", "(["}};
+       }},
   };
   for (const auto& [field, edit] : edits) {
     Json json = tiny_tokenizer();

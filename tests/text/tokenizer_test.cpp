@@ -16,7 +16,8 @@ TEST(Tokenizer, EncodesTheSpecExamples) {
   const Tokenizer& tokenizer = qwen_tokenizer();
   EXPECT_EQ(tokenizer.encode("Hello world"), (Ids{9707, 1879}));
   EXPECT_EQ(tokenizer.encode(" Hello world"), (Ids{21927, 1879}));
-  EXPECT_EQ(tokenizer.encode("Describe the video in detail."), (Ids{74785, 279, 2766, 304, 7716, 13}));
+  EXPECT_EQ(tokenizer.encode("Describe the video in detail."),
+            (Ids{74785, 279, 2766, 304, 7716, 13}));
   EXPECT_EQ(tokenizer.encode("Describe the video in details"), (Ids{74785, 279, 2766, 304, 3565}));
   EXPECT_EQ(tokenizer.encode("The video shows a man   walking.\n\nIt's 2024!"),
             (Ids{785, 2766, 4933, 264, 883, 256, 11435, 382, 2132, 594, 220, 17, 15, 17, 19, 0}));
@@ -27,7 +28,9 @@ TEST(Tokenizer, EncodesTheSpecExamples) {
 // like HF's Oniguruma), on inputs where engines with another \s would split differently.
 TEST(Tokenizer, EncodesUnusualWhitespaceAndContractionsLikeTheReference) {
   const Tokenizer& tokenizer = qwen_tokenizer();
-  EXPECT_EQ(tokenizer.encode("a \xc2\x85\xc2\x85" "b"), (Ids{64, 2139, 227, 126, 227, 65}));
+  EXPECT_EQ(tokenizer.encode("a \xc2\x85\xc2\x85"
+                             "b"),
+            (Ids{64, 2139, 227, 126, 227, 65}));
   EXPECT_EQ(tokenizer.encode("!\xe1\xa0\x8e\xe1\xa0\x8e"), (Ids{0, 123970, 236, 123970, 236}));
   EXPECT_EQ(tokenizer.encode("x \xef\xbb\xbf\xef\xbb\xbfy"), (Ids{87, 75780, 3225, 88}));
   EXPECT_EQ(tokenizer.encode("a\x1c\x1c b"), (Ids{64, 216, 216, 293}));
@@ -43,7 +46,8 @@ TEST(Tokenizer, NormalizesToNfcBeforeSplitting) {
 
 TEST(Tokenizer, SplitsSpecialTokensOffRawTextLongestFirst) {
   const Tokenizer& tokenizer = qwen_tokenizer();
-  EXPECT_EQ(tokenizer.encode("Hello<|im_end|>world<|endoftext|>"), (Ids{9707, 151645, 14615, 151643}));
+  EXPECT_EQ(tokenizer.encode("Hello<|im_end|>world<|endoftext|>"),
+            (Ids{9707, 151645, 14615, 151643}));
   // A broken special token is plain text; the real one right after it is still found.
   EXPECT_EQ(tokenizer.encode("<|im_start|<|im_end|>>"), (Ids{27, 91, 318, 4906, 91, 151645, 29}));
 }
@@ -52,7 +56,10 @@ TEST(Tokenizer, RepairsInvalidUtf8InputBeforeEncoding) {
   const Tokenizer& tokenizer = qwen_tokenizer();
   // Each maximal invalid subsequence becomes U+FFFD, exactly as if the caller had decoded with
   // errors="replace".
-  EXPECT_EQ(tokenizer.encode("ab\xff" "cd\xe4\xbd"), tokenizer.encode("ab\xef\xbf\xbd" "cd\xef\xbf\xbd"));
+  EXPECT_EQ(tokenizer.encode("ab\xff"
+                             "cd\xe4\xbd"),
+            tokenizer.encode("ab\xef\xbf\xbd"
+                             "cd\xef\xbf\xbd"));
   EXPECT_EQ(tokenizer.decode(tokenizer.encode("\xc3\x28"), false), "\xef\xbf\xbd(");
 }
 
@@ -68,7 +75,8 @@ TEST(Tokenizer, DecodeReplacesACharacterCutByTheEndOfGeneration) {
   // The four single-byte tokens of U+1F389 (🎉); generation may stop after any of them.
   Ids ids;
   for (const char byte : std::string("\xf0\x9f\x8e\x89")) {
-    const std::optional<int32_t> id = tokenizer.token_to_id(bytes_to_table_text(std::string(1, byte)));
+    const std::optional<int32_t> id =
+        tokenizer.token_to_id(bytes_to_table_text(std::string(1, byte)));
     ASSERT_TRUE(id.has_value());
     ids.push_back(*id);
   }

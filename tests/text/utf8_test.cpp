@@ -9,9 +9,11 @@ constexpr std::string_view kFffd = kReplacementUtf8;
 
 // Expected values are Python's bytes.decode("utf-8", errors="replace").
 TEST(RepairUtf8, ReplacesEachMaximalInvalidSubsequenceLikePython) {
-  EXPECT_EQ(repair_utf8("\xe4\xbd"), std::string(kFffd));                   // truncated 3-byte
-  EXPECT_EQ(repair_utf8("a\x80" "b"), "a" + std::string(kFffd) + "b");      // lone continuation
-  EXPECT_EQ(repair_utf8("\xf0\x9f\x98"), std::string(kFffd));               // truncated emoji
+  EXPECT_EQ(repair_utf8("\xe4\xbd"), std::string(kFffd));  // truncated 3-byte
+  EXPECT_EQ(repair_utf8("a\x80"
+                        "b"),
+            "a" + std::string(kFffd) + "b");                   // lone continuation
+  EXPECT_EQ(repair_utf8("\xf0\x9f\x98"), std::string(kFffd));  // truncated emoji
   EXPECT_EQ(repair_utf8("\xf0\x9f\x98\xc3\xa9"), std::string(kFffd) + "\xc3\xa9");
   EXPECT_EQ(repair_utf8("\xe2\x82\xac\xe2\x82"), "\xe2\x82\xac" + std::string(kFffd));
   EXPECT_EQ(repair_utf8("\xff\xfe"), std::string(kFffd) + std::string(kFffd));
@@ -19,8 +21,8 @@ TEST(RepairUtf8, ReplacesEachMaximalInvalidSubsequenceLikePython) {
 
 TEST(RepairUtf8, ReplacesSurrogatesOverlongsAndOutOfRangeBytewise) {
   const std::string three = std::string(kFffd) + std::string(kFffd) + std::string(kFffd);
-  EXPECT_EQ(repair_utf8("\xed\xa0\x80"), three);      // U+D800
-  EXPECT_EQ(repair_utf8("\xe0\x80\xaf"), three);      // overlong '/'
+  EXPECT_EQ(repair_utf8("\xed\xa0\x80"), three);  // U+D800
+  EXPECT_EQ(repair_utf8("\xe0\x80\xaf"), three);  // overlong '/'
   EXPECT_EQ(repair_utf8("\xc0\xaf"), std::string(kFffd) + std::string(kFffd));
   EXPECT_EQ(repair_utf8("\xf4\x90\x80\x80"), three + std::string(kFffd));  // > U+10FFFF
 }
