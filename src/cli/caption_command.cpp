@@ -7,13 +7,12 @@
 // a caption_status; the failure count is printed); 1 when the run stopped (a fatal error, a
 // worker process crashed, the integrity check failed): rerun the same command to resume;
 // 2 for bad input or setup (missing CSV, no `path` column, bad flag, changed settings).
+#include <CLI/CLI.hpp>
 #include <cstdio>
 #include <memory>
 #include <sstream>
 #include <string>
 #include <vector>
-
-#include <CLI/CLI.hpp>
 
 #include "cli/commands.h"
 #include "pipeline/caption_run.h"
@@ -68,33 +67,58 @@ int exit_code_for(const Status& status) {
     case StatusCode::kInvalidArgument:
     case StatusCode::kNotFound:
     case StatusCode::kUnsupported:
-    case StatusCode::kCorruption: return kExitBadInput;
-    default: return kExitFailures;
+    case StatusCode::kCorruption:
+      return kExitBadInput;
+    default:
+      return kExitFailures;
   }
 }
 
 // The command line of one --devices worker: this run's options, one device, one rank.
 std::vector<std::string> worker_command(const pipeline::CaptionOptions& o, int device, int rank,
                                         int world_size) {
-  std::vector<std::string> args = {"/proc/self/exe", "caption", o.meta_path.string(),
-                                   "--model", o.model, "--revision", o.revision,
-                                   "--question", o.question,
-                                   "--max-new-tokens", std::to_string(o.max_new_tokens),
-                                   "--height", std::to_string(o.height),
-                                   "--width", std::to_string(o.width), "--fps", number(o.fps),
-                                   "--bs", std::to_string(o.bs),
-                                   "--output", pipeline::output_path(o).string(),
-                                   "--device", "cuda:" + std::to_string(device),
-                                   "--threads", std::to_string(o.threads),
-                                   "--precision", pipeline::precision_name(o.precision),
-                                   "--decode-timeout", number(o.decode_timeout_sec),
-                                   "--decode-threads", std::to_string(o.decode_threads),
-                                   "--prefetch", std::to_string(o.prefetch),
-                                   "--rank", std::to_string(rank),
-                                   "--world-size", std::to_string(world_size),
-                                   "--progress", o.progress == pipeline::ProgressMode::kNone ? "none" : "lines"};
+  std::vector<std::string> args = {"/proc/self/exe",
+                                   "caption",
+                                   o.meta_path.string(),
+                                   "--model",
+                                   o.model,
+                                   "--revision",
+                                   o.revision,
+                                   "--question",
+                                   o.question,
+                                   "--max-new-tokens",
+                                   std::to_string(o.max_new_tokens),
+                                   "--height",
+                                   std::to_string(o.height),
+                                   "--width",
+                                   std::to_string(o.width),
+                                   "--fps",
+                                   number(o.fps),
+                                   "--bs",
+                                   std::to_string(o.bs),
+                                   "--output",
+                                   pipeline::output_path(o).string(),
+                                   "--device",
+                                   "cuda:" + std::to_string(device),
+                                   "--threads",
+                                   std::to_string(o.threads),
+                                   "--precision",
+                                   pipeline::precision_name(o.precision),
+                                   "--decode-timeout",
+                                   number(o.decode_timeout_sec),
+                                   "--decode-threads",
+                                   std::to_string(o.decode_threads),
+                                   "--prefetch",
+                                   std::to_string(o.prefetch),
+                                   "--rank",
+                                   std::to_string(rank),
+                                   "--world-size",
+                                   std::to_string(world_size),
+                                   "--progress",
+                                   o.progress == pipeline::ProgressMode::kNone ? "none" : "lines"};
   if (!o.root.empty()) args.insert(args.end(), {"--root", o.root.string()});
-  if (o.max_memory_bytes > 0) args.insert(args.end(), {"--max-memory", std::to_string(o.max_memory_bytes)});
+  if (o.max_memory_bytes > 0)
+    args.insert(args.end(), {"--max-memory", std::to_string(o.max_memory_bytes)});
   if (o.skip_if_existing) args.push_back("--skip-if-existing");
   if (o.fit) args.push_back("--fit");
   if (!o.autorotate) args.push_back("--no-autorotate");
@@ -116,9 +140,11 @@ void run_devices(const pipeline::CaptionOptions& options) {
   std::fprintf(stderr, "vcap: starting %d worker processes (devices %s)\n", count,
                [&] {
                  std::string list;
-                 for (int d : options.devices) list += (list.empty() ? "" : ",") + std::to_string(d);
+                 for (int d : options.devices)
+                   list += (list.empty() ? "" : ",") + std::to_string(d);
                  return list;
-               }().c_str());
+               }()
+                   .c_str());
   Result<std::vector<pipeline::WorkerExit>> exits = pipeline::run_workers(commands);
   if (!exits) throw CommandFailed(exits.status(), kExitFailures);
   std::string failed;
@@ -157,7 +183,8 @@ void report(const pipeline::CaptionRunReport& run) {
       return;
     case pipeline::RunEnd::kWaitingForRanks: {
       std::string ranks;
-      for (int rank : run.unfinished_ranks) ranks += (ranks.empty() ? "" : ", ") + std::to_string(rank);
+      for (int rank : run.unfinished_ranks)
+        ranks += (ranks.empty() ? "" : ", ") + std::to_string(rank);
       std::fprintf(stderr,
                    "vcap: %s finished; rank(s) %s still running: the last one to finish writes %s "
                    "(or run `vcap merge` later)\n",
@@ -199,14 +226,18 @@ std::shared_ptr<CaptionFlags> add_caption_flags(CLI::App& command) {
   auto flags = std::make_shared<CaptionFlags>();
   pipeline::CaptionOptions& o = flags->options;
   command.add_option("meta", flags->meta, "Input CSV with a 'path' column")->required();
-  command.add_option("--model,--pretrained_model_name_or_path", o.model,
-                     "Hugging Face hub id or local model folder")->capture_default_str();
+  command
+      .add_option("--model,--pretrained_model_name_or_path", o.model,
+                  "Hugging Face hub id or local model folder")
+      ->capture_default_str();
   command.add_option("--revision", o.revision, "Hub revision (branch, tag or commit)")
       ->capture_default_str();
   command.add_option("--question", o.question, "Question asked about each clip")
       ->capture_default_str();
-  command.add_option("--max-new-tokens,--max_new_tokens", o.max_new_tokens,
-                     "Generation budget per clip (tokens)")->capture_default_str();
+  command
+      .add_option("--max-new-tokens,--max_new_tokens", o.max_new_tokens,
+                  "Generation budget per clip (tokens)")
+      ->capture_default_str();
   command.add_option("--height", o.height, "With --width: pixel-area cap per frame")
       ->capture_default_str();
   command.add_option("--width", o.width, "With --height: pixel-area cap per frame")
@@ -226,25 +257,30 @@ std::shared_ptr<CaptionFlags> add_caption_flags(CLI::App& command) {
   command.add_option("--threads", o.threads, "CPU compute threads (0 = all cores)")
       ->capture_default_str();
   command.add_option("--precision", flags->precision, "bf16 or f32")
-      ->check(CLI::IsMember({"bf16", "f32"}))->capture_default_str();
+      ->check(CLI::IsMember({"bf16", "f32"}))
+      ->capture_default_str();
   command.add_option("--max-memory", flags->max_memory,
                      "Working-memory budget, e.g. 8G (default: 80% of free memory)");
   command.add_flag("--fit", o.fit, "Lower fps, then pixels, for clips over the budget");
-  command.add_option("--decode-timeout", o.decode_timeout_sec,
-                     "Seconds allowed to decode one clip (0 = no limit)")->capture_default_str();
+  command
+      .add_option("--decode-timeout", o.decode_timeout_sec,
+                  "Seconds allowed to decode one clip (0 = no limit)")
+      ->capture_default_str();
   command.add_flag("--no-autorotate", flags->no_autorotate,
                    "Ignore rotation metadata (reference behaviour)");
   command.add_flag("--exact-size", o.exact_size, "Resize frames to exactly height x width");
   command.add_option("--rank", flags->rank, "This process's rank (default: from the launcher)");
   command.add_option("--world-size", flags->world_size, "Number of ranks");
   command.add_flag("--restart", o.restart, "Discard earlier progress (journals) and start over");
-  command.add_option("--decode-threads", o.decode_threads,
-                     "Clips decoded in parallel ahead of the model (0 = automatic)")
+  command
+      .add_option("--decode-threads", o.decode_threads,
+                  "Clips decoded in parallel ahead of the model (0 = automatic)")
       ->capture_default_str();
   command.add_option("--prefetch", o.prefetch, "Decoded clips waiting for the model (0 = 2*bs+2)")
       ->capture_default_str();
   command.add_option("--progress", flags->progress, "auto, bar, lines or none")
-      ->check(CLI::IsMember({"auto", "bar", "lines", "none"}))->capture_default_str();
+      ->check(CLI::IsMember({"auto", "bar", "lines", "none"}))
+      ->capture_default_str();
   return flags;
 }
 
@@ -254,7 +290,8 @@ Result<pipeline::CaptionOptions> caption_options(const CaptionFlags& flags) {
   options.output = flags.output;
   options.root = flags.root;
   options.autorotate = !flags.no_autorotate;
-  options.precision = flags.precision == "f32" ? pipeline::Precision::kF32 : pipeline::Precision::kBf16;
+  options.precision =
+      flags.precision == "f32" ? pipeline::Precision::kF32 : pipeline::Precision::kBf16;
   options.progress = flags.progress == "bar"     ? pipeline::ProgressMode::kBar
                      : flags.progress == "lines" ? pipeline::ProgressMode::kLines
                      : flags.progress == "none"  ? pipeline::ProgressMode::kNone

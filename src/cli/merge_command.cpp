@@ -5,10 +5,9 @@
 // and --world-size matter (the world size is otherwise read from the journal names).
 // Exit codes: 0 written; 2 when a rank has not finished or the inputs do not match; 1 when the
 // integrity check fails.
+#include <CLI/CLI.hpp>
 #include <cstdio>
 #include <memory>
-
-#include <CLI/CLI.hpp>
 
 #include "cli/commands.h"
 #include "pipeline/caption_run.h"

@@ -91,7 +91,7 @@ class Engine {
   std::atomic<int> decoders_left_;
   std::atomic<bool> stopping_ = false;
 
-  std::mutex mutex_;     // guards the two fields below (written by reader/decode threads)
+  std::mutex mutex_;  // guards the two fields below (written by reader/decode threads)
   Status source_error_;
   StageTimes decode_times_;
 
@@ -107,7 +107,8 @@ Result<EngineReport> Engine::run() {
   {
     std::vector<std::jthread> threads;
     threads.emplace_back([this] { read_jobs(); });
-    for (int i = 0; i < config_.decode_threads; ++i) threads.emplace_back([this] { decode_loop(); });
+    for (int i = 0; i < config_.decode_threads; ++i)
+      threads.emplace_back([this] { decode_loop(); });
     status = model_loop();
     if (!status.ok()) stop();
   }  // joins every thread
@@ -220,8 +221,12 @@ Status Engine::admit() {
     }
     if (!item) break;
     if (!item->outcome.ok()) {
-      JournalRecord record{item->job.row_index, item->job.path, item->outcome.status,
-                           one_line(item->outcome.message), "", 0};
+      JournalRecord record{item->job.row_index,
+                           item->job.path,
+                           item->outcome.status,
+                           one_line(item->outcome.message),
+                           "",
+                           0};
       if (Status status = finish_row(std::move(record)); !status.ok()) return status;
       continue;
     }
@@ -255,9 +260,9 @@ Status Engine::step() {
     InFlight row = std::move(it->second);
     in_flight_.erase(it);
     in_flight_bytes_ -= row.bytes;
-    JournalRecord record{caption.row_index, std::move(row.path), caption.outcome.status,
-                         one_line(caption.outcome.message), std::move(caption.text),
-                         caption.output_tokens};
+    JournalRecord record{caption.row_index,       std::move(row.path),
+                         caption.outcome.status,  one_line(caption.outcome.message),
+                         std::move(caption.text), caption.output_tokens};
     if (caption.outcome.ok() && row.fitted) {
       record.status = ClipStatus::kFitted;
       record.error = row.fit_note;

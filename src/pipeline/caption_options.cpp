@@ -70,7 +70,8 @@ Result<uint64_t> parse_memory_size(std::string_view text) {
                                     "': expected a size such as 8G, 8GiB, 8000MB or bytes");
   }
   const double bytes = number * factor;
-  if (bytes >= 1.8e19) return Status::invalid_argument("--max-memory '" + original + "': too large");
+  if (bytes >= 1.8e19)
+    return Status::invalid_argument("--max-memory '" + original + "': too large");
   return static_cast<uint64_t>(bytes);
 }
 

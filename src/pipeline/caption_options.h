@@ -35,8 +35,8 @@ struct CaptionOptions {
   int max_new_tokens = 200;  // generation budget per clip
   int height = 448;          // with width: the pixel-area cap per frame (height*width)
   int width = 672;
-  double fps = 4;            // frame sampling rate
-  int bs = 1;                // clips generated together (continuous batching)
+  double fps = 4;  // frame sampling rate
+  int bs = 1;      // clips generated together (continuous batching)
   // Do nothing when the output file already exists (it is only ever created complete).
   bool skip_if_existing = false;
   // Output CSV; empty means default_output_path(meta_path).
@@ -59,9 +59,9 @@ struct CaptionOptions {
   // Shard of the rows this process takes; unset = from the launcher's environment.
   std::optional<int> rank;
   std::optional<int> world_size;
-  bool restart = false;     // discard journals of an earlier run instead of resuming
-  int decode_threads = 0;   // clips decoded in parallel ahead of the model; 0 = automatic
-  int prefetch = 0;         // decoded clips waiting for the model; 0 = 2*bs + 2
+  bool restart = false;    // discard journals of an earlier run instead of resuming
+  int decode_threads = 0;  // clips decoded in parallel ahead of the model; 0 = automatic
+  int prefetch = 0;        // decoded clips waiting for the model; 0 = 2*bs + 2
   ProgressMode progress = ProgressMode::kAuto;
 };
 

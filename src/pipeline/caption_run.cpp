@@ -79,8 +79,8 @@ Result<ResumeState> load_journal(const std::filesystem::path& path, const Shard&
     if (!more) return more.status();
     if (!*more) break;
     if (record.row_index >= total_rows || !shard.owns(record.row_index))
-      return Status::invalid_argument(csv_changed(path, "row " + std::to_string(record.row_index) +
-                                                            " is not a row of this rank"));
+      return Status::invalid_argument(csv_changed(
+          path, "row " + std::to_string(record.row_index) + " is not a row of this rank"));
     uint32_t& slot = state.done_path_crc[record.row_index / shard.world_size];
     if (slot != 0) continue;  // a duplicate: the first record wins, as in the merge
     slot = path_check(record.path);
@@ -89,10 +89,9 @@ Result<ResumeState> load_journal(const std::filesystem::path& path, const Shard&
   }
   const JournalScan& scan = reader->scan();
   if (scan.done && scan.done_input_rows != total_rows)
-    return Status::invalid_argument(csv_changed(path, "it was finished for " +
-                                                          std::to_string(scan.done_input_rows) +
-                                                          " input rows, the CSV has " +
-                                                          std::to_string(total_rows)));
+    return Status::invalid_argument(
+        csv_changed(path, "it was finished for " + std::to_string(scan.done_input_rows) +
+                              " input rows, the CSV has " + std::to_string(total_rows)));
   state.finished = scan.done;
   state.valid_bytes = scan.valid_bytes;
   state.damaged_lines = scan.damaged_lines;
@@ -117,8 +116,8 @@ JobSource make_job_source(MetaReader& meta, const Shard& shard, const ResumeStat
         return std::optional<ClipJob>(std::move(job));
       }
       if (done != path_check(path))
-        return Status::invalid_argument(csv_changed(journal, "row " + std::to_string(row) +
-                                                                 " has another path now"));
+        return Status::invalid_argument(
+            csv_changed(journal, "row " + std::to_string(row) + " has another path now"));
     }
   };
 }
@@ -134,9 +133,10 @@ EngineConfig engine_config(const CaptionOptions& options, uint64_t budget_bytes)
   config.budget_bytes = budget_bytes;
   config.fit = options.fit;
   config.bs = options.bs;
-  config.decode_threads = options.decode_threads > 0
-                              ? options.decode_threads
-                              : default_decode_threads(options, std::thread::hardware_concurrency());
+  config.decode_threads =
+      options.decode_threads > 0
+          ? options.decode_threads
+          : default_decode_threads(options, std::thread::hardware_concurrency());
   config.prefetch = options.prefetch > 0 ? options.prefetch : 2 * options.bs + 2;
   return config;
 }
@@ -162,7 +162,9 @@ Result<EngineReport> caption_remaining(const CaptionOptions& options, CaptionerF
   Result<MetaReader> meta = MetaReader::open(options.meta_path);
   if (!meta) return meta.status();
   const JobSource source = make_job_source(*meta, shard, resume, options.root, journal.path());
-  const RecordSink sink = [&journal](const JournalRecord& record) { return journal.append(record); };
+  const RecordSink sink = [&journal](const JournalRecord& record) {
+    return journal.append(record);
+  };
   ProgressReporter progress(log, options.progress, rank_label(shard), rows_owned, resume.done,
                             resume.failed);
   Result<EngineReport> report = run_engine(config, **captioner, source, sink, &progress);
@@ -191,8 +193,8 @@ Result<RunEnd> try_merge(const CaptionOptions& options, const std::filesystem::p
   Result<std::vector<std::pair<int, int>>> journals = list_journals(output);
   if (!journals) return journals.status();
   if (journals->empty()) return RunEnd::kMergedElsewhere;
-  Result<MergeReport> merged = merge_journals(options.meta_path, output, shard.world_size,
-                                              fingerprint);
+  Result<MergeReport> merged =
+      merge_journals(options.meta_path, output, shard.world_size, fingerprint);
   if (!merged) return merged.status();
   report.merge = std::move(*merged);
   return RunEnd::kMerged;
@@ -200,7 +202,8 @@ Result<RunEnd> try_merge(const CaptionOptions& options, const std::filesystem::p
 
 }  // namespace
 
-std::filesystem::path resolve_clip_path(const std::filesystem::path& root, const std::string& path) {
+std::filesystem::path resolve_clip_path(const std::filesystem::path& root,
+                                        const std::string& path) {
   const std::filesystem::path clip(path);
   if (root.empty() || clip.is_absolute() || path.empty()) return clip;
   return root / clip;
@@ -240,19 +243,19 @@ Result<CaptionRunReport> run_caption(const CaptionOptions& options, CaptionerFac
   Result<ResumeState> resume = load_journal(journal, *shard, report.total_rows, fingerprint);
   if (!resume) return resume.status();
   report.resumed_rows = resume->done;
-  std::fprintf(log, "vcap: %s: %llu rows, %s%llu for this rank, %llu done before%s\n",
-               options.meta_path.c_str(), static_cast<unsigned long long>(report.total_rows),
-               shard->world_size > 1 ? (rank_label(*shard) + " (" + shard->source + "): ").c_str() : "",
-               static_cast<unsigned long long>(report.rows_owned),
-               static_cast<unsigned long long>(resume->done),
-               resume->damaged_lines > 0 ? " (damaged journal lines skipped)" : "");
+  std::fprintf(
+      log, "vcap: %s: %llu rows, %s%llu for this rank, %llu done before%s\n",
+      options.meta_path.c_str(), static_cast<unsigned long long>(report.total_rows),
+      shard->world_size > 1 ? (rank_label(*shard) + " (" + shard->source + "): ").c_str() : "",
+      static_cast<unsigned long long>(report.rows_owned),
+      static_cast<unsigned long long>(resume->done),
+      resume->damaged_lines > 0 ? " (damaged journal lines skipped)" : "");
 
   if (!resume->finished) {
-    Result<JournalWriter> writer = resume->exists
-                                       ? JournalWriter::resume(journal, resume->valid_bytes)
-                                       : JournalWriter::create(journal, {shard->rank,
-                                                                         shard->world_size,
-                                                                         fingerprint});
+    Result<JournalWriter> writer =
+        resume->exists
+            ? JournalWriter::resume(journal, resume->valid_bytes)
+            : JournalWriter::create(journal, {shard->rank, shard->world_size, fingerprint});
     if (!writer) return writer.status();
     if (resume->done < report.rows_owned) {
       Result<EngineReport> engine =
@@ -272,8 +275,8 @@ Result<CaptionRunReport> run_caption(const CaptionOptions& options, CaptionerFac
 Result<MergeReport> run_merge(const CaptionOptions& options, std::FILE* log) {
   if (Status status = validate(options); !status.ok()) return status;
   const std::filesystem::path output = output_path(options);
-  Result<int> world = options.world_size ? Result<int>(*options.world_size)
-                                         : journal_world_size(output);
+  Result<int> world =
+      options.world_size ? Result<int>(*options.world_size) : journal_world_size(output);
   if (!world) return world.status();
   Result<std::vector<int>> unfinished = unfinished_ranks(output, *world);
   if (!unfinished) return unfinished.status();

@@ -34,10 +34,10 @@
 namespace vcap::pipeline {
 
 enum class RunEnd {
-  kSkippedExisting,   // --skip-if-existing and the output exists: nothing done
-  kWaitingForRanks,   // this rank is done; others are not, one of them will merge
-  kMergedElsewhere,   // this rank is done; another process is merging or has merged
-  kMerged,            // this process wrote the output
+  kSkippedExisting,  // --skip-if-existing and the output exists: nothing done
+  kWaitingForRanks,  // this rank is done; others are not, one of them will merge
+  kMergedElsewhere,  // this rank is done; another process is merging or has merged
+  kMerged,           // this process wrote the output
 };
 
 struct CaptionRunReport {

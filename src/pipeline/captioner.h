@@ -32,9 +32,9 @@ namespace vcap::pipeline {
 
 // One row to caption.
 struct ClipJob {
-  uint64_t row_index = 0;       // 0-based data row in the input CSV
-  std::string path;             // the `path` field exactly as in the CSV
-  std::filesystem::path file;   // `path` resolved against --root
+  uint64_t row_index = 0;      // 0-based data row in the input CSV
+  std::string path;            // the `path` field exactly as in the CSV
+  std::filesystem::path file;  // `path` resolved against --root
 };
 
 // How one clip is sampled and sized. --fit may lower fps and max_pixels (or the exact size).
@@ -70,8 +70,8 @@ class PreparedClip {
 // A clip that left the batch.
 struct FinishedCaption {
   uint64_t row_index = 0;
-  ClipOutcome outcome;      // ok, or e.g. oom
-  std::string text;         // the answer (empty unless outcome.ok())
+  ClipOutcome outcome;  // ok, or e.g. oom
+  std::string text;     // the answer (empty unless outcome.ok())
   int64_t output_tokens = 0;
 };
 

@@ -4,23 +4,40 @@ namespace vcap::pipeline {
 
 const char* clip_status_name(ClipStatus status) {
   switch (status) {
-    case ClipStatus::kOk: return "ok";
-    case ClipStatus::kFitted: return "fitted";
-    case ClipStatus::kNotFound: return "not_found";
-    case ClipStatus::kIsDirectory: return "is_directory";
-    case ClipStatus::kEmptyFile: return "empty_file";
-    case ClipStatus::kIoError: return "io_error";
-    case ClipStatus::kNotMedia: return "not_media";
-    case ClipStatus::kNoVideo: return "no_video";
-    case ClipStatus::kTruncated: return "truncated";
-    case ClipStatus::kDecodeError: return "decode_error";
-    case ClipStatus::kTooFewFrames: return "too_few_frames";
-    case ClipStatus::kBadAspectRatio: return "bad_aspect_ratio";
-    case ClipStatus::kTooLarge: return "too_large";
-    case ClipStatus::kOom: return "oom";
-    case ClipStatus::kTimeout: return "timeout";
-    case ClipStatus::kUnsupported: return "unsupported";
-    case ClipStatus::kInternal: return "internal";
+    case ClipStatus::kOk:
+      return "ok";
+    case ClipStatus::kFitted:
+      return "fitted";
+    case ClipStatus::kNotFound:
+      return "not_found";
+    case ClipStatus::kIsDirectory:
+      return "is_directory";
+    case ClipStatus::kEmptyFile:
+      return "empty_file";
+    case ClipStatus::kIoError:
+      return "io_error";
+    case ClipStatus::kNotMedia:
+      return "not_media";
+    case ClipStatus::kNoVideo:
+      return "no_video";
+    case ClipStatus::kTruncated:
+      return "truncated";
+    case ClipStatus::kDecodeError:
+      return "decode_error";
+    case ClipStatus::kTooFewFrames:
+      return "too_few_frames";
+    case ClipStatus::kBadAspectRatio:
+      return "bad_aspect_ratio";
+    case ClipStatus::kTooLarge:
+      return "too_large";
+    case ClipStatus::kOom:
+      return "oom";
+    case ClipStatus::kTimeout:
+      return "timeout";
+    case ClipStatus::kUnsupported:
+      return "unsupported";
+    case ClipStatus::kInternal:
+      return "internal";
   }
   return "internal";
 }

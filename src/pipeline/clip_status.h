@@ -13,33 +13,33 @@
 namespace vcap::pipeline {
 
 enum class ClipStatus {
-  kOk,            // captioned with the requested settings
-  kFitted,        // captioned after --fit lowered fps/pixels to meet the memory budget
-  kNotFound,      // no file at the path (or an empty path)
-  kIsDirectory,   // the path is a directory
-  kEmptyFile,     // a zero-byte file
-  kIoError,       // the OS refused to read it (permissions, I/O error)
-  kNotMedia,      // not a container FFmpeg recognises
-  kNoVideo,       // a media file without a video stream
-  kTruncated,     // the file ends before its declared data
-  kDecodeError,   // the video stream does not decode
-  kTooFewFrames,  // fewer frames than the model needs
+  kOk,              // captioned with the requested settings
+  kFitted,          // captioned after --fit lowered fps/pixels to meet the memory budget
+  kNotFound,        // no file at the path (or an empty path)
+  kIsDirectory,     // the path is a directory
+  kEmptyFile,       // a zero-byte file
+  kIoError,         // the OS refused to read it (permissions, I/O error)
+  kNotMedia,        // not a container FFmpeg recognises
+  kNoVideo,         // a media file without a video stream
+  kTruncated,       // the file ends before its declared data
+  kDecodeError,     // the video stream does not decode
+  kTooFewFrames,    // fewer frames than the model needs
   kBadAspectRatio,  // longer side over 200 times the shorter
-  kTooLarge,      // over the memory budget (see --max-memory / --fit)
-  kOom,           // an allocation failed while captioning this clip
-  kTimeout,       // decoding passed --decode-timeout
-  kUnsupported,   // a codec or layout vcap cannot handle
-  kInternal,      // a bug in vcap; the message says where
+  kTooLarge,        // over the memory budget (see --max-memory / --fit)
+  kOom,             // an allocation failed while captioning this clip
+  kTimeout,         // decoding passed --decode-timeout
+  kUnsupported,     // a codec or layout vcap cannot handle
+  kInternal,        // a bug in vcap; the message says where
 };
 
 // Every status, in declaration order (for summaries and tests).
 inline constexpr ClipStatus kAllClipStatuses[] = {
-    ClipStatus::kOk,           ClipStatus::kFitted,          ClipStatus::kNotFound,
-    ClipStatus::kIsDirectory,  ClipStatus::kEmptyFile,       ClipStatus::kIoError,
-    ClipStatus::kNotMedia,     ClipStatus::kNoVideo,         ClipStatus::kTruncated,
-    ClipStatus::kDecodeError,  ClipStatus::kTooFewFrames,    ClipStatus::kBadAspectRatio,
-    ClipStatus::kTooLarge,     ClipStatus::kOom,             ClipStatus::kTimeout,
-    ClipStatus::kUnsupported,  ClipStatus::kInternal,
+    ClipStatus::kOk,          ClipStatus::kFitted,       ClipStatus::kNotFound,
+    ClipStatus::kIsDirectory, ClipStatus::kEmptyFile,    ClipStatus::kIoError,
+    ClipStatus::kNotMedia,    ClipStatus::kNoVideo,      ClipStatus::kTruncated,
+    ClipStatus::kDecodeError, ClipStatus::kTooFewFrames, ClipStatus::kBadAspectRatio,
+    ClipStatus::kTooLarge,    ClipStatus::kOom,          ClipStatus::kTimeout,
+    ClipStatus::kUnsupported, ClipStatus::kInternal,
 };
 
 // The column value: "ok", "fitted", "not_found", "is_directory", "empty_file", "io_error",

@@ -41,8 +41,8 @@ Result<LockFile> LockFile::try_acquire(const std::filesystem::path& path) {
     const int fd = ::open(path.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0644);
     if (fd >= 0) {
       const std::string content = host_name() + " " + std::to_string(::getpid()) + "\n";
-      const bool written = ::write(fd, content.data(), content.size()) ==
-                           static_cast<ssize_t>(content.size());
+      const bool written =
+          ::write(fd, content.data(), content.size()) == static_cast<ssize_t>(content.size());
       ::close(fd);
       if (!written) {
         std::filesystem::remove(path);
@@ -50,7 +50,8 @@ Result<LockFile> LockFile::try_acquire(const std::filesystem::path& path) {
       }
       return LockFile(path, true, "");
     }
-    if (errno != EEXIST) return Status::from_errno("cannot create lock file " + path.string(), errno);
+    if (errno != EEXIST)
+      return Status::from_errno("cannot create lock file " + path.string(), errno);
     const std::string holder = read_small_file(path);
     if (attempt == 0 && is_stale(holder)) {
       std::error_code ignored;
@@ -58,7 +59,8 @@ Result<LockFile> LockFile::try_acquire(const std::filesystem::path& path) {
       continue;
     }
     std::string trimmed = holder;
-    while (!trimmed.empty() && (trimmed.back() == '\n' || trimmed.back() == ' ')) trimmed.pop_back();
+    while (!trimmed.empty() && (trimmed.back() == '\n' || trimmed.back() == ' '))
+      trimmed.pop_back();
     return LockFile(path, false, trimmed);
   }
   return LockFile(path, false, "");

@@ -107,10 +107,9 @@ std::filesystem::path journal_path(const std::filesystem::path& output, int rank
 }
 
 std::string journal_line(const JournalRecord& record) {
-  Json json = {{"row", record.row_index},  {"path", record.path},
-               {"status", clip_status_name(record.status)},
-               {"error", record.error},    {"text", record.text},
-               {"tokens", record.output_tokens}};
+  Json json = {
+      {"row", record.row_index}, {"path", record.path}, {"status", clip_status_name(record.status)},
+      {"error", record.error},   {"text", record.text}, {"tokens", record.output_tokens}};
   // Invalid UTF-8 (a model emitting a partial character) is replaced, never an exception.
   return framed(json.dump(-1, ' ', false, Json::error_handler_t::replace));
 }

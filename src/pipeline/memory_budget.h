@@ -19,8 +19,7 @@
 namespace vcap::pipeline {
 
 // The machine's free memory: MemAvailable from /proc/meminfo (or another file in tests).
-Result<uint64_t> read_mem_available_bytes(
-    const std::filesystem::path& meminfo = "/proc/meminfo");
+Result<uint64_t> read_mem_available_bytes(const std::filesystem::path& meminfo = "/proc/meminfo");
 
 // The default CPU budget: 80% of `available_bytes` minus `weights_bytes` that are not resident
 // yet (mapped weights count once touched), never below zero.

@@ -134,8 +134,8 @@ Status write_merged(const std::filesystem::path& meta_path, const std::filesyste
     if (!record) return record.status();
     const std::string& path = fields[meta->path_column()];
     if (!record->has_value()) {
-      return Status::not_found("row " + std::to_string(row) + " ('" + path + "') has no record in " +
-                               cursor.path().string() +
+      return Status::not_found("row " + std::to_string(row) + " ('" + path +
+                               "') has no record in " + cursor.path().string() +
                                "; rerun `vcap caption` with the same options to finish it");
     }
     JournalRecord& found = **record;
@@ -187,13 +187,15 @@ Status verify_output(const std::filesystem::path& meta_path, const std::filesyst
     if (!*more_in) return Status();
     const std::string row = "row " + std::to_string(meta->rows_read() - 1);
     for (size_t c = 0; c < input_columns; ++c) {
-      if (c == layout.text_column || c == layout.status_column || c == layout.error_column) continue;
+      if (c == layout.text_column || c == layout.status_column || c == layout.error_column)
+        continue;
       if (in[c] != out[c]) return integrity_failure(temp, row + " differs from the input");
     }
     std::optional<ClipStatus> status = parse_clip_status(out[layout.status_column]);
     if (!status) return integrity_failure(temp, row + " has no valid caption_status");
     if (!has_caption(*status) && !out[layout.text_column].empty())
-      return integrity_failure(temp, row + " has a caption but status " + clip_status_name(*status));
+      return integrity_failure(temp,
+                               row + " has a caption but status " + clip_status_name(*status));
   }
 }
 
@@ -208,7 +210,8 @@ Result<std::vector<std::pair<int, int>>> list_journals(const std::filesystem::pa
   std::error_code error;
   for (const auto& entry : std::filesystem::directory_iterator(folder, error)) {
     const std::string name = entry.path().filename().string();
-    if (name.size() <= prefix.size() + suffix.size() || name.compare(0, prefix.size(), prefix) != 0 ||
+    if (name.size() <= prefix.size() + suffix.size() ||
+        name.compare(0, prefix.size(), prefix) != 0 ||
         name.compare(name.size() - suffix.size(), suffix.size(), suffix) != 0)
       continue;
     int rank = -1;
@@ -233,9 +236,9 @@ Result<int> journal_world_size(const std::filesystem::path& output) {
   const int world = journals->front().second;
   for (const auto& [rank, other] : *journals) {
     if (other != world) {
-      return Status::invalid_argument("journals of world sizes " + std::to_string(world) +
-                                      " and " + std::to_string(other) + " beside " +
-                                      output.string() + "; remove the stale ones");
+      return Status::invalid_argument("journals of world sizes " + std::to_string(world) + " and " +
+                                      std::to_string(other) + " beside " + output.string() +
+                                      "; remove the stale ones");
     }
   }
   return world;
@@ -265,10 +268,13 @@ Result<MergeReport> merge_journals(const std::filesystem::path& meta_path,
   if (Status status = verify_output(meta_path, temp); !status.ok()) return status;
   std::error_code error;
   std::filesystem::rename(temp, output, error);
-  if (error) return Status::from_errno("cannot rename " + temp.string() + " to " + output.string(), error.value());
+  if (error)
+    return Status::from_errno("cannot rename " + temp.string() + " to " + output.string(),
+                              error.value());
   guard.release();
   std::filesystem::path folder = output.parent_path();
-  if (Status status = io::sync_directory(folder.empty() ? "." : folder); !status.ok()) return status;
+  if (Status status = io::sync_directory(folder.empty() ? "." : folder); !status.ok())
+    return status;
   cursors->clear();  // close the journals before removing them
   for (int rank = 0; rank < world_size; ++rank)
     std::filesystem::remove(journal_path(output, rank, world_size), error);

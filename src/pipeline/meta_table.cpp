@@ -38,8 +38,8 @@ Result<MetaReader> MetaReader::open(const std::filesystem::path& path) {
   }
   const auto it = std::find(header->begin(), header->end(), kPathColumn);
   if (it == header->end()) {
-    return Status::invalid_argument(path.string() + ": no 'path' column; columns found: " +
-                                    list_columns(*header));
+    return Status::invalid_argument(path.string() +
+                                    ": no 'path' column; columns found: " + list_columns(*header));
   }
   const auto path_column = static_cast<size_t>(it - header->begin());
   return MetaReader(std::move(*reader), std::move(*header), path_column);

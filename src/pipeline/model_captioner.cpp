@@ -25,19 +25,32 @@ namespace {
 ClipStatus status_of(media::ClipErrorKind kind) {
   using media::ClipErrorKind;
   switch (kind) {
-    case ClipErrorKind::kNotFound: return ClipStatus::kNotFound;
-    case ClipErrorKind::kIsDirectory: return ClipStatus::kIsDirectory;
-    case ClipErrorKind::kEmptyFile: return ClipStatus::kEmptyFile;
-    case ClipErrorKind::kIoError: return ClipStatus::kIoError;
-    case ClipErrorKind::kNotMedia: return ClipStatus::kNotMedia;
-    case ClipErrorKind::kNoVideoStream: return ClipStatus::kNoVideo;
-    case ClipErrorKind::kUnsupportedCodec: return ClipStatus::kUnsupported;
-    case ClipErrorKind::kTruncated: return ClipStatus::kTruncated;
-    case ClipErrorKind::kDecodeError: return ClipStatus::kDecodeError;
-    case ClipErrorKind::kTooFewFrames: return ClipStatus::kTooFewFrames;
-    case ClipErrorKind::kBadAspectRatio: return ClipStatus::kBadAspectRatio;
-    case ClipErrorKind::kTimeout: return ClipStatus::kTimeout;
-    case ClipErrorKind::kInvalidOptions: return ClipStatus::kInternal;
+    case ClipErrorKind::kNotFound:
+      return ClipStatus::kNotFound;
+    case ClipErrorKind::kIsDirectory:
+      return ClipStatus::kIsDirectory;
+    case ClipErrorKind::kEmptyFile:
+      return ClipStatus::kEmptyFile;
+    case ClipErrorKind::kIoError:
+      return ClipStatus::kIoError;
+    case ClipErrorKind::kNotMedia:
+      return ClipStatus::kNotMedia;
+    case ClipErrorKind::kNoVideoStream:
+      return ClipStatus::kNoVideo;
+    case ClipErrorKind::kUnsupportedCodec:
+      return ClipStatus::kUnsupported;
+    case ClipErrorKind::kTruncated:
+      return ClipStatus::kTruncated;
+    case ClipErrorKind::kDecodeError:
+      return ClipStatus::kDecodeError;
+    case ClipErrorKind::kTooFewFrames:
+      return ClipStatus::kTooFewFrames;
+    case ClipErrorKind::kBadAspectRatio:
+      return ClipStatus::kBadAspectRatio;
+    case ClipErrorKind::kTimeout:
+      return ClipStatus::kTimeout;
+    case ClipErrorKind::kInvalidOptions:
+      return ClipStatus::kInternal;
   }
   return ClipStatus::kInternal;
 }
@@ -100,7 +113,8 @@ class ModelCaptioner : public ClipCaptioner {
 
   ClipValue<std::unique_ptr<PreparedClip>> prepare(const ClipJob& job,
                                                    const ClipSettings& settings) override {
-    media::ClipResult<media::Clip> clip = media::load_clip(job.file.string(), decode_options(settings));
+    media::ClipResult<media::Clip> clip =
+        media::load_clip(job.file.string(), decode_options(settings));
     if (!clip) return {outcome_of(clip.error()), nullptr};
     const media::ClipPlan& plan = clip->plan;
     model::VideoFramesView view{clip->frames.data(), plan.nframes, plan.resized_height,
@@ -207,14 +221,15 @@ Result<std::string> ModelCaptionerFactory::model_identity() {
   Result<std::filesystem::path> dir = model_dir();
   if (!dir) return dir.status();
   nlohmann::json identity;
-  for (const char* name : {"config.json", "generation_config.json", "preprocessor_config.json",
-                           "tokenizer.json"})
+  for (const char* name :
+       {"config.json", "generation_config.json", "preprocessor_config.json", "tokenizer.json"})
     identity[name] = file_crc(*dir / name);
   std::error_code error;
   for (const auto& entry : std::filesystem::directory_iterator(*dir, error)) {
     const std::string name = entry.path().filename().string();
     if (name.size() > 12 && name.ends_with(".safetensors"))
-      identity["weights"][name] = static_cast<uint64_t>(std::filesystem::file_size(entry.path(), error));
+      identity["weights"][name] =
+          static_cast<uint64_t>(std::filesystem::file_size(entry.path(), error));
   }
   if (error) return Status::from_errno("cannot list " + dir->string(), error.value());
   return identity.dump();
@@ -233,9 +248,8 @@ Result<std::unique_ptr<ClipCaptioner>> ModelCaptionerFactory::create() {
   Result<std::unique_ptr<tensor::Backend>> backend =
       tensor::make_backend({options_.device, options_.threads});
   if (!backend) return backend.status();
-  const tensor::Precision precision = options_.precision == Precision::kBf16
-                                          ? tensor::Precision::kBF16
-                                          : tensor::Precision::kF32;
+  const tensor::Precision precision =
+      options_.precision == Precision::kBf16 ? tensor::Precision::kBF16 : tensor::Precision::kF32;
   Result<model::Qwen2VL> model = model::Qwen2VL::load(*dir, **backend, precision);
   if (!model) return model.status();
   return std::unique_ptr<ClipCaptioner>(std::make_unique<ModelCaptioner>(

@@ -23,8 +23,8 @@ Result<int> parse_int(const char* variable, const std::string& value) {
   int number = 0;
   const auto [end, error] = std::from_chars(value.data(), value.data() + value.size(), number);
   if (value.empty() || error != std::errc() || end != value.data() + value.size()) {
-    return Status::invalid_argument(std::string("environment variable ") + variable + "='" +
-                                    value + "' is not an integer");
+    return Status::invalid_argument(std::string("environment variable ") + variable + "='" + value +
+                                    "' is not an integer");
   }
   return number;
 }

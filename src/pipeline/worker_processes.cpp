@@ -44,8 +44,8 @@ Result<std::vector<WorkerExit>> run_workers(const std::vector<std::vector<std::s
     int status = 0;
     while (::waitpid(children[i], &status, 0) < 0 && errno == EINTR) {
     }
-    exits.push_back({static_cast<int>(i), WIFEXITED(status) && WEXITSTATUS(status) == 0,
-                     describe(status)});
+    exits.push_back(
+        {static_cast<int>(i), WIFEXITED(status) && WEXITSTATUS(status) == 0, describe(status)});
   }
   if (!start_error.ok()) return start_error;
   return exits;

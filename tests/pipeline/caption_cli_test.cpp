@@ -19,8 +19,8 @@
 namespace vcap::pipeline {
 namespace {
 
-using testing::TestDir;
 using testing::read_text;
+using testing::TestDir;
 using testing::write_text;
 
 const std::filesystem::path kMedia = VCAP_SHARED_DIR "/media";
@@ -41,7 +41,8 @@ constexpr DevClip kClips[] = {
     {"generated/audio_only.mp4", "dev-019", "no_video"},
     {"generated/single_frame.mp4", "dev-020", "too_few_frames"},
     {"generated/odd_37x23.webm", "dev-022", "ok"},
-    {"generated/weird name, with \"double\" & 'single' quotes – café 日本語 ☕.mp4", "dev-027", "ok"},
+    {"generated/weird name, with \"double\" & 'single' quotes – café 日本語 ☕.mp4", "dev-027",
+     "ok"},
     {"generated/directory_not_a_video.mp4", "dev-028", "is_directory"},
     {"generated/directory_not_a_video.mp4/inside.mp4", "dev-029", "ok"},
     {"generated/no_such_clip.mp4", "dev-999", "not_found"},
@@ -101,9 +102,26 @@ class CaptionCli : public ::testing::Test {
   // A fresh copy of the input in `folder`; returns the options to caption it.
   static std::vector<std::string> caption_args(const std::filesystem::path& folder) {
     std::filesystem::copy_file(dir_->path() / "meta.csv", folder / "meta.csv");
-    return {"caption", (folder / "meta.csv").string(), "--model", model_.string(), "--root",
-            kMedia.string(), "--max-new-tokens", "4", "--fps", "1", "--height", "112",
-            "--width", "112", "--bs", "3", "--precision", "f32", "--progress", "lines"};
+    return {"caption",
+            (folder / "meta.csv").string(),
+            "--model",
+            model_.string(),
+            "--root",
+            kMedia.string(),
+            "--max-new-tokens",
+            "4",
+            "--fps",
+            "1",
+            "--height",
+            "112",
+            "--width",
+            "112",
+            "--bs",
+            "3",
+            "--precision",
+            "f32",
+            "--progress",
+            "lines"};
   }
 
   // The output of one uninterrupted run (made once).
@@ -127,8 +145,8 @@ TEST_F(CaptionCli, EveryRowGetsTheManifestStatusAndTheWeirdNameSurvives) {
   io::CsvReader reader = io::CsvReader::from_string(output);
   Result<std::vector<std::string>> header = reader.read_header();
   ASSERT_TRUE(header.ok());
-  EXPECT_EQ(*header, (std::vector<std::string>{"path", "id", "text", "caption_status",
-                                               "caption_error"}));
+  EXPECT_EQ(*header,
+            (std::vector<std::string>{"path", "id", "text", "caption_status", "caption_error"}));
   std::vector<std::string> fields;
   size_t row = 0;
   while (*reader.next_row(fields)) {
@@ -191,10 +209,8 @@ TEST_F(CaptionCli, BadInputExitsWithTwoAndAClearMessage) {
   EXPECT_NE(read_text(run.path() / "log").find("none.csv: no such file"), std::string::npos);
   write_text(run.path() / "m.csv", "video,id\na.mp4,1\n");
   EXPECT_EQ(run_vcap({"caption", (run.path() / "m.csv").string()}, run.path() / "log"), 2);
-  EXPECT_NE(read_text(run.path() / "log").find("columns found: 'video', 'id'"),
-            std::string::npos);
-  EXPECT_EQ(run_vcap({"caption", (run.path() / "m.csv").string(), "--bs", "0"},
-                     run.path() / "log"),
+  EXPECT_NE(read_text(run.path() / "log").find("columns found: 'video', 'id'"), std::string::npos);
+  EXPECT_EQ(run_vcap({"caption", (run.path() / "m.csv").string(), "--bs", "0"}, run.path() / "log"),
             2);
 }
 

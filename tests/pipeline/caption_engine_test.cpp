@@ -29,7 +29,8 @@ struct EngineRun {
   EngineReport report;
 };
 
-EngineRun run(const EngineConfig& config, FakeCaptioner& captioner, const std::vector<ClipJob>& jobs) {
+EngineRun run(const EngineConfig& config, FakeCaptioner& captioner,
+              const std::vector<ClipJob>& jobs) {
   size_t next = 0;
   JobSource source = [&]() -> Result<std::optional<ClipJob>> {
     if (next == jobs.size()) return std::optional<ClipJob>();
@@ -92,8 +93,10 @@ TEST(CaptionEngine, BatchOfFourGivesTheSameRecordsAsOneAndReallyBatches) {
 
 TEST(CaptionEngine, FailuresOfEveryStageBecomeRowStatuses) {
   FakeBehaviour behaviour;
-  behaviour.plan_failures["clip1.mp4"] = ClipOutcome::failure(ClipStatus::kNotFound, "media: clip1.mp4: no such file");
-  behaviour.prepare_failures["clip2.mp4"] = ClipOutcome::failure(ClipStatus::kDecodeError, "bad\nframe");
+  behaviour.plan_failures["clip1.mp4"] =
+      ClipOutcome::failure(ClipStatus::kNotFound, "media: clip1.mp4: no such file");
+  behaviour.prepare_failures["clip2.mp4"] =
+      ClipOutcome::failure(ClipStatus::kDecodeError, "bad\nframe");
   behaviour.model_failures["clip3.mp4"] = ClipOutcome::failure(ClipStatus::kOom, "out of memory");
   behaviour.throw_in_prepare["clip4.mp4"] = "boom";
   FakeCaptioner captioner(behaviour);
@@ -128,7 +131,7 @@ TEST(CaptionEngine, OverBudgetClipIsTooLargeAndTheRunGoesOn) {
 
 TEST(CaptionEngine, FitLowersSettingsUntilTheClipFitsAndRecordsThem) {
   FakeBehaviour behaviour;
-  behaviour.cost_multiplier["clip1.mp4"] = 3;     // fits at fps 1
+  behaviour.cost_multiplier["clip1.mp4"] = 3;    // fits at fps 1
   behaviour.cost_multiplier["clip2.mp4"] = 1e6;  // never fits
   FakeCaptioner captioner(behaviour);
   EngineConfig config = config_with(1);

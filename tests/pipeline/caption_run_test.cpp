@@ -10,10 +10,10 @@ namespace {
 
 using testing::FakeBehaviour;
 using testing::FakeFactory;
-using testing::TestDir;
 using testing::quiet_options;
 using testing::read_text;
 using testing::run_with;
+using testing::TestDir;
 using testing::write_meta;
 using testing::write_text;
 
@@ -61,7 +61,8 @@ TEST(CaptionRun, KeepsWeirdFileNamesAndStatusesOfTheDevSet) {
   EXPECT_EQ(report->merge->counts.at(ClipStatus::kOk), 28u);
   const std::string output = read_text(dir.path() / "meta_caption_qwen2vl.csv");
   const std::string weird =
-      "\"generated/weird name, with \"\"double\"\" & 'single' quotes – café 日本語 ☕.mp4\",dev-027,";
+      "\"generated/weird name, with \"\"double\"\" & 'single' quotes – café 日本語 "
+      "☕.mp4\",dev-027,";
   EXPECT_NE(output.find(weird), std::string::npos) << output;
   EXPECT_NE(output.find("generated/empty.mp4,dev-016,,empty_file,media: generated/empty.mp4: "
                         "empty file\n"),

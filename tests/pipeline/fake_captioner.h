@@ -88,7 +88,8 @@ class FakeCaptioner : public ClipCaptioner {
   void add(uint64_t row_index, std::unique_ptr<PreparedClip> clip) override {
     VCAP_CHECK(dynamic_cast<Prepared*>(clip.get()) != nullptr,
                "FakeCaptioner::add: not a FakeCaptioner clip");
-    batch_.push_back({row_index, std::unique_ptr<Prepared>(static_cast<Prepared*>(clip.release()))});
+    batch_.push_back(
+        {row_index, std::unique_ptr<Prepared>(static_cast<Prepared*>(clip.release()))});
     max_batch_ = std::max(max_batch_, batch_.size());
     uint64_t bytes = 0;
     for (const Active& active : batch_) bytes += cost_of(*active.clip);
@@ -139,9 +140,8 @@ class FakeCaptioner : public ClipCaptioner {
   };
   uint64_t cost_of(const Prepared& clip) const {
     const auto multiplier = behaviour_.cost_multiplier.find(clip.path);
-    return fake_cost_bytes(clip.settings, multiplier == behaviour_.cost_multiplier.end()
-                                              ? 1.0
-                                              : multiplier->second);
+    return fake_cost_bytes(
+        clip.settings, multiplier == behaviour_.cost_multiplier.end() ? 1.0 : multiplier->second);
   }
 
   const FakeBehaviour behaviour_;

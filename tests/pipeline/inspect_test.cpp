@@ -17,8 +17,8 @@ namespace vcap::pipeline {
 namespace {
 
 namespace fs = std::filesystem;
-using testing::TestDir;
 using testing::read_text;
+using testing::TestDir;
 
 const fs::path kData = VCAP_TEST_DATA_DIR;
 const fs::path kGolden = kData / "model" / "pico-b__short-0.2s-fps2";
@@ -36,8 +36,8 @@ class Inspect : public ::testing::Test {
   void SetUp() override {
     model::MakeTestModelOptions make;
     make.side_files_dir = kData / "qwen2vl";
-    ASSERT_TRUE(make_test_model(*model::test_model_preset("pico-b"), dir_.path() / "model", make)
-                    .ok());
+    ASSERT_TRUE(
+        make_test_model(*model::test_model_preset("pico-b"), dir_.path() / "model", make).ok());
     options_.video = (kData / "media" / "short_0.2s.mp4").string();
     options_.model = (dir_.path() / "model").string();
     options_.out_dir = dir_.path() / "out";
@@ -56,8 +56,8 @@ TEST_F(Inspect, EveryStageMatchesTheGoldenCase) {
   const fs::path& out = options_.out_dir;
 
   nlohmann::json info = json_file(out / "video_info.json");
-  const nlohmann::json golden_info = json_file(kData / "media" / "golden" /
-                                               "pico-b__short-0.2s-fps2.json");
+  const nlohmann::json golden_info =
+      json_file(kData / "media" / "golden" / "pico-b__short-0.2s-fps2.json");
   for (const auto& [key, value] : golden_info.items()) EXPECT_EQ(info[key], value) << key;
 
   EXPECT_EQ(npy(out / "grid_thw.npy").data, npy(kGolden / "grid_thw.npy").data);

@@ -11,8 +11,9 @@ using testing::TestDir;
 
 TEST(ReadMemAvailable, ReadsTheMemAvailableLine) {
   TestDir dir;
-  testing::write_text(dir.path() / "meminfo",
-                      "MemTotal:       16000000 kB\nMemFree:  100 kB\nMemAvailable:    8000000 kB\n");
+  testing::write_text(
+      dir.path() / "meminfo",
+      "MemTotal:       16000000 kB\nMemFree:  100 kB\nMemAvailable:    8000000 kB\n");
   Result<uint64_t> available = read_mem_available_bytes(dir.path() / "meminfo");
   ASSERT_TRUE(available.ok());
   EXPECT_EQ(*available, 8000000ull * 1024);
@@ -56,7 +57,8 @@ TEST(FitCandidates, ShrinksBothSidesInExactSizeMode) {
 
 TEST(DescribeFit, SaysWhatWasUsedAndWhatWasAsked) {
   const std::string note = describe_fit({2.0, 150528, 0, 0}, {4.0, 301056, 0, 0}, 8ull << 30);
-  EXPECT_EQ(note, "fitted to the 8.0 GiB budget: fps 2 (asked 4), max_pixels 150528 (asked 301056)");
+  EXPECT_EQ(note,
+            "fitted to the 8.0 GiB budget: fps 2 (asked 4), max_pixels 150528 (asked 301056)");
 }
 
 }  // namespace

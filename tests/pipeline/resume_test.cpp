@@ -11,8 +11,8 @@
 #include <random>
 #include <thread>
 
-#include "pipeline/journal.h"
 #include "pipeline/fingerprint.h"
+#include "pipeline/journal.h"
 #include "pipeline/merge.h"
 #include "pipeline/run_helpers.h"
 
@@ -21,10 +21,10 @@ namespace {
 
 using testing::FakeBehaviour;
 using testing::FakeFactory;
-using testing::TestDir;
 using testing::quiet_options;
 using testing::read_text;
 using testing::run_with;
+using testing::TestDir;
 using testing::write_meta;
 using testing::write_text;
 
@@ -111,7 +111,9 @@ TEST(Resume, KilledAtRandomMomentsThenRerunGivesTheUninterruptedOutput) {
     CaptionOptions options = quiet_options(write_meta(dir.path(), kRows));
     options.bs = 2;
     FakeBehaviour slow;  // about 1 ms per clip, so the kill lands somewhere in the run
-    slow.on_prepare = [](const ClipJob&) { std::this_thread::sleep_for(std::chrono::milliseconds(1)); };
+    slow.on_prepare = [](const ClipJob&) {
+      std::this_thread::sleep_for(std::chrono::milliseconds(1));
+    };
     for (int kill = 0; kill < 2; ++kill) {
       const pid_t child = start_child(options, slow);
       std::this_thread::sleep_for(std::chrono::microseconds(random() % 60000));
@@ -122,7 +124,8 @@ TEST(Resume, KilledAtRandomMomentsThenRerunGivesTheUninterruptedOutput) {
     Result<CaptionRunReport> report = run_with(options, factory);
     ASSERT_TRUE(report.ok()) << report.status().to_string();
     ASSERT_TRUE(report->end == RunEnd::kMerged) << "attempt " << attempt;
-    EXPECT_EQ(read_text(dir.path() / "meta_caption_qwen2vl.csv"), expected) << "attempt " << attempt;
+    EXPECT_EQ(read_text(dir.path() / "meta_caption_qwen2vl.csv"), expected)
+        << "attempt " << attempt;
   }
 }
 
@@ -134,10 +137,18 @@ TEST(Resume, TornJournalLineIsRecovered) {
   FakeFactory factory({});
   // A journal with rows 0 and 1 done and half of row 2's line, as a kill mid-write leaves it.
   const std::string fingerprint = run_fingerprint(options, "fake-model");
-  JournalRecord row0{0, "clips/c0.mp4", ClipStatus::kOk, "",
-                     testing::fake_caption("clips/c0.mp4", {4.0, 301056, 0, 0}), 3};
-  JournalRecord row1{1, "clips/c1.mp4", ClipStatus::kOk, "",
-                     testing::fake_caption("clips/c1.mp4", {4.0, 301056, 0, 0}), 3};
+  JournalRecord row0{0,
+                     "clips/c0.mp4",
+                     ClipStatus::kOk,
+                     "",
+                     testing::fake_caption("clips/c0.mp4", {4.0, 301056, 0, 0}),
+                     3};
+  JournalRecord row1{1,
+                     "clips/c1.mp4",
+                     ClipStatus::kOk,
+                     "",
+                     testing::fake_caption("clips/c1.mp4", {4.0, 301056, 0, 0}),
+                     3};
   const std::string torn = journal_line({2, "clips/c2.mp4", ClipStatus::kOk, "", "par", 1});
   write_text(journal_path(output, 0, 1), journal_header_line({0, 1, fingerprint}) + "\n" +
                                              journal_line(row0) + "\n" + journal_line(row1) + "\n" +
@@ -183,8 +194,9 @@ TEST(Resume, ChangedInputCsvIsRefused) {
     if (steps == 8) ::raise(SIGKILL);
   };
   ASSERT_TRUE(killed(wait_child(start_child(options, crash))));
-  write_text(dir.path() / "meta.csv", "path,id\nother0.mp4,x\nother1.mp4,y\nother2.mp4,z\n"
-                                      "other3.mp4,x\nother4.mp4,y\nother5.mp4,z\n");
+  write_text(dir.path() / "meta.csv",
+             "path,id\nother0.mp4,x\nother1.mp4,y\nother2.mp4,z\n"
+             "other3.mp4,x\nother4.mp4,y\nother5.mp4,z\n");
   FakeFactory factory({});
   Result<CaptionRunReport> report = run_with(options, factory);
   ASSERT_FALSE(report.ok());

@@ -32,10 +32,14 @@ TEST(Shard, FlagsWinOverTheEnvironment) {
 }
 
 TEST(Shard, LauncherPrecedenceIsTorchrunThenOpenMpiThenPmiThenSlurm) {
-  const std::map<std::string, std::string> all = {
-      {"RANK", "1"},         {"WORLD_SIZE", "8"},        {"OMPI_COMM_WORLD_RANK", "2"},
-      {"OMPI_COMM_WORLD_SIZE", "4"}, {"PMI_RANK", "3"},  {"PMI_SIZE", "5"},
-      {"SLURM_PROCID", "0"}, {"SLURM_NTASKS", "2"}};
+  const std::map<std::string, std::string> all = {{"RANK", "1"},
+                                                  {"WORLD_SIZE", "8"},
+                                                  {"OMPI_COMM_WORLD_RANK", "2"},
+                                                  {"OMPI_COMM_WORLD_SIZE", "4"},
+                                                  {"PMI_RANK", "3"},
+                                                  {"PMI_SIZE", "5"},
+                                                  {"SLURM_PROCID", "0"},
+                                                  {"SLURM_NTASKS", "2"}};
   Result<Shard> shard = resolve_shard(std::nullopt, std::nullopt, env_of(all));
   ASSERT_TRUE(shard.ok());
   EXPECT_EQ(shard->source, "torchrun");

@@ -15,7 +15,8 @@ namespace vcap::pipeline::testing {
 class TestDir {
  public:
   TestDir() {
-    std::string pattern = (std::filesystem::temp_directory_path() / "vcap_pipeline_XXXXXX").string();
+    std::string pattern =
+        (std::filesystem::temp_directory_path() / "vcap_pipeline_XXXXXX").string();
     VCAP_CHECK(::mkdtemp(pattern.data()) != nullptr, "mkdtemp failed");
     path_ = pattern;
   }
