@@ -85,8 +85,8 @@ bool parse_args(int argc, char** argv, Args& args) {
 // Bare oneDNN out[m, n] = in[m, k] * W[k, n]: GFLOP/s, best of `repeats`.
 double onednn_gflops(int64_t m, int64_t k, int64_t n, tensor::Precision precision, int repeats) {
   using dnnl::memory;
-  const auto dt = precision == tensor::Precision::kF32 ? memory::data_type::f32
-                                                       : memory::data_type::bf16;
+  const auto dt =
+      precision == tensor::Precision::kF32 ? memory::data_type::f32 : memory::data_type::bf16;
   dnnl::engine engine(dnnl::engine::kind::cpu, 0);
   dnnl::stream stream(engine);
   const memory::desc src_md({m, k}, dt, memory::format_tag::ab);
@@ -124,8 +124,8 @@ double vision_flops(const model::VisionDims& v, int64_t patches, int64_t segment
 // FLOPs of the decoder layers for `tokens` new tokens after `past` cached ones (no lm_head).
 double text_flops(const model::TextDims& t, int64_t tokens, int64_t past) {
   const double h = t.hidden_size;
-  const double per_token = 2 * h * (t.q_dim() + 2 * t.kv_dim()) + 2.0 * t.q_dim() * h +
-                           2 * 3 * h * t.intermediate_size;
+  const double per_token =
+      2 * h * (t.q_dim() + 2 * t.kv_dim()) + 2.0 * t.q_dim() * h + 2 * 3 * h * t.intermediate_size;
   const double keys = past + (tokens + 1) / 2.0;  // average keys seen (causal)
   return t.num_layers * tokens * (per_token + 2.0 * 2.0 * keys * t.q_dim());
 }
@@ -163,7 +163,8 @@ int run(const Args& args) {
   for (float& x : pixels) x = normal(rng);
   std::vector<model::TokenId> ids(14, 872);
   ids.push_back(m.dims().tokens.vision_start);
-  ids.insert(ids.end(), static_cast<size_t>(grid.num_tokens(v.merge_size)), m.dims().tokens.video_pad);
+  ids.insert(ids.end(), static_cast<size_t>(grid.num_tokens(v.merge_size)),
+             m.dims().tokens.video_pad);
   ids.push_back(151653);
   ids.insert(ids.end(), 10, 872);
   std::printf("clip %.1f s: grid (%lld, %lld, %lld), %lld patches, %lld prompt tokens\n",
@@ -204,7 +205,10 @@ int run(const Args& args) {
               tensor::precision_name(args.precision));
   const int64_t seg = std::min<int64_t>(grid.h * grid.w, 1456);
   const int64_t rows = std::min<int64_t>(prompt, m.chunks().prefill_rows);
-  const struct { const char* name; int64_t m, k, n; } shapes[] = {
+  const struct {
+    const char* name;
+    int64_t m, k, n;
+  } shapes[] = {
       {"vision qkv", seg, v.embed_dim, 3 * v.embed_dim},
       {"vision fc1", seg, v.embed_dim, v.mlp_hidden},
       {"llm gate_up (prefill chunk)", rows, text.hidden_size, 2 * text.intermediate_size},
@@ -216,9 +220,9 @@ int run(const Args& args) {
                 static_cast<long long>(s.k), static_cast<long long>(s.n),
                 onednn_gflops(s.m, s.k, s.n, args.precision, 3));
   }
-  std::printf("\npeak RSS %.2f GiB; estimate_memory_bytes %.2f GiB\n", peak_rss_gib(),
-              m.estimate_memory_bytes({grid.num_patches(), prompt, args.new_tokens, 1}) /
-                  1073741824.0);
+  std::printf(
+      "\npeak RSS %.2f GiB; estimate_memory_bytes %.2f GiB\n", peak_rss_gib(),
+      m.estimate_memory_bytes({grid.num_patches(), prompt, args.new_tokens, 1}) / 1073741824.0);
   return 0;
 }
 

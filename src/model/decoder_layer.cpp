@@ -25,12 +25,9 @@ Result<TextWorkspace> TextWorkspace::allocate(tensor::Backend& backend, const Te
   TextWorkspace ws;
   ws.rows = rows;
   const std::pair<tensor::Tensor*, int64_t> plan[] = {
-      {&ws.normed, dims.hidden_size},
-      {&ws.qkv, dims.q_dim() + 2 * dims.kv_dim()},
-      {&ws.attn, dims.q_dim()},
-      {&ws.gate_up, 2 * dims.intermediate_size},
-      {&ws.act, dims.intermediate_size},
-      {&ws.cos, dims.head_dim() / 2},
+      {&ws.normed, dims.hidden_size},    {&ws.qkv, dims.q_dim() + 2 * dims.kv_dim()},
+      {&ws.attn, dims.q_dim()},          {&ws.gate_up, 2 * dims.intermediate_size},
+      {&ws.act, dims.intermediate_size}, {&ws.cos, dims.head_dim() / 2},
       {&ws.sin, dims.head_dim() / 2},
   };
   for (const auto& [tensor, cols] : plan) {
@@ -41,8 +38,7 @@ Result<TextWorkspace> TextWorkspace::allocate(tensor::Backend& backend, const Te
   return ws;
 }
 
-Result<DecoderLayer> DecoderLayer::load(WeightLoader& loader, const TextDims& dims,
-                                        int64_t index) {
+Result<DecoderLayer> DecoderLayer::load(WeightLoader& loader, const TextDims& dims, int64_t index) {
   const std::string p = "model.layers." + std::to_string(index) + ".";
   const int64_t h = dims.hidden_size;
   const int64_t q = dims.q_dim();
@@ -65,8 +61,7 @@ Result<DecoderLayer> DecoderLayer::load(WeightLoader& loader, const TextDims& di
   if (!s.ok()) return s;
   if (s = assign(loader.matrix(p + "self_attn.o_proj.weight", h, q), layer.o_proj); !s.ok())
     return s;
-  if (s = assign(loader.vector(p + "post_attention_layernorm.weight", h), layer.post_norm);
-      !s.ok())
+  if (s = assign(loader.vector(p + "post_attention_layernorm.weight", h), layer.post_norm); !s.ok())
     return s;
   s = assign(loader.stacked_matrix({p + "mlp.gate_proj.weight", p + "mlp.up_proj.weight"},
                                    {inter, inter}, h),

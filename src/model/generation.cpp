@@ -9,7 +9,6 @@
 #include <unordered_set>
 #include <utility>
 
-
 namespace vcap::model {
 namespace {
 
@@ -68,8 +67,8 @@ void apply_temperature(std::span<float> scores, float temperature) {
 
 void apply_top_k(std::span<float> scores, int64_t top_k) {
   if (scores.empty()) return;
-  const auto k = static_cast<size_t>(
-      std::clamp<int64_t>(top_k, 1, static_cast<int64_t>(scores.size())));
+  const auto k =
+      static_cast<size_t>(std::clamp<int64_t>(top_k, 1, static_cast<int64_t>(scores.size())));
   std::vector<float> sorted(scores.begin(), scores.end());
   std::nth_element(sorted.begin(), sorted.begin() + static_cast<std::ptrdiff_t>(k - 1),
                    sorted.end(), std::greater<float>());

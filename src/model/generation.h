@@ -29,8 +29,8 @@ struct SamplingOptions {
   int64_t top_k = 0;                // active when != 0
   float top_p = 1.0f;               // active when < 1
   std::vector<TokenId> eos_ids = {151645, 151643};
-  int64_t max_new_tokens = 200;     // generated tokens, the eos token included
-  uint64_t seed = 0;                // the sampler's stream (see the file comment)
+  int64_t max_new_tokens = 200;  // generated tokens, the eos token included
+  uint64_t seed = 0;             // the sampler's stream (see the file comment)
 };
 
 // Checks the ranges HF checks (penalty > 0, temperature > 0 when sampling, 0 <= top_p <= 1,
@@ -45,8 +45,7 @@ Result<SamplingOptions> sampling_from_config(const GenerationConfig& config,
 
 // Repetition penalty r over every distinct id in `ids` (spec §12.2): s < 0 ? s·r : s/r.
 // Ids outside the vocabulary are ignored.
-void apply_repetition_penalty(std::span<float> scores, std::span<const TokenId> ids,
-                              float penalty);
+void apply_repetition_penalty(std::span<float> scores, std::span<const TokenId> ids, float penalty);
 // s = s / temperature.
 void apply_temperature(std::span<float> scores, float temperature);
 // Everything below the k-th largest value becomes -inf; ties with it survive. k is clamped to

@@ -53,9 +53,9 @@ struct Generator::Sequence {
 struct Generator::Scratch {
   int64_t rows = 0;
   TextWorkspace ws;
-  tensor::Tensor hidden;  // [rows, hidden]
-  tensor::Tensor normed;  // [max_batch, hidden] final-norm rows for the head
-  tensor::Tensor logits;  // [max_batch, vocab]
+  tensor::Tensor hidden;           // [rows, hidden]
+  tensor::Tensor normed;           // [max_batch, hidden] final-norm rows for the head
+  tensor::Tensor logits;           // [max_batch, vocab]
   std::vector<float> host_logits;  // [max_batch, vocab]
 };
 
@@ -67,8 +67,8 @@ struct Generator::FeatureSet {
 Generator::Generator(const Qwen2VL& model, GeneratorOptions options)
     : model_(model),
       options_(options),
-      inv_freq_(rope_inverse_frequencies(model.dims().text.head_dim(),
-                                         model.dims().text.rope_theta)) {
+      inv_freq_(
+          rope_inverse_frequencies(model.dims().text.head_dim(), model.dims().text.rope_theta)) {
   options_.max_batch = std::max<int64_t>(1, options_.max_batch);
 }
 
@@ -123,8 +123,8 @@ Result<Generator::FeatureSet> Generator::features_for(
     if (!r.vision_features.empty() || tokens == 0) {
       // Golden features (or no video): upload as they are, [tokens, hidden].
       if (static_cast<int64_t>(r.vision_features.size()) != tokens * dims.text.hidden_size) {
-        return Status::invalid_argument("generator: request " + std::to_string(r.id) +
-                                        " has " + std::to_string(r.vision_features.size()) +
+        return Status::invalid_argument("generator: request " + std::to_string(r.id) + " has " +
+                                        std::to_string(r.vision_features.size()) +
                                         " feature values, its grids need " +
                                         std::to_string(tokens) + " rows");
       }
@@ -172,10 +172,9 @@ Status Generator::prefill(Sequence& seq, const std::vector<VisionGrid>& grids,
   const TokenId pad = dims.tokens.video_pad;
   const int64_t num_pads = std::count(seq.ids.begin(), seq.ids.end(), pad);
   if (num_pads != total_tokens(grids, dims.vision.merge_size)) {
-    return Status::invalid_argument("generator: prompt has " + std::to_string(num_pads) +
-                                    " video pad tokens, the grids give " +
-                                    std::to_string(total_tokens(grids, dims.vision.merge_size)) +
-                                    " vision features");
+    return Status::invalid_argument(
+        "generator: prompt has " + std::to_string(num_pads) + " video pad tokens, the grids give " +
+        std::to_string(total_tokens(grids, dims.vision.merge_size)) + " vision features");
   }
   const int64_t chunk = std::max<int64_t>(1, model_.chunks().prefill_rows);
   if (Status s = ensure_scratch(std::max(chunk, options_.max_batch)); !s.ok()) return s;
@@ -238,8 +237,8 @@ Result<std::unique_ptr<Generator::Sequence>> Generator::start(GenerationRequest&
 bool Generator::choose(Sequence& seq, int64_t row) {
   const int64_t vocab = model_.dims().text.vocab_size;
   const std::span<float> scores =
-      std::span(scratch_->host_logits).subspan(static_cast<size_t>(row * vocab),
-                                                static_cast<size_t>(vocab));
+      std::span(scratch_->host_logits)
+          .subspan(static_cast<size_t>(row * vocab), static_cast<size_t>(vocab));
   const TokenId chosen = seq.selector.select(scores, seq.ids);
   const size_t step = seq.generated.size();
   const TokenId fed = step < seq.forced.size() ? seq.forced[step] : chosen;
@@ -326,8 +325,9 @@ Status Generator::decode_step(std::vector<GenerationResult>& finished) {
   model_.language().forward(backend, scratch_->ws, hidden, rows);
   const tensor::TensorView logits = scratch_->logits.view().rows_slice(0, m);
   model_.language().logits(backend, hidden, scratch_->normed.view().rows_slice(0, m), logits);
-  backend.download(logits, std::span(scratch_->host_logits)
-                               .subspan(0, static_cast<size_t>(m * dims.vocab_size)));
+  backend.download(
+      logits,
+      std::span(scratch_->host_logits).subspan(0, static_cast<size_t>(m * dims.vocab_size)));
   if (Status s = backend.synchronize(); !s.ok()) return s;
   std::vector<std::unique_ptr<Sequence>> still_active;
   for (int64_t i = 0; i < m; ++i) {
@@ -358,8 +358,7 @@ Result<std::vector<float>> Generator::prefill_logits(GenerationRequest request) 
   std::vector<GenerationRequest*> one = {&request};
   auto features = features_for(one);
   if (!features.ok()) return features.status();
-  auto seq = start(request, features->tensors[features->where[0].first],
-                   features->where[0].second);
+  auto seq = start(request, features->tensors[features->where[0].first], features->where[0].second);
   if (!seq.ok()) return seq.status();
   const auto vocab = static_cast<size_t>(model_.dims().text.vocab_size);
   return std::vector<float>(scratch_->host_logits.begin(),

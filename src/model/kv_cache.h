@@ -18,8 +18,7 @@ namespace vcap::model {
 class KvCache {
  public:
   // Errors: kInvalidArgument for capacity < 1, kOutOfMemory from the backend.
-  static Result<KvCache> allocate(tensor::Backend& backend, const TextDims& dims,
-                                  int64_t capacity);
+  static Result<KvCache> allocate(tensor::Backend& backend, const TextDims& dims, int64_t capacity);
 
   // Bytes of one cached token over all layers (K and V, f32).
   static int64_t bytes_per_token(const TextDims& dims) {

@@ -36,18 +36,16 @@ Status LanguageModel::embed(tensor::Backend& backend, std::span<const TokenId> i
                             tensor::TensorView out) const {
   for (size_t i = 0; i < ids.size(); ++i) {
     if (ids[i] < 0 || ids[i] >= dims_.vocab_size) {
-      return Status::invalid_argument("language model: token id " + std::to_string(ids[i]) +
-                                      " at index " + std::to_string(i) +
-                                      " is outside the vocabulary of " +
-                                      std::to_string(dims_.vocab_size));
+      return Status::invalid_argument(
+          "language model: token id " + std::to_string(ids[i]) + " at index " + std::to_string(i) +
+          " is outside the vocabulary of " + std::to_string(dims_.vocab_size));
     }
   }
   backend.gather_rows(out, embed_tokens_, ids);
   return Status();
 }
 
-void LanguageModel::forward(tensor::Backend& backend, TextWorkspace& ws,
-                            tensor::TensorView hidden,
+void LanguageModel::forward(tensor::Backend& backend, TextWorkspace& ws, tensor::TensorView hidden,
                             std::span<const SequenceRows> sequences) const {
   for (size_t l = 0; l < layers_.size(); ++l) {
     layers_[l].forward(backend, dims_, ws, static_cast<int64_t>(l), hidden, sequences);

@@ -49,10 +49,10 @@ class LanguageModel {
 
  private:
   TextDims dims_;
-  tensor::Weight embed_tokens_;       // [vocab, hidden]
+  tensor::Weight embed_tokens_;  // [vocab, hidden]
   std::vector<DecoderLayer> layers_;
-  tensor::Tensor final_norm_;         // [1, hidden]
-  tensor::Weight lm_head_;            // [vocab, hidden]; empty when tied to embed_tokens_
+  tensor::Tensor final_norm_;  // [1, hidden]
+  tensor::Weight lm_head_;     // [vocab, hidden]; empty when tied to embed_tokens_
 };
 
 }  // namespace vcap::model

@@ -23,23 +23,28 @@ Status divides(const char* what, int64_t divisor, int64_t value) {
 Status validate_dims(const ModelDims& dims) {
   const VisionDims& v = dims.vision;
   const TextDims& t = dims.text;
-  for (const auto& [field, value] :
-       {std::pair{"vision.depth", v.depth}, {"vision.embed_dim", v.embed_dim},
-        {"vision.num_heads", v.num_heads}, {"vision.mlp_hidden", v.mlp_hidden},
-        {"vision.in_channels", v.in_channels}, {"vision.patch_size", v.patch_size},
-        {"vision.temporal_patch_size", v.temporal_patch_size},
-        {"vision.merge_size", v.merge_size}, {"vision.out_hidden", v.out_hidden},
-        {"text.hidden_size", t.hidden_size}, {"text.intermediate_size", t.intermediate_size},
-        {"text.num_layers", t.num_layers}, {"text.num_heads", t.num_heads},
-        {"text.num_kv_heads", t.num_kv_heads}, {"text.vocab_size", t.vocab_size}}) {
+  for (const auto& [field, value] : {std::pair{"vision.depth", v.depth},
+                                     {"vision.embed_dim", v.embed_dim},
+                                     {"vision.num_heads", v.num_heads},
+                                     {"vision.mlp_hidden", v.mlp_hidden},
+                                     {"vision.in_channels", v.in_channels},
+                                     {"vision.patch_size", v.patch_size},
+                                     {"vision.temporal_patch_size", v.temporal_patch_size},
+                                     {"vision.merge_size", v.merge_size},
+                                     {"vision.out_hidden", v.out_hidden},
+                                     {"text.hidden_size", t.hidden_size},
+                                     {"text.intermediate_size", t.intermediate_size},
+                                     {"text.num_layers", t.num_layers},
+                                     {"text.num_heads", t.num_heads},
+                                     {"text.num_kv_heads", t.num_kv_heads},
+                                     {"text.vocab_size", t.vocab_size}}) {
     if (Status s = positive(field, value); !s.ok()) return s;
   }
   if (Status s = divides("vision heads must divide embed_dim", v.num_heads, v.embed_dim); !s.ok())
     return s;
   if (Status s = divides("vision head_dim must be a multiple of 4", 4, v.head_dim()); !s.ok())
     return s;
-  if (Status s = divides("text heads must divide hidden_size", t.num_heads, t.hidden_size);
-      !s.ok())
+  if (Status s = divides("text heads must divide hidden_size", t.num_heads, t.hidden_size); !s.ok())
     return s;
   if (Status s = divides("kv heads must divide heads", t.num_kv_heads, t.num_heads); !s.ok())
     return s;
@@ -60,10 +65,9 @@ Result<ModelDims> dims_from_config(const ModelConfig& config) {
   const VisionConfig& v = config.vision;
   const TextConfig& t = config.text;
   ModelDims dims;
-  dims.vision = {v.depth,      v.embed_dim,           v.num_heads,
-                 v.mlp_hidden(), v.in_channels,       v.patch_size,
-                 v.temporal_patch_size, v.spatial_merge_size, v.hidden_size,
-                 1e-6f};
+  dims.vision = {v.depth,       v.embed_dim,  v.num_heads,           v.mlp_hidden(),
+                 v.in_channels, v.patch_size, v.temporal_patch_size, v.spatial_merge_size,
+                 v.hidden_size, 1e-6f};
   dims.text.hidden_size = t.hidden_size;
   dims.text.intermediate_size = t.intermediate_size;
   dims.text.num_layers = t.num_hidden_layers;

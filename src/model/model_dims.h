@@ -14,16 +14,16 @@
 namespace vcap::model {
 
 struct VisionDims {
-  int64_t depth = 32;                // vision blocks
-  int64_t embed_dim = 1280;          // vision width
-  int64_t num_heads = 16;            // head_dim = embed_dim / num_heads (80)
-  int64_t mlp_hidden = 5120;         // embed_dim * mlp_ratio
+  int64_t depth = 32;         // vision blocks
+  int64_t embed_dim = 1280;   // vision width
+  int64_t num_heads = 16;     // head_dim = embed_dim / num_heads (80)
+  int64_t mlp_hidden = 5120;  // embed_dim * mlp_ratio
   int64_t in_channels = 3;
   int64_t patch_size = 14;
   int64_t temporal_patch_size = 2;
-  int64_t merge_size = 2;            // spatial_merge_size: 2x2 patches -> 1 LLM token
-  int64_t out_hidden = 1536;         // merger output = LLM hidden_size
-  float norm_eps = 1e-6f;            // every vision LayerNorm
+  int64_t merge_size = 2;     // spatial_merge_size: 2x2 patches -> 1 LLM token
+  int64_t out_hidden = 1536;  // merger output = LLM hidden_size
+  float norm_eps = 1e-6f;     // every vision LayerNorm
 
   int64_t head_dim() const { return embed_dim / num_heads; }
   // Values per patch row of pixel_values: 3 * 2 * 14 * 14 = 1176.

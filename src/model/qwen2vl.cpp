@@ -104,12 +104,14 @@ int64_t Qwen2VL::estimate_memory_bytes(const MemoryPlan& plan) const {
       vision_rows / groups * v.merged_dim() * kF32;
   const int64_t features = plan.vision_patches / groups * t.hidden_size * kF32;
   // Text: one prefill chunk (or the decode batch), KV caches, logits.
-  const int64_t text_rows = std::max(std::min(plan.prompt_tokens, chunks_.prefill_rows),
-                                     plan.batch);
-  const int64_t text_ws = text_rows * (2 * t.hidden_size + t.q_dim() * 2 + 2 * t.kv_dim() +
-                                       3 * t.intermediate_size + t.head_dim()) * kF32;
-  const int64_t kv = plan.batch * (plan.prompt_tokens + plan.max_new_tokens) *
-                     KvCache::bytes_per_token(t);
+  const int64_t text_rows =
+      std::max(std::min(plan.prompt_tokens, chunks_.prefill_rows), plan.batch);
+  const int64_t text_ws = text_rows *
+                          (2 * t.hidden_size + t.q_dim() * 2 + 2 * t.kv_dim() +
+                           3 * t.intermediate_size + t.head_dim()) *
+                          kF32;
+  const int64_t kv =
+      plan.batch * (plan.prompt_tokens + plan.max_new_tokens) * KvCache::bytes_per_token(t);
   const int64_t logits = 2 * plan.batch * t.vocab_size * kF32;  // device + host copy
   // The pixel_values themselves (host) while they are encoded.
   const int64_t pixels = plan.vision_patches * v.patch_features() * kF32;

@@ -64,16 +64,16 @@ struct GenerationResult {
 
 // What the pipeline plans to run at once, for estimate_memory_bytes.
 struct MemoryPlan {
-  int64_t vision_patches = 0;   // pixel_values rows of the clips encoded together
-  int64_t prompt_tokens = 0;    // per sequence (with the expanded video pads)
+  int64_t vision_patches = 0;  // pixel_values rows of the clips encoded together
+  int64_t prompt_tokens = 0;   // per sequence (with the expanded video pads)
   int64_t max_new_tokens = 200;
-  int64_t batch = 1;            // sequences decoded together
+  int64_t batch = 1;  // sequences decoded together
 };
 
 // Sizes of the chunks the forward passes run in (activation memory scales with these).
 struct ChunkOptions {
-  int64_t vision_rows = 8192;  // patches per vision chunk (whole frame pairs, at least one)
-  int64_t prefill_rows = 1024; // prompt tokens per prefill chunk
+  int64_t vision_rows = 8192;   // patches per vision chunk (whole frame pairs, at least one)
+  int64_t prefill_rows = 1024;  // prompt tokens per prefill chunk
 };
 
 class Qwen2VL {

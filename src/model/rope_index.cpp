@@ -36,10 +36,10 @@ Result<RopeIndex> get_rope_index(std::span<const TokenId> ids,
     }
   }
   if (num_blocks != image_grids.size() + video_grids.size()) {
-    return Status::invalid_argument(
-        "rope index: " + std::to_string(num_blocks) + " vision blocks in the prompt but " +
-        std::to_string(image_grids.size()) + " image and " + std::to_string(video_grids.size()) +
-        " video grids");
+    return Status::invalid_argument("rope index: " + std::to_string(num_blocks) +
+                                    " vision blocks in the prompt but " +
+                                    std::to_string(image_grids.size()) + " image and " +
+                                    std::to_string(video_grids.size()) + " video grids");
   }
   std::array<std::vector<int64_t>, 3> rows;
   for (auto& row : rows) row.reserve(ids.size());
@@ -49,12 +49,10 @@ Result<RopeIndex> get_rope_index(std::span<const TokenId> ids,
   size_t video_index = 0;
   for (size_t block = 0; block < num_blocks; ++block) {
     // Step 3: the next block is whichever pad comes first (HF compares list.index results).
-    const size_t ed_image = image_index < image_grids.size()
-                                ? find_token(ids, tokens.image_pad, st)
-                                : ids.size() + 1;
-    const size_t ed_video = video_index < video_grids.size()
-                                ? find_token(ids, tokens.video_pad, st)
-                                : ids.size() + 1;
+    const size_t ed_image =
+        image_index < image_grids.size() ? find_token(ids, tokens.image_pad, st) : ids.size() + 1;
+    const size_t ed_video =
+        video_index < video_grids.size() ? find_token(ids, tokens.video_pad, st) : ids.size() + 1;
     const bool is_image = ed_image < ed_video;
     const size_t ed = is_image ? ed_image : ed_video;
     if (ed >= ids.size()) {
@@ -64,9 +62,9 @@ Result<RopeIndex> get_rope_index(std::span<const TokenId> ids,
     const VisionGrid grid = is_image ? image_grids[image_index++] : video_grids[video_index++];
     if (grid.t <= 0 || grid.h <= 0 || grid.w <= 0 || grid.h % merge_size != 0 ||
         grid.w % merge_size != 0) {
-      return Status::invalid_argument(
-          "rope index: grid (" + std::to_string(grid.t) + ", " + std::to_string(grid.h) + ", " +
-          std::to_string(grid.w) + ") is empty or not a multiple of the merge size");
+      return Status::invalid_argument("rope index: grid (" + std::to_string(grid.t) + ", " +
+                                      std::to_string(grid.h) + ", " + std::to_string(grid.w) +
+                                      ") is empty or not a multiple of the merge size");
     }
     const int64_t gt = grid.t;
     const int64_t gh = grid.h / merge_size;
@@ -105,7 +103,8 @@ Result<RopeIndex> get_rope_index(std::span<const TokenId> ids,
   int64_t max_position = -1;
   for (const auto& row : rows) {
     index.positions.insert(index.positions.end(), row.begin(), row.end());
-    if (!row.empty()) max_position = std::max(max_position, *std::max_element(row.begin(), row.end()));
+    if (!row.empty())
+      max_position = std::max(max_position, *std::max_element(row.begin(), row.end()));
   }
   // Step 5/6: without vision the positions are 0..L-1 and the delta is 0 by the same formula.
   index.rope_delta = ids.empty() ? 0 : max_position + 1 - index.length;
@@ -164,8 +163,7 @@ void mrope_table_for_prompt(const RopeIndex& index, int64_t begin, int64_t count
               params, table);
 }
 
-std::vector<int64_t> vision_patch_positions(std::span<const VisionGrid> grids,
-                                            int64_t merge_size) {
+std::vector<int64_t> vision_patch_positions(std::span<const VisionGrid> grids, int64_t merge_size) {
   std::vector<int64_t> positions;
   for (const VisionGrid& grid : grids) {
     positions.reserve(positions.size() + static_cast<size_t>(2 * grid.num_patches()));

@@ -37,17 +37,15 @@ struct VisionGrid {
 
   int64_t num_patches() const { return t * h * w; }
   // LLM tokens after the 2x2 patch merger: t·(h/m)·(w/m).
-  int64_t num_tokens(int64_t merge_size) const {
-    return t * (h / merge_size) * (w / merge_size);
-  }
+  int64_t num_tokens(int64_t merge_size) const { return t * (h / merge_size) * (w / merge_size); }
   bool operator==(const VisionGrid&) const = default;
 };
 
 // M-RoPE positions of one prompt (spec §10.1).
 struct RopeIndex {
-  int64_t length = 0;                // L, tokens in the prompt
-  std::vector<int64_t> positions;    // [3, L] row-major: rows T, H, W
-  int64_t rope_delta = 0;            // max(positions) + 1 - L (usually negative)
+  int64_t length = 0;              // L, tokens in the prompt
+  std::vector<int64_t> positions;  // [3, L] row-major: rows T, H, W
+  int64_t rope_delta = 0;          // max(positions) + 1 - L (usually negative)
 
   int64_t at(int row, int64_t token) const { return positions[row * length + token]; }
 };
@@ -71,15 +69,15 @@ inline int64_t decode_position(int64_t sequence_index, int64_t rope_delta) {
 // (r, j) rotates the pair (j, j + half) of every head of row r.
 struct RotaryTable {
   int64_t rows = 0;
-  int64_t half = 0;         // head_dim / 2
-  std::vector<float> cos;   // [rows, half]
-  std::vector<float> sin;   // [rows, half]
+  int64_t half = 0;        // head_dim / 2
+  std::vector<float> cos;  // [rows, half]
+  std::vector<float> sin;  // [rows, half]
 };
 
 // LLM rotary settings (spec §2.2, §10.3).
 struct MRopeParams {
   int64_t head_dim = 128;
-  double theta = 1000000.0;                   // rope_theta
+  double theta = 1000000.0;                       // rope_theta
   std::array<int64_t, 3> section = {16, 24, 24};  // mrope_section; sums to head_dim / 2
 };
 
@@ -102,8 +100,7 @@ void mrope_table_for_prompt(const RopeIndex& index, int64_t begin, int64_t count
 // (row, column) of every patch, in pixel_values row order (spec §7.4, §8.2): 2x2 blocks in
 // raster order, raster order inside a block, repeated for every frame pair; grids concatenated.
 // Returned as [patches, 2] row-major.
-std::vector<int64_t> vision_patch_positions(std::span<const VisionGrid> grids,
-                                            int64_t merge_size);
+std::vector<int64_t> vision_patch_positions(std::span<const VisionGrid> grids, int64_t merge_size);
 
 // 2-D vision rotary table (spec §8.2) for all patches of `grids`: half = head_dim/2; column
 // i < half/2 is hpos·inv_freq[i], column half/2 + i is wpos·inv_freq[i], where

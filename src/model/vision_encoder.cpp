@@ -26,19 +26,15 @@ Status assign(Result<tensor::Weight> r, tensor::Weight& out) {
 
 }  // namespace
 
-Result<VisionWorkspace> VisionWorkspace::allocate(tensor::Backend& backend,
-                                                  const VisionDims& dims, int64_t rows) {
+Result<VisionWorkspace> VisionWorkspace::allocate(tensor::Backend& backend, const VisionDims& dims,
+                                                  int64_t rows) {
   VisionWorkspace ws;
   const auto f32 = tensor::DType::kF32;
   const std::pair<tensor::Tensor*, std::pair<int64_t, int64_t>> plan[] = {
-      {&ws.hidden, {rows, dims.embed_dim}},
-      {&ws.normed, {rows, dims.embed_dim}},
-      {&ws.qkv, {rows, 3 * dims.embed_dim}},
-      {&ws.attn, {rows, dims.embed_dim}},
-      {&ws.mlp, {rows, dims.mlp_hidden}},
-      {&ws.merged, {rows / 4, dims.merged_dim()}},
-      {&ws.cos, {rows, dims.head_dim() / 2}},
-      {&ws.sin, {rows, dims.head_dim() / 2}},
+      {&ws.hidden, {rows, dims.embed_dim}},        {&ws.normed, {rows, dims.embed_dim}},
+      {&ws.qkv, {rows, 3 * dims.embed_dim}},       {&ws.attn, {rows, dims.embed_dim}},
+      {&ws.mlp, {rows, dims.mlp_hidden}},          {&ws.merged, {rows / 4, dims.merged_dim()}},
+      {&ws.cos, {rows, dims.head_dim() / 2}},      {&ws.sin, {rows, dims.head_dim() / 2}},
       {&ws.pixels, {rows, dims.patch_features()}},
   };
   for (const auto& [tensor, shape] : plan) {
@@ -49,8 +45,7 @@ Result<VisionWorkspace> VisionWorkspace::allocate(tensor::Backend& backend,
   return ws;
 }
 
-Result<VisionBlock> VisionBlock::load(WeightLoader& loader, const VisionDims& dims,
-                                      int64_t index) {
+Result<VisionBlock> VisionBlock::load(WeightLoader& loader, const VisionDims& dims, int64_t index) {
   const std::string p = "visual.blocks." + std::to_string(index) + ".";
   const int64_t e = dims.embed_dim;
   VisionBlock b;
@@ -63,12 +58,9 @@ Result<VisionBlock> VisionBlock::load(WeightLoader& loader, const VisionDims& di
   if (s = assign(loader.vector(p + "attn.proj.bias", e), b.proj_bias); !s.ok()) return s;
   if (s = assign(loader.vector(p + "norm2.weight", e), b.norm2_weight); !s.ok()) return s;
   if (s = assign(loader.vector(p + "norm2.bias", e), b.norm2_bias); !s.ok()) return s;
-  if (s = assign(loader.matrix(p + "mlp.fc1.weight", dims.mlp_hidden, e), b.fc1); !s.ok())
-    return s;
-  if (s = assign(loader.vector(p + "mlp.fc1.bias", dims.mlp_hidden), b.fc1_bias); !s.ok())
-    return s;
-  if (s = assign(loader.matrix(p + "mlp.fc2.weight", e, dims.mlp_hidden), b.fc2); !s.ok())
-    return s;
+  if (s = assign(loader.matrix(p + "mlp.fc1.weight", dims.mlp_hidden, e), b.fc1); !s.ok()) return s;
+  if (s = assign(loader.vector(p + "mlp.fc1.bias", dims.mlp_hidden), b.fc1_bias); !s.ok()) return s;
+  if (s = assign(loader.matrix(p + "mlp.fc2.weight", e, dims.mlp_hidden), b.fc2); !s.ok()) return s;
   if (s = assign(loader.vector(p + "mlp.fc2.bias", e), b.fc2_bias); !s.ok()) return s;
   return b;
 }
@@ -99,8 +91,8 @@ void VisionBlock::forward(tensor::Backend& backend, const VisionDims& dims, Visi
   std::vector<tensor::AttentionBlock> blocks;
   blocks.reserve(segments.size());
   for (const auto& [begin, count] : segments) {
-    blocks.push_back({begin, count, k.rows_slice(begin, count), v.rows_slice(begin, count),
-                      false, 0});
+    blocks.push_back(
+        {begin, count, k.rows_slice(begin, count), v.rows_slice(begin, count), false, 0});
   }
   const tensor::AttentionParams params{heads, heads, head_dim,
                                        1.0f / std::sqrt(static_cast<float>(head_dim))};
@@ -119,18 +111,15 @@ Result<PatchMerger> PatchMerger::load(WeightLoader& loader, const VisionDims& di
   const int64_t m = dims.merged_dim();
   PatchMerger pm;
   Status s;
-  if (s = assign(loader.vector("visual.merger.ln_q.weight", dims.embed_dim), pm.ln_weight);
-      !s.ok())
+  if (s = assign(loader.vector("visual.merger.ln_q.weight", dims.embed_dim), pm.ln_weight); !s.ok())
     return s;
   if (s = assign(loader.vector("visual.merger.ln_q.bias", dims.embed_dim), pm.ln_bias); !s.ok())
     return s;
   if (s = assign(loader.matrix("visual.merger.mlp.0.weight", m, m), pm.mlp0); !s.ok()) return s;
   if (s = assign(loader.vector("visual.merger.mlp.0.bias", m), pm.mlp0_bias); !s.ok()) return s;
-  if (s = assign(loader.matrix("visual.merger.mlp.2.weight", dims.out_hidden, m), pm.mlp2);
-      !s.ok())
+  if (s = assign(loader.matrix("visual.merger.mlp.2.weight", dims.out_hidden, m), pm.mlp2); !s.ok())
     return s;
-  if (s = assign(loader.vector("visual.merger.mlp.2.bias", dims.out_hidden), pm.mlp2_bias);
-      !s.ok())
+  if (s = assign(loader.vector("visual.merger.mlp.2.bias", dims.out_hidden), pm.mlp2_bias); !s.ok())
     return s;
   return pm;
 }
@@ -151,9 +140,9 @@ void PatchMerger::forward(tensor::Backend& backend, const VisionDims& dims, Visi
 Result<VisionEncoder> VisionEncoder::load(WeightLoader& loader, const VisionDims& dims) {
   VisionEncoder enc;
   enc.dims_ = dims;
-  Status s = assign(loader.matrix("visual.patch_embed.proj.weight", dims.embed_dim,
-                                  dims.patch_features()),
-                    enc.patch_embed_);
+  Status s =
+      assign(loader.matrix("visual.patch_embed.proj.weight", dims.embed_dim, dims.patch_features()),
+             enc.patch_embed_);
   if (!s.ok()) return s;
   enc.blocks_.reserve(static_cast<size_t>(dims.depth));
   for (int64_t i = 0; i < dims.depth; ++i) {
@@ -200,9 +189,10 @@ Result<tensor::Tensor> VisionEncoder::forward(tensor::Backend& backend,
     patches += g.num_patches();
   }
   if (patches == 0 || static_cast<int64_t>(pixel_values.size()) != patches * features) {
-    return Status::invalid_argument(
-        "vision: pixel_values hold " + std::to_string(pixel_values.size()) + " values, the grids need " +
-        std::to_string(patches) + " patches x " + std::to_string(features));
+    return Status::invalid_argument("vision: pixel_values hold " +
+                                    std::to_string(pixel_values.size()) +
+                                    " values, the grids need " + std::to_string(patches) +
+                                    " patches x " + std::to_string(features));
   }
   const RotaryTable rotary = vision_rotary_table(grids, dims_.head_dim(), dims_.merge_size);
   const int64_t largest = *std::max_element(segment_sizes.begin(), segment_sizes.end());
@@ -228,11 +218,11 @@ Result<tensor::Tensor> VisionEncoder::forward(tensor::Backend& backend,
                    pixel_values.subspan(static_cast<size_t>(row * features),
                                         static_cast<size_t>(n * features)));
     backend.upload(ws->cos.view().rows_slice(0, n),
-                   std::span<const float>(rotary.cos).subspan(static_cast<size_t>(row * half),
-                                                              static_cast<size_t>(n * half)));
+                   std::span<const float>(rotary.cos)
+                       .subspan(static_cast<size_t>(row * half), static_cast<size_t>(n * half)));
     backend.upload(ws->sin.view().rows_slice(0, n),
-                   std::span<const float>(rotary.sin).subspan(static_cast<size_t>(row * half),
-                                                              static_cast<size_t>(n * half)));
+                   std::span<const float>(rotary.sin)
+                       .subspan(static_cast<size_t>(row * half), static_cast<size_t>(n * half)));
     // spec §8.1: the Conv3d with kernel = stride is a GEMM over flattened patches.
     backend.matmul(ws->hidden.view().rows_slice(0, n), ws->pixels.view().rows_slice(0, n),
                    patch_embed_);

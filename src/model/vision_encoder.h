@@ -21,15 +21,15 @@ namespace vcap::model {
 
 // Scratch activations of one group of rows; views are taken with rows_slice(0, n).
 struct VisionWorkspace {
-  tensor::Tensor hidden;   // [rows, embed]     the residual stream
-  tensor::Tensor normed;   // [rows, embed]     LayerNorm output
-  tensor::Tensor qkv;      // [rows, 3*embed]   fused q|k|v
-  tensor::Tensor attn;     // [rows, embed]     attention output
-  tensor::Tensor mlp;      // [rows, mlp_hidden] fc1 output
-  tensor::Tensor merged;   // [rows/4, merged_dim] merger hidden
-  tensor::Tensor cos;      // [rows, head_dim/2] rotary table
-  tensor::Tensor sin;      // [rows, head_dim/2]
-  tensor::Tensor pixels;   // [rows, patch_features] uploaded pixel_values
+  tensor::Tensor hidden;  // [rows, embed]     the residual stream
+  tensor::Tensor normed;  // [rows, embed]     LayerNorm output
+  tensor::Tensor qkv;     // [rows, 3*embed]   fused q|k|v
+  tensor::Tensor attn;    // [rows, embed]     attention output
+  tensor::Tensor mlp;     // [rows, mlp_hidden] fc1 output
+  tensor::Tensor merged;  // [rows/4, merged_dim] merger hidden
+  tensor::Tensor cos;     // [rows, head_dim/2] rotary table
+  tensor::Tensor sin;     // [rows, head_dim/2]
+  tensor::Tensor pixels;  // [rows, patch_features] uploaded pixel_values
 
   static Result<VisionWorkspace> allocate(tensor::Backend& backend, const VisionDims& dims,
                                           int64_t rows);

@@ -88,8 +88,7 @@ Result<const io::TensorEntry*> WeightLoader::entry(const std::string& name, int6
   return e;
 }
 
-Result<tensor::Weight> WeightLoader::matrix(const std::string& name, int64_t rows,
-                                            int64_t cols) {
+Result<tensor::Weight> WeightLoader::matrix(const std::string& name, int64_t rows, int64_t cols) {
   auto e = entry(name, rows, rows * cols);
   if (!e.ok()) return e.status();
   const tensor::HostMatrix host{(*e)->bytes.data(), *host_dtype(**e), rows, cols};
@@ -111,8 +110,8 @@ Result<tensor::Weight> WeightLoader::stacked_matrix(const std::vector<std::strin
   auto host = concatenate(entries);
   if (!host.ok()) return host.status();
   const int64_t total_rows = std::accumulate(rows.begin(), rows.end(), int64_t{0});
-  auto weight = backend_.prepare_weight({host->bytes.data(), host->dtype, total_rows, cols},
-                                        precision_);
+  auto weight =
+      backend_.prepare_weight({host->bytes.data(), host->dtype, total_rows, cols}, precision_);
   if (!weight.ok()) return weight.status().with_context("weights: " + names.front());
   return weight;
 }

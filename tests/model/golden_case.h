@@ -8,11 +8,10 @@
 #include <filesystem>
 #include <fstream>
 #include <iterator>
+#include <nlohmann/json.hpp>
 #include <optional>
 #include <string>
 #include <vector>
-
-#include <nlohmann/json.hpp>
 
 #include "model/rope_index.h"
 
@@ -38,8 +37,8 @@ inline std::optional<std::filesystem::path> find_case_file(const std::string& na
 
 struct NpyArray {
   std::vector<int64_t> shape;
-  std::string descr;          // "<f4", "<i8"
-  std::vector<char> bytes;    // raw data
+  std::string descr;        // "<f4", "<i8"
+  std::vector<char> bytes;  // raw data
 
   int64_t size() const {
     int64_t n = 1;

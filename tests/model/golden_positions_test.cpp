@@ -16,10 +16,9 @@ using testing::find_case_file;
 using testing::read_json;
 using testing::read_npy;
 
-const char* const kCases[] = {"pico__asl-book-fps1-small", "pico__bear-vp9",
-                              "pico__classroom-gif",       "pico__hevc-main10",
-                              "pico__test3-default",       "pico-b__bikes",
-                              "pico-b__short-0.2s-fps2"};
+const char* const kCases[] = {
+    "pico__asl-book-fps1-small", "pico__bear-vp9", "pico__classroom-gif",    "pico__hevc-main10",
+    "pico__test3-default",       "pico-b__bikes",  "pico-b__short-0.2s-fps2"};
 
 TEST(GoldenPositions, GetRopeIndexReproducesEveryCasePositionIds) {
   int checked = 0;
@@ -49,8 +48,8 @@ TEST(GoldenSteps, RepetitionPenaltyReproducesTheRecordedScores) {
     const auto ids_file = find_case_file(name, "input_ids.npy");
     if (!ids_file) continue;
     std::vector<TokenId> ids = testing::to_token_ids(read_npy(*ids_file).as<int64_t>());
-    const auto generated = read_json(*find_case_file(name, "generated_ids.json"))
-                               .get<std::vector<TokenId>>();
+    const auto generated =
+        read_json(*find_case_file(name, "generated_ids.json")).get<std::vector<TokenId>>();
     const auto args = read_json(*find_case_file(name, "args.json"));
     const float penalty = args["repetition_penalty"].get<float>();
     for (const auto& step : read_json(*find_case_file(name, "steps_top5.json"))) {

@@ -2,6 +2,7 @@
 // fed with the golden input of that stage. Cases whose arrays are only in ../shared are skipped
 // with a message when it is absent; tests/data/model holds one small case end to end.
 #include <gtest/gtest.h>
+#include <unistd.h>
 
 #include <algorithm>
 #include <cmath>
@@ -10,13 +11,11 @@
 #include <memory>
 
 #include "golden_case.h"
-#include <unistd.h>
-
 #include "model/config.h"
 #include "model/generator.h"
 #include "model/processor.h"
-#include "model/test_model.h"
 #include "model/qwen2vl.h"
+#include "model/test_model.h"
 #include "tensor/cpu/backend_factory.h"
 
 namespace vcap::model {
@@ -196,8 +195,8 @@ TEST_P(Parity, PrefillLogitsFromGoldenIdsAndFeaturesWithin1e4) {
     if (!case_has(name, {"input_ids.npy", "vision_features.npy"})) continue;
     SCOPED_TRACE(name);
     const auto features_file = find_case_file(name, "vision_features.npy");
-    const auto ids = testing::to_token_ids(
-        read_npy(*find_case_file(name, "input_ids.npy")).as<int64_t>());
+    const auto ids =
+        testing::to_token_ids(read_npy(*find_case_file(name, "input_ids.npy")).as<int64_t>());
     const auto grids = testing::grids_from_npy(read_npy(*find_case_file(name, "grid_thw.npy")));
     auto logits = model().prefill_last_logits(ids, grids, read_npy(*features_file).as<float>());
     ASSERT_TRUE(logits.ok()) << logits.status().to_string();
@@ -238,7 +237,8 @@ TEST_P(Parity, BatchedGenerationEqualsOneAtATime) {
                                           "pico__classroom-gif"};
   Generator generator(model(), {2});
   for (size_t i = 0; i < names.size(); ++i) {
-    if (!find_case_file(names[i], "input_ids.npy")) GTEST_SKIP() << names[i] << ": ../shared absent";
+    if (!find_case_file(names[i], "input_ids.npy"))
+      GTEST_SKIP() << names[i] << ": ../shared absent";
     GenerationRequest request = golden_request(names[i], sampling());
     request.id = i;
     ASSERT_TRUE(generator.add(std::move(request)).ok());
@@ -301,8 +301,8 @@ TEST_P(Parity, Bf16DeviationStaysWithinTheBudget) {
     }
     SCOPED_TRACE(name);
     GenerationRequest request = golden_request(name, sampling());
-    auto logits = bf16().prefill_last_logits(request.input_ids, request.video_grids,
-                                             request.vision_features);
+    auto logits =
+        bf16().prefill_last_logits(request.input_ids, request.video_grids, request.vision_features);
     ASSERT_TRUE(logits.ok()) << logits.status().to_string();
     const float err = logits_error(name, *logits);
     worst_logits = std::max(worst_logits, err);

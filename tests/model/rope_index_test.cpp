@@ -62,8 +62,8 @@ TEST(RopeIndex, TextOnlyPromptCountsFromZeroWithZeroDelta) {
 
 TEST(RopeIndex, ImageAndVideoBlocksTakeTheirGridsInOrderOfAppearance) {
   // text, image (1x2x4 -> 1x1x2 tokens), text, video (2x2x2 -> 2x1x1 tokens), text.
-  std::vector<TokenId> ids = {kText, kVisionStart, kImagePad, kImagePad, kVisionEnd,
-                              kVisionStart, kVideoPad, kVideoPad, kVisionEnd, kText};
+  std::vector<TokenId> ids = {kText,        kVisionStart, kImagePad, kImagePad,  kVisionEnd,
+                              kVisionStart, kVideoPad,    kVideoPad, kVisionEnd, kText};
   const VisionGrid image{1, 2, 4};
   const VisionGrid video{2, 2, 2};
   auto index = get_rope_index(ids, std::span(&image, 1), std::span(&video, 1), 2);
