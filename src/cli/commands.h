@@ -40,6 +40,9 @@ void add_tokenize_command(CLI::App& app);
 // (cli/make_test_model_command.cpp).
 void add_make_test_model_command(CLI::App& app);
 
+// `vcap inspect VIDEO`: every intermediate result of one clip (cli/inspect_command.cpp).
+void add_inspect_command(CLI::App& app);
+
 // `vcap caption META.csv`: caption a dataset (cli/caption_command.cpp).
 void add_caption_command(CLI::App& app);
 // `vcap merge META.csv`: write the output of a sharded run from its journals
