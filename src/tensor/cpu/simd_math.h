@@ -10,11 +10,16 @@
 
 // GCC 12 reports its own _mm512_undefined_* placeholders as "maybe uninitialized" when
 // intrinsics are inlined (-O1 + sanitizers, -O3); the warning is about the header, not us.
+// (clang has no -Wmaybe-uninitialized and would reject the pragma under -Werror.)
+#if defined(__GNUC__) && !defined(__clang__)
 #pragma GCC diagnostic push
 #pragma GCC diagnostic ignored "-Wmaybe-uninitialized"
 #pragma GCC diagnostic ignored "-Wuninitialized"
 #include <immintrin.h>
 #pragma GCC diagnostic pop
+#else
+#include <immintrin.h>
+#endif
 
 #include <cstdint>
 
