@@ -7,8 +7,6 @@
 
 #include <nlohmann/json.hpp>
 
-#include "hub/hub_options.h"
-#include "hub/model_resolver.h"
 #include "io/npy.h"
 #include "media/clip.h"
 #include "model/config.h"
@@ -16,6 +14,7 @@
 #include "model/processor.h"
 #include "model/qwen2vl.h"
 #include "model/rope_index.h"
+#include "pipeline/model_captioner.h"
 #include "tensor/cpu/backend_factory.h"
 #include "text/chat_template.h"
 #include "text/tokenizer.h"
@@ -200,9 +199,7 @@ Status run_inspect(const InspectOptions& options) {
   fs::create_directories(options.out_dir, error);
   if (error) return Status::from_errno("cannot create " + options.out_dir.string(), error.value());
 
-  hub::HubOptions hub_options = hub::HubOptions::from_environment();
-  hub_options.revision = options.revision;
-  Result<fs::path> model_dir = hub::resolve_model(options.model, hub_options);
+  Result<fs::path> model_dir = resolve_model_dir(options.model, options.revision);
   if (!model_dir) return model_dir.status();
   Result<model::ModelConfig> config = model::load_model_config(*model_dir);
   if (!config) return config.status();

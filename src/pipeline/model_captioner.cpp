@@ -1,12 +1,16 @@
 #include "pipeline/model_captioner.h"
 
+#include <unistd.h>
+
 #include <algorithm>
+#include <cstdio>
 #include <fstream>
 #include <nlohmann/json.hpp>
 #include <sstream>
 
 #include "hub/hub_options.h"
 #include "hub/model_resolver.h"
+#include "hub/progress_printer.h"
 #include "media/clip.h"
 #include "model/config.h"
 #include "model/generation.h"
@@ -207,11 +211,17 @@ class ModelCaptioner : public ClipCaptioner {
 
 }  // namespace
 
+Result<std::filesystem::path> resolve_model_dir(const std::string& model,
+                                                const std::string& revision) {
+  hub::HubOptions hub_options = hub::HubOptions::from_environment();
+  hub_options.revision = revision;
+  hub_options.progress = hub::make_progress_printer(stderr, ::isatty(::fileno(stderr)) != 0);
+  return hub::resolve_model(model, hub_options);
+}
+
 Result<std::filesystem::path> ModelCaptionerFactory::model_dir() {
   if (model_dir_) return *model_dir_;
-  hub::HubOptions hub_options = hub::HubOptions::from_environment();
-  hub_options.revision = options_.revision;
-  Result<std::filesystem::path> dir = hub::resolve_model(options_.model, hub_options);
+  Result<std::filesystem::path> dir = resolve_model_dir(options_.model, options_.revision);
   if (!dir) return dir.status();
   model_dir_ = *dir;
   return *dir;

@@ -28,6 +28,11 @@
 
 namespace vcap::pipeline {
 
+// Resolves --model (a folder, or a hub id at `revision`) to a local folder, downloading into the
+// Hugging Face cache when needed (hub/model_resolver.h), with a progress bar on a terminal.
+Result<std::filesystem::path> resolve_model_dir(const std::string& model,
+                                                const std::string& revision);
+
 class ModelCaptionerFactory : public CaptionerFactory {
  public:
   // Keeps a copy of `options` (model, revision, device, threads, precision, question,
