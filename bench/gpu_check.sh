@@ -1,22 +1,158 @@
 #!/usr/bin/env bash
-# The GPU check (device machine: one H100/H200, PyTorch + transformers, no internet).
-# Prepare here first: scripts/prepare_device_golden.sh (copies ../shared/golden into .golden/,
-# which is git-ignored), then run this script through the device tool with carry [".golden"].
-# Results go to $OUT (the device tool brings them back) and are copied into bench/results/.
+# The GPU check: builds the CUDA backend on the lent GPU machine, runs the GPU tests, times the
+# kernels and the whole 2B model, and checks the golden cases with Hugging Face transformers.
 #
-# Today (no CUDA backend yet) it runs Hugging Face transformers on the golden cases, the real
-# library confirming the reference. The CUDA issue extends it: configure and build with CUDA,
-# run the `gpu` ctest label, generate the random 2B checkpoint, run the benchmark and the same
-# clip through transformers (bf16, sdpa, greedy, 200 new tokens) in the same run.
+# The device machine (one H100 or H200; see /work/.library/device/KINDS.md) has CUDA 13 (nvcc),
+# PyTorch + transformers, CMake and ninja, 16 cores, no internet and none of the Debian -dev
+# packages vcap needs (FFmpeg, oneDNN, PCRE2, ...). So the build there is the reduced
+# VCAP_GPU_CHECK_ONLY=ON target set (base, io, tensor, the CUDA backend, model, tests/gpu,
+# bench/gpu_*), which needs only GoogleTest and nlohmann-json: those are carried from here.
+#
+# 1. Here, no device time (needs ../shared and this machine's CUDA toolkit):
+#      scripts/prepare_device_golden.sh   # .golden/ (~33 MB): data of the transformers check
+#                                         # (the tree + both folders must stay under 64 MiB)
+#      bench/gpu_check.sh --prepare       # .gpu_deps/ (~15 MB): GoogleTest + nlohmann-json for
+#                                         # the build there, and binaries built here (sm_90) as
+#                                         # a fallback should the build there fail
+# 2. One device call (device tool `run`), ~6-8 minutes of command time plus the machine's start:
+#      command: "bash bench/gpu_check.sh"
+#      carry:   [".golden", ".gpu_deps"]
+#      timeout_s: 600
+#    Leave kind out (H100 unless none is free; the summary names the GPU).
+# 3. Copy the files it returns ($OUT, at most 8) into bench/results/gpu_check_<date>/ and
+#    commit them with the GPU named; then give the machine back (device tool `give_back`).
+#
+# Steps: configure + build (Release, -j16) -> ctest -L gpu -> gpu_ops_bench (matmul vs bare
+# cuBLASLt, attention) -> gpu_model_bench on the random 2B (generated into /tmp; one 10 s clip,
+# then 8) -> bench/gpu_hf_bench.py (transformers on the same clip and checkpoint) ->
+# scripts/hf_reference_check.py on .golden with the time left (the run stops by 9 minutes).
+# Each step has its own time limit and the script goes on after a failure; summary.txt (also
+# printed last) says what passed. Files in $OUT: summary.txt, build.log, gpu_tests.log,
+# gpu_tests.xml, gpu_ops_bench.md, gpu_model_bench.md, hf_reference.log, hf_reference.json.
 set -uo pipefail
 cd "$(dirname "$0")/.."
-out="${OUT:-bench/results/gpu_check_out}"
+repo=$PWD
+deps=$repo/.gpu_deps
+
+prepare() {
+  # GoogleTest and nlohmann-json as installed prefixes (their CMake configs find the prefix
+  # relative to themselves), then the reduced build here for sm_90 as a fallback.
+  set -e
+  rm -rf "$deps" && mkdir -p "$deps/usr/include" "$deps/usr/lib/x86_64-linux-gnu/cmake" \
+    "$deps/usr/share/cmake" "$deps/prebuilt"
+  cp -r /usr/include/gtest /usr/include/gmock /usr/include/nlohmann "$deps/usr/include/"
+  cp /usr/lib/x86_64-linux-gnu/libgtest*.a /usr/lib/x86_64-linux-gnu/libgmock*.a \
+    "$deps/usr/lib/x86_64-linux-gnu/"
+  cp -r /usr/lib/x86_64-linux-gnu/cmake/GTest "$deps/usr/lib/x86_64-linux-gnu/cmake/"
+  cp -r /usr/share/cmake/nlohmann_json "$deps/usr/share/cmake/"
+  grep -qsx '/.gpu_deps/' .git/info/exclude || echo '/.gpu_deps/' >> .git/info/exclude
+  cmake -S . -B build/gpu-check-prebuilt -G Ninja -DCMAKE_BUILD_TYPE=Release \
+    -DVCAP_GPU_CHECK_ONLY=ON -DCMAKE_CUDA_ARCHITECTURES=90 > /dev/null
+  cmake --build build/gpu-check-prebuilt -j"${JOBS:-2}" --target vcap_gpu_tests gpu_ops_bench \
+    gpu_model_bench
+  cp build/gpu-check-prebuilt/tests/gpu/vcap_gpu_tests build/gpu-check-prebuilt/gpu_ops_bench \
+    build/gpu-check-prebuilt/gpu_model_bench "$deps/prebuilt/"
+  strip "$deps"/prebuilt/*
+  du -sh "$deps" .golden 2>/dev/null
+}
+
+if [ "${1:-}" = "--prepare" ]; then
+  prepare
+  exit $?
+fi
+
+out="${OUT:-$repo/bench/results/gpu_check_out}"
 mkdir -p "$out"
-{
-  date -u
-  nvidia-smi --query-gpu=name,memory.total,driver_version --format=csv,noheader
-  python3 -c "import torch, transformers; print('torch', torch.__version__, 'transformers', transformers.__version__)"
-} 2>&1 | tee "$out/machine.txt"
-[ -d .golden ] || { echo "no .golden/ folder: run scripts/prepare_device_golden.sh and carry it" >&2; exit 2; }
-PYTHONUNBUFFERED=1 timeout 420 python3 scripts/hf_reference_check.py --golden .golden --out "$out" \
-  2>&1 | tee "$out/hf_reference.log"
+summary=$out/summary.txt
+start=$(date +%s)
+elapsed() { echo $(($(date +%s) - start)); }
+note() { echo "$*" | tee -a "$summary"; }
+# step NAME LIMIT_S LOG COMMAND...: runs with a time limit, output to LOG, result to the summary.
+step() {
+  local name=$1 limit=$2 log=$3
+  shift 3
+  local t0=$(date +%s)
+  timeout "$limit" "$@" > "$log" 2>&1
+  local rc=$?
+  note "$(printf '%-22s rc=%-3s %4ss' "$name" "$rc" "$(($(date +%s) - t0))")"
+  return $rc
+}
+
+: > "$summary"
+note "== vcap GPU check, $(date -u '+%Y-%m-%d %H:%M UTC'), commit $(git rev-parse --short HEAD 2>/dev/null)"
+note "$(nvidia-smi --query-gpu=name,memory.total,driver_version --format=csv,noheader 2>&1)"
+export CUDACXX=${CUDACXX:-$(command -v nvcc || echo /usr/local/cuda/bin/nvcc)}
+note "nvcc: $("$CUDACXX" --version 2>&1 | tail -n 2 | head -n 1)"
+note "c++: $(c++ --version 2>&1 | head -n 1); cmake: $(cmake --version 2>&1 | head -n 1)"
+note "$(python3 -c 'import torch, transformers; print("torch", torch.__version__, "transformers", transformers.__version__)' 2>&1 | tail -n 1)"
+export LD_LIBRARY_PATH=/usr/local/cuda/lib64${LD_LIBRARY_PATH:+:$LD_LIBRARY_PATH}
+export VCAP_TEST_DATA_DIR=$repo/tests/data
+export PYTHONUNBUFFERED=1
+bin=""
+
+# 1. Build the reduced target set for this GPU (sm_90; the kernels' code is the same for 80).
+build=$repo/build/gpu-check
+if [ -d "$deps/usr" ]; then
+  step configure 120 "$out/build.log" cmake -S . -B "$build" -G Ninja \
+    -DCMAKE_BUILD_TYPE=Release -DVCAP_GPU_CHECK_ONLY=ON -DCMAKE_CUDA_ARCHITECTURES=90 \
+    -DCMAKE_CUDA_COMPILER="$CUDACXX" \
+    -DGTest_DIR="$deps/usr/lib/x86_64-linux-gnu/cmake/GTest" \
+    -Dnlohmann_json_DIR="$deps/usr/share/cmake/nlohmann_json" &&
+    step build 300 "$out/build.step.log" cmake --build "$build" -j16 &&
+    bin=$build
+  cat "$out/build.step.log" >> "$out/build.log" 2>/dev/null
+  rm -f "$out/build.step.log"
+else
+  note "no .gpu_deps/: run 'bench/gpu_check.sh --prepare' here and carry it"
+fi
+if [ -z "$bin" ] && [ -x "$deps/prebuilt/vcap_gpu_tests" ]; then
+  note "build failed: using the binaries built on the dev machine (.gpu_deps/prebuilt)"
+  bin=prebuilt
+fi
+
+# 2. GPU tests (one CUDA context per test: run 8 at a time).
+if [ "$bin" = "$build" ]; then
+  step gpu_tests 240 "$out/gpu_tests.log" ctest --test-dir "$build" -L gpu -j8 -V \
+    --timeout 180 --output-junit "$out/gpu_tests.xml"
+  ops=$build/gpu_ops_bench
+  model=$build/gpu_model_bench
+elif [ "$bin" = prebuilt ]; then
+  step gpu_tests 240 "$out/gpu_tests.log" "$deps/prebuilt/vcap_gpu_tests" \
+    --gtest_output="xml:$out/gpu_tests.xml"
+  ops=$deps/prebuilt/gpu_ops_bench
+  model=$deps/prebuilt/gpu_model_bench
+fi
+if [ -n "$bin" ]; then
+  note "$(grep -E 'tests passed|tests failed|PASSED|FAILED  \]' "$out/gpu_tests.log" | tail -n 4)"
+  # 3. Kernels against bare cuBLASLt, attention at the model's sizes.
+  step gpu_ops_bench 150 "$out/gpu_ops_bench.md" "$ops" --repeats 20
+  # 4. The whole random 2B model (generated here into /tmp, ~4.4 GB): one 10 s clip, then 8.
+  step gpu_model_b1 200 "$out/gpu_model_b1.log" "$model" --new-tokens 200 --batch 1
+  step gpu_model_b8 150 "$out/gpu_model_b8.log" "$model" --new-tokens 200 --batch 8
+  # 5. The same clip through transformers (bf16, sdpa, greedy, 200 new tokens), same checkpoint.
+  if [ -f /tmp/vcap_bench_2b/config.json ]; then
+    step hf_model_b1 150 "$out/hf_model_b1.log" python3 bench/gpu_hf_bench.py --new-tokens 200
+  fi
+  cat "$out"/gpu_model_b1.log "$out"/gpu_model_b8.log "$out"/hf_model_b1.log \
+    > "$out/gpu_model_bench.md" 2>/dev/null
+  rm -f "$out"/gpu_model_b1.log "$out"/gpu_model_b8.log "$out"/hf_model_b1.log
+fi
+
+# 6. Hugging Face transformers on the golden cases, with the time that is left.
+if [ -d .golden ]; then
+  left=$((540 - $(elapsed)))
+  if [ "$left" -gt 60 ]; then
+    step hf_reference "$left" "$out/hf_reference.log" \
+      python3 scripts/hf_reference_check.py --golden .golden --out "$out"
+  else
+    note "hf_reference skipped: ${left}s left"
+  fi
+else
+  note "no .golden/: run scripts/prepare_device_golden.sh and carry it"
+fi
+
+note "== done in $(elapsed)s"
+echo
+cat "$out/gpu_ops_bench.md" "$out/gpu_model_bench.md" 2>/dev/null | grep -E '^\||clips/s|^#' | head -n 60
+echo
+cat "$summary"

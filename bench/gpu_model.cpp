@@ -1,0 +1,218 @@
+// gpu_model_bench: the whole Qwen2-VL model on cuda:N for a synthetic clip, per stage (vision,
+// prefill, decode) with achieved TFLOP/s, plus clips/s for a batch of identical clips. The
+// CUDA counterpart of bench/model_bench.cpp (which is CPU-only: it builds the CPU backend and a
+// bare oneDNN GEMM); this one needs only the model and the CUDA backend, so the GPU check can
+// build it on a machine without oneDNN or FFmpeg.
+//
+// Usage (Release build, from the repository root):
+//   gpu_model_bench [--model DIR] [--work-dir DIR] [--side-files DIR] [--clip-seconds S]
+//                   [--precision bf16|f32] [--new-tokens N] [--batch B] [--device N]
+// Without --model the random 2B checkpoint (model/test_model.h preset "2b", ~4.4 GB) is
+// generated once into --work-dir (default /tmp/vcap_bench_2b). The clip is 1280x720 at fps 4
+// after the default resize: grid (2*S, 28, 52); S = 10 gives 29120 patches and 7306 prompt
+// tokens (spec's worked example). Random pixel values: only the speed matters. The batch
+// decodes B copies of the clip together (continuous batching, as the pipeline does).
+#include <algorithm>
+#include <chrono>
+#include <cmath>
+#include <cstdio>
+#include <cstdlib>
+#include <filesystem>
+#include <random>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include "model/generator.h"
+#include "model/qwen2vl.h"
+#include "model/test_model.h"
+#include "tensor/cuda/cuda_backend.h"
+
+namespace {
+
+namespace fs = std::filesystem;
+using namespace vcap;  // NOLINT: a benchmark program
+using Clock = std::chrono::steady_clock;
+
+double seconds_since(Clock::time_point start) {
+  return std::chrono::duration<double>(Clock::now() - start).count();
+}
+
+struct Args {
+  fs::path model;
+  fs::path work_dir = "/tmp/vcap_bench_2b";
+  fs::path side_files = "tests/data/qwen2vl";
+  double clip_seconds = 10.0;
+  tensor::Precision precision = tensor::Precision::kBF16;
+  int64_t new_tokens = 32;
+  int64_t batch = 1;
+  int device = 0;
+};
+
+bool parse_args(int argc, char** argv, Args& args) {
+  for (int i = 1; i + 1 < argc; i += 2) {
+    const std::string key = argv[i];
+    const std::string value = argv[i + 1];
+    if (key == "--model") {
+      args.model = value;
+    } else if (key == "--work-dir") {
+      args.work_dir = value;
+    } else if (key == "--side-files") {
+      args.side_files = value;
+    } else if (key == "--clip-seconds") {
+      args.clip_seconds = std::atof(value.c_str());
+    } else if (key == "--precision") {
+      args.precision = value == "f32" ? tensor::Precision::kF32 : tensor::Precision::kBF16;
+    } else if (key == "--new-tokens") {
+      args.new_tokens = std::atoll(value.c_str());
+    } else if (key == "--batch") {
+      args.batch = std::atoll(value.c_str());
+    } else if (key == "--device") {
+      args.device = std::atoi(value.c_str());
+    } else {
+      return false;
+    }
+  }
+  return argc % 2 == 1 && args.clip_seconds >= 0.5 && args.batch >= 1 && args.new_tokens >= 1;
+}
+
+// FLOPs of the vision tower on `patches` patches in segments of `segment` rows (GEMMs and
+// attention; the same count as bench/model_bench.cpp).
+double vision_flops(const model::VisionDims& v, int64_t patches, int64_t segment) {
+  const double e = v.embed_dim;
+  const double per_patch_block = 2 * e * 3 * e + 2 * e * e + 2 * 2 * e * v.mlp_hidden;
+  const double attention = 2.0 * 2.0 * segment * e;
+  const double merger = 2.0 * v.merged_dim() * v.merged_dim() + 2.0 * v.merged_dim() * v.out_hidden;
+  return patches * (2.0 * v.patch_features() * e + v.depth * (per_patch_block + attention)) +
+         patches / 4.0 * merger;
+}
+
+// FLOPs of the decoder layers for `tokens` new tokens after `past` cached ones (no lm_head).
+double text_flops(const model::TextDims& t, int64_t tokens, int64_t past) {
+  const double h = t.hidden_size;
+  const double per_token = 2 * h * (t.q_dim() + 2 * t.kv_dim()) + 2.0 * t.q_dim() * h +
+                           2 * 3 * h * t.intermediate_size;
+  const double keys = past + (tokens + 1) / 2.0;
+  return t.num_layers * tokens * (per_token + 2.0 * 2.0 * keys * t.q_dim());
+}
+
+int fail(const Status& status) {
+  std::fprintf(stderr, "gpu_model_bench: %s\n", status.to_string().c_str());
+  return 1;
+}
+
+fs::path ensure_model(const Args& args) {
+  if (!args.model.empty()) return args.model;
+  if (fs::exists(args.work_dir / "config.json")) return args.work_dir;
+  std::printf("generating the random 2B checkpoint into %s ...\n", args.work_dir.c_str());
+  model::MakeTestModelOptions options;
+  options.side_files_dir = args.side_files;
+  options.threads = static_cast<int>(std::max(2u, std::thread::hardware_concurrency()));
+  const auto start = Clock::now();
+  const Status s = model::make_test_model(*model::test_model_preset("2b"), args.work_dir, options);
+  if (!s.ok()) return fs::path();
+  std::printf("generated in %.1f s\n", seconds_since(start));
+  return args.work_dir;
+}
+
+model::GenerationRequest synthetic_clip(const model::Qwen2VL& m, const model::VisionGrid& grid,
+                                        int64_t new_tokens, uint64_t id) {
+  const model::VisionDims& v = m.dims().vision;
+  std::vector<float> pixels(static_cast<size_t>(grid.num_patches() * v.patch_features()));
+  std::mt19937 rng(1);
+  std::normal_distribution<float> normal(0.0f, 1.0f);
+  for (float& x : pixels) x = normal(rng);
+  // spec §13.1 layout: 15 text tokens before the video, the pads, then the question.
+  std::vector<model::TokenId> ids(14, 872);
+  ids.push_back(m.dims().tokens.vision_start);
+  ids.insert(ids.end(), static_cast<size_t>(grid.num_tokens(v.merge_size)),
+             m.dims().tokens.video_pad);
+  ids.push_back(151653);
+  ids.insert(ids.end(), 10, 872);
+  model::GenerationRequest request;
+  request.id = id;
+  request.input_ids = std::move(ids);
+  request.video_grids = {grid};
+  request.pixel_values = std::move(pixels);
+  request.sampling.eos_ids.clear();  // always generate new_tokens tokens
+  request.sampling.max_new_tokens = new_tokens;
+  return request;
+}
+
+int run(const Args& args) {
+  std::printf("# gpu_model_bench on %s\n", tensor::cuda_device_summary().c_str());
+  const fs::path dir = ensure_model(args);
+  if (dir.empty()) return fail(Status::internal("could not generate the 2B checkpoint"));
+  auto backend = tensor::make_cuda_backend(tensor::CudaBackendOptions{args.device});
+  if (!backend.ok()) return fail(backend.status());
+  auto start = Clock::now();
+  auto loaded = model::Qwen2VL::load(dir, **backend, args.precision);
+  if (!loaded.ok()) return fail(loaded.status());
+  const model::Qwen2VL& m = *loaded;
+  std::printf("model %s, %s, loaded in %.1f s, weights %.2f GiB, backend %s\n", dir.c_str(),
+              tensor::precision_name(args.precision), seconds_since(start),
+              m.weight_bytes() / 1073741824.0, (*backend)->name().c_str());
+
+  const model::VisionGrid grid{std::max<int64_t>(1, std::llround(args.clip_seconds * 2)), 28, 52};
+  // Warm-up: one short clip (plans, pools, kernel loading stay out of the numbers).
+  {
+    model::Generator warm(m, {1});
+    if (Status s = warm.add(synthetic_clip(m, {1, 28, 52}, 2, 0)); !s.ok()) return fail(s);
+    while (!warm.idle()) {
+      auto step = warm.step();
+      if (!step.ok()) return fail(step.status());
+    }
+  }
+  model::Generator generator(m, {args.batch});
+  for (int64_t b = 0; b < args.batch; ++b) {
+    if (Status s = generator.add(synthetic_clip(m, grid, args.new_tokens, b)); !s.ok()) {
+      return fail(s);
+    }
+  }
+  start = Clock::now();
+  while (!generator.idle()) {
+    auto step = generator.step();
+    if (!step.ok()) return fail(step.status());
+    for (const auto& r : *step) {
+      if (!r.status.ok()) return fail(r.status);
+    }
+  }
+  const double total = seconds_since(start);
+  const model::StageTimes& t = generator.times();
+  const model::VisionDims& v = m.dims().vision;
+  const model::TextDims& text = m.dims().text;
+  const int64_t prompt = t.prompt_tokens / args.batch;
+  const double vf = args.batch * vision_flops(v, grid.num_patches(), grid.h * grid.w);
+  const double pf = args.batch * text_flops(text, prompt, 0);
+  const double df =
+      args.batch * text_flops(text, 1, prompt + t.decode_steps / 2) * t.decode_steps;
+  std::printf("clip %.1f s: grid (%lld, %lld, %lld), %lld prompt tokens, batch %lld, %lld new "
+              "tokens each\n\n| stage | seconds | work | TFLOP/s |\n|---|---|---|---|\n",
+              args.clip_seconds, static_cast<long long>(grid.t), static_cast<long long>(grid.h),
+              static_cast<long long>(grid.w), static_cast<long long>(prompt),
+              static_cast<long long>(args.batch), static_cast<long long>(args.new_tokens));
+  std::printf("| vision | %.3f | %lld patches | %.1f |\n", t.vision_s,
+              static_cast<long long>(t.vision_patches), vf / t.vision_s / 1e12);
+  std::printf("| prefill | %.3f | %lld tokens | %.1f |\n", t.prefill_s,
+              static_cast<long long>(t.prompt_tokens), pf / t.prefill_s / 1e12);
+  std::printf("| decode | %.3f | %lld steps (%.2f ms/step) | %.2f |\n", t.decode_s,
+              static_cast<long long>(t.decode_steps),
+              1e3 * t.decode_s / std::max<int64_t>(1, t.decode_steps), df / t.decode_s / 1e12);
+  std::printf("\ntotal %.2f s: %.2f clips/s (at %lld new tokens per clip)\n", total,
+              args.batch / total, static_cast<long long>(args.new_tokens));
+  return 0;
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  Args args;
+  if (!parse_args(argc, argv, args)) {
+    std::fprintf(stderr,
+                 "usage: gpu_model_bench [--model DIR] [--work-dir DIR] [--side-files DIR] "
+                 "[--clip-seconds S] [--precision bf16|f32] [--new-tokens N] [--batch B] "
+                 "[--device N]\n");
+    return 2;
+  }
+  return run(args);
+}

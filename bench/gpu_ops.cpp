@@ -1,0 +1,278 @@
+// gpu_ops_bench: the CUDA backend's matmul against a bare cuBLASLt call on the random 2B model's
+// shapes (Qwen2-VL-2B: vision chunk of 8192 patches, prefill chunk of 1024 tokens, decode), and
+// its attention at the vision size (segments of 1456 patches, 16 heads of 80) and the LLM size
+// (a 7306-token causal prompt, 12 query / 2 kv heads of 128; decode over that cache).
+//
+// Usage: gpu_ops_bench [--device N] [--repeats N]
+// Timing: the device is synchronised around a loop of `repeats` calls (so launch costs count);
+// the median of 5 loops after a warm-up. Inputs are random, never zeros (METHOD.md).
+// "ours" includes everything Backend::matmul does: the f32 -> bf16 rounding of the activations
+// (a kernel) and the cuBLASLt call; "cuBLASLt" multiplies inputs already in bf16.
+// Not a test: numbers depend on the machine (name it when recording bench/results).
+#include <cublasLt.h>
+#include <cuda_runtime_api.h>
+
+#include <algorithm>
+#include <chrono>
+#include <cmath>
+#include <cstdio>
+#include <cstdlib>
+#include <functional>
+#include <random>
+#include <string>
+#include <vector>
+
+#include "tensor/cuda/cuda_backend.h"
+
+namespace {
+
+using namespace vcap;  // NOLINT: a benchmark program
+using Clock = std::chrono::steady_clock;
+
+struct Args {
+  int device = 0;
+  int repeats = 20;
+};
+
+bool parse_args(int argc, char** argv, Args& args) {
+  for (int i = 1; i + 1 < argc; i += 2) {
+    const std::string key = argv[i];
+    if (key == "--device") {
+      args.device = std::atoi(argv[i + 1]);
+    } else if (key == "--repeats") {
+      args.repeats = std::max(1, std::atoi(argv[i + 1]));
+    } else {
+      return false;
+    }
+  }
+  return argc % 2 == 1;
+}
+
+void die(const std::string& what) {
+  std::fprintf(stderr, "gpu_ops_bench: %s\n", what.c_str());
+  std::exit(1);
+}
+
+void check(cudaError_t error, const char* what) {
+  if (error != cudaSuccess) die(std::string(what) + ": " + cudaGetErrorString(error));
+}
+
+void check(cublasStatus_t status, const char* what) {
+  if (status != CUBLAS_STATUS_SUCCESS) die(std::string(what) + ": " + cublasLtGetStatusString(status));
+}
+
+// Seconds per call: median over 5 loops of `repeats` calls, after one warm-up loop.
+double seconds_per_call(const std::function<void()>& call, const std::function<void()>& sync,
+                        int repeats) {
+  std::vector<double> loops;
+  for (int loop = 0; loop < 6; ++loop) {
+    sync();
+    const auto start = Clock::now();
+    for (int r = 0; r < repeats; ++r) call();
+    sync();
+    if (loop > 0) loops.push_back(std::chrono::duration<double>(Clock::now() - start).count());
+  }
+  std::sort(loops.begin(), loops.end());
+  return loops[loops.size() / 2] / repeats;
+}
+
+std::vector<float> random_values(size_t count, uint32_t seed) {
+  std::mt19937 rng(seed);
+  std::uniform_real_distribution<float> dist(-1.0f, 1.0f);
+  std::vector<float> values(count);
+  for (float& v : values) v = dist(rng);
+  return values;
+}
+
+tensor::Tensor random_tensor(tensor::Backend& backend, int64_t rows, int64_t cols, uint32_t seed) {
+  auto t = backend.allocate(tensor::DType::kF32, rows, cols);
+  if (!t.ok()) die(t.status().to_string());
+  backend.upload(t->view(), std::span<const float>(random_values(rows * cols, seed)));
+  return std::move(*t);
+}
+
+// A bare cuBLASLt D[N, M] = W^T [N, K] x in [K, M], bf16 inputs, f32 output, compute 32F: the
+// call Backend::matmul makes, without its conversion, plan cache or alignment bookkeeping.
+class RawLt {
+ public:
+  RawLt() {
+    check(cudaStreamCreateWithFlags(&stream_, cudaStreamNonBlocking), "cudaStreamCreate");
+    check(cublasLtCreate(&handle_), "cublasLtCreate");
+    check(cudaMalloc(&workspace_, kWorkspace), "cudaMalloc workspace");
+  }
+  ~RawLt() {
+    cudaFree(workspace_);
+    cublasLtDestroy(handle_);
+    cudaStreamDestroy(stream_);
+  }
+
+  // Seconds per product of the given shape.
+  double time(int64_t m, int64_t k, int64_t n, int repeats) {
+    const size_t a_bytes = static_cast<size_t>(n * k) * 2, b_bytes = static_cast<size_t>(m * k) * 2;
+    void *a = nullptr, *b = nullptr, *d = nullptr;
+    check(cudaMalloc(&a, a_bytes), "cudaMalloc");
+    check(cudaMalloc(&b, b_bytes), "cudaMalloc");
+    check(cudaMalloc(&d, static_cast<size_t>(m * n) * 4), "cudaMalloc");
+    fill_bf16(a, n * k, 1);
+    fill_bf16(b, m * k, 2);
+    cublasLtMatmulDesc_t desc = nullptr;
+    check(cublasLtMatmulDescCreate(&desc, CUBLAS_COMPUTE_32F, CUDA_R_32F), "desc");
+    const cublasOperation_t t = CUBLAS_OP_T;
+    check(cublasLtMatmulDescSetAttribute(desc, CUBLASLT_MATMUL_DESC_TRANSA, &t, sizeof(t)), "attr");
+    cublasLtMatrixLayout_t la = nullptr, lb = nullptr, ld = nullptr;
+    check(cublasLtMatrixLayoutCreate(&la, CUDA_R_16BF, k, n, k), "layout");
+    check(cublasLtMatrixLayoutCreate(&lb, CUDA_R_16BF, k, m, k), "layout");
+    check(cublasLtMatrixLayoutCreate(&ld, CUDA_R_32F, n, m, n), "layout");
+    cublasLtMatmulPreference_t pref = nullptr;
+    check(cublasLtMatmulPreferenceCreate(&pref), "pref");
+    const uint64_t workspace = kWorkspace;
+    check(cublasLtMatmulPreferenceSetAttribute(pref, CUBLASLT_MATMUL_PREF_MAX_WORKSPACE_BYTES,
+                                               &workspace, sizeof(workspace)),
+          "pref attr");
+    cublasLtMatmulHeuristicResult_t result{};
+    int found = 0;
+    check(cublasLtMatmulAlgoGetHeuristic(handle_, desc, la, lb, ld, ld, pref, 1, &result, &found),
+          "heuristic");
+    if (found == 0) die("cuBLASLt found no algorithm");
+    const float alpha = 1.0f, beta = 0.0f;
+    const double seconds = seconds_per_call(
+        [&] {
+          check(cublasLtMatmul(handle_, desc, &alpha, a, la, b, lb, &beta, d, ld, d, ld,
+                               &result.algo, workspace_, kWorkspace, stream_),
+                "cublasLtMatmul");
+        },
+        [&] { check(cudaStreamSynchronize(stream_), "sync"); }, repeats);
+    cublasLtMatmulPreferenceDestroy(pref);
+    cublasLtMatrixLayoutDestroy(la);
+    cublasLtMatrixLayoutDestroy(lb);
+    cublasLtMatrixLayoutDestroy(ld);
+    cublasLtMatmulDescDestroy(desc);
+    cudaFree(a);
+    cudaFree(b);
+    cudaFree(d);
+    return seconds;
+  }
+
+ private:
+  static constexpr size_t kWorkspace = size_t{32} << 20;
+
+  void fill_bf16(void* device, int64_t count, uint32_t seed) {
+    const std::vector<float> values = random_values(static_cast<size_t>(count), seed);
+    std::vector<uint16_t> bits(values.size());
+    for (size_t i = 0; i < values.size(); ++i) bits[i] = tensor::f32_to_bf16(values[i]);
+    check(cudaMemcpy(device, bits.data(), bits.size() * 2, cudaMemcpyHostToDevice), "cudaMemcpy");
+  }
+
+  cudaStream_t stream_ = nullptr;
+  cublasLtHandle_t handle_ = nullptr;
+  void* workspace_ = nullptr;
+};
+
+struct GemmShape {
+  const char* name;
+  int64_t m, k, n;
+};
+
+void bench_matmul(tensor::Backend& backend, int repeats) {
+  const GemmShape shapes[] = {
+      {"vision qkv", 8192, 1280, 3840},       {"vision proj", 8192, 1280, 1280},
+      {"vision fc1", 8192, 1280, 5120},       {"vision fc2", 8192, 5120, 1280},
+      {"merger mlp.0", 2048, 5120, 5120},     {"merger mlp.2", 2048, 5120, 1536},
+      {"llm qkv (prefill)", 1024, 1536, 2048}, {"llm o_proj (prefill)", 1024, 1536, 1536},
+      {"llm gate_up (prefill)", 1024, 1536, 17920}, {"llm down (prefill)", 1024, 8960, 1536},
+      {"llm gate_up (decode 1)", 1, 1536, 17920}, {"llm down (decode 1)", 1, 8960, 1536},
+      {"llm gate_up (decode 8)", 8, 1536, 17920}, {"lm_head (decode 1)", 1, 1536, 151936},
+  };
+  RawLt raw;
+  std::printf("\n## matmul, bf16 weights (f32 activations in and out)\n\n");
+  std::printf("| shape | M x K x N | ours TFLOP/s | cuBLASLt TFLOP/s | ours / cuBLASLt | ours GB/s "
+              "(weights) |\n|---|---|---|---|---|---|\n");
+  uint32_t seed = 10;
+  for (const GemmShape& s : shapes) {
+    const std::vector<float> w = random_values(static_cast<size_t>(s.n * s.k), seed++);
+    auto weight = backend.prepare_weight({w.data(), tensor::HostDType::kF32, s.n, s.k},
+                                         tensor::Precision::kBF16);
+    if (!weight.ok()) die(weight.status().to_string());
+    tensor::Tensor in = random_tensor(backend, s.m, s.k, seed++);
+    tensor::Tensor out = random_tensor(backend, s.m, s.n, seed++);
+    const double ours = seconds_per_call(
+        [&] { backend.matmul(out.view(), in.view(), *weight); },
+        [&] {
+          if (Status st = backend.synchronize(); !st.ok()) die(st.to_string());
+        },
+        repeats);
+    const double bare = raw.time(s.m, s.k, s.n, repeats);
+    const double flops = 2.0 * s.m * s.k * s.n;
+    std::printf("| %s | %lld x %lld x %lld | %.1f | %.1f | %.2f | %.0f |\n", s.name,
+                static_cast<long long>(s.m), static_cast<long long>(s.k),
+                static_cast<long long>(s.n), flops / ours / 1e12, flops / bare / 1e12, bare / ours,
+                static_cast<double>(weight->size_bytes()) / ours / 1e9);
+  }
+}
+
+struct AttentionCase {
+  const char* name;
+  tensor::AttentionParams params;
+  int64_t segments;     // blocks
+  int64_t q_rows;       // per block
+  int64_t k_rows;       // per block
+  bool causal;
+  double flops;
+};
+
+void bench_attention(tensor::Backend& backend, int repeats) {
+  const auto vision = tensor::AttentionParams{16, 16, 80, 1.0f / std::sqrt(80.0f)};
+  const auto llm = tensor::AttentionParams{12, 2, 128, 1.0f / std::sqrt(128.0f)};
+  const int64_t s = 7306;
+  const AttentionCase cases[] = {
+      {"vision: 5 segments of 1456 (one chunk)", vision, 5, 1456, 1456, false,
+       4.0 * 1456 * 1456 * 80 * 16 * 5},
+      {"llm prefill: 7306 causal, one block", llm, 1, s, s, true,
+       4.0 * 128 * 12 * s * (s + 1) / 2.0},
+      {"llm prefill: last 1024-token chunk", llm, 1, 1024, s, true,
+       4.0 * 128 * 12 * 1024 * (s - 512.0)},
+      {"llm decode: 1 sequence, 7306 keys", llm, 1, 1, s, true, 4.0 * 128 * 12 * s},
+      {"llm decode: 8 sequences, 7306 keys", llm, 8, 1, s, true, 8 * 4.0 * 128 * 12 * s},
+  };
+  std::printf("\n## attention (f32, CUDA cores)\n\n| case | ms | TFLOP/s | K/V GB/s |\n"
+              "|---|---|---|---|\n");
+  for (const AttentionCase& c : cases) {
+    const int64_t width = static_cast<int64_t>(c.params.num_heads) * c.params.head_dim;
+    const int64_t kv_width = static_cast<int64_t>(c.params.num_kv_heads) * c.params.head_dim;
+    tensor::Tensor q = random_tensor(backend, c.segments * c.q_rows, width, 1);
+    tensor::Tensor out = random_tensor(backend, c.segments * c.q_rows, width, 2);
+    std::vector<tensor::Tensor> kv;
+    std::vector<tensor::AttentionBlock> blocks;
+    for (int64_t b = 0; b < c.segments; ++b) {
+      kv.push_back(random_tensor(backend, c.k_rows, 2 * kv_width, 3 + static_cast<uint32_t>(b)));
+      blocks.push_back({b * c.q_rows, c.q_rows, kv.back().view().cols_slice(0, kv_width),
+                        kv.back().view().cols_slice(kv_width, kv_width), c.causal,
+                        c.causal ? c.k_rows - c.q_rows : 0});
+    }
+    const double seconds = seconds_per_call(
+        [&] { backend.attention(out.view(), q.view(), blocks, c.params); },
+        [&] {
+          if (Status st = backend.synchronize(); !st.ok()) die(st.to_string());
+        },
+        std::max(1, repeats / 4));
+    const double kv_bytes = 2.0 * c.segments * c.k_rows * kv_width * sizeof(float);
+    std::printf("| %s | %.3f | %.2f | %.0f |\n", c.name, seconds * 1e3, c.flops / seconds / 1e12,
+                kv_bytes / seconds / 1e9);
+  }
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  Args args;
+  if (!parse_args(argc, argv, args)) {
+    std::fprintf(stderr, "usage: gpu_ops_bench [--device N] [--repeats N]\n");
+    return 2;
+  }
+  std::printf("# gpu_ops_bench on %s\n", tensor::cuda_device_summary().c_str());
+  auto backend = tensor::make_cuda_backend(tensor::CudaBackendOptions{args.device});
+  if (!backend.ok()) die(backend.status().to_string());
+  bench_matmul(**backend, args.repeats);
+  bench_attention(**backend, args.repeats);
+  return 0;
+}

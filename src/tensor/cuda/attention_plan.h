@@ -1,0 +1,35 @@
+// Host side of the GPU attention: cuts one Backend::attention call into thread-block work items
+// (see attention.h) and lays the tables out in one byte blob that is uploaded as a whole.
+#ifndef VCAP_TENSOR_CUDA_ATTENTION_PLAN_H_
+#define VCAP_TENSOR_CUDA_ATTENTION_PLAN_H_
+
+#include <cstddef>
+#include <cstdint>
+#include <span>
+#include <vector>
+
+#include "tensor/backend.h"
+#include "tensor/cuda/attention.h"
+
+namespace vcap::tensor::cuda {
+
+struct AttentionPlan {
+  std::vector<std::byte> tables;  // blocks, then items, then combines (16-byte aligned each)
+  size_t items_offset = 0;        // byte offsets into `tables`
+  size_t combines_offset = 0;
+  int item_count = 0;
+  int combine_count = 0;
+  int partial_count = 0;  // partial slots the combine step needs
+};
+
+// The plan for `blocks` (already checked by the caller; every k_count < 2^31). `target_items`
+// is the number of thread blocks that keeps the GPU busy (a few per multiprocessor): when
+// there are fewer items, long key ranges are split into parts of at least
+// `min_keys_per_part` keys (a multiple of the key tile) until about that many exist.
+AttentionPlan make_attention_plan(std::span<const AttentionBlock> blocks,
+                                  const AttentionParams& params, int target_items,
+                                  int min_keys_per_part = 4 * kAttentionTileKeys);
+
+}  // namespace vcap::tensor::cuda
+
+#endif  // VCAP_TENSOR_CUDA_ATTENTION_PLAN_H_

@@ -1,0 +1,347 @@
+#include "tensor/cuda/cuda_backend.h"
+
+#include <algorithm>
+#include <cmath>
+#include <limits>
+#include <string>
+
+#include "tensor/cuda/attention.h"
+#include "tensor/cuda/attention_plan.h"
+#include "tensor/cuda/cuda_context.h"
+#include "tensor/cuda/elementwise.h"
+#include "tensor/cuda/gemm.h"
+#include "tensor/cuda/host_transfer.h"
+#include "tensor/cuda/norm.h"
+#include "tensor/cuda/op_checks.h"
+#include "tensor/cuda/rotary.h"
+#include "tensor/cuda/transfer.h"
+
+namespace vcap::tensor {
+namespace {
+
+using cuda::CudaContext;
+using cuda::DeviceMemory;
+using cuda::require;
+using cuda::require_f32;
+using cuda::require_same_shape;
+using cuda::shape;
+
+class CudaBuffer : public Buffer {
+ public:
+  explicit CudaBuffer(DeviceMemory memory) : memory_(std::move(memory)) {}
+  std::byte* data() const override { return memory_.data(); }
+  size_t size_bytes() const override { return memory_.size_bytes(); }
+
+ private:
+  DeviceMemory memory_;
+};
+
+// Bytes of a rows x cols matrix of `element` bytes, or nullopt on overflow / negative sizes.
+std::optional<size_t> matrix_bytes(int64_t rows, int64_t cols, size_t element) {
+  if (rows < 0 || cols < 0) return std::nullopt;
+  const auto limit = std::numeric_limits<size_t>::max() / 2;
+  if (rows != 0 && static_cast<size_t>(cols) > limit / static_cast<size_t>(rows) / element) {
+    return std::nullopt;
+  }
+  return static_cast<size_t>(rows) * static_cast<size_t>(cols) * element;
+}
+
+bool same_dtype(DType device, HostDType host) {
+  return (device == DType::kF32 && host == HostDType::kF32) ||
+         (device == DType::kBF16 && host == HostDType::kBF16);
+}
+
+class CudaBackend : public Backend {
+ public:
+  CudaBackend(std::unique_ptr<CudaContext> context, std::unique_ptr<cuda::GemmEngine> gemm)
+      : context_(std::move(context)), gemm_(std::move(gemm)) {}
+
+  // Queued copies may still read pinned staging buffers and scratch: wait before freeing.
+  ~CudaBackend() override { cudaStreamSynchronize(context_->stream()); }
+
+  std::string name() const override { return "cuda:" + std::to_string(context_->device()); }
+
+  Result<Tensor> allocate(DType dtype, int64_t rows, int64_t cols) override {
+    const std::string what = std::string(dtype_name(dtype)) + " " + shape(rows, cols);
+    if (rows < 0 || cols < 0) return Status::invalid_argument(context_->prefix("allocate " + what));
+    const auto bytes = matrix_bytes(rows, cols, dtype_size(dtype));
+    if (!bytes) {
+      return Status::out_of_memory(context_->prefix("allocate " + what + ": size overflows"));
+    }
+    auto memory =
+        context_->allocate(*bytes, "allocate " + what + " (" + std::to_string(*bytes) + " bytes)");
+    if (!memory.ok()) return memory.status();
+    return Tensor(std::make_unique<CudaBuffer>(std::move(*memory)), dtype, rows, cols);
+  }
+
+  using Backend::upload;
+  void upload(TensorView dst, const HostMatrix& host) override {
+    require(host.rows == dst.rows && host.cols == dst.cols, "upload",
+            "host " + shape(host.rows, host.cols) + " vs dst " + shape(dst));
+    require(host.data != nullptr || dst.num_elements() == 0, "upload", "null host data");
+    require(dst.row_stride >= dst.cols, "upload", "invalid view " + shape(dst));
+    upload_rows(dst, host);
+  }
+
+  void download(TensorView src, std::span<float> host) override;
+
+  Result<Weight> prepare_weight(const HostMatrix& host, Precision precision) override;
+
+  void matmul(TensorView out, TensorView in, const Weight& w, std::optional<TensorView> bias,
+              MatmulAccumulate accumulate) override {
+    cuda::require_matmul(out, in, w, bias);
+    gemm_->matmul(*context_, out, in, w, bias, accumulate);
+  }
+
+  void gather_rows(TensorView out, const Weight& table, std::span<const int32_t> ids) override;
+
+  void layer_norm(TensorView out, TensorView in, TensorView weight, TensorView bias,
+                  float eps) override {
+    cuda::require_norm(out, in, weight, "layer_norm");
+    require_f32(bias, "layer_norm", "bias");
+    require(bias.rows == 1 && bias.cols == in.cols, "layer_norm", "bias " + shape(bias));
+    context_->check(cuda::launch_layer_norm(stream(), out, in, weight, bias, eps),
+                    "layer_norm kernel");
+  }
+
+  void rms_norm(TensorView out, TensorView in, TensorView weight, float eps) override {
+    cuda::require_norm(out, in, weight, "rms_norm");
+    context_->check(cuda::launch_rms_norm(stream(), out, in, weight, eps), "rms_norm kernel");
+  }
+
+  void rotary(TensorView x, TensorView cos, TensorView sin, int num_heads, int head_dim) override {
+    cuda::require_rotary(x, cos, sin, num_heads, head_dim);
+    context_->check(cuda::launch_rotary(stream(), x, cos, sin, num_heads, head_dim),
+                    "rotary kernel");
+  }
+
+  void attention(TensorView out, TensorView q, std::span<const AttentionBlock> blocks,
+                 const AttentionParams& params) override;
+
+  void activation(TensorView inout, Activation kind) override {
+    require_f32(inout, "activation", "inout");
+    context_->check(cuda::launch_activation(stream(), inout, kind), "activation kernel");
+  }
+
+  void silu_mul(TensorView out, TensorView gate, TensorView up) override {
+    require_f32(out, "silu_mul", "out");
+    require_f32(gate, "silu_mul", "gate");
+    require_f32(up, "silu_mul", "up");
+    require_same_shape(out, gate, "silu_mul");
+    require_same_shape(out, up, "silu_mul");
+    context_->check(cuda::launch_silu_mul(stream(), out, gate, up), "silu_mul kernel");
+  }
+
+  void add(TensorView inout, TensorView other) override {
+    require_f32(inout, "add", "inout");
+    require_f32(other, "add", "other");
+    require_same_shape(inout, other, "add");
+    context_->check(cuda::launch_add(stream(), inout, other), "add kernel");
+  }
+
+  void copy(TensorView dst, TensorView src) override {
+    require(dst.row_stride >= dst.cols && src.row_stride >= src.cols, "copy", "invalid view");
+    require_same_shape(dst, src, "copy");
+    context_->check(cuda::launch_copy(stream(), dst, src), "copy kernel");
+  }
+
+  void copy_rows(TensorView dst, TensorView src, std::span<const int64_t> dst_rows) override;
+
+  Status synchronize() override {
+    context_->check(cudaStreamSynchronize(stream()), "running the queued ops");
+    return context_->take_error();
+  }
+
+ private:
+  cudaStream_t stream() const { return context_->stream(); }
+
+  // dst = host converted to dst.dtype, in chunks through pinned memory (see HostToDevice).
+  void upload_rows(TensorView dst, const HostMatrix& host);
+
+  // `bytes` of host data copied into the op-table scratch; null on an error (recorded).
+  const std::byte* upload_table(const void* data, size_t bytes);
+
+  // Declared first: destroyed last, after everything that frees memory on its stream.
+  std::unique_ptr<CudaContext> context_;
+  std::unique_ptr<cuda::GemmEngine> gemm_;
+  cuda::HostToDevice host_to_device_;
+  cuda::DeviceScratch upload_staging_;      // host bytes awaiting conversion
+  cuda::DeviceScratch download_staging_;    // bf16 tensors widened to f32 for download
+  cuda::DeviceScratch tables_;              // attention tables, row indices, token ids
+  cuda::DeviceScratch attention_partials_;  // softmax states of split key ranges
+};
+
+void CudaBackend::upload_rows(TensorView dst, const HostMatrix& host) {
+  if (dst.num_elements() == 0) return;
+  const auto* source = static_cast<const std::byte*>(host.data);
+  const size_t host_row = static_cast<size_t>(host.cols) * host_dtype_size(host.dtype);
+  if (same_dtype(dst.dtype, host.dtype)) {
+    const size_t dst_pitch = static_cast<size_t>(dst.row_stride) * dtype_size(dst.dtype);
+    host_to_device_.copy_2d(*context_, dst.data, dst_pitch, source, host_row, host_row,
+                            static_cast<size_t>(dst.rows));
+    return;
+  }
+  const int64_t chunk_rows =
+      std::max<int64_t>(1, static_cast<int64_t>(cuda::HostToDevice::kChunkBytes / host_row));
+  auto staging = upload_staging_.ensure(
+      *context_, static_cast<size_t>(std::min(chunk_rows, dst.rows)) * host_row, "upload staging");
+  if (!staging.ok()) return context_->record(staging.status());
+  for (int64_t first = 0; first < dst.rows; first += chunk_rows) {
+    const int64_t count = std::min(chunk_rows, dst.rows - first);
+    if (!host_to_device_.copy(*context_, *staging, source + first * host_row,
+                              static_cast<size_t>(count) * host_row)) {
+      return;
+    }
+    if (!context_->check(cuda::launch_convert_host_rows(stream(), dst.rows_slice(first, count),
+                                                        *staging, host.dtype),
+                         "upload conversion kernel")) {
+      return;
+    }
+  }
+}
+
+void CudaBackend::download(TensorView src, std::span<float> host) {
+  require(static_cast<int64_t>(host.size()) == src.rows * src.cols, "download",
+          "host size " + std::to_string(host.size()) + " vs src " + shape(src));
+  require(src.row_stride >= src.cols, "download", "invalid view " + shape(src));
+  if (host.empty()) return;
+  TensorView f32 = src;
+  bool ok = true;
+  if (src.dtype != DType::kF32) {
+    auto staging = download_staging_.ensure(*context_, host.size() * sizeof(float),
+                                            "download staging");
+    if (staging.ok()) {
+      f32 = TensorView{*staging, DType::kF32, src.rows, src.cols, src.cols};
+      ok = context_->check(cuda::launch_copy(stream(), f32, src), "download conversion kernel");
+    } else {
+      context_->record(staging.status());
+      ok = false;
+    }
+  }
+  const size_t row_bytes = static_cast<size_t>(src.cols) * sizeof(float);
+  ok = ok &&
+       context_->check(cudaMemcpy2DAsync(host.data(), row_bytes, f32.data,
+                                         static_cast<size_t>(f32.row_stride) * sizeof(float),
+                                         row_bytes, static_cast<size_t>(src.rows),
+                                         cudaMemcpyDeviceToHost, stream()),
+                       "cudaMemcpy2DAsync (device to host)") &&
+       context_->check(cudaStreamSynchronize(stream()), "running the queued ops");
+  // The error waits for synchronize(); meanwhile nothing may mistake stale values for results.
+  if (!ok) std::fill(host.begin(), host.end(), std::numeric_limits<float>::quiet_NaN());
+}
+
+Result<Weight> CudaBackend::prepare_weight(const HostMatrix& host, Precision precision) {
+  const std::string what = "weight " + shape(host.rows, host.cols) + " " +
+                           host_dtype_name(host.dtype) + " -> " + precision_name(precision);
+  if (host.rows <= 0 || host.cols <= 0 || host.data == nullptr) {
+    return Status::invalid_argument(context_->prefix("prepare " + what +
+                                                     ": empty matrix or null data"));
+  }
+  const DType dtype = weight_dtype(precision);
+  const auto bytes = matrix_bytes(host.rows, host.cols, dtype_size(dtype));
+  if (!bytes) return Status::out_of_memory(context_->prefix("prepare " + what + ": size overflows"));
+  auto memory =
+      context_->allocate(*bytes, "prepare " + what + " (" + std::to_string(*bytes) + " bytes)");
+  if (!memory.ok()) return memory.status();
+  upload_rows(TensorView{memory->data(), dtype, host.rows, host.cols, host.cols}, host);
+  if (context_->failed()) return context_->take_error();
+  return Weight(std::make_unique<cuda::CudaWeight>(std::move(*memory)), dtype, host.rows,
+                host.cols);
+}
+
+const std::byte* CudaBackend::upload_table(const void* data, size_t bytes) {
+  auto buffer = tables_.ensure(*context_, bytes, "op tables");
+  if (!buffer.ok()) {
+    context_->record(buffer.status());
+    return nullptr;
+  }
+  if (!host_to_device_.copy(*context_, *buffer, data, bytes)) return nullptr;
+  return *buffer;
+}
+
+void CudaBackend::gather_rows(TensorView out, const Weight& table, std::span<const int32_t> ids) {
+  require_f32(out, "gather_rows", "out");
+  require(out.rows == static_cast<int64_t>(ids.size()) && out.cols == table.in_features(),
+          "gather_rows",
+          "out " + shape(out) + " vs " + std::to_string(ids.size()) + " ids x table cols " +
+              std::to_string(table.in_features()));
+  for (const int32_t id : ids) {
+    require(id >= 0 && id < table.out_features(), "gather_rows",
+            "id " + std::to_string(id) + " outside the table's " +
+                std::to_string(table.out_features()) + " rows");
+  }
+  if (ids.empty() || out.cols == 0) return;
+  const std::byte* weights = cuda::cuda_weight(table).data();
+  const std::byte* device_ids = upload_table(ids.data(), ids.size_bytes());
+  if (device_ids == nullptr) return;
+  context_->check(
+      cuda::launch_gather_rows(stream(), out, weights, table.dtype(),
+                               reinterpret_cast<const int32_t*>(device_ids)),
+      "gather_rows kernel");
+}
+
+void CudaBackend::copy_rows(TensorView dst, TensorView src, std::span<const int64_t> dst_rows) {
+  require_f32(dst, "copy_rows", "dst");
+  require_f32(src, "copy_rows", "src");
+  require(dst.cols == src.cols && static_cast<int64_t>(dst_rows.size()) == src.rows, "copy_rows",
+          "dst " + shape(dst) + " src " + shape(src) + " with " +
+              std::to_string(dst_rows.size()) + " row indices");
+  for (const int64_t row : dst_rows) {
+    require(row >= 0 && row < dst.rows, "copy_rows",
+            "row " + std::to_string(row) + " outside dst " + shape(dst));
+  }
+  if (src.num_elements() == 0) return;
+  const std::byte* device_rows = upload_table(dst_rows.data(), dst_rows.size_bytes());
+  if (device_rows == nullptr) return;
+  context_->check(cuda::launch_copy_rows(stream(), dst, src,
+                                         reinterpret_cast<const int64_t*>(device_rows)),
+                  "copy_rows kernel");
+}
+
+void CudaBackend::attention(TensorView out, TensorView q, std::span<const AttentionBlock> blocks,
+                            const AttentionParams& params) {
+  cuda::require_attention(out, q, blocks, params);
+  // Two thread blocks per multiprocessor: enough to hide a split's imbalance.
+  const int target_items = 2 * context_->properties().multiProcessorCount;
+  const cuda::AttentionPlan plan = cuda::make_attention_plan(blocks, params, target_items);
+  if (plan.item_count == 0) return;
+  const std::byte* tables = upload_table(plan.tables.data(), plan.tables.size());
+  if (tables == nullptr) return;
+  float* partials = nullptr;
+  if (plan.partial_count > 0) {
+    const size_t bytes = static_cast<size_t>(plan.partial_count) *
+                         cuda::attention_partial_floats(params.head_dim) * sizeof(float);
+    auto scratch = attention_partials_.ensure(*context_, bytes, "attention partial states");
+    if (!scratch.ok()) return context_->record(scratch.status());
+    partials = reinterpret_cast<float*>(*scratch);
+  }
+  cuda::AttentionLaunch launch{};
+  launch.q = q.ptr<const float>();
+  launch.q_stride = q.row_stride;
+  launch.out = out.ptr<float>();
+  launch.out_stride = out.row_stride;
+  launch.partials = partials;
+  launch.blocks = reinterpret_cast<const cuda::AttentionBlockDesc*>(tables);
+  launch.items = reinterpret_cast<const cuda::AttentionItem*>(tables + plan.items_offset);
+  launch.combines = reinterpret_cast<const cuda::AttentionCombine*>(tables + plan.combines_offset);
+  launch.item_count = plan.item_count;
+  launch.combine_count = plan.combine_count;
+  launch.group = params.num_heads / params.num_kv_heads;
+  launch.head_dim = params.head_dim;
+  launch.scale = params.scale;
+  context_->check(cuda::launch_attention(stream(), launch), "attention kernel");
+}
+
+}  // namespace
+
+Result<std::unique_ptr<Backend>> make_cuda_backend(const CudaBackendOptions& options) {
+  if (Status s = cuda::check_device(options.device); !s.ok()) return s;
+  auto context = CudaContext::create(options.device);
+  if (!context.ok()) return context.status();
+  auto gemm = cuda::GemmEngine::create(**context);
+  if (!gemm.ok()) return gemm.status();
+  return std::unique_ptr<Backend>(
+      std::make_unique<CudaBackend>(std::move(*context), std::move(*gemm)));
+}
+
+}  // namespace vcap::tensor

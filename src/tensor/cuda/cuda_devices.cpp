@@ -1,0 +1,86 @@
+// Device discovery and device strings for tensor/cuda/cuda_backend.h.
+#include <cuda_runtime_api.h>
+
+#include <string>
+
+#include "tensor/cuda/cuda_backend.h"
+#include "tensor/cuda/cuda_context.h"
+
+namespace vcap::tensor {
+namespace {
+
+// The device count, or the error of cudaGetDeviceCount (cleared, so later calls do not see it).
+cudaError_t query_device_count(int& count) {
+  count = 0;
+  const cudaError_t error = cudaGetDeviceCount(&count);
+  if (error != cudaSuccess) {
+    cudaGetLastError();
+    count = 0;
+  }
+  return error;
+}
+
+}  // namespace
+
+bool cuda_backend_compiled() { return true; }
+
+int cuda_device_count() {
+  int count = 0;
+  query_device_count(count);
+  return count;
+}
+
+std::string cuda_device_summary() {
+  int count = 0;
+  const cudaError_t error = query_device_count(count);
+  if (error != cudaSuccess) return "cudaGetDeviceCount: " + cuda::cuda_error_text(error);
+  if (count == 0) return "no GPU visible";
+  std::string text = std::to_string(count) + (count == 1 ? " device:" : " devices:");
+  for (int i = 0; i < count; ++i) {
+    cudaDeviceProp props{};
+    if (cudaGetDeviceProperties(&props, i) != cudaSuccess) {
+      cudaGetLastError();
+      continue;
+    }
+    text += i == 0 ? " " : ", ";
+    text += props.name;
+    text += " (sm_" + std::to_string(props.major) + std::to_string(props.minor) + ")";
+  }
+  return text;
+}
+
+Result<std::unique_ptr<Backend>> make_cuda_backend(std::string_view device) {
+  const std::string text(device);
+  const Status bad = Status::invalid_argument("unknown device '" + text +
+                                              "' (expected cuda or cuda:N)");
+  if (device == "cuda") return make_cuda_backend(CudaBackendOptions{0});
+  if (device.substr(0, 5) != "cuda:") return bad;
+  const std::string_view digits = device.substr(5);
+  if (digits.empty() || digits.size() > 6) return bad;
+  int index = 0;
+  for (const char c : digits) {
+    if (c < '0' || c > '9') return bad;
+    index = index * 10 + (c - '0');
+  }
+  return make_cuda_backend(CudaBackendOptions{index});
+}
+
+namespace cuda {
+
+Status check_device(int device) {
+  int count = 0;
+  const cudaError_t error = query_device_count(count);
+  const std::string what = "no CUDA device " + std::to_string(device) + " (found ";
+  if (error != cudaSuccess) {
+    return Status::unsupported(what + "0: cudaGetDeviceCount: " + cuda::cuda_error_text(error) +
+                               ")");
+  }
+  if (count == 0) return Status::unsupported(what + "0)");
+  if (device < 0 || device >= count) {
+    return Status::invalid_argument(what + std::to_string(count) + ")");
+  }
+  return Status();
+}
+
+}  // namespace cuda
+}  // namespace vcap::tensor

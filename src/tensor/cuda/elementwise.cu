@@ -1,0 +1,103 @@
+#include "tensor/cuda/elementwise.h"
+
+#include "tensor/cuda/kernel_util.cuh"
+
+namespace vcap::tensor::cuda {
+namespace {
+
+constexpr int kThreads = 256;
+constexpr float kQuickGeluAlpha = 1.702f;
+constexpr float kInverseSqrt2 = 0.70710678118654752f;
+
+__device__ inline float silu(float x) { return x / (1.0f + expf(-x)); }
+
+template <Activation kKind>
+__device__ inline float activate(float x) {
+  if constexpr (kKind == Activation::kGeluErf) {
+    return 0.5f * x * (1.0f + erff(x * kInverseSqrt2));
+  } else if constexpr (kKind == Activation::kQuickGelu) {
+    return x / (1.0f + expf(-kQuickGeluAlpha * x));
+  } else {
+    return silu(x);
+  }
+}
+
+template <Activation kKind>
+__global__ void activation_kernel(Matrix<float> x) {
+  for (int64_t r = blockIdx.x; r < x.rows; r += gridDim.x) {
+    for (int64_t c = threadIdx.x; c < x.cols; c += blockDim.x) {
+      x.at(r, c) = activate<kKind>(x.at(r, c));
+    }
+  }
+}
+
+// Each element is read before it is written, by the same thread: out may alias gate or up.
+__global__ void silu_mul_kernel(Matrix<float> out, Matrix<const float> gate,
+                                Matrix<const float> up) {
+  for (int64_t r = blockIdx.x; r < out.rows; r += gridDim.x) {
+    for (int64_t c = threadIdx.x; c < out.cols; c += blockDim.x) {
+      const float g = gate.at(r, c);
+      const float u = up.at(r, c);
+      out.at(r, c) = silu(g) * u;
+    }
+  }
+}
+
+__global__ void add_kernel(Matrix<float> inout, Matrix<const float> other) {
+  for (int64_t r = blockIdx.x; r < inout.rows; r += gridDim.x) {
+    for (int64_t c = threadIdx.x; c < inout.cols; c += blockDim.x) {
+      inout.at(r, c) += other.at(r, c);
+    }
+  }
+}
+
+__global__ void add_bias_kernel(Matrix<float> inout, const float* bias) {
+  for (int64_t r = blockIdx.x; r < inout.rows; r += gridDim.x) {
+    for (int64_t c = threadIdx.x; c < inout.cols; c += blockDim.x) inout.at(r, c) += bias[c];
+  }
+}
+
+template <Activation kKind>
+cudaError_t activation_as(cudaStream_t stream, TensorView inout) {
+  activation_kernel<kKind><<<row_blocks(inout.rows), kThreads, 0, stream>>>(
+      matrix_of<float>(inout));
+  return cudaGetLastError();
+}
+
+}  // namespace
+
+cudaError_t launch_activation(cudaStream_t stream, TensorView inout, Activation kind) {
+  if (inout.num_elements() == 0) return cudaSuccess;
+  switch (kind) {
+    case Activation::kGeluErf:
+      return activation_as<Activation::kGeluErf>(stream, inout);
+    case Activation::kQuickGelu:
+      return activation_as<Activation::kQuickGelu>(stream, inout);
+    case Activation::kSilu:
+      return activation_as<Activation::kSilu>(stream, inout);
+  }
+  return cudaErrorInvalidValue;
+}
+
+cudaError_t launch_silu_mul(cudaStream_t stream, TensorView out, TensorView gate, TensorView up) {
+  if (out.num_elements() == 0) return cudaSuccess;
+  silu_mul_kernel<<<row_blocks(out.rows), kThreads, 0, stream>>>(
+      matrix_of<float>(out), matrix_of<const float>(gate), matrix_of<const float>(up));
+  return cudaGetLastError();
+}
+
+cudaError_t launch_add(cudaStream_t stream, TensorView inout, TensorView other) {
+  if (inout.num_elements() == 0) return cudaSuccess;
+  add_kernel<<<row_blocks(inout.rows), kThreads, 0, stream>>>(matrix_of<float>(inout),
+                                                               matrix_of<const float>(other));
+  return cudaGetLastError();
+}
+
+cudaError_t launch_add_bias(cudaStream_t stream, TensorView inout, TensorView bias) {
+  if (inout.num_elements() == 0) return cudaSuccess;
+  add_bias_kernel<<<row_blocks(inout.rows), kThreads, 0, stream>>>(
+      matrix_of<float>(inout), reinterpret_cast<const float*>(bias.data));
+  return cudaGetLastError();
+}
+
+}  // namespace vcap::tensor::cuda

@@ -1,0 +1,119 @@
+// Device-side helpers shared by the kernels: element conversions that match tensor/dtype.h bit
+// for bit, warp and block reductions, and a plain view of a 2-D matrix that kernels can take
+// by value. Included by .cu files only.
+#ifndef VCAP_TENSOR_CUDA_KERNEL_UTIL_CUH_
+#define VCAP_TENSOR_CUDA_KERNEL_UTIL_CUH_
+
+#include <cuda_runtime.h>
+
+#include <cstdint>
+
+#include "tensor/tensor.h"
+
+namespace vcap::tensor::cuda {
+
+constexpr int kWarpSize = 32;
+constexpr unsigned kFullMask = 0xffffffffu;
+
+// A row-major matrix of T as kernels see it: element (r, c) at data[r * stride + c].
+template <class T>
+struct Matrix {
+  T* data;
+  int64_t rows;
+  int64_t cols;
+  int64_t stride;
+
+  __device__ T& at(int64_t r, int64_t c) const { return data[r * stride + c]; }
+};
+
+template <class T>
+inline Matrix<T> matrix_of(TensorView view) {
+  return Matrix<T>{reinterpret_cast<T*>(view.data), view.rows, view.cols, view.row_stride};
+}
+
+// Storage types: float for kF32, this for kBF16 (the raw bits; conversions below).
+struct Bf16 {
+  uint16_t bits;
+};
+
+__device__ inline float to_f32(float x) { return x; }
+__device__ inline float to_f32(Bf16 x) { return __uint_as_float(static_cast<uint32_t>(x.bits) << 16); }
+
+// f32 -> bf16 rounding to nearest even, NaN kept quiet: the same bits as tensor::f32_to_bf16.
+__device__ inline Bf16 to_bf16(float value) {
+  const uint32_t bits = __float_as_uint(value);
+  if ((bits & 0x7fffffffu) > 0x7f800000u) return Bf16{static_cast<uint16_t>((bits >> 16) | 0x40u)};
+  const uint32_t rounding = 0x7fffu + ((bits >> 16) & 1u);
+  return Bf16{static_cast<uint16_t>((bits + rounding) >> 16)};
+}
+
+// The raw bits of an IEEE half (host matrices only).
+struct F16 {
+  uint16_t bits;
+};
+__device__ inline float f16_bits_to_f32(uint16_t h);
+__device__ inline float to_f32(F16 x) { return f16_bits_to_f32(x.bits); }
+
+template <class T>
+__device__ inline T from_f32(float x);
+template <>
+__device__ inline float from_f32<float>(float x) {
+  return x;
+}
+template <>
+__device__ inline Bf16 from_f32<Bf16>(float x) {
+  return to_bf16(x);
+}
+
+// IEEE half -> f32, exact (subnormals, infinities and NaN included), as tensor::f16_to_f32.
+__device__ inline float f16_bits_to_f32(uint16_t h) {
+  const uint32_t sign = static_cast<uint32_t>(h & 0x8000u) << 16;
+  const uint32_t exponent = (h >> 10) & 0x1fu;
+  const uint32_t mantissa = h & 0x3ffu;
+  if (exponent == 0x1fu) return __uint_as_float(sign | 0x7f800000u | (mantissa << 13));
+  if (exponent != 0) return __uint_as_float(sign | ((exponent + 112u) << 23) | (mantissa << 13));
+  // Zero or subnormal: mantissa * 2^-24, exact in f32.
+  const float magnitude = static_cast<float>(mantissa) * 5.9604644775390625e-8f;
+  return sign != 0 ? -magnitude : magnitude;
+}
+
+__device__ inline float warp_sum(float x) {
+#pragma unroll
+  for (int offset = kWarpSize / 2; offset > 0; offset /= 2) {
+    x += __shfl_xor_sync(kFullMask, x, offset);
+  }
+  return x;
+}
+
+__device__ inline float warp_max(float x) {
+#pragma unroll
+  for (int offset = kWarpSize / 2; offset > 0; offset /= 2) {
+    x = fmaxf(x, __shfl_xor_sync(kFullMask, x, offset));
+  }
+  return x;
+}
+
+// Sum of `x` over the block, returned to every thread. `scratch` holds one float per warp;
+// REQUIRES: blockDim.x is a multiple of 32, every thread of the block calls it.
+__device__ inline float block_sum(float x, float* scratch) {
+  const int lane = threadIdx.x % kWarpSize;
+  const int warp = threadIdx.x / kWarpSize;
+  const int warps = blockDim.x / kWarpSize;
+  x = warp_sum(x);
+  __syncthreads();  // scratch may still be read by a previous call
+  if (lane == 0) scratch[warp] = x;
+  __syncthreads();
+  float total = 0.0f;
+  for (int w = 0; w < warps; ++w) total += scratch[w];  // same order in every thread
+  return total;
+}
+
+// Grid size for one block per row, grid-stride beyond the limit.
+inline unsigned row_blocks(int64_t rows) {
+  constexpr int64_t kMaxBlocks = int64_t{1} << 30;
+  return static_cast<unsigned>(rows < kMaxBlocks ? rows : kMaxBlocks);
+}
+
+}  // namespace vcap::tensor::cuda
+
+#endif  // VCAP_TENSOR_CUDA_KERNEL_UTIL_CUH_

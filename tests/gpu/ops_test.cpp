@@ -1,0 +1,206 @@
+// CUDA backend: norms, rotary and the elementwise ops against double references, on strided
+// views and with the aliasing the contract allows (out == in).
+#include <gtest/gtest.h>
+
+#include <cmath>
+#include <vector>
+
+#include "gpu_test_util.h"
+
+namespace vcap::tensor {
+namespace {
+
+using gpu_testing::CudaTest;
+using gpu_testing::device_matrix;
+using gpu_testing::expect_close;
+using gpu_testing::host_values;
+using gpu_testing::padded;
+using gpu_testing::random_values;
+
+class CudaOps : public CudaTest {};
+
+std::vector<double> layer_norm_reference(const std::vector<float>& x, const std::vector<float>& w,
+                                         const std::vector<float>& b, int64_t rows, int64_t cols,
+                                         double eps) {
+  std::vector<double> out(x.size());
+  for (int64_t r = 0; r < rows; ++r) {
+    double mean = 0, var = 0;
+    for (int64_t c = 0; c < cols; ++c) mean += x[r * cols + c];
+    mean /= cols;
+    for (int64_t c = 0; c < cols; ++c) var += (x[r * cols + c] - mean) * (x[r * cols + c] - mean);
+    const double rstd = 1.0 / std::sqrt(var / cols + eps);
+    for (int64_t c = 0; c < cols; ++c) {
+      out[r * cols + c] = (x[r * cols + c] - mean) * rstd * w[c] + b[c];
+    }
+  }
+  return out;
+}
+
+std::vector<double> rms_norm_reference(const std::vector<float>& x, const std::vector<float>& w,
+                                       int64_t rows, int64_t cols, double eps) {
+  std::vector<double> out(x.size());
+  for (int64_t r = 0; r < rows; ++r) {
+    double squares = 0;
+    for (int64_t c = 0; c < cols; ++c) squares += double(x[r * cols + c]) * x[r * cols + c];
+    const double rstd = 1.0 / std::sqrt(squares / cols + eps);
+    for (int64_t c = 0; c < cols; ++c) out[r * cols + c] = x[r * cols + c] * rstd * w[c];
+  }
+  return out;
+}
+
+// Row widths around the block size (256 threads), below a warp and odd; a large mean offset
+// checks the two-pass variance.
+TEST_F(CudaOps, LayerNormMatchesReferenceInPlaceAndStrided) {
+  for (const int64_t cols : {1, 37, 256, 1280, 1283}) {
+    SCOPED_TRACE(cols);
+    const int64_t rows = 9;
+    const auto x = random_values(rows * cols, 10, 95.0f, 105.0f);
+    const auto w = random_values(cols, 11);
+    const auto b = random_values(cols, 12);
+    Tensor w_t = device_matrix(backend(), w, 1, cols);
+    Tensor b_t = device_matrix(backend(), b, 1, cols);
+    const auto want = layer_norm_reference(x, w, b, rows, cols, 1e-6);
+    // Out of place, from a strided column slice.
+    Tensor wide = device_matrix(backend(), padded(x, rows, cols, 3, 7.0f), rows, cols + 3);
+    auto out = backend().allocate(DType::kF32, rows, cols);
+    ASSERT_TRUE(out.ok());
+    backend().layer_norm(out->view(), wide.view().cols_slice(3, cols), w_t.view(), b_t.view(),
+                         1e-6f);
+    expect_close(host_values(backend(), out->view()), want, 2e-5);
+    // In place.
+    Tensor x_t = device_matrix(backend(), x, rows, cols);
+    backend().layer_norm(x_t.view(), x_t.view(), w_t.view(), b_t.view(), 1e-6f);
+    expect_close(host_values(backend(), x_t.view()), want, 2e-5);
+  }
+}
+
+TEST_F(CudaOps, RmsNormMatchesReferenceInPlaceAndStrided) {
+  for (const int64_t cols : {1, 33, 1536, 3584}) {
+    SCOPED_TRACE(cols);
+    const int64_t rows = 5;
+    const auto x = random_values(rows * cols, 20, -3.0f, 3.0f);
+    const auto w = random_values(cols, 21);
+    Tensor w_t = device_matrix(backend(), w, 1, cols);
+    const auto want = rms_norm_reference(x, w, rows, cols, 1e-6);
+    Tensor wide = device_matrix(backend(), padded(x, rows, cols, 2, -9.0f), rows, cols + 2);
+    auto out = backend().allocate(DType::kF32, rows, cols);
+    ASSERT_TRUE(out.ok());
+    backend().rms_norm(out->view(), wide.view().cols_slice(2, cols), w_t.view(), 1e-6f);
+    expect_close(host_values(backend(), out->view()), want, 1e-5);
+    Tensor x_t = device_matrix(backend(), x, rows, cols);
+    backend().rms_norm(x_t.view(), x_t.view(), w_t.view(), 1e-6f);
+    expect_close(host_values(backend(), x_t.view()), want, 1e-5);
+  }
+}
+
+TEST_F(CudaOps, RotaryRotatesEveryHeadOfAStridedSlice) {
+  for (const auto& [heads, dim] : {std::pair{3, 8}, std::pair{16, 80}, std::pair{12, 128}}) {
+    SCOPED_TRACE(::testing::Message() << heads << " heads of " << dim);
+    const int64_t rows = 7, width = int64_t{heads} * dim, half = dim / 2;
+    const auto x = random_values(rows * width, 30, -2.0f, 2.0f);
+    const auto cos = random_values(rows * half, 31);
+    const auto sin = random_values(rows * half, 32);
+    // x is a column slice of a fused qkv-like matrix; the other columns must stay untouched.
+    const auto wide = padded(x, rows, width, 5, 3.0f);
+    Tensor x_t = device_matrix(backend(), wide, rows, width + 5);
+    Tensor cos_t = device_matrix(backend(), cos, rows, half);
+    Tensor sin_t = device_matrix(backend(), sin, rows, half);
+    backend().rotary(x_t.view().cols_slice(5, width), cos_t.view(), sin_t.view(), heads, dim);
+    std::vector<double> want(wide.begin(), wide.end());
+    for (int64_t r = 0; r < rows; ++r) {
+      for (int h = 0; h < heads; ++h) {
+        for (int64_t d = 0; d < half; ++d) {
+          const int64_t i = r * (width + 5) + 5 + h * dim + d;
+          const double a = wide[i], b = wide[i + half];
+          const double c = cos[r * half + d], s = sin[r * half + d];
+          want[i] = a * c - b * s;
+          want[i + half] = b * c + a * s;
+        }
+      }
+    }
+    expect_close(host_values(backend(), x_t.view()), want, 1e-6);
+  }
+}
+
+TEST_F(CudaOps, ActivationsMatchTheirFormulas) {
+  const int64_t rows = 4, cols = 300;
+  const auto x = random_values(rows * cols, 40, -9.0f, 9.0f);
+  for (const Activation kind : {Activation::kGeluErf, Activation::kQuickGelu, Activation::kSilu}) {
+    SCOPED_TRACE(static_cast<int>(kind));
+    Tensor wide = device_matrix(backend(), padded(x, rows, cols, 1, 5.0f), rows, cols + 1);
+    backend().activation(wide.view().cols_slice(1, cols), kind);
+    std::vector<double> want;
+    for (int64_t r = 0; r < rows; ++r) {
+      want.push_back(5.0);
+      for (int64_t c = 0; c < cols; ++c) {
+        const double v = x[r * cols + c];
+        switch (kind) {
+          case Activation::kGeluErf:
+            want.push_back(0.5 * v * (1.0 + std::erf(v / std::sqrt(2.0))));
+            break;
+          case Activation::kQuickGelu:
+            want.push_back(v / (1.0 + std::exp(-1.702 * v)));
+            break;
+          case Activation::kSilu:
+            want.push_back(v / (1.0 + std::exp(-v)));
+            break;
+        }
+      }
+    }
+    expect_close(host_values(backend(), wide.view()), want, 2e-6);
+  }
+}
+
+TEST_F(CudaOps, SiluMulWritesIntoGateAndAddAccumulates) {
+  const int64_t rows = 6, inter = 200;
+  const auto gate_up = random_values(rows * 2 * inter, 50, -6.0f, 6.0f);
+  Tensor fused = device_matrix(backend(), gate_up, rows, 2 * inter);
+  const TensorView gate = fused.view().cols_slice(0, inter);
+  backend().silu_mul(gate, gate, fused.view().cols_slice(inter, inter));  // out aliases gate
+  std::vector<double> want(gate_up.begin(), gate_up.end());
+  for (int64_t r = 0; r < rows; ++r) {
+    for (int64_t c = 0; c < inter; ++c) {
+      const double g = gate_up[r * 2 * inter + c], u = gate_up[r * 2 * inter + inter + c];
+      want[r * 2 * inter + c] = g / (1.0 + std::exp(-g)) * u;
+    }
+  }
+  expect_close(host_values(backend(), fused.view()), want, 2e-6);
+
+  const auto a = random_values(rows * inter, 51);
+  const auto b = random_values(rows * inter, 52);
+  Tensor a_t = device_matrix(backend(), a, rows, inter);
+  Tensor b_t = device_matrix(backend(), b, rows, inter);
+  backend().add(a_t.view(), b_t.view());
+  std::vector<double> sum(a.size());
+  for (size_t i = 0; i < a.size(); ++i) sum[i] = double(a[i]) + b[i];
+  expect_close(host_values(backend(), a_t.view()), sum, 1e-7);
+}
+
+TEST_F(CudaOps, EmptyViewsAreNoOps) {
+  auto empty = backend().allocate(DType::kF32, 0, 16);
+  Tensor w = device_matrix(backend(), std::vector<float>(16, 1.0f), 1, 16);
+  ASSERT_TRUE(empty.ok());
+  backend().rms_norm(empty->view(), empty->view(), w.view(), 1e-6f);
+  backend().activation(empty->view(), Activation::kSilu);
+  backend().add(empty->view(), empty->view());
+  EXPECT_TRUE(host_values(backend(), empty->view()).empty());
+}
+
+TEST(CudaOpsDeathTest, MismatchedShapesAbortWithTheShapes) {
+  if (cuda_device_count() == 0) GTEST_SKIP() << "no CUDA device: " << cuda_device_summary();
+  // A forked child must not use the parent's CUDA context: re-run the test in a new process.
+  GTEST_FLAG_SET(death_test_style, "threadsafe");
+  auto backend = make_cuda_backend(CudaBackendOptions{0});
+  ASSERT_TRUE(backend.ok());
+  const std::vector<float> w(4 * 3, 1.0f);
+  auto weight =
+      (*backend)->prepare_weight(HostMatrix{w.data(), HostDType::kF32, 4, 3}, Precision::kF32);
+  auto in = (*backend)->allocate(DType::kF32, 2, 5);
+  auto out = (*backend)->allocate(DType::kF32, 2, 4);
+  ASSERT_TRUE(weight.ok() && in.ok() && out.ok());
+  EXPECT_DEATH((*backend)->matmul(out->view(), in->view(), *weight),
+               "\\[matmul\\] shapes differ: out \\[2,4\\] in \\[2,5\\] W \\[4,3\\]");
+}
+
+}  // namespace
+}  // namespace vcap::tensor
