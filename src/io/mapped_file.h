@@ -41,6 +41,12 @@ class MappedFile {
   size_t size_bytes_ = 0;
 };
 
+// Tells the kernel that the pages wholly inside `bytes` (a span of a MappedFile) are not needed
+// now: they leave this process's resident memory, and a later read faults them in again from
+// the file, so the bytes stay valid. Loading a checkpoint calls it after converting each tensor,
+// so resident memory holds one copy of the weights (the converted one), not two.
+void release_mapped_pages(std::span<const std::byte> bytes);
+
 }  // namespace vcap::io
 
 #endif  // VCAP_IO_MAPPED_FILE_H_

@@ -1,6 +1,9 @@
 #include "io/mapped_file.h"
 
 #include <gtest/gtest.h>
+#include <unistd.h>
+
+#include <fstream>
 
 #include "io/atomic_file.h"
 #include "io/temp_dir.h"
@@ -29,6 +32,34 @@ TEST(MappedFile, MovingKeepsTheBytesValid) {
   MappedFile moved = std::move(file).value();
   EXPECT_EQ(moved.bytes().data(), bytes.data());
   EXPECT_EQ(static_cast<char>(bytes[2]), 'c');
+}
+
+// Resident pages of this process (the second field of /proc/self/statm).
+long resident_pages() {
+  std::ifstream statm("/proc/self/statm");
+  long size = 0, resident = 0;
+  statm >> size >> resident;
+  return resident;
+}
+
+TEST(MappedFile, ReleasedPagesLeaveResidentMemoryAndStayReadable) {
+  TempDir dir;
+  constexpr size_t kBytes = size_t{32} << 20;
+  testing::write_text_file(dir / "big", std::string(kBytes, 'x'));
+  Result<MappedFile> file = MappedFile::open(dir / "big");
+  ASSERT_TRUE(file.ok());
+  const std::span<const std::byte> bytes = file->bytes();
+  long sum = 0;
+  for (size_t i = 0; i < kBytes; i += 4096) sum += static_cast<long>(bytes[i]);
+  const long touched = resident_pages();
+  release_mapped_pages(bytes);
+  const long released = resident_pages();
+  const long page = ::sysconf(_SC_PAGESIZE);
+  EXPECT_GT(touched - released, static_cast<long>(kBytes * 3 / 4) / page);
+  long again = 0;
+  for (size_t i = 0; i < kBytes; i += 4096) again += static_cast<long>(bytes[i]);
+  EXPECT_EQ(again, sum);
+  release_mapped_pages(bytes.subspan(1, 10));  // less than a page: nothing to do, no crash
 }
 
 TEST(MappedFile, EmptyFileGivesAnEmptySpan) {
