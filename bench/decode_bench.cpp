@@ -1,13 +1,16 @@
 // decode_bench: media::load_clip (decode + sample + convert + resize) against FFmpeg's own
 // decoder (`ffmpeg -threads T -i X -an -f null -`) on the same files in the same run.
 //
-// Usage: decode_bench [--repeats N] FILE...
+// Usage: decode_bench [--repeats N] [--checksum] FILE...
 // Default files: every file of $VCAP_SHARED_DIR/media/real and .../generated (VCAP_SHARED_DIR
 // defaults to ../shared); files load_clip rejects are skipped. For each file and 1 and 2 decoder
 // threads it prints best-of-N figures of load_clip and of the ffmpeg process: wall time, CPU time
 // (user + system, all threads; the steadier figure on a shared machine), ffmpeg's own
 // `-benchmark` rtime (its decode loop only, without process start and probing), frames decoded
 // per second, and the ratios ours / ffmpeg. Not a test: numbers depend on the machine.
+// --checksum times nothing: it prints, per file, the frame count, output size and an FNV-1a hash
+// of load_clip's resized frames (1 decoder thread), so that two builds of the resize can be
+// checked to give the same bytes on every file.
 #include <fcntl.h>
 #include <spawn.h>
 #include <sys/resource.h>
@@ -16,6 +19,7 @@
 
 #include <algorithm>
 #include <chrono>
+#include <cstdint>
 #include <cstdio>
 #include <cstdlib>
 #include <filesystem>
@@ -59,9 +63,12 @@ struct FfmpegRun {
 // Runs ffmpeg without a shell (paths may hold any character); stderr goes to a temp file.
 FfmpegRun run_ffmpeg(const std::string& file, int threads) {
   const std::string log = (fs::temp_directory_path() / "vcap_decode_bench_ffmpeg.log").string();
-  std::vector<std::string> args = {"ffmpeg",  "-nostdin", "-hide_banner", "-nostats", "-v", "info",
-                                   "-benchmark", "-threads", std::to_string(threads), "-i", file,
-                                   "-an",     "-sn",      "-f",          "null", "-"};
+  std::vector<std::string> args = {"ffmpeg",     "-nostdin", "-hide_banner",
+                                   "-nostats",   "-v",       "info",
+                                   "-benchmark", "-threads", std::to_string(threads),
+                                   "-i",         file,       "-an",
+                                   "-sn",        "-f",       "null",
+                                   "-"};
   std::vector<char*> argv;
   for (std::string& a : args) argv.push_back(a.data());
   argv.push_back(nullptr);
@@ -88,6 +95,31 @@ FfmpegRun run_ffmpeg(const std::string& file, int threads) {
   return run;
 }
 
+// FNV-1a, 64 bits: enough to tell two byte streams apart, not a cryptographic hash.
+uint64_t fnv1a(const std::vector<uint8_t>& bytes) {
+  uint64_t hash = 14695981039346656037ull;
+  for (uint8_t b : bytes) hash = (hash ^ b) * 1099511628211ull;
+  return hash;
+}
+
+void print_checksums(const std::vector<std::string>& files) {
+  for (const std::string& file : files) {
+    vcap::media::DecodeOptions options;
+    options.threads = 1;
+    const vcap::media::ClipResult<vcap::media::Clip> clip = vcap::media::load_clip(file, options);
+    const std::string name = fs::path(file).filename().string();
+    if (!clip.ok()) {
+      std::printf("%s: error\n", name.c_str());
+      continue;
+    }
+    std::printf("%s: %lld frames %lldx%lld fnv1a %016llx\n", name.c_str(),
+                static_cast<long long>(clip->plan.nframes),
+                static_cast<long long>(clip->plan.resized_height),
+                static_cast<long long>(clip->plan.resized_width),
+                static_cast<unsigned long long>(fnv1a(clip->frames)));
+  }
+}
+
 std::vector<std::string> default_files() {
   std::vector<std::string> files;
   const char* shared = std::getenv("VCAP_SHARED_DIR");
@@ -106,18 +138,26 @@ std::vector<std::string> default_files() {
 
 int main(int argc, char** argv) {
   int repeats = 3;
+  bool checksum = false;
   std::vector<std::string> files;
   for (int i = 1; i < argc; ++i) {
     const std::string arg = argv[i];
     if (arg == "--repeats" && i + 1 < argc) {
       repeats = std::max(1, std::atoi(argv[++i]));
+    } else if (arg == "--checksum") {
+      checksum = true;
     } else {
       files.push_back(arg);
     }
   }
   if (files.empty()) files = default_files();
-  std::printf("| file | threads | frames | ours ms | ffmpeg ms | ours/ffmpeg wall | ours CPU ms | "
-              "ffmpeg CPU ms | ours/ffmpeg CPU | ffmpeg rtime ms | ours fps |\n");
+  if (checksum) {
+    print_checksums(files);
+    return 0;
+  }
+  std::printf(
+      "| file | threads | frames | ours ms | ffmpeg ms | ours/ffmpeg wall | ours CPU ms | "
+      "ffmpeg CPU ms | ours/ffmpeg CPU | ffmpeg rtime ms | ours fps |\n");
   std::printf("|---|---|---|---|---|---|---|---|---|---|---|\n");
   for (const std::string& file : files) {
     for (int threads : {1, 2}) {

@@ -7,9 +7,11 @@
 // implementation of that arithmetic: weights are computed once per axis (in the same mixed
 // float/double precision as torch), each output value is a sequential float32 sum of fused
 // multiply-adds over its taps (what the reference build computes: the golden frames match to the
-// last bit except at a handful of exact .5 ties), and the passes run on blocks of 8 rows so the
-// compiler can vectorise them; an AVX2+FMA build of the loops is picked at run time when the CPU
-// has it (same results, faster). An axis whose size
+// last bit except at a handful of exact .5 ties). The kernels vectorise across outputs, never
+// across the taps of one output, so they all give the same bytes (ResizeKernel): the portable
+// loops run on blocks of 8 rows, an AVX2+FMA build of them and AVX-512 kernels (16 rows or 16
+// columns per vector) are picked at run time by CPU feature. The vertical pass follows the
+// horizontal one block by block, while the rows it reads are still in cache. An axis whose size
 // does not change is skipped (torch does the same), so equal sizes copy the frame unchanged.
 #ifndef VCAP_MEDIA_RESIZE_H_
 #define VCAP_MEDIA_RESIZE_H_
@@ -36,16 +38,28 @@ struct AxisTaps {
 // The antialiased bicubic taps for resizing an axis from in_size to out_size (both > 0).
 AxisTaps bicubic_axis_taps(int64_t in_size, int64_t out_size);
 
+// The implementations of the sums; all give identical bytes, only their speed differs.
+enum class ResizeKernel {
+  kBest,      // the fastest this CPU runs: kAvx512, else kAvx2Fma, else kPortable
+  kPortable,  // the loops built for the baseline instruction set (8 rows per block)
+  kAvx2Fma,   // the same loops built for AVX2 + FMA
+  kAvx512,    // AVX-512 F/BW/VL kernels: 16 rows (horizontal) or 16 columns (vertical) per vector
+};
+
+// Whether this CPU runs `kernel` (kBest and kPortable: always).
+bool resize_kernel_supported(ResizeKernel kernel);
+
 // Resizes RGB frames of one input size to one output size. Holds the weights of both axes and a
 // float scratch buffer, so reuse one object for all frames of a clip.
 // Thread safety: resize() mutates the scratch buffer; use one object per thread.
 class BicubicResizer {
  public:
-  // REQUIRES: all sides > 0.
-  BicubicResizer(FrameSize in, FrameSize out);
+  // REQUIRES: all sides > 0; resize_kernel_supported(kernel).
+  BicubicResizer(FrameSize in, FrameSize out, ResizeKernel kernel = ResizeKernel::kBest);
 
   FrameSize in_size() const { return in_; }
   FrameSize out_size() const { return out_; }
+  ResizeKernel kernel() const { return kernel_; }  // the one in use (never kBest)
 
   // src: packed RGB24, in.height rows of in.width * 3 bytes, rows `src_stride` bytes apart.
   // dst: planar RGB, [3, out.height, out.width] bytes (channel-first, as the model wants).
@@ -53,16 +67,25 @@ class BicubicResizer {
 
  private:
   void horizontal_block(const uint8_t* src, ptrdiff_t src_stride, int64_t y0, int64_t rows);
-  void vertical_and_store(uint8_t* dst);
+  int64_t vertical_rows(int64_t y, int64_t rows_ready, uint8_t* dst);
+  void vertical_row(int64_t c, int64_t y, uint8_t* dst);
+  float* intermediate_row(int64_t c, int64_t y);  // channel c of input row y, in the ring
 
   FrameSize in_;
   FrameSize out_;
   AxisTaps horizontal_;  // width in -> width out
   AxisTaps vertical_;    // height in -> height out
-  bool use_fma_;         // run the AVX2+FMA build of the loops (same results, faster)
-  std::vector<float> block_;         // [in.width, 3, 8]: 8 input rows, row index fastest
-  std::vector<float> intermediate_;  // [3, in.height, out.width]: after the horizontal pass
-  std::vector<float> row_acc_;       // [out.width]: one output row being summed
+  ResizeKernel kernel_;
+  int64_t block_rows_;  // input rows per horizontal block: 8, or 16 for kAvx512
+  // The transposed input block, [in.width, 3, block_rows_] with the row index fastest, starts
+  // block_offset_ floats into block_storage_ (64-byte aligned there).
+  std::vector<float> block_storage_;
+  size_t block_offset_ = 0;
+  // After the horizontal pass: [3, ring_rows_, out.width], input row y in slot y % ring_rows_;
+  // ring_rows_ is a multiple of block_rows_ that covers the rows the vertical taps still need.
+  int64_t ring_rows_ = 0;
+  std::vector<float> intermediate_;
+  std::vector<const float*> tap_rows_;  // [vertical max_taps]: the input rows of one output row
 };
 
 // Rotates planar or packed images clockwise by 0, 90, 180 or 270 degrees.

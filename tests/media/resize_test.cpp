@@ -2,7 +2,10 @@
 
 #include <gtest/gtest.h>
 
+#include <algorithm>
+#include <cmath>
 #include <numeric>
+#include <random>
 
 namespace vcap::media {
 namespace {
@@ -39,7 +42,8 @@ TEST(BicubicAxisTaps, HalvingStretchesTheKernelAndNormalises) {
 }
 
 TEST(BicubicAxisTaps, WeightsSumToOne) {
-  for (auto [in, out] : {std::pair<int64_t, int64_t>{1280, 728}, {37, 420}, {480, 168}, {23, 252}}) {
+  for (auto [in, out] :
+       {std::pair<int64_t, int64_t>{1280, 728}, {37, 420}, {480, 168}, {23, 252}}) {
     const AxisTaps taps = bicubic_axis_taps(in, out);
     for (int64_t i = 0; i < out; ++i) {
       const float* w = &taps.weights[static_cast<size_t>(i * taps.max_taps)];
@@ -101,6 +105,119 @@ TEST(BicubicResizer, HonoursSourceStride) {
   a.resize_packed_to_planar(image.data(), 33, out_a.data());
   b.resize_packed_to_planar(padded.data(), 40, out_b.data());
   EXPECT_EQ(out_a, out_b);
+}
+
+// The arithmetic written out plainly, one output value at a time, with the whole intermediate
+// image: horizontal sums (t0 * w0, then fma over the taps in order), then vertical sums, clamp,
+// round half to even. An axis whose size does not change is skipped.
+std::vector<uint8_t> plain_resize(const std::vector<uint8_t>& image, int64_t stride, FrameSize in,
+                                  FrameSize out) {
+  const AxisTaps h = bicubic_axis_taps(in.width, out.width);
+  const AxisTaps v = bicubic_axis_taps(in.height, out.height);
+  const auto sum = [](const AxisTaps& taps, int64_t i, const auto& input) {
+    const float* w = &taps.weights[static_cast<size_t>(i * taps.max_taps)];
+    float acc = input(taps.first[i]) * w[0];
+    for (int64_t j = 1; j < taps.count[i]; ++j) acc = std::fma(input(taps.first[i] + j), w[j], acc);
+    return acc;
+  };
+  std::vector<float> mid(static_cast<size_t>(3 * in.height * out.width));
+  for (int64_t c = 0; c < 3; ++c) {
+    for (int64_t y = 0; y < in.height; ++y) {
+      const auto pixel = [&](int64_t x) {
+        return static_cast<float>(image[y * stride + x * 3 + c]);
+      };
+      for (int64_t x = 0; x < out.width; ++x) {
+        mid[(c * in.height + y) * out.width + x] =
+            in.width == out.width ? pixel(x) : sum(h, x, pixel);
+      }
+    }
+  }
+  std::vector<uint8_t> result(static_cast<size_t>(3 * out.height * out.width));
+  for (int64_t c = 0; c < 3; ++c) {
+    for (int64_t x = 0; x < out.width; ++x) {
+      const auto value = [&](int64_t y) { return mid[(c * in.height + y) * out.width + x]; };
+      for (int64_t y = 0; y < out.height; ++y) {
+        const float total = in.height == out.height ? value(y) : sum(v, y, value);
+        result[(c * out.height + y) * out.width + x] =
+            static_cast<uint8_t>(std::nearbyint(std::clamp(total, 0.0f, 255.0f)));
+      }
+    }
+  }
+  return result;
+}
+
+std::vector<std::pair<FrameSize, FrameSize>> random_size_pairs() {
+  std::mt19937 rng(1234);
+  std::uniform_int_distribution<int64_t> side(1, 97);
+  // Odd sides, down- and upscales, single rows and columns, one equal side (the skipped axis),
+  // a strong downscale (taps spanning many rows), and the car-detection.mp4 size.
+  std::vector<std::pair<FrameSize, FrameSize>> cases = {
+      {{23, 37}, {252, 420}}, {{432, 768}, {392, 728}}, {{1, 1}, {3, 5}},
+      {{17, 33}, {17, 12}},   {{40, 9}, {13, 9}},       {{5, 100}, {31, 1}},
+      {{16, 16}, {16, 16}},   {{301, 163}, {19, 28}}};
+  for (int i = 0; i < 40; ++i) cases.push_back({{side(rng), side(rng)}, {side(rng), side(rng)}});
+  return cases;
+}
+
+std::vector<uint8_t> random_image(FrameSize size, int64_t stride, uint32_t seed) {
+  std::mt19937 rng(seed);
+  std::uniform_int_distribution<int> byte(0, 255);
+  std::vector<uint8_t> image(static_cast<size_t>(size.height * stride));
+  for (uint8_t& v : image) v = static_cast<uint8_t>(byte(rng));
+  return image;
+}
+
+TEST(BicubicResizer, PortableKernelMatchesThePlainArithmetic) {
+  uint32_t seed = 1;
+  for (const auto& [in, out] : random_size_pairs()) {
+    SCOPED_TRACE(testing::Message()
+                 << in.height << "x" << in.width << " -> " << out.height << "x" << out.width);
+    const int64_t stride = in.width * 3 + (in.width % 3);  // sometimes padded
+    const std::vector<uint8_t> image = random_image(in, stride, seed++);
+    std::vector<uint8_t> actual(static_cast<size_t>(3 * out.height * out.width));
+    BicubicResizer(in, out, ResizeKernel::kPortable)
+        .resize_packed_to_planar(image.data(), stride, actual.data());
+    ASSERT_EQ(actual, plain_resize(image, stride, in, out));
+  }
+}
+
+// Every kernel against the portable loops on random images of random sizes: odd widths and
+// heights, down- and upscales, single rows and columns, equal sides (the skipped axis), padded
+// strides, blocks whose last rows are partly filled and row ends that are not a multiple of 16.
+void expect_kernel_matches_portable(ResizeKernel kernel) {
+  if (!resize_kernel_supported(kernel)) GTEST_SKIP() << "this CPU does not run the kernel";
+  uint32_t seed = 100;
+  for (const auto& [in, out] : random_size_pairs()) {
+    SCOPED_TRACE(testing::Message()
+                 << in.height << "x" << in.width << " -> " << out.height << "x" << out.width);
+    const int64_t stride = in.width * 3 + (in.width % 3);  // sometimes padded
+    const std::vector<uint8_t> image = random_image(in, stride, seed++);
+    const size_t out_bytes = static_cast<size_t>(3 * out.height * out.width);
+    std::vector<uint8_t> expected(out_bytes), actual(out_bytes);
+    BicubicResizer portable(in, out, ResizeKernel::kPortable);
+    BicubicResizer tested(in, out, kernel);
+    ASSERT_EQ(tested.kernel(), kernel);
+    portable.resize_packed_to_planar(image.data(), stride, expected.data());
+    tested.resize_packed_to_planar(image.data(), stride, actual.data());
+    ASSERT_EQ(actual, expected);
+    tested.resize_packed_to_planar(image.data(), stride, actual.data());  // reused: same bytes
+    ASSERT_EQ(actual, expected);
+  }
+}
+
+TEST(BicubicResizer, Avx2FmaKernelGivesThePortableBytes) {
+  expect_kernel_matches_portable(ResizeKernel::kAvx2Fma);
+}
+
+TEST(BicubicResizer, Avx512KernelGivesThePortableBytes) {
+  expect_kernel_matches_portable(ResizeKernel::kAvx512);
+}
+
+TEST(BicubicResizer, BestKernelIsOneThisCpuRuns) {
+  const BicubicResizer resizer({4, 4}, {2, 2});
+  EXPECT_NE(resizer.kernel(), ResizeKernel::kBest);
+  EXPECT_TRUE(resize_kernel_supported(resizer.kernel()));
+  EXPECT_TRUE(resize_kernel_supported(ResizeKernel::kPortable));
 }
 
 TEST(RotateImage, QuarterTurnClockwiseMovesTopRowToTheRight) {
