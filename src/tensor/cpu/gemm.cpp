@@ -8,6 +8,7 @@
 
 #include "base/check.h"
 #include "tensor/cpu/elementwise.h"
+#include "tensor/op_checks.h"
 
 namespace vcap::tensor::cpu {
 namespace {
@@ -21,27 +22,6 @@ constexpr int64_t kLayoutRows = 1024;
 
 memory::data_type dnnl_type(DType dtype) {
   return dtype == DType::kF32 ? memory::data_type::f32 : memory::data_type::bf16;
-}
-
-// "[a,b]", built by appending: GCC 12 at -O3 warns falsely (-Wrestrict) on
-// `"literal" + std::string&&` chains.
-std::string pair(int64_t a, int64_t b) {
-  std::string text = "[";
-  text += std::to_string(a);
-  text += ",";
-  text += std::to_string(b);
-  text += "]";
-  return text;
-}
-
-std::string shapes(TensorView out, TensorView in, const Weight& w) {
-  std::string text = "out ";
-  text += pair(out.rows, out.cols);
-  text += " in ";
-  text += pair(in.rows, in.cols);
-  text += " W ";
-  text += pair(w.out_features(), w.in_features());
-  return text;
 }
 
 // The part of an element's offset that index `index` of dimension `dim` contributes, in a
@@ -125,7 +105,7 @@ Result<Weight> GemmEngine::prepare(const CpuContext& context, const HostMatrix& 
   const int64_t k = host.cols;
   memory::desc desc = packed_desc(k, n, dtype);
   const size_t bytes = desc.get_size();
-  const std::string what = "weight " + pair(n, k);
+  const std::string what = "weight " + shape(n, k);
   auto buffer = allocate_aligned(bytes, what.c_str());
   if (!buffer) return buffer.status();
   std::byte* data = buffer->get();
@@ -187,16 +167,6 @@ const dnnl::matmul& GemmEngine::primitive(const Key& key, const memory::desc& we
 void GemmEngine::matmul(const CpuContext& context, TensorView out, TensorView in, const Weight& w,
                         std::optional<TensorView> bias, MatmulAccumulate accumulate,
                         std::byte* in_bf16) {
-  const std::string what = shapes(out, in, w);
-  VCAP_CHECK(in.dtype == DType::kF32 && out.dtype == DType::kF32,
-             ("[matmul] in and out must be f32: " + what).c_str());
-  VCAP_CHECK(in.cols == w.in_features() && out.cols == w.out_features() && in.rows == out.rows &&
-                 in.rows >= 1,
-             ("[matmul] shapes differ: " + what).c_str());
-  if (bias) {
-    VCAP_CHECK(bias->dtype == DType::kF32 && bias->rows == 1 && bias->cols == out.cols,
-               ("[matmul] bias must be f32 [1, out_features]: " + what).c_str());
-  }
   const CpuWeight& weight = cpu_weight(w);
   TensorView src = in;
   if (w.dtype() == DType::kBF16) {

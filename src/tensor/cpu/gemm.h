@@ -63,6 +63,7 @@ class GemmEngine {
 
   // out = in * W^T (+ bias) (+ out), see Backend::matmul. `in_bf16` is scratch for the bf16
   // path: at least rows * in_features bf16 values (ignored for f32 weights).
+  // REQUIRES: the arguments pass require_matmul (tensor/op_checks.h); the caller checks them.
   void matmul(const CpuContext& context, TensorView out, TensorView in, const Weight& w,
               std::optional<TensorView> bias, MatmulAccumulate accumulate, std::byte* in_bf16);
 

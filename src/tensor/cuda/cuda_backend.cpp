@@ -12,19 +12,15 @@
 #include "tensor/cuda/gemm.h"
 #include "tensor/cuda/host_transfer.h"
 #include "tensor/cuda/norm.h"
-#include "tensor/cuda/op_checks.h"
 #include "tensor/cuda/rotary.h"
 #include "tensor/cuda/transfer.h"
+#include "tensor/op_checks.h"
 
 namespace vcap::tensor {
 namespace {
 
 using cuda::CudaContext;
 using cuda::DeviceMemory;
-using cuda::require;
-using cuda::require_f32;
-using cuda::require_same_shape;
-using cuda::shape;
 
 class CudaBuffer : public Buffer {
  public:
@@ -35,16 +31,6 @@ class CudaBuffer : public Buffer {
  private:
   DeviceMemory memory_;
 };
-
-// Bytes of a rows x cols matrix of `element` bytes, or nullopt on overflow / negative sizes.
-std::optional<size_t> matrix_bytes(int64_t rows, int64_t cols, size_t element) {
-  if (rows < 0 || cols < 0) return std::nullopt;
-  const auto limit = std::numeric_limits<size_t>::max() / 2;
-  if (rows != 0 && static_cast<size_t>(cols) > limit / static_cast<size_t>(rows) / element) {
-    return std::nullopt;
-  }
-  return static_cast<size_t>(rows) * static_cast<size_t>(cols) * element;
-}
 
 bool same_dtype(DType device, HostDType host) {
   return (device == DType::kF32 && host == HostDType::kF32) ||
@@ -62,12 +48,9 @@ class CudaBackend : public Backend {
   std::string name() const override { return "cuda:" + std::to_string(context_->device()); }
 
   Result<Tensor> allocate(DType dtype, int64_t rows, int64_t cols) override {
+    const auto bytes = allocation_bytes(name(), dtype, rows, cols);
+    if (!bytes.ok()) return bytes.status();
     const std::string what = std::string(dtype_name(dtype)) + " " + shape(rows, cols);
-    if (rows < 0 || cols < 0) return Status::invalid_argument(context_->prefix("allocate " + what));
-    const auto bytes = matrix_bytes(rows, cols, dtype_size(dtype));
-    if (!bytes) {
-      return Status::out_of_memory(context_->prefix("allocate " + what + ": size overflows"));
-    }
     auto memory =
         context_->allocate(*bytes, "allocate " + what + " (" + std::to_string(*bytes) + " bytes)");
     if (!memory.ok()) return memory.status();
@@ -76,10 +59,7 @@ class CudaBackend : public Backend {
 
   using Backend::upload;
   void upload(TensorView dst, const HostMatrix& host) override {
-    require(host.rows == dst.rows && host.cols == dst.cols, "upload",
-            "host " + shape(host.rows, host.cols) + " vs dst " + shape(dst));
-    require(host.data != nullptr || dst.num_elements() == 0, "upload", "null host data");
-    require(dst.row_stride >= dst.cols, "upload", "invalid view " + shape(dst));
+    require_upload(dst, host);
     upload_rows(dst, host);
   }
 
@@ -89,7 +69,7 @@ class CudaBackend : public Backend {
 
   void matmul(TensorView out, TensorView in, const Weight& w, std::optional<TensorView> bias,
               MatmulAccumulate accumulate) override {
-    cuda::require_matmul(out, in, w, bias);
+    require_matmul(out, in, w, bias);
     gemm_->matmul(*context_, out, in, w, bias, accumulate);
   }
 
@@ -97,20 +77,18 @@ class CudaBackend : public Backend {
 
   void layer_norm(TensorView out, TensorView in, TensorView weight, TensorView bias,
                   float eps) override {
-    cuda::require_norm(out, in, weight, "layer_norm");
-    require_f32(bias, "layer_norm", "bias");
-    require(bias.rows == 1 && bias.cols == in.cols, "layer_norm", "bias " + shape(bias));
+    require_layer_norm(out, in, weight, bias);
     context_->check(cuda::launch_layer_norm(stream(), out, in, weight, bias, eps),
                     "layer_norm kernel");
   }
 
   void rms_norm(TensorView out, TensorView in, TensorView weight, float eps) override {
-    cuda::require_norm(out, in, weight, "rms_norm");
+    require_rms_norm(out, in, weight);
     context_->check(cuda::launch_rms_norm(stream(), out, in, weight, eps), "rms_norm kernel");
   }
 
   void rotary(TensorView x, TensorView cos, TensorView sin, int num_heads, int head_dim) override {
-    cuda::require_rotary(x, cos, sin, num_heads, head_dim);
+    require_rotary(x, cos, sin, num_heads, head_dim);
     context_->check(cuda::launch_rotary(stream(), x, cos, sin, num_heads, head_dim),
                     "rotary kernel");
   }
@@ -119,29 +97,22 @@ class CudaBackend : public Backend {
                  const AttentionParams& params) override;
 
   void activation(TensorView inout, Activation kind) override {
-    require_f32(inout, "activation", "inout");
+    require_activation(inout);
     context_->check(cuda::launch_activation(stream(), inout, kind), "activation kernel");
   }
 
   void silu_mul(TensorView out, TensorView gate, TensorView up) override {
-    require_f32(out, "silu_mul", "out");
-    require_f32(gate, "silu_mul", "gate");
-    require_f32(up, "silu_mul", "up");
-    require_same_shape(out, gate, "silu_mul");
-    require_same_shape(out, up, "silu_mul");
+    require_silu_mul(out, gate, up);
     context_->check(cuda::launch_silu_mul(stream(), out, gate, up), "silu_mul kernel");
   }
 
   void add(TensorView inout, TensorView other) override {
-    require_f32(inout, "add", "inout");
-    require_f32(other, "add", "other");
-    require_same_shape(inout, other, "add");
+    require_add(inout, other);
     context_->check(cuda::launch_add(stream(), inout, other), "add kernel");
   }
 
   void copy(TensorView dst, TensorView src) override {
-    require(dst.row_stride >= dst.cols && src.row_stride >= src.cols, "copy", "invalid view");
-    require_same_shape(dst, src, "copy");
+    require_copy(dst, src);
     context_->check(cuda::launch_copy(stream(), dst, src), "copy kernel");
   }
 
@@ -201,9 +172,7 @@ void CudaBackend::upload_rows(TensorView dst, const HostMatrix& host) {
 }
 
 void CudaBackend::download(TensorView src, std::span<float> host) {
-  require(static_cast<int64_t>(host.size()) == src.rows * src.cols, "download",
-          "host size " + std::to_string(host.size()) + " vs src " + shape(src));
-  require(src.row_stride >= src.cols, "download", "invalid view " + shape(src));
+  require_download(src, host);
   if (host.empty()) return;
   TensorView f32 = src;
   bool ok = true;
@@ -231,17 +200,11 @@ void CudaBackend::download(TensorView src, std::span<float> host) {
 }
 
 Result<Weight> CudaBackend::prepare_weight(const HostMatrix& host, Precision precision) {
-  const std::string what = "weight " + shape(host.rows, host.cols) + " " +
-                           host_dtype_name(host.dtype) + " -> " + precision_name(precision);
-  if (host.rows <= 0 || host.cols <= 0 || host.data == nullptr) {
-    return Status::invalid_argument(context_->prefix("prepare " + what +
-                                                     ": empty matrix or null data"));
-  }
+  const auto bytes = weight_bytes(name(), host, precision);
+  if (!bytes.ok()) return bytes.status();
   const DType dtype = weight_dtype(precision);
-  const auto bytes = matrix_bytes(host.rows, host.cols, dtype_size(dtype));
-  if (!bytes) return Status::out_of_memory(context_->prefix("prepare " + what + ": size overflows"));
-  auto memory =
-      context_->allocate(*bytes, "prepare " + what + " (" + std::to_string(*bytes) + " bytes)");
+  auto memory = context_->allocate(*bytes, "prepare " + weight_description(host, precision) +
+                                               " (" + std::to_string(*bytes) + " bytes)");
   if (!memory.ok()) return memory.status();
   upload_rows(TensorView{memory->data(), dtype, host.rows, host.cols, host.cols}, host);
   if (context_->failed()) return context_->take_error();
@@ -260,16 +223,7 @@ const std::byte* CudaBackend::upload_table(const void* data, size_t bytes) {
 }
 
 void CudaBackend::gather_rows(TensorView out, const Weight& table, std::span<const int32_t> ids) {
-  require_f32(out, "gather_rows", "out");
-  require(out.rows == static_cast<int64_t>(ids.size()) && out.cols == table.in_features(),
-          "gather_rows",
-          "out " + shape(out) + " vs " + std::to_string(ids.size()) + " ids x table cols " +
-              std::to_string(table.in_features()));
-  for (const int32_t id : ids) {
-    require(id >= 0 && id < table.out_features(), "gather_rows",
-            "id " + std::to_string(id) + " outside the table's " +
-                std::to_string(table.out_features()) + " rows");
-  }
+  require_gather_rows(out, table, ids);
   if (ids.empty() || out.cols == 0) return;
   const std::byte* weights = cuda::cuda_weight(table).data();
   const std::byte* device_ids = upload_table(ids.data(), ids.size_bytes());
@@ -281,15 +235,7 @@ void CudaBackend::gather_rows(TensorView out, const Weight& table, std::span<con
 }
 
 void CudaBackend::copy_rows(TensorView dst, TensorView src, std::span<const int64_t> dst_rows) {
-  require_f32(dst, "copy_rows", "dst");
-  require_f32(src, "copy_rows", "src");
-  require(dst.cols == src.cols && static_cast<int64_t>(dst_rows.size()) == src.rows, "copy_rows",
-          "dst " + shape(dst) + " src " + shape(src) + " with " +
-              std::to_string(dst_rows.size()) + " row indices");
-  for (const int64_t row : dst_rows) {
-    require(row >= 0 && row < dst.rows, "copy_rows",
-            "row " + std::to_string(row) + " outside dst " + shape(dst));
-  }
+  require_copy_rows(dst, src, dst_rows);
   if (src.num_elements() == 0) return;
   const std::byte* device_rows = upload_table(dst_rows.data(), dst_rows.size_bytes());
   if (device_rows == nullptr) return;
@@ -300,7 +246,16 @@ void CudaBackend::copy_rows(TensorView dst, TensorView src, std::span<const int6
 
 void CudaBackend::attention(TensorView out, TensorView q, std::span<const AttentionBlock> blocks,
                             const AttentionParams& params) {
-  cuda::require_attention(out, q, blocks, params);
+  require_attention(out, q, blocks, params);
+  // The limits of this backend's kernel (attention.h): head_dim up to kAttentionMaxHeadDim, and
+  // key ranges that fit the int32 fields of its work items.
+  require(params.head_dim <= cuda::kAttentionMaxHeadDim, "attention",
+          "head_dim " + std::to_string(params.head_dim) + " > " +
+              std::to_string(cuda::kAttentionMaxHeadDim) + " is not supported on CUDA");
+  for (const AttentionBlock& block : blocks) {
+    require(block.k.rows <= std::numeric_limits<int32_t>::max() / 2, "attention",
+            "more than 2^30 keys in a block");
+  }
   // Two thread blocks per multiprocessor: enough to hide a split's imbalance.
   const int target_items = 2 * context_->properties().multiProcessorCount;
   const cuda::AttentionPlan plan = cuda::make_attention_plan(blocks, params, target_items);
