@@ -2,51 +2,16 @@
 // views and with the aliasing the contract allows (out == in).
 #include <gtest/gtest.h>
 
-#include <cmath>
+#include <algorithm>
+#include <utility>
 #include <vector>
 
 #include "gpu_test_util.h"
 
-namespace vcap::tensor {
+namespace vcap::tensor::testing {
 namespace {
 
-using gpu_testing::CudaTest;
-using gpu_testing::device_matrix;
-using gpu_testing::expect_close;
-using gpu_testing::host_values;
-using gpu_testing::padded;
-using gpu_testing::random_values;
-
-class CudaOps : public CudaTest {};
-
-std::vector<double> layer_norm_reference(const std::vector<float>& x, const std::vector<float>& w,
-                                         const std::vector<float>& b, int64_t rows, int64_t cols,
-                                         double eps) {
-  std::vector<double> out(x.size());
-  for (int64_t r = 0; r < rows; ++r) {
-    double mean = 0, var = 0;
-    for (int64_t c = 0; c < cols; ++c) mean += x[r * cols + c];
-    mean /= cols;
-    for (int64_t c = 0; c < cols; ++c) var += (x[r * cols + c] - mean) * (x[r * cols + c] - mean);
-    const double rstd = 1.0 / std::sqrt(var / cols + eps);
-    for (int64_t c = 0; c < cols; ++c) {
-      out[r * cols + c] = (x[r * cols + c] - mean) * rstd * w[c] + b[c];
-    }
-  }
-  return out;
-}
-
-std::vector<double> rms_norm_reference(const std::vector<float>& x, const std::vector<float>& w,
-                                       int64_t rows, int64_t cols, double eps) {
-  std::vector<double> out(x.size());
-  for (int64_t r = 0; r < rows; ++r) {
-    double squares = 0;
-    for (int64_t c = 0; c < cols; ++c) squares += double(x[r * cols + c]) * x[r * cols + c];
-    const double rstd = 1.0 / std::sqrt(squares / cols + eps);
-    for (int64_t c = 0; c < cols; ++c) out[r * cols + c] = x[r * cols + c] * rstd * w[c];
-  }
-  return out;
-}
+class CudaOps : public gpu_testing::CudaTest {};
 
 // Row widths around the block size (256 threads), below a warp and odd; a large mean offset
 // checks the two-pass variance.
@@ -59,7 +24,7 @@ TEST_F(CudaOps, LayerNormMatchesReferenceInPlaceAndStrided) {
     const auto b = random_values(cols, 12);
     Tensor w_t = device_matrix(backend(), w, 1, cols);
     Tensor b_t = device_matrix(backend(), b, 1, cols);
-    const auto want = layer_norm_reference(x, w, b, rows, cols, 1e-6);
+    const auto want = reference_layer_norm(x, w, b, rows, cols, 1e-6);
     // Out of place, from a strided column slice.
     Tensor wide = device_matrix(backend(), padded(x, rows, cols, 3, 7.0f), rows, cols + 3);
     auto out = backend().allocate(DType::kF32, rows, cols);
@@ -81,7 +46,7 @@ TEST_F(CudaOps, RmsNormMatchesReferenceInPlaceAndStrided) {
     const auto x = random_values(rows * cols, 20, -3.0f, 3.0f);
     const auto w = random_values(cols, 21);
     Tensor w_t = device_matrix(backend(), w, 1, cols);
-    const auto want = rms_norm_reference(x, w, rows, cols, 1e-6);
+    const auto want = reference_rms_norm(x, w, rows, cols, 1e-6);
     Tensor wide = device_matrix(backend(), padded(x, rows, cols, 2, -9.0f), rows, cols + 2);
     auto out = backend().allocate(DType::kF32, rows, cols);
     ASSERT_TRUE(out.ok());
@@ -106,17 +71,10 @@ TEST_F(CudaOps, RotaryRotatesEveryHeadOfAStridedSlice) {
     Tensor cos_t = device_matrix(backend(), cos, rows, half);
     Tensor sin_t = device_matrix(backend(), sin, rows, half);
     backend().rotary(x_t.view().cols_slice(5, width), cos_t.view(), sin_t.view(), heads, dim);
+    const auto rotated = reference_rotary(x, cos, sin, rows, heads, dim);
     std::vector<double> want(wide.begin(), wide.end());
     for (int64_t r = 0; r < rows; ++r) {
-      for (int h = 0; h < heads; ++h) {
-        for (int64_t d = 0; d < half; ++d) {
-          const int64_t i = r * (width + 5) + 5 + h * dim + d;
-          const double a = wide[i], b = wide[i + half];
-          const double c = cos[r * half + d], s = sin[r * half + d];
-          want[i] = a * c - b * s;
-          want[i + half] = b * c + a * s;
-        }
-      }
+      std::copy_n(&rotated[r * width], width, &want[r * (width + 5) + 5]);
     }
     expect_close(host_values(backend(), x_t.view()), want, 1e-6);
   }
@@ -133,18 +91,7 @@ TEST_F(CudaOps, ActivationsMatchTheirFormulas) {
     for (int64_t r = 0; r < rows; ++r) {
       want.push_back(5.0);
       for (int64_t c = 0; c < cols; ++c) {
-        const double v = x[r * cols + c];
-        switch (kind) {
-          case Activation::kGeluErf:
-            want.push_back(0.5 * v * (1.0 + std::erf(v / std::sqrt(2.0))));
-            break;
-          case Activation::kQuickGelu:
-            want.push_back(v / (1.0 + std::exp(-1.702 * v)));
-            break;
-          case Activation::kSilu:
-            want.push_back(v / (1.0 + std::exp(-v)));
-            break;
-        }
+        want.push_back(reference_activation(x[r * cols + c], kind));
       }
     }
     expect_close(host_values(backend(), wide.view()), want, 2e-6);
@@ -161,7 +108,7 @@ TEST_F(CudaOps, SiluMulWritesIntoGateAndAddAccumulates) {
   for (int64_t r = 0; r < rows; ++r) {
     for (int64_t c = 0; c < inter; ++c) {
       const double g = gate_up[r * 2 * inter + c], u = gate_up[r * 2 * inter + inter + c];
-      want[r * 2 * inter + c] = g / (1.0 + std::exp(-g)) * u;
+      want[r * 2 * inter + c] = reference_activation(g, Activation::kSilu) * u;
     }
   }
   expect_close(host_values(backend(), fused.view()), want, 2e-6);
@@ -203,4 +150,4 @@ TEST(CudaOpsDeathTest, MismatchedShapesAbortWithTheShapes) {
 }
 
 }  // namespace
-}  // namespace vcap::tensor
+}  // namespace vcap::tensor::testing

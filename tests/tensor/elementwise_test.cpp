@@ -10,18 +10,7 @@ namespace vcap::tensor {
 namespace {
 
 using testing::KernelPath;
-
-double reference(double x, Activation kind) {
-  switch (kind) {
-    case Activation::kGeluErf:
-      return 0.5 * x * (1.0 + std::erf(x / std::sqrt(2.0)));
-    case Activation::kQuickGelu:
-      return x / (1.0 + std::exp(-1.702 * x));
-    case Activation::kSilu:
-      return x / (1.0 + std::exp(-x));
-  }
-  return x;
-}
+using testing::reference_activation;
 
 class ElementwiseTest : public ::testing::TestWithParam<KernelPath> {};
 
@@ -37,7 +26,7 @@ TEST_P(ElementwiseTest, ActivationsMatchReferenceIncludingTails) {
     Tensor x = testing::device_matrix(*backend, in, rows, cols);
     backend->activation(x.view(), kind);
     std::vector<double> want(in.size());
-    for (size_t i = 0; i < in.size(); ++i) want[i] = reference(in[i], kind);
+    for (size_t i = 0; i < in.size(); ++i) want[i] = reference_activation(in[i], kind);
     testing::expect_close(testing::host_values(*backend, x.view()), want, 1e-6);
   }
 }
@@ -54,8 +43,8 @@ TEST_P(ElementwiseTest, SiluMulOnColumnSlicesOfAFusedMatrix) {
   std::vector<double> want(rows * cols);
   for (int64_t r = 0; r < rows; ++r) {
     for (int64_t c = 0; c < cols; ++c) {
-      want[r * cols + c] =
-          reference(fused[r * 2 * cols + c], Activation::kSilu) * fused[r * 2 * cols + cols + c];
+      want[r * cols + c] = reference_activation(fused[r * 2 * cols + c], Activation::kSilu) *
+                           fused[r * 2 * cols + cols + c];
     }
   }
   testing::expect_close(testing::host_values(*backend, out->view()), want, 1e-6);
@@ -86,18 +75,8 @@ TEST_P(ElementwiseTest, RotaryRotatesPairsOfEachHeadInPlace) {
   Tensor sin_t = testing::device_matrix(*backend, sin, rows, half);
   const TensorView view = x.view().cols_slice(offset, width);
   backend->rotary(view, cos_t.view(), sin_t.view(), heads, dim);
-  std::vector<double> want(rows * width);
-  for (int64_t r = 0; r < rows; ++r) {
-    for (int h = 0; h < heads; ++h) {
-      for (int d = 0; d < half; ++d) {
-        const double a = values[r * (width + offset) + offset + h * dim + d];
-        const double b = values[r * (width + offset) + offset + h * dim + d + half];
-        const double c = cos[r * half + d], s = sin[r * half + d];
-        want[r * width + h * dim + d] = a * c - b * s;
-        want[r * width + h * dim + d + half] = b * c + a * s;
-      }
-    }
-  }
+  const auto x_values = testing::host_columns(values, rows, width + offset, offset, width);
+  const auto want = testing::reference_rotary(x_values, cos, sin, rows, heads, dim);
   testing::expect_close(testing::host_values(*backend, view), want, 1e-6);
 }
 

@@ -1,7 +1,6 @@
 // layer_norm and rms_norm against a double-precision reference.
 #include <gtest/gtest.h>
 
-#include <cmath>
 #include <vector>
 
 #include "tensor_test_util.h"
@@ -28,17 +27,7 @@ TEST_P(NormTest, LayerNormMatchesReference) {
     auto out = backend->allocate(DType::kF32, rows, cols);
     ASSERT_TRUE(out.ok());
     backend->layer_norm(out->view(), in_t.view(), w_t.view(), b_t.view(), 1e-6f);
-    std::vector<double> want(rows * cols);
-    for (int64_t r = 0; r < rows; ++r) {
-      double mean = 0.0, var = 0.0;
-      for (int64_t c = 0; c < cols; ++c) mean += in[r * cols + c];
-      mean /= cols;
-      for (int64_t c = 0; c < cols; ++c) var += std::pow(in[r * cols + c] - mean, 2);
-      var /= cols;
-      for (int64_t c = 0; c < cols; ++c) {
-        want[r * cols + c] = (in[r * cols + c] - mean) / std::sqrt(var + 1e-6) * w[c] + b[c];
-      }
-    }
+    const auto want = testing::reference_layer_norm(in, w, b, rows, cols, 1e-6);
     testing::expect_close(testing::host_values(*backend, out->view()), want,
                           cols == 1 ? 1e-4 : 1e-5);
   }
@@ -53,13 +42,8 @@ TEST_P(NormTest, RmsNormMatchesReferenceInPlaceOnAStridedView) {
   Tensor w_t = testing::device_matrix(*backend, w, 1, cols);
   const TensorView x = in_t.view().cols_slice(2, cols);
   backend->rms_norm(x, x, w_t.view(), 1e-6f);
-  std::vector<double> want(rows * cols);
-  for (int64_t r = 0; r < rows; ++r) {
-    double squares = 0.0;
-    for (int64_t c = 0; c < cols; ++c) squares += std::pow(in[r * stride + 2 + c], 2);
-    const double rstd = 1.0 / std::sqrt(squares / cols + 1e-6);
-    for (int64_t c = 0; c < cols; ++c) want[r * cols + c] = in[r * stride + 2 + c] * rstd * w[c];
-  }
+  const auto want = testing::reference_rms_norm(testing::host_columns(in, rows, stride, 2, cols), w,
+                                                rows, cols, 1e-6);
   testing::expect_close(testing::host_values(*backend, x), want, 1e-5);
   const auto all = testing::host_values(*backend, in_t.view());
   EXPECT_EQ(all[0], in[0]);  // columns outside the view are untouched

@@ -1,0 +1,217 @@
+// Helpers for the tests of any Backend (the CPU ones in tests/tensor, the CUDA ones in
+// tests/gpu): random data, host <-> device matrices, a tolerance check in the manner of ggml's
+// test-backend-ops (per op and dtype, against a double reference from reference_ops.h), and
+// the checks of matmul and attention that both backends run on the same cases.
+#ifndef VCAP_TESTS_TENSOR_BACKEND_TEST_UTIL_H_
+#define VCAP_TESTS_TENSOR_BACKEND_TEST_UTIL_H_
+
+#include <gtest/gtest.h>
+
+#include <algorithm>
+#include <cmath>
+#include <cstdint>
+#include <limits>
+#include <optional>
+#include <random>
+#include <span>
+#include <vector>
+
+#include "reference_ops.h"
+#include "tensor/backend.h"
+
+namespace vcap::tensor::testing {
+
+inline std::vector<float> random_values(size_t count, uint32_t seed, float low = -1.0f,
+                                        float high = 1.0f) {
+  std::mt19937 rng(seed);
+  std::uniform_real_distribution<float> dist(low, high);
+  std::vector<float> values(count);
+  for (float& v : values) v = dist(rng);
+  return values;
+}
+
+// A device f32 tensor [rows, cols] holding `values` (row-major); empty if allocation fails.
+inline Tensor device_matrix(Backend& backend, const std::vector<float>& values, int64_t rows,
+                            int64_t cols) {
+  auto tensor = backend.allocate(DType::kF32, rows, cols);
+  EXPECT_TRUE(tensor.ok()) << tensor.status().to_string();
+  if (!tensor.ok()) return Tensor();
+  backend.upload(tensor->view(), std::span<const float>(values));
+  return std::move(*tensor);
+}
+
+// The view's contents as row-major f32 (strided views too).
+inline std::vector<float> host_values(Backend& backend, TensorView view) {
+  std::vector<float> values(static_cast<size_t>(view.rows * view.cols));
+  backend.download(view, values);
+  return values;
+}
+
+// Asserts |actual - expected| <= tolerance * scale elementwise, scale = max(1, |expected|) by
+// default (relative for large values, absolute for small ones). NaN never passes.
+inline void expect_close(const std::vector<float>& actual, const std::vector<double>& expected,
+                         double tolerance, const std::vector<double>* scale = nullptr) {
+  ASSERT_EQ(actual.size(), expected.size());
+  double worst = 0.0;
+  size_t worst_index = 0;
+  for (size_t i = 0; i < actual.size(); ++i) {
+    const double s = scale ? (*scale)[i] : std::max(1.0, std::abs(expected[i]));
+    const double error = std::abs(actual[i] - expected[i]) / s;
+    if (!(error <= worst)) {  // NaN included
+      worst = error;
+      worst_index = i;
+    }
+  }
+  EXPECT_LE(worst, tolerance) << "at element " << worst_index << " of " << actual.size() << ": got "
+                              << actual[worst_index] << ", want " << expected[worst_index];
+}
+
+// `values` (row-major [rows, cols]) placed in columns [pad, pad + cols) of a [rows, cols + pad]
+// matrix whose other columns hold `fill`: the host image of a strided column slice.
+inline std::vector<float> padded(const std::vector<float>& values, int64_t rows, int64_t cols,
+                                 int64_t pad, float fill) {
+  std::vector<float> wide(static_cast<size_t>(rows * (cols + pad)), fill);
+  for (int64_t r = 0; r < rows; ++r) {
+    std::copy_n(values.begin() + r * cols, cols, wide.begin() + r * (cols + pad) + pad);
+  }
+  return wide;
+}
+
+// Columns [begin, begin + count) of `values` (row-major [rows, row_stride]): the host image of
+// a column slice, unstrided (what the references take).
+inline std::vector<float> host_columns(const std::vector<float>& values, int64_t rows,
+                                       int64_t row_stride, int64_t begin, int64_t count) {
+  std::vector<float> columns(static_cast<size_t>(rows * count));
+  for (int64_t r = 0; r < rows; ++r) {
+    std::copy_n(values.begin() + r * row_stride + begin, count, columns.begin() + r * count);
+  }
+  return columns;
+}
+
+struct MatmulCase {
+  int64_t rows, in_features, out_features;
+  bool bias;
+  MatmulAccumulate accumulate;
+};
+
+// Runs one matmul case on `backend` and compares it with reference_matmul, the error measured
+// against the reference's scale. `strided`: in and out are column slices at an offset of 3
+// floats (misaligned for 16-byte vectors), whose padding columns must stay untouched. With
+// kOverwrite, out starts as NaN, so every element must be written.
+inline void check_matmul(Backend& backend, Precision precision, const MatmulCase& c, bool strided,
+                         uint32_t seed, double tolerance) {
+  const int64_t pad = strided ? 3 : 0;
+  const float fill = 7.0f;  // padding columns
+  const auto in = random_values(c.rows * c.in_features, seed);
+  const auto w = random_values(c.out_features * c.in_features, seed + 1);
+  const auto bias = random_values(c.out_features, seed + 2);
+  const bool add = c.accumulate == MatmulAccumulate::kAddToOut;
+  const auto previous =
+      add ? random_values(c.rows * c.out_features, seed + 3)
+          : std::vector<float>(c.rows * c.out_features, std::numeric_limits<float>::quiet_NaN());
+  Tensor in_t = device_matrix(backend, padded(in, c.rows, c.in_features, pad, fill), c.rows,
+                              c.in_features + pad);
+  Tensor out_t = device_matrix(backend, padded(previous, c.rows, c.out_features, pad, fill), c.rows,
+                               c.out_features + pad);
+  Tensor bias_t = device_matrix(backend, bias, 1, c.out_features);
+  auto weight = backend.prepare_weight(
+      HostMatrix{w.data(), HostDType::kF32, c.out_features, c.in_features}, precision);
+  ASSERT_TRUE(weight.ok()) << weight.status().to_string();
+  const TensorView out_v = out_t.view().cols_slice(pad, c.out_features);
+  backend.matmul(out_v, in_t.view().cols_slice(pad, c.in_features), *weight,
+                 c.bias ? std::optional<TensorView>(bias_t.view()) : std::nullopt, c.accumulate);
+  const Status s = backend.synchronize();
+  ASSERT_TRUE(s.ok()) << s.to_string();
+
+  const MatmulReference want = reference_matmul(
+      in, w, c.bias ? bias : std::vector<float>(), add ? previous : std::vector<float>(), c.rows,
+      c.in_features, c.out_features, precision == Precision::kBF16);
+  expect_close(host_values(backend, out_v), want.values, tolerance, &want.scale);
+  if (strided) {
+    const auto all = host_values(backend, out_t.view());
+    for (int64_t r = 0; r < c.rows; ++r) {
+      for (int64_t p = 0; p < pad; ++p) EXPECT_EQ(all[r * (c.out_features + pad) + p], fill);
+    }
+  }
+}
+
+// check_matmul on each case, contiguous and strided, with fresh seeds from `seed` on.
+inline void check_matmul_cases(Backend& backend, Precision precision,
+                               const std::vector<MatmulCase>& cases, uint32_t seed,
+                               double tolerance) {
+  for (const MatmulCase& c : cases) {
+    SCOPED_TRACE(::testing::Message()
+                 << c.rows << "x" << c.in_features << "->" << c.out_features
+                 << (c.bias ? " bias" : "")
+                 << (c.accumulate == MatmulAccumulate::kAddToOut ? " add" : ""));
+    check_matmul(backend, precision, c, false, seed, tolerance);
+    check_matmul(backend, precision, c, true, seed + 10, tolerance);
+    seed += 20;
+  }
+}
+
+// gather_rows of ids (repeats included, first and last row) from a random [130, 37] table
+// prepared in `precision`: every row comes back exactly, rounded to bf16 when the table is bf16.
+// The table spans several of oneDNN's weight blocks in both dimensions (rows > 64, columns > 16
+// with a partial block), so the CPU backend reads rows back through its packed layout.
+inline void check_gather_rows(Backend& backend, Precision precision, uint32_t seed) {
+  const int64_t vocab = 130, cols = 37;
+  const std::vector<float> table = random_values(vocab * cols, seed);
+  const std::vector<int32_t> ids = {129, 0, 64, 63, 64, 7};
+  auto weight =
+      backend.prepare_weight(HostMatrix{table.data(), HostDType::kF32, vocab, cols}, precision);
+  ASSERT_TRUE(weight.ok()) << weight.status().to_string();
+  EXPECT_EQ(weight->out_features(), vocab);
+  EXPECT_EQ(weight->in_features(), cols);
+  EXPECT_EQ(weight->dtype(), weight_dtype(precision));
+  auto out = backend.allocate(DType::kF32, static_cast<int64_t>(ids.size()), cols);
+  ASSERT_TRUE(out.ok());
+  backend.gather_rows(out->view(), *weight, ids);
+  const std::vector<float> got = host_values(backend, out->view());
+  for (size_t i = 0; i < ids.size(); ++i) {
+    for (int64_t c = 0; c < cols; ++c) {
+      float want = table[ids[i] * cols + c];
+      if (precision == Precision::kBF16) want = bf16_to_f32(f32_to_bf16(want));
+      ASSERT_EQ(got[i * cols + c], want) << "id " << ids[i] << " col " << c;
+    }
+  }
+}
+
+// Runs attention on `backend` and compares it with reference_attention. q is a column slice of
+// a wider matrix; each block's k and v are column slices of one fused [k_count, 2 * kv_width]
+// matrix (the KV-cache-like layout, strided). Fills the blocks' k and v with random values.
+inline void check_attention(Backend& backend, const AttentionParams& p,
+                            std::vector<HostAttentionBlock> blocks, int64_t rows, uint32_t seed,
+                            double tolerance) {
+  const int64_t width = int64_t{p.num_heads} * p.head_dim;
+  const int64_t kv_width = int64_t{p.num_kv_heads} * p.head_dim;
+  const auto q = random_values(rows * width, seed, -3.0f, 3.0f);
+  const auto initial = random_values(rows * width, seed + 1);
+  Tensor q_t = device_matrix(backend, padded(q, rows, width, 5, 0.0f), rows, width + 5);
+  Tensor out_t = device_matrix(backend, initial, rows, width);
+  std::vector<Tensor> kv;
+  std::vector<AttentionBlock> device_blocks;
+  uint32_t block_seed = seed + 100;
+  for (HostAttentionBlock& b : blocks) {
+    b.k = random_values(b.k_count * kv_width, block_seed++, -3.0f, 3.0f);
+    b.v = random_values(b.k_count * kv_width, block_seed++);
+    std::vector<float> fused(b.k_count * 2 * kv_width);
+    for (int64_t j = 0; j < b.k_count; ++j) {
+      std::copy_n(&b.k[j * kv_width], kv_width, &fused[j * 2 * kv_width]);
+      std::copy_n(&b.v[j * kv_width], kv_width, &fused[j * 2 * kv_width + kv_width]);
+    }
+    kv.push_back(device_matrix(backend, fused, b.k_count, 2 * kv_width));
+    const TensorView all = kv.back().view();
+    device_blocks.push_back({b.q_begin, b.q_count, all.cols_slice(0, kv_width),
+                             all.cols_slice(kv_width, kv_width), b.causal, b.offset});
+  }
+  backend.attention(out_t.view(), q_t.view().cols_slice(5, width), device_blocks, p);
+  const Status s = backend.synchronize();
+  ASSERT_TRUE(s.ok()) << s.to_string();
+  expect_close(host_values(backend, out_t.view()), reference_attention(q, blocks, p, initial),
+               tolerance);
+}
+
+}  // namespace vcap::tensor::testing
+
+#endif  // VCAP_TESTS_TENSOR_BACKEND_TEST_UTIL_H_
