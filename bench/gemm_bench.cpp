@@ -3,8 +3,8 @@
 //
 // vcap:   Backend::matmul with f32 activations (bf16: rounded to bf16 inside matmul) and the
 //         backend's weight layout.
-// onednn: a bare dnnl::matmul with inputs already in the compute dtype and weights reordered
-//         to the layout oneDNN prefers (format_tag::any): the best case oneDNN offers.
+// onednn: tensor::RawMatmul (tensor/cpu/raw_matmul.h), a bare dnnl::matmul with inputs in the
+//         compute dtype and weights in oneDNN's preferred layout: the best case it offers.
 // At the end a table lists GFLOP/s of both and the ratio vcap / onednn per shape.
 //
 // Run (Release build): build/tensor-rel/bench/gemm_bench [--benchmark_filter=...]
@@ -13,8 +13,6 @@
 
 #include <cmath>
 #include <cstdio>
-#include <cstring>
-#include <dnnl.hpp>
 #include <map>
 #include <memory>
 #include <random>
@@ -25,6 +23,7 @@
 #include "tensor/cpu/cpu_backend.h"
 #include "tensor/cpu/cpu_context.h"
 #include "tensor/cpu/memory_bandwidth.h"
+#include "tensor/cpu/raw_matmul.h"
 
 namespace {
 
@@ -76,30 +75,12 @@ void bm_vcap_matmul(benchmark::State& state, Shape s, Precision precision) {
 }
 
 void bm_onednn_matmul(benchmark::State& state, Shape s, Precision precision) {
-  using dnnl::memory;
-  const auto dt = precision == Precision::kF32 ? memory::data_type::f32 : memory::data_type::bf16;
-  dnnl::engine engine(dnnl::engine::kind::cpu, 0);
-  dnnl::stream stream(engine);
-  const memory::desc src_md({s.m, s.k}, dt, memory::format_tag::ab);
-  const memory::desc any_weights({s.k, s.n}, dt, memory::format_tag::any);
-  const memory::desc dst_md({s.m, s.n}, memory::data_type::f32, memory::format_tag::ab);
-  const dnnl::matmul::primitive_desc pd(dnnl::matmul::desc(src_md, any_weights, dst_md), engine);
-  // Fill plain [k, n] weights (values do not matter for speed) and reorder to oneDNN's layout.
-  memory plain_weights({{s.k, s.n}, dt, memory::format_tag::ba}, engine);
-  memory weights(pd.weights_desc(), engine);
-  const memory src(src_md, engine), dst(dst_md, engine);
-  const size_t element = dt == memory::data_type::f32 ? 4 : 2;
-  std::memset(plain_weights.get_data_handle(), 0x3c, s.k * s.n * element);
-  std::memset(src.get_data_handle(), 0x3c, s.m * s.k * element);
-  dnnl::reorder(plain_weights, weights).execute(stream, plain_weights, weights);
-  const dnnl::matmul matmul(pd);
   omp_set_num_threads(vcap::tensor::cpu::available_cores());
-  for (auto _ : state) {
-    matmul.execute(stream, {{DNNL_ARG_SRC, src}, {DNNL_ARG_WEIGHTS, weights}, {DNNL_ARG_DST, dst}});
-    stream.wait();
-  }
-  set_rates(state, s, static_cast<double>(s.k * s.n * element));
-  state.SetLabel(pd.impl_info_str());
+  vcap::Result<RawMatmul> matmul = RawMatmul::create(s.m, s.k, s.n, precision);
+  if (!matmul.ok()) return state.SkipWithError(matmul.status().to_string().c_str());
+  for (auto _ : state) matmul->run();
+  set_rates(state, s, static_cast<double>(matmul->weight_bytes()));
+  state.SetLabel(matmul->implementation());
 }
 
 void bm_attention(benchmark::State& state, int64_t length, AttentionParams p, bool causal) {

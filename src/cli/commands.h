@@ -40,6 +40,9 @@ void add_tokenize_command(CLI::App& app);
 // (cli/make_test_model_command.cpp).
 void add_make_test_model_command(CLI::App& app);
 
+// `vcap bench`: time captioning against the machine's yardsticks (cli/bench_command.cpp).
+void add_bench_command(CLI::App& app);
+
 // `vcap inspect VIDEO`: every intermediate result of one clip (cli/inspect_command.cpp).
 void add_inspect_command(CLI::App& app);
 

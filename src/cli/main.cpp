@@ -17,6 +17,7 @@ int main(int argc, char** argv) {
   vcap::cli::add_caption_command(app);
   vcap::cli::add_merge_command(app);
   vcap::cli::add_inspect_command(app);
+  vcap::cli::add_bench_command(app);
 
   try {
     app.parse(argc, argv);

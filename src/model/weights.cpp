@@ -4,6 +4,7 @@
 #include <numeric>
 
 #include "io/half.h"
+#include "io/mapped_file.h"
 
 namespace vcap::model {
 namespace {
@@ -94,6 +95,7 @@ Result<tensor::Weight> WeightLoader::matrix(const std::string& name, int64_t row
   const tensor::HostMatrix host{(*e)->bytes.data(), *host_dtype(**e), rows, cols};
   auto weight = backend_.prepare_weight(host, precision_);
   if (!weight.ok()) return weight.status().with_context("weights: " + name);
+  io::release_mapped_pages((*e)->bytes);
   return weight;
 }
 
@@ -113,6 +115,7 @@ Result<tensor::Weight> WeightLoader::stacked_matrix(const std::vector<std::strin
   auto weight =
       backend_.prepare_weight({host->bytes.data(), host->dtype, total_rows, cols}, precision_);
   if (!weight.ok()) return weight.status().with_context("weights: " + names.front());
+  for (const io::TensorEntry* e : entries) io::release_mapped_pages(e->bytes);
   return weight;
 }
 
@@ -135,6 +138,7 @@ Result<tensor::Tensor> WeightLoader::stacked_vector(const std::vector<std::strin
   auto tensor = backend_.allocate(tensor::DType::kF32, 1, total);
   if (!tensor.ok()) return tensor.status().with_context("weights: " + names.front());
   backend_.upload(tensor->view(), {host->bytes.data(), host->dtype, 1, total});
+  for (const io::TensorEntry* e : entries) io::release_mapped_pages(e->bytes);
   return tensor;
 }
 

@@ -122,25 +122,6 @@ JobSource make_job_source(MetaReader& meta, const Shard& shard, const ResumeStat
   };
 }
 
-EngineConfig engine_config(const CaptionOptions& options, uint64_t budget_bytes) {
-  EngineConfig config;
-  config.settings.fps = options.fps;
-  config.settings.max_pixels = int64_t{options.height} * options.width;
-  if (options.exact_size) {
-    config.settings.exact_height = options.height;
-    config.settings.exact_width = options.width;
-  }
-  config.budget_bytes = budget_bytes;
-  config.fit = options.fit;
-  config.bs = options.bs;
-  config.decode_threads =
-      options.decode_threads > 0
-          ? options.decode_threads
-          : default_decode_threads(options, std::thread::hardware_concurrency());
-  config.prefetch = options.prefetch > 0 ? options.prefetch : 2 * options.bs + 2;
-  return config;
-}
-
 std::string rank_label(const Shard& shard) {
   if (shard.world_size == 1) return "";
   return "rank " + std::to_string(shard.rank) + "/" + std::to_string(shard.world_size);
@@ -298,6 +279,25 @@ Result<MergeReport> run_merge(const CaptionOptions& options, std::FILE* log) {
   }
   std::fprintf(log, "vcap: merging %d journal(s) into %s\n", *world, output.c_str());
   return merge_journals(options.meta_path, output, *world, std::nullopt);
+}
+
+EngineConfig engine_config(const CaptionOptions& options, uint64_t budget_bytes) {
+  EngineConfig config;
+  config.settings.fps = options.fps;
+  config.settings.max_pixels = int64_t{options.height} * options.width;
+  if (options.exact_size) {
+    config.settings.exact_height = options.height;
+    config.settings.exact_width = options.width;
+  }
+  config.budget_bytes = budget_bytes;
+  config.fit = options.fit;
+  config.bs = options.bs;
+  config.decode_threads =
+      options.decode_threads > 0
+          ? options.decode_threads
+          : default_decode_threads(options, std::thread::hardware_concurrency());
+  config.prefetch = options.prefetch > 0 ? options.prefetch : 2 * options.bs + 2;
+  return config;
 }
 
 }  // namespace vcap::pipeline

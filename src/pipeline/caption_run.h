@@ -66,6 +66,10 @@ std::filesystem::path resolve_clip_path(const std::filesystem::path& root, const
 // GPU runs use half the cores (2-8).
 int default_decode_threads(const CaptionOptions& options, unsigned hardware_threads);
 
+// The engine settings of `options` (sampling, size, batch, decode threads, prefetch) with
+// `budget_bytes` of working memory.
+EngineConfig engine_config(const CaptionOptions& options, uint64_t budget_bytes);
+
 }  // namespace vcap::pipeline
 
 #endif  // VCAP_PIPELINE_CAPTION_RUN_H_

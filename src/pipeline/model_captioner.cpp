@@ -3,6 +3,7 @@
 #include <unistd.h>
 
 #include <algorithm>
+#include <chrono>
 #include <cstdio>
 #include <fstream>
 #include <nlohmann/json.hpp>
@@ -84,132 +85,143 @@ struct PreparedRequest : PreparedClip {
   model::GenerationRequest request;
 };
 
-class ModelCaptioner : public ClipCaptioner {
- public:
-  ModelCaptioner(const CaptionOptions& options, std::unique_ptr<tensor::Backend> backend,
-                 model::Qwen2VL model, model::ModelConfig config, text::Tokenizer tokenizer,
-                 model::SamplingOptions sampling)
-      : options_(options),
-        backend_(std::move(backend)),
-        model_(std::make_unique<model::Qwen2VL>(std::move(model))),
-        config_(std::move(config)),
-        tokenizer_(std::move(tokenizer)),
-        sampling_(std::move(sampling)),
-        generator_(*model_, model::GeneratorOptions{options.bs}) {
-    prompt_ids_ = tokenizer_.encode(text::render_video_prompt(options_.question));
-    video_pad_id_ = tokenizer_.token_to_id("<|video_pad|>").value_or(text::kQwen2VlVideoPadId);
+media::DecodeOptions decode_options(const CaptionOptions& options, const ClipSettings& settings) {
+  media::DecodeOptions decode;
+  decode.fps = settings.fps;
+  decode.max_pixels = settings.max_pixels;
+  if (settings.exact_height > 0) {
+    decode.resize_mode = media::ResizeMode::kExact;
+    decode.exact_height = settings.exact_height;
+    decode.exact_width = settings.exact_width;
   }
+  decode.autorotate = options.autorotate;
+  decode.deadline_sec = options.decode_timeout_sec > 0 ? options.decode_timeout_sec : 1e9;
+  return decode;
+}
 
-  ClipValue<ClipCost> plan(const ClipJob& job, const ClipSettings& settings) override {
-    media::ClipResult<media::ClipPlan> plan =
-        media::estimate_plan(job.file.string(), decode_options(settings));
-    if (!plan) return {outcome_of(plan.error()), {}};
-    const media::VisualGrid grid = media::visual_grid(*plan, geometry());
-    model::MemoryPlan memory;
-    memory.vision_patches = grid.patches;
-    memory.prompt_tokens = static_cast<int64_t>(prompt_ids_.size()) + grid.visual_tokens - 1;
-    memory.max_new_tokens = options_.max_new_tokens;
-    const int64_t total = model_->estimate_memory_bytes(memory);
-    ClipCost cost{plan->nframes, grid.visual_tokens,
-                  static_cast<uint64_t>(std::max<int64_t>(0, total - model_->weight_bytes()))};
-    return {ClipOutcome{}, cost};
-  }
+media::PatchGeometry geometry(const model::ModelConfig& config) {
+  return {config.preprocessor.patch_size, config.preprocessor.temporal_patch_size,
+          config.preprocessor.merge_size};
+}
 
-  ClipValue<std::unique_ptr<PreparedClip>> prepare(const ClipJob& job,
-                                                   const ClipSettings& settings) override {
-    media::ClipResult<media::Clip> clip =
-        media::load_clip(job.file.string(), decode_options(settings));
-    if (!clip) return {outcome_of(clip.error()), nullptr};
-    const media::ClipPlan& plan = clip->plan;
-    model::VideoFramesView view{clip->frames.data(), plan.nframes, plan.resized_height,
-                                plan.resized_width};
-    Result<model::PixelValues> pixels = model::preprocess_video(view, config_.preprocessor);
-    if (!pixels) return {outcome_of(pixels.status()), nullptr};
-    const model::VisionGrid grid{pixels->grid_thw[0], pixels->grid_thw[1], pixels->grid_thw[2]};
-    const int64_t merge = config_.preprocessor.merge_size;
-    Result<std::vector<int32_t>> ids =
-        text::expand_video_pads(prompt_ids_, video_pad_id_, grid.num_patches() / (merge * merge));
-    if (!ids) return {outcome_of(ids.status()), nullptr};
-    auto prepared = std::make_unique<PreparedRequest>();
-    prepared->request.input_ids = std::move(*ids);
-    prepared->request.video_grids = {grid};
-    prepared->request.pixel_values = std::move(pixels->values);
-    prepared->request.sampling = sampling_;
-    return {ClipOutcome{}, std::move(prepared)};
-  }
-
-  void add(uint64_t row_index, std::unique_ptr<PreparedClip> clip) override {
-    auto* prepared = dynamic_cast<PreparedRequest*>(clip.get());
-    VCAP_CHECK(prepared != nullptr, "ModelCaptioner::add: a clip of another captioner");
-    prepared->request.id = row_index;
-    if (Status status = generator_.add(std::move(prepared->request)); !status.ok())
-      refused_.push_back({row_index, outcome_of(status), "", 0});
-  }
-
-  Result<std::vector<FinishedCaption>> step() override {
-    std::vector<FinishedCaption> finished = std::move(refused_);
-    refused_.clear();
-    if (generator_.idle()) return finished;
-    Result<std::vector<model::GenerationResult>> results = generator_.step();
-    if (!results) return results.status().with_context("model");
-    for (model::GenerationResult& result : *results) {
-      FinishedCaption caption;
-      caption.row_index = result.id;
-      if (!result.status.ok()) {
-        caption.outcome = outcome_of(result.status);
-      } else {
-        caption.text = tokenizer_.decode(result.generated_ids, /*skip_special_tokens=*/true);
-        caption.output_tokens = static_cast<int64_t>(result.generated_ids.size());
-      }
-      finished.push_back(std::move(caption));
-    }
-    return finished;
-  }
-
-  size_t active() const override {
-    return generator_.active() + generator_.queued() + refused_.size();
-  }
-
-  uint64_t default_memory_budget_bytes() const override {
-    // Measured after loading: the converted weights are resident and already taken out of
-    // MemAvailable.
-    Result<uint64_t> available = read_mem_available_bytes();
-    return available ? default_cpu_budget_bytes(*available, 0) : 0;
-  }
-
- private:
-  media::DecodeOptions decode_options(const ClipSettings& settings) const {
-    media::DecodeOptions decode;
-    decode.fps = settings.fps;
-    decode.max_pixels = settings.max_pixels;
-    if (settings.exact_height > 0) {
-      decode.resize_mode = media::ResizeMode::kExact;
-      decode.exact_height = settings.exact_height;
-      decode.exact_width = settings.exact_width;
-    }
-    decode.autorotate = options_.autorotate;
-    decode.deadline_sec = options_.decode_timeout_sec > 0 ? options_.decode_timeout_sec : 1e9;
-    return decode;
-  }
-
-  media::PatchGeometry geometry() const {
-    return {config_.preprocessor.patch_size, config_.preprocessor.temporal_patch_size,
-            config_.preprocessor.merge_size};
-  }
-
-  const CaptionOptions options_;
-  std::unique_ptr<tensor::Backend> backend_;  // outlives model_ and generator_
-  std::unique_ptr<model::Qwen2VL> model_;     // stable address for generator_
-  model::ModelConfig config_;
-  text::Tokenizer tokenizer_;
-  model::SamplingOptions sampling_;
-  model::Generator generator_;
-  std::vector<int32_t> prompt_ids_;
-  int32_t video_pad_id_ = text::kQwen2VlVideoPadId;
-  std::vector<FinishedCaption> refused_;  // add() failures, reported by the next step()
-};
+double seconds_since(std::chrono::steady_clock::time_point start) {
+  return std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
+}
 
 }  // namespace
+
+ModelCaptioner::ModelCaptioner(const CaptionOptions& options,
+                               std::unique_ptr<tensor::Backend> backend, model::Qwen2VL model,
+                               model::ModelConfig config, text::Tokenizer tokenizer,
+                               model::SamplingOptions sampling)
+    : options_(options),
+      backend_(std::move(backend)),
+      model_(std::make_unique<model::Qwen2VL>(std::move(model))),
+      config_(std::move(config)),
+      tokenizer_(std::move(tokenizer)),
+      sampling_(std::move(sampling)),
+      generator_(*model_, model::GeneratorOptions{options.bs}),
+      prompt_ids_(tokenizer_.encode(text::render_video_prompt(options_.question))),
+      video_pad_id_(tokenizer_.token_to_id("<|video_pad|>").value_or(text::kQwen2VlVideoPadId)) {}
+
+ClipValue<ClipCost> ModelCaptioner::plan(const ClipJob& job, const ClipSettings& settings) {
+  media::ClipResult<media::ClipPlan> plan =
+      media::estimate_plan(job.file.string(), decode_options(options_, settings));
+  if (!plan) return {outcome_of(plan.error()), {}};
+  const media::VisualGrid grid = media::visual_grid(*plan, geometry(config_));
+  model::MemoryPlan memory;
+  memory.vision_patches = grid.patches;
+  memory.prompt_tokens = static_cast<int64_t>(prompt_ids_.size()) + grid.visual_tokens - 1;
+  memory.max_new_tokens = options_.max_new_tokens;
+  const int64_t total = model_->estimate_memory_bytes(memory);
+  ClipCost cost{plan->nframes, grid.visual_tokens,
+                static_cast<uint64_t>(std::max<int64_t>(0, total - model_->weight_bytes()))};
+  return {ClipOutcome{}, cost};
+}
+
+ClipValue<std::unique_ptr<PreparedClip>> ModelCaptioner::prepare(const ClipJob& job,
+                                                                 const ClipSettings& settings) {
+  auto start = std::chrono::steady_clock::now();
+  media::ClipResult<media::Clip> clip =
+      media::load_clip(job.file.string(), decode_options(options_, settings));
+  const double decode_s = seconds_since(start);
+  start = std::chrono::steady_clock::now();
+  ClipValue<std::unique_ptr<PreparedClip>> prepared{ClipOutcome{}, nullptr};
+  if (clip) {
+    prepared = request_for(*clip);
+  } else {
+    prepared.outcome = outcome_of(clip.error());
+  }
+  const double preprocess_s = seconds_since(start);
+  const std::lock_guard lock(times_mutex_);
+  decode_s_ += decode_s;
+  preprocess_s_ += preprocess_s;
+  return prepared;
+}
+
+ClipValue<std::unique_ptr<PreparedClip>> ModelCaptioner::request_for(
+    const media::Clip& clip) const {
+  const media::ClipPlan& plan = clip.plan;
+  model::VideoFramesView view{clip.frames.data(), plan.nframes, plan.resized_height,
+                              plan.resized_width};
+  Result<model::PixelValues> pixels = model::preprocess_video(view, config_.preprocessor);
+  if (!pixels) return {outcome_of(pixels.status()), nullptr};
+  const model::VisionGrid grid{pixels->grid_thw[0], pixels->grid_thw[1], pixels->grid_thw[2]};
+  const int64_t merge = config_.preprocessor.merge_size;
+  Result<std::vector<int32_t>> ids =
+      text::expand_video_pads(prompt_ids_, video_pad_id_, grid.num_patches() / (merge * merge));
+  if (!ids) return {outcome_of(ids.status()), nullptr};
+  auto prepared = std::make_unique<PreparedRequest>();
+  prepared->request.input_ids = std::move(*ids);
+  prepared->request.video_grids = {grid};
+  prepared->request.pixel_values = std::move(pixels->values);
+  prepared->request.sampling = sampling_;
+  return {ClipOutcome{}, std::move(prepared)};
+}
+
+void ModelCaptioner::add(uint64_t row_index, std::unique_ptr<PreparedClip> clip) {
+  auto* prepared = dynamic_cast<PreparedRequest*>(clip.get());
+  VCAP_CHECK(prepared != nullptr, "ModelCaptioner::add: a clip of another captioner");
+  prepared->request.id = row_index;
+  if (Status status = generator_.add(std::move(prepared->request)); !status.ok())
+    refused_.push_back({row_index, outcome_of(status), "", 0});
+}
+
+Result<std::vector<FinishedCaption>> ModelCaptioner::step() {
+  std::vector<FinishedCaption> finished = std::move(refused_);
+  refused_.clear();
+  if (generator_.idle()) return finished;
+  Result<std::vector<model::GenerationResult>> results = generator_.step();
+  if (!results) return results.status().with_context("model");
+  for (model::GenerationResult& result : *results) {
+    FinishedCaption caption;
+    caption.row_index = result.id;
+    if (!result.status.ok()) {
+      caption.outcome = outcome_of(result.status);
+    } else {
+      caption.text = tokenizer_.decode(result.generated_ids, /*skip_special_tokens=*/true);
+      caption.output_tokens = static_cast<int64_t>(result.generated_ids.size());
+    }
+    finished.push_back(std::move(caption));
+  }
+  return finished;
+}
+
+size_t ModelCaptioner::active() const {
+  return generator_.active() + generator_.queued() + refused_.size();
+}
+
+uint64_t ModelCaptioner::default_memory_budget_bytes() const {
+  // Measured after loading: the converted weights are resident and already taken out of
+  // MemAvailable.
+  Result<uint64_t> available = read_mem_available_bytes();
+  return available ? default_cpu_budget_bytes(*available, 0) : 0;
+}
+
+CaptionerTimes ModelCaptioner::times() const {
+  const std::lock_guard lock(times_mutex_);
+  return {decode_s_, preprocess_s_, generator_.times()};
+}
 
 Result<std::filesystem::path> resolve_model_dir(const std::string& model,
                                                 const std::string& revision) {
@@ -246,6 +258,12 @@ Result<std::string> ModelCaptionerFactory::model_identity() {
 }
 
 Result<std::unique_ptr<ClipCaptioner>> ModelCaptionerFactory::create() {
+  Result<std::unique_ptr<ModelCaptioner>> captioner = create_model_captioner();
+  if (!captioner) return captioner.status();
+  return std::unique_ptr<ClipCaptioner>(std::move(*captioner));
+}
+
+Result<std::unique_ptr<ModelCaptioner>> ModelCaptionerFactory::create_model_captioner() {
   Result<std::filesystem::path> dir = model_dir();
   if (!dir) return dir.status();
   Result<model::ModelConfig> config = model::load_model_config(*dir);
@@ -255,6 +273,7 @@ Result<std::unique_ptr<ClipCaptioner>> ModelCaptionerFactory::create() {
   Result<model::SamplingOptions> sampling =
       model::sampling_from_config(config->generation, options_.max_new_tokens);
   if (!sampling) return sampling.status();
+  if (ignore_eos_) sampling->eos_ids.clear();
   Result<std::unique_ptr<tensor::Backend>> backend =
       tensor::make_backend({options_.device, options_.threads});
   if (!backend) return backend.status();
@@ -262,9 +281,9 @@ Result<std::unique_ptr<ClipCaptioner>> ModelCaptionerFactory::create() {
       options_.precision == Precision::kBf16 ? tensor::Precision::kBF16 : tensor::Precision::kF32;
   Result<model::Qwen2VL> model = model::Qwen2VL::load(*dir, **backend, precision);
   if (!model) return model.status();
-  return std::unique_ptr<ClipCaptioner>(std::make_unique<ModelCaptioner>(
-      options_, std::move(*backend), std::move(*model), std::move(*config), std::move(*tokenizer),
-      std::move(*sampling)));
+  return std::make_unique<ModelCaptioner>(options_, std::move(*backend), std::move(*model),
+                                          std::move(*config), std::move(*tokenizer),
+                                          std::move(*sampling));
 }
 
 }  // namespace vcap::pipeline

@@ -20,11 +20,23 @@
 
 #include <filesystem>
 #include <memory>
+#include <mutex>
 #include <optional>
 #include <string>
+#include <vector>
 
+#include "model/config.h"
+#include "model/generation.h"
+#include "model/generator.h"
+#include "model/qwen2vl.h"
 #include "pipeline/caption_options.h"
 #include "pipeline/captioner.h"
+#include "tensor/backend.h"
+#include "text/tokenizer.h"
+
+namespace vcap::media {
+struct Clip;
+}  // namespace vcap::media
 
 namespace vcap::pipeline {
 
@@ -32,6 +44,52 @@ namespace vcap::pipeline {
 // Hugging Face cache when needed (hub/model_resolver.h), with a progress bar on a terminal.
 Result<std::filesystem::path> resolve_model_dir(const std::string& model,
                                                 const std::string& revision);
+
+// Seconds per stage, summed over every clip and step so far.
+struct CaptionerTimes {
+  double decode_s = 0;      // media::load_clip: demux, decode, select, convert, resize
+  double preprocess_s = 0;  // pixel_values, grid and prompt ids
+  model::StageTimes model;  // the generator's vision, prefill and decode
+};
+
+class ModelCaptioner : public ClipCaptioner {
+ public:
+  ModelCaptioner(const CaptionOptions& options, std::unique_ptr<tensor::Backend> backend,
+                 model::Qwen2VL model, model::ModelConfig config, text::Tokenizer tokenizer,
+                 model::SamplingOptions sampling);
+
+  ClipValue<ClipCost> plan(const ClipJob& job, const ClipSettings& settings) override;
+  ClipValue<std::unique_ptr<PreparedClip>> prepare(const ClipJob& job,
+                                                   const ClipSettings& settings) override;
+  void add(uint64_t row_index, std::unique_ptr<PreparedClip> clip) override;
+  Result<std::vector<FinishedCaption>> step() override;
+  size_t active() const override;
+  uint64_t default_memory_budget_bytes() const override;
+
+  // Thread-safe (prepare() runs on decode threads).
+  CaptionerTimes times() const;
+  const model::Qwen2VL& model() const { return *model_; }
+  // Tokens in the prompt before the video is expanded (template + question).
+  int64_t prompt_template_tokens() const { return static_cast<int64_t>(prompt_ids_.size()); }
+
+ private:
+  // The model inputs of a decoded clip: pixel_values, grid, prompt ids with expanded pads.
+  ClipValue<std::unique_ptr<PreparedClip>> request_for(const media::Clip& clip) const;
+
+  const CaptionOptions options_;
+  std::unique_ptr<tensor::Backend> backend_;  // outlives model_ and generator_
+  std::unique_ptr<model::Qwen2VL> model_;     // stable address for generator_
+  model::ModelConfig config_;
+  text::Tokenizer tokenizer_;
+  model::SamplingOptions sampling_;
+  model::Generator generator_;
+  std::vector<int32_t> prompt_ids_;
+  int32_t video_pad_id_;
+  std::vector<FinishedCaption> refused_;  // add() failures, reported by the next step()
+  mutable std::mutex times_mutex_;
+  double decode_s_ = 0;
+  double preprocess_s_ = 0;
+};
 
 class ModelCaptionerFactory : public CaptionerFactory {
  public:
@@ -41,12 +99,17 @@ class ModelCaptionerFactory : public CaptionerFactory {
 
   Result<std::string> model_identity() override;
   Result<std::unique_ptr<ClipCaptioner>> create() override;
+  // The same, typed (for `vcap bench`, which reads its stage times).
+  Result<std::unique_ptr<ModelCaptioner>> create_model_captioner();
+  // Generate max_new_tokens for every clip, never stopping at an eos token (benchmarks).
+  void ignore_eos() { ignore_eos_ = true; }
 
  private:
   Result<std::filesystem::path> model_dir();
 
   CaptionOptions options_;
   std::optional<std::filesystem::path> model_dir_;
+  bool ignore_eos_ = false;
 };
 
 }  // namespace vcap::pipeline
