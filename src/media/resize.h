@@ -49,9 +49,11 @@ enum class ResizeKernel {
 // Whether this CPU runs `kernel` (kBest and kPortable: always).
 bool resize_kernel_supported(ResizeKernel kernel);
 
-// Resizes RGB frames of one input size to one output size. Holds the weights of both axes and a
-// float scratch buffer, so reuse one object for all frames of a clip.
-// Thread safety: resize() mutates the scratch buffer; use one object per thread.
+// Resizes RGB frames of one input size to one output size. Holds the weights of both axes and
+// float scratch buffers, so reuse one object for all frames of a clip. The scratch is small: one
+// block of input rows as floats and a ring of horizontally resized rows (as many as the vertical
+// taps span plus a block, 16-48 rows for the usual sizes), never a whole float frame.
+// Thread safety: resize() mutates the scratch buffers; use one object per thread.
 class BicubicResizer {
  public:
   // REQUIRES: all sides > 0; resize_kernel_supported(kernel).
