@@ -83,21 +83,29 @@ void bm_onednn_matmul(benchmark::State& state, Shape s, Precision precision) {
   state.SetLabel(matmul->implementation());
 }
 
-void bm_attention(benchmark::State& state, int64_t length, AttentionParams p, bool causal) {
+// The last q_rows of a length-token sequence attend to all keys (causal: the ones before them;
+// q_rows == 1 and causal is one decode step over a length-token cache).
+void bm_attention(benchmark::State& state, int64_t length, int64_t q_rows, AttentionParams p,
+                  bool causal) {
   std::unique_ptr<Backend> backend = std::move(make_cpu_backend({}).value());
   const int64_t width = int64_t{p.num_heads} * p.head_dim;
   const int64_t kv_width = int64_t{p.num_kv_heads} * p.head_dim;
-  auto q = backend->allocate(DType::kF32, length, width);
+  auto q = backend->allocate(DType::kF32, q_rows, width);
   auto kv = backend->allocate(DType::kF32, length, 2 * kv_width);
-  auto out = backend->allocate(DType::kF32, length, width);
+  auto out = backend->allocate(DType::kF32, q_rows, width);
   if (!q.ok() || !kv.ok() || !out.ok()) return state.SkipWithError("allocation failed");
-  backend->upload(q->view(), std::span<const float>(random_values(length * width, 3)));
+  backend->upload(q->view(), std::span<const float>(random_values(q_rows * width, 3)));
   backend->upload(kv->view(), std::span<const float>(random_values(length * 2 * kv_width, 4)));
-  const AttentionBlock block{
-      0,      length, kv->view().cols_slice(0, kv_width), kv->view().cols_slice(kv_width, kv_width),
-      causal, 0};
+  const AttentionBlock block{0,
+                             q_rows,
+                             kv->view().cols_slice(0, kv_width),
+                             kv->view().cols_slice(kv_width, kv_width),
+                             causal,
+                             length - q_rows};
   for (auto _ : state) backend->attention(out->view(), q->view(), {&block, 1}, p);
-  const double pairs = causal ? length * (length + 1) / 2.0 : double(length) * length;
+  const double past = static_cast<double>(length - q_rows);
+  const double pairs =
+      causal ? q_rows * past + q_rows * (q_rows + 1) / 2.0 : double(q_rows) * length;
   state.counters["GFLOP/s"] = benchmark::Counter(4.0 * pairs * p.head_dim * p.num_heads / 1e9,
                                                  benchmark::Counter::kIsIterationInvariantRate);
 }
@@ -168,16 +176,28 @@ void register_benchmarks() {
           ->MinTime(seconds);
     }
   }
-  benchmark::RegisterBenchmark("attention/vision_segment_1456", bm_attention, 1456,
-                               AttentionParams{16, 16, 80, 1.0f / std::sqrt(80.0f)}, false)
-      ->UseRealTime()
-      ->Unit(benchmark::kMillisecond)
-      ->MinTime(1.0);
-  benchmark::RegisterBenchmark("attention/llm_prefill_7306_causal", bm_attention, 7306,
-                               AttentionParams{12, 2, 128, 1.0f / std::sqrt(128.0f)}, true)
-      ->UseRealTime()
-      ->Unit(benchmark::kMillisecond)
-      ->Iterations(2);
+  // f32 (the parity path) and bf16 products (AttentionParams::bf16_products, the bf16 path).
+  for (const bool bf16 : {false, true}) {
+    const std::string suffix = bf16 ? "/bf16" : "";
+    AttentionParams vision{16, 16, 80, 1.0f / std::sqrt(80.0f)};
+    AttentionParams llm{12, 2, 128, 1.0f / std::sqrt(128.0f)};
+    vision.bf16_products = llm.bf16_products = bf16;
+    benchmark::RegisterBenchmark(("attention/vision_segment_1456" + suffix).c_str(), bm_attention,
+                                 1456, 1456, vision, false)
+        ->UseRealTime()
+        ->Unit(benchmark::kMillisecond)
+        ->MinTime(1.0);
+    benchmark::RegisterBenchmark(("attention/llm_prefill_7306_causal" + suffix).c_str(),
+                                 bm_attention, 7306, 7306, llm, true)
+        ->UseRealTime()
+        ->Unit(benchmark::kMillisecond)
+        ->Iterations(2);
+    benchmark::RegisterBenchmark(("attention/llm_decode_7306" + suffix).c_str(), bm_attention, 7306,
+                                 1, llm, true)
+        ->UseRealTime()
+        ->Unit(benchmark::kMillisecond)
+        ->MinTime(0.5);
+  }
   benchmark::RegisterBenchmark("memory/copy_bandwidth", bm_memory_bandwidth)
       ->UseRealTime()
       ->Unit(benchmark::kMillisecond)

@@ -50,6 +50,10 @@ struct AttentionParams {
   int num_kv_heads = 0;  // key/value heads; divides num_heads (GQA; == num_heads for MHA)
   int head_dim = 0;      // features per head
   float scale = 0.0f;    // multiplies q.k before softmax (1/sqrt(head_dim) for Qwen2-VL)
+  // true: q, k, v and the softmax weights may be rounded to bf16 (round to nearest even) for
+  // the two products, which still accumulate in f32, as the reference's bf16 attention does. A
+  // backend may ignore it (it then computes in f32); false (the f32 parity path) never rounds.
+  bool bf16_products = false;
 };
 
 // One independent attention problem inside a batch of query rows: queries q rows

@@ -1,23 +1,30 @@
 // Backend::attention against a double-precision reference: non-causal segments (vision),
-// causal GQA with a KV-cache offset (LLM prefill and decode), long key ranges (many tiles).
+// causal GQA with a KV-cache offset (LLM prefill and decode), long key ranges (many tiles); and
+// the same shapes with bf16_products (the bf16 model path) against the reference computed on
+// bf16-rounded q, k and v.
 #include <gtest/gtest.h>
 
+#include <algorithm>
 #include <cmath>
 #include <utility>
 #include <vector>
 
+#include "tensor/cpu/attention_bf16.h"
+#include "tensor/cpu/cpu_context.h"
+#include "tensor/dtype.h"
 #include "tensor_test_util.h"
 
 namespace vcap::tensor {
 namespace {
 
 using testing::KernelPath;
+using testing::make_test_backend;
 using Blocks = std::vector<testing::HostAttentionBlock>;
 
 // q, k and v are strided column slices (testing::check_attention).
 void check_attention(KernelPath path, const AttentionParams& p, Blocks blocks, int64_t rows,
                      uint32_t seed, double tolerance) {
-  auto backend = testing::make_test_backend(path);
+  auto backend = make_test_backend(path);
   testing::check_attention(*backend, p, std::move(blocks), rows, seed, tolerance);
 }
 
@@ -55,6 +62,102 @@ TEST_P(AttentionTest, QueriesWithoutVisibleKeysGetZerosAndOtherRowsAreUntouched)
 TEST_P(AttentionTest, HeadDimNotAMultipleOf16UsesThePortableKernel) {
   const AttentionParams p{3, 3, 24, 1.0f / std::sqrt(24.0f)};
   check_attention(GetParam(), p, {{0, 11, 11, false, 0, {}, {}}}, 11, 6, 1e-5);
+}
+
+// --- bf16 products --------------------------------------------------------------------------
+
+// With bf16_products the CPU backend takes the bf16 kernel when it can (AVX-512 path, a CPU with
+// AVX512_BF16, a head_dim it supports); it then matches the double reference on bf16-rounded
+// q, k, v within kBf16Tolerance: the softmax weights are also rounded to bf16 (relative error
+// <= 2^-8 each) before P.V and every output is a convex combination of values |v| <= 1, so
+// |error| <= 2^-8; 1e-4 more covers the f32 accumulation of scores (|scale * q.k| <= ~100 here)
+// and of the outputs. Otherwise it computes in f32, exactly as without the flag (tolerance 1e-5
+// against the reference on the unrounded inputs).
+constexpr double kBf16Tolerance = 1.0 / 256 + 1e-4;
+
+bool takes_bf16_kernel(KernelPath path, const AttentionParams& p) {
+  return path == KernelPath::kAvx512 && cpu::cpu_has_avx512_bf16() &&
+         cpu::attention_bf16_supports(p);
+}
+
+std::vector<float> rounded_to_bf16(std::vector<float> values) {
+  for (float& x : values) x = bf16_to_f32(f32_to_bf16(x));
+  return values;
+}
+
+// Like testing::check_attention (q a strided column slice, k and v column slices of one fused
+// matrix), with bf16_products set. The backend gets the unrounded values; when the bf16 kernel
+// runs, the reference gets the bf16-rounded ones, so the kernel must round (to nearest even)
+// itself.
+void check_bf16_attention(KernelPath path, AttentionParams p, Blocks blocks, int64_t rows,
+                          uint32_t seed) {
+  p.bf16_products = true;
+  const bool rounds = takes_bf16_kernel(path, p);
+  auto backend = make_test_backend(path);
+  const int64_t width = int64_t{p.num_heads} * p.head_dim;
+  const int64_t kv_width = int64_t{p.num_kv_heads} * p.head_dim;
+  const auto q = testing::random_values(rows * width, seed, -3.0f, 3.0f);
+  const auto initial = testing::random_values(rows * width, seed + 1);
+  Tensor q_t =
+      testing::device_matrix(*backend, testing::padded(q, rows, width, 5, 0.0f), rows, width + 5);
+  Tensor out_t = testing::device_matrix(*backend, initial, rows, width);
+  std::vector<Tensor> kv;
+  std::vector<AttentionBlock> device_blocks;
+  Blocks rounded = blocks;
+  for (size_t i = 0; i < blocks.size(); ++i) {
+    testing::HostAttentionBlock& b = blocks[i];
+    const auto k = testing::random_values(b.k_count * kv_width, seed + 100 + 2 * i, -3.0f, 3.0f);
+    const auto v = testing::random_values(b.k_count * kv_width, seed + 101 + 2 * i);
+    std::vector<float> fused(b.k_count * 2 * kv_width);
+    for (int64_t j = 0; j < b.k_count; ++j) {
+      std::copy_n(&k[j * kv_width], kv_width, &fused[j * 2 * kv_width]);
+      std::copy_n(&v[j * kv_width], kv_width, &fused[j * 2 * kv_width + kv_width]);
+    }
+    rounded[i].k = rounds ? rounded_to_bf16(k) : k;
+    rounded[i].v = rounds ? rounded_to_bf16(v) : v;
+    kv.push_back(testing::device_matrix(*backend, fused, b.k_count, 2 * kv_width));
+    const TensorView all = kv.back().view();
+    device_blocks.push_back({b.q_begin, b.q_count, all.cols_slice(0, kv_width),
+                             all.cols_slice(kv_width, kv_width), b.causal, b.offset});
+  }
+  backend->attention(out_t.view(), q_t.view().cols_slice(5, width), device_blocks, p);
+  const Status s = backend->synchronize();
+  ASSERT_TRUE(s.ok()) << s.to_string();
+  testing::expect_close(
+      testing::host_values(*backend, out_t.view()),
+      testing::reference_attention(rounds ? rounded_to_bf16(q) : q, rounded, p, initial),
+      rounds ? kBf16Tolerance : 1e-5);
+}
+
+TEST_P(AttentionTest, Bf16VisionSegmentsOfOddLengthsHeadDim80) {
+  const AttentionParams p{16, 16, 80, 1.0f / std::sqrt(80.0f)};
+  check_bf16_attention(GetParam(), p,
+                       {{0, 37, 37, false, 0, {}, {}}, {37, 101, 101, false, 0, {}, {}}}, 138, 11);
+}
+
+TEST_P(AttentionTest, Bf16CausalGqaPrefillAfterCachedTokens) {
+  const AttentionParams p{12, 2, 128, 1.0f / std::sqrt(128.0f)};
+  // 45 new tokens after 77 cached (keys cross a tile boundary), 19 new with an empty cache.
+  check_bf16_attention(GetParam(), p,
+                       {{0, 45, 122, true, 77, {}, {}}, {45, 19, 19, true, 0, {}, {}}}, 64, 12);
+}
+
+TEST_P(AttentionTest, Bf16DecodeStepOverAnOddNumberOfKeys) {
+  const AttentionParams p{12, 2, 128, 1.0f / std::sqrt(128.0f)};
+  check_bf16_attention(GetParam(), p, {{0, 1, 1001, true, 1000, {}, {}}}, 1, 13);
+}
+
+TEST_P(AttentionTest, Bf16QueriesWithoutVisibleKeysGetZeros) {
+  const AttentionParams p{2, 1, 16, 0.25f};
+  check_bf16_attention(GetParam(), p, {{2, 6, 6, true, -3, {}, {}}}, 10, 14);
+}
+
+// The pico presets: head_dim 16 (vision and LLM of pico) and 24 (pico-b's LLM: not a multiple
+// of 16, so the f32 kernels compute it).
+TEST_P(AttentionTest, Bf16PicoHeadDims16And24) {
+  check_bf16_attention(GetParam(), {4, 2, 16, 0.25f}, {{0, 67, 70, true, 3, {}, {}}}, 67, 15);
+  check_bf16_attention(GetParam(), {4, 2, 24, 1.0f / std::sqrt(24.0f)},
+                       {{0, 33, 33, true, 0, {}, {}}}, 33, 16);
 }
 
 INSTANTIATE_TEST_SUITE_P(Paths, AttentionTest,

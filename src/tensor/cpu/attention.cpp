@@ -6,6 +6,7 @@
 #include <vector>
 
 #include "tensor/cpu/attention_avx512.h"
+#include "tensor/cpu/attention_bf16.h"
 
 namespace vcap::tensor::cpu {
 namespace {
@@ -106,17 +107,24 @@ std::vector<Task> make_tasks(std::span<const AttentionBlock> blocks,
 void attention(const CpuContext& context, TensorView out, TensorView q,
                std::span<const AttentionBlock> blocks, const AttentionParams& params) {
   const std::vector<Task> tasks = make_tasks(blocks, params);
+  // bf16 products only where allowed and the CPU has vdpbf16ps; otherwise exactly the f32 path.
+  const bool bf16 = params.bf16_products && context.avx512_bf16 && attention_bf16_supports(params);
   const bool vector = context.avx512 && attention_avx512_supports(params);
   const auto count = static_cast<int64_t>(tasks.size());
 #pragma omp parallel num_threads(context.threads) if (count > 1)
   {
     std::vector<float> scratch;
+    AttentionBf16Scratch bf16_scratch;
 #pragma omp for schedule(dynamic, 1)
     for (int64_t t = 0; t < count; ++t) {
       const Task& task = tasks[t];
       const AttentionBlock& block = blocks[task.block];
       const Lanes lanes = make_lanes(out, q, block, task, params);
-      if (vector) {
+      if (bf16) {
+        attention_task_bf16(lanes.q.data(), lanes.out.data(), lanes.end.data(),
+                            static_cast<int64_t>(lanes.q.size()), lanes.max_end, block,
+                            task.kv_head, params, bf16_scratch);
+      } else if (vector) {
         attention_task_avx512(lanes.q.data(), lanes.out.data(), lanes.end.data(),
                               static_cast<int64_t>(lanes.q.size()), lanes.max_end, block,
                               task.kv_head, params, scratch);

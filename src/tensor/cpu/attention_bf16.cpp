@@ -1,0 +1,299 @@
+#include "tensor/cpu/attention_bf16.h"
+
+#include <algorithm>
+#include <array>
+#include <limits>
+
+#include "tensor/cpu/attention_softmax_avx512.h"
+
+namespace vcap::tensor::cpu {
+namespace {
+
+// Layout (as in attention_avx512.cpp): the task's queries ("lanes") run along the 16 lanes of a
+// vector and the online softmax is vertical. vdpbf16ps multiplies pairs of bf16 values, so each
+// operand is packed as 32-bit pairs along the dimension being summed:
+//  - Q.K^T sums over head_dim: qp[d/2][lane] = (q[lane][d], q[lane][d+1]) once per task, and
+//    kp[key][d/2] = (k[key][d], k[key][d+1]) per key tile (a plain conversion of each row);
+//    score vectors are dot(qp row, broadcast kp pair).
+//  - P.V sums over keys: pp[key/2][lane] = (p[key][lane], p[key+1][lane]) and
+//    vp[key/2][d] = (v[key][d], v[key+1][d]) per key tile; acc[lane][d..d+16) accumulates
+//    dot(broadcast pp pair, vp row).
+// Packing a tile costs O(tile * head_dim), against O(tile * lanes * head_dim) for its products.
+constexpr int kTileKeys = 64;  // even: keys pair up inside a tile
+constexpr int kScoreKeys = 4;  // keys per score register block; kp rows are padded to it
+constexpr float kMinusInf = -std::numeric_limits<float>::infinity();
+
+struct Scratch {
+  // f32 (64-byte aligned)
+  float* st;       // [kTileKeys][lp]      scores, then probabilities, of the current key tile
+  float* max;      // [lp]                 running max per query
+  float* sum;      // [lp]                 running sum of exp per query
+  float* rescale;  // [lp]                 rescale factor of the current tile
+  float* acc;      // [lanes][dim]         unnormalised outputs
+  // bf16 pairs (64-byte aligned except kp rows, which are 32-byte aligned)
+  uint32_t* qp;  // [dim/2][lp]
+  uint32_t* kp;  // [kTileKeys][dim/2]
+  uint32_t* vp;  // [kTileKeys/2][dim]
+  uint32_t* pp;  // [kTileKeys/2][lp]
+  int32_t* end;  // [lp]                   keys [0, end) visible per query (0 for padding lanes)
+};
+
+template <typename T>
+T* aligned_start(std::vector<T>& storage, size_t count) {
+  if (storage.size() < count + 64 / sizeof(T)) storage.resize(count + 64 / sizeof(T));
+  const auto address = reinterpret_cast<uintptr_t>(storage.data());
+  return storage.data() + ((64 - address % 64) % 64) / sizeof(T);
+}
+
+Scratch carve(AttentionBf16Scratch& storage, int64_t lanes, int64_t lp, int dim) {
+  const int64_t pairs = dim / 2;
+  Scratch s;
+  s.st = aligned_start(storage.values, kTileKeys * lp + 3 * lp + lanes * dim);
+  s.max = s.st + kTileKeys * lp;
+  s.sum = s.max + lp;
+  s.rescale = s.sum + lp;
+  s.acc = s.rescale + lp;
+  s.qp = aligned_start(storage.packed, pairs * lp + kTileKeys * pairs + kTileKeys / 2 * dim +
+                                           kTileKeys / 2 * lp + lp);
+  s.kp = s.qp + pairs * lp;
+  s.vp = s.kp + kTileKeys * pairs;
+  s.pp = s.vp + kTileKeys / 2 * dim;
+  s.end = reinterpret_cast<int32_t*>(s.pp + kTileKeys / 2 * lp);
+  return s;
+}
+
+// out[i] = (bf16(x[2i]), bf16(x[2i+1])) for i < dim/2: a plain conversion, as element 2i of a
+// bf16 vector is the low half of its 32-bit lane i. REQUIRES: dim % 16 == 0.
+[[gnu::target("avx512f,avx512bw,avx512dq,avx512vl,avx512bf16")]] void pack_row(const float* x,
+                                                                               int dim,
+                                                                               uint32_t* out) {
+  int d = 0;
+  for (; d + 32 <= dim; d += 32) {
+    const __m512bh b = _mm512_cvtne2ps_pbh(_mm512_loadu_ps(x + d + 16), _mm512_loadu_ps(x + d));
+    _mm512_storeu_si512(out + d / 2, reinterpret_cast<__m512i>(b));
+  }
+  if (d < dim) {
+    const __m256bh b = _mm512_cvtneps_pbh(_mm512_loadu_ps(x + d));
+    _mm256_storeu_si256(reinterpret_cast<__m256i*>(out + d / 2), reinterpret_cast<__m256i>(b));
+  }
+}
+
+// 32-bit lane i = (bf16(a[i]), bf16(b[i])).
+[[gnu::always_inline, gnu::target("avx512f,avx512bw,avx512dq,avx512vl,avx512bf16")]] inline __m512i
+interleave(__m512 a, __m512 b) {
+  // Word 2i takes word i of cvtne2ps (a), word 2i+1 takes word 16 + i (b).
+  const __m512i iota = _mm512_set_epi32(15, 14, 13, 12, 11, 10, 9, 8, 7, 6, 5, 4, 3, 2, 1, 0);
+  const __m512i index = _mm512_add_epi32(_mm512_mullo_epi32(iota, _mm512_set1_epi32(0x10001)),
+                                         _mm512_set1_epi32(0x100000));
+  return _mm512_permutexvar_epi16(index, reinterpret_cast<__m512i>(_mm512_cvtne2ps_pbh(b, a)));
+}
+
+void pack_queries(const Scratch& s, const float* const* q, int64_t lanes, int64_t lp, int dim) {
+  const int pairs = dim / 2;
+  std::array<uint32_t, 128> row;
+  for (int64_t l = 0; l < lp; ++l) {
+    if (l < lanes) {
+      pack_row(q[l], dim, row.data());
+    } else {
+      std::fill_n(row.begin(), pairs, 0u);
+    }
+    for (int i = 0; i < pairs; ++i) s.qp[i * lp + l] = row[i];
+  }
+}
+
+// kp rows [0, count) from keys j0.., zero rows up to a multiple of kScoreKeys.
+void pack_keys(const Scratch& s, const AttentionBlock& block, int64_t column, int64_t j0,
+               int64_t count, int dim) {
+  const int pairs = dim / 2;
+  for (int64_t j = 0; j < count; ++j) {
+    pack_row(block.k.row<float>(j0 + j) + column, dim, s.kp + j * pairs);
+  }
+  const int64_t padded = (count + kScoreKeys - 1) / kScoreKeys * kScoreKeys;
+  std::fill(s.kp + count * pairs, s.kp + padded * pairs, 0u);
+}
+
+// vp rows [0, ceil(count / 2)) from values j0..; a missing odd key pairs with zeros.
+[[gnu::target("avx512f,avx512bw,avx512dq,avx512vl,avx512bf16")]] void pack_values(
+    const Scratch& s, const AttentionBlock& block, int64_t column, int64_t j0, int64_t count,
+    int dim) {
+  for (int64_t j = 0; j < count; j += 2) {
+    const float* a = block.v.row<float>(j0 + j) + column;
+    const float* b = j + 1 < count ? block.v.row<float>(j0 + j + 1) + column : nullptr;
+    uint32_t* out = s.vp + j / 2 * dim;
+    for (int d = 0; d < dim; d += 16) {
+      const __m512 bv = b ? _mm512_loadu_ps(b + d) : _mm512_setzero_ps();
+      _mm512_store_si512(out + d, interleave(_mm512_loadu_ps(a + d), bv));
+    }
+  }
+}
+
+// pp rows [0, ceil(count / 2)) from the probabilities in st.
+[[gnu::target("avx512f,avx512bw,avx512dq,avx512vl,avx512bf16")]] void pack_probabilities(
+    const Scratch& s, int64_t count, int64_t lp) {
+  for (int64_t j = 0; j < count; j += 2) {
+    const float* a = s.st + j * lp;
+    const float* b = j + 1 < count ? a + lp : nullptr;
+    uint32_t* out = s.pp + j / 2 * lp;
+    for (int64_t l = 0; l < lp; l += 16) {
+      const __m512 bv = b ? _mm512_load_ps(b + l) : _mm512_setzero_ps();
+      _mm512_store_si512(out + l, interleave(_mm512_load_ps(a + l), bv));
+    }
+  }
+}
+
+// st[j][v*16 ..] = sum_i kp[j][i] . qp[i][v*16 ..] for kScoreKeys keys and LV lane vectors.
+template <int LV>
+[[gnu::target("avx512f,avx512bw,avx512dq,avx512vl,avx512bf16")]] void score_block(
+    const uint32_t* kp, const uint32_t* qp, int64_t lp, int pairs, int64_t v0, float* st) {
+  __m512 acc[kScoreKeys][LV];
+  for (int j = 0; j < kScoreKeys; ++j) {
+    for (int v = 0; v < LV; ++v) acc[j][v] = _mm512_setzero_ps();
+  }
+  for (int i = 0; i < pairs; ++i) {
+    __m512bh q[LV];
+    for (int v = 0; v < LV; ++v) {
+      q[v] = reinterpret_cast<__m512bh>(_mm512_load_si512(qp + i * lp + 16 * (v0 + v)));
+    }
+    for (int j = 0; j < kScoreKeys; ++j) {
+      const __m512bh k =
+          reinterpret_cast<__m512bh>(_mm512_set1_epi32(static_cast<int32_t>(kp[j * pairs + i])));
+      for (int v = 0; v < LV; ++v) acc[j][v] = _mm512_dpbf16_ps(acc[j][v], q[v], k);
+    }
+  }
+  for (int j = 0; j < kScoreKeys; ++j) {
+    for (int v = 0; v < LV; ++v) _mm512_store_ps(st + j * lp + 16 * (v0 + v), acc[j][v]);
+  }
+}
+
+void score_tile(const Scratch& s, int64_t count, int64_t lp, int dim) {
+  const int pairs = dim / 2;
+  for (int64_t j = 0; j < count; j += kScoreKeys) {
+    const uint32_t* kp = s.kp + j * pairs;
+    float* st = s.st + j * lp;
+    for (int64_t v0 = 0; v0 < lp / 16; v0 += 4) {
+      switch (std::min<int64_t>(4, lp / 16 - v0)) {
+        case 4:
+          score_block<4>(kp, s.qp, lp, pairs, v0, st);
+          break;
+        case 3:
+          score_block<3>(kp, s.qp, lp, pairs, v0, st);
+          break;
+        case 2:
+          score_block<2>(kp, s.qp, lp, pairs, v0, st);
+          break;
+        default:
+          score_block<1>(kp, s.qp, lp, pairs, v0, st);
+          break;
+      }
+    }
+  }
+}
+
+// acc[l][c0 .. c0 + 16*NV) = acc * rescale[l] + sum_j p[j][l] * V[j][..] for R lanes from l0,
+// over `key_pairs` pairs of the tile.
+template <int R, int NV>
+[[gnu::target("avx512f,avx512bw,avx512dq,avx512vl,avx512bf16")]] void accumulate_block(
+    const Scratch& s, int64_t l0, int64_t lp, int dim, int64_t key_pairs, int c0) {
+  __m512 a[R][NV];
+  for (int r = 0; r < R; ++r) {
+    const __m512 rescale = _mm512_set1_ps(s.rescale[l0 + r]);
+    for (int i = 0; i < NV; ++i) {
+      a[r][i] = _mm512_mul_ps(_mm512_loadu_ps(s.acc + (l0 + r) * dim + c0 + 16 * i), rescale);
+    }
+  }
+  for (int64_t jp = 0; jp < key_pairs; ++jp) {
+    __m512bh v[NV];
+    for (int i = 0; i < NV; ++i) {
+      v[i] = reinterpret_cast<__m512bh>(_mm512_load_si512(s.vp + jp * dim + c0 + 16 * i));
+    }
+    for (int r = 0; r < R; ++r) {
+      const __m512bh p = reinterpret_cast<__m512bh>(
+          _mm512_set1_epi32(static_cast<int32_t>(s.pp[jp * lp + l0 + r])));
+      for (int i = 0; i < NV; ++i) a[r][i] = _mm512_dpbf16_ps(a[r][i], p, v[i]);
+    }
+  }
+  for (int r = 0; r < R; ++r) {
+    for (int i = 0; i < NV; ++i) _mm512_storeu_ps(s.acc + (l0 + r) * dim + c0 + 16 * i, a[r][i]);
+  }
+}
+
+// All lanes, columns [c0, c0 + 16*NV): register tiles of R lanes (R * NV <= 24 accumulators).
+template <int NV>
+void accumulate_columns(const Scratch& s, int64_t lanes, int64_t lp, int dim, int64_t key_pairs,
+                        int c0) {
+  constexpr int kLanes = NV <= 6 ? 4 : 2;
+  int64_t l = 0;
+  for (; l + kLanes <= lanes; l += kLanes) {
+    accumulate_block<kLanes, NV>(s, l, lp, dim, key_pairs, c0);
+  }
+  for (; l < lanes; ++l) accumulate_block<1, NV>(s, l, lp, dim, key_pairs, c0);
+}
+
+void accumulate_tile(const Scratch& s, int64_t lanes, int64_t lp, int dim, int64_t key_pairs) {
+  for (int c0 = 0; c0 < dim; c0 += 128) {
+    switch (std::min(8, (dim - c0) / 16)) {
+      case 8:
+        accumulate_columns<8>(s, lanes, lp, dim, key_pairs, c0);
+        break;
+      case 7:
+        accumulate_columns<7>(s, lanes, lp, dim, key_pairs, c0);
+        break;
+      case 6:
+        accumulate_columns<6>(s, lanes, lp, dim, key_pairs, c0);
+        break;
+      case 5:
+        accumulate_columns<5>(s, lanes, lp, dim, key_pairs, c0);
+        break;
+      case 4:
+        accumulate_columns<4>(s, lanes, lp, dim, key_pairs, c0);
+        break;
+      case 3:
+        accumulate_columns<3>(s, lanes, lp, dim, key_pairs, c0);
+        break;
+      case 2:
+        accumulate_columns<2>(s, lanes, lp, dim, key_pairs, c0);
+        break;
+      default:
+        accumulate_columns<1>(s, lanes, lp, dim, key_pairs, c0);
+        break;
+    }
+  }
+}
+
+}  // namespace
+
+bool attention_bf16_supports(const AttentionParams& params) {
+  return params.head_dim % 16 == 0 && params.head_dim <= 256;
+}
+
+void attention_task_bf16(const float* const* q, float* const* out, const int64_t* end,
+                         int64_t lanes, int64_t max_end, const AttentionBlock& block, int kv_head,
+                         const AttentionParams& params, AttentionBf16Scratch& scratch) {
+  const int dim = params.head_dim;
+  const int64_t column = static_cast<int64_t>(kv_head) * dim;
+  const int64_t lp = (lanes + 15) / 16 * 16;
+  const Scratch s = carve(scratch, lanes, lp, dim);
+  pack_queries(s, q, lanes, lp, dim);
+  for (int64_t l = 0; l < lp; ++l) {
+    s.end[l] = l < lanes ? static_cast<int32_t>(end[l]) : 0;
+    s.max[l] = kMinusInf;
+    s.sum[l] = 0.0f;
+  }
+  std::fill(s.acc, s.acc + lanes * dim, 0.0f);
+  const SoftmaxTile softmax{s.st, s.max, s.sum, s.rescale, s.end, lp};
+  for (int64_t j0 = 0; j0 < max_end; j0 += kTileKeys) {
+    const int64_t count = std::min<int64_t>(kTileKeys, max_end - j0);
+    pack_keys(s, block, column, j0, count, dim);
+    pack_values(s, block, column, j0, count, dim);
+    score_tile(s, count, lp, dim);
+    softmax_tile(softmax, j0, count, params.scale);
+    pack_probabilities(s, count, lp);
+    accumulate_tile(s, lanes, lp, dim, (count + 1) / 2);
+  }
+  for (int64_t l = 0; l < lanes; ++l) {
+    const float inverse = s.sum[l] > 0.0f ? 1.0f / s.sum[l] : 0.0f;
+    for (int d = 0; d < dim; ++d) out[l][d] = s.acc[l * dim + d] * inverse;
+  }
+}
+
+}  // namespace vcap::tensor::cpu
