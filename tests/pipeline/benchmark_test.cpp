@@ -7,9 +7,8 @@
 #include <cstdio>
 #include <string>
 
-#include "model/gemm_work.h"
-#include "model/test_model.h"
 #include "pipeline/test_dir.h"
+#include "pipeline/test_model_dir.h"
 
 namespace vcap::pipeline {
 namespace {
@@ -20,10 +19,7 @@ const fs::path kData = VCAP_TEST_DATA_DIR;
 class Benchmark : public ::testing::Test {
  protected:
   void SetUp() override {
-    model::MakeTestModelOptions make;
-    make.side_files_dir = kData / "qwen2vl";
-    ASSERT_TRUE(
-        make_test_model(*model::test_model_preset("pico-b"), dir_.path() / "model", make).ok());
+    ASSERT_TRUE(testing::make_test_model_dir("pico-b", dir_.path() / "model").ok());
     options_.caption.model = (dir_.path() / "model").string();
     options_.caption.max_new_tokens = 3;
     options_.caption.threads = 1;
@@ -101,9 +97,7 @@ TEST_F(Benchmark, AFailingClipIsAnErrorNamingIt) {
 
 TEST(BenchCli, PrintsOneJsonObject) {
   testing::TestDir dir;
-  model::MakeTestModelOptions make;
-  make.side_files_dir = kData / "qwen2vl";
-  ASSERT_TRUE(make_test_model(*model::test_model_preset("pico"), dir.path() / "m", make).ok());
+  ASSERT_TRUE(testing::make_test_model_dir("pico", dir.path() / "m").ok());
   const std::string command = std::string(VCAP_BINARY) + " bench --model " +
                               (dir.path() / "m").string() + " --video " +
                               (kData / "media" / "short_0.2s.mp4").string() +

@@ -10,8 +10,8 @@
 #include <nlohmann/json.hpp>
 
 #include "io/npy.h"
-#include "model/test_model.h"
 #include "pipeline/test_dir.h"
+#include "pipeline/test_model_dir.h"
 
 namespace vcap::pipeline {
 namespace {
@@ -34,10 +34,7 @@ nlohmann::json json_file(const fs::path& path) { return nlohmann::json::parse(re
 class Inspect : public ::testing::Test {
  protected:
   void SetUp() override {
-    model::MakeTestModelOptions make;
-    make.side_files_dir = kData / "qwen2vl";
-    ASSERT_TRUE(
-        make_test_model(*model::test_model_preset("pico-b"), dir_.path() / "model", make).ok());
+    ASSERT_TRUE(testing::make_test_model_dir("pico-b", dir_.path() / "model").ok());
     options_.video = (kData / "media" / "short_0.2s.mp4").string();
     options_.model = (dir_.path() / "model").string();
     options_.out_dir = dir_.path() / "out";
