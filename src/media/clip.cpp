@@ -133,16 +133,26 @@ ClipResult<PassResult> run_pass(const std::string& path, const PassSettings& set
 ClipResult<Clip> assemble(ClipPlan plan, FrameStore& store, const DecodeOptions& options,
                           const std::string& path) {
   Clip clip;
-  const size_t frame_bytes = static_cast<size_t>(3 * plan.resized_height * plan.resized_width);
-  clip.frames.resize(frame_bytes * plan.frame_indices.size());
+  const size_t frame_bytes = store.frame_bytes();
+  bool in_slot_order = store.resized_slot.size() == plan.frame_indices.size();
   for (size_t k = 0; k < plan.frame_indices.size(); ++k) {
-    const auto found = store.resized.find(plan.frame_indices[k]);
-    if (found == store.resized.end()) {
+    const auto found = store.resized_slot.find(plan.frame_indices[k]);
+    if (found == store.resized_slot.end()) {
       return ClipError(ClipErrorKind::kDecodeError,
                        "media: " + path + ": frame " + std::to_string(plan.frame_indices[k]) +
                            " did not decode again in a second pass");
     }
-    std::memcpy(&clip.frames[k * frame_bytes], found->second.data(), frame_bytes);
+    in_slot_order = in_slot_order && found->second == k;
+  }
+  if (in_slot_order) {
+    clip.frames = std::move(store.resized_frames);
+  } else {  // repeated indices, or frames kept by two passes
+    clip.frames.resize(frame_bytes * plan.frame_indices.size());
+    for (size_t k = 0; k < plan.frame_indices.size(); ++k) {
+      const size_t slot = store.resized_slot.at(plan.frame_indices[k]);
+      std::memcpy(&clip.frames[k * frame_bytes], &store.resized_frames[slot * frame_bytes],
+                  frame_bytes);
+    }
   }
   if (options.keep_selected_frames) {
     const FrameSize size = store.selected_sizes[plan.frame_indices.front()];
@@ -238,7 +248,7 @@ ClipResult<Clip> load_once(const std::string& path, const DecodeOptions& options
   }
   std::vector<int64_t> missing;
   for (int64_t index : plan->frame_indices) {
-    if (store.resized.count(index) == 0) missing.push_back(index);
+    if (store.resized_slot.count(index) == 0) missing.push_back(index);
   }
   if (!missing.empty()) {
     ClipResult<PassResult> second = run_pass(path, settings, missing, true, options, store);

@@ -5,6 +5,13 @@
 
 namespace vcap::media::detail {
 
+uint8_t* FrameStore::add_resized(int64_t index) {
+  const size_t slot = resized_slot.size();
+  resized_slot[index] = slot;
+  resized_frames.resize((slot + 1) * frame_bytes());
+  return &resized_frames[slot * frame_bytes()];
+}
+
 FrameSampler::FrameSampler(const std::vector<int64_t>& wanted, bool keep_selected,
                            bool stop_after_last, FrameStore& store)
     : wanted_(wanted),
@@ -13,6 +20,9 @@ FrameSampler::FrameSampler(const std::vector<int64_t>& wanted, bool keep_selecte
       store_(store) {
   std::sort(wanted_.begin(), wanted_.end());
   wanted_.erase(std::unique(wanted_.begin(), wanted_.end()), wanted_.end());
+  // One allocation for the frames of this pass (growing frame by frame would move them).
+  store_.resized_frames.reserve(store_.resized_frames.size() +
+                                wanted_.size() * store_.frame_bytes());
 }
 
 FrameAction FrameSampler::visit(int64_t index, const AVFrame& frame) {
@@ -49,18 +59,17 @@ void FrameSampler::keep(int64_t index, const RgbView& rgb) {
     resizer_ = std::make_unique<BicubicResizer>(in, coded);
   }
   const size_t plane = static_cast<size_t>(coded.height * coded.width);
-  std::vector<uint8_t> out(3 * plane);
+  uint8_t* out = store_.add_resized(index);
   if (store_.rotation == 0) {
-    resizer_->resize_packed_to_planar(rgb.data, rgb.stride, out.data());
+    resizer_->resize_packed_to_planar(rgb.data, rgb.stride, out);
   } else {
     coded_resized_.resize(3 * plane);
     resizer_->resize_packed_to_planar(rgb.data, rgb.stride, coded_resized_.data());
     for (size_t c = 0; c < 3; ++c) {
       rotate_image(&coded_resized_[c * plane], coded.height, coded.width, 1, store_.rotation,
-                   &out[c * plane]);
+                   out + c * plane);
     }
   }
-  store_.resized[index] = std::move(out);
 }
 
 }  // namespace vcap::media::detail

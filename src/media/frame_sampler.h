@@ -17,13 +17,22 @@
 
 namespace vcap::media::detail {
 
-// Frames kept across passes, by decode index.
+// Frames kept across passes, by decode index. Resized frames are written back to back into one
+// buffer in the order they are kept, so the usual case (one pass, increasing unique indices)
+// hands that buffer to the Clip as it is: no per-frame allocation, no copy.
 struct FrameStore {
   FrameSize resized_size;  // displayed orientation: [3, height, width] per frame
   int rotation = 0;        // clockwise degrees applied after the resize
-  std::map<int64_t, std::vector<uint8_t>> resized;   // planar RGB, resized_size
+  std::vector<uint8_t> resized_frames;       // planar RGB frames of resized_size, back to back
+  std::map<int64_t, size_t> resized_slot;    // decode index -> frame number in resized_frames
   std::map<int64_t, std::vector<uint8_t>> selected;  // packed RGB as decoded (keep_selected)
   std::map<int64_t, FrameSize> selected_sizes;
+
+  size_t frame_bytes() const {
+    return static_cast<size_t>(3 * resized_size.height * resized_size.width);
+  }
+  // Room for the resized frame of `index` at the end of resized_frames.
+  uint8_t* add_resized(int64_t index);
 };
 
 class FrameSampler {
