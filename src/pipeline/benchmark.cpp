@@ -226,10 +226,15 @@ Result<BenchReport> run_benchmark(const BenchOptions& options, std::FILE* log) {
     return s;
   if (options.yardsticks && caption.device == "cpu") {
     std::fprintf(log, "vcap bench: measuring bare oneDNN GEMMs and memory bandwidth\n");
-    const int64_t patches =
-        report.visual_tokens * model.dims().vision.merge_size * model.dims().vision.merge_size;
-    const int64_t vision_rows =
-        std::min(patches * std::min(report.bs, report.clips), model.chunks().vision_rows);
+    // The tower runs whole frame pairs per chunk, as many as fit in chunks().vision_rows.
+    const model::VisionDims& v = model.dims().vision;
+    const int64_t patches = report.visual_tokens * v.merge_size * v.merge_size;
+    const int64_t slices = std::max<int64_t>(
+        1, (report.frames + v.temporal_patch_size - 1) / v.temporal_patch_size);
+    const int64_t per_slice = patches / slices;
+    const int64_t batch_patches = patches * std::min(report.bs, report.clips);
+    const int64_t vision_rows = std::min(
+        batch_patches, std::max<int64_t>(1, model.chunks().vision_rows / per_slice) * per_slice);
     const int64_t prefill_rows = std::min(report.prompt_tokens, model.chunks().prefill_rows);
     if (Status s = measure_yardsticks(model, vision_rows, prefill_rows, report); !s.ok()) return s;
   }
