@@ -67,7 +67,8 @@ TEST_P(AttentionTest, HeadDimNotAMultipleOf16UsesThePortableKernel) {
 // --- bf16 products --------------------------------------------------------------------------
 
 // With bf16_products the CPU backend takes the bf16 kernel when it can (AVX-512 path, a CPU with
-// AVX512_BF16, a head_dim it supports); it then matches the double reference on bf16-rounded
+// AVX512_BF16, a head_dim it supports) for the blocks that repay packing their keys (at least 16
+// queries per kv head); it then matches the double reference on bf16-rounded
 // q, k, v within kBf16Tolerance: the softmax weights are also rounded to bf16 (relative error
 // <= 2^-8 each) before P.V and every output is a convex combination of values |v| <= 1, so
 // |error| <= 2^-8; 1e-4 more covers the f32 accumulation of scores (|scale * q.k| <= ~100 here)
@@ -75,9 +76,12 @@ TEST_P(AttentionTest, HeadDimNotAMultipleOf16UsesThePortableKernel) {
 // against the reference on the unrounded inputs).
 constexpr double kBf16Tolerance = 1.0 / 256 + 1e-4;
 
-bool takes_bf16_kernel(KernelPath path, const AttentionParams& p) {
+bool takes_bf16_kernel(KernelPath path, const AttentionParams& p,
+                       const testing::HostAttentionBlock& b) {
+  AttentionBlock block;
+  block.q_count = b.q_count;
   return path == KernelPath::kAvx512 && cpu::cpu_has_avx512_bf16() &&
-         cpu::attention_bf16_supports(p);
+         cpu::attention_bf16_supports(p) && cpu::attention_bf16_pays_off(block, p);
 }
 
 std::vector<float> rounded_to_bf16(std::vector<float> values) {
@@ -86,13 +90,21 @@ std::vector<float> rounded_to_bf16(std::vector<float> values) {
 }
 
 // Like testing::check_attention (q a strided column slice, k and v column slices of one fused
-// matrix), with bf16_products set. The backend gets the unrounded values; when the bf16 kernel
-// runs, the reference gets the bf16-rounded ones, so the kernel must round (to nearest even)
-// itself.
+// matrix), with bf16_products set. The backend gets the unrounded values; for the blocks the
+// bf16 kernel runs (all or none in these cases) the reference gets the bf16-rounded ones, so the
+// kernel must round (to nearest even) itself. expect_bf16_kernel: which kernel the case is
+// meant for, checked where the CPU has AVX512_BF16.
 void check_bf16_attention(KernelPath path, AttentionParams p, Blocks blocks, int64_t rows,
-                          uint32_t seed) {
+                          uint32_t seed, bool expect_bf16_kernel = true) {
   p.bf16_products = true;
-  const bool rounds = takes_bf16_kernel(path, p);
+  bool rounds = false;
+  for (const testing::HostAttentionBlock& b : blocks) {
+    rounds = takes_bf16_kernel(path, p, b);
+    ASSERT_EQ(rounds, takes_bf16_kernel(path, p, blocks.front())) << "mixed kernels in one case";
+  }
+  if (path == KernelPath::kAvx512 && cpu::cpu_has_avx512_bf16()) {
+    ASSERT_EQ(rounds, expect_bf16_kernel);
+  }
   auto backend = make_test_backend(path);
   const int64_t width = int64_t{p.num_heads} * p.head_dim;
   const int64_t kv_width = int64_t{p.num_kv_heads} * p.head_dim;
@@ -142,13 +154,20 @@ TEST_P(AttentionTest, Bf16CausalGqaPrefillAfterCachedTokens) {
                        {{0, 45, 122, true, 77, {}, {}}, {45, 19, 19, true, 0, {}, {}}}, 64, 12);
 }
 
+// One row, 16 query heads per kv head: 16 queries, the bf16 kernel's smallest task.
 TEST_P(AttentionTest, Bf16DecodeStepOverAnOddNumberOfKeys) {
-  const AttentionParams p{12, 2, 128, 1.0f / std::sqrt(128.0f)};
+  const AttentionParams p{16, 1, 128, 1.0f / std::sqrt(128.0f)};
   check_bf16_attention(GetParam(), p, {{0, 1, 1001, true, 1000, {}, {}}}, 1, 13);
 }
 
+// Qwen2-VL-2B decode (6 queries per kv head) does not repay packing: the f32 kernel runs.
+TEST_P(AttentionTest, Bf16DecodeStepWithFewQueriesPerKvHeadStaysF32) {
+  const AttentionParams p{12, 2, 128, 1.0f / std::sqrt(128.0f)};
+  check_bf16_attention(GetParam(), p, {{0, 1, 1001, true, 1000, {}, {}}}, 1, 17, false);
+}
+
 TEST_P(AttentionTest, Bf16QueriesWithoutVisibleKeysGetZeros) {
-  const AttentionParams p{2, 1, 16, 0.25f};
+  const AttentionParams p{4, 1, 16, 0.25f};
   check_bf16_attention(GetParam(), p, {{2, 6, 6, true, -3, {}, {}}}, 10, 14);
 }
 
@@ -157,7 +176,7 @@ TEST_P(AttentionTest, Bf16QueriesWithoutVisibleKeysGetZeros) {
 TEST_P(AttentionTest, Bf16PicoHeadDims16And24) {
   check_bf16_attention(GetParam(), {4, 2, 16, 0.25f}, {{0, 67, 70, true, 3, {}, {}}}, 67, 15);
   check_bf16_attention(GetParam(), {4, 2, 24, 1.0f / std::sqrt(24.0f)},
-                       {{0, 33, 33, true, 0, {}, {}}}, 33, 16);
+                       {{0, 33, 33, true, 0, {}, {}}}, 33, 16, false);
 }
 
 INSTANTIATE_TEST_SUITE_P(Paths, AttentionTest,

@@ -3,6 +3,7 @@
 #include <algorithm>
 #include <cmath>
 #include <limits>
+#include <utility>
 #include <vector>
 
 #include "tensor/cpu/attention_avx512.h"
@@ -104,27 +105,23 @@ std::vector<Task> make_tasks(std::span<const AttentionBlock> blocks,
 
 }  // namespace
 
-void attention(const CpuContext& context, TensorView out, TensorView q,
-               std::span<const AttentionBlock> blocks, const AttentionParams& params) {
+namespace {
+
+// The f32 kernels (AVX-512 or portable) on all tasks of all blocks.
+void attention_f32(const CpuContext& context, TensorView out, TensorView q,
+                   std::span<const AttentionBlock> blocks, const AttentionParams& params) {
   const std::vector<Task> tasks = make_tasks(blocks, params);
-  // bf16 products only where allowed and the CPU has vdpbf16ps; otherwise exactly the f32 path.
-  const bool bf16 = params.bf16_products && context.avx512_bf16 && attention_bf16_supports(params);
   const bool vector = context.avx512 && attention_avx512_supports(params);
   const auto count = static_cast<int64_t>(tasks.size());
 #pragma omp parallel num_threads(context.threads) if (count > 1)
   {
     std::vector<float> scratch;
-    AttentionBf16Scratch bf16_scratch;
 #pragma omp for schedule(dynamic, 1)
     for (int64_t t = 0; t < count; ++t) {
       const Task& task = tasks[t];
       const AttentionBlock& block = blocks[task.block];
       const Lanes lanes = make_lanes(out, q, block, task, params);
-      if (bf16) {
-        attention_task_bf16(lanes.q.data(), lanes.out.data(), lanes.end.data(),
-                            static_cast<int64_t>(lanes.q.size()), lanes.max_end, block,
-                            task.kv_head, params, bf16_scratch);
-      } else if (vector) {
+      if (vector) {
         attention_task_avx512(lanes.q.data(), lanes.out.data(), lanes.end.data(),
                               static_cast<int64_t>(lanes.q.size()), lanes.max_end, block,
                               task.kv_head, params, scratch);
@@ -133,6 +130,83 @@ void attention(const CpuContext& context, TensorView out, TensorView q,
       }
     }
   }
+}
+
+// Packed bf16 keys and values held at once: blocks are run in groups within this budget (at
+// least one block per group), so all tasks of a group share one parallel loop (many small
+// decode blocks) without packing, say, all 20 vision segments of a clip at once.
+constexpr int64_t kPackedBudgetBytes = int64_t{32} << 20;
+
+int64_t packed_bytes(const AttentionBlock& block, const AttentionParams& params) {
+  return block.k.rows * params.num_kv_heads * params.head_dim * 4;  // k and v, 2 bytes each
+}
+
+// The bf16 kernel on one group of blocks: their keys and values are packed (in parallel) once,
+// then all their tasks run against them. `packed` is reused between groups.
+void attention_bf16_group(const CpuContext& context, TensorView out, TensorView q,
+                          std::span<const AttentionBlock> group, const AttentionParams& params,
+                          std::vector<Bf16KeyValues>& packed) {
+  if (packed.size() < group.size()) packed.resize(group.size());
+  std::vector<std::pair<int, int64_t>> pairs;  // (block, key pair) to pack
+  for (size_t b = 0; b < group.size(); ++b) {
+    resize_bf16_key_values(group[b], params, packed[b]);
+    for (int64_t i = 0; i < packed[b].value_rows; ++i) pairs.emplace_back(static_cast<int>(b), i);
+  }
+  const std::vector<Task> tasks = make_tasks(group, params);
+  const auto pair_count = static_cast<int64_t>(pairs.size());
+  const auto task_count = static_cast<int64_t>(tasks.size());
+#pragma omp parallel num_threads(context.threads)
+  {
+#pragma omp for schedule(static)
+    for (int64_t i = 0; i < pair_count; ++i) {
+      const auto [b, pair] = pairs[i];
+      pack_bf16_key_pair(group[b], params, pair, packed[b]);
+    }
+    AttentionBf16Scratch scratch;
+#pragma omp for schedule(dynamic, 1)
+    for (int64_t t = 0; t < task_count; ++t) {
+      const Task& task = tasks[t];
+      const Lanes lanes = make_lanes(out, q, group[task.block], task, params);
+      attention_task_bf16(lanes.q.data(), lanes.out.data(), lanes.end.data(),
+                          static_cast<int64_t>(lanes.q.size()), lanes.max_end, packed[task.block],
+                          task.kv_head, params, scratch);
+    }
+  }
+}
+
+void attention_bf16(const CpuContext& context, TensorView out, TensorView q,
+                    std::span<const AttentionBlock> blocks, const AttentionParams& params) {
+  std::vector<Bf16KeyValues> packed;
+  size_t first = 0;
+  while (first < blocks.size()) {
+    size_t last = first + 1;
+    int64_t bytes = packed_bytes(blocks[first], params);
+    while (last < blocks.size() &&
+           bytes + packed_bytes(blocks[last], params) <= kPackedBudgetBytes) {
+      bytes += packed_bytes(blocks[last++], params);
+    }
+    attention_bf16_group(context, out, q, blocks.subspan(first, last - first), params, packed);
+    first = last;
+  }
+}
+
+}  // namespace
+
+void attention(const CpuContext& context, TensorView out, TensorView q,
+               std::span<const AttentionBlock> blocks, const AttentionParams& params) {
+  // bf16 products only where allowed, where the CPU has vdpbf16ps and for blocks that repay the
+  // packing; everything else takes exactly the f32 path.
+  if (!params.bf16_products || !context.avx512_bf16 || !attention_bf16_supports(params)) {
+    attention_f32(context, out, q, blocks, params);
+    return;
+  }
+  std::vector<AttentionBlock> bf16_blocks;
+  std::vector<AttentionBlock> f32_blocks;
+  for (const AttentionBlock& block : blocks) {
+    (attention_bf16_pays_off(block, params) ? bf16_blocks : f32_blocks).push_back(block);
+  }
+  if (!bf16_blocks.empty()) attention_bf16(context, out, q, bf16_blocks, params);
+  if (!f32_blocks.empty()) attention_f32(context, out, q, f32_blocks, params);
 }
 
 }  // namespace vcap::tensor::cpu

@@ -13,12 +13,14 @@ namespace {
 // vector and the online softmax is vertical. vdpbf16ps multiplies pairs of bf16 values, so each
 // operand is packed as 32-bit pairs along the dimension being summed:
 //  - Q.K^T sums over head_dim: qp[d/2][lane] = (q[lane][d], q[lane][d+1]) once per task, and
-//    kp[key][d/2] = (k[key][d], k[key][d+1]) per key tile (a plain conversion of each row);
-//    score vectors are dot(qp row, broadcast kp pair).
-//  - P.V sums over keys: pp[key/2][lane] = (p[key][lane], p[key+1][lane]) and
-//    vp[key/2][d] = (v[key][d], v[key+1][d]) per key tile; acc[lane][d..d+16) accumulates
+//    kp[key][d/2] = (k[key][d], k[key][d+1]) (a plain conversion of each key row); score
+//    vectors are dot(qp row, broadcast kp pair).
+//  - P.V sums over keys: pp[key/2][lane] = (p[key][lane], p[key+1][lane]) per key tile and
+//    vp[key/2][d] = (v[key][d], v[key+1][d]); acc[lane][d..d+16) accumulates
 //    dot(broadcast pp pair, vp row).
-// Packing a tile costs O(tile * head_dim), against O(tile * lanes * head_dim) for its products.
+// kp and vp (Bf16KeyValues) are packed once per block and kv head, before the tasks: packing
+// per task would convert every key again for each tile of query rows (and read K and V, f32,
+// from memory each time).
 constexpr int kTileKeys = 64;  // even: keys pair up inside a tile
 constexpr int kScoreKeys = 4;  // keys per score register block; kp rows are padded to it
 constexpr float kMinusInf = -std::numeric_limits<float>::infinity();
@@ -30,19 +32,30 @@ struct Scratch {
   float* sum;      // [lp]                 running sum of exp per query
   float* rescale;  // [lp]                 rescale factor of the current tile
   float* acc;      // [lanes][dim]         unnormalised outputs
-  // bf16 pairs (64-byte aligned except kp rows, which are 32-byte aligned)
+  // bf16 pairs (64-byte aligned)
   uint32_t* qp;  // [dim/2][lp]
-  uint32_t* kp;  // [kTileKeys][dim/2]
-  uint32_t* vp;  // [kTileKeys/2][dim]
   uint32_t* pp;  // [kTileKeys/2][lp]
   int32_t* end;  // [lp]                   keys [0, end) visible per query (0 for padding lanes)
 };
 
+// The 64-byte aligned start of a vector sized with 16 spare elements.
 template <typename T>
-T* aligned_start(std::vector<T>& storage, size_t count) {
-  if (storage.size() < count + 64 / sizeof(T)) storage.resize(count + 64 / sizeof(T));
+T* aligned_data(std::vector<T>& storage) {
   const auto address = reinterpret_cast<uintptr_t>(storage.data());
   return storage.data() + ((64 - address % 64) % 64) / sizeof(T);
+}
+
+template <typename T>
+const T* aligned_data(const std::vector<T>& storage) {
+  const auto address = reinterpret_cast<uintptr_t>(storage.data());
+  return storage.data() + ((64 - address % 64) % 64) / sizeof(T);
+}
+
+// `storage` grown to hold `count` elements from its aligned start, which is returned.
+template <typename T>
+T* aligned_start(std::vector<T>& storage, size_t count) {
+  if (storage.size() < count + 16) storage.resize(count + 16);
+  return aligned_data(storage);
 }
 
 Scratch carve(AttentionBf16Scratch& storage, int64_t lanes, int64_t lp, int dim) {
@@ -53,11 +66,8 @@ Scratch carve(AttentionBf16Scratch& storage, int64_t lanes, int64_t lp, int dim)
   s.sum = s.max + lp;
   s.rescale = s.sum + lp;
   s.acc = s.rescale + lp;
-  s.qp = aligned_start(storage.packed, pairs * lp + kTileKeys * pairs + kTileKeys / 2 * dim +
-                                           kTileKeys / 2 * lp + lp);
-  s.kp = s.qp + pairs * lp;
-  s.vp = s.kp + kTileKeys * pairs;
-  s.pp = s.vp + kTileKeys / 2 * dim;
+  s.qp = aligned_start(storage.packed, pairs * lp + kTileKeys / 2 * lp + lp);
+  s.pp = s.qp + pairs * lp;
   s.end = reinterpret_cast<int32_t*>(s.pp + kTileKeys / 2 * lp);
   return s;
 }
@@ -101,32 +111,6 @@ void pack_queries(const Scratch& s, const float* const* q, int64_t lanes, int64_
   }
 }
 
-// kp rows [0, count) from keys j0.., zero rows up to a multiple of kScoreKeys.
-void pack_keys(const Scratch& s, const AttentionBlock& block, int64_t column, int64_t j0,
-               int64_t count, int dim) {
-  const int pairs = dim / 2;
-  for (int64_t j = 0; j < count; ++j) {
-    pack_row(block.k.row<float>(j0 + j) + column, dim, s.kp + j * pairs);
-  }
-  const int64_t padded = (count + kScoreKeys - 1) / kScoreKeys * kScoreKeys;
-  std::fill(s.kp + count * pairs, s.kp + padded * pairs, 0u);
-}
-
-// vp rows [0, ceil(count / 2)) from values j0..; a missing odd key pairs with zeros.
-[[gnu::target("avx512f,avx512bw,avx512dq,avx512vl,avx512bf16")]] void pack_values(
-    const Scratch& s, const AttentionBlock& block, int64_t column, int64_t j0, int64_t count,
-    int dim) {
-  for (int64_t j = 0; j < count; j += 2) {
-    const float* a = block.v.row<float>(j0 + j) + column;
-    const float* b = j + 1 < count ? block.v.row<float>(j0 + j + 1) + column : nullptr;
-    uint32_t* out = s.vp + j / 2 * dim;
-    for (int d = 0; d < dim; d += 16) {
-      const __m512 bv = b ? _mm512_loadu_ps(b + d) : _mm512_setzero_ps();
-      _mm512_store_si512(out + d, interleave(_mm512_loadu_ps(a + d), bv));
-    }
-  }
-}
-
 // pp rows [0, ceil(count / 2)) from the probabilities in st.
 [[gnu::target("avx512f,avx512bw,avx512dq,avx512vl,avx512bf16")]] void pack_probabilities(
     const Scratch& s, int64_t count, int64_t lp) {
@@ -165,10 +149,12 @@ template <int LV>
   }
 }
 
-void score_tile(const Scratch& s, int64_t count, int64_t lp, int dim) {
+// Scores of keys [0, count) of the tile whose packed keys start at kp (rows up to count rounded
+// up to kScoreKeys are read).
+void score_tile(const Scratch& s, const uint32_t* tile_kp, int64_t count, int64_t lp, int dim) {
   const int pairs = dim / 2;
   for (int64_t j = 0; j < count; j += kScoreKeys) {
-    const uint32_t* kp = s.kp + j * pairs;
+    const uint32_t* kp = tile_kp + j * pairs;
     float* st = s.st + j * lp;
     for (int64_t v0 = 0; v0 < lp / 16; v0 += 4) {
       switch (std::min<int64_t>(4, lp / 16 - v0)) {
@@ -193,7 +179,8 @@ void score_tile(const Scratch& s, int64_t count, int64_t lp, int dim) {
 // over `key_pairs` pairs of the tile.
 template <int R, int NV>
 [[gnu::target("avx512f,avx512bw,avx512dq,avx512vl,avx512bf16")]] void accumulate_block(
-    const Scratch& s, int64_t l0, int64_t lp, int dim, int64_t key_pairs, int c0) {
+    const Scratch& s, const uint32_t* vp, int64_t l0, int64_t lp, int dim, int64_t key_pairs,
+    int c0) {
   __m512 a[R][NV];
   for (int r = 0; r < R; ++r) {
     const __m512 rescale = _mm512_set1_ps(s.rescale[l0 + r]);
@@ -204,7 +191,7 @@ template <int R, int NV>
   for (int64_t jp = 0; jp < key_pairs; ++jp) {
     __m512bh v[NV];
     for (int i = 0; i < NV; ++i) {
-      v[i] = reinterpret_cast<__m512bh>(_mm512_load_si512(s.vp + jp * dim + c0 + 16 * i));
+      v[i] = reinterpret_cast<__m512bh>(_mm512_load_si512(vp + jp * dim + c0 + 16 * i));
     }
     for (int r = 0; r < R; ++r) {
       const __m512bh p = reinterpret_cast<__m512bh>(
@@ -219,42 +206,43 @@ template <int R, int NV>
 
 // All lanes, columns [c0, c0 + 16*NV): register tiles of R lanes (R * NV <= 24 accumulators).
 template <int NV>
-void accumulate_columns(const Scratch& s, int64_t lanes, int64_t lp, int dim, int64_t key_pairs,
-                        int c0) {
+void accumulate_columns(const Scratch& s, const uint32_t* vp, int64_t lanes, int64_t lp, int dim,
+                        int64_t key_pairs, int c0) {
   constexpr int kLanes = NV <= 6 ? 4 : 2;
   int64_t l = 0;
   for (; l + kLanes <= lanes; l += kLanes) {
-    accumulate_block<kLanes, NV>(s, l, lp, dim, key_pairs, c0);
+    accumulate_block<kLanes, NV>(s, vp, l, lp, dim, key_pairs, c0);
   }
-  for (; l < lanes; ++l) accumulate_block<1, NV>(s, l, lp, dim, key_pairs, c0);
+  for (; l < lanes; ++l) accumulate_block<1, NV>(s, vp, l, lp, dim, key_pairs, c0);
 }
 
-void accumulate_tile(const Scratch& s, int64_t lanes, int64_t lp, int dim, int64_t key_pairs) {
+void accumulate_tile(const Scratch& s, const uint32_t* vp, int64_t lanes, int64_t lp, int dim,
+                     int64_t key_pairs) {
   for (int c0 = 0; c0 < dim; c0 += 128) {
     switch (std::min(8, (dim - c0) / 16)) {
       case 8:
-        accumulate_columns<8>(s, lanes, lp, dim, key_pairs, c0);
+        accumulate_columns<8>(s, vp, lanes, lp, dim, key_pairs, c0);
         break;
       case 7:
-        accumulate_columns<7>(s, lanes, lp, dim, key_pairs, c0);
+        accumulate_columns<7>(s, vp, lanes, lp, dim, key_pairs, c0);
         break;
       case 6:
-        accumulate_columns<6>(s, lanes, lp, dim, key_pairs, c0);
+        accumulate_columns<6>(s, vp, lanes, lp, dim, key_pairs, c0);
         break;
       case 5:
-        accumulate_columns<5>(s, lanes, lp, dim, key_pairs, c0);
+        accumulate_columns<5>(s, vp, lanes, lp, dim, key_pairs, c0);
         break;
       case 4:
-        accumulate_columns<4>(s, lanes, lp, dim, key_pairs, c0);
+        accumulate_columns<4>(s, vp, lanes, lp, dim, key_pairs, c0);
         break;
       case 3:
-        accumulate_columns<3>(s, lanes, lp, dim, key_pairs, c0);
+        accumulate_columns<3>(s, vp, lanes, lp, dim, key_pairs, c0);
         break;
       case 2:
-        accumulate_columns<2>(s, lanes, lp, dim, key_pairs, c0);
+        accumulate_columns<2>(s, vp, lanes, lp, dim, key_pairs, c0);
         break;
       default:
-        accumulate_columns<1>(s, lanes, lp, dim, key_pairs, c0);
+        accumulate_columns<1>(s, vp, lanes, lp, dim, key_pairs, c0);
         break;
     }
   }
@@ -262,17 +250,56 @@ void accumulate_tile(const Scratch& s, int64_t lanes, int64_t lp, int dim, int64
 
 }  // namespace
 
+void resize_bf16_key_values(const AttentionBlock& block, const AttentionParams& params,
+                            Bf16KeyValues& kv) {
+  const int64_t k_count = block.k.rows;
+  kv.key_rows = (k_count + kScoreKeys - 1) / kScoreKeys * kScoreKeys;
+  kv.value_rows = (k_count + 1) / 2;
+  const int64_t pairs = params.head_dim / 2;
+  kv.keys.resize(params.num_kv_heads * kv.key_rows * pairs + 16);
+  kv.values.resize(params.num_kv_heads * kv.value_rows * params.head_dim + 16);
+  for (int g = 0; g < params.num_kv_heads; ++g) {
+    uint32_t* keys = aligned_data(kv.keys) + g * kv.key_rows * pairs;
+    std::fill(keys + k_count * pairs, keys + kv.key_rows * pairs, 0u);
+  }
+}
+
+[[gnu::target("avx512f,avx512bw,avx512dq,avx512vl,avx512bf16")]] void pack_bf16_key_pair(
+    const AttentionBlock& block, const AttentionParams& params, int64_t pair, Bf16KeyValues& kv) {
+  const int dim = params.head_dim;
+  const int64_t j = 2 * pair;
+  const bool second = j + 1 < block.k.rows;
+  for (int g = 0; g < params.num_kv_heads; ++g) {
+    const int64_t column = static_cast<int64_t>(g) * dim;
+    uint32_t* keys = aligned_data(kv.keys) + (g * kv.key_rows + j) * (dim / 2);
+    pack_row(block.k.row<float>(j) + column, dim, keys);
+    if (second) pack_row(block.k.row<float>(j + 1) + column, dim, keys + dim / 2);
+    const float* a = block.v.row<float>(j) + column;
+    const float* b = second ? block.v.row<float>(j + 1) + column : nullptr;
+    uint32_t* values = aligned_data(kv.values) + (g * kv.value_rows + pair) * dim;
+    for (int d = 0; d < dim; d += 16) {
+      const __m512 bv = b ? _mm512_loadu_ps(b + d) : _mm512_setzero_ps();
+      _mm512_store_si512(values + d, interleave(_mm512_loadu_ps(a + d), bv));
+    }
+  }
+}
+
 bool attention_bf16_supports(const AttentionParams& params) {
   return params.head_dim % 16 == 0 && params.head_dim <= 256;
 }
 
+bool attention_bf16_pays_off(const AttentionBlock& block, const AttentionParams& params) {
+  return block.q_count * (params.num_heads / params.num_kv_heads) >= 16;
+}
+
 void attention_task_bf16(const float* const* q, float* const* out, const int64_t* end,
-                         int64_t lanes, int64_t max_end, const AttentionBlock& block, int kv_head,
+                         int64_t lanes, int64_t max_end, const Bf16KeyValues& kv, int kv_head,
                          const AttentionParams& params, AttentionBf16Scratch& scratch) {
   const int dim = params.head_dim;
-  const int64_t column = static_cast<int64_t>(kv_head) * dim;
   const int64_t lp = (lanes + 15) / 16 * 16;
   const Scratch s = carve(scratch, lanes, lp, dim);
+  const uint32_t* keys = aligned_data(kv.keys) + kv_head * kv.key_rows * (dim / 2);
+  const uint32_t* values = aligned_data(kv.values) + kv_head * kv.value_rows * dim;
   pack_queries(s, q, lanes, lp, dim);
   for (int64_t l = 0; l < lp; ++l) {
     s.end[l] = l < lanes ? static_cast<int32_t>(end[l]) : 0;
@@ -283,12 +310,10 @@ void attention_task_bf16(const float* const* q, float* const* out, const int64_t
   const SoftmaxTile softmax{s.st, s.max, s.sum, s.rescale, s.end, lp};
   for (int64_t j0 = 0; j0 < max_end; j0 += kTileKeys) {
     const int64_t count = std::min<int64_t>(kTileKeys, max_end - j0);
-    pack_keys(s, block, column, j0, count, dim);
-    pack_values(s, block, column, j0, count, dim);
-    score_tile(s, count, lp, dim);
+    score_tile(s, keys + j0 * (dim / 2), count, lp, dim);
     softmax_tile(softmax, j0, count, params.scale);
     pack_probabilities(s, count, lp);
-    accumulate_tile(s, lanes, lp, dim, (count + 1) / 2);
+    accumulate_tile(s, values + j0 / 2 * dim, lanes, lp, dim, (count + 1) / 2);
   }
   for (int64_t l = 0; l < lanes; ++l) {
     const float inverse = s.sum[l] > 0.0f ? 1.0f / s.sum[l] : 0.0f;

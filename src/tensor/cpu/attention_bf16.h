@@ -16,20 +16,45 @@
 
 namespace vcap::tensor::cpu {
 
+// Keys and values of one block in the layout of the bf16 kernel (as bf16 pairs, see
+// attention_bf16.cpp), packed once per call and then shared read-only by all tasks of the block.
+struct Bf16KeyValues {
+  int64_t key_rows = 0;    // k_count rounded up to a multiple of 4 (zero rows past k_count)
+  int64_t value_rows = 0;  // ceil(k_count / 2)
+  // From their first 64-byte aligned element:
+  std::vector<uint32_t> keys;    // [num_kv_heads][key_rows][head_dim / 2]
+  std::vector<uint32_t> values;  // [num_kv_heads][value_rows][head_dim]
+};
+
+// Sizes `kv` for `block` (reusing its memory); then pack_bf16_key_pair must run for every pair
+// index in [0, kv.value_rows), from any threads.
+void resize_bf16_key_values(const AttentionBlock& block, const AttentionParams& params,
+                            Bf16KeyValues& kv);
+
+// Packs keys and values 2 * pair and 2 * pair + 1 (when < k_count) of every kv head.
+// REQUIRES: the CPU has AVX512_BF16; attention_bf16_supports(params).
+void pack_bf16_key_pair(const AttentionBlock& block, const AttentionParams& params, int64_t pair,
+                        Bf16KeyValues& kv);
+
 // Per-thread buffers reused between the tasks of one thread.
 struct AttentionBf16Scratch {
   std::vector<float> values;     // scores, softmax state, output accumulators
-  std::vector<uint32_t> packed;  // bf16 pairs of q, the key tile, the value tile and p
+  std::vector<uint32_t> packed;  // bf16 pairs of q and p
 };
 
 // True when the bf16 kernel handles this head size (head_dim a multiple of 16, <= 256).
 bool attention_bf16_supports(const AttentionParams& params);
 
+// True when a block has enough queries per kv head (q_count * num_heads / num_kv_heads >= 16,
+// one vector) to repay packing all its keys and values; a decode step (one row, 6 query heads
+// per kv head in Qwen2-VL-2B) is faster on the f32 kernel, which reads K and V as they are.
+bool attention_bf16_pays_off(const AttentionBlock& block, const AttentionParams& params);
+
 // For each lane l < lanes: out[l] = softmax(scale * q[l] . K[j]) V over keys j < end[l] of kv
-// head `kv_head` of block.k / block.v (zeros when end[l] == 0), with bf16 products as above.
-// max_end = max of end. REQUIRES: the CPU has AVX-512 F/BW/DQ/VL and AVX512_BF16.
+// head `kv_head` (zeros when end[l] == 0), with bf16 products as above; K and V come packed in
+// `kv`. max_end = max of end. REQUIRES: the CPU has AVX-512 F/BW/DQ/VL and AVX512_BF16.
 void attention_task_bf16(const float* const* q, float* const* out, const int64_t* end,
-                         int64_t lanes, int64_t max_end, const AttentionBlock& block, int kv_head,
+                         int64_t lanes, int64_t max_end, const Bf16KeyValues& kv, int kv_head,
                          const AttentionParams& params, AttentionBf16Scratch& scratch);
 
 }  // namespace vcap::tensor::cpu
