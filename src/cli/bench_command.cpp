@@ -13,6 +13,7 @@
 #include <string>
 
 #include "cli/commands.h"
+#include "io/atomic_file.h"
 #include "pipeline/benchmark.h"
 
 #ifndef VCAP_SIDE_FILES_DIR
@@ -29,6 +30,7 @@ struct BenchFlags {
   std::string work_dir;
   std::string side_files = VCAP_SIDE_FILES_DIR;
   bool json = false;
+  std::string json_file;
   bool no_yardsticks = false;
 };
 
@@ -42,8 +44,9 @@ void run(BenchFlags& flags) {
   options.yardsticks = !flags.no_yardsticks;
   Result<pipeline::BenchReport> report = pipeline::run_benchmark(options, stderr);
   if (!report) throw CommandFailed(report.status(), kExitFailures);
-  const std::string text = flags.json ? pipeline::bench_report_json(*report).dump(2) + "\n"
-                                      : pipeline::bench_report_markdown(*report);
+  const std::string json = pipeline::bench_report_json(*report).dump(2) + "\n";
+  if (!flags.json_file.empty()) fail_if_error(io::write_file_atomically(flags.json_file, json));
+  const std::string text = flags.json ? json : pipeline::bench_report_markdown(*report);
   std::fputs(text.c_str(), stdout);
 }
 
@@ -104,6 +107,7 @@ void add_bench_command(CLI::App& app) {
   command->add_flag("--no-yardsticks", flags->no_yardsticks,
                     "skip the bare-GEMM and bandwidth measurements");
   command->add_flag("--json", flags->json, "print one JSON object instead of Markdown");
+  command->add_option("--json-file", flags->json_file, "also write the JSON object to this file");
   command->callback([flags] { run(*flags); });
 }
 

@@ -98,10 +98,11 @@ TEST_F(Benchmark, AFailingClipIsAnErrorNamingIt) {
 TEST(BenchCli, PrintsOneJsonObject) {
   testing::TestDir dir;
   ASSERT_TRUE(testing::make_test_model_dir("pico", dir.path() / "m").ok());
-  const std::string command = std::string(VCAP_BINARY) + " bench --model " +
-                              (dir.path() / "m").string() + " --video " +
-                              (kData / "media" / "short_0.2s.mp4").string() +
-                              " --max-new-tokens 2 --threads 1 --no-yardsticks --json 2>/dev/null";
+  const std::string command =
+      std::string(VCAP_BINARY) + " bench --model " + (dir.path() / "m").string() + " --video " +
+      (kData / "media" / "short_0.2s.mp4").string() +
+      " --max-new-tokens 2 --threads 1 --no-yardsticks --json --json-file " +
+      (dir.path() / "report.json").string() + " 2>/dev/null";
   std::FILE* pipe = ::popen(command.c_str(), "r");
   ASSERT_NE(pipe, nullptr);
   std::string out;
@@ -112,6 +113,7 @@ TEST(BenchCli, PrintsOneJsonObject) {
   EXPECT_EQ(json["new_tokens_per_clip"], 2);
   EXPECT_EQ(json["clips"], 1);
   EXPECT_GT(json["seconds"]["total"].get<double>(), 0);
+  EXPECT_EQ(nlohmann::json::parse(testing::read_text(dir.path() / "report.json")), json);
 }
 
 }  // namespace
