@@ -110,8 +110,10 @@ void DecoderLayer::forward(tensor::Backend& backend, const TextDims& dims, TextW
     blocks.push_back({seq.row_begin, seq.row_count, keys.rows_slice(0, past + seq.row_count),
                       values.rows_slice(0, past + seq.row_count), true, past});
   }
+  // bf16 weights = the bf16 model path, whose attention may use bf16 products like the reference.
   const tensor::AttentionParams params{heads, kv_heads, head_dim,
-                                       1.0f / std::sqrt(static_cast<float>(head_dim))};
+                                       1.0f / std::sqrt(static_cast<float>(head_dim)),
+                                       qkv.dtype() == tensor::DType::kBF16};
   backend.attention(attn, q, blocks, params);
   // x = x + o·Woᵀ (no bias), residual fused into the GEMM.
   backend.matmul(hidden, attn, o_proj, std::nullopt, MatmulAccumulate::kAddToOut);

@@ -94,8 +94,10 @@ void VisionBlock::forward(tensor::Backend& backend, const VisionDims& dims, Visi
     blocks.push_back(
         {begin, count, k.rows_slice(begin, count), v.rows_slice(begin, count), false, 0});
   }
+  // bf16 weights = the bf16 model path, whose attention may use bf16 products like the reference.
   const tensor::AttentionParams params{heads, heads, head_dim,
-                                       1.0f / std::sqrt(static_cast<float>(head_dim))};
+                                       1.0f / std::sqrt(static_cast<float>(head_dim)),
+                                       this->qkv.dtype() == tensor::DType::kBF16};
   backend.attention(attn, q, blocks, params);
   // H = H + O·Wprojᵀ + b (the residual add fused into the GEMM).
   backend.matmul(hidden, attn, proj, proj_bias.view(), MatmulAccumulate::kAddToOut);
