@@ -63,7 +63,10 @@ nlohmann::json bench_report_json(const BenchReport& r) {
       {"decode_bytes_per_step", r.decode_bytes_per_step},
       {"decode_floor_ms_per_token", r.decode_floor_ms_per_token},
       {"decode_over_floor", ratio(r.decode_ms_per_token, r.decode_floor_ms_per_token)},
+      {"decode_read_floor_ms_per_token", r.decode_read_floor_ms_per_token},
+      {"decode_over_read_floor", ratio(r.decode_ms_per_token, r.decode_read_floor_ms_per_token)},
       {"bandwidth_gbs", r.bandwidth_gbs},
+      {"read_bandwidth_gbs", r.read_bandwidth_gbs},
       {"raw_gemms", raw},
       {"weight_bytes", r.weight_bytes},
       {"peak_rss_bytes", r.peak_rss_bytes},
@@ -99,7 +102,10 @@ std::string bench_report_markdown(const BenchReport& r) {
                 r.decode_ms_per_token, static_cast<double>(r.decode_steps), r.decode_tokens_per_s);
   out += format("floor %.1f ms (%.2f GB per step at %.1f GB/s copy bandwidth): ",
                 r.decode_floor_ms_per_token, r.decode_bytes_per_step / 1e9, r.bandwidth_gbs);
-  out += format("%.2fx the floor.\n", ratio(r.decode_ms_per_token, r.decode_floor_ms_per_token));
+  out += format("%.2fx the floor; ", ratio(r.decode_ms_per_token, r.decode_floor_ms_per_token));
+  out +=
+      format("read-only floor %.1f ms at %.1f GB/s: %.2fx.\n", r.decode_read_floor_ms_per_token,
+             r.read_bandwidth_gbs, ratio(r.decode_ms_per_token, r.decode_read_floor_ms_per_token));
   out += format("Peak RSS %.2f GiB; weights %.2f GiB (%.2fx).\n",
                 static_cast<double>(r.peak_rss_bytes) / 1073741824.0,
                 static_cast<double>(r.weight_bytes) / 1073741824.0,

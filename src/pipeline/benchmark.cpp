@@ -114,6 +114,7 @@ Status measure_yardsticks(const model::Qwen2VL& model, int64_t vision_rows, int6
   }
   report.raw_gemm_tflops = flops / seconds / 1e12;
   report.bandwidth_gbs = tensor::measure_memory_bandwidth_gbs(report.threads);
+  report.read_bandwidth_gbs = tensor::measure_read_bandwidth_gbs(report.threads);
   return Status::ok_status();
 }
 
@@ -176,6 +177,9 @@ void derive_rates(const model::Qwen2VL& model, BenchReport& report) {
   report.decode_bytes_per_step = model::decode_step_bytes(model.dims().text, element, cached);
   if (report.bandwidth_gbs > 0)
     report.decode_floor_ms_per_token = report.decode_bytes_per_step / (report.bandwidth_gbs * 1e6);
+  if (report.read_bandwidth_gbs > 0)
+    report.decode_read_floor_ms_per_token =
+        report.decode_bytes_per_step / (report.read_bandwidth_gbs * 1e6);
 }
 
 }  // namespace
@@ -229,8 +233,8 @@ Result<BenchReport> run_benchmark(const BenchOptions& options, std::FILE* log) {
     // The tower runs whole frame pairs per chunk, as many as fit in chunks().vision_rows.
     const model::VisionDims& v = model.dims().vision;
     const int64_t patches = report.visual_tokens * v.merge_size * v.merge_size;
-    const int64_t slices = std::max<int64_t>(
-        1, (report.frames + v.temporal_patch_size - 1) / v.temporal_patch_size);
+    const int64_t slices =
+        std::max<int64_t>(1, (report.frames + v.temporal_patch_size - 1) / v.temporal_patch_size);
     const int64_t per_slice = patches / slices;
     const int64_t batch_patches = patches * std::min(report.bs, report.clips);
     const int64_t vision_rows = std::min(

@@ -78,14 +78,17 @@ struct BenchReport {
   double decode_ms_per_token = 0;        // per step (one token of every sequence)
   double decode_tokens_per_s = 0;        // over all sequences
   double decode_bytes_per_step = 0;      // weights streamed + KV cache read, mean over steps
-  double decode_floor_ms_per_token = 0;  // decode_bytes_per_step / bandwidth
+  double decode_floor_ms_per_token = 0;  // decode_bytes_per_step / copy bandwidth
+  double decode_read_floor_ms_per_token =
+      0;  // decode_bytes_per_step / read bandwidth  // decode_bytes_per_step / bandwidth
 
   // Yardsticks (0 when not measured).
   std::vector<RawGemm> raw_gemms;
   double raw_vision_tflops = 0;   // the vision GEMM mix at the stage's row count
   double raw_prefill_tflops = 0;  // the prefill GEMM mix at the chunk's row count
   double raw_gemm_tflops = 0;     // both mixes together
-  double bandwidth_gbs = 0;
+  double bandwidth_gbs = 0;       // copy loop, bytes read + written (the STREAM convention)
+  double read_bandwidth_gbs = 0;  // read-only loop: what a decode step does
 
   uint64_t weight_bytes = 0;
   uint64_t peak_rss_bytes = 0;

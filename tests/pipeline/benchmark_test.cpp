@@ -56,6 +56,9 @@ TEST_F(Benchmark, BatchOfCopiesReportsEveryStageAndTheYardsticks) {
   EXPECT_EQ(report->raw_gemms.size(), 8u);  // 4 vision + 4 decoder GEMM shapes
   EXPECT_GT(report->raw_gemm_tflops, 0);
   EXPECT_GT(report->bandwidth_gbs, 0);
+  EXPECT_GT(report->read_bandwidth_gbs, 0);
+  EXPECT_NEAR(report->decode_read_floor_ms_per_token,
+              report->decode_bytes_per_step / (report->read_bandwidth_gbs * 1e6), 1e-9);
   EXPECT_NEAR(report->decode_floor_ms_per_token,
               report->decode_bytes_per_step / (report->bandwidth_gbs * 1e6), 1e-9);
   EXPECT_GT(report->peak_rss_bytes, report->weight_bytes);

@@ -1,5 +1,5 @@
-// A copy-loop measurement of main-memory bandwidth: the floor for memory-bound work such as a
-// decode step, which must stream every weight byte once per token.
+// Memory-bandwidth yardsticks: the floor for memory-bound work such as a decode step, which
+// must stream every weight byte once per token.
 #ifndef VCAP_TENSOR_CPU_MEMORY_BANDWIDTH_H_
 #define VCAP_TENSOR_CPU_MEMORY_BANDWIDTH_H_
 
@@ -13,6 +13,11 @@ namespace vcap::tensor {
 // repeats * buffer_bytes / bandwidth seconds. Returns 0 if the buffers cannot be allocated.
 double measure_memory_bandwidth_gbs(int threads = 0, size_t buffer_bytes = size_t{256} << 20,
                                     int repeats = 5);
+
+// The same for reading only (a sum over the buffer): what a decode step does with its
+// weights. Usually above the copy rate, so it is the stricter floor.
+double measure_read_bandwidth_gbs(int threads = 0, size_t buffer_bytes = size_t{256} << 20,
+                                  int repeats = 5);
 
 }  // namespace vcap::tensor
 
