@@ -4,7 +4,7 @@
 #include <cmath>
 #include <limits>
 
-#include "tensor/cpu/attention_softmax_avx512.h"
+#include "tensor/cpu/simd_math.h"
 
 namespace vcap::tensor::cpu {
 namespace {
@@ -94,6 +94,46 @@ void score_tile(const Scratch& s, const AttentionBlock& block, int64_t column, i
           break;
       }
     }
+  }
+}
+
+// Online-softmax step for every query over keys j0 .. j0 + count: st becomes probabilities
+// (0 where a key is not visible), max/sum are updated and s.scale gets each query's rescale
+// factor for its accumulated output.
+[[gnu::target("avx512f,avx512bw,avx512dq,avx512vl")]] void softmax_tile(const Scratch& s,
+                                                                        int64_t j0, int64_t count,
+                                                                        int64_t lp, float scale) {
+  const __m512 minus_inf = _mm512_set1_ps(kMinusInf);
+  for (int64_t v = 0; v < lp; v += 16) {
+    const __m512i end = _mm512_load_si512(s.end + v);
+    __m512 tile_max = minus_inf;
+    for (int64_t j = 0; j < count; ++j) {
+      const __mmask16 visible =
+          _mm512_cmplt_epi32_mask(_mm512_set1_epi32(static_cast<int32_t>(j0 + j)), end);
+      float* row = s.st + j * lp + v;
+      const __m512 x =
+          _mm512_mask_mul_ps(minus_inf, visible, _mm512_load_ps(row), _mm512_set1_ps(scale));
+      _mm512_store_ps(row, x);
+      tile_max = _mm512_max_ps(tile_max, x);
+    }
+    const __m512 old_max = _mm512_load_ps(s.max + v);
+    const __m512 new_max = _mm512_max_ps(old_max, tile_max);
+    // Queries that have seen no key yet keep max -inf; their p and rescale stay 0 (no NaN).
+    const __mmask16 seen = _mm512_cmp_ps_mask(new_max, minus_inf, _CMP_NEQ_OQ);
+    const __mmask16 had = _mm512_cmp_ps_mask(old_max, minus_inf, _CMP_NEQ_OQ);
+    const __m512 rescale = _mm512_maskz_mov_ps(had, simd::exp512(_mm512_sub_ps(old_max, new_max)));
+    __m512 total = _mm512_setzero_ps();
+    for (int64_t j = 0; j < count; ++j) {
+      float* row = s.st + j * lp + v;
+      const __m512 x = _mm512_load_ps(row);
+      const __mmask16 finite = _mm512_cmp_ps_mask(x, minus_inf, _CMP_NEQ_OQ) & seen;
+      const __m512 p = _mm512_maskz_mov_ps(finite, simd::exp512(_mm512_sub_ps(x, new_max)));
+      total = _mm512_add_ps(total, p);
+      _mm512_store_ps(row, p);
+    }
+    _mm512_store_ps(s.sum + v, _mm512_fmadd_ps(_mm512_load_ps(s.sum + v), rescale, total));
+    _mm512_store_ps(s.max + v, new_max);
+    _mm512_store_ps(s.scale + v, rescale);
   }
 }
 
@@ -194,7 +234,7 @@ void attention_task_avx512(const float* const* q, float* const* out, const int64
   for (int64_t j0 = 0; j0 < max_end; j0 += kTileKeys) {
     const int64_t count = std::min<int64_t>(kTileKeys, max_end - j0);
     score_tile(s, block, column, j0, count, lp, dim);
-    softmax_tile({s.st, s.max, s.sum, s.scale, s.end, lp}, j0, count, params.scale);
+    softmax_tile(s, j0, count, lp, params.scale);
     accumulate_tile(s, lanes, lp, dim, block, column, j0, count);
   }
   for (int64_t l = 0; l < lanes; ++l) {

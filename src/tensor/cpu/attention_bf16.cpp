@@ -4,7 +4,7 @@
 #include <array>
 #include <limits>
 
-#include "tensor/cpu/attention_softmax_avx512.h"
+#include "tensor/cpu/simd_math.h"  // immintrin.h without GCC 12's spurious warnings
 
 namespace vcap::tensor::cpu {
 namespace {
@@ -24,14 +24,16 @@ namespace {
 constexpr int kTileKeys = 64;  // even: keys pair up inside a tile
 constexpr int kScoreKeys = 4;  // keys per score register block; kp rows are padded to it
 constexpr float kMinusInf = -std::numeric_limits<float>::infinity();
+constexpr float kLog2e = 1.44269504088896341f;
 
 struct Scratch {
   // f32 (64-byte aligned)
-  float* st;       // [kTileKeys][lp]      scores, then probabilities, of the current key tile
-  float* max;      // [lp]                 running max per query
-  float* sum;      // [lp]                 running sum of exp per query
-  float* rescale;  // [lp]                 rescale factor of the current tile
-  float* acc;      // [lanes][dim]         unnormalised outputs
+  float* st;        // [kTileKeys][lp]      scores, then probabilities, of the current key tile
+  float* max;       // [lp]                 running max per query (scores in log2 units)
+  float* sum;       // [lp]                 running sum of exp per query
+  float* rescale;   // [lp]                 rescale factor of the current tile
+  float* tile_max;  // [lp]                 max score per query over the current tile
+  float* acc;       // [lanes][dim]         unnormalised outputs
   // bf16 pairs (64-byte aligned)
   uint32_t* qp;  // [dim/2][lp]
   uint32_t* pp;  // [kTileKeys/2][lp]
@@ -61,11 +63,12 @@ T* aligned_start(std::vector<T>& storage, size_t count) {
 Scratch carve(AttentionBf16Scratch& storage, int64_t lanes, int64_t lp, int dim) {
   const int64_t pairs = dim / 2;
   Scratch s;
-  s.st = aligned_start(storage.values, kTileKeys * lp + 3 * lp + lanes * dim);
+  s.st = aligned_start(storage.values, kTileKeys * lp + 4 * lp + lanes * dim);
   s.max = s.st + kTileKeys * lp;
   s.sum = s.max + lp;
   s.rescale = s.sum + lp;
-  s.acc = s.rescale + lp;
+  s.tile_max = s.rescale + lp;
+  s.acc = s.tile_max + lp;
   s.qp = aligned_start(storage.packed, pairs * lp + kTileKeys / 2 * lp + lp);
   s.pp = s.qp + pairs * lp;
   s.end = reinterpret_cast<int32_t*>(s.pp + kTileKeys / 2 * lp);
@@ -111,24 +114,21 @@ void pack_queries(const Scratch& s, const float* const* q, int64_t lanes, int64_
   }
 }
 
-// pp rows [0, ceil(count / 2)) from the probabilities in st.
-[[gnu::target("avx512f,avx512bw,avx512dq,avx512vl,avx512bf16")]] void pack_probabilities(
-    const Scratch& s, int64_t count, int64_t lp) {
-  for (int64_t j = 0; j < count; j += 2) {
-    const float* a = s.st + j * lp;
-    const float* b = j + 1 < count ? a + lp : nullptr;
-    uint32_t* out = s.pp + j / 2 * lp;
-    for (int64_t l = 0; l < lp; l += 16) {
-      const __m512 bv = b ? _mm512_load_ps(b + l) : _mm512_setzero_ps();
-      _mm512_store_si512(out + l, interleave(_mm512_load_ps(a + l), bv));
-    }
-  }
-}
+// What the score loop does with a finished score: scale it, hide keys a query may not see
+// (-inf) and keep the tile's max per query.
+struct ScoreEpilogue {
+  float scale;         // scale * log2(e): scores in log2 units, p = 2^(x - max)
+  int64_t first_key;   // block index of the tile's key 0
+  const int32_t* end;  // [lp] keys [0, end) visible per query
+  float* tile_max;     // [lp] running max over the tile
+};
 
-// st[j][v*16 ..] = sum_i kp[j][i] . qp[i][v*16 ..] for kScoreKeys keys and LV lane vectors.
+// st[j][v*16 ..] = scale * sum_i kp[j][i] . qp[i][v*16 ..] (-inf where not visible) for
+// kScoreKeys keys from key j0 of the tile and LV lane vectors from v0.
 template <int LV>
 [[gnu::target("avx512f,avx512bw,avx512dq,avx512vl,avx512bf16")]] void score_block(
-    const uint32_t* kp, const uint32_t* qp, int64_t lp, int pairs, int64_t v0, float* st) {
+    const uint32_t* kp, const uint32_t* qp, int64_t lp, int pairs, int64_t v0, int64_t j0,
+    float* st, const ScoreEpilogue& e) {
   __m512 acc[kScoreKeys][LV];
   for (int j = 0; j < kScoreKeys; ++j) {
     for (int v = 0; v < LV; ++v) acc[j][v] = _mm512_setzero_ps();
@@ -144,34 +144,102 @@ template <int LV>
       for (int v = 0; v < LV; ++v) acc[j][v] = _mm512_dpbf16_ps(acc[j][v], q[v], k);
     }
   }
-  for (int j = 0; j < kScoreKeys; ++j) {
-    for (int v = 0; v < LV; ++v) _mm512_store_ps(st + j * lp + 16 * (v0 + v), acc[j][v]);
+  const __m512 minus_inf = _mm512_set1_ps(kMinusInf);
+  const __m512 scale = _mm512_set1_ps(e.scale);
+  for (int v = 0; v < LV; ++v) {
+    const int64_t lane = 16 * (v0 + v);
+    const __m512i end = _mm512_load_si512(e.end + lane);
+    __m512 tile_max = _mm512_load_ps(e.tile_max + lane);
+    for (int j = 0; j < kScoreKeys; ++j) {
+      const auto key = static_cast<int32_t>(e.first_key + j0 + j);
+      const __mmask16 visible = _mm512_cmplt_epi32_mask(_mm512_set1_epi32(key), end);
+      const __m512 x = _mm512_mask_mul_ps(minus_inf, visible, acc[j][v], scale);
+      _mm512_store_ps(st + (j0 + j) * lp + lane, x);
+      tile_max = _mm512_max_ps(tile_max, x);
+    }
+    _mm512_store_ps(e.tile_max + lane, tile_max);
   }
 }
 
-// Scores of keys [0, count) of the tile whose packed keys start at kp (rows up to count rounded
-// up to kScoreKeys are read).
-void score_tile(const Scratch& s, const uint32_t* tile_kp, int64_t count, int64_t lp, int dim) {
+// Scaled, masked scores of keys [0, count) of the tile starting at block key j0, whose packed
+// keys start at tile_kp (rows up to count rounded up to kScoreKeys are read), and their max per
+// query in s.tile_max.
+void score_tile(const Scratch& s, const uint32_t* tile_kp, int64_t j0, int64_t count, int64_t lp,
+                int dim, float scale) {
   const int pairs = dim / 2;
+  std::fill(s.tile_max, s.tile_max + lp, kMinusInf);
+  const ScoreEpilogue e{scale, j0, s.end, s.tile_max};
   for (int64_t j = 0; j < count; j += kScoreKeys) {
     const uint32_t* kp = tile_kp + j * pairs;
-    float* st = s.st + j * lp;
     for (int64_t v0 = 0; v0 < lp / 16; v0 += 4) {
       switch (std::min<int64_t>(4, lp / 16 - v0)) {
         case 4:
-          score_block<4>(kp, s.qp, lp, pairs, v0, st);
+          score_block<4>(kp, s.qp, lp, pairs, v0, j, s.st, e);
           break;
         case 3:
-          score_block<3>(kp, s.qp, lp, pairs, v0, st);
+          score_block<3>(kp, s.qp, lp, pairs, v0, j, s.st, e);
           break;
         case 2:
-          score_block<2>(kp, s.qp, lp, pairs, v0, st);
+          score_block<2>(kp, s.qp, lp, pairs, v0, j, s.st, e);
           break;
         default:
-          score_block<1>(kp, s.qp, lp, pairs, v0, st);
+          score_block<1>(kp, s.qp, lp, pairs, v0, j, s.st, e);
           break;
       }
     }
+  }
+}
+
+// 2^x for x <= 0 (the Cephes exp2f scheme: x = n + f, |f| <= 1/2, 2^f by a degree-6
+// polynomial, scaled by 2^n; about 2 ulp). Scores are kept in log2 units (scale * log2(e)
+// applied once in the score loop), which saves exp's range reduction by ln 2.
+[[gnu::always_inline, gnu::target("avx512f,avx512bw,avx512dq,avx512vl,avx512bf16")]] inline __m512
+exp2_nonpositive(__m512 x) {
+  const __m512 n = _mm512_roundscale_ps(x, _MM_FROUND_TO_NEAREST_INT | _MM_FROUND_NO_EXC);
+  const __m512 f = _mm512_sub_ps(x, n);
+  __m512 p = _mm512_set1_ps(1.535336188319500e-4f);
+  p = _mm512_fmadd_ps(p, f, _mm512_set1_ps(1.339887440266574e-3f));
+  p = _mm512_fmadd_ps(p, f, _mm512_set1_ps(9.618437357674640e-3f));
+  p = _mm512_fmadd_ps(p, f, _mm512_set1_ps(5.550332471162809e-2f));
+  p = _mm512_fmadd_ps(p, f, _mm512_set1_ps(2.402264791363012e-1f));
+  p = _mm512_fmadd_ps(p, f, _mm512_set1_ps(6.931472028550421e-1f));
+  return _mm512_scalef_ps(_mm512_fmadd_ps(p, f, _mm512_set1_ps(1.0f)), n);
+}
+
+// 2^(x - max) of one score vector; 0 where x is -inf (key not visible) or no key was seen.
+[[gnu::always_inline, gnu::target("avx512f,avx512bw,avx512dq,avx512vl,avx512bf16")]] inline __m512
+probability(const float* x, __m512 max, __mmask16 seen) {
+  const __m512 v = _mm512_load_ps(x);
+  const __mmask16 finite = _mm512_cmp_ps_mask(v, _mm512_set1_ps(kMinusInf), _CMP_NEQ_OQ) & seen;
+  return _mm512_maskz_mov_ps(finite, exp2_nonpositive(_mm512_sub_ps(v, max)));
+}
+
+// Online-softmax step over the tile's count scores (the f32 kernel's, attention_avx512.cpp,
+// with the tile max already known): p = 2^(x - new max) goes straight into pp as bf16 pairs
+// of keys, the running sum (of the f32 p), max and the rescale factor are updated.
+[[gnu::target("avx512f,avx512bw,avx512dq,avx512vl,avx512bf16")]] void softmax_tile(const Scratch& s,
+                                                                                   int64_t count,
+                                                                                   int64_t lp) {
+  const __m512 minus_inf = _mm512_set1_ps(kMinusInf);
+  for (int64_t v = 0; v < lp; v += 16) {
+    const __m512 old_max = _mm512_load_ps(s.max + v);
+    const __m512 new_max = _mm512_max_ps(old_max, _mm512_load_ps(s.tile_max + v));
+    // Queries that have seen no key yet keep max -inf; their p and rescale stay 0 (no NaN).
+    const __mmask16 seen = _mm512_cmp_ps_mask(new_max, minus_inf, _CMP_NEQ_OQ);
+    const __mmask16 had = _mm512_cmp_ps_mask(old_max, minus_inf, _CMP_NEQ_OQ);
+    const __m512 rescale =
+        _mm512_maskz_mov_ps(had, exp2_nonpositive(_mm512_sub_ps(old_max, new_max)));
+    __m512 total = _mm512_setzero_ps();
+    for (int64_t j = 0; j < count; j += 2) {
+      const __m512 a = probability(s.st + j * lp + v, new_max, seen);
+      const __m512 b =
+          j + 1 < count ? probability(s.st + (j + 1) * lp + v, new_max, seen) : _mm512_setzero_ps();
+      total = _mm512_add_ps(total, _mm512_add_ps(a, b));
+      _mm512_store_si512(s.pp + j / 2 * lp + v, interleave(a, b));
+    }
+    _mm512_store_ps(s.sum + v, _mm512_fmadd_ps(_mm512_load_ps(s.sum + v), rescale, total));
+    _mm512_store_ps(s.max + v, new_max);
+    _mm512_store_ps(s.rescale + v, rescale);
   }
 }
 
@@ -307,12 +375,10 @@ void attention_task_bf16(const float* const* q, float* const* out, const int64_t
     s.sum[l] = 0.0f;
   }
   std::fill(s.acc, s.acc + lanes * dim, 0.0f);
-  const SoftmaxTile softmax{s.st, s.max, s.sum, s.rescale, s.end, lp};
   for (int64_t j0 = 0; j0 < max_end; j0 += kTileKeys) {
     const int64_t count = std::min<int64_t>(kTileKeys, max_end - j0);
-    score_tile(s, keys + j0 * (dim / 2), count, lp, dim);
-    softmax_tile(softmax, j0, count, params.scale);
-    pack_probabilities(s, count, lp);
+    score_tile(s, keys + j0 * (dim / 2), j0, count, lp, dim, params.scale * kLog2e);
+    softmax_tile(s, count, lp);
     accumulate_tile(s, values + j0 / 2 * dim, lanes, lp, dim, (count + 1) / 2);
   }
   for (int64_t l = 0; l < lanes; ++l) {
