@@ -50,6 +50,8 @@ nlohmann::json bench_report_json(const BenchReport& r) {
         {"model", r.model_s()},
         {"total", r.total_s}}},
       {"total_over_model", ratio(r.total_s, r.model_s())},
+      {"floor_seconds", r.floor_s},
+      {"total_over_floor", ratio(r.total_s, r.floor_s)},
       {"vision_tflops", r.vision_tflops},
       {"prefill_tflops", r.prefill_tflops},
       {"raw_vision_tflops", r.raw_vision_tflops},
@@ -98,6 +100,10 @@ std::string bench_report_markdown(const BenchReport& r) {
   out += format("| model (vision+prefill+generation) | %.2f | | | |\n", r.model_s());
   out += format("| total wall | %.2f | | | %.2fx the model time |\n", r.total_s,
                 ratio(r.total_s, r.model_s()));
+  out += format(
+      "| floor (GEMM FLOPs at the bare rate + decode bytes at the read bandwidth) | "
+      "%.2f | | | total %.2fx the floor |\n",
+      r.floor_s, ratio(r.total_s, r.floor_s));
   out += format("\nDecode: %.1f ms per step (%.0f steps), %.2f tokens/s over all clips; ",
                 r.decode_ms_per_token, static_cast<double>(r.decode_steps), r.decode_tokens_per_s);
   out += format("floor %.1f ms (%.2f GB per step at %.1f GB/s copy bandwidth): ",

@@ -180,6 +180,11 @@ void derive_rates(const model::Qwen2VL& model, BenchReport& report) {
   if (report.read_bandwidth_gbs > 0)
     report.decode_read_floor_ms_per_token =
         report.decode_bytes_per_step / (report.read_bandwidth_gbs * 1e6);
+  if (report.raw_gemm_tflops > 0 && report.read_bandwidth_gbs > 0)
+    report.floor_s =
+        (report.vision_gemm_flops + report.prefill_gemm_flops) / (report.raw_gemm_tflops * 1e12) +
+        static_cast<double>(report.decode_steps) * report.decode_bytes_per_step /
+            (report.read_bandwidth_gbs * 1e9);
 }
 
 }  // namespace

@@ -90,6 +90,10 @@ struct BenchReport {
   double bandwidth_gbs = 0;       // copy loop, bytes read + written (the STREAM convention)
   double read_bandwidth_gbs = 0;  // read-only loop: what a decode step does
 
+  // The run's floor: its GEMM FLOPs at the same-run bare rate plus its decode bytes at the
+  // read bandwidth (0 without yardsticks). total_s / floor_s is how far the whole run is from it.
+  double floor_s = 0;
+
   uint64_t weight_bytes = 0;
   uint64_t peak_rss_bytes = 0;
 };

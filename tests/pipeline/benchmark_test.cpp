@@ -61,6 +61,11 @@ TEST_F(Benchmark, BatchOfCopiesReportsEveryStageAndTheYardsticks) {
               report->decode_bytes_per_step / (report->read_bandwidth_gbs * 1e6), 1e-9);
   EXPECT_NEAR(report->decode_floor_ms_per_token,
               report->decode_bytes_per_step / (report->bandwidth_gbs * 1e6), 1e-9);
+  EXPECT_NEAR(
+      report->floor_s,
+      (report->vision_gemm_flops + report->prefill_gemm_flops) / (report->raw_gemm_tflops * 1e12) +
+          report->decode_steps * report->decode_bytes_per_step / (report->read_bandwidth_gbs * 1e9),
+      1e-9);
   EXPECT_GT(report->peak_rss_bytes, report->weight_bytes);
 
   const nlohmann::json json = bench_report_json(*report);
