@@ -1,19 +1,8 @@
 #include "media/resize_avx512.h"
 
-// GCC 12 reports its own _mm512_undefined_* placeholders as "maybe uninitialized" when the
-// intrinsics are inlined (-O3, or -O1 with sanitizers): a warning about the header, not this
-// file. clang has no -Wmaybe-uninitialized and would reject the pragma under -Werror.
-#if defined(__GNUC__) && !defined(__clang__)
-#pragma GCC diagnostic push
-#pragma GCC diagnostic ignored "-Wmaybe-uninitialized"
-#pragma GCC diagnostic ignored "-Wuninitialized"
-#include <immintrin.h>
-#pragma GCC diagnostic pop
-#else
-#include <immintrin.h>
-#endif
-
 #include <algorithm>
+
+#include "base/x86_intrinsics.h"
 
 // Every function here is built for AVX-512 only (gnu::target), not the whole file or project:
 // the caller picks these kernels at run time, after cpu_has_avx512().

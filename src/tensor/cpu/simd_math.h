@@ -8,20 +8,9 @@
 #ifndef VCAP_TENSOR_CPU_SIMD_MATH_H_
 #define VCAP_TENSOR_CPU_SIMD_MATH_H_
 
-// GCC 12 reports its own _mm512_undefined_* placeholders as "maybe uninitialized" when
-// intrinsics are inlined (-O1 + sanitizers, -O3); the warning is about the header, not us.
-// (clang has no -Wmaybe-uninitialized and would reject the pragma under -Werror.)
-#if defined(__GNUC__) && !defined(__clang__)
-#pragma GCC diagnostic push
-#pragma GCC diagnostic ignored "-Wmaybe-uninitialized"
-#pragma GCC diagnostic ignored "-Wuninitialized"
-#include <immintrin.h>
-#pragma GCC diagnostic pop
-#else
-#include <immintrin.h>
-#endif
-
 #include <cstdint>
+
+#include "base/x86_intrinsics.h"
 
 namespace vcap::tensor::cpu::simd {
 
