@@ -61,23 +61,7 @@ void Sha1::compress(const uint8_t* block) {
 }
 
 void Sha1::update(std::span<const std::byte> bytes) {
-  VCAP_CHECK(!finished_, "Sha1::update after finish");
-  const auto* data = reinterpret_cast<const uint8_t*>(bytes.data());
-  size_t size = bytes.size();
-  total_bytes_ += size;
-  if (buffered_bytes_ > 0) {
-    const size_t take = std::min(size, buffer_.size() - buffered_bytes_);
-    std::memcpy(buffer_.data() + buffered_bytes_, data, take);
-    buffered_bytes_ += take;
-    data += take;
-    size -= take;
-    if (buffered_bytes_ < buffer_.size()) return;
-    compress(buffer_.data());
-    buffered_bytes_ = 0;
-  }
-  for (; size >= 64; data += 64, size -= 64) compress(data);
-  std::memcpy(buffer_.data(), data, size);
-  buffered_bytes_ = size;
+  stream_.update(bytes, [this](const uint8_t* block) { compress(block); });
 }
 
 void Sha1::update(std::string_view text) {
@@ -85,24 +69,8 @@ void Sha1::update(std::string_view text) {
 }
 
 Sha1::Digest Sha1::finish() {
-  VCAP_CHECK(!finished_, "Sha1::finish called twice");
-  // Same padding as SHA-256 (section 5.1.1).
-  const uint64_t total_bits = total_bytes_ * 8;
-  buffer_[buffered_bytes_++] = 0x80;
-  if (buffered_bytes_ > 56) {
-    std::memset(buffer_.data() + buffered_bytes_, 0, buffer_.size() - buffered_bytes_);
-    compress(buffer_.data());
-    buffered_bytes_ = 0;
-  }
-  std::memset(buffer_.data() + buffered_bytes_, 0, 56 - buffered_bytes_);
-  for (int i = 0; i < 8; ++i) buffer_[56 + i] = static_cast<uint8_t>(total_bits >> (56 - 8 * i));
-  compress(buffer_.data());
-  finished_ = true;
-  Digest digest;
-  for (int i = 0; i < 5; ++i) {
-    for (int j = 0; j < 4; ++j) digest[4 * i + j] = static_cast<uint8_t>(state_[i] >> (24 - 8 * j));
-  }
-  return digest;
+  stream_.finish([this](const uint8_t* block) { compress(block); });
+  return big_endian_digest(state_);
 }
 
 std::string sha1_hex(std::string_view text) {

@@ -15,6 +15,7 @@
 #include <string_view>
 
 #include "base/status.h"
+#include "hub/hash_block_stream.h"
 
 namespace vcap::hub {
 
@@ -34,10 +35,7 @@ class Sha256 {
   void compress(const uint8_t* block);  // one 64-byte block
 
   std::array<uint32_t, 8> state_;
-  std::array<uint8_t, 64> buffer_{};
-  size_t buffered_bytes_ = 0;
-  uint64_t total_bytes_ = 0;
-  bool finished_ = false;
+  HashBlockStream stream_;
 };
 
 // Lower-case hex of any digest ("e3b0c442...").
