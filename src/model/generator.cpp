@@ -5,14 +5,12 @@
 #include <string>
 #include <utility>
 
+#include "base/stopwatch.h"
+
 namespace vcap::model {
 namespace {
 
 using Clock = std::chrono::steady_clock;
-
-double seconds_since(Clock::time_point start) {
-  return std::chrono::duration<double>(Clock::now() - start).count();
-}
 
 int64_t total_tokens(const std::vector<VisionGrid>& grids, int64_t merge_size) {
   int64_t total = 0;

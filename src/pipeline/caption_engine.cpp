@@ -7,15 +7,12 @@
 #include <thread>
 #include <vector>
 
+#include "base/stopwatch.h"
 #include "pipeline/bounded_queue.h"
 #include "pipeline/memory_budget.h"
 
 namespace vcap::pipeline {
 namespace {
-
-double seconds_since(Clock::time_point start) {
-  return std::chrono::duration<double>(Clock::now() - start).count();
-}
 
 // The per-clip guard (the one catch-all of vcap, see STYLE.md): whatever a captioner throws
 // while handling one clip becomes that clip's status, never the end of the run.

@@ -9,6 +9,7 @@
 #include <nlohmann/json.hpp>
 #include <sstream>
 
+#include "base/stopwatch.h"
 #include "hub/hub_options.h"
 #include "hub/model_resolver.h"
 #include "hub/progress_printer.h"
@@ -102,10 +103,6 @@ media::DecodeOptions decode_options(const CaptionOptions& options, const ClipSet
 media::PatchGeometry geometry(const model::ModelConfig& config) {
   return {config.preprocessor.patch_size, config.preprocessor.temporal_patch_size,
           config.preprocessor.merge_size};
-}
-
-double seconds_since(std::chrono::steady_clock::time_point start) {
-  return std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
 }
 
 }  // namespace
