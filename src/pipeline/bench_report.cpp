@@ -81,7 +81,7 @@ std::string bench_report_markdown(const BenchReport& r) {
   std::string out = "Machine: " + r.machine + "; device " + r.device + ", " +
                     std::to_string(r.threads) + " threads, " + r.precision + ".\n";
   out += "Model: " + r.model_dir.string() + ". Video: " + r.video.string() + ".\n";
-  out += format("%.0f clip(s), batch ", r.clips) + std::to_string(r.bs) + ": " +
+  out += std::to_string(r.clips) + " clip(s), batch " + std::to_string(r.bs) + ": " +
          std::to_string(r.frames) + " frames, " + std::to_string(r.visual_tokens) +
          " visual tokens, " + std::to_string(r.prompt_tokens) + " prompt tokens, " +
          std::to_string(r.new_tokens) + " new tokens per clip.\n\n";

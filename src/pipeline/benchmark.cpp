@@ -7,6 +7,7 @@
 #include <fstream>
 #include <thread>
 
+#include "base/stopwatch.h"
 #include "media/synthetic_clip.h"
 #include "model/gemm_work.h"
 #include "model/test_model.h"
@@ -21,10 +22,6 @@ namespace {
 
 namespace fs = std::filesystem;
 using Clock = std::chrono::steady_clock;
-
-double seconds_since(Clock::time_point start) {
-  return std::chrono::duration<double>(Clock::now() - start).count();
-}
 
 uint64_t peak_rss_bytes() {
   rusage usage{};
@@ -78,41 +75,41 @@ Result<fs::path> ensure_clip(const fs::path& work_dir, double seconds, std::FILE
   return path;
 }
 
-// Times the GEMMs of `gemms` bare at `rows` rows; returns their combined TFLOP/s and appends
-// each to `out`.
-Result<double> time_raw_gemms(const std::vector<model::WeightGemm>& gemms, int64_t rows,
-                              tensor::Precision precision, std::vector<RawGemm>& out) {
-  double flops = 0, seconds = 0;
+// GEMM FLOPs and the seconds they took, summed over several bare GEMMs.
+struct GemmWork {
+  double flops = 0;
+  double seconds = 0;
+  double tflops() const { return seconds > 0 ? flops / seconds / 1e12 : 0.0; }
+};
+
+// Times each GEMM of `gemms` bare at `rows` rows, appends it to `out`, and returns their sum.
+Result<GemmWork> time_raw_gemms(const std::vector<model::WeightGemm>& gemms, int64_t rows,
+                                tensor::Precision precision, std::vector<RawGemm>& out) {
+  GemmWork total;
   for (const model::WeightGemm& g : gemms) {
     Result<tensor::RawMatmul> matmul = tensor::RawMatmul::create(rows, g.k, g.n, precision);
     if (!matmul) return matmul.status();
-    const double best = matmul->best_seconds(3);
-    out.push_back(
-        {g.name, rows, g.k, g.n, matmul->flops() / best / 1e12, matmul->implementation()});
-    flops += matmul->flops();
-    seconds += best;
+    const GemmWork one{matmul->flops(), matmul->best_seconds(3)};
+    out.push_back({g.name, rows, g.k, g.n, one.tflops(), matmul->implementation()});
+    total.flops += one.flops;
+    total.seconds += one.seconds;
   }
-  return flops / seconds / 1e12;
+  return total;
 }
 
 Status measure_yardsticks(const model::Qwen2VL& model, int64_t vision_rows, int64_t prefill_rows,
                           BenchReport& report) {
   const tensor::Precision precision = model.precision();
-  Result<double> vision = time_raw_gemms(model::vision_block_gemms(model.dims().vision),
-                                         vision_rows, precision, report.raw_gemms);
+  Result<GemmWork> vision = time_raw_gemms(model::vision_block_gemms(model.dims().vision),
+                                           vision_rows, precision, report.raw_gemms);
   if (!vision) return vision.status();
-  Result<double> prefill = time_raw_gemms(model::decoder_layer_gemms(model.dims().text),
-                                          prefill_rows, precision, report.raw_gemms);
+  Result<GemmWork> prefill = time_raw_gemms(model::decoder_layer_gemms(model.dims().text),
+                                            prefill_rows, precision, report.raw_gemms);
   if (!prefill) return prefill.status();
-  report.raw_vision_tflops = *vision;
-  report.raw_prefill_tflops = *prefill;
-  double flops = 0, seconds = 0;
-  for (const RawGemm& g : report.raw_gemms) {
-    const double f = 2.0 * static_cast<double>(g.m) * g.k * g.n;
-    flops += f;
-    seconds += f / (g.tflops * 1e12);
-  }
-  report.raw_gemm_tflops = flops / seconds / 1e12;
+  report.raw_vision_tflops = vision->tflops();
+  report.raw_prefill_tflops = prefill->tflops();
+  report.raw_gemm_tflops =
+      GemmWork{vision->flops + prefill->flops, vision->seconds + prefill->seconds}.tflops();
   report.bandwidth_gbs = tensor::measure_memory_bandwidth_gbs(report.threads);
   report.read_bandwidth_gbs = tensor::measure_read_bandwidth_gbs(report.threads);
   return Status::ok_status();
