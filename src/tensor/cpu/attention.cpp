@@ -103,10 +103,6 @@ std::vector<Task> make_tasks(std::span<const AttentionBlock> blocks,
   return tasks;
 }
 
-}  // namespace
-
-namespace {
-
 // The f32 kernels (AVX-512 or portable) on all tasks of all blocks.
 void attention_f32(const CpuContext& context, TensorView out, TensorView q,
                    std::span<const AttentionBlock> blocks, const AttentionParams& params) {
