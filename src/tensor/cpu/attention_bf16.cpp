@@ -2,6 +2,7 @@
 
 #include <algorithm>
 #include <array>
+#include <cstring>
 #include <limits>
 
 #include "tensor/cpu/simd_math.h"  // immintrin.h without GCC 12's spurious warnings
@@ -19,25 +20,29 @@ namespace {
 //    vp[key/2][d] = (v[key][d], v[key+1][d]); acc[lane][d..d+16) accumulates
 //    dot(broadcast pp pair, vp row).
 // kp and vp (Bf16KeyValues) are packed once per block and kv head, before the tasks: packing
-// per task would convert every key again for each tile of query rows (and read K and V, f32,
-// from memory each time).
-constexpr int kTileKeys = 64;  // even: keys pair up inside a tile
-constexpr int kScoreKeys = 4;  // keys per score register block; kp rows are padded to it
+// per task would convert every key again for each tile of query rows.
+//
+// Each key tile takes three passes: scores (raw q.k, their max per query on the fly), softmax
+// (p = 2^(s * scale * log2 e - max), written straight as bf16 pairs, and the running sum) and
+// P.V. Tiles that every query sees whole (all but the causal diagonal ones) skip the masks.
+constexpr int kTileKeys = 128;  // keys per tile; a multiple of kScoreKeys (and even)
+constexpr int kScoreKeys = 4;   // keys per score register block; kp rows are padded to it
+constexpr int kScoreLanes = 4;  // lane vectors per score register block
 constexpr float kMinusInf = -std::numeric_limits<float>::infinity();
 constexpr float kLog2e = 1.44269504088896341f;
 
 struct Scratch {
   // f32 (64-byte aligned)
-  float* st;        // [kTileKeys][lp]      scores, then probabilities, of the current key tile
-  float* max;       // [lp]                 running max per query (scores in log2 units)
-  float* sum;       // [lp]                 running sum of exp per query
-  float* rescale;   // [lp]                 rescale factor of the current tile
-  float* tile_max;  // [lp]                 max score per query over the current tile
+  float* st;        // [kTileKeys][lp]      raw scores q.k of the current key tile
+  float* max;       // [lp]                 running max of raw scores per query
+  float* sum;       // [lp]                 running sum of p per query
+  float* rescale;   // [lp]                 acc factor of the current tile (exactly 1: none)
+  float* tile_max;  // [lp]                 max raw score per query over the current tile
   float* acc;       // [lanes][dim]         unnormalised outputs
   // bf16 pairs (64-byte aligned)
   uint32_t* qp;  // [dim/2][lp]
   uint32_t* pp;  // [kTileKeys/2][lp]
-  int32_t* end;  // [lp]                   keys [0, end) visible per query (0 for padding lanes)
+  int32_t* end;  // [lp]                   keys [0, end) visible per query
 };
 
 // The 64-byte aligned start of a vector sized with 16 spare elements.
@@ -114,85 +119,86 @@ void pack_queries(const Scratch& s, const float* const* q, int64_t lanes, int64_
   }
 }
 
-// What the score loop does with a finished score: scale it, hide keys a query may not see
-// (-inf) and keep the tile's max per query.
-struct ScoreEpilogue {
-  float scale;         // scale * log2(e): scores in log2 units, p = 2^(x - max)
-  int64_t first_key;   // block index of the tile's key 0
-  const int32_t* end;  // [lp] keys [0, end) visible per query
-  float* tile_max;     // [lp] running max over the tile
-};
-
-// st[j][v*16 ..] = scale * sum_i kp[j][i] . qp[i][v*16 ..] (-inf where not visible) for
-// kScoreKeys keys from key j0 of the tile and LV lane vectors from v0.
-template <int LV>
-[[gnu::target("avx512f,avx512bw,avx512dq,avx512vl,avx512bf16")]] void score_block(
-    const uint32_t* kp, const uint32_t* qp, int64_t lp, int pairs, int64_t v0, int64_t j0,
-    float* st, const ScoreEpilogue& e) {
-  __m512 acc[kScoreKeys][LV];
-  for (int j = 0; j < kScoreKeys; ++j) {
-    for (int v = 0; v < LV; ++v) acc[j][v] = _mm512_setzero_ps();
-  }
-  for (int i = 0; i < pairs; ++i) {
-    __m512bh q[LV];
-    for (int v = 0; v < LV; ++v) {
-      q[v] = reinterpret_cast<__m512bh>(_mm512_load_si512(qp + i * lp + 16 * (v0 + v)));
-    }
-    for (int j = 0; j < kScoreKeys; ++j) {
-      const __m512bh k =
-          reinterpret_cast<__m512bh>(_mm512_set1_epi32(static_cast<int32_t>(kp[j * pairs + i])));
-      for (int v = 0; v < LV; ++v) acc[j][v] = _mm512_dpbf16_ps(acc[j][v], q[v], k);
-    }
-  }
-  const __m512 minus_inf = _mm512_set1_ps(kMinusInf);
-  const __m512 scale = _mm512_set1_ps(e.scale);
+// Raw scores q.k of keys [0, count) of the tile starting at block key first_key, whose packed
+// keys start at tile_kp (count rounded up to kScoreKeys rows are read), for LV lane vectors
+// from v0: st[key][lane] and their max per lane in s.tile_max. kMasked: keys a query may not
+// see become -inf (needed unless every lane sees the whole tile and count % kScoreKeys == 0).
+template <int LV, bool kMasked>
+[[gnu::target("avx512f,avx512bw,avx512dq,avx512vl,avx512bf16")]] void score_lanes(
+    const Scratch& s, const uint32_t* tile_kp, int64_t first_key, int64_t count, int pairs,
+    int64_t lp, int64_t v0) {
+  const uint32_t* qp = s.qp + 16 * v0;
+  float* st = s.st + 16 * v0;
+  __m512 tile_max[LV];
+  __m512i end[LV];
+#pragma GCC unroll 4
   for (int v = 0; v < LV; ++v) {
-    const int64_t lane = 16 * (v0 + v);
-    const __m512i end = _mm512_load_si512(e.end + lane);
-    __m512 tile_max = _mm512_load_ps(e.tile_max + lane);
-    for (int j = 0; j < kScoreKeys; ++j) {
-      const auto key = static_cast<int32_t>(e.first_key + j0 + j);
-      const __mmask16 visible = _mm512_cmplt_epi32_mask(_mm512_set1_epi32(key), end);
-      const __m512 x = _mm512_mask_mul_ps(minus_inf, visible, acc[j][v], scale);
-      _mm512_store_ps(st + (j0 + j) * lp + lane, x);
-      tile_max = _mm512_max_ps(tile_max, x);
-    }
-    _mm512_store_ps(e.tile_max + lane, tile_max);
+    tile_max[v] = _mm512_set1_ps(kMinusInf);
+    end[v] = kMasked ? _mm512_load_si512(s.end + 16 * (v0 + v)) : _mm512_setzero_si512();
   }
-}
-
-// Scaled, masked scores of keys [0, count) of the tile starting at block key j0, whose packed
-// keys start at tile_kp (rows up to count rounded up to kScoreKeys are read), and their max per
-// query in s.tile_max.
-void score_tile(const Scratch& s, const uint32_t* tile_kp, int64_t j0, int64_t count, int64_t lp,
-                int dim, float scale) {
-  const int pairs = dim / 2;
-  std::fill(s.tile_max, s.tile_max + lp, kMinusInf);
-  const ScoreEpilogue e{scale, j0, s.end, s.tile_max};
   for (int64_t j = 0; j < count; j += kScoreKeys) {
     const uint32_t* kp = tile_kp + j * pairs;
-    for (int64_t v0 = 0; v0 < lp / 16; v0 += 4) {
-      switch (std::min<int64_t>(4, lp / 16 - v0)) {
-        case 4:
-          score_block<4>(kp, s.qp, lp, pairs, v0, j, s.st, e);
-          break;
-        case 3:
-          score_block<3>(kp, s.qp, lp, pairs, v0, j, s.st, e);
-          break;
-        case 2:
-          score_block<2>(kp, s.qp, lp, pairs, v0, j, s.st, e);
-          break;
-        default:
-          score_block<1>(kp, s.qp, lp, pairs, v0, j, s.st, e);
-          break;
+    __m512 acc[kScoreKeys][LV];
+#pragma GCC unroll 16
+    for (int r = 0; r < kScoreKeys * LV; ++r) acc[r / LV][r % LV] = _mm512_setzero_ps();
+    for (int i = 0; i < pairs; ++i) {
+      __m512bh q[LV];
+#pragma GCC unroll 4
+      for (int v = 0; v < LV; ++v) {
+        q[v] = reinterpret_cast<__m512bh>(_mm512_load_si512(qp + i * lp + 16 * v));
+      }
+#pragma GCC unroll 4
+      for (int k = 0; k < kScoreKeys; ++k) {
+        const __m512bh key =
+            reinterpret_cast<__m512bh>(_mm512_set1_epi32(static_cast<int32_t>(kp[k * pairs + i])));
+#pragma GCC unroll 4
+        for (int v = 0; v < LV; ++v) acc[k][v] = _mm512_dpbf16_ps(acc[k][v], q[v], key);
+      }
+    }
+#pragma GCC unroll 4
+    for (int k = 0; k < kScoreKeys; ++k) {
+#pragma GCC unroll 4
+      for (int v = 0; v < LV; ++v) {
+        __m512 x = acc[k][v];
+        if constexpr (kMasked) {
+          const auto key = static_cast<int32_t>(first_key + j + k);
+          const __mmask16 visible = _mm512_cmplt_epi32_mask(_mm512_set1_epi32(key), end[v]);
+          x = _mm512_mask_mov_ps(_mm512_set1_ps(kMinusInf), visible, x);
+        }
+        _mm512_store_ps(st + (j + k) * lp + 16 * v, x);
+        tile_max[v] = _mm512_max_ps(tile_max[v], x);
       }
     }
   }
+#pragma GCC unroll 4
+  for (int v = 0; v < LV; ++v) _mm512_store_ps(s.tile_max + 16 * (v0 + v), tile_max[v]);
 }
 
-// 2^x for x <= 0 (the Cephes exp2f scheme: x = n + f, |f| <= 1/2, 2^f by a degree-6
-// polynomial, scaled by 2^n; about 2 ulp). Scores are kept in log2 units (scale * log2(e)
-// applied once in the score loop), which saves exp's range reduction by ln 2.
+template <bool kMasked>
+void score_tile(const Scratch& s, const uint32_t* tile_kp, int64_t first_key, int64_t count,
+                int64_t lp, int pairs) {
+  const int64_t vectors = lp / 16;
+  for (int64_t v0 = 0; v0 < vectors; v0 += kScoreLanes) {
+    switch (std::min<int64_t>(kScoreLanes, vectors - v0)) {
+      case 4:
+        score_lanes<4, kMasked>(s, tile_kp, first_key, count, pairs, lp, v0);
+        break;
+      case 3:
+        score_lanes<3, kMasked>(s, tile_kp, first_key, count, pairs, lp, v0);
+        break;
+      case 2:
+        score_lanes<2, kMasked>(s, tile_kp, first_key, count, pairs, lp, v0);
+        break;
+      default:
+        score_lanes<1, kMasked>(s, tile_kp, first_key, count, pairs, lp, v0);
+        break;
+    }
+  }
+}
+
+// 2^x for x <= 0 and slightly above (the Cephes exp2f scheme: x = n + f, |f| <= 1/2, 2^f by a
+// degree-6 polynomial, scaled by 2^n; about 2 ulp). Scores are turned into log2 units
+// (scale * log2(e)), which saves exp's range reduction by ln 2.
 [[gnu::always_inline, gnu::target("avx512f,avx512bw,avx512dq,avx512vl,avx512bf16")]] inline __m512
 exp2_nonpositive(__m512 x) {
   const __m512 n = _mm512_roundscale_ps(x, _MM_FROUND_TO_NEAREST_INT | _MM_FROUND_NO_EXC);
@@ -206,36 +212,50 @@ exp2_nonpositive(__m512 x) {
   return _mm512_scalef_ps(_mm512_fmadd_ps(p, f, _mm512_set1_ps(1.0f)), n);
 }
 
-// 2^(x - max) of one score vector; 0 where x is -inf (key not visible) or no key was seen.
+// p = 2^(x * c - max * c) of one raw score vector (neg_max_c = -max * c); kMasked: 0 where x is
+// -inf (key not visible) or where no key was seen yet (`seen` clear).
+template <bool kMasked>
 [[gnu::always_inline, gnu::target("avx512f,avx512bw,avx512dq,avx512vl,avx512bf16")]] inline __m512
-probability(const float* x, __m512 max, __mmask16 seen) {
+probability(const float* x, __m512 c, __m512 neg_max_c, __mmask16 seen) {
   const __m512 v = _mm512_load_ps(x);
+  const __m512 p = exp2_nonpositive(_mm512_fmadd_ps(v, c, neg_max_c));
+  if constexpr (!kMasked) return p;
   const __mmask16 finite = _mm512_cmp_ps_mask(v, _mm512_set1_ps(kMinusInf), _CMP_NEQ_OQ) & seen;
-  return _mm512_maskz_mov_ps(finite, exp2_nonpositive(_mm512_sub_ps(v, max)));
+  return _mm512_maskz_mov_ps(finite, p);
 }
 
-// Online-softmax step over the tile's count scores (the f32 kernel's, attention_avx512.cpp,
-// with the tile max already known): p = 2^(x - new max) goes straight into pp as bf16 pairs
-// of keys, the running sum (of the f32 p), max and the rescale factor are updated.
-[[gnu::target("avx512f,avx512bw,avx512dq,avx512vl,avx512bf16")]] void softmax_tile(const Scratch& s,
-                                                                                   int64_t count,
-                                                                                   int64_t lp) {
+// Online-softmax step over the tile's count raw scores: p goes straight into pp as bf16 pairs
+// of keys; the running sum (of the f32 p), max and the tile's rescale factor (exactly 1 where
+// the max did not move, 0 where no key was seen before) are updated.
+// REQUIRES: kMasked, or count is even and every score is finite.
+template <bool kMasked>
+[[gnu::target("avx512f,avx512bw,avx512dq,avx512vl,avx512bf16")]] void softmax_tile(
+    const Scratch& s, int64_t count, int64_t lp, float scale_log2) {
   const __m512 minus_inf = _mm512_set1_ps(kMinusInf);
+  const __m512 c = _mm512_set1_ps(scale_log2);
   for (int64_t v = 0; v < lp; v += 16) {
     const __m512 old_max = _mm512_load_ps(s.max + v);
     const __m512 new_max = _mm512_max_ps(old_max, _mm512_load_ps(s.tile_max + v));
-    // Queries that have seen no key yet keep max -inf; their p and rescale stay 0 (no NaN).
+    const __m512 neg_max_c = _mm512_mul_ps(new_max, _mm512_set1_ps(-scale_log2));
+    // Queries that have seen no key yet keep max -inf; their p stay 0 (no NaN).
     const __mmask16 seen = _mm512_cmp_ps_mask(new_max, minus_inf, _CMP_NEQ_OQ);
     const __mmask16 had = _mm512_cmp_ps_mask(old_max, minus_inf, _CMP_NEQ_OQ);
-    const __m512 rescale =
-        _mm512_maskz_mov_ps(had, exp2_nonpositive(_mm512_sub_ps(old_max, new_max)));
+    const __mmask16 same = _mm512_cmp_ps_mask(old_max, new_max, _CMP_EQ_OQ);
+    __m512 rescale =
+        _mm512_maskz_mov_ps(had, exp2_nonpositive(_mm512_fmadd_ps(old_max, c, neg_max_c)));
+    rescale = _mm512_mask_mov_ps(rescale, same, _mm512_set1_ps(1.0f));
     __m512 total = _mm512_setzero_ps();
-    for (int64_t j = 0; j < count; j += 2) {
-      const __m512 a = probability(s.st + j * lp + v, new_max, seen);
-      const __m512 b =
-          j + 1 < count ? probability(s.st + (j + 1) * lp + v, new_max, seen) : _mm512_setzero_ps();
+    int64_t j = 0;
+    for (; j + 2 <= count; j += 2) {
+      const __m512 a = probability<kMasked>(s.st + j * lp + v, c, neg_max_c, seen);
+      const __m512 b = probability<kMasked>(s.st + (j + 1) * lp + v, c, neg_max_c, seen);
       total = _mm512_add_ps(total, _mm512_add_ps(a, b));
       _mm512_store_si512(s.pp + j / 2 * lp + v, interleave(a, b));
+    }
+    if (j < count) {
+      const __m512 a = probability<kMasked>(s.st + j * lp + v, c, neg_max_c, seen);
+      total = _mm512_add_ps(total, a);
+      _mm512_store_si512(s.pp + j / 2 * lp + v, interleave(a, _mm512_setzero_ps()));
     }
     _mm512_store_ps(s.sum + v, _mm512_fmadd_ps(_mm512_load_ps(s.sum + v), rescale, total));
     _mm512_store_ps(s.max + v, new_max);
@@ -244,31 +264,52 @@ probability(const float* x, __m512 max, __mmask16 seen) {
 }
 
 // acc[l][c0 .. c0 + 16*NV) = acc * rescale[l] + sum_j p[j][l] * V[j][..] for R lanes from l0,
-// over `key_pairs` pairs of the tile.
-template <int R, int NV>
+// over `key_pairs` pairs of the tile. kRescale false: every rescale[l] is 1 (skips the multiply).
+template <int R, int NV, bool kRescale>
 [[gnu::target("avx512f,avx512bw,avx512dq,avx512vl,avx512bf16")]] void accumulate_block(
     const Scratch& s, const uint32_t* vp, int64_t l0, int64_t lp, int dim, int64_t key_pairs,
     int c0) {
+  float* acc = s.acc + l0 * dim + c0;
+  const uint32_t* pp = s.pp + l0;
   __m512 a[R][NV];
+#pragma GCC unroll 8
   for (int r = 0; r < R; ++r) {
     const __m512 rescale = _mm512_set1_ps(s.rescale[l0 + r]);
+#pragma GCC unroll 8
     for (int i = 0; i < NV; ++i) {
-      a[r][i] = _mm512_mul_ps(_mm512_loadu_ps(s.acc + (l0 + r) * dim + c0 + 16 * i), rescale);
+      a[r][i] = _mm512_loadu_ps(acc + r * dim + 16 * i);
+      if constexpr (kRescale) a[r][i] = _mm512_mul_ps(a[r][i], rescale);
     }
   }
   for (int64_t jp = 0; jp < key_pairs; ++jp) {
     __m512bh v[NV];
+#pragma GCC unroll 8
     for (int i = 0; i < NV; ++i) {
       v[i] = reinterpret_cast<__m512bh>(_mm512_load_si512(vp + jp * dim + c0 + 16 * i));
     }
+#pragma GCC unroll 8
     for (int r = 0; r < R; ++r) {
-      const __m512bh p = reinterpret_cast<__m512bh>(
-          _mm512_set1_epi32(static_cast<int32_t>(s.pp[jp * lp + l0 + r])));
+      const __m512bh p =
+          reinterpret_cast<__m512bh>(_mm512_set1_epi32(static_cast<int32_t>(pp[jp * lp + r])));
+#pragma GCC unroll 8
       for (int i = 0; i < NV; ++i) a[r][i] = _mm512_dpbf16_ps(a[r][i], p, v[i]);
     }
   }
+#pragma GCC unroll 8
   for (int r = 0; r < R; ++r) {
-    for (int i = 0; i < NV; ++i) _mm512_storeu_ps(s.acc + (l0 + r) * dim + c0 + 16 * i, a[r][i]);
+#pragma GCC unroll 8
+    for (int i = 0; i < NV; ++i) _mm512_storeu_ps(acc + r * dim + 16 * i, a[r][i]);
+  }
+}
+
+template <int R, int NV>
+void accumulate_lanes(const Scratch& s, const uint32_t* vp, int64_t l0, int64_t lp, int dim,
+                      int64_t key_pairs, int c0) {
+  const bool unit = std::all_of(s.rescale + l0, s.rescale + l0 + R, [](float r) { return r == 1; });
+  if (unit) {
+    accumulate_block<R, NV, false>(s, vp, l0, lp, dim, key_pairs, c0);
+  } else {
+    accumulate_block<R, NV, true>(s, vp, l0, lp, dim, key_pairs, c0);
   }
 }
 
@@ -279,9 +320,9 @@ void accumulate_columns(const Scratch& s, const uint32_t* vp, int64_t lanes, int
   constexpr int kLanes = NV <= 6 ? 4 : 2;
   int64_t l = 0;
   for (; l + kLanes <= lanes; l += kLanes) {
-    accumulate_block<kLanes, NV>(s, vp, l, lp, dim, key_pairs, c0);
+    accumulate_lanes<kLanes, NV>(s, vp, l, lp, dim, key_pairs, c0);
   }
-  for (; l < lanes; ++l) accumulate_block<1, NV>(s, vp, l, lp, dim, key_pairs, c0);
+  for (; l < lanes; ++l) accumulate_lanes<1, NV>(s, vp, l, lp, dim, key_pairs, c0);
 }
 
 void accumulate_tile(const Scratch& s, const uint32_t* vp, int64_t lanes, int64_t lp, int dim,
@@ -316,6 +357,54 @@ void accumulate_tile(const Scratch& s, const uint32_t* vp, int64_t lanes, int64_
   }
 }
 
+// out[l] = acc[l] / sum[l] (zeros for a query that saw no key).
+[[gnu::target("avx512f,avx512bw,avx512dq,avx512vl,avx512bf16")]] void normalize(
+    const Scratch& s, float* const* out, int64_t lanes, int dim) {
+  for (int64_t l = 0; l < lanes; ++l) {
+    const __m512 inverse = _mm512_set1_ps(s.sum[l] > 0.0f ? 1.0f / s.sum[l] : 0.0f);
+    for (int d = 0; d < dim; d += 16) {
+      _mm512_storeu_ps(out[l] + d, _mm512_mul_ps(_mm512_loadu_ps(s.acc + l * dim + d), inverse));
+    }
+  }
+}
+
+// Keys 2 * pair and 2 * pair + 1 (second: whether it exists) of one kv head: key rows as bf16
+// pairs of features, values as pairs of keys (see the layout above).
+[[gnu::target("avx512f,avx512bw,avx512dq,avx512vl,avx512bf16")]] void pack_keys(
+    TensorView k, int64_t j, bool second, int64_t column, int dim, uint32_t* out) {
+  for (int64_t r = 0; r < (second ? 2 : 1); ++r) {
+    if (k.dtype == DType::kBF16) {
+      std::memcpy(out + r * dim / 2, k.row<uint16_t>(j + r) + column, dim * sizeof(uint16_t));
+    } else {
+      pack_row(k.row<float>(j + r) + column, dim, out + r * dim / 2);
+    }
+  }
+}
+
+[[gnu::target("avx512f,avx512bw,avx512dq,avx512vl,avx512bf16")]] void pack_values(
+    TensorView v, int64_t j, bool second, int64_t column, int dim, uint32_t* out) {
+  if (v.dtype == DType::kBF16) {
+    // Already bf16: the pair's 32 bits are (v[j][d], v[j+1][d]), low half first.
+    const uint16_t* a = v.row<uint16_t>(j) + column;
+    const uint16_t* b = second ? v.row<uint16_t>(j + 1) + column : nullptr;
+    for (int d = 0; d < dim; d += 16) {
+      const __m512i low = _mm512_cvtepu16_epi32(_mm256_loadu_si256(
+          reinterpret_cast<const __m256i*>(a + d)));
+      const __m512i high = b ? _mm512_cvtepu16_epi32(_mm256_loadu_si256(
+                                   reinterpret_cast<const __m256i*>(b + d)))
+                             : _mm512_setzero_si512();
+      _mm512_store_si512(out + d, _mm512_or_si512(low, _mm512_slli_epi32(high, 16)));
+    }
+    return;
+  }
+  const float* a = v.row<float>(j) + column;
+  const float* b = second ? v.row<float>(j + 1) + column : nullptr;
+  for (int d = 0; d < dim; d += 16) {
+    const __m512 bv = b ? _mm512_loadu_ps(b + d) : _mm512_setzero_ps();
+    _mm512_store_si512(out + d, interleave(_mm512_loadu_ps(a + d), bv));
+  }
+}
+
 }  // namespace
 
 void resize_bf16_key_values(const AttentionBlock& block, const AttentionParams& params,
@@ -332,28 +421,22 @@ void resize_bf16_key_values(const AttentionBlock& block, const AttentionParams& 
   }
 }
 
-[[gnu::target("avx512f,avx512bw,avx512dq,avx512vl,avx512bf16")]] void pack_bf16_key_pair(
-    const AttentionBlock& block, const AttentionParams& params, int64_t pair, Bf16KeyValues& kv) {
+void pack_bf16_key_pair(const AttentionBlock& block, const AttentionParams& params, int64_t pair,
+                        Bf16KeyValues& kv) {
   const int dim = params.head_dim;
   const int64_t j = 2 * pair;
   const bool second = j + 1 < block.k.rows;
   for (int g = 0; g < params.num_kv_heads; ++g) {
     const int64_t column = static_cast<int64_t>(g) * dim;
-    uint32_t* keys = aligned_data(kv.keys) + (g * kv.key_rows + j) * (dim / 2);
-    pack_row(block.k.row<float>(j) + column, dim, keys);
-    if (second) pack_row(block.k.row<float>(j + 1) + column, dim, keys + dim / 2);
-    const float* a = block.v.row<float>(j) + column;
-    const float* b = second ? block.v.row<float>(j + 1) + column : nullptr;
-    uint32_t* values = aligned_data(kv.values) + (g * kv.value_rows + pair) * dim;
-    for (int d = 0; d < dim; d += 16) {
-      const __m512 bv = b ? _mm512_loadu_ps(b + d) : _mm512_setzero_ps();
-      _mm512_store_si512(values + d, interleave(_mm512_loadu_ps(a + d), bv));
-    }
+    pack_keys(block.k, j, second, column, dim,
+              aligned_data(kv.keys) + (g * kv.key_rows + j) * (dim / 2));
+    pack_values(block.v, j, second, column, dim,
+                aligned_data(kv.values) + (g * kv.value_rows + pair) * dim);
   }
 }
 
 bool attention_bf16_supports(const AttentionParams& params) {
-  return params.head_dim % 16 == 0 && params.head_dim <= 256;
+  return params.head_dim % 16 == 0 && params.head_dim <= 256 && params.scale > 0.0f;
 }
 
 bool attention_bf16_pays_off(const AttentionBlock& block, const AttentionParams& params) {
@@ -364,27 +447,35 @@ void attention_task_bf16(const float* const* q, float* const* out, const int64_t
                          int64_t lanes, int64_t max_end, const Bf16KeyValues& kv, int kv_head,
                          const AttentionParams& params, AttentionBf16Scratch& scratch) {
   const int dim = params.head_dim;
+  const int pairs = dim / 2;
   const int64_t lp = (lanes + 15) / 16 * 16;
   const Scratch s = carve(scratch, lanes, lp, dim);
-  const uint32_t* keys = aligned_data(kv.keys) + kv_head * kv.key_rows * (dim / 2);
+  const uint32_t* keys = aligned_data(kv.keys) + kv_head * kv.key_rows * pairs;
   const uint32_t* values = aligned_data(kv.values) + kv_head * kv.value_rows * dim;
   pack_queries(s, q, lanes, lp, dim);
+  // Padding lanes (zero queries, never read back) see every key, so they never force masks.
+  int64_t min_end = max_end;
   for (int64_t l = 0; l < lp; ++l) {
-    s.end[l] = l < lanes ? static_cast<int32_t>(end[l]) : 0;
+    s.end[l] = static_cast<int32_t>(l < lanes ? end[l] : max_end);
+    min_end = std::min<int64_t>(min_end, s.end[l]);
     s.max[l] = kMinusInf;
     s.sum[l] = 0.0f;
   }
   std::fill(s.acc, s.acc + lanes * dim, 0.0f);
+  const float scale_log2 = params.scale * kLog2e;
   for (int64_t j0 = 0; j0 < max_end; j0 += kTileKeys) {
     const int64_t count = std::min<int64_t>(kTileKeys, max_end - j0);
-    score_tile(s, keys + j0 * (dim / 2), j0, count, lp, dim, params.scale * kLog2e);
-    softmax_tile(s, count, lp);
+    const uint32_t* tile_keys = keys + j0 * pairs;
+    if (count == kTileKeys && j0 + count <= min_end) {
+      score_tile<false>(s, tile_keys, j0, count, lp, pairs);
+      softmax_tile<false>(s, count, lp, scale_log2);
+    } else {
+      score_tile<true>(s, tile_keys, j0, count, lp, pairs);
+      softmax_tile<true>(s, count, lp, scale_log2);
+    }
     accumulate_tile(s, values + j0 / 2 * dim, lanes, lp, dim, (count + 1) / 2);
   }
-  for (int64_t l = 0; l < lanes; ++l) {
-    const float inverse = s.sum[l] > 0.0f ? 1.0f / s.sum[l] : 0.0f;
-    for (int d = 0; d < dim; ++d) out[l][d] = s.acc[l * dim + d] * inverse;
-  }
+  normalize(s, out, lanes, dim);
 }
 
 }  // namespace vcap::tensor::cpu

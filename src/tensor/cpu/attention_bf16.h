@@ -27,7 +27,9 @@ struct Bf16KeyValues {
 };
 
 // Sizes `kv` for `block` (reusing its memory); then pack_bf16_key_pair must run for every pair
-// index in [0, kv.value_rows), from any threads.
+// index in [0, kv.value_rows), from any threads. block.k and block.v may each be kF32 (rounded
+// to bf16, nearest even, when packed) or kBF16 (its bits copied as they are); the kernel does
+// not require the f32 dtype that Backend::attention checks.
 void resize_bf16_key_values(const AttentionBlock& block, const AttentionParams& params,
                             Bf16KeyValues& kv);
 
@@ -42,7 +44,8 @@ struct AttentionBf16Scratch {
   std::vector<uint32_t> packed;  // bf16 pairs of q and p
 };
 
-// True when the bf16 kernel handles this head size (head_dim a multiple of 16, <= 256).
+// True when the bf16 kernel handles these params: head_dim a multiple of 16, <= 256, and
+// scale > 0 (the running max is taken over the unscaled scores).
 bool attention_bf16_supports(const AttentionParams& params);
 
 // True when a block has enough queries per kv head (q_count * num_heads / num_kv_heads >= 16,
