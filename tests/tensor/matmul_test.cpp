@@ -34,6 +34,19 @@ TEST_P(MatmulTest, Bf16RoundsInputsAndWeightsAndAccumulatesInF32) {
                {48, 256, 80, false, MatmulAccumulate::kOverwrite}});
 }
 
+// Up to 8 rows take the few-row kernel (gemv_bf16.h) where the CPU has AVX512-BF16: every row
+// count, its two register layouts (<= 4 rows: 64 columns at once; 5-8: two halves), partial
+// column blocks (N % 64), a partial block of input features (K % 32) and odd K (oneDNN instead).
+TEST_P(MatmulTest, Bf16FewRowsMatchReferenceForEveryRowCount) {
+  std::vector<MatmulCase> cases;
+  for (int64_t rows = 1; rows <= 9; ++rows) {
+    cases.push_back({rows, 96, 200, rows % 2 == 1, MatmulAccumulate::kOverwrite});
+    cases.push_back({rows, 40, 16, rows % 3 == 0, MatmulAccumulate::kAddToOut});
+  }
+  cases.push_back({3, 95, 70, true, MatmulAccumulate::kAddToOut});
+  check_cases(GetParam(), Precision::kBF16, cases);
+}
+
 TEST_P(MatmulTest, Bf16StaysCloseToTheF32Product) {
   auto backend = testing::make_test_backend(GetParam());
   const int64_t rows = 5, k = 200, n = 24;

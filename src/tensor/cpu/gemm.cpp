@@ -8,6 +8,7 @@
 
 #include "base/check.h"
 #include "tensor/cpu/elementwise.h"
+#include "tensor/cpu/gemv_bf16.h"
 #include "tensor/op_checks.h"
 
 namespace vcap::tensor::cpu {
@@ -54,7 +55,8 @@ CpuWeight::CpuWeight(AlignedBytes data, size_t size_bytes, memory::desc desc,
     : data_(std::move(data)),
       size_(size_bytes),
       desc_(std::move(desc)),
-      k_offsets_(std::move(k_offsets)) {}
+      k_offsets_(std::move(k_offsets)),
+      gemv_reads_(gemv_bf16_reads(desc_)) {}
 
 int64_t CpuWeight::n_offset(int64_t n) const {
   return desc_.data.offset0 + dim_offset(desc_.data.format_desc.blocking, 1, n);
@@ -174,6 +176,11 @@ void GemmEngine::matmul(const CpuContext& context, TensorView out, TensorView in
     // reference's bf16 Linear sees them.
     src = TensorView{in_bf16, DType::kBF16, in.rows, in.cols, in.cols};
     convert(context, src, in);
+    if (in.rows <= kGemvMaxRows && context.avx512_bf16 && weight.gemv_reads()) {
+      gemv_bf16(context, out, reinterpret_cast<const uint16_t*>(in_bf16), weight.data(),
+                weight.desc(), bias, accumulate == MatmulAccumulate::kAddToOut);
+      return;
+    }
   }
   const Key key{in.rows,          in.cols,
                 out.cols,         src.row_stride,

@@ -1,4 +1,5 @@
-// Matrix multiplication on the CPU through oneDNN, and the CPU layout of prepared weights.
+// Matrix multiplication on the CPU through oneDNN (our gemv_bf16.h for bf16 products of a few
+// rows), and the CPU layout of prepared weights.
 //
 // A CpuWeight holds W [out_features, in_features] (oneDNN's [K, N] weights tensor) packed once,
 // at load time, in the blocked layout oneDNN's matmul prefers (e.g. a16b64 for f32, a16b64a2
@@ -39,6 +40,8 @@ class CpuWeight : public WeightStorage {
   // Element offset of W[n][k] (= oneDNN weights (k, n)) from data().
   int64_t offset(int64_t n, int64_t k) const { return n_offset(n) + k_offsets_[k]; }
   int64_t n_offset(int64_t n) const;
+  // True when the few-row kernel (gemv_bf16.h) reads this layout.
+  bool gemv_reads() const { return gemv_reads_; }
 
   // out row i = W row ids[i], widened to f32. out: [ids.size(), K] f32.
   void read_rows(const CpuContext& context, TensorView out, DType dtype,
@@ -49,6 +52,7 @@ class CpuWeight : public WeightStorage {
   size_t size_;
   dnnl::memory::desc desc_;
   std::vector<int64_t> k_offsets_;  // [K]
+  bool gemv_reads_;
 };
 
 // The CpuWeight of a Weight; aborts if the Weight came from another backend.
