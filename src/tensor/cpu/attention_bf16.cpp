@@ -358,8 +358,10 @@ void accumulate_tile(const Scratch& s, const uint32_t* vp, int64_t lanes, int64_
 }
 
 // out[l] = acc[l] / sum[l] (zeros for a query that saw no key).
-[[gnu::target("avx512f,avx512bw,avx512dq,avx512vl,avx512bf16")]] void normalize(
-    const Scratch& s, float* const* out, int64_t lanes, int dim) {
+[[gnu::target("avx512f,avx512bw,avx512dq,avx512vl,avx512bf16")]] void normalize(const Scratch& s,
+                                                                                float* const* out,
+                                                                                int64_t lanes,
+                                                                                int dim) {
   for (int64_t l = 0; l < lanes; ++l) {
     const __m512 inverse = _mm512_set1_ps(s.sum[l] > 0.0f ? 1.0f / s.sum[l] : 0.0f);
     for (int d = 0; d < dim; d += 16) {
@@ -388,11 +390,11 @@ void accumulate_tile(const Scratch& s, const uint32_t* vp, int64_t lanes, int64_
     const uint16_t* a = v.row<uint16_t>(j) + column;
     const uint16_t* b = second ? v.row<uint16_t>(j + 1) + column : nullptr;
     for (int d = 0; d < dim; d += 16) {
-      const __m512i low = _mm512_cvtepu16_epi32(_mm256_loadu_si256(
-          reinterpret_cast<const __m256i*>(a + d)));
-      const __m512i high = b ? _mm512_cvtepu16_epi32(_mm256_loadu_si256(
-                                   reinterpret_cast<const __m256i*>(b + d)))
-                             : _mm512_setzero_si512();
+      const __m512i low =
+          _mm512_cvtepu16_epi32(_mm256_loadu_si256(reinterpret_cast<const __m256i*>(a + d)));
+      const __m512i high =
+          b ? _mm512_cvtepu16_epi32(_mm256_loadu_si256(reinterpret_cast<const __m256i*>(b + d)))
+            : _mm512_setzero_si512();
       _mm512_store_si512(out + d, _mm512_or_si512(low, _mm512_slli_epi32(high, 16)));
     }
     return;
