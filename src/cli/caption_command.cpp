@@ -1,6 +1,7 @@
 // `vcap caption META.csv [options]`: caption every clip of a CSV (see README "Captioning a
 // dataset" and pipeline/caption_run.h). The flags map one to one onto
-// pipeline::CaptionOptions; the seed script's spellings are accepted as aliases.
+// pipeline::CaptionOptions; those that decide what the model sees and how it runs are shared
+// with `vcap bench` (cli/model_flags.h). The seed script's spellings are accepted as aliases.
 //
 // Exit codes: 0 when this process did its part (the output written, or this rank finished and
 // another merges, or --skip-if-existing found the output), even if some clips failed (they carry
@@ -15,6 +16,7 @@
 #include <vector>
 
 #include "cli/commands.h"
+#include "cli/model_flags.h"
 #include "pipeline/caption_run.h"
 #include "pipeline/model_captioner.h"
 #include "pipeline/worker_processes.h"
@@ -28,11 +30,9 @@ struct CaptionFlags {
   std::string root;
   std::string max_memory;
   std::string devices;
-  std::string precision = "bf16";
   std::string progress = "auto";
   int rank = -1;
   int world_size = -1;
-  bool no_autorotate = false;
 };
 
 namespace {
@@ -226,39 +226,15 @@ std::shared_ptr<CaptionFlags> add_caption_flags(CLI::App& command) {
   auto flags = std::make_shared<CaptionFlags>();
   pipeline::CaptionOptions& o = flags->options;
   command.add_option("meta", flags->meta, "Input CSV with a 'path' column")->required();
-  command
-      .add_option("--model,--pretrained_model_name_or_path", o.model,
-                  "Hugging Face hub id or local model folder")
-      ->capture_default_str();
-  command.add_option("--revision", o.revision, "Hub revision (branch, tag or commit)")
-      ->capture_default_str();
-  command.add_option("--question", o.question, "Question asked about each clip")
-      ->capture_default_str();
-  command
-      .add_option("--max-new-tokens,--max_new_tokens", o.max_new_tokens,
-                  "Generation budget per clip (tokens)")
-      ->capture_default_str();
-  command.add_option("--height", o.height, "With --width: pixel-area cap per frame")
-      ->capture_default_str();
-  command.add_option("--width", o.width, "With --height: pixel-area cap per frame")
-      ->capture_default_str();
-  command.add_option("--fps", o.fps, "Frames sampled per second")->capture_default_str();
-  command.add_option("--bs", o.bs, "Clips generated together (continuous batching)")
-      ->capture_default_str();
+  add_model_flags(command, o);
   command.add_flag("--skip-if-existing,--skip_if_existing", o.skip_if_existing,
                    "Do nothing when the output file exists");
   command.add_option("--output", flags->output,
                      "Output CSV (default: <meta stem>_caption_qwen2vl<ext> beside the input)");
   command.add_option("--root", flags->root,
                      "Folder that relative paths are resolved against (default: current folder)");
-  command.add_option("--device", o.device, "cpu or cuda:N")->capture_default_str();
   command.add_option("--devices", flags->devices,
                      "One worker process per CUDA device of this machine, e.g. 0,1,2,3");
-  command.add_option("--threads", o.threads, "CPU compute threads (0 = all cores)")
-      ->capture_default_str();
-  command.add_option("--precision", flags->precision, "bf16 or f32")
-      ->check(CLI::IsMember({"bf16", "f32"}))
-      ->capture_default_str();
   command.add_option("--max-memory", flags->max_memory,
                      "Working-memory budget, e.g. 8G (default: 80% of free memory)");
   command.add_flag("--fit", o.fit, "Lower fps, then pixels, for clips over the budget");
@@ -266,16 +242,9 @@ std::shared_ptr<CaptionFlags> add_caption_flags(CLI::App& command) {
       .add_option("--decode-timeout", o.decode_timeout_sec,
                   "Seconds allowed to decode one clip (0 = no limit)")
       ->capture_default_str();
-  command.add_flag("--no-autorotate", flags->no_autorotate,
-                   "Ignore rotation metadata (reference behaviour)");
-  command.add_flag("--exact-size", o.exact_size, "Resize frames to exactly height x width");
   command.add_option("--rank", flags->rank, "This process's rank (default: from the launcher)");
   command.add_option("--world-size", flags->world_size, "Number of ranks");
   command.add_flag("--restart", o.restart, "Discard earlier progress (journals) and start over");
-  command
-      .add_option("--decode-threads", o.decode_threads,
-                  "Clips decoded in parallel ahead of the model (0 = automatic)")
-      ->capture_default_str();
   command.add_option("--prefetch", o.prefetch, "Decoded clips waiting for the model (0 = 2*bs+2)")
       ->capture_default_str();
   command.add_option("--progress", flags->progress, "auto, bar, lines or none")
@@ -289,9 +258,6 @@ Result<pipeline::CaptionOptions> caption_options(const CaptionFlags& flags) {
   options.meta_path = flags.meta;
   options.output = flags.output;
   options.root = flags.root;
-  options.autorotate = !flags.no_autorotate;
-  options.precision =
-      flags.precision == "f32" ? pipeline::Precision::kF32 : pipeline::Precision::kBf16;
   options.progress = flags.progress == "bar"     ? pipeline::ProgressMode::kBar
                      : flags.progress == "lines" ? pipeline::ProgressMode::kLines
                      : flags.progress == "none"  ? pipeline::ProgressMode::kNone

@@ -107,19 +107,25 @@ Result<int> parse_device(std::string_view device) {
                                   "': expected cpu, cuda or cuda:N");
 }
 
-Status validate(const CaptionOptions& options) {
+Status validate_model_settings(const CaptionOptions& options) {
   auto bad = [](const std::string& message) { return Status::invalid_argument(message); };
-  if (options.meta_path.empty()) return bad("no input CSV given");
-  if (options.model.empty()) return bad("--model is empty");
   if (options.max_new_tokens < 1) return bad("--max-new-tokens must be at least 1");
   if (options.height < 28 || options.width < 28) return bad("--height and --width must be >= 28");
   if (!(options.fps > 0) || !std::isfinite(options.fps)) return bad("--fps must be > 0");
   if (options.bs < 1) return bad("--bs must be at least 1");
   if (options.threads < 0) return bad("--threads must be >= 0");
   if (options.decode_threads < 0) return bad("--decode-threads must be >= 0");
+  if (Result<int> device = parse_device(options.device); !device) return device.status();
+  return Status();
+}
+
+Status validate(const CaptionOptions& options) {
+  auto bad = [](const std::string& message) { return Status::invalid_argument(message); };
+  if (options.meta_path.empty()) return bad("no input CSV given");
+  if (options.model.empty()) return bad("--model is empty");
+  if (Status status = validate_model_settings(options); !status.ok()) return status;
   if (options.prefetch < 0) return bad("--prefetch must be >= 0");
   if (options.decode_timeout_sec < 0) return bad("--decode-timeout must be >= 0");
-  if (Result<int> device = parse_device(options.device); !device) return device.status();
   for (int index : options.devices) {
     if (index < 0) return bad("--devices: device indices must be >= 0");
   }

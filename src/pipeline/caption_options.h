@@ -73,8 +73,15 @@ std::filesystem::path default_output_path(const std::filesystem::path& meta_path
 // `options.output`, or the default beside the input.
 std::filesystem::path output_path(const CaptionOptions& options);
 
-// Checks ranges and formats (sizes, fps, bs, device, rank/world pair). kInvalidArgument names
-// the flag.
+// Checks the settings that decide what the model sees and how it runs, the flags `vcap caption`
+// and `vcap bench` share (cli/model_flags.h): max_new_tokens, height/width, fps, bs, threads,
+// decode_threads, device. `model` is not checked (bench reads empty as "the random 2B").
+// kInvalidArgument names the flag.
+Status validate_model_settings(const CaptionOptions& options);
+
+// Everything `vcap caption` needs: the input and model are given, validate_model_settings, and
+// the run-only ranges (prefetch, decode timeout, devices, rank/world pair). kInvalidArgument
+// names the flag.
 Status validate(const CaptionOptions& options);
 
 // Parses a memory size: plain bytes ("1073741824"), binary units "512K", "8G", "8GiB",
