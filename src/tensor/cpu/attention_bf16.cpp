@@ -41,19 +41,13 @@ struct Scratch {
   float* acc;       // [lanes][dim]         unnormalised outputs
   // bf16 pairs (64-byte aligned)
   uint32_t* qp;  // [dim/2][lp]
-  uint32_t* pp;  // [kTileKeys/2][lp]
+  uint32_t* pp;  // [kTileKeys/2][lp] (at least [lp][dim/2])
   int32_t* end;  // [lp]                   keys [0, end) visible per query
 };
 
 // The 64-byte aligned start of a vector sized with 16 spare elements.
 template <typename T>
 T* aligned_data(std::vector<T>& storage) {
-  const auto address = reinterpret_cast<uintptr_t>(storage.data());
-  return storage.data() + ((64 - address % 64) % 64) / sizeof(T);
-}
-
-template <typename T>
-const T* aligned_data(const std::vector<T>& storage) {
   const auto address = reinterpret_cast<uintptr_t>(storage.data());
   return storage.data() + ((64 - address % 64) % 64) / sizeof(T);
 }
@@ -74,9 +68,11 @@ Scratch carve(AttentionBf16Scratch& storage, int64_t lanes, int64_t lp, int dim)
   s.rescale = s.sum + lp;
   s.tile_max = s.rescale + lp;
   s.acc = s.tile_max + lp;
-  s.qp = aligned_start(storage.packed, pairs * lp + kTileKeys / 2 * lp + lp);
+  // pp also holds the query rows while they are packed (pack_queries).
+  const int64_t pp_rows = std::max<int64_t>(kTileKeys / 2, pairs);
+  s.qp = aligned_start(storage.packed, pairs * lp + pp_rows * lp + lp);
   s.pp = s.qp + pairs * lp;
-  s.end = reinterpret_cast<int32_t*>(s.pp + kTileKeys / 2 * lp);
+  s.end = reinterpret_cast<int32_t*>(s.pp + pp_rows * lp);
   return s;
 }
 
@@ -106,16 +102,29 @@ interleave(__m512 a, __m512 b) {
   return _mm512_permutexvar_epi16(index, reinterpret_cast<__m512i>(_mm512_cvtne2ps_pbh(b, a)));
 }
 
-void pack_queries(const Scratch& s, const float* const* q, int64_t lanes, int64_t lp, int dim) {
+// qp from the task's query rows. The rows are scattered in memory (one head of each row): they
+// are converted lane by lane into `rows` [lp][dim/2] with the next lanes' lines prefetched,
+// then transposed from L1.
+[[gnu::target("avx512f,avx512bw,avx512dq,avx512vl,avx512bf16")]] void pack_queries(
+    const Scratch& s, const float* const* q, int64_t lanes, int64_t lp, int dim) {
+  constexpr int kAhead = 4;  // lanes
   const int pairs = dim / 2;
-  std::array<uint32_t, 128> row;
-  for (int64_t l = 0; l < lp; ++l) {
-    if (l < lanes) {
-      pack_row(q[l], dim, row.data());
-    } else {
-      std::fill_n(row.begin(), pairs, 0u);
+  uint32_t* rows = s.pp;  // free until the first softmax
+  for (int64_t l = 0; l < lanes; ++l) {
+    if (l + kAhead < lanes) {
+      for (int d = 0; d < dim; d += 16) _mm_prefetch(q[l + kAhead] + d, _MM_HINT_T0);
     }
-    for (int i = 0; i < pairs; ++i) s.qp[i * lp + l] = row[i];
+    pack_row(q[l], dim, rows + l * pairs);
+  }
+  std::fill(rows + lanes * pairs, rows + lp * pairs, 0u);
+  const __m512i column =
+      _mm512_mullo_epi32(_mm512_set_epi32(15, 14, 13, 12, 11, 10, 9, 8, 7, 6, 5, 4, 3, 2, 1, 0),
+                         _mm512_set1_epi32(pairs));
+  for (int64_t l0 = 0; l0 < lp; l0 += 16) {
+    const uint32_t* block = rows + l0 * pairs;
+    for (int i = 0; i < pairs; ++i) {
+      _mm512_store_si512(s.qp + i * lp + l0, _mm512_i32gather_epi32(column, block + i, 4));
+    }
   }
 }
 
@@ -196,20 +205,20 @@ void score_tile(const Scratch& s, const uint32_t* tile_kp, int64_t first_key, in
   }
 }
 
-// 2^x for x <= 0 and slightly above (the Cephes exp2f scheme: x = n + f, |f| <= 1/2, 2^f by a
-// degree-6 polynomial, scaled by 2^n; about 2 ulp). Scores are turned into log2 units
+// 2^x for x <= 0 and slightly above: x = n + f, |f| <= 1/2, 2^f by a degree-5 polynomial
+// (Chebyshev fit, 8e-8 from 2^f), scaled by 2^n; within 3 ulp of 2^x in f32 arithmetic, far
+// below the bf16 rounding of p that follows (2^-9). Scores are turned into log2 units
 // (scale * log2(e)), which saves exp's range reduction by ln 2.
 [[gnu::always_inline, gnu::target("avx512f,avx512bw,avx512dq,avx512vl,avx512bf16")]] inline __m512
 exp2_nonpositive(__m512 x) {
   const __m512 n = _mm512_roundscale_ps(x, _MM_FROUND_TO_NEAREST_INT | _MM_FROUND_NO_EXC);
   const __m512 f = _mm512_sub_ps(x, n);
-  __m512 p = _mm512_set1_ps(1.535336188319500e-4f);
-  p = _mm512_fmadd_ps(p, f, _mm512_set1_ps(1.339887440266574e-3f));
-  p = _mm512_fmadd_ps(p, f, _mm512_set1_ps(9.618437357674640e-3f));
-  p = _mm512_fmadd_ps(p, f, _mm512_set1_ps(5.550332471162809e-2f));
-  p = _mm512_fmadd_ps(p, f, _mm512_set1_ps(2.402264791363012e-1f));
-  p = _mm512_fmadd_ps(p, f, _mm512_set1_ps(6.931472028550421e-1f));
-  return _mm512_scalef_ps(_mm512_fmadd_ps(p, f, _mm512_set1_ps(1.0f)), n);
+  __m512 p = _mm512_set1_ps(1.3390863364671234e-3f);
+  p = _mm512_fmadd_ps(p, f, _mm512_set1_ps(9.6760319183220541e-3f));
+  p = _mm512_fmadd_ps(p, f, _mm512_set1_ps(5.5503571142190778e-2f));
+  p = _mm512_fmadd_ps(p, f, _mm512_set1_ps(2.4022107485308338e-1f));
+  p = _mm512_fmadd_ps(p, f, _mm512_set1_ps(6.9314718802622878e-1f));
+  return _mm512_scalef_ps(_mm512_fmadd_ps(p, f, _mm512_set1_ps(1.0000000754548972f)), n);
 }
 
 // p = 2^(x * c - max * c) of one raw score vector (neg_max_c = -max * c); kMasked: 0 where x is
@@ -263,12 +272,22 @@ template <bool kMasked>
   }
 }
 
-// acc[l][c0 .. c0 + 16*NV) = acc * rescale[l] + sum_j p[j][l] * V[j][..] for R lanes from l0,
-// over `key_pairs` pairs of the tile. kRescale false: every rescale[l] is 1 (skips the multiply).
-template <int R, int NV, bool kRescale>
+// The packed values of one key tile for P.V.
+struct ValueTile {
+  const uint32_t* values;  // vp rows of the tile's key pairs
+  int64_t key_pairs;
+  bool first;  // the task's first tile: the accumulators start from zero
+};
+
+// How a tile's P.V starts from the accumulators: zeros (first tile: no memset of acc per
+// task), as they are (every rescale[l] of the register block is exactly 1) or rescaled.
+enum class AccStart { kZero, kKeep, kRescale };
+
+// acc[l][c0 .. c0 + 16*NV) = start(acc) + sum_j p[j][l] * V[j][..] for R lanes from l0, over
+// `key_pairs` pairs of the tile.
+template <int R, int NV, AccStart kStart>
 [[gnu::target("avx512f,avx512bw,avx512dq,avx512vl,avx512bf16")]] void accumulate_block(
-    const Scratch& s, const uint32_t* vp, int64_t l0, int64_t lp, int dim, int64_t key_pairs,
-    int c0) {
+    const Scratch& s, const ValueTile& t, int64_t l0, int64_t lp, int dim, int c0) {
   float* acc = s.acc + l0 * dim + c0;
   const uint32_t* pp = s.pp + l0;
   __m512 a[R][NV];
@@ -277,15 +296,20 @@ template <int R, int NV, bool kRescale>
     const __m512 rescale = _mm512_set1_ps(s.rescale[l0 + r]);
 #pragma GCC unroll 8
     for (int i = 0; i < NV; ++i) {
-      a[r][i] = _mm512_loadu_ps(acc + r * dim + 16 * i);
-      if constexpr (kRescale) a[r][i] = _mm512_mul_ps(a[r][i], rescale);
+      if constexpr (kStart == AccStart::kZero) {
+        a[r][i] = _mm512_setzero_ps();
+      } else if constexpr (kStart == AccStart::kKeep) {
+        a[r][i] = _mm512_loadu_ps(acc + r * dim + 16 * i);
+      } else {
+        a[r][i] = _mm512_mul_ps(_mm512_loadu_ps(acc + r * dim + 16 * i), rescale);
+      }
     }
   }
-  for (int64_t jp = 0; jp < key_pairs; ++jp) {
+  for (int64_t jp = 0; jp < t.key_pairs; ++jp) {
     __m512bh v[NV];
 #pragma GCC unroll 8
     for (int i = 0; i < NV; ++i) {
-      v[i] = reinterpret_cast<__m512bh>(_mm512_load_si512(vp + jp * dim + c0 + 16 * i));
+      v[i] = reinterpret_cast<__m512bh>(_mm512_load_si512(t.values + jp * dim + c0 + 16 * i));
     }
 #pragma GCC unroll 8
     for (int r = 0; r < R; ++r) {
@@ -303,57 +327,63 @@ template <int R, int NV, bool kRescale>
 }
 
 template <int R, int NV>
-void accumulate_lanes(const Scratch& s, const uint32_t* vp, int64_t l0, int64_t lp, int dim,
-                      int64_t key_pairs, int c0) {
-  const bool unit = std::all_of(s.rescale + l0, s.rescale + l0 + R, [](float r) { return r == 1; });
-  if (unit) {
-    accumulate_block<R, NV, false>(s, vp, l0, lp, dim, key_pairs, c0);
+void accumulate_lanes(const Scratch& s, const ValueTile& t, int64_t l0, int64_t lp, int dim,
+                      int c0) {
+  if (t.first) {
+    accumulate_block<R, NV, AccStart::kZero>(s, t, l0, lp, dim, c0);
+  } else if (std::all_of(s.rescale + l0, s.rescale + l0 + R, [](float r) { return r == 1; })) {
+    accumulate_block<R, NV, AccStart::kKeep>(s, t, l0, lp, dim, c0);
   } else {
-    accumulate_block<R, NV, true>(s, vp, l0, lp, dim, key_pairs, c0);
+    accumulate_block<R, NV, AccStart::kRescale>(s, t, l0, lp, dim, c0);
   }
 }
 
 // All lanes, columns [c0, c0 + 16*NV): register tiles of R lanes (R * NV <= 24 accumulators).
 template <int NV>
-void accumulate_columns(const Scratch& s, const uint32_t* vp, int64_t lanes, int64_t lp, int dim,
-                        int64_t key_pairs, int c0) {
+void accumulate_columns(const Scratch& s, const ValueTile& t, int64_t lanes, int64_t lp, int dim,
+                        int c0) {
   constexpr int kLanes = NV <= 6 ? 4 : 2;
   int64_t l = 0;
-  for (; l + kLanes <= lanes; l += kLanes) {
-    accumulate_lanes<kLanes, NV>(s, vp, l, lp, dim, key_pairs, c0);
-  }
-  for (; l < lanes; ++l) accumulate_lanes<1, NV>(s, vp, l, lp, dim, key_pairs, c0);
+  for (; l + kLanes <= lanes; l += kLanes) accumulate_lanes<kLanes, NV>(s, t, l, lp, dim, c0);
+  for (; l < lanes; ++l) accumulate_lanes<1, NV>(s, t, l, lp, dim, c0);
 }
 
-void accumulate_tile(const Scratch& s, const uint32_t* vp, int64_t lanes, int64_t lp, int dim,
-                     int64_t key_pairs) {
+void accumulate_tile(const Scratch& s, const ValueTile& t, int64_t lanes, int64_t lp, int dim) {
   for (int c0 = 0; c0 < dim; c0 += 128) {
     switch (std::min(8, (dim - c0) / 16)) {
       case 8:
-        accumulate_columns<8>(s, vp, lanes, lp, dim, key_pairs, c0);
+        accumulate_columns<8>(s, t, lanes, lp, dim, c0);
         break;
       case 7:
-        accumulate_columns<7>(s, vp, lanes, lp, dim, key_pairs, c0);
+        accumulate_columns<7>(s, t, lanes, lp, dim, c0);
         break;
       case 6:
-        accumulate_columns<6>(s, vp, lanes, lp, dim, key_pairs, c0);
+        accumulate_columns<6>(s, t, lanes, lp, dim, c0);
         break;
       case 5:
-        accumulate_columns<5>(s, vp, lanes, lp, dim, key_pairs, c0);
+        accumulate_columns<5>(s, t, lanes, lp, dim, c0);
         break;
       case 4:
-        accumulate_columns<4>(s, vp, lanes, lp, dim, key_pairs, c0);
+        accumulate_columns<4>(s, t, lanes, lp, dim, c0);
         break;
       case 3:
-        accumulate_columns<3>(s, vp, lanes, lp, dim, key_pairs, c0);
+        accumulate_columns<3>(s, t, lanes, lp, dim, c0);
         break;
       case 2:
-        accumulate_columns<2>(s, vp, lanes, lp, dim, key_pairs, c0);
+        accumulate_columns<2>(s, t, lanes, lp, dim, c0);
         break;
       default:
-        accumulate_columns<1>(s, vp, lanes, lp, dim, key_pairs, c0);
+        accumulate_columns<1>(s, t, lanes, lp, dim, c0);
         break;
     }
+  }
+}
+
+// Brings the output rows into L2 while the last tile runs: normalize then stores to lines it
+// holds instead of waiting for each one (the rows of a task are scattered, one head each).
+void prefetch_outputs(float* const* out, int64_t lanes, int dim) {
+  for (int64_t l = 0; l < lanes; ++l) {
+    for (int d = 0; d < dim; d += 16) _mm_prefetch(out[l] + d, _MM_HINT_T1);
   }
 }
 
@@ -409,16 +439,26 @@ void accumulate_tile(const Scratch& s, const uint32_t* vp, int64_t lanes, int64_
 
 }  // namespace
 
+uint32_t* PackedWords::resize(size_t count) {
+  if (count + 16 > capacity_) {
+    capacity_ = count + 16;
+    storage_ = std::make_unique_for_overwrite<uint32_t[]>(capacity_);
+    const auto address = reinterpret_cast<uintptr_t>(storage_.get());
+    start_ = storage_.get() + ((64 - address % 64) % 64) / sizeof(uint32_t);
+  }
+  return start_;
+}
+
 void resize_bf16_key_values(const AttentionBlock& block, const AttentionParams& params,
                             Bf16KeyValues& kv) {
   const int64_t k_count = block.k.rows;
   kv.key_rows = (k_count + kScoreKeys - 1) / kScoreKeys * kScoreKeys;
   kv.value_rows = (k_count + 1) / 2;
   const int64_t pairs = params.head_dim / 2;
-  kv.keys.resize(params.num_kv_heads * kv.key_rows * pairs + 16);
-  kv.values.resize(params.num_kv_heads * kv.value_rows * params.head_dim + 16);
+  kv.keys.resize(params.num_kv_heads * kv.key_rows * pairs);
+  kv.values.resize(params.num_kv_heads * kv.value_rows * params.head_dim);
   for (int g = 0; g < params.num_kv_heads; ++g) {
-    uint32_t* keys = aligned_data(kv.keys) + g * kv.key_rows * pairs;
+    uint32_t* keys = kv.keys.data() + g * kv.key_rows * pairs;
     std::fill(keys + k_count * pairs, keys + kv.key_rows * pairs, 0u);
   }
 }
@@ -430,10 +470,9 @@ void pack_bf16_key_pair(const AttentionBlock& block, const AttentionParams& para
   const bool second = j + 1 < block.k.rows;
   for (int g = 0; g < params.num_kv_heads; ++g) {
     const int64_t column = static_cast<int64_t>(g) * dim;
-    pack_keys(block.k, j, second, column, dim,
-              aligned_data(kv.keys) + (g * kv.key_rows + j) * (dim / 2));
+    pack_keys(block.k, j, second, column, dim, kv.keys.data() + (g * kv.key_rows + j) * (dim / 2));
     pack_values(block.v, j, second, column, dim,
-                aligned_data(kv.values) + (g * kv.value_rows + pair) * dim);
+                kv.values.data() + (g * kv.value_rows + pair) * dim);
   }
 }
 
@@ -452,8 +491,8 @@ void attention_task_bf16(const float* const* q, float* const* out, const int64_t
   const int pairs = dim / 2;
   const int64_t lp = (lanes + 15) / 16 * 16;
   const Scratch s = carve(scratch, lanes, lp, dim);
-  const uint32_t* keys = aligned_data(kv.keys) + kv_head * kv.key_rows * pairs;
-  const uint32_t* values = aligned_data(kv.values) + kv_head * kv.value_rows * dim;
+  const uint32_t* keys = kv.keys.data() + kv_head * kv.key_rows * pairs;
+  const uint32_t* values = kv.values.data() + kv_head * kv.value_rows * dim;
   pack_queries(s, q, lanes, lp, dim);
   // Padding lanes (zero queries, never read back) see every key, so they never force masks.
   int64_t min_end = max_end;
@@ -463,11 +502,12 @@ void attention_task_bf16(const float* const* q, float* const* out, const int64_t
     s.max[l] = kMinusInf;
     s.sum[l] = 0.0f;
   }
-  std::fill(s.acc, s.acc + lanes * dim, 0.0f);
+  if (max_end == 0) std::fill(s.acc, s.acc + lanes * dim, 0.0f);  // no tile sets them
   const float scale_log2 = params.scale * kLog2e;
   for (int64_t j0 = 0; j0 < max_end; j0 += kTileKeys) {
     const int64_t count = std::min<int64_t>(kTileKeys, max_end - j0);
     const uint32_t* tile_keys = keys + j0 * pairs;
+    if (j0 + count == max_end) prefetch_outputs(out, lanes, dim);
     if (count == kTileKeys && j0 + count <= min_end) {
       score_tile<false>(s, tile_keys, j0, count, lp, pairs);
       softmax_tile<false>(s, count, lp, scale_log2);
@@ -475,7 +515,7 @@ void attention_task_bf16(const float* const* q, float* const* out, const int64_t
       score_tile<true>(s, tile_keys, j0, count, lp, pairs);
       softmax_tile<true>(s, count, lp, scale_log2);
     }
-    accumulate_tile(s, values + j0 / 2 * dim, lanes, lp, dim, (count + 1) / 2);
+    accumulate_tile(s, {values + j0 / 2 * dim, (count + 1) / 2, j0 == 0}, lanes, lp, dim);
   }
   normalize(s, out, lanes, dim);
 }

@@ -10,20 +10,35 @@
 #define VCAP_TENSOR_CPU_ATTENTION_BF16_H_
 
 #include <cstdint>
+#include <memory>
 #include <vector>
 
 #include "tensor/backend.h"
 
 namespace vcap::tensor::cpu {
 
+// 32-bit words from a 64-byte aligned start that grow without being zeroed: the packing writes
+// every word the kernel reads, and zeroing megabytes of fresh memory per call costs ~1%.
+class PackedWords {
+ public:
+  // Room for at least `count` words (contents unspecified after growth); returns the start.
+  uint32_t* resize(size_t count);
+  uint32_t* data() { return start_; }
+  const uint32_t* data() const { return start_; }
+
+ private:
+  std::unique_ptr<uint32_t[]> storage_;
+  size_t capacity_ = 0;  // words in storage_
+  uint32_t* start_ = nullptr;
+};
+
 // Keys and values of one block in the layout of the bf16 kernel (as bf16 pairs, see
 // attention_bf16.cpp), packed once per call and then shared read-only by all tasks of the block.
 struct Bf16KeyValues {
   int64_t key_rows = 0;    // k_count rounded up to a multiple of 4 (zero rows past k_count)
   int64_t value_rows = 0;  // ceil(k_count / 2)
-  // From their first 64-byte aligned element:
-  std::vector<uint32_t> keys;    // [num_kv_heads][key_rows][head_dim / 2]
-  std::vector<uint32_t> values;  // [num_kv_heads][value_rows][head_dim]
+  PackedWords keys;        // [num_kv_heads][key_rows][head_dim / 2]
+  PackedWords values;      // [num_kv_heads][value_rows][head_dim]
 };
 
 // Sizes `kv` for `block` (reusing its memory); then pack_bf16_key_pair must run for every pair
