@@ -2,6 +2,8 @@
 
 #include <gtest/gtest.h>
 
+#include <limits>
+
 #include "pipeline/fingerprint.h"
 
 namespace vcap::pipeline {
@@ -71,6 +73,23 @@ TEST(Validate, NamesTheBadFlag) {
   EXPECT_FALSE(validate(options).ok());  // rank out of range
   options.world_size = 2;
   EXPECT_TRUE(validate(options).ok());
+}
+
+TEST(ValidateModelSettings, ChecksTheSharedFlagsButNotTheInputOrTheModel) {
+  CaptionOptions options;
+  options.model.clear();  // bench: the random 2B
+  EXPECT_TRUE(validate_model_settings(options).ok());
+  EXPECT_FALSE(validate(options).ok());  // caption needs META.csv and a model
+  options.fps = std::numeric_limits<double>::quiet_NaN();
+  Status status = validate_model_settings(options);
+  EXPECT_EQ(status.code(), StatusCode::kInvalidArgument);
+  EXPECT_EQ(status.message(), "--fps must be > 0");
+  options.fps = 4;
+  options.device = "gpu";
+  EXPECT_NE(validate_model_settings(options).message().find("--device 'gpu'"), std::string::npos);
+  options.device = "cuda:1";
+  options.prefetch = -1;  // a caption-only flag
+  EXPECT_TRUE(validate_model_settings(options).ok());
 }
 
 TEST(FormatBytes, UsesBinaryUnits) {
