@@ -46,13 +46,13 @@ double lm_head_flops(const TextDims& dims, int64_t rows) {
   return 2.0 * static_cast<double>(rows) * dims.hidden_size * dims.vocab_size;
 }
 
-double decode_step_bytes(const TextDims& dims, int64_t weight_element_bytes,
-                         int64_t cached_tokens) {
+double decode_step_bytes(const TextDims& dims, tensor::DType dtype, int64_t cached_tokens) {
   double weights = static_cast<double>(dims.hidden_size) * dims.vocab_size;  // lm_head
   for (const WeightGemm& g : decoder_layer_gemms(dims))
     weights += static_cast<double>(dims.num_layers) * g.k * g.n;
-  return weights * static_cast<double>(weight_element_bytes) +
-         static_cast<double>(KvCache::bytes_per_token(dims)) * static_cast<double>(cached_tokens);
+  return weights * static_cast<double>(tensor::dtype_size(dtype)) +
+         static_cast<double>(KvCache::bytes_per_token(dims, dtype)) *
+             static_cast<double>(cached_tokens);
 }
 
 }  // namespace vcap::model

@@ -10,6 +10,7 @@
 #include <vector>
 
 #include "model/model_dims.h"
+#include "tensor/dtype.h"
 
 namespace vcap::model {
 
@@ -34,10 +35,10 @@ double decoder_gemm_flops(const TextDims& dims, int64_t tokens);
 // FLOPs of the lm_head for `rows` rows of logits.
 double lm_head_flops(const TextDims& dims, int64_t rows);
 
-// Bytes one decode step reads at least: every decoder weight and the lm_head once (stored with
-// `weight_element_bytes` per value), plus K and V of `cached_tokens` tokens (all sequences
-// together) from the f32 KV cache.
-double decode_step_bytes(const TextDims& dims, int64_t weight_element_bytes, int64_t cached_tokens);
+// Bytes one decode step reads at least: every decoder weight and the lm_head once, plus K and V
+// of `cached_tokens` tokens (all sequences together) from the KV cache, both stored in `dtype`
+// (Qwen2VL::kv_cache_dtype is the weights' dtype).
+double decode_step_bytes(const TextDims& dims, tensor::DType dtype, int64_t cached_tokens);
 
 }  // namespace vcap::model
 

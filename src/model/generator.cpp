@@ -225,7 +225,8 @@ Result<std::unique_ptr<Generator::Sequence>> Generator::start(GenerationRequest&
   seq->ids.reserve(seq->ids.size() + static_cast<size_t>(request.sampling.max_new_tokens));
   // spec §11.3: the cache holds the prompt and every generated token but the last.
   auto cache = KvCache::allocate(model_.backend(), model_.dims().text,
-                                 seq->prompt_len + request.sampling.max_new_tokens);
+                                 seq->prompt_len + request.sampling.max_new_tokens,
+                                 model_.kv_cache_dtype());
   if (!cache.ok()) return cache.status();
   seq->cache = std::move(cache).value();
   if (Status s = prefill(*seq, request.video_grids, features, feature_row); !s.ok()) return s;

@@ -5,13 +5,13 @@
 namespace vcap::model {
 
 Result<KvCache> KvCache::allocate(tensor::Backend& backend, const TextDims& dims,
-                                  int64_t capacity) {
+                                  int64_t capacity, tensor::DType dtype) {
   if (capacity < 1) {
     return Status::invalid_argument("kv cache: capacity must be >= 1, got " +
                                     std::to_string(capacity));
   }
   auto storage =
-      backend.allocate(tensor::DType::kF32, dims.num_layers * 2 * capacity, dims.kv_dim());
+      backend.allocate(dtype, dims.num_layers * 2 * capacity, dims.kv_dim());
   if (!storage.ok()) {
     return storage.status().with_context("kv cache of " + std::to_string(capacity) + " tokens");
   }

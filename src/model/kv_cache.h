@@ -1,5 +1,7 @@
 // The key/value cache of ONE sequence (spec/QWEN2VL.md §11.3): for every decoder layer, K
-// (after M-RoPE) and V of every token so far, f32, [capacity, num_kv_heads * head_dim] each.
+// (after M-RoPE) and V of every token so far, [capacity, num_kv_heads * head_dim] each, in the
+// model's weight dtype: f32, or bf16 as the reference's bf16 model keeps it (which also halves
+// the bytes every decode step streams).
 //
 // The capacity is fixed when the cache is made, from the plan (prompt length + max_new_tokens),
 // never a global maximum: memory is exactly what this sequence can use. Move-only; the backend
@@ -18,11 +20,12 @@ namespace vcap::model {
 class KvCache {
  public:
   // Errors: kInvalidArgument for capacity < 1, kOutOfMemory from the backend.
-  static Result<KvCache> allocate(tensor::Backend& backend, const TextDims& dims, int64_t capacity);
+  static Result<KvCache> allocate(tensor::Backend& backend, const TextDims& dims, int64_t capacity,
+                                  tensor::DType dtype);
 
-  // Bytes of one cached token over all layers (K and V, f32).
-  static int64_t bytes_per_token(const TextDims& dims) {
-    return dims.num_layers * 2 * dims.kv_dim() * static_cast<int64_t>(sizeof(float));
+  // Bytes of one cached token over all layers (K and V).
+  static int64_t bytes_per_token(const TextDims& dims, tensor::DType dtype) {
+    return dims.num_layers * 2 * dims.kv_dim() * static_cast<int64_t>(tensor::dtype_size(dtype));
   }
 
   // All `capacity` rows of layer `layer`'s keys / values; rows [0, length()) are filled.
@@ -30,6 +33,7 @@ class KvCache {
   tensor::TensorView values(int64_t layer) const;
 
   int64_t capacity() const { return capacity_; }
+  tensor::DType dtype() const { return storage_.dtype(); }
   // Tokens cached so far (the same for every layer between forward passes).
   int64_t length() const { return length_; }
   // Called by the language model once every layer has written `count` more tokens.

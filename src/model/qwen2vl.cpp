@@ -111,7 +111,7 @@ int64_t Qwen2VL::estimate_memory_bytes(const MemoryPlan& plan) const {
                            3 * t.intermediate_size + t.head_dim()) *
                           kF32;
   const int64_t kv =
-      plan.batch * (plan.prompt_tokens + plan.max_new_tokens) * KvCache::bytes_per_token(t);
+      plan.batch * (plan.prompt_tokens + plan.max_new_tokens) * KvCache::bytes_per_token(t, kv_cache_dtype());
   const int64_t logits = 2 * plan.batch * t.vocab_size * kF32;  // device + host copy
   // The pixel_values themselves (host) while they are encoded.
   const int64_t pixels = plan.vision_patches * v.patch_features() * kF32;

@@ -115,6 +115,8 @@ class Qwen2VL {
   const LanguageModel& language() const { return language_; }
   tensor::Backend& backend() const { return *backend_; }
   tensor::Precision precision() const { return precision_; }
+  // The KV cache keeps K and V in the weights' dtype (kv_cache.h).
+  tensor::DType kv_cache_dtype() const { return tensor::weight_dtype(precision_); }
   const ChunkOptions& chunks() const { return chunks_; }
   void set_chunks(const ChunkOptions& chunks) { chunks_ = chunks; }
   // Device bytes of all weights.

@@ -170,8 +170,8 @@ void derive_rates(const model::Qwen2VL& model, BenchReport& report) {
   report.decode_tokens_per_s = static_cast<double>(decoded) / report.generation_s;
   const int64_t sequences = std::min(report.bs, report.clips);
   const int64_t cached = sequences * (report.prompt_tokens + report.new_tokens / 2);
-  const int64_t element = model.precision() == tensor::Precision::kF32 ? 4 : 2;
-  report.decode_bytes_per_step = model::decode_step_bytes(model.dims().text, element, cached);
+  report.decode_bytes_per_step =
+      model::decode_step_bytes(model.dims().text, model.kv_cache_dtype(), cached);
   if (report.bandwidth_gbs > 0)
     report.decode_floor_ms_per_token = report.decode_bytes_per_step / (report.bandwidth_gbs * 1e6);
   if (report.read_bandwidth_gbs > 0)

@@ -65,8 +65,10 @@ struct AttentionParams {
 struct AttentionBlock {
   int64_t q_begin = 0;
   int64_t q_count = 0;
-  TensorView k;  // [k_count, num_kv_heads * head_dim], f32, may be strided
-  TensorView v;  // [k_count, num_kv_heads * head_dim], f32, may be strided
+  // [k_count, num_kv_heads * head_dim], may be strided; f32, or both bf16 (the bf16 model's KV
+  // cache, as the reference keeps it).
+  TensorView k;
+  TensorView v;
   bool causal = false;
   // When causal: query i of the block (0-based) sees keys j <= i + causal_offset.
   int64_t causal_offset = 0;

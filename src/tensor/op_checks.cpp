@@ -135,8 +135,9 @@ void require_attention(TensorView out, TensorView q, std::span<const AttentionBl
   for (const AttentionBlock& block : blocks) {
     require(block.q_begin >= 0 && block.q_count >= 0 && block.q_begin + block.q_count <= q.rows,
             "attention", "block rows outside q " + shape(q));
-    require_f32(block.k, "attention", "k");
-    require_f32(block.v, "attention", "v");
+    require_valid(block.k, "attention", "k");
+    require_valid(block.v, "attention", "v");
+    require(block.k.dtype == block.v.dtype, "attention", "k and v dtypes differ");
     require(block.k.cols == kv_width && block.v.cols == kv_width, "attention",
             "k " + shape(block.k) + " v " + shape(block.v) + " vs kv heads x head_dim");
     require(block.k.rows == block.v.rows, "attention", "k and v rows differ");

@@ -1,7 +1,8 @@
 // CUDA backend: attention against a double reference. Vision segments (non-causal, head_dim
 // 80), causal GQA prefill after a cached prefix, decode over long caches (split key ranges and
 // their combine step), batched decode of several sequences, queries that see no key, head
-// dims that are not multiples of 32, strided q/k/v; rows outside the blocks stay untouched.
+// dims that are not multiples of 32, strided q/k/v, a bf16 KV cache; rows outside the blocks
+// stay untouched.
 #include <gtest/gtest.h>
 
 #include <cmath>
@@ -53,6 +54,13 @@ TEST_F(CudaAttention, BatchedDecodeOfSequencesWithDifferentCacheLengths) {
   check(params(12, 2, 128),
         {{0, 1, 700, true, 699, {}, {}}, {1, 1, 5, true, 4, {}, {}}, {2, 1, 1300, true, 1299, {}, {}}},
         3, 6);
+}
+
+// The bf16 model's KV cache is bf16: decode and a short prefill over bf16 keys and values.
+TEST_F(CudaAttention, Bf16CacheDecodeAndPrefillMatchReference) {
+  check_attention_bf16_cache(backend(), params(12, 2, 128),
+                             {{0, 1, 2500, true, 2499, {}, {}}, {1, 9, 40, true, 31, {}, {}}}, 10,
+                             8);
 }
 
 TEST_F(CudaAttention, QueriesWithoutVisibleKeysGetZerosAndOtherRowsAreUntouched) {

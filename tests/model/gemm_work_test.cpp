@@ -11,10 +11,12 @@ TEST(GemmWork, DecodeStreamsEveryDecoderMatrixAndTheHead) {
   const TextDims text;
   // 28 layers x 46,792,704 matrix values + the 1536 x 151936 head.
   const double values = 28.0 * 46'792'704 + 1536.0 * 151'936;
-  EXPECT_DOUBLE_EQ(decode_step_bytes(text, 2, 0), 2 * values);
-  // Plus K and V of every cached token: 28 layers x 2 x 256 values x 4 bytes.
-  EXPECT_DOUBLE_EQ(decode_step_bytes(text, 2, 1000) - decode_step_bytes(text, 2, 0),
-                   1000.0 * 28 * 2 * 256 * 4);
+  EXPECT_DOUBLE_EQ(decode_step_bytes(text, tensor::DType::kBF16, 0), 2 * values);
+  EXPECT_DOUBLE_EQ(decode_step_bytes(text, tensor::DType::kF32, 0), 4 * values);
+  // Plus K and V of every cached token, in the same dtype: 28 layers x 2 x 256 values.
+  EXPECT_DOUBLE_EQ(decode_step_bytes(text, tensor::DType::kBF16, 1000) -
+                       decode_step_bytes(text, tensor::DType::kBF16, 0),
+                   1000.0 * 28 * 2 * 256 * 2);
 }
 
 TEST(GemmWork, DecoderFlopsAreTwicePerTokenParameters) {

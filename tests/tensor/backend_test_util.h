@@ -212,6 +212,52 @@ inline void check_attention(Backend& backend, const AttentionParams& p,
                tolerance);
 }
 
+// Runs attention with bf16 products over bf16 keys and values (the bf16 model's KV cache: K
+// and V side by side in one bf16 matrix, so kernels must follow the row stride) and compares it
+// with reference_attention on the same values. q, k and v are bf16 values to begin with, so
+// rounding them in a kernel changes nothing the reference misses; what is left is p rounded to
+// bf16 (relative 2^-8 at most) on convex combinations of |v| <= 1, plus f32 accumulation.
+inline void check_attention_bf16_cache(Backend& backend, AttentionParams p,
+                                       std::vector<HostAttentionBlock> blocks, int64_t rows,
+                                       uint32_t seed) {
+  constexpr double kBf16Tolerance = 1.0 / 256 + 1e-4;
+  const auto rounded = [](std::vector<float> values) {
+    for (float& x : values) x = bf16_to_f32(f32_to_bf16(x));
+    return values;
+  };
+  p.bf16_products = true;
+  const int64_t width = int64_t{p.num_heads} * p.head_dim;
+  const int64_t kv_width = int64_t{p.num_kv_heads} * p.head_dim;
+  const auto q = rounded(random_values(rows * width, seed, -3.0f, 3.0f));
+  const auto initial = random_values(rows * width, seed + 1);
+  Tensor q_t = device_matrix(backend, q, rows, width);
+  Tensor out_t = device_matrix(backend, initial, rows, width);
+  std::vector<Tensor> caches;
+  std::vector<AttentionBlock> device_blocks;
+  for (HostAttentionBlock& b : blocks) {
+    b.k = rounded(random_values(b.k_count * kv_width, ++seed, -3.0f, 3.0f));
+    b.v = rounded(random_values(b.k_count * kv_width, ++seed));
+    std::vector<float> fused(b.k_count * 2 * kv_width);
+    for (int64_t j = 0; j < b.k_count; ++j) {
+      std::copy_n(&b.k[j * kv_width], kv_width, &fused[j * 2 * kv_width]);
+      std::copy_n(&b.v[j * kv_width], kv_width, &fused[j * 2 * kv_width + kv_width]);
+    }
+    Tensor wide = device_matrix(backend, fused, b.k_count, 2 * kv_width);
+    auto cache = backend.allocate(DType::kBF16, b.k_count, 2 * kv_width);
+    ASSERT_TRUE(cache.ok()) << cache.status().to_string();
+    backend.copy(cache->view(), wide.view());
+    caches.push_back(std::move(*cache));
+    const TensorView all = caches.back().view();
+    device_blocks.push_back({b.q_begin, b.q_count, all.cols_slice(0, kv_width),
+                             all.cols_slice(kv_width, kv_width), b.causal, b.offset});
+  }
+  backend.attention(out_t.view(), q_t.view(), device_blocks, p);
+  const Status s = backend.synchronize();
+  ASSERT_TRUE(s.ok()) << s.to_string();
+  expect_close(host_values(backend, out_t.view()), reference_attention(q, blocks, p, initial),
+               kBf16Tolerance);
+}
+
 }  // namespace vcap::tensor::testing
 
 #endif  // VCAP_TESTS_TENSOR_BACKEND_TEST_UTIL_H_

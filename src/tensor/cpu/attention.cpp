@@ -8,6 +8,8 @@
 
 #include "tensor/cpu/attention_avx512.h"
 #include "tensor/cpu/attention_bf16.h"
+#include "tensor/cpu/attention_decode.h"
+#include "tensor/cpu/elementwise.h"
 
 namespace vcap::tensor::cpu {
 namespace {
@@ -186,23 +188,46 @@ void attention_bf16(const CpuContext& context, TensorView out, TensorView q,
   }
 }
 
+// The f32 kernels read f32 keys and values: a bf16 cache (on a CPU without AVX512-BF16, or
+// with bf16 products off) is widened into `storage` first and `block` pointed at the copy.
+void widen_key_values(const CpuContext& context, AttentionBlock& block,
+                      std::vector<std::vector<float>>& storage) {
+  for (TensorView* view : {&block.k, &block.v}) {
+    if (view->dtype == DType::kF32) continue;
+    std::vector<float>& values = storage.emplace_back(view->rows * view->cols);
+    const TensorView wide{reinterpret_cast<std::byte*>(values.data()), DType::kF32, view->rows,
+                          view->cols, view->cols};
+    convert(context, wide, *view);
+    *view = wide;
+  }
+}
+
 }  // namespace
 
 void attention(const CpuContext& context, TensorView out, TensorView q,
                std::span<const AttentionBlock> blocks, const AttentionParams& params) {
-  // bf16 products only where allowed, where the CPU has vdpbf16ps and for blocks that repay the
-  // packing; everything else takes exactly the f32 path.
-  if (!params.bf16_products || !context.avx512_bf16 || !attention_bf16_supports(params)) {
-    attention_f32(context, out, q, blocks, params);
-    return;
-  }
+  // bf16 products only where allowed and where the CPU has vdpbf16ps: decode steps over a bf16
+  // cache stream it in place, blocks with enough queries repay packing their keys and values;
+  // everything else takes exactly the f32 path.
+  const bool bf16 = params.bf16_products && context.avx512_bf16;
+  std::vector<AttentionBlock> decode_blocks;
   std::vector<AttentionBlock> bf16_blocks;
   std::vector<AttentionBlock> f32_blocks;
   for (const AttentionBlock& block : blocks) {
-    (attention_bf16_pays_off(block, params) ? bf16_blocks : f32_blocks).push_back(block);
+    if (bf16 && attention_decode_supports(block, params)) {
+      decode_blocks.push_back(block);
+    } else if (bf16 && attention_bf16_supports(params) && attention_bf16_pays_off(block, params)) {
+      bf16_blocks.push_back(block);
+    } else {
+      f32_blocks.push_back(block);
+    }
   }
+  if (!decode_blocks.empty()) attention_decode(context, out, q, decode_blocks, params);
   if (!bf16_blocks.empty()) attention_bf16(context, out, q, bf16_blocks, params);
-  if (!f32_blocks.empty()) attention_f32(context, out, q, f32_blocks, params);
+  if (f32_blocks.empty()) return;
+  std::vector<std::vector<float>> widened;
+  for (AttentionBlock& block : f32_blocks) widen_key_values(context, block, widened);
+  attention_f32(context, out, q, f32_blocks, params);
 }
 
 }  // namespace vcap::tensor::cpu

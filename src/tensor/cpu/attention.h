@@ -1,7 +1,9 @@
 // Multi-head attention over blocks of query rows (Backend::attention), f32, flash-style: keys
 // are processed in tiles with an online softmax (running max and sum per query), so memory is
 // O(tile) whatever the sequence length. With params.bf16_products and a CPU with AVX512_BF16
-// the products run in bf16 (attention_bf16.h); otherwise q, k, v are used in f32 as given.
+// the products run in bf16: decode steps over a bf16 cache stream it in place
+// (attention_decode.h), blocks with enough queries pack their keys and values once
+// (attention_bf16.h). Otherwise q, k, v are used in f32 (a bf16 cache widened first).
 //
 // Work is split into tasks (block, kv head, tile of query rows); the queries of one task are
 // all (row, query head) pairs that share that kv head, so GQA heads reuse each packed key tile.

@@ -1,5 +1,7 @@
 #include "tensor/cuda/attention.h"
 
+#include <cuda_bf16.h>
+
 #include <cmath>
 
 #include "tensor/cuda/kernel_util.cuh"
@@ -45,15 +47,31 @@ __device__ inline int64_t visible_end(const AttentionBlockDesc& block, int64_t r
 // Copies `rows` rows of `count_valid` x `dim` values into shared memory rows of `pitch`,
 // zero-filling columns [dim, width) and rows [count_valid, rows). Rows are spread over the
 // warps, columns over the threads of a warp (coalesced reads).
-__device__ inline void load_tile(float* dst, int pitch, int width, const float* src,
+// T: float, or __nv_bfloat16 (widened exactly).
+template <typename T>
+__device__ inline void load_tile(float* dst, int pitch, int width, const T* src,
                                  int64_t src_stride, int count_valid, int rows, int dim) {
   const int warp = threadIdx.x / kWarpSize;
   const int lane = threadIdx.x % kWarpSize;
   for (int r = warp; r < rows; r += kWarps) {
-    const float* row = src + static_cast<int64_t>(r) * src_stride;
+    const T* row = src + static_cast<int64_t>(r) * src_stride;
     for (int d = lane; d < width; d += kWarpSize) {
-      dst[r * pitch + d] = (r < count_valid && d < dim) ? row[d] : 0.0f;
+      dst[r * pitch + d] = (r < count_valid && d < dim) ? static_cast<float>(row[d]) : 0.0f;
     }
+  }
+}
+
+// Rows [first, first + rows) of a block's keys or values of one kv head into shared memory.
+__device__ inline void load_kv_tile(float* dst, int pitch, int width, const void* src,
+                                    int64_t src_stride, bool bf16, int64_t first, int64_t column,
+                                    int count_valid, int rows, int dim) {
+  const int64_t offset = first * src_stride + column;
+  if (bf16) {
+    load_tile(dst, pitch, width, static_cast<const __nv_bfloat16*>(src) + offset, src_stride,
+              count_valid, rows, dim);
+  } else {
+    load_tile(dst, pitch, width, static_cast<const float*>(src) + offset, src_stride, count_valid,
+              rows, dim);
   }
 }
 
@@ -106,10 +124,10 @@ __global__ void __launch_bounds__(kThreads)
   for (int64_t tile = item.key_begin; tile < item.key_end; tile += kKeys) {
     const int count = static_cast<int>(item.key_end - tile < kKeys ? item.key_end - tile : kKeys);
     __syncthreads();  // every warp is done with the previous K/V tile (and Q is written)
-    load_tile(ks, layout.pitch, layout.dim4, block.k + tile * block.k_stride + kv_column,
-              block.k_stride, count, kKeys, dim);
-    load_tile(vs, layout.vector_dim, layout.vector_dim, block.v + tile * block.v_stride + kv_column,
-              block.v_stride, count, kKeys, dim);
+    load_kv_tile(ks, layout.pitch, layout.dim4, block.k, block.k_stride, block.kv_bf16 != 0, tile,
+                 kv_column, count, kKeys, dim);
+    load_kv_tile(vs, layout.vector_dim, layout.vector_dim, block.v, block.v_stride,
+                 block.kv_bf16 != 0, tile, kv_column, count, kKeys, dim);
     __syncthreads();
 
     // Scores of this warp's 16 lanes against keys `lane` and `lane + 32`.

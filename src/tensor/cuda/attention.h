@@ -26,16 +26,16 @@ constexpr int kAttentionMaxHeadDim = 128;
 
 // One AttentionBlock as the kernels read it.
 struct AttentionBlockDesc {
-  const float* k;  // row 0 of the block's keys, kv head 0
-  const float* v;
+  const void* k;  // row 0 of the block's keys, kv head 0: f32, or bf16 when kv_bf16
+  const void* v;
   int64_t k_stride;  // elements between key rows
   int64_t v_stride;
   int64_t q_begin;
   int64_t q_count;
   int64_t k_count;
   int64_t causal_offset;
-  int32_t causal;  // 0 or 1
-  int32_t padding;
+  int32_t causal;   // 0 or 1
+  int32_t kv_bf16;  // 0: k and v are f32; 1: bf16 (the bf16 model's KV cache)
 };
 
 // One thread block of the main kernel: lanes [lane_begin, lane_begin + 64) of block `block`

@@ -50,9 +50,9 @@ AttentionPlan make_attention_plan(std::span<const AttentionBlock> blocks,
   const int group = params.num_heads / params.num_kv_heads;
   std::vector<AttentionBlockDesc> descs;
   for (const AttentionBlock& block : blocks) {
-    descs.push_back({block.k.ptr<const float>(), block.v.ptr<const float>(), block.k.row_stride,
-                     block.v.row_stride, block.q_begin, block.q_count, block.k.rows,
-                     block.causal_offset, block.causal ? 1 : 0, 0});
+    descs.push_back({block.k.data, block.v.data, block.k.row_stride, block.v.row_stride,
+                     block.q_begin, block.q_count, block.k.rows, block.causal_offset,
+                     block.causal ? 1 : 0, block.k.dtype == DType::kBF16 ? 1 : 0});
   }
   const std::vector<Tile> tiles = make_tiles(blocks, group, params.num_kv_heads);
   const int64_t parts_wanted =
