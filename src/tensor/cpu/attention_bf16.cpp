@@ -2,10 +2,9 @@
 
 #include <algorithm>
 #include <array>
-#include <cstring>
 #include <limits>
 
-#include "tensor/cpu/simd_math.h"  // immintrin.h without GCC 12's spurious warnings
+#include "tensor/cpu/attention_bf16_pairs.h"
 
 namespace vcap::tensor::cpu {
 namespace {
@@ -26,8 +25,8 @@ namespace {
 // (p = 2^(s * scale * log2 e - max), written straight as bf16 pairs, and the running sum) and
 // P.V. Tiles that every query sees whole (all but the causal diagonal ones) skip the masks.
 constexpr int kTileKeys = 128;  // keys per tile; a multiple of kScoreKeys (and even)
-constexpr int kScoreKeys = 4;   // keys per score register block; kp rows are padded to it
-constexpr int kScoreLanes = 4;  // lane vectors per score register block
+constexpr int kScoreKeys = kBf16KeyRowMultiple;  // keys per score register block
+constexpr int kScoreLanes = 4;                   // lane vectors per score register block
 constexpr float kMinusInf = -std::numeric_limits<float>::infinity();
 constexpr float kLog2e = 1.44269504088896341f;
 
@@ -76,32 +75,6 @@ Scratch carve(AttentionBf16Scratch& storage, int64_t lanes, int64_t lp, int dim)
   return s;
 }
 
-// out[i] = (bf16(x[2i]), bf16(x[2i+1])) for i < dim/2: a plain conversion, as element 2i of a
-// bf16 vector is the low half of its 32-bit lane i. REQUIRES: dim % 16 == 0.
-[[gnu::target("avx512f,avx512bw,avx512dq,avx512vl,avx512bf16")]] void pack_row(const float* x,
-                                                                               int dim,
-                                                                               uint32_t* out) {
-  int d = 0;
-  for (; d + 32 <= dim; d += 32) {
-    const __m512bh b = _mm512_cvtne2ps_pbh(_mm512_loadu_ps(x + d + 16), _mm512_loadu_ps(x + d));
-    _mm512_storeu_si512(out + d / 2, reinterpret_cast<__m512i>(b));
-  }
-  if (d < dim) {
-    const __m256bh b = _mm512_cvtneps_pbh(_mm512_loadu_ps(x + d));
-    _mm256_storeu_si256(reinterpret_cast<__m256i*>(out + d / 2), reinterpret_cast<__m256i>(b));
-  }
-}
-
-// 32-bit lane i = (bf16(a[i]), bf16(b[i])).
-[[gnu::always_inline, gnu::target("avx512f,avx512bw,avx512dq,avx512vl,avx512bf16")]] inline __m512i
-interleave(__m512 a, __m512 b) {
-  // Word 2i takes word i of cvtne2ps (a), word 2i+1 takes word 16 + i (b).
-  const __m512i iota = _mm512_set_epi32(15, 14, 13, 12, 11, 10, 9, 8, 7, 6, 5, 4, 3, 2, 1, 0);
-  const __m512i index = _mm512_add_epi32(_mm512_mullo_epi32(iota, _mm512_set1_epi32(0x10001)),
-                                         _mm512_set1_epi32(0x100000));
-  return _mm512_permutexvar_epi16(index, reinterpret_cast<__m512i>(_mm512_cvtne2ps_pbh(b, a)));
-}
-
 // qp from the task's query rows. The rows are scattered in memory (one head of each row): they
 // are converted lane by lane into `rows` [lp][dim/2] with the next lanes' lines prefetched,
 // then transposed from L1.
@@ -114,7 +87,7 @@ interleave(__m512 a, __m512 b) {
     if (l + kAhead < lanes) {
       for (int d = 0; d < dim; d += 16) _mm_prefetch(q[l + kAhead] + d, _MM_HINT_T0);
     }
-    pack_row(q[l], dim, rows + l * pairs);
+    pack_bf16_row(q[l], dim, rows + l * pairs);
   }
   std::fill(rows + lanes * pairs, rows + lp * pairs, 0u);
   const __m512i column =
@@ -259,12 +232,12 @@ template <bool kMasked>
       const __m512 a = probability<kMasked>(s.st + j * lp + v, c, neg_max_c, seen);
       const __m512 b = probability<kMasked>(s.st + (j + 1) * lp + v, c, neg_max_c, seen);
       total = _mm512_add_ps(total, _mm512_add_ps(a, b));
-      _mm512_store_si512(s.pp + j / 2 * lp + v, interleave(a, b));
+      _mm512_store_si512(s.pp + j / 2 * lp + v, interleave_bf16(a, b));
     }
     if (j < count) {
       const __m512 a = probability<kMasked>(s.st + j * lp + v, c, neg_max_c, seen);
       total = _mm512_add_ps(total, a);
-      _mm512_store_si512(s.pp + j / 2 * lp + v, interleave(a, _mm512_setzero_ps()));
+      _mm512_store_si512(s.pp + j / 2 * lp + v, interleave_bf16(a, _mm512_setzero_ps()));
     }
     _mm512_store_ps(s.sum + v, _mm512_fmadd_ps(_mm512_load_ps(s.sum + v), rescale, total));
     _mm512_store_ps(s.max + v, new_max);
@@ -400,81 +373,7 @@ void prefetch_outputs(float* const* out, int64_t lanes, int dim) {
   }
 }
 
-// Keys 2 * pair and 2 * pair + 1 (second: whether it exists) of one kv head: key rows as bf16
-// pairs of features, values as pairs of keys (see the layout above).
-[[gnu::target("avx512f,avx512bw,avx512dq,avx512vl,avx512bf16")]] void pack_keys(
-    TensorView k, int64_t j, bool second, int64_t column, int dim, uint32_t* out) {
-  for (int64_t r = 0; r < (second ? 2 : 1); ++r) {
-    if (k.dtype == DType::kBF16) {
-      std::memcpy(out + r * dim / 2, k.row<uint16_t>(j + r) + column, dim * sizeof(uint16_t));
-    } else {
-      pack_row(k.row<float>(j + r) + column, dim, out + r * dim / 2);
-    }
-  }
-}
-
-[[gnu::target("avx512f,avx512bw,avx512dq,avx512vl,avx512bf16")]] void pack_values(
-    TensorView v, int64_t j, bool second, int64_t column, int dim, uint32_t* out) {
-  if (v.dtype == DType::kBF16) {
-    // Already bf16: the pair's 32 bits are (v[j][d], v[j+1][d]), low half first.
-    const uint16_t* a = v.row<uint16_t>(j) + column;
-    const uint16_t* b = second ? v.row<uint16_t>(j + 1) + column : nullptr;
-    for (int d = 0; d < dim; d += 16) {
-      const __m512i low =
-          _mm512_cvtepu16_epi32(_mm256_loadu_si256(reinterpret_cast<const __m256i*>(a + d)));
-      const __m512i high =
-          b ? _mm512_cvtepu16_epi32(_mm256_loadu_si256(reinterpret_cast<const __m256i*>(b + d)))
-            : _mm512_setzero_si512();
-      _mm512_store_si512(out + d, _mm512_or_si512(low, _mm512_slli_epi32(high, 16)));
-    }
-    return;
-  }
-  const float* a = v.row<float>(j) + column;
-  const float* b = second ? v.row<float>(j + 1) + column : nullptr;
-  for (int d = 0; d < dim; d += 16) {
-    const __m512 bv = b ? _mm512_loadu_ps(b + d) : _mm512_setzero_ps();
-    _mm512_store_si512(out + d, interleave(_mm512_loadu_ps(a + d), bv));
-  }
-}
-
 }  // namespace
-
-uint32_t* PackedWords::resize(size_t count) {
-  if (count + 16 > capacity_) {
-    capacity_ = count + 16;
-    storage_ = std::make_unique_for_overwrite<uint32_t[]>(capacity_);
-    const auto address = reinterpret_cast<uintptr_t>(storage_.get());
-    start_ = storage_.get() + ((64 - address % 64) % 64) / sizeof(uint32_t);
-  }
-  return start_;
-}
-
-void resize_bf16_key_values(const AttentionBlock& block, const AttentionParams& params,
-                            Bf16KeyValues& kv) {
-  const int64_t k_count = block.k.rows;
-  kv.key_rows = (k_count + kScoreKeys - 1) / kScoreKeys * kScoreKeys;
-  kv.value_rows = (k_count + 1) / 2;
-  const int64_t pairs = params.head_dim / 2;
-  kv.keys.resize(params.num_kv_heads * kv.key_rows * pairs);
-  kv.values.resize(params.num_kv_heads * kv.value_rows * params.head_dim);
-  for (int g = 0; g < params.num_kv_heads; ++g) {
-    uint32_t* keys = kv.keys.data() + g * kv.key_rows * pairs;
-    std::fill(keys + k_count * pairs, keys + kv.key_rows * pairs, 0u);
-  }
-}
-
-void pack_bf16_key_pair(const AttentionBlock& block, const AttentionParams& params, int64_t pair,
-                        Bf16KeyValues& kv) {
-  const int dim = params.head_dim;
-  const int64_t j = 2 * pair;
-  const bool second = j + 1 < block.k.rows;
-  for (int g = 0; g < params.num_kv_heads; ++g) {
-    const int64_t column = static_cast<int64_t>(g) * dim;
-    pack_keys(block.k, j, second, column, dim, kv.keys.data() + (g * kv.key_rows + j) * (dim / 2));
-    pack_values(block.v, j, second, column, dim,
-                kv.values.data() + (g * kv.value_rows + pair) * dim);
-  }
-}
 
 bool attention_bf16_supports(const AttentionParams& params) {
   return params.head_dim % 16 == 0 && params.head_dim <= 256 && params.scale > 0.0f;
