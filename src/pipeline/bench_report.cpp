@@ -16,6 +16,12 @@ std::string format(const char* pattern, double a, double b = 0, double c = 0) {
   return text;
 }
 
+// A figure that needs a yardstick (bare GEMM rate, bandwidth), or "n/a" where --no-yardsticks
+// left it unmeasured (0).
+std::string measured(const char* pattern, double value) {
+  return value > 0 ? format(pattern, value) : "n/a";
+}
+
 }  // namespace
 
 nlohmann::json bench_report_json(const BenchReport& r) {
@@ -91,27 +97,28 @@ std::string bench_report_markdown(const BenchReport& r) {
   out += format("| decode (CPU threads) | %.2f | | | |\n", r.decode_s);
   out += format("| preprocess | %.2f | | | |\n", r.preprocess_s);
   out += format("| vision | %.2f | %.3f | ", r.vision_s, r.vision_tflops) +
-         format("%.3f | %.0f%% |\n", r.raw_vision_tflops,
-                100 * ratio(r.vision_tflops, r.raw_vision_tflops));
+         measured("%.3f", r.raw_vision_tflops) + " | " +
+         measured("%.0f%%", 100 * ratio(r.vision_tflops, r.raw_vision_tflops)) + " |\n";
   out += format("| prefill | %.2f | %.3f | ", r.prefill_s, r.prefill_tflops) +
-         format("%.3f | %.0f%% |\n", r.raw_prefill_tflops,
-                100 * ratio(r.prefill_tflops, r.raw_prefill_tflops));
+         measured("%.3f", r.raw_prefill_tflops) + " | " +
+         measured("%.0f%%", 100 * ratio(r.prefill_tflops, r.raw_prefill_tflops)) + " |\n";
   out += format("| generation | %.2f | | | |\n", r.generation_s);
   out += format("| model (vision+prefill+generation) | %.2f | | | |\n", r.model_s());
   out += format("| total wall | %.2f | | | %.2fx the model time |\n", r.total_s,
                 ratio(r.total_s, r.model_s()));
-  out += format(
-      "| floor (GEMM FLOPs at the bare rate + decode bytes at the read bandwidth) | "
-      "%.2f | | | total %.2fx the floor |\n",
-      r.floor_s, ratio(r.total_s, r.floor_s));
+  out += "| floor (GEMM FLOPs at the bare rate + decode bytes at the read bandwidth) | " +
+         measured("%.2f", r.floor_s) + " | | | total " +
+         measured("%.2fx", ratio(r.total_s, r.floor_s)) + " the floor |\n";
   out += format("\nDecode: %.1f ms per step (%.0f steps), %.2f tokens/s over all clips; ",
                 r.decode_ms_per_token, static_cast<double>(r.decode_steps), r.decode_tokens_per_s);
-  out += format("floor %.1f ms (%.2f GB per step at %.1f GB/s copy bandwidth): ",
-                r.decode_floor_ms_per_token, r.decode_bytes_per_step / 1e9, r.bandwidth_gbs);
-  out += format("%.2fx the floor; ", ratio(r.decode_ms_per_token, r.decode_floor_ms_per_token));
-  out +=
-      format("read-only floor %.1f ms at %.1f GB/s: %.2fx.\n", r.decode_read_floor_ms_per_token,
-             r.read_bandwidth_gbs, ratio(r.decode_ms_per_token, r.decode_read_floor_ms_per_token));
+  out += "floor " + measured("%.1f ms", r.decode_floor_ms_per_token) +
+         format(" (%.2f GB per step at ", r.decode_bytes_per_step / 1e9) +
+         measured("%.1f GB/s", r.bandwidth_gbs) + " copy bandwidth): " +
+         measured("%.2fx", ratio(r.decode_ms_per_token, r.decode_floor_ms_per_token)) +
+         " the floor; read-only floor " + measured("%.1f ms", r.decode_read_floor_ms_per_token) +
+         " at " + measured("%.1f GB/s", r.read_bandwidth_gbs) + ": " +
+         measured("%.2fx", ratio(r.decode_ms_per_token, r.decode_read_floor_ms_per_token)) +
+         ".\n";
   out += format("Peak RSS %.2f GiB; weights %.2f GiB (%.2fx).\n",
                 static_cast<double>(r.peak_rss_bytes) / 1073741824.0,
                 static_cast<double>(r.weight_bytes) / 1073741824.0,

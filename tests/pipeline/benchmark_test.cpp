@@ -91,6 +91,12 @@ TEST_F(Benchmark, GeneratesItsClipOnceAndReusesIt) {
   ASSERT_TRUE(second.ok());
   EXPECT_EQ(fs::last_write_time(second->video), written);
   EXPECT_EQ(second->raw_gemm_tflops, 0);  // yardsticks off
+  // Unmeasured yardsticks read "n/a", not a 0% share or a 0x floor.
+  const std::string markdown = bench_report_markdown(*second);
+  EXPECT_NE(markdown.find("| prefill |"), std::string::npos);
+  EXPECT_NE(markdown.find("n/a | n/a |"), std::string::npos) << markdown;
+  EXPECT_EQ(markdown.find("0%"), std::string::npos) << markdown;
+  EXPECT_EQ(markdown.find("0.00x the floor"), std::string::npos) << markdown;
 }
 
 TEST_F(Benchmark, AFailingClipIsAnErrorNamingIt) {
