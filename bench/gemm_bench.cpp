@@ -88,14 +88,16 @@ void bm_onednn_matmul(benchmark::State& state, Shape s, Precision precision) {
 }
 
 // The last q_rows of a length-token sequence attend to all keys (causal: the ones before them;
-// q_rows == 1 and causal is one decode step over a length-token cache).
+// q_rows == 1 and causal is one decode step over a length-token cache). K and V are stored in
+// kv_dtype: bf16 for the bf16 model (its KV cache), f32 otherwise.
 void bm_attention(benchmark::State& state, int64_t length, int64_t q_rows, AttentionParams p,
                   bool causal) {
+  const DType kv_dtype = p.bf16_products ? DType::kBF16 : DType::kF32;
   std::unique_ptr<Backend> backend = std::move(make_cpu_backend({}).value());
   const int64_t width = int64_t{p.num_heads} * p.head_dim;
   const int64_t kv_width = int64_t{p.num_kv_heads} * p.head_dim;
   auto q = backend->allocate(DType::kF32, q_rows, width);
-  auto kv = backend->allocate(DType::kF32, length, 2 * kv_width);
+  auto kv = backend->allocate(kv_dtype, length, 2 * kv_width);
   auto out = backend->allocate(DType::kF32, q_rows, width);
   if (!q.ok() || !kv.ok() || !out.ok()) return state.SkipWithError("allocation failed");
   backend->upload(q->view(), std::span<const float>(random_values(q_rows * width, 3)));
@@ -112,12 +114,21 @@ void bm_attention(benchmark::State& state, int64_t length, int64_t q_rows, Atten
       causal ? q_rows * past + q_rows * (q_rows + 1) / 2.0 : double(q_rows) * length;
   state.counters["GFLOP/s"] = benchmark::Counter(4.0 * pairs * p.head_dim * p.num_heads / 1e9,
                                                  benchmark::Counter::kIsIterationInvariantRate);
+  // What a decode step streams: every cached key and value once.
+  state.counters["kv_GB/s"] = benchmark::Counter(
+      static_cast<double>(length * 2 * kv_width * dtype_size(kv_dtype)) / 1e9,
+      benchmark::Counter::kIsIterationInvariantRate);
 }
 
 void bm_memory_bandwidth(benchmark::State& state) {
   double gbs = 0.0;
-  for (auto _ : state) gbs = measure_memory_bandwidth_gbs();
+  double read_gbs = 0.0;
+  for (auto _ : state) {
+    gbs = measure_memory_bandwidth_gbs();
+    read_gbs = measure_read_bandwidth_gbs();
+  }
   state.counters["copy_GB/s"] = gbs;
+  state.counters["read_GB/s"] = read_gbs;
 }
 
 // Console output plus, at the end, the vcap / oneDNN ratio per shape and precision: from wall
@@ -180,7 +191,8 @@ void register_benchmarks() {
           ->MinTime(seconds);
     }
   }
-  // f32 (the parity path) and bf16 products (AttentionParams::bf16_products, the bf16 path).
+  // f32 (the parity path) and bf16 products over bf16 K/V (AttentionParams::bf16_products and
+  // the bf16 KV cache: the bf16 path).
   for (const bool bf16 : {false, true}) {
     const std::string suffix = bf16 ? "/bf16" : "";
     AttentionParams vision{16, 16, 80, 1.0f / std::sqrt(80.0f)};

@@ -7,8 +7,8 @@
 #include <utility>
 #include <vector>
 
+#include "tensor/cpu/attention_bf16_pairs.h"
 #include "tensor/cpu/simd_math.h"  // immintrin.h without GCC 12's spurious warnings
-#include "tensor/dtype.h"
 
 namespace vcap::tensor::cpu {
 namespace {
@@ -70,14 +70,16 @@ struct alignas(64) Tile {
   std::array<float, kLanes> rescale;
 };
 
-void pack_queries(const DecodeLanes& lanes, int dim, Tile& t) {
-  for (int i = 0; i < dim / 2; ++i) {
-    for (int l = 0; l < kLanes; ++l) {
-      t.qp[i][l] = l < lanes.count ? static_cast<uint32_t>(f32_to_bf16(lanes.q[l][2 * i])) |
-                                         static_cast<uint32_t>(f32_to_bf16(lanes.q[l][2 * i + 1]))
-                                             << 16
-                                   : 0u;
+[[gnu::target("avx512f,avx512bw,avx512dq,avx512vl,avx512bf16")]] void pack_queries(
+    const DecodeLanes& lanes, int dim, Tile& t) {
+  std::array<uint32_t, kMaxPairs> row;
+  for (int l = 0; l < kLanes; ++l) {
+    if (l < lanes.count) {
+      pack_bf16_row(lanes.q[l], dim, row.data());
+    } else {
+      row.fill(0);
     }
+    for (int i = 0; i < dim / 2; ++i) t.qp[i][l] = row[i];
   }
 }
 
@@ -114,13 +116,41 @@ void pack_queries(const DecodeLanes& lanes, int dim, Tile& t) {
   return tile_max;
 }
 
-// 32-bit lane i = (bf16(a[i]), bf16(b[i])).
-[[gnu::always_inline, gnu::target("avx512f,avx512bw,avx512dq,avx512vl,avx512bf16")]] inline __m512i
-interleave(__m512 a, __m512 b) {
-  const __m512i words = reinterpret_cast<__m512i>(_mm512_cvtne2ps_pbh(b, a));  // a 0..15, b 16..31
-  const __m512i index = _mm512_set_epi16(31, 15, 30, 14, 29, 13, 28, 12, 27, 11, 26, 10, 25, 9, 24,
-                                         8, 23, 7, 22, 6, 21, 5, 20, 4, 19, 3, 18, 2, 17, 1, 16, 0);
-  return _mm512_permutexvar_epi16(index, words);
+// score_tile for at most 8 lanes: the products on 256-bit vectors, which Zen 4 issues twice as
+// often as 512-bit ones (a decode step of Qwen2-VL has 6-8 query heads per kv head); the upper
+// 8 lanes of each score row are -inf.
+[[gnu::target("avx512f,avx512bw,avx512dq,avx512vl,avx512bf16")]] __m512 score_tile_narrow(
+    const AttentionBlock& block, int64_t column, int pairs, int64_t first, int count,
+    const __m512i end, float scale, Tile& t) {
+  constexpr int kKeys = 8;
+  const __m512 minus_inf = _mm512_set1_ps(kMinusInf);
+  __m512 tile_max = minus_inf;
+  for (int j = 0; j < count; j += kKeys) {
+    const uint32_t* keys[kKeys];
+    for (int s = 0; s < kKeys; ++s) {
+      const int64_t key = first + std::min(j + s, count - 1);  // past count: masked below
+      keys[s] = reinterpret_cast<const uint32_t*>(block.k.row<uint16_t>(key) + column);
+    }
+    __m256 acc[kKeys];
+    for (__m256& a : acc) a = _mm256_setzero_ps();
+    for (int i = 0; i < pairs; ++i) {
+      const auto q = reinterpret_cast<__m256bh>(_mm256_load_si256(
+          reinterpret_cast<const __m256i*>(t.qp[i].data())));
+      for (int s = 0; s < kKeys; ++s) {
+        const auto k = reinterpret_cast<__m256bh>(_mm256_set1_epi32(static_cast<int>(keys[s][i])));
+        acc[s] = _mm256_dpbf16_ps(acc[s], q, k);
+      }
+    }
+    for (int s = 0; s < kKeys && j + s < count; ++s) {
+      const __mmask16 visible =
+          _mm512_cmplt_epi32_mask(_mm512_set1_epi32(static_cast<int>(first + j + s)), end);
+      const __m512 wide = _mm512_insertf32x8(minus_inf, acc[s], 0);
+      const __m512 x = _mm512_mask_mul_ps(minus_inf, visible, wide, _mm512_set1_ps(scale));
+      _mm512_store_ps(t.scores[j + s].data(), x);
+      tile_max = _mm512_max_ps(tile_max, x);
+    }
+  }
+  return tile_max;
 }
 
 // The online-softmax step of one tile: p = exp(score - max) into t.pp as bf16 pairs of keys,
@@ -148,7 +178,7 @@ interleave(__m512 a, __m512 b) {
       p[s] = _mm512_maskz_mov_ps(finite, simd::exp512(_mm512_sub_ps(x, base)));
     }
     total = _mm512_add_ps(total, _mm512_add_ps(p[0], p[1]));
-    _mm512_store_si512(t.pp[j / 2].data(), interleave(p[0], p[1]));
+    _mm512_store_si512(t.pp[j / 2].data(), interleave_bf16(p[0], p[1]));
   }
   sum = _mm512_fmadd_ps(sum, rescale, total);
   max = new_max;
@@ -219,7 +249,10 @@ constexpr std::array<ChunkFunction, kLanes> kChunkFunctions =
   __m512 sum = _mm512_setzero_ps();
   for (int64_t first = part.key_begin; first < part.key_end; first += kTileKeys) {
     const int count = static_cast<int>(std::min<int64_t>(kTileKeys, part.key_end - first));
-    const __m512 tile_max = score_tile(block, column, dim / 2, first, count, end, params.scale, t);
+    const __m512 tile_max =
+        lanes.count <= 8
+            ? score_tile_narrow(block, column, dim / 2, first, count, end, params.scale, t)
+            : score_tile(block, column, dim / 2, first, count, end, params.scale, t);
     softmax_tile(count, tile_max, max, sum, t);
     const bool rescale = _mm512_cmp_ps_mask(_mm512_load_ps(t.rescale.data()),
                                             _mm512_set1_ps(1.0f), _CMP_NEQ_OQ) != 0;
