@@ -338,8 +338,13 @@ Status Generator::decode_step(std::vector<GenerationResult>& finished) {
     }
   }
   active_ = std::move(still_active);
-  times_.decode_s += seconds_since(start);
+  const double seconds = seconds_since(start);
+  times_.decode_s += seconds;
   ++times_.decode_steps;
+  if (m == 1) {
+    times_.single_decode_s += seconds;
+    ++times_.single_decode_steps;
+  }
   return Status();
 }
 

@@ -15,6 +15,8 @@ StageTimes& StageTimes::operator+=(const StageTimes& other) {
   prompt_tokens += other.prompt_tokens;
   generated_tokens += other.generated_tokens;
   decode_steps += other.decode_steps;
+  single_decode_steps += other.single_decode_steps;
+  single_decode_s += other.single_decode_s;
   return *this;
 }
 

@@ -34,6 +34,10 @@ struct StageTimes {
   int64_t prompt_tokens = 0;     // tokens prefilled
   int64_t generated_tokens = 0;  // tokens chosen (prefill's first token included)
   int64_t decode_steps = 0;      // batched forward passes of one token per sequence
+  // The steps that had a single sequence, and their seconds (part of the above): a batched
+  // run's bs-1 tail, so that batching can be compared with bs 1 in the same process.
+  int64_t single_decode_steps = 0;
+  double single_decode_s = 0;
 
   StageTimes& operator+=(const StageTimes& other);
 };

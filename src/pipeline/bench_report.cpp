@@ -1,5 +1,6 @@
 // The two renderings of a BenchReport (pipeline/benchmark.h): JSON for scripts and checks,
 // Markdown for people and bench/results.
+#include <algorithm>
 #include <cstdio>
 #include <string>
 
@@ -68,6 +69,9 @@ nlohmann::json bench_report_json(const BenchReport& r) {
       {"decode_steps", r.decode_steps},
       {"decode_ms_per_token", r.decode_ms_per_token},
       {"decode_tokens_per_s", r.decode_tokens_per_s},
+      {"batched_ms_per_step", r.batched_ms_per_step},
+      {"single_ms_per_step", r.single_ms_per_step},
+      {"batched_over_single_tokens_per_s", r.batched_over_single_tokens_per_s},
       {"decode_bytes_per_step", r.decode_bytes_per_step},
       {"decode_floor_ms_per_token", r.decode_floor_ms_per_token},
       {"decode_over_floor", ratio(r.decode_ms_per_token, r.decode_floor_ms_per_token)},
@@ -119,6 +123,14 @@ std::string bench_report_markdown(const BenchReport& r) {
          " at " + measured("%.1f GB/s", r.read_bandwidth_gbs) + ": " +
          measured("%.2fx", ratio(r.decode_ms_per_token, r.decode_read_floor_ms_per_token)) +
          ".\n";
+  if (r.batched_over_single_tokens_per_s > 0) {
+    out += format(
+        "Same run, batching: %.1f ms per step of %.0f sequences against %.1f ms per step of "
+        "one (the clip left alone at the end): ",
+        r.batched_ms_per_step, static_cast<double>(std::min(r.bs, r.clips)),
+        r.single_ms_per_step);
+    out += format("%.2fx the tokens/s of bs 1.\n", r.batched_over_single_tokens_per_s);
+  }
   out += format("Peak RSS %.2f GiB; weights %.2f GiB (%.2fx).\n",
                 static_cast<double>(r.peak_rss_bytes) / 1073741824.0,
                 static_cast<double>(r.weight_bytes) / 1073741824.0,

@@ -152,6 +152,18 @@ Status caption_copies(ModelCaptioner& captioner, const CaptionOptions& caption,
   report.prefill_s = times.model.prefill_s;
   report.generation_s = times.model.decode_s;
   report.decode_steps = times.model.decode_steps;
+  const int64_t batched_steps = times.model.decode_steps - times.model.single_decode_steps;
+  if (report.bs > 1 && batched_steps > 0 && times.model.single_decode_steps > 0) {
+    // Every step with several sequences ran all min(bs, clips) of them: the clips have the same
+    // length and never stop early (eos ignored).
+    const double batched_s = times.model.decode_s - times.model.single_decode_s;
+    report.batched_ms_per_step = 1e3 * batched_s / static_cast<double>(batched_steps);
+    report.single_ms_per_step =
+        1e3 * times.model.single_decode_s / static_cast<double>(times.model.single_decode_steps);
+    report.batched_over_single_tokens_per_s = static_cast<double>(std::min<int64_t>(report.bs, clips)) *
+                                              report.single_ms_per_step /
+                                              report.batched_ms_per_step;
+  }
   report.new_tokens = times.model.generated_tokens / clips;
   const model::ModelDims& dims = captioner.model().dims();
   report.vision_gemm_flops = model::vision_gemm_flops(dims.vision, times.model.vision_patches);

@@ -79,8 +79,12 @@ struct BenchReport {
   double decode_tokens_per_s = 0;        // over all sequences
   double decode_bytes_per_step = 0;      // weights streamed + KV cache read, mean over steps
   double decode_floor_ms_per_token = 0;  // decode_bytes_per_step / copy bandwidth
-  double decode_read_floor_ms_per_token =
-      0;  // decode_bytes_per_step / read bandwidth  // decode_bytes_per_step / bandwidth
+  double decode_read_floor_ms_per_token = 0;  // decode_bytes_per_step / read bandwidth
+  // --bs > 1: the steps with several sequences against those with one (a last clip alone, as
+  // with --clips 5 --bs 4), both from this run; 0 when the run has not both kinds.
+  double batched_ms_per_step = 0;
+  double single_ms_per_step = 0;
+  double batched_over_single_tokens_per_s = 0;
 
   // Yardsticks (0 when not measured).
   std::vector<RawGemm> raw_gemms;

@@ -53,6 +53,11 @@ TEST_F(Benchmark, BatchOfCopiesReportsEveryStageAndTheYardsticks) {
   EXPECT_GE(report->decode_steps, 4);
   EXPECT_LE(report->decode_steps, 6);
   EXPECT_NEAR(report->decode_tokens_per_s * report->generation_s, 6.0, 1e-6);
+  // The third clip decodes alone after the first two: batching measured against bs 1 in this run.
+  EXPECT_GT(report->batched_ms_per_step, 0);
+  EXPECT_GT(report->single_ms_per_step, 0);
+  EXPECT_NEAR(report->batched_over_single_tokens_per_s,
+              2 * report->single_ms_per_step / report->batched_ms_per_step, 1e-9);
   EXPECT_EQ(report->raw_gemms.size(), 8u);  // 4 vision + 4 decoder GEMM shapes
   EXPECT_GT(report->raw_gemm_tflops, 0);
   EXPECT_GT(report->bandwidth_gbs, 0);
@@ -75,6 +80,7 @@ TEST_F(Benchmark, BatchOfCopiesReportsEveryStageAndTheYardsticks) {
   for (const char* stage : {"decode", "preprocess", "vision", "prefill", "generation", "total"})
     EXPECT_TRUE(json["seconds"].contains(stage)) << stage;
   EXPECT_NE(bench_report_markdown(*report).find("| prefill |"), std::string::npos);
+  EXPECT_NE(bench_report_markdown(*report).find("the tokens/s of bs 1"), std::string::npos);
 }
 
 TEST_F(Benchmark, GeneratesItsClipOnceAndReusesIt) {
@@ -91,6 +97,7 @@ TEST_F(Benchmark, GeneratesItsClipOnceAndReusesIt) {
   ASSERT_TRUE(second.ok());
   EXPECT_EQ(fs::last_write_time(second->video), written);
   EXPECT_EQ(second->raw_gemm_tflops, 0);  // yardsticks off
+  EXPECT_EQ(second->batched_over_single_tokens_per_s, 0);  // bs 1: nothing to compare
   // Unmeasured yardsticks read "n/a", not a 0% share or a 0x floor.
   const std::string markdown = bench_report_markdown(*second);
   EXPECT_NE(markdown.find("| prefill |"), std::string::npos);
