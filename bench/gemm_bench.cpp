@@ -39,13 +39,13 @@ struct Shape {
 // gate_up and lm_head weights (55 and 467 MB) exceed the L3 cache, so they stream from memory
 // on every call as in a real decode step; the smaller ones are partly served from the cache.
 const Shape kShapes[] = {
-    {"vision_qkv", 1456, 1280, 3840},   {"vision_proj", 1456, 1280, 1280},
-    {"vision_fc1", 1456, 1280, 5120},   {"vision_fc2", 1456, 5120, 1280},
-    {"prefill_q", 7306, 1536, 1536},    {"prefill_kv", 7306, 1536, 256},
-    {"prefill_gate", 7306, 1536, 8960}, {"prefill_down", 7306, 8960, 1536},
-    {"decode_gate", 1, 1536, 8960},     {"decode_down", 1, 8960, 1536},
-    {"decode_q", 1, 1536, 1536},        {"decode_lm_head", 1, 1536, 151936},
-    {"decode_gate_up", 1, 1536, 17920}, {"decode4_gate_up", 4, 1536, 17920},
+    {"vision_qkv", 1456, 1280, 3840},    {"vision_proj", 1456, 1280, 1280},
+    {"vision_fc1", 1456, 1280, 5120},    {"vision_fc2", 1456, 5120, 1280},
+    {"prefill_q", 7306, 1536, 1536},     {"prefill_kv", 7306, 1536, 256},
+    {"prefill_gate", 7306, 1536, 8960},  {"prefill_down", 7306, 8960, 1536},
+    {"decode_gate", 1, 1536, 8960},      {"decode_down", 1, 8960, 1536},
+    {"decode_q", 1, 1536, 1536},         {"decode_lm_head", 1, 1536, 151936},
+    {"decode_gate_up", 1, 1536, 17920},  {"decode4_gate_up", 4, 1536, 17920},
     {"decode8_gate_up", 8, 1536, 17920}, {"decode4_lm_head", 4, 1536, 151936},
 };
 
@@ -115,9 +115,9 @@ void bm_attention(benchmark::State& state, int64_t length, int64_t q_rows, Atten
   state.counters["GFLOP/s"] = benchmark::Counter(4.0 * pairs * p.head_dim * p.num_heads / 1e9,
                                                  benchmark::Counter::kIsIterationInvariantRate);
   // What a decode step streams: every cached key and value once.
-  state.counters["kv_GB/s"] = benchmark::Counter(
-      static_cast<double>(length * 2 * kv_width * dtype_size(kv_dtype)) / 1e9,
-      benchmark::Counter::kIsIterationInvariantRate);
+  state.counters["kv_GB/s"] =
+      benchmark::Counter(static_cast<double>(length * 2 * kv_width * dtype_size(kv_dtype)) / 1e9,
+                         benchmark::Counter::kIsIterationInvariantRate);
 }
 
 void bm_memory_bandwidth(benchmark::State& state) {

@@ -121,14 +121,12 @@ std::string bench_report_markdown(const BenchReport& r) {
          measured("%.2fx", ratio(r.decode_ms_per_token, r.decode_floor_ms_per_token)) +
          " the floor; read-only floor " + measured("%.1f ms", r.decode_read_floor_ms_per_token) +
          " at " + measured("%.1f GB/s", r.read_bandwidth_gbs) + ": " +
-         measured("%.2fx", ratio(r.decode_ms_per_token, r.decode_read_floor_ms_per_token)) +
-         ".\n";
+         measured("%.2fx", ratio(r.decode_ms_per_token, r.decode_read_floor_ms_per_token)) + ".\n";
   if (r.batched_over_single_tokens_per_s > 0) {
     out += format(
         "Same run, batching: %.1f ms per step of %.0f sequences against %.1f ms per step of "
         "one (the clip left alone at the end): ",
-        r.batched_ms_per_step, static_cast<double>(std::min(r.bs, r.clips)),
-        r.single_ms_per_step);
+        r.batched_ms_per_step, static_cast<double>(std::min(r.bs, r.clips)), r.single_ms_per_step);
     out += format("%.2fx the tokens/s of bs 1.\n", r.batched_over_single_tokens_per_s);
   }
   out += format("Peak RSS %.2f GiB; weights %.2f GiB (%.2fx).\n",

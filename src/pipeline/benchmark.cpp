@@ -160,9 +160,9 @@ Status caption_copies(ModelCaptioner& captioner, const CaptionOptions& caption,
     report.batched_ms_per_step = 1e3 * batched_s / static_cast<double>(batched_steps);
     report.single_ms_per_step =
         1e3 * times.model.single_decode_s / static_cast<double>(times.model.single_decode_steps);
-    report.batched_over_single_tokens_per_s = static_cast<double>(std::min<int64_t>(report.bs, clips)) *
-                                              report.single_ms_per_step /
-                                              report.batched_ms_per_step;
+    report.batched_over_single_tokens_per_s =
+        static_cast<double>(std::min<int64_t>(report.bs, clips)) * report.single_ms_per_step /
+        report.batched_ms_per_step;
   }
   report.new_tokens = times.model.generated_tokens / clips;
   const model::ModelDims& dims = captioner.model().dims();

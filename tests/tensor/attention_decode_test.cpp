@@ -40,8 +40,7 @@ TEST_P(AttentionBf16Cache, OneDecodeStepOverALongCacheMatchesReference) {
 // --bs 3: one block per sequence, caches of 1, 33 and 700 tokens.
 TEST_P(AttentionBf16Cache, DecodeBatchOfUnequalCachesMatchesReference) {
   check_bf16_cache(GetParam(), kQwen2B,
-                   {decode_block(0, 1, 0), decode_block(1, 1, 32), decode_block(2, 1, 699)}, 3,
-                   32);
+                   {decode_block(0, 1, 0), decode_block(1, 1, 32), decode_block(2, 1, 699)}, 3, 32);
 }
 
 // Two new rows (12 lanes) whose causal ends differ by one key.

@@ -1,8 +1,10 @@
 #include "tensor/cpu/attention_avx512.h"
 
 #include <algorithm>
+#include <array>
 #include <cmath>
 #include <limits>
+#include <utility>
 
 #include "tensor/cpu/simd_math.h"
 
@@ -177,35 +179,23 @@ void accumulate_columns(const Scratch& s, int64_t lanes, int64_t lp, int dim,
   for (; l < lanes; ++l) accumulate_block<1, NV>(s, l, lp, dim, block, column, j0, keys, c0);
 }
 
+using ColumnsFunction = void (*)(const Scratch&, int64_t, int64_t, int, const AttentionBlock&,
+                                 int64_t, int64_t, int64_t, int);
+
+// accumulate_columns<1..8>, picked at run time by the number of 16-column vectors left.
+template <size_t... I>
+constexpr std::array<ColumnsFunction, sizeof...(I)> columns_functions(std::index_sequence<I...>) {
+  return {accumulate_columns<static_cast<int>(I) + 1>...};
+}
+
+constexpr std::array<ColumnsFunction, 8> kColumnsFunctions =
+    columns_functions(std::make_index_sequence<8>());
+
 void accumulate_tile(const Scratch& s, int64_t lanes, int64_t lp, int dim,
                      const AttentionBlock& block, int64_t column, int64_t j0, int64_t keys) {
   for (int c0 = 0; c0 < dim; c0 += 128) {
-    switch (std::min(8, (dim - c0) / 16)) {
-      case 8:
-        accumulate_columns<8>(s, lanes, lp, dim, block, column, j0, keys, c0);
-        break;
-      case 7:
-        accumulate_columns<7>(s, lanes, lp, dim, block, column, j0, keys, c0);
-        break;
-      case 6:
-        accumulate_columns<6>(s, lanes, lp, dim, block, column, j0, keys, c0);
-        break;
-      case 5:
-        accumulate_columns<5>(s, lanes, lp, dim, block, column, j0, keys, c0);
-        break;
-      case 4:
-        accumulate_columns<4>(s, lanes, lp, dim, block, column, j0, keys, c0);
-        break;
-      case 3:
-        accumulate_columns<3>(s, lanes, lp, dim, block, column, j0, keys, c0);
-        break;
-      case 2:
-        accumulate_columns<2>(s, lanes, lp, dim, block, column, j0, keys, c0);
-        break;
-      default:
-        accumulate_columns<1>(s, lanes, lp, dim, block, column, j0, keys, c0);
-        break;
-    }
+    kColumnsFunctions[std::min(8, (dim - c0) / 16) - 1](s, lanes, lp, dim, block, column, j0, keys,
+                                                        c0);
   }
 }
 

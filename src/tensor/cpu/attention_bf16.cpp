@@ -3,6 +3,7 @@
 #include <algorithm>
 #include <array>
 #include <limits>
+#include <utility>
 
 #include "tensor/cpu/attention_bf16_pairs.h"
 
@@ -321,34 +322,20 @@ void accumulate_columns(const Scratch& s, const ValueTile& t, int64_t lanes, int
   for (; l < lanes; ++l) accumulate_lanes<1, NV>(s, t, l, lp, dim, c0);
 }
 
+using ColumnsFunction = void (*)(const Scratch&, const ValueTile&, int64_t, int64_t, int, int);
+
+// accumulate_columns<1..8>, picked at run time by the number of 16-column vectors left.
+template <size_t... I>
+constexpr std::array<ColumnsFunction, sizeof...(I)> columns_functions(std::index_sequence<I...>) {
+  return {accumulate_columns<static_cast<int>(I) + 1>...};
+}
+
+constexpr std::array<ColumnsFunction, 8> kColumnsFunctions =
+    columns_functions(std::make_index_sequence<8>());
+
 void accumulate_tile(const Scratch& s, const ValueTile& t, int64_t lanes, int64_t lp, int dim) {
   for (int c0 = 0; c0 < dim; c0 += 128) {
-    switch (std::min(8, (dim - c0) / 16)) {
-      case 8:
-        accumulate_columns<8>(s, t, lanes, lp, dim, c0);
-        break;
-      case 7:
-        accumulate_columns<7>(s, t, lanes, lp, dim, c0);
-        break;
-      case 6:
-        accumulate_columns<6>(s, t, lanes, lp, dim, c0);
-        break;
-      case 5:
-        accumulate_columns<5>(s, t, lanes, lp, dim, c0);
-        break;
-      case 4:
-        accumulate_columns<4>(s, t, lanes, lp, dim, c0);
-        break;
-      case 3:
-        accumulate_columns<3>(s, t, lanes, lp, dim, c0);
-        break;
-      case 2:
-        accumulate_columns<2>(s, t, lanes, lp, dim, c0);
-        break;
-      default:
-        accumulate_columns<1>(s, t, lanes, lp, dim, c0);
-        break;
-    }
+    kColumnsFunctions[std::min(8, (dim - c0) / 16) - 1](s, t, lanes, lp, dim, c0);
   }
 }
 

@@ -134,8 +134,8 @@ struct alignas(64) Tile {
     __m256 acc[kKeys];
     for (__m256& a : acc) a = _mm256_setzero_ps();
     for (int i = 0; i < pairs; ++i) {
-      const auto q = reinterpret_cast<__m256bh>(_mm256_load_si256(
-          reinterpret_cast<const __m256i*>(t.qp[i].data())));
+      const auto q = reinterpret_cast<__m256bh>(
+          _mm256_load_si256(reinterpret_cast<const __m256i*>(t.qp[i].data())));
       for (int s = 0; s < kKeys; ++s) {
         const auto k = reinterpret_cast<__m256bh>(_mm256_set1_epi32(static_cast<int>(keys[s][i])));
         acc[s] = _mm256_dpbf16_ps(acc[s], q, k);
@@ -211,7 +211,8 @@ template <int L>
     const auto v_lo = reinterpret_cast<__m512bh>(_mm512_unpacklo_epi16(a, b));
     const auto v_hi = reinterpret_cast<__m512bh>(_mm512_unpackhi_epi16(a, b));
     for (int l = 0; l < L; ++l) {
-      const auto p = reinterpret_cast<__m512bh>(_mm512_set1_epi32(static_cast<int>(t.pp[j / 2][l])));
+      const auto p =
+          reinterpret_cast<__m512bh>(_mm512_set1_epi32(static_cast<int>(t.pp[j / 2][l])));
       lo[l] = _mm512_dpbf16_ps(lo[l], v_lo, p);
       hi[l] = _mm512_dpbf16_ps(hi[l], v_hi, p);
     }
@@ -254,8 +255,8 @@ constexpr std::array<ChunkFunction, kLanes> kChunkFunctions =
             ? score_tile_narrow(block, column, dim / 2, first, count, end, params.scale, t)
             : score_tile(block, column, dim / 2, first, count, end, params.scale, t);
     softmax_tile(count, tile_max, max, sum, t);
-    const bool rescale = _mm512_cmp_ps_mask(_mm512_load_ps(t.rescale.data()),
-                                            _mm512_set1_ps(1.0f), _CMP_NEQ_OQ) != 0;
+    const bool rescale = _mm512_cmp_ps_mask(_mm512_load_ps(t.rescale.data()), _mm512_set1_ps(1.0f),
+                                            _CMP_NEQ_OQ) != 0;
     for (int c0 = 0; c0 < dim; c0 += 32) {
       accumulate(block, column, first, count, dim, c0, rescale, t, acc);
     }
@@ -323,8 +324,7 @@ void attention_decode(const CpuContext& context, TensorView out, TensorView q,
   std::vector<int> first_part(head_count + 1, 0);
   for (int64_t h = 0; h < head_count; ++h) {
     const int64_t keys = heads[h].max_end;
-    const int64_t count =
-        std::clamp<int64_t>(std::min(wanted, keys / kMinKeysPerPart), 1, 63);
+    const int64_t count = std::clamp<int64_t>(std::min(wanted, keys / kMinKeysPerPart), 1, 63);
     const int64_t per_part = (keys + count - 1) / count;
     for (int64_t begin = 0; begin < keys; begin += per_part) {
       parts.push_back({static_cast<int>(h), begin, std::min(keys, begin + per_part)});

@@ -6,9 +6,9 @@
 namespace vcap::tensor::cpu {
 namespace {
 
-constexpr int64_t kBlockColumns = 64;      // output columns per packed block (the "64b")
-constexpr int64_t kPairsPerKBlock = 16;    // the "16a" of 16a64b2a: pairs of input features
-constexpr int64_t kPairWords = 64;         // 32-bit words of one pair row of a block
+constexpr int64_t kBlockColumns = 64;    // output columns per packed block (the "64b")
+constexpr int64_t kPairsPerKBlock = 16;  // the "16a" of 16a64b2a: pairs of input features
+constexpr int64_t kPairWords = 64;       // 32-bit words of one pair row of a block
 
 // Where the block of output columns [64 b, 64 b + 64) starts, in 32-bit words.
 struct PackedWeights {
@@ -29,8 +29,7 @@ struct Epilogue {
 // 16-column vectors: acc[r][v] = sum over pairs of x[r] pair . w pair, then the epilogue.
 template <int R, int V>
 [[gnu::target("avx512f,avx512bw,avx512dq,avx512vl,avx512bf16")]] void block_product(
-    const PackedWeights& w, const uint32_t* const* x, int64_t block, int half,
-    const Epilogue& e) {
+    const PackedWeights& w, const uint32_t* const* x, int64_t block, int half, const Epilogue& e) {
   __m512 acc[R][V];
   for (int r = 0; r < R; ++r) {
     for (int v = 0; v < V; ++v) acc[r][v] = _mm512_setzero_ps();
@@ -102,8 +101,8 @@ void gemv_bf16(const CpuContext& context, TensorView out, const uint16_t* in_bf1
   const int64_t k = d.dims[0];
   const PackedWeights w{reinterpret_cast<const uint32_t*>(weights),
                         d.format_desc.blocking.strides[1] / 2, k / 2};
-  const Epilogue e{out.row<float>(0), out.row_stride,
-                   bias ? bias->row<float>(0) : nullptr, accumulate, out.cols};
+  const Epilogue e{out.row<float>(0), out.row_stride, bias ? bias->row<float>(0) : nullptr,
+                   accumulate, out.cols};
   const uint32_t* x[kGemvMaxRows];
   for (int64_t r = 0; r < out.rows; ++r) {
     x[r] = reinterpret_cast<const uint32_t*>(in_bf16 + r * k);
