@@ -91,6 +91,7 @@ struct BenchReport {
   double raw_vision_tflops = 0;   // the vision GEMM mix at the stage's row count
   double raw_prefill_tflops = 0;  // the prefill GEMM mix at the chunk's row count
   double raw_gemm_tflops = 0;     // both mixes together
+  // Memory bandwidth, the better of a measurement before and one after the model.
   double bandwidth_gbs = 0;       // copy loop, bytes read + written (the STREAM convention)
   double read_bandwidth_gbs = 0;  // read-only loop: what a decode step does
 
