@@ -1,6 +1,5 @@
 // The two renderings of a BenchReport (pipeline/benchmark.h): JSON for scripts and checks,
 // Markdown for people and bench/results.
-#include <algorithm>
 #include <cstdio>
 #include <string>
 
@@ -70,6 +69,7 @@ nlohmann::json bench_report_json(const BenchReport& r) {
       {"decode_ms_per_token", r.decode_ms_per_token},
       {"decode_tokens_per_s", r.decode_tokens_per_s},
       {"batched_ms_per_step", r.batched_ms_per_step},
+      {"batched_sequences_per_step", r.batched_sequences_per_step},
       {"single_ms_per_step", r.single_ms_per_step},
       {"batched_over_single_tokens_per_s", r.batched_over_single_tokens_per_s},
       {"decode_bytes_per_step", r.decode_bytes_per_step},
@@ -124,9 +124,9 @@ std::string bench_report_markdown(const BenchReport& r) {
          measured("%.2fx", ratio(r.decode_ms_per_token, r.decode_read_floor_ms_per_token)) + ".\n";
   if (r.batched_over_single_tokens_per_s > 0) {
     out += format(
-        "Same run, batching: %.1f ms per step of %.0f sequences against %.1f ms per step of "
-        "one (the clip left alone at the end): ",
-        r.batched_ms_per_step, static_cast<double>(std::min(r.bs, r.clips)), r.single_ms_per_step);
+        "Same run, batching: %.1f ms per step of %.1f sequences (mean) against %.1f ms per step "
+        "of one (a clip decoding alone): ",
+        r.batched_ms_per_step, r.batched_sequences_per_step, r.single_ms_per_step);
     out += format("%.2fx the tokens/s of bs 1.\n", r.batched_over_single_tokens_per_s);
   }
   out += format("Peak RSS %.2f GiB; weights %.2f GiB (%.2fx).\n",

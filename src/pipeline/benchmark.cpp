@@ -110,9 +110,16 @@ Status measure_yardsticks(const model::Qwen2VL& model, int64_t vision_rows, int6
   report.raw_prefill_tflops = prefill->tflops();
   report.raw_gemm_tflops =
       GemmWork{vision->flops + prefill->flops, vision->seconds + prefill->seconds}.tflops();
-  report.bandwidth_gbs = tensor::measure_memory_bandwidth_gbs(report.threads);
-  report.read_bandwidth_gbs = tensor::measure_read_bandwidth_gbs(report.threads);
   return Status::ok_status();
+}
+
+// Copy and read-only memory bandwidth, kept when better than an earlier measurement: a shared
+// machine's bandwidth moves during a run, and the floors take the stricter figure.
+void measure_bandwidth(BenchReport& report) {
+  report.bandwidth_gbs =
+      std::max(report.bandwidth_gbs, tensor::measure_memory_bandwidth_gbs(report.threads));
+  report.read_bandwidth_gbs =
+      std::max(report.read_bandwidth_gbs, tensor::measure_read_bandwidth_gbs(report.threads));
 }
 
 // Captions `clips` copies of `video` through the engine; fills the stage seconds.
@@ -152,18 +159,8 @@ Status caption_copies(ModelCaptioner& captioner, const CaptionOptions& caption,
   report.prefill_s = times.model.prefill_s;
   report.generation_s = times.model.decode_s;
   report.decode_steps = times.model.decode_steps;
-  const int64_t batched_steps = times.model.decode_steps - times.model.single_decode_steps;
-  if (report.bs > 1 && batched_steps > 0 && times.model.single_decode_steps > 0) {
-    // Every step with several sequences ran all min(bs, clips) of them: the clips have the same
-    // length and never stop early (eos ignored).
-    const double batched_s = times.model.decode_s - times.model.single_decode_s;
-    report.batched_ms_per_step = 1e3 * batched_s / static_cast<double>(batched_steps);
-    report.single_ms_per_step =
-        1e3 * times.model.single_decode_s / static_cast<double>(times.model.single_decode_steps);
-    report.batched_over_single_tokens_per_s =
-        static_cast<double>(std::min<int64_t>(report.bs, clips)) * report.single_ms_per_step /
-        report.batched_ms_per_step;
-  }
+  report.single_decode_steps = times.model.single_decode_steps;
+  report.single_decode_s = times.model.single_decode_s;
   report.new_tokens = times.model.generated_tokens / clips;
   const model::ModelDims& dims = captioner.model().dims();
   report.vision_gemm_flops = model::vision_gemm_flops(dims.vision, times.model.vision_patches);
@@ -180,8 +177,24 @@ void derive_rates(const model::Qwen2VL& model, BenchReport& report) {
   report.decode_ms_per_token = 1e3 * report.generation_s / static_cast<double>(report.decode_steps);
   const int64_t decoded = (report.new_tokens - 1) * report.clips;  // first tokens come from prefill
   report.decode_tokens_per_s = static_cast<double>(decoded) / report.generation_s;
-  const int64_t sequences = std::min(report.bs, report.clips);
-  const int64_t cached = sequences * (report.prompt_tokens + report.new_tokens / 2);
+  // Batching against bs 1 in this run: the steps with several sequences (however many each
+  // had) against those with one, each of which makes one token.
+  const int64_t batched_steps = report.decode_steps - report.single_decode_steps;
+  const double batched_s = report.generation_s - report.single_decode_s;
+  if (report.bs > 1 && batched_steps > 0 && batched_s > 0 && report.single_decode_steps > 0 &&
+      report.single_decode_s > 0) {
+    report.batched_ms_per_step = 1e3 * batched_s / static_cast<double>(batched_steps);
+    report.single_ms_per_step =
+        1e3 * report.single_decode_s / static_cast<double>(report.single_decode_steps);
+    report.batched_sequences_per_step = static_cast<double>(decoded - report.single_decode_steps) /
+                                        static_cast<double>(batched_steps);
+    report.batched_over_single_tokens_per_s =
+        report.batched_sequences_per_step * report.single_ms_per_step / report.batched_ms_per_step;
+  }
+  // Cached tokens a step reads, on average: each of its sequences reads its cache, which holds
+  // the prompt and, over the run, half the new tokens on average.
+  const int64_t cached =
+      decoded * (report.prompt_tokens + report.new_tokens / 2) / report.decode_steps;
   report.decode_bytes_per_step =
       model::decode_step_bytes(model.dims().text, model.kv_cache_dtype(), cached);
   if (report.bandwidth_gbs > 0)
@@ -240,11 +253,8 @@ Result<BenchReport> run_benchmark(const BenchOptions& options, std::FILE* log) {
   report.weight_bytes = static_cast<uint64_t>(model.weight_bytes());
   std::fprintf(log, "vcap bench: captioning %d clip(s) of %s, batch %d\n", report.clips,
                video->c_str(), report.bs);
-  // A shared machine's memory bandwidth moves during a run: it is measured before the model
-  // too, and the floors take the higher (stricter) of the two measurements.
   const bool yardsticks = options.yardsticks && caption.device == "cpu";
-  const double copy_before = yardsticks ? tensor::measure_memory_bandwidth_gbs(report.threads) : 0;
-  const double read_before = yardsticks ? tensor::measure_read_bandwidth_gbs(report.threads) : 0;
+  if (yardsticks) measure_bandwidth(report);  // and again after the model
   if (Status s = caption_copies(**captioner, caption, *video, report.clips, report); !s.ok())
     return s;
   if (yardsticks) {
@@ -260,8 +270,7 @@ Result<BenchReport> run_benchmark(const BenchOptions& options, std::FILE* log) {
         batch_patches, std::max<int64_t>(1, model.chunks().vision_rows / per_slice) * per_slice);
     const int64_t prefill_rows = std::min(report.prompt_tokens, model.chunks().prefill_rows);
     if (Status s = measure_yardsticks(model, vision_rows, prefill_rows, report); !s.ok()) return s;
-    report.bandwidth_gbs = std::max(report.bandwidth_gbs, copy_before);
-    report.read_bandwidth_gbs = std::max(report.read_bandwidth_gbs, read_before);
+    measure_bandwidth(report);
   }
   derive_rates(model, report);
   report.peak_rss_bytes = peak_rss_bytes();

@@ -74,15 +74,19 @@ struct BenchReport {
   double vision_tflops = 0;
   double prefill_tflops = 0;
 
-  int64_t decode_steps = 0;              // batched decode passes
-  double decode_ms_per_token = 0;        // per step (one token of every sequence)
-  double decode_tokens_per_s = 0;        // over all sequences
-  double decode_bytes_per_step = 0;      // weights streamed + KV cache read, mean over steps
-  double decode_floor_ms_per_token = 0;  // decode_bytes_per_step / copy bandwidth
+  int64_t decode_steps = 0;                   // batched decode passes
+  double decode_ms_per_token = 0;             // per step (one token of every sequence)
+  double decode_tokens_per_s = 0;             // over all sequences
+  double decode_bytes_per_step = 0;           // weights streamed + KV cache read, mean over steps
+  double decode_floor_ms_per_token = 0;       // decode_bytes_per_step / copy bandwidth
   double decode_read_floor_ms_per_token = 0;  // decode_bytes_per_step / read bandwidth
+  // The steps that had a single sequence (part of decode_steps), and their seconds.
+  int64_t single_decode_steps = 0;
+  double single_decode_s = 0;
   // --bs > 1: the steps with several sequences against those with one (a last clip alone, as
   // with --clips 5 --bs 4), both from this run; 0 when the run has not both kinds.
   double batched_ms_per_step = 0;
+  double batched_sequences_per_step = 0;  // mean sequences in a step with several
   double single_ms_per_step = 0;
   double batched_over_single_tokens_per_s = 0;
 
