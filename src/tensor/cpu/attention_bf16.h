@@ -43,8 +43,7 @@ struct Bf16KeyValues {
 
 // Sizes `kv` for `block` (reusing its memory); then pack_bf16_key_pair must run for every pair
 // index in [0, kv.value_rows), from any threads. block.k and block.v may each be kF32 (rounded
-// to bf16, nearest even, when packed) or kBF16 (its bits copied as they are); the kernel does
-// not require the f32 dtype that Backend::attention checks.
+// to bf16, nearest even, when packed) or kBF16 (its bits copied as they are: the bf16 KV cache).
 void resize_bf16_key_values(const AttentionBlock& block, const AttentionParams& params,
                             Bf16KeyValues& kv);
 
@@ -65,7 +64,8 @@ bool attention_bf16_supports(const AttentionParams& params);
 
 // True when a block has enough queries per kv head (q_count * num_heads / num_kv_heads >= 16,
 // one vector) to repay packing all its keys and values; a decode step (one row, 6 query heads
-// per kv head in Qwen2-VL-2B) is faster on the f32 kernel, which reads K and V as they are.
+// per kv head in Qwen2-VL-2B) is faster on a kernel that reads K and V as they are
+// (attention_decode.h over a bf16 cache, else the f32 kernel).
 bool attention_bf16_pays_off(const AttentionBlock& block, const AttentionParams& params);
 
 // For each lane l < lanes: out[l] = softmax(scale * q[l] . K[j]) V over keys j < end[l] of kv

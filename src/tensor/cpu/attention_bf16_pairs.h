@@ -1,6 +1,7 @@
-// bf16 pair conversions shared by the bf16 attention kernel (attention_bf16.cpp) and the packing
-// of keys and values (attention_bf16_pack.cpp). Callers carry the same target attribute
-// (AVX-512 F/BW/DQ/VL and AVX512_BF16). Both round to nearest even.
+// bf16 pair conversions shared by the bf16 attention kernel (attention_bf16.cpp), the packing
+// of keys and values (attention_bf16_pack.cpp) and the decode kernel (attention_decode.cpp).
+// Callers carry the same target attribute (AVX-512 F/BW/DQ/VL and AVX512_BF16). Both round to
+// nearest even.
 #ifndef VCAP_TENSOR_CPU_ATTENTION_BF16_PAIRS_H_
 #define VCAP_TENSOR_CPU_ATTENTION_BF16_PAIRS_H_
 
