@@ -9,6 +9,7 @@
 #include "tensor/cpu/attention_avx512.h"
 #include "tensor/cpu/attention_bf16.h"
 #include "tensor/cpu/attention_decode.h"
+#include "tensor/cpu/attention_lanes.h"
 #include "tensor/cpu/elementwise.h"
 
 namespace vcap::tensor::cpu {
@@ -25,33 +26,6 @@ struct Task {
   int64_t row_begin = 0;
   int64_t row_count = 0;
 };
-
-// The queries of one task, as "lanes": lane = row * group + head-in-group.
-struct Lanes {
-  std::vector<const float*> q;  // [lanes] -> head_dim values
-  std::vector<float*> out;      // [lanes] -> head_dim values
-  std::vector<int64_t> end;     // [lanes] keys [0, end) are visible
-  int64_t max_end = 0;
-};
-
-Lanes make_lanes(TensorView out, TensorView q, const AttentionBlock& block, const Task& task,
-                 const AttentionParams& params) {
-  const int group = params.num_heads / params.num_kv_heads;
-  const int64_t k_count = block.k.rows;
-  Lanes lanes;
-  for (int64_t i = task.row_begin; i < task.row_begin + task.row_count; ++i) {
-    int64_t end = k_count;
-    if (block.causal) end = std::clamp<int64_t>(i + block.causal_offset + 1, 0, k_count);
-    for (int e = 0; e < group; ++e) {
-      const int64_t column = static_cast<int64_t>(task.kv_head * group + e) * params.head_dim;
-      lanes.q.push_back(q.row<float>(block.q_begin + i) + column);
-      lanes.out.push_back(out.row<float>(block.q_begin + i) + column);
-      lanes.end.push_back(end);
-      lanes.max_end = std::max(lanes.max_end, end);
-    }
-  }
-  return lanes;
-}
 
 // --- Portable path: one query at a time, online softmax over all visible keys. ---
 
@@ -134,7 +108,8 @@ void attention_f32(const CpuContext& context, TensorView out, TensorView q,
     for (int64_t t = 0; t < count; ++t) {
       const Task& task = tasks[t];
       const AttentionBlock& block = blocks[task.block];
-      const Lanes lanes = make_lanes(out, q, block, task, params);
+      const Lanes lanes =
+          make_lanes(out, q, block, task.kv_head, task.row_begin, task.row_count, params);
       if (vector) {
         attention_task_avx512(lanes.q.data(), lanes.out.data(), lanes.end.data(),
                               static_cast<int64_t>(lanes.q.size()), lanes.max_end, block,
@@ -180,7 +155,8 @@ void attention_bf16_group(const CpuContext& context, TensorView out, TensorView 
 #pragma omp for schedule(dynamic, 1)
     for (int64_t t = 0; t < task_count; ++t) {
       const Task& task = tasks[t];
-      const Lanes lanes = make_lanes(out, q, group[task.block], task, params);
+      const Lanes lanes = make_lanes(out, q, group[task.block], task.kv_head, task.row_begin,
+                                     task.row_count, params);
       attention_task_bf16(lanes.q.data(), lanes.out.data(), lanes.end.data(),
                           static_cast<int64_t>(lanes.q.size()), lanes.max_end, packed[task.block],
                           task.kv_head, params, scratch);

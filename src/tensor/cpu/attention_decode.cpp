@@ -8,6 +8,7 @@
 #include <vector>
 
 #include "tensor/cpu/attention_bf16_pairs.h"
+#include "tensor/cpu/attention_lanes.h"
 #include "tensor/cpu/simd_math.h"  // immintrin.h without GCC 12's spurious warnings
 
 namespace vcap::tensor::cpu {
@@ -24,33 +25,6 @@ constexpr int kScoreKeys = 4;             // keys per score register block
 constexpr int64_t kMinKeysPerPart = 512;  // smaller parts cost more to merge than they save
 constexpr int kMaxPairs = 128;            // head_dim <= 256
 constexpr float kMinusInf = -std::numeric_limits<float>::infinity();
-
-// The queries of one (block, kv head).
-struct DecodeLanes {
-  int count = 0;
-  std::array<const float*, kLanes> q = {};
-  std::array<float*, kLanes> out = {};
-  std::array<int32_t, kLanes> end = {};  // keys [0, end) visible; 0 for padding lanes
-  int64_t max_end = 0;
-};
-
-DecodeLanes make_lanes(TensorView out, TensorView q, const AttentionBlock& block, int kv_head,
-                       const AttentionParams& params) {
-  const int group = params.num_heads / params.num_kv_heads;
-  DecodeLanes lanes;
-  for (int64_t i = 0; i < block.q_count; ++i) {
-    int64_t end = block.k.rows;
-    if (block.causal) end = std::clamp<int64_t>(i + block.causal_offset + 1, 0, block.k.rows);
-    for (int e = 0; e < group; ++e) {
-      const int64_t column = static_cast<int64_t>(kv_head * group + e) * params.head_dim;
-      lanes.q[lanes.count] = q.row<float>(block.q_begin + i) + column;
-      lanes.out[lanes.count] = out.row<float>(block.q_begin + i) + column;
-      lanes.end[lanes.count++] = static_cast<int32_t>(end);
-      lanes.max_end = std::max(lanes.max_end, end);
-    }
-  }
-  return lanes;
-}
 
 // Keys [key_begin, key_end) of one (block, kv head), with its softmax state as merge_parts
 // reads it: max[16], sum[16], acc[16][head_dim] (chunk order above).
@@ -71,10 +45,10 @@ struct alignas(64) Tile {
 };
 
 [[gnu::target("avx512f,avx512bw,avx512dq,avx512vl,avx512bf16")]] void pack_queries(
-    const DecodeLanes& lanes, int dim, Tile& t) {
+    const Lanes& lanes, int dim, Tile& t) {
   std::array<uint32_t, kMaxPairs> row;
   for (int l = 0; l < kLanes; ++l) {
-    if (l < lanes.count) {
+    if (l < static_cast<int>(lanes.q.size())) {
       pack_bf16_row(lanes.q[l], dim, row.data());
     } else {
       row.fill(0);
@@ -236,7 +210,7 @@ constexpr std::array<ChunkFunction, kLanes> kChunkFunctions =
 
 // Runs one part; writes its state (see Part) to `state`.
 [[gnu::target("avx512f,avx512bw,avx512dq,avx512vl,avx512bf16")]] void run_part(
-    const DecodeLanes& lanes, const AttentionBlock& block, int kv_head, const Part& part,
+    const Lanes& lanes, const AttentionBlock& block, int kv_head, const Part& part,
     const AttentionParams& params, float* state) {
   const int dim = params.head_dim;
   const int64_t column = static_cast<int64_t>(kv_head) * dim;
@@ -244,14 +218,17 @@ constexpr std::array<ChunkFunction, kLanes> kChunkFunctions =
   pack_queries(lanes, dim, t);
   float* acc = state + 2 * kLanes;
   std::fill(acc, acc + kLanes * static_cast<int64_t>(dim), 0.0f);
-  const __m512i end = _mm512_loadu_si512(lanes.end.data());
-  const ChunkFunction accumulate = kChunkFunctions[lanes.count - 1];
+  const int count_lanes = static_cast<int>(lanes.q.size());
+  std::array<int32_t, kLanes> ends{};  // 0 for padding lanes: they see no key
+  for (int l = 0; l < count_lanes; ++l) ends[l] = static_cast<int32_t>(lanes.end[l]);
+  const __m512i end = _mm512_loadu_si512(ends.data());
+  const ChunkFunction accumulate = kChunkFunctions[count_lanes - 1];
   __m512 max = _mm512_set1_ps(kMinusInf);
   __m512 sum = _mm512_setzero_ps();
   for (int64_t first = part.key_begin; first < part.key_end; first += kTileKeys) {
     const int count = static_cast<int>(std::min<int64_t>(kTileKeys, part.key_end - first));
     const __m512 tile_max =
-        lanes.count <= 8
+        count_lanes <= 8
             ? score_tile_narrow(block, column, dim / 2, first, count, end, params.scale, t)
             : score_tile(block, column, dim / 2, first, count, end, params.scale, t);
     softmax_tile(count, tile_max, max, sum, t);
@@ -273,9 +250,10 @@ int accumulator_index(int d) {
 }
 
 // out = the softmax-weighted merge of the parts' states of one (block, kv head).
-void merge_parts(const DecodeLanes& lanes, const float* states, int parts, int dim) {
+void merge_parts(const Lanes& lanes, const float* states, int parts, int dim) {
   const int64_t stride = state_floats(dim);
-  for (int l = 0; l < lanes.count; ++l) {
+  const auto lane_count = static_cast<int64_t>(lanes.q.size());
+  for (int64_t l = 0; l < lane_count; ++l) {
     float top = kMinusInf;
     for (int p = 0; p < parts; ++p) top = std::max(top, states[p * stride + l]);
     std::array<float, 64> weight{};  // parts per head are capped below 64
@@ -310,11 +288,11 @@ void attention_decode(const CpuContext& context, TensorView out, TensorView q,
                       std::span<const AttentionBlock> blocks, const AttentionParams& params) {
   // Every (block, kv head) and its keys, cut into parts so that all threads have work even for
   // one sequence (a few parts per thread for balance), but never into tiny parts.
-  std::vector<DecodeLanes> heads;
+  std::vector<Lanes> heads;
   std::vector<const AttentionBlock*> head_blocks;
   for (const AttentionBlock& block : blocks) {
     for (int g = 0; g < params.num_kv_heads; ++g) {
-      heads.push_back(make_lanes(out, q, block, g, params));
+      heads.push_back(make_lanes(out, q, block, g, 0, block.q_count, params));
       head_blocks.push_back(&block);
     }
   }
