@@ -1,7 +1,8 @@
 // gpu_ops_bench: the CUDA backend's matmul against a bare cuBLASLt call on the random 2B model's
 // shapes (Qwen2-VL-2B: vision chunk of 8192 patches, prefill chunk of 1024 tokens, decode), and
 // its attention at the vision size (segments of 1456 patches, 16 heads of 80) and the LLM size
-// (a 7306-token causal prompt, 12 query / 2 kv heads of 128; decode over that cache).
+// (a 7306-token causal prompt, 12 query / 2 kv heads of 128; decode over that cache), each in
+// f32 on CUDA cores and with bf16 products on tensor cores (the bf16 model path).
 //
 // Usage: gpu_ops_bench [--device N] [--repeats N]
 // Timing: the device is synchronised around a loop of `repeats` calls (so launch costs count);
@@ -234,30 +235,52 @@ void bench_attention(tensor::Backend& backend, int repeats) {
       {"llm decode: 1 sequence, 7306 keys", llm, 1, 1, s, true, 4.0 * 128 * 12 * s},
       {"llm decode: 8 sequences, 7306 keys", llm, 8, 1, s, true, 8 * 4.0 * 128 * 12 * s},
   };
-  std::printf("\n## attention (f32, CUDA cores)\n\n| case | ms | TFLOP/s | K/V GB/s |\n"
-              "|---|---|---|---|\n");
+  std::printf(
+      "\n## attention: f32 on CUDA cores vs bf16 products on tensor cores\n\n"
+      "bf16: the bf16 model's path (AttentionParams::bf16_products); the LLM cases read a bf16 "
+      "KV cache, the vision case f32 qkv activations as the model does.\n\n"
+      "| case | f32 ms | f32 TFLOP/s | bf16 ms | bf16 TFLOP/s | bf16 / f32 speed | bf16 K/V GB/s "
+      "|\n|---|---|---|---|---|---|---|\n");
   for (const AttentionCase& c : cases) {
     const int64_t width = static_cast<int64_t>(c.params.num_heads) * c.params.head_dim;
     const int64_t kv_width = static_cast<int64_t>(c.params.num_kv_heads) * c.params.head_dim;
     tensor::Tensor q = random_tensor(backend, c.segments * c.q_rows, width, 1);
     tensor::Tensor out = random_tensor(backend, c.segments * c.q_rows, width, 2);
-    std::vector<tensor::Tensor> kv;
-    std::vector<tensor::AttentionBlock> blocks;
+    // Per block K and V side by side: f32, and a bf16 copy (the KV cache of the bf16 model).
+    std::vector<tensor::Tensor> kv_f32;
+    std::vector<tensor::Tensor> kv_bf16;
     for (int64_t b = 0; b < c.segments; ++b) {
-      kv.push_back(random_tensor(backend, c.k_rows, 2 * kv_width, 3 + static_cast<uint32_t>(b)));
-      blocks.push_back({b * c.q_rows, c.q_rows, kv.back().view().cols_slice(0, kv_width),
-                        kv.back().view().cols_slice(kv_width, kv_width), c.causal,
-                        c.causal ? c.k_rows - c.q_rows : 0});
+      kv_f32.push_back(
+          random_tensor(backend, c.k_rows, 2 * kv_width, 3 + static_cast<uint32_t>(b)));
+      auto cache = backend.allocate(tensor::DType::kBF16, c.k_rows, 2 * kv_width);
+      if (!cache.ok()) die(cache.status().to_string());
+      backend.copy(cache->view(), kv_f32.back().view());
+      kv_bf16.push_back(std::move(*cache));
     }
-    const double seconds = seconds_per_call(
-        [&] { backend.attention(out.view(), q.view(), blocks, c.params); },
-        [&] {
-          if (Status st = backend.synchronize(); !st.ok()) die(st.to_string());
-        },
-        std::max(1, repeats / 4));
-    const double kv_bytes = 2.0 * c.segments * c.k_rows * kv_width * sizeof(float);
-    std::printf("| %s | %.3f | %.2f | %.0f |\n", c.name, seconds * 1e3, c.flops / seconds / 1e12,
-                kv_bytes / seconds / 1e9);
+    double seconds[2] = {0.0, 0.0};
+    double kv_bytes = 0.0;
+    for (int bf16 = 0; bf16 < 2; ++bf16) {
+      tensor::AttentionParams params = c.params;
+      params.bf16_products = bf16 == 1;
+      const bool bf16_cache = bf16 == 1 && c.causal;
+      std::vector<tensor::AttentionBlock> blocks;
+      for (int64_t b = 0; b < c.segments; ++b) {
+        const tensor::TensorView all = (bf16_cache ? kv_bf16 : kv_f32)[b].view();
+        blocks.push_back({b * c.q_rows, c.q_rows, all.cols_slice(0, kv_width),
+                          all.cols_slice(kv_width, kv_width), c.causal,
+                          c.causal ? c.k_rows - c.q_rows : 0});
+      }
+      seconds[bf16] =
+          seconds_per_call([&] { backend.attention(out.view(), q.view(), blocks, params); },
+                           [&] {
+                             if (Status st = backend.synchronize(); !st.ok()) die(st.to_string());
+                           },
+                           std::max(1, repeats / 4));
+      kv_bytes = 2.0 * c.segments * c.k_rows * kv_width * (bf16_cache ? 2 : 4);
+    }
+    std::printf("| %s | %.3f | %.2f | %.3f | %.2f | %.2f | %.0f |\n", c.name, seconds[0] * 1e3,
+                c.flops / seconds[0] / 1e12, seconds[1] * 1e3, c.flops / seconds[1] / 1e12,
+                seconds[0] / seconds[1], kv_bytes / seconds[1] / 1e9);
   }
 }
 

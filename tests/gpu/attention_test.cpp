@@ -2,7 +2,9 @@
 // 80), causal GQA prefill after a cached prefix, decode over long caches (split key ranges and
 // their combine step), batched decode of several sequences, queries that see no key, head
 // dims that are not multiples of 32, strided q/k/v, a bf16 KV cache; rows outside the blocks
-// stay untouched.
+// stay untouched. With bf16 products the tensor-core kernel (head_dim 64, 80, 128; its code is
+// also run in the CPU tests' SIMT emulator) on the model's shapes, and the f32 kernel for other
+// head dims.
 #include <gtest/gtest.h>
 
 #include <cmath>
@@ -19,8 +21,8 @@ using HostBlock = HostAttentionBlock;
 class CudaAttention : public gpu_testing::CudaTest {
  protected:
   // q, k and v are strided column slices (check_attention).
-  void check(const AttentionParams& p, std::vector<HostBlock> blocks, int64_t rows,
-             uint32_t seed, double tolerance = 1e-5) {
+  void check(const AttentionParams& p, std::vector<HostBlock> blocks, int64_t rows, uint32_t seed,
+             double tolerance = 1e-5) {
     check_attention(backend(), p, std::move(blocks), rows, seed, tolerance);
   }
 };
@@ -52,15 +54,43 @@ TEST_F(CudaAttention, DecodeStepOverALongCacheSplitsKeysAndCombines) {
 
 TEST_F(CudaAttention, BatchedDecodeOfSequencesWithDifferentCacheLengths) {
   check(params(12, 2, 128),
-        {{0, 1, 700, true, 699, {}, {}}, {1, 1, 5, true, 4, {}, {}}, {2, 1, 1300, true, 1299, {}, {}}},
+        {{0, 1, 700, true, 699, {}, {}},
+         {1, 1, 5, true, 4, {}, {}},
+         {2, 1, 1300, true, 1299, {}, {}}},
         3, 6);
 }
 
 // The bf16 model's KV cache is bf16: decode and a short prefill over bf16 keys and values.
 TEST_F(CudaAttention, Bf16CacheDecodeAndPrefillMatchReference) {
-  check_attention_bf16_cache(backend(), params(12, 2, 128),
-                             {{0, 1, 2500, true, 2499, {}, {}}, {1, 9, 40, true, 31, {}, {}}}, 10,
-                             8);
+  check_attention_bf16_products(backend(), params(12, 2, 128),
+                                {{0, 1, 2500, true, 2499, {}, {}}, {1, 9, 40, true, 31, {}, {}}},
+                                10, 8);
+}
+
+TEST_F(CudaAttention, TensorCoreKernelOnVisionSegmentsOverF32Activations) {
+  // The 2B vision tower's shape: 16 heads of 80, segments of one temporal slice.
+  check_attention_bf16_products(backend(), params(16, 16, 80),
+                                {{0, 37, 37, false, 0, {}, {}}, {37, 300, 300, false, 0, {}, {}}},
+                                337, 12, DType::kF32);
+}
+
+TEST_F(CudaAttention, TensorCoreKernelOnCausalGqaPrefillAfterACachedPrefix) {
+  check_attention_bf16_products(backend(), params(6, 2, 64),
+                                {{0, 100, 133, true, 33, {}, {}}, {100, 9, 9, true, 0, {}, {}}},
+                                109, 13);
+}
+
+TEST_F(CudaAttention, TensorCoreKernelOnBatchedDecodeSplitIntoKeyParts) {
+  check_attention_bf16_products(backend(), params(12, 2, 128),
+                                {{0, 1, 3000, true, 2999, {}, {}},
+                                 {1, 1, 5, true, 4, {}, {}},
+                                 {2, 1, 1300, true, 1299, {}, {}}},
+                                3, 14);
+}
+
+TEST_F(CudaAttention, Bf16ProductsWithOtherHeadDimsTakeTheF32Kernel) {
+  check_attention_bf16_products(backend(), params(4, 2, 40), {{0, 70, 90, true, 20, {}, {}}}, 70,
+                                15, DType::kF32);
 }
 
 TEST_F(CudaAttention, QueriesWithoutVisibleKeysGetZerosAndOtherRowsAreUntouched) {

@@ -25,7 +25,7 @@ HostAttentionBlock decode_block(int64_t q_begin, int64_t q_count, int64_t past) 
 void check_bf16_cache(KernelPath path, const AttentionParams& p,
                       std::vector<HostAttentionBlock> blocks, int64_t rows, uint32_t seed) {
   auto backend = testing::make_test_backend(path);
-  testing::check_attention_bf16_cache(*backend, p, std::move(blocks), rows, seed);
+  testing::check_attention_bf16_products(*backend, p, std::move(blocks), rows, seed);
 }
 
 class AttentionBf16Cache : public ::testing::TestWithParam<KernelPath> {};

@@ -212,14 +212,15 @@ inline void check_attention(Backend& backend, const AttentionParams& p,
                tolerance);
 }
 
-// Runs attention with bf16 products over bf16 keys and values (the bf16 model's KV cache: K
-// and V side by side in one bf16 matrix, so kernels must follow the row stride) and compares it
-// with reference_attention on the same values. q, k and v are bf16 values to begin with, so
-// rounding them in a kernel changes nothing the reference misses; what is left is p rounded to
-// bf16 (relative 2^-8 at most) on convex combinations of |v| <= 1, plus f32 accumulation.
-inline void check_attention_bf16_cache(Backend& backend, AttentionParams p,
-                                       std::vector<HostAttentionBlock> blocks, int64_t rows,
-                                       uint32_t seed) {
+// Runs attention with bf16 products over keys and values of `kv_dtype` (kBF16: the bf16 model's
+// KV cache; kF32: the vision tower's qkv activations), K and V side by side in one matrix, so
+// kernels must follow the row stride, and compares it with reference_attention on the same
+// values. q, k and v are bf16 values to begin with, so rounding them in a kernel changes nothing
+// the reference misses; what is left is p rounded to bf16 (relative 2^-8 at most) on convex
+// combinations of |v| <= 1, plus f32 accumulation.
+inline void check_attention_bf16_products(Backend& backend, AttentionParams p,
+                                          std::vector<HostAttentionBlock> blocks, int64_t rows,
+                                          uint32_t seed, DType kv_dtype = DType::kBF16) {
   constexpr double kBf16Tolerance = 1.0 / 256 + 1e-4;
   const auto rounded = [](std::vector<float> values) {
     for (float& x : values) x = bf16_to_f32(f32_to_bf16(x));
@@ -243,10 +244,14 @@ inline void check_attention_bf16_cache(Backend& backend, AttentionParams p,
       std::copy_n(&b.v[j * kv_width], kv_width, &fused[j * 2 * kv_width + kv_width]);
     }
     Tensor wide = device_matrix(backend, fused, b.k_count, 2 * kv_width);
-    auto cache = backend.allocate(DType::kBF16, b.k_count, 2 * kv_width);
-    ASSERT_TRUE(cache.ok()) << cache.status().to_string();
-    backend.copy(cache->view(), wide.view());
-    caches.push_back(std::move(*cache));
+    if (kv_dtype == DType::kBF16) {
+      auto cache = backend.allocate(DType::kBF16, b.k_count, 2 * kv_width);
+      ASSERT_TRUE(cache.ok()) << cache.status().to_string();
+      backend.copy(cache->view(), wide.view());
+      caches.push_back(std::move(*cache));
+    } else {
+      caches.push_back(std::move(wide));
+    }
     const TensorView all = caches.back().view();
     device_blocks.push_back({b.q_begin, b.q_count, all.cols_slice(0, kv_width),
                              all.cols_slice(kv_width, kv_width), b.causal, b.offset});

@@ -9,7 +9,7 @@
 #include <vector>
 
 #include "tensor/backend.h"
-#include "tensor/cuda/attention.h"
+#include "tensor/cuda/attention_types.h"
 
 namespace vcap::tensor::cuda {
 

@@ -284,6 +284,7 @@ void CudaBackend::attention(TensorView out, TensorView q, std::span<const Attent
   launch.group = params.num_heads / params.num_kv_heads;
   launch.head_dim = params.head_dim;
   launch.scale = params.scale;
+  launch.bf16_products = params.bf16_products ? 1 : 0;
   context_->check(cuda::launch_attention(stream(), launch), "attention kernel");
 }
 

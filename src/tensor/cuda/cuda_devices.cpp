@@ -79,6 +79,22 @@ Status check_device(int device) {
   if (device < 0 || device >= count) {
     return Status::invalid_argument(what + std::to_string(count) + ")");
   }
+  // bf16 GEMMs and the tensor-core attention (mma.sync bf16) need Ampere or newer; say so here
+  // rather than fail at the first kernel launch.
+  int major = 0;
+  int minor = 0;
+  if (cudaDeviceGetAttribute(&major, cudaDevAttrComputeCapabilityMajor, device) != cudaSuccess ||
+      cudaDeviceGetAttribute(&minor, cudaDevAttrComputeCapabilityMinor, device) != cudaSuccess) {
+    cudaGetLastError();
+    return Status::unsupported("CUDA device " + std::to_string(device) +
+                               ": cannot read its compute capability");
+  }
+  if (major < 8) {
+    return Status::unsupported("CUDA device " + std::to_string(device) + " is sm_" +
+                               std::to_string(major) + std::to_string(minor) +
+                               "; vcap's CUDA backend needs compute capability 8.0 (A100, "
+                               "H100, RTX 30xx) or newer");
+  }
   return Status();
 }
 

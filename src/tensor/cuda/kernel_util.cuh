@@ -8,12 +8,12 @@
 
 #include <cstdint>
 
+#include "tensor/cuda/simt.h"
 #include "tensor/tensor.h"
 
 namespace vcap::tensor::cuda {
 
-constexpr int kWarpSize = 32;
-constexpr unsigned kFullMask = 0xffffffffu;
+using simt::kWarpSize;
 
 // A row-major matrix of T as kernels see it: element (r, c) at data[r * stride + c].
 template <class T>
@@ -37,14 +37,13 @@ struct Bf16 {
 };
 
 __device__ inline float to_f32(float x) { return x; }
-__device__ inline float to_f32(Bf16 x) { return __uint_as_float(static_cast<uint32_t>(x.bits) << 16); }
+__device__ inline float to_f32(Bf16 x) {
+  return __uint_as_float(static_cast<uint32_t>(x.bits) << 16);
+}
 
 // f32 -> bf16 rounding to nearest even, NaN kept quiet: the same bits as tensor::f32_to_bf16.
 __device__ inline Bf16 to_bf16(float value) {
-  const uint32_t bits = __float_as_uint(value);
-  if ((bits & 0x7fffffffu) > 0x7f800000u) return Bf16{static_cast<uint16_t>((bits >> 16) | 0x40u)};
-  const uint32_t rounding = 0x7fffu + ((bits >> 16) & 1u);
-  return Bf16{static_cast<uint16_t>((bits + rounding) >> 16)};
+  return Bf16{static_cast<uint16_t>(simt::bf16_bits(value))};
 }
 
 // The raw bits of an IEEE half (host matrices only).
@@ -77,21 +76,8 @@ __device__ inline float f16_bits_to_f32(uint16_t h) {
   return sign != 0 ? -magnitude : magnitude;
 }
 
-__device__ inline float warp_sum(float x) {
-#pragma unroll
-  for (int offset = kWarpSize / 2; offset > 0; offset /= 2) {
-    x += __shfl_xor_sync(kFullMask, x, offset);
-  }
-  return x;
-}
-
-__device__ inline float warp_max(float x) {
-#pragma unroll
-  for (int offset = kWarpSize / 2; offset > 0; offset /= 2) {
-    x = fmaxf(x, __shfl_xor_sync(kFullMask, x, offset));
-  }
-  return x;
-}
+using simt::warp_max;
+using simt::warp_sum;
 
 // Sum of `x` over the block, returned to every thread. `scratch` holds one float per warp;
 // REQUIRES: blockDim.x is a multiple of 32, every thread of the block calls it.

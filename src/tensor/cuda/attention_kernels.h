@@ -1,0 +1,71 @@
+// What the GPU attention's kernel bodies share (attention_f32.h, attention_mma.h), and the
+// combine step. The bodies are written against simt.h, so that they compile both with nvcc
+// (attention.cu wraps each in a __global__ function) and with the host compiler for the tests'
+// SIMT emulator: every attention kernel is checked on machines without a GPU too. Work items
+// and partial slots: attention.h, attention_types.h.
+#ifndef VCAP_TENSOR_CUDA_ATTENTION_KERNELS_H_
+#define VCAP_TENSOR_CUDA_ATTENTION_KERNELS_H_
+
+#include <cmath>
+#include <cstddef>
+#include <cstdint>
+
+#include "tensor/cuda/attention_types.h"
+#include "tensor/cuda/simt.h"
+
+namespace vcap::tensor::cuda {
+
+constexpr int kAttentionThreads = 128;  // 4 warps per thread block, both kernels
+
+// Keys [0, end) are visible to block-relative query row `row`; 0 for rows outside the block.
+VCAP_SIMT_FN int64_t visible_end(const AttentionBlockDesc& block, int64_t row) {
+  if (row >= block.q_count) return 0;
+  if (!block.causal) return block.k_count;
+  const int64_t end = row + block.causal_offset + 1;
+  return end < 0 ? 0 : (end > block.k_count ? block.k_count : end);
+}
+
+// Element `i` of a K or V row as f32 (bf16 widened exactly).
+VCAP_SIMT_FN float kv_element(const void* row, bool bf16, int64_t i) {
+  if (bf16)
+    return simt::float_of(static_cast<uint32_t>(static_cast<const uint16_t*>(row)[i]) << 16);
+  return static_cast<const float*>(row)[i];
+}
+
+// Merges the partial states of combine item `index` into the output: out = sum_p acc_p *
+// e^(max_p - M) / sum_p sum_p * e^(max_p - M), M the largest max; a lane that saw no key gets
+// zeros.
+VCAP_SIMT_FN void attention_combine_block(const AttentionLaunch& args, int index) {
+  const AttentionCombine item = args.combines[index];
+  const AttentionBlockDesc block = args.blocks[item.block];
+  const int dim = args.head_dim;
+  const int64_t stride = attention_partial_stride(dim);
+  const float* first =
+      args.partials + static_cast<int64_t>(item.first_partial) * kAttentionTileLanes * stride;
+  for (int i = simt::thread_rank(); i < kAttentionTileLanes * dim; i += kAttentionThreads) {
+    const int t = i / dim;
+    const int d = i % dim;
+    const int64_t query = item.lane_begin + t;
+    const int64_t row = query / args.group;
+    if (row >= block.q_count) continue;
+    float top = -INFINITY;
+    for (int p = 0; p < item.count; ++p)
+      top = fmaxf(top, first[(p * kAttentionTileLanes + t) * stride]);
+    float total = 0.0f;
+    float value = 0.0f;
+    for (int p = 0; p < item.count; ++p) {
+      const float* state = first + (p * kAttentionTileLanes + t) * stride;
+      const float weight = state[0] == -INFINITY ? 0.0f : expf(state[0] - top);
+      total += state[1] * weight;
+      value += state[2 + d] * weight;
+    }
+    const float inverse = total > 0.0f ? 1.0f / total : 0.0f;
+    args.out[(block.q_begin + row) * args.out_stride +
+             static_cast<int64_t>(item.kv_head) * dim * args.group + (query % args.group) * dim +
+             d] = value * inverse;
+  }
+}
+
+}  // namespace vcap::tensor::cuda
+
+#endif  // VCAP_TENSOR_CUDA_ATTENTION_KERNELS_H_

@@ -1,0 +1,236 @@
+// The tensor-core attention kernel body (bf16 products; attention_kernels.h says how it is
+// built and checked). Each warp owns 16 of the item's 64 lanes: one m16 row tile. Per key tile
+// of 64: S = Q.K^T as 8 n-tiles of 8 keys (Q fragments stay in registers for the whole item),
+// the online softmax on S's fragments (a row's 64 scores are spread over the 4 threads of a
+// quad), then O += P.V with P's fragments reused as the A operand (the accumulator layout of two
+// n-tiles is the A layout of one k-step). K is kept in shared memory as [key][head_dim / 2]
+// bf16 pairs, V transposed as [head_dim][key / 2], each row padded by 4 words so that a
+// fragment load touches 32 distinct banks. Rounding as the CPU's bf16 attention: q, k, v and p
+// to bf16 (nearest even); scores, max, sum (of unrounded p) and accumulators in f32.
+#ifndef VCAP_TENSOR_CUDA_ATTENTION_MMA_H_
+#define VCAP_TENSOR_CUDA_ATTENTION_MMA_H_
+
+#include <cmath>
+#include <cstddef>
+#include <cstdint>
+
+#include "tensor/cuda/attention_kernels.h"
+#include "tensor/cuda/simt.h"
+
+namespace vcap::tensor::cuda {
+
+constexpr int kMmaKeys = 64;
+constexpr int kMmaValuePitch = kMmaKeys / 2 + 4;  // words per row of V^T
+
+VCAP_HOST_DEVICE constexpr bool attention_mma_supports(int head_dim) {
+  return head_dim == 64 || head_dim == 80 || head_dim == 128;
+}
+
+VCAP_HOST_DEVICE constexpr int attention_mma_key_pitch(int head_dim) { return head_dim / 2 + 4; }
+
+VCAP_HOST_DEVICE constexpr size_t attention_mma_shared_bytes(int head_dim) {
+  return sizeof(uint32_t) * (static_cast<size_t>(kMmaKeys) * attention_mma_key_pitch(head_dim) +
+                             static_cast<size_t>(head_dim) * kMmaValuePitch);
+}
+
+// Keys [tile, tile + count) of the item's kv head into shared memory (zeros past `count`).
+template <int kDim>
+VCAP_SIMT_FN void load_mma_tile(uint32_t* keys, uint32_t* values_t, const AttentionBlockDesc& block,
+                                int64_t kv_column, int64_t tile, int count) {
+  constexpr int kPairs = kDim / 2;
+  constexpr int kKeyPitch = attention_mma_key_pitch(kDim);
+  const bool bf16 = block.kv_bf16 != 0;
+  const auto row_of = [&](const void* base, int64_t stride, int64_t key) {
+    const size_t bytes = bf16 ? 2 : 4;
+    return static_cast<const unsigned char*>(base) + ((tile + key) * stride + kv_column) * bytes;
+  };
+  // K: consecutive threads read consecutive pairs of a row.
+  for (int i = simt::thread_rank(); i < kMmaKeys * kPairs; i += kAttentionThreads) {
+    const int key = i / kPairs;
+    const int pair = i % kPairs;
+    uint32_t word = 0;
+    if (key < count) {
+      const void* row = row_of(block.k, block.k_stride, key);
+      if (bf16) {
+        const uint16_t* halves = static_cast<const uint16_t*>(row) + 2 * pair;
+        word = static_cast<uint32_t>(halves[0]) | static_cast<uint32_t>(halves[1]) << 16;
+      } else {
+        const float* values = static_cast<const float*>(row) + 2 * pair;
+        word = simt::bf16_pair(values[0], values[1]);
+      }
+    }
+    keys[key * kKeyPitch + pair] = word;
+  }
+  // V^T: consecutive threads read consecutive columns of two rows (coalesced).
+  for (int i = simt::thread_rank(); i < kMmaKeys / 2 * kDim; i += kAttentionThreads) {
+    const int d = i % kDim;
+    const int pair = i / kDim;
+    const int key = 2 * pair;
+    const float low =
+        key < count ? kv_element(row_of(block.v, block.v_stride, key), bf16, d) : 0.0f;
+    const float high =
+        key + 1 < count ? kv_element(row_of(block.v, block.v_stride, key + 1), bf16, d) : 0.0f;
+    values_t[d * kMmaValuePitch + pair] = simt::bf16_pair(low, high);
+  }
+}
+
+// Thread block `index` of the tensor-core kernel; `shared` holds attention_mma_shared_bytes.
+template <int kDim>
+VCAP_SIMT_FN void attention_mma_block(const AttentionLaunch& args, int index, uint32_t* shared) {
+  static_assert(attention_mma_supports(kDim));
+  constexpr int kSteps = kDim / 16;    // k-steps of Q.K^T
+  constexpr int kOutTiles = kDim / 8;  // n-tiles of the output
+  constexpr int kKeyPitch = attention_mma_key_pitch(kDim);
+  constexpr float kMinusInf = -INFINITY;
+  uint32_t* const keys = shared;
+  uint32_t* const values_t = shared + kMmaKeys * kKeyPitch;
+
+  const AttentionItem item = args.items[index];
+  const AttentionBlockDesc block = args.blocks[item.block];
+  const int thread = simt::thread_rank();
+  const int warp = thread / simt::kWarpSize;
+  const int g = thread % simt::kWarpSize / 4;  // fragment row (and row + 8)
+  const int t = thread % 4;                    // fragment column pair
+  const int group = args.group;
+  const int64_t kv_column = static_cast<int64_t>(item.kv_head) * kDim;
+
+  // This thread's two lanes: rows g and g + 8 of the warp's 16 (h = 0, 1).
+  int64_t query[2];
+  int64_t row[2];
+  int64_t end[2];
+  const float* q_row[2];
+  VCAP_UNROLL
+  for (int h = 0; h < 2; ++h) {
+    query[h] = item.lane_begin + warp * 16 + g + 8 * h;
+    row[h] = query[h] / group;
+    end[h] = visible_end(block, row[h]);
+    q_row[h] = row[h] < block.q_count ? args.q + (block.q_begin + row[h]) * args.q_stride +
+                                            kv_column * group + (query[h] % group) * kDim
+                                      : nullptr;
+  }
+  const auto q_pair = [&](int h, int column) {
+    return q_row[h] == nullptr ? 0u : simt::bf16_pair(q_row[h][column], q_row[h][column + 1]);
+  };
+  uint32_t q_frag[kSteps][4];
+  VCAP_UNROLL
+  for (int s = 0; s < kSteps; ++s) {
+    q_frag[s][0] = q_pair(0, 16 * s + 2 * t);
+    q_frag[s][1] = q_pair(1, 16 * s + 2 * t);
+    q_frag[s][2] = q_pair(0, 16 * s + 8 + 2 * t);
+    q_frag[s][3] = q_pair(1, 16 * s + 8 + 2 * t);
+  }
+
+  float out[kOutTiles][4];
+  VCAP_UNROLL
+  for (int o = 0; o < kOutTiles; ++o) out[o][0] = out[o][1] = out[o][2] = out[o][3] = 0.0f;
+  float max[2] = {kMinusInf, kMinusInf};
+  float sum[2] = {0.0f, 0.0f};  // this thread's keys only; summed over the quad at the end
+
+  for (int64_t tile = item.key_begin; tile < item.key_end; tile += kMmaKeys) {
+    const int count =
+        static_cast<int>(item.key_end - tile < kMmaKeys ? item.key_end - tile : kMmaKeys);
+    simt::sync_block();  // every warp is done with the previous tile
+    load_mma_tile<kDim>(keys, values_t, block, kv_column, tile, count);
+    simt::sync_block();
+
+    float score[kMmaKeys / 8][4];
+    VCAP_UNROLL
+    for (int n = 0; n < kMmaKeys / 8; ++n) {
+      score[n][0] = score[n][1] = score[n][2] = score[n][3] = 0.0f;
+      const uint32_t* key_row = keys + (n * 8 + g) * kKeyPitch;
+      VCAP_UNROLL
+      for (int s = 0; s < kSteps; ++s) {
+        simt::mma_bf16_16x8x16(score[n], q_frag[s], key_row[8 * s + t], key_row[8 * s + 4 + t]);
+      }
+    }
+
+    // Online softmax per row; score[n][2h + j] is key tile + 8n + 2t + j of lane h.
+    VCAP_UNROLL
+    for (int h = 0; h < 2; ++h) {
+      float tile_max = kMinusInf;
+      VCAP_UNROLL
+      for (int n = 0; n < kMmaKeys / 8; ++n) {
+        VCAP_UNROLL
+        for (int j = 0; j < 2; ++j) {
+          const int64_t key = tile + 8 * n + 2 * t + j;
+          const bool visible = key < tile + count && key < end[h];
+          float& s = score[n][2 * h + j];
+          s = visible ? s * args.scale : kMinusInf;
+          tile_max = fmaxf(tile_max, s);
+        }
+      }
+      tile_max = fmaxf(tile_max, simt::shuffle_xor(tile_max, 1));
+      tile_max = fmaxf(tile_max, simt::shuffle_xor(tile_max, 2));
+      const float new_max = fmaxf(max[h], tile_max);
+      // With no visible key yet the max is -inf: subtract 0 instead, so exp gives 0, not NaN.
+      const float base = new_max == kMinusInf ? 0.0f : new_max;
+      const float correction = expf(max[h] - base);
+      float tile_sum = 0.0f;
+      VCAP_UNROLL
+      for (int n = 0; n < kMmaKeys / 8; ++n) {
+        VCAP_UNROLL
+        for (int j = 0; j < 2; ++j) {
+          float& s = score[n][2 * h + j];
+          s = expf(s - base);
+          tile_sum += s;
+        }
+      }
+      sum[h] = sum[h] * correction + tile_sum;
+      max[h] = new_max;
+      VCAP_UNROLL
+      for (int o = 0; o < kOutTiles; ++o) {
+        out[o][2 * h] *= correction;
+        out[o][2 * h + 1] *= correction;
+      }
+    }
+
+    // O += P.V: k-step s covers keys 16s..16s+15, i.e. score n-tiles 2s and 2s + 1.
+    VCAP_UNROLL
+    for (int s = 0; s < kMmaKeys / 16; ++s) {
+      const uint32_t p_frag[4] = {simt::bf16_pair(score[2 * s][0], score[2 * s][1]),
+                                  simt::bf16_pair(score[2 * s][2], score[2 * s][3]),
+                                  simt::bf16_pair(score[2 * s + 1][0], score[2 * s + 1][1]),
+                                  simt::bf16_pair(score[2 * s + 1][2], score[2 * s + 1][3])};
+      VCAP_UNROLL
+      for (int o = 0; o < kOutTiles; ++o) {
+        const uint32_t* value_row = values_t + (o * 8 + g) * kMmaValuePitch;
+        simt::mma_bf16_16x8x16(out[o], p_frag, value_row[8 * s + t], value_row[8 * s + 4 + t]);
+      }
+    }
+  }
+
+  VCAP_UNROLL
+  for (int h = 0; h < 2; ++h) {
+    float total = sum[h] + simt::shuffle_xor(sum[h], 1);
+    total += simt::shuffle_xor(total, 2);
+    if (row[h] >= block.q_count) continue;
+    if (item.partial < 0) {
+      const float inverse = total > 0.0f ? 1.0f / total : 0.0f;
+      float* dst = args.out + (block.q_begin + row[h]) * args.out_stride + kv_column * group +
+                   (query[h] % group) * kDim;
+      VCAP_UNROLL
+      for (int o = 0; o < kOutTiles; ++o) {
+        dst[8 * o + 2 * t] = out[o][2 * h] * inverse;
+        dst[8 * o + 2 * t + 1] = out[o][2 * h + 1] * inverse;
+      }
+    } else {
+      const int lane = warp * 16 + g + 8 * h;
+      float* state =
+          args.partials + (static_cast<int64_t>(item.partial) * kAttentionTileLanes + lane) *
+                              attention_partial_stride(kDim);
+      if (t == 0) {
+        state[0] = max[h];
+        state[1] = total;
+      }
+      VCAP_UNROLL
+      for (int o = 0; o < kOutTiles; ++o) {
+        state[2 + 8 * o + 2 * t] = out[o][2 * h];
+        state[2 + 8 * o + 2 * t + 1] = out[o][2 * h + 1];
+      }
+    }
+  }
+}
+
+}  // namespace vcap::tensor::cuda
+
+#endif  // VCAP_TENSOR_CUDA_ATTENTION_MMA_H_

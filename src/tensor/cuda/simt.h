@@ -1,0 +1,107 @@
+// The thread-level primitives of the portable kernel bodies (attention_kernels.h), so that one
+// kernel source compiles with nvcc for the GPU and with the host compiler for the tests' SIMT
+// emulator (tests/tensor/simt_emulator.cpp), which runs each CUDA thread of a block as a host
+// thread. That is how the tensor-core attention is checked on machines without a GPU.
+//
+// Only what the portable kernels need: the thread's rank in its block (1-D blocks), the block
+// and warp barriers, a butterfly shuffle within the warp, and the bf16 tensor-core product
+// mma.sync.m16n8k16 (PTX ISA, "Matrix Fragments for mma.m16n8k16 with floating point type").
+#ifndef VCAP_TENSOR_CUDA_SIMT_H_
+#define VCAP_TENSOR_CUDA_SIMT_H_
+
+#include <cmath>
+#include <cstdint>
+
+// VCAP_UNROLL before a loop over a register array: unrolled, the array stays in registers.
+#if defined(__CUDACC__)
+#include <cuda_runtime.h>
+#define VCAP_SIMT_FN __device__ __forceinline__
+#define VCAP_HOST_DEVICE __host__ __device__
+#define VCAP_UNROLL _Pragma("unroll")
+#else
+#include <bit>
+#define VCAP_SIMT_FN inline
+#define VCAP_HOST_DEVICE
+#define VCAP_UNROLL
+#endif
+
+namespace vcap::tensor::cuda::simt {
+
+constexpr int kWarpSize = 32;
+
+// One warp's 16x8 f32 tile c += a * b, a a 16x16 bf16 tile (row-major), b a 16x8 bf16 tile
+// (column-major), each thread holding its fragment: with g = lane / 4 and t = lane % 4,
+//   a[0] = A[g][2t, 2t+1]   a[1] = A[g+8][2t, 2t+1]   a[2] = A[g][2t+8, 2t+9]   a[3] = A[g+8][2t+8,
+//   2t+9] b0 = B[2t, 2t+1][g]     b1 = B[2t+8, 2t+9][g] c = C[g][2t], C[g][2t+1], C[g+8][2t],
+//   C[g+8][2t+1]
+// where each 32-bit word holds two bf16, the lower-indexed element in the low half.
+#if defined(__CUDACC__)
+VCAP_SIMT_FN int thread_rank() { return static_cast<int>(threadIdx.x); }
+VCAP_SIMT_FN void sync_block() { __syncthreads(); }
+VCAP_SIMT_FN void sync_warp() { __syncwarp(); }
+VCAP_SIMT_FN float shuffle_xor(float x, int lane_mask) {
+  return __shfl_xor_sync(0xffffffffu, x, lane_mask);
+}
+VCAP_SIMT_FN uint32_t bits_of(float x) { return __float_as_uint(x); }
+VCAP_SIMT_FN float float_of(uint32_t bits) { return __uint_as_float(bits); }
+VCAP_SIMT_FN void mma_bf16_16x8x16(float (&c)[4], const uint32_t (&a)[4], uint32_t b0,
+                                   uint32_t b1) {
+#if defined(__CUDA_ARCH__) && __CUDA_ARCH__ >= 800
+  asm volatile(
+      "mma.sync.aligned.m16n8k16.row.col.f32.bf16.bf16.f32 "
+      "{%0, %1, %2, %3}, {%4, %5, %6, %7}, {%8, %9}, {%0, %1, %2, %3};\n"
+      : "+f"(c[0]), "+f"(c[1]), "+f"(c[2]), "+f"(c[3])
+      : "r"(a[0]), "r"(a[1]), "r"(a[2]), "r"(a[3]), "r"(b0), "r"(b1));
+#else
+  __trap();  // bf16 tensor cores need sm_80; the host never launches this kernel below it
+#endif
+}
+#else
+// Defined by the emulator (tests/tensor/simt_emulator.cpp) for the thread that calls them.
+int thread_rank();
+void sync_block();
+void sync_warp();
+float shuffle_xor(float x, int lane_mask);
+void mma_bf16_16x8x16(float (&c)[4], const uint32_t (&a)[4], uint32_t b0, uint32_t b1);
+inline uint32_t bits_of(float x) { return std::bit_cast<uint32_t>(x); }
+inline float float_of(uint32_t bits) { return std::bit_cast<float>(bits); }
+#endif
+
+// Four floats loaded or stored as one 16-byte access (CUDA's float4 on the GPU).
+#if defined(__CUDACC__)
+using Float4 = float4;
+#else
+struct alignas(16) Float4 {
+  float x, y, z, w;
+};
+#endif
+
+VCAP_SIMT_FN Float4 float4_of(float x, float y, float z, float w) { return Float4{x, y, z, w}; }
+
+// Sum and max of `x` over the 32 threads of the warp, returned to every thread.
+VCAP_SIMT_FN float warp_sum(float x) {
+  for (int offset = kWarpSize / 2; offset > 0; offset /= 2) x += shuffle_xor(x, offset);
+  return x;
+}
+
+VCAP_SIMT_FN float warp_max(float x) {
+  for (int offset = kWarpSize / 2; offset > 0; offset /= 2) x = fmaxf(x, shuffle_xor(x, offset));
+  return x;
+}
+
+// f32 -> bf16 bits, round to nearest even, NaN kept quiet: the same bits as tensor::f32_to_bf16.
+VCAP_SIMT_FN uint32_t bf16_bits(float value) {
+  const uint32_t bits = bits_of(value);
+  if ((bits & 0x7fffffffu) > 0x7f800000u) return (bits >> 16) | 0x40u;
+  const uint32_t rounding = 0x7fffu + ((bits >> 16) & 1u);
+  return (bits + rounding) >> 16;
+}
+
+// Two values as one word of bf16 pairs: `low` in bits 0-15.
+VCAP_SIMT_FN uint32_t bf16_pair(float low, float high) {
+  return bf16_bits(low) | (bf16_bits(high) << 16);
+}
+
+}  // namespace vcap::tensor::cuda::simt
+
+#endif  // VCAP_TENSOR_CUDA_SIMT_H_

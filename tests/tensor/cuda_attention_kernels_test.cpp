@@ -1,0 +1,222 @@
+// The GPU attention's kernel bodies (src/tensor/cuda/attention_kernels.h) on plans from
+// attention_plan.h, run in the SIMT emulator (simt_emulator.h) on the CPU, against the double
+// reference: the tensor-core kernel (bf16 products) and the f32 kernel, for vision segments,
+// causal GQA prefill after a cached prefix, decode over long caches split into key parts and
+// combined, batched decode, queries that see no key; f32 and bf16 keys and values; rows outside
+// every block untouched. On a GPU the same code runs in tests/gpu/attention_test.cpp.
+#include <gtest/gtest.h>
+
+#include <cmath>
+#include <cstdint>
+#include <deque>
+#include <vector>
+
+#include "backend_test_util.h"
+#include "simt_emulator.h"
+#include "tensor/cuda/attention_f32.h"
+#include "tensor/cuda/attention_kernels.h"
+#include "tensor/cuda/attention_mma.h"
+#include "tensor/cuda/attention_plan.h"
+#include "tensor/dtype.h"
+
+namespace vcap::tensor::testing {
+namespace {
+
+// With bf16 products q, k and v are bf16 values to begin with (the kernel's own rounding of
+// them changes nothing); what is left is p rounded to bf16 on convex combinations of |v| <= 1
+// (see check_attention_bf16_products). In f32 only the order of the sums differs.
+constexpr double kBf16Tolerance = 1.0 / 256 + 1e-4;
+constexpr double kF32Tolerance = 1e-5;
+
+std::vector<float> rounded_to_bf16(std::vector<float> values) {
+  for (float& x : values) x = bf16_to_f32(f32_to_bf16(x));
+  return values;
+}
+
+template <int kSlots>
+void run_f32_items(const cuda::AttentionLaunch& launch) {
+  cuda::simt::emulate_grid(launch.item_count, cuda::kAttentionThreads,
+                           cuda::AttentionF32Layout(launch.head_dim).bytes() / sizeof(float),
+                           [&](int block, uint32_t* shared) {
+                             cuda::attention_f32_block<kSlots>(launch, block,
+                                                               reinterpret_cast<float*>(shared));
+                           });
+}
+
+template <int kDim>
+void run_mma_items(const cuda::AttentionLaunch& launch) {
+  cuda::simt::emulate_grid(
+      launch.item_count, cuda::kAttentionThreads,
+      cuda::attention_mma_shared_bytes(kDim) / sizeof(uint32_t),
+      [&](int block, uint32_t* shared) { cuda::attention_mma_block<kDim>(launch, block, shared); });
+}
+
+// Runs the kernel the GPU takes for `p` (tensor cores when p.bf16_products) and the combine
+// step on `blocks` (K and V side by side in one matrix of `kv_dtype` per block, with padding
+// columns of NaN that must never be read) and compares with reference_attention.
+// `target_items` > the plan's tiles splits key ranges into parts of at least one key tile.
+void check(const AttentionParams& p, std::vector<HostAttentionBlock> blocks, int64_t rows,
+           uint32_t seed, DType kv_dtype, int target_items) {
+  ASSERT_TRUE(!p.bf16_products || cuda::attention_mma_supports(p.head_dim));
+  const auto prepared = [&](std::vector<float> values) {
+    return p.bf16_products || kv_dtype == DType::kBF16 ? rounded_to_bf16(std::move(values))
+                                                       : values;
+  };
+  const int64_t width = int64_t{p.num_heads} * p.head_dim;
+  const int64_t kv_width = int64_t{p.num_kv_heads} * p.head_dim;
+  const int64_t kv_stride = 2 * kv_width + 3;
+  const auto q = prepared(random_values(rows * width, seed, -3.0f, 3.0f));
+  const auto initial = random_values(rows * width, seed + 1);
+  std::vector<float> out = initial;
+
+  std::deque<std::vector<float>> f32_storage;
+  std::deque<std::vector<uint16_t>> bf16_storage;
+  std::vector<AttentionBlock> views;
+  for (HostAttentionBlock& b : blocks) {
+    b.k = prepared(random_values(b.k_count * kv_width, ++seed, -3.0f, 3.0f));
+    b.v = prepared(random_values(b.k_count * kv_width, ++seed));
+    std::vector<float> fused(b.k_count * kv_stride, std::nanf(""));
+    for (int64_t j = 0; j < b.k_count; ++j) {
+      std::copy_n(&b.k[j * kv_width], kv_width, &fused[j * kv_stride]);
+      std::copy_n(&b.v[j * kv_width], kv_width, &fused[j * kv_stride + kv_width]);
+    }
+    std::byte* data = nullptr;
+    if (kv_dtype == DType::kBF16) {
+      std::vector<uint16_t>& bits = bf16_storage.emplace_back(fused.size());
+      for (size_t i = 0; i < fused.size(); ++i) bits[i] = f32_to_bf16(fused[i]);
+      data = reinterpret_cast<std::byte*>(bits.data());
+    } else {
+      data = reinterpret_cast<std::byte*>(f32_storage.emplace_back(std::move(fused)).data());
+    }
+    const TensorView all{data, kv_dtype, b.k_count, 2 * kv_width, kv_stride};
+    views.push_back({b.q_begin, b.q_count, all.cols_slice(0, kv_width),
+                     all.cols_slice(kv_width, kv_width), b.causal, b.offset});
+  }
+
+  const cuda::AttentionPlan plan =
+      cuda::make_attention_plan(views, p, target_items, cuda::kMmaKeys);
+  std::vector<float> partials(
+      static_cast<size_t>(plan.partial_count) * cuda::attention_partial_floats(p.head_dim),
+      std::nanf(""));
+  const std::byte* tables = plan.tables.data();
+  cuda::AttentionLaunch launch{};
+  launch.q = q.data();
+  launch.q_stride = width;
+  launch.out = out.data();
+  launch.out_stride = width;
+  launch.partials = partials.data();
+  launch.blocks = reinterpret_cast<const cuda::AttentionBlockDesc*>(tables);
+  launch.items = reinterpret_cast<const cuda::AttentionItem*>(tables + plan.items_offset);
+  launch.combines = reinterpret_cast<const cuda::AttentionCombine*>(tables + plan.combines_offset);
+  launch.item_count = plan.item_count;
+  launch.combine_count = plan.combine_count;
+  launch.group = p.num_heads / p.num_kv_heads;
+  launch.head_dim = p.head_dim;
+  launch.scale = p.scale;
+  launch.bf16_products = p.bf16_products ? 1 : 0;
+  switch (p.bf16_products ? p.head_dim : -(p.head_dim + 31) / 32) {
+    case 64:
+      run_mma_items<64>(launch);
+      break;
+    case 80:
+      run_mma_items<80>(launch);
+      break;
+    case 128:
+      run_mma_items<128>(launch);
+      break;
+    case -1:
+      run_f32_items<1>(launch);
+      break;
+    case -2:
+      run_f32_items<2>(launch);
+      break;
+    case -3:
+      run_f32_items<3>(launch);
+      break;
+    default:
+      run_f32_items<4>(launch);
+      break;
+  }
+  cuda::simt::emulate_grid(
+      launch.combine_count, cuda::kAttentionThreads, 0,
+      [&](int block, uint32_t*) { cuda::attention_combine_block(launch, block); });
+  expect_close(out, reference_attention(q, blocks, p, initial),
+               p.bf16_products ? kBf16Tolerance : kF32Tolerance);
+}
+
+AttentionParams params(int heads, int kv_heads, int dim, bool bf16_products = true) {
+  return {heads, kv_heads, dim, 1.0f / std::sqrt(static_cast<float>(dim)), bf16_products};
+}
+
+AttentionParams f32_params(int heads, int kv_heads, int dim) {
+  return params(heads, kv_heads, dim, false);
+}
+
+TEST(CudaAttentionKernels, TensorCoreHeadDimsAreTheModelsOnes) {
+  EXPECT_TRUE(cuda::attention_mma_supports(80));   // Qwen2-VL's vision tower
+  EXPECT_TRUE(cuda::attention_mma_supports(128));  // its language models
+  EXPECT_TRUE(cuda::attention_mma_supports(64));
+  EXPECT_FALSE(cuda::attention_mma_supports(32));
+  EXPECT_FALSE(cuda::attention_mma_supports(96));
+}
+
+TEST(CudaAttentionKernels, VisionSegmentsWithF32KeysAndValues) {
+  check(params(2, 2, 80), {{0, 37, 37, false, 0, {}, {}}, {37, 70, 70, false, 0, {}, {}}}, 107, 1,
+        DType::kF32, 1);
+}
+
+TEST(CudaAttentionKernels, LongSegmentSplitIntoKeyPartsAndCombined) {
+  check(params(1, 1, 80), {{0, 70, 300, false, 0, {}, {}}}, 70, 2, DType::kF32, 16);
+}
+
+TEST(CudaAttentionKernels, CausalGqaPrefillAfterACachedPrefix) {
+  // Two sequences: 20 new tokens after 13 cached (lanes = rows * 3 query heads), 9 new tokens.
+  check(params(6, 2, 64), {{0, 20, 33, true, 13, {}, {}}, {20, 9, 9, true, 0, {}, {}}}, 29, 3,
+        DType::kBF16, 1);
+}
+
+TEST(CudaAttentionKernels, CausalPrefillAcrossKeyTilesSplitIntoParts) {
+  check(params(2, 1, 64), {{0, 40, 150, true, 110, {}, {}}}, 40, 4, DType::kF32, 16);
+}
+
+TEST(CudaAttentionKernels, BatchedDecodeOverBf16CachesSplitIntoParts) {
+  check(
+      params(12, 2, 128),
+      {{0, 1, 500, true, 499, {}, {}}, {1, 1, 5, true, 4, {}, {}}, {2, 1, 130, true, 129, {}, {}}},
+      3, 5, DType::kBF16, 24);
+}
+
+TEST(CudaAttentionKernels, QueriesWithoutVisibleKeysGetZerosAndOtherRowsAreUntouched) {
+  // Offset -3: the first three queries see no key. Rows 0..1 and 8.. belong to no block.
+  check(params(2, 1, 64), {{2, 6, 6, true, -3, {}, {}}}, 10, 7, DType::kBF16, 1);
+}
+
+// The f32 kernel (the f32 model path, and head dims without a tensor-core kernel).
+
+TEST(CudaAttentionKernels, F32VisionSegments) {
+  check(f32_params(2, 2, 80), {{0, 37, 37, false, 0, {}, {}}, {37, 70, 70, false, 0, {}, {}}}, 107,
+        11, DType::kF32, 1);
+}
+
+TEST(CudaAttentionKernels, F32CausalGqaPrefillSplitIntoKeyParts) {
+  check(f32_params(6, 2, 32), {{0, 20, 150, true, 130, {}, {}}, {20, 9, 9, true, 0, {}, {}}}, 29,
+        12, DType::kF32, 16);
+}
+
+TEST(CudaAttentionKernels, F32DecodeOverABf16Cache) {
+  check(f32_params(12, 2, 128), {{0, 1, 300, true, 299, {}, {}}, {1, 1, 5, true, 4, {}, {}}}, 2, 13,
+        DType::kBF16, 8);
+}
+
+TEST(CudaAttentionKernels, F32HeadDimsThatAreNotMultiplesOf32) {
+  check(f32_params(3, 3, 24), {{0, 11, 11, false, 0, {}, {}}}, 11, 14, DType::kF32, 1);
+  check(f32_params(4, 2, 40), {{0, 70, 90, true, 20, {}, {}}}, 70, 15, DType::kF32, 1);
+  check(f32_params(1, 1, 6), {{0, 5, 5, false, 0, {}, {}}}, 5, 16, DType::kF32, 1);
+}
+
+TEST(CudaAttentionKernels, F32QueriesWithoutVisibleKeysGetZeros) {
+  check(f32_params(2, 1, 16), {{2, 6, 6, true, -3, {}, {}}}, 10, 17, DType::kF32, 1);
+}
+
+}  // namespace
+}  // namespace vcap::tensor::testing
