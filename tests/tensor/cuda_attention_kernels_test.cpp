@@ -65,7 +65,7 @@ void check(const AttentionParams& p, std::vector<HostAttentionBlock> blocks, int
   const int64_t width = int64_t{p.num_heads} * p.head_dim;
   const int64_t kv_width = int64_t{p.num_kv_heads} * p.head_dim;
   const int64_t kv_stride = 2 * kv_width + 3;
-  const auto q = prepared(random_values(rows * width, seed, -3.0f, 3.0f));
+  std::vector<float> q = prepared(random_values(rows * width, seed, -3.0f, 3.0f));
   const auto initial = random_values(rows * width, seed + 1);
   std::vector<float> out = initial;
 
@@ -98,22 +98,11 @@ void check(const AttentionParams& p, std::vector<HostAttentionBlock> blocks, int
   std::vector<float> partials(
       static_cast<size_t>(plan.partial_count) * cuda::attention_partial_floats(p.head_dim),
       std::nanf(""));
-  const std::byte* tables = plan.tables.data();
-  cuda::AttentionLaunch launch{};
-  launch.q = q.data();
-  launch.q_stride = width;
-  launch.out = out.data();
-  launch.out_stride = width;
-  launch.partials = partials.data();
-  launch.blocks = reinterpret_cast<const cuda::AttentionBlockDesc*>(tables);
-  launch.items = reinterpret_cast<const cuda::AttentionItem*>(tables + plan.items_offset);
-  launch.combines = reinterpret_cast<const cuda::AttentionCombine*>(tables + plan.combines_offset);
-  launch.item_count = plan.item_count;
-  launch.combine_count = plan.combine_count;
-  launch.group = p.num_heads / p.num_kv_heads;
-  launch.head_dim = p.head_dim;
-  launch.scale = p.scale;
-  launch.bf16_products = p.bf16_products ? 1 : 0;
+  const TensorView q_view{reinterpret_cast<std::byte*>(q.data()), DType::kF32, rows, width, width};
+  const TensorView out_view{reinterpret_cast<std::byte*>(out.data()), DType::kF32, rows, width,
+                            width};
+  const cuda::AttentionLaunch launch =
+      cuda::make_attention_launch(plan, plan.tables.data(), out_view, q_view, partials.data(), p);
   switch (p.bf16_products ? p.head_dim : -(p.head_dim + 31) / 32) {
     case 64:
       run_mma_items<64>(launch);

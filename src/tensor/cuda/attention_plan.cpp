@@ -32,7 +32,8 @@ std::vector<Tile> make_tiles(std::span<const AttentionBlock> blocks, int group, 
     for (int g = 0; g < kv_heads; ++g) {
       for (int64_t lane = 0; lane < lanes; lane += kAttentionTileLanes) {
         // Causal visibility grows with the row: the tile's last row sees the most keys.
-        const int64_t last_row = std::min(block.q_count - 1, (lane + kAttentionTileLanes - 1) / group);
+        const int64_t last_row =
+            std::min(block.q_count - 1, (lane + kAttentionTileLanes - 1) / group);
         int64_t end = block.k.rows;
         if (block.causal) end = std::clamp<int64_t>(last_row + block.causal_offset + 1, 0, end);
         tiles.push_back({static_cast<int32_t>(b), g, lane, end});
@@ -94,6 +95,27 @@ AttentionPlan make_attention_plan(std::span<const AttentionBlock> blocks,
   plan.item_count = static_cast<int>(items.size());
   plan.combine_count = static_cast<int>(combines.size());
   return plan;
+}
+
+AttentionLaunch make_attention_launch(const AttentionPlan& plan, const std::byte* tables,
+                                      TensorView out, TensorView q, float* partials,
+                                      const AttentionParams& params) {
+  AttentionLaunch launch{};
+  launch.q = q.ptr<const float>();
+  launch.q_stride = q.row_stride;
+  launch.out = out.ptr<float>();
+  launch.out_stride = out.row_stride;
+  launch.partials = partials;
+  launch.blocks = reinterpret_cast<const AttentionBlockDesc*>(tables);
+  launch.items = reinterpret_cast<const AttentionItem*>(tables + plan.items_offset);
+  launch.combines = reinterpret_cast<const AttentionCombine*>(tables + plan.combines_offset);
+  launch.item_count = plan.item_count;
+  launch.combine_count = plan.combine_count;
+  launch.group = params.num_heads / params.num_kv_heads;
+  launch.head_dim = params.head_dim;
+  launch.scale = params.scale;
+  launch.bf16_products = params.bf16_products ? 1 : 0;
+  return launch;
 }
 
 }  // namespace vcap::tensor::cuda

@@ -30,6 +30,14 @@ AttentionPlan make_attention_plan(std::span<const AttentionBlock> blocks,
                                   const AttentionParams& params, int target_items,
                                   int min_keys_per_part = 4 * kAttentionTileKeys);
 
+// The launch arguments for `plan`, whose tables were copied to `tables` (device memory, or
+// plan.tables itself for the tests' emulator); `partials` holds plan.partial_count slots of
+// attention_partial_floats(params.head_dim) floats (may be null without partial slots). q and
+// out are f32 views already checked by the caller.
+AttentionLaunch make_attention_launch(const AttentionPlan& plan, const std::byte* tables,
+                                      TensorView out, TensorView q, float* partials,
+                                      const AttentionParams& params);
+
 }  // namespace vcap::tensor::cuda
 
 #endif  // VCAP_TENSOR_CUDA_ATTENTION_PLAN_H_

@@ -270,21 +270,8 @@ void CudaBackend::attention(TensorView out, TensorView q, std::span<const Attent
     if (!scratch.ok()) return context_->record(scratch.status());
     partials = reinterpret_cast<float*>(*scratch);
   }
-  cuda::AttentionLaunch launch{};
-  launch.q = q.ptr<const float>();
-  launch.q_stride = q.row_stride;
-  launch.out = out.ptr<float>();
-  launch.out_stride = out.row_stride;
-  launch.partials = partials;
-  launch.blocks = reinterpret_cast<const cuda::AttentionBlockDesc*>(tables);
-  launch.items = reinterpret_cast<const cuda::AttentionItem*>(tables + plan.items_offset);
-  launch.combines = reinterpret_cast<const cuda::AttentionCombine*>(tables + plan.combines_offset);
-  launch.item_count = plan.item_count;
-  launch.combine_count = plan.combine_count;
-  launch.group = params.num_heads / params.num_kv_heads;
-  launch.head_dim = params.head_dim;
-  launch.scale = params.scale;
-  launch.bf16_products = params.bf16_products ? 1 : 0;
+  const cuda::AttentionLaunch launch =
+      cuda::make_attention_launch(plan, tables, out, q, partials, params);
   context_->check(cuda::launch_attention(stream(), launch), "attention kernel");
 }
 
