@@ -31,8 +31,24 @@ std::string csv_changed(const std::filesystem::path& journal, const std::string&
          ": the input CSV changed since this run started; pass --restart to start over";
 }
 
-// Deletes (with --restart) or refuses journals of other world sizes; deletes this rank's own
-// journal with --restart. Other ranks' journals of this world are theirs to restart.
+// Whether the journal at `path` holds a clip record. One without (a run that stopped before its
+// first clip finished, e.g. because its device was missing) can be discarded without loss; a
+// missing file has none.
+Result<bool> has_records(JournalReader& reader) {
+  JournalRecord record;
+  return reader.next(record);
+}
+
+Result<bool> has_records(const std::filesystem::path& path) {
+  Result<JournalReader> reader = JournalReader::open(path);
+  if (!reader && reader.status().code() == StatusCode::kNotFound) return false;
+  if (!reader) return reader.status();
+  return has_records(*reader);
+}
+
+// Deletes (with --restart, or when they hold no record) or refuses journals of other world
+// sizes; deletes this rank's own journal with --restart. Other ranks' journals of this world are
+// theirs to restart.
 Status clear_or_refuse_stale(const CaptionOptions& options, const std::filesystem::path& output,
                              const Shard& shard) {
   Result<std::vector<std::pair<int, int>>> journals = list_journals(output);
@@ -40,13 +56,18 @@ Status clear_or_refuse_stale(const CaptionOptions& options, const std::filesyste
   for (const auto& [rank, world] : *journals) {
     const std::filesystem::path path = journal_path(output, rank, world);
     const bool mine = rank == shard.rank && world == shard.world_size;
+    bool discard = options.restart && (mine || world != shard.world_size);
     if (world != shard.world_size && !options.restart) {
+      Result<bool> records = has_records(path);
+      discard = records.ok() && !*records;  // an unreadable one is refused below, as it was
+    }
+    if (world != shard.world_size && !discard) {
       return Status::invalid_argument(
           "found " + path.string() + " from a run with world size " + std::to_string(world) +
           " (this run has " + std::to_string(shard.world_size) +
           "); rerun with that world size to resume it, or pass --restart to discard it");
     }
-    if (options.restart && (mine || world != shard.world_size)) {
+    if (discard) {
       std::error_code error;
       std::filesystem::remove(path, error);
       if (error) return Status::from_errno("cannot remove " + path.string(), error.value());
@@ -68,6 +89,13 @@ Result<ResumeState> load_journal(const std::filesystem::path& path, const Shard&
   if (header.rank != shard.rank || header.world_size != shard.world_size)
     return Status::corruption(path.string() + ": header names another rank or world size");
   if (header.fingerprint_json != fingerprint) {
+    // Made with other settings but holding no result: replaced by this run's journal.
+    Result<bool> records = has_records(*reader);
+    if (!records) return records.status();
+    if (!*records) {
+      state.exists = false;
+      return state;
+    }
     return Status::invalid_argument(
         path.string() + " holds results made with other settings (" +
         fingerprint_difference(header.fingerprint_json, fingerprint) +

@@ -164,9 +164,14 @@ TEST(Resume, ChangedSettingsAreRefusedUntilRestart) {
   CaptionOptions options = quiet_options(write_meta(dir.path(), 5));
   FakeBehaviour crash;
   crash.on_step = [](uint64_t steps) {
-    if (steps == 3) ::raise(SIGKILL);
+    if (steps == 12) ::raise(SIGKILL);
   };
   ASSERT_TRUE(killed(wait_child(start_child(options, crash))));
+  // Some results to keep (a journal without any is simply replaced).
+  const uint64_t records =
+      journal_records(journal_path(dir.path() / "meta_caption_qwen2vl.csv", 0, 1));
+  ASSERT_GE(records, 1u);
+  ASSERT_LT(records, 5u);
   CaptionOptions changed = options;
   changed.question = "What happens in the video?";
   FakeFactory factory({});
@@ -279,6 +284,38 @@ TEST(Sharding, JournalsOfAnotherWorldSizeAreRefusedUntilRestart) {
   EXPECT_NE(refused.status().message().find("world size 2"), std::string::npos);
   options.restart = true;
   EXPECT_TRUE(run_with(options, factory).ok());
+}
+
+// A run that stopped before its first clip finished (its GPU was missing, say) leaves a journal
+// without records: a rerun with another world size or other settings replaces it, as nothing
+// would be lost.
+TEST(Sharding, JournalsWithoutRecordsOfAnotherWorldSizeAreReplaced) {
+  TestDir dir;
+  CaptionOptions options = quiet_options(write_meta(dir.path(), 4));
+  const auto output = dir.path() / "meta_caption_qwen2vl.csv";
+  const std::string fingerprint = run_fingerprint(options, "fake-model");
+  write_text(journal_path(output, 1, 2), journal_header_line({1, 2, fingerprint}) + "\n");
+  FakeFactory factory({});
+  Result<CaptionRunReport> report = run_with(options, factory);
+  ASSERT_TRUE(report.ok()) << report.status().to_string();
+  EXPECT_EQ(report->end, RunEnd::kMerged);
+  EXPECT_EQ(read_text(output), reference_output(4));
+  EXPECT_FALSE(std::filesystem::exists(journal_path(output, 1, 2)));
+}
+
+TEST(Resume, JournalWithoutRecordsMadeWithOtherSettingsIsReplaced) {
+  TestDir dir;
+  CaptionOptions options = quiet_options(write_meta(dir.path(), 3));
+  const auto output = dir.path() / "meta_caption_qwen2vl.csv";
+  CaptionOptions before = options;
+  before.question = "What happens in the video?";
+  write_text(journal_path(output, 0, 1),
+             journal_header_line({0, 1, run_fingerprint(before, "fake-model")}) + "\n");
+  FakeFactory factory({});
+  Result<CaptionRunReport> report = run_with(options, factory);
+  ASSERT_TRUE(report.ok()) << report.status().to_string();
+  EXPECT_EQ(report->resumed_rows, 0u);
+  EXPECT_EQ(read_text(output), reference_output(3));
 }
 
 TEST(Merge, ExplicitMergeNamesUnfinishedRanksAndThenMerges) {
