@@ -4,9 +4,9 @@
 // the online softmax on S's fragments (a row's 64 scores are spread over the 4 threads of a
 // quad), then O += P.V with P's fragments reused as the A operand (the accumulator layout of two
 // n-tiles is the A layout of one k-step). K is kept in shared memory as [key][head_dim / 2]
-// bf16 pairs, V transposed as [head_dim][key / 2], each row padded by 4 words so that a
-// fragment load touches 32 distinct banks. Rounding as the CPU's bf16 attention: q, k, v and p
-// to bf16 (nearest even); scores, max, sum (of unrounded p) and accumulators in f32.
+// bf16 pairs, V transposed as [head_dim][key / 2] (swizzled: value_swizzle), each row padded by
+// 4 words so that a fragment load touches 32 distinct banks. Rounding as the CPU's bf16 attention:
+// q, k, v and p to bf16 (nearest even); scores, max, sum (of unrounded p) and accumulators in f32.
 #ifndef VCAP_TENSOR_CUDA_ATTENTION_MMA_H_
 #define VCAP_TENSOR_CUDA_ATTENTION_MMA_H_
 
@@ -21,6 +21,11 @@ namespace vcap::tensor::cuda {
 
 constexpr int kMmaKeys = 64;
 constexpr int kMmaValuePitch = kMmaKeys / 2 + 4;  // words per row of V^T
+
+// Word `pair` of V^T row `d` is stored at pair ^ value_swizzle(d): the loads write 32
+// consecutive rows of one column at once, and without the swizzle rows 8 apart would share a
+// bank (pitch 36 = 4 mod 32); the fragment reads stay conflict-free (their 8 rows share d / 8).
+VCAP_SIMT_FN int value_swizzle(int d) { return (d >> 3) & 3; }
 
 VCAP_HOST_DEVICE constexpr bool attention_mma_supports(int head_dim) {
   return head_dim == 64 || head_dim == 80 || head_dim == 128;
@@ -70,7 +75,7 @@ VCAP_SIMT_FN void load_mma_tile(uint32_t* keys, uint32_t* values_t, const Attent
         key < count ? kv_element(row_of(block.v, block.v_stride, key), bf16, d) : 0.0f;
     const float high =
         key + 1 < count ? kv_element(row_of(block.v, block.v_stride, key + 1), bf16, d) : 0.0f;
-    values_t[d * kMmaValuePitch + pair] = simt::bf16_pair(low, high);
+    values_t[d * kMmaValuePitch + (pair ^ value_swizzle(d))] = simt::bf16_pair(low, high);
   }
 }
 
@@ -194,7 +199,9 @@ VCAP_SIMT_FN void attention_mma_block(const AttentionLaunch& args, int index, ui
       VCAP_UNROLL
       for (int o = 0; o < kOutTiles; ++o) {
         const uint32_t* value_row = values_t + (o * 8 + g) * kMmaValuePitch;
-        simt::mma_bf16_16x8x16(out[o], p_frag, value_row[8 * s + t], value_row[8 * s + 4 + t]);
+        const int swizzle = o & 3;  // value_swizzle(o * 8 + g): the fragment's rows share d / 8
+        simt::mma_bf16_16x8x16(out[o], p_frag, value_row[(8 * s + t) ^ swizzle],
+                               value_row[(8 * s + 4 + t) ^ swizzle]);
       }
     }
   }
