@@ -128,7 +128,16 @@ if [ -n "$bin" ]; then
   step gpu_ops_bench 150 "$out/gpu_ops_bench.md" "$ops" --repeats 20
   # 4. The whole random 2B model (generated here into /tmp, ~4.4 GB): one 10 s clip, then 8.
   step gpu_model_b1 200 "$out/gpu_model_b1.log" "$model" --new-tokens 200 --batch 1
+  # GPU busy: nvidia-smi's utilization (share of time a kernel ran) sampled every 100 ms
+  # during the batched run (load and checkpoint generation included); the mean of the samples
+  # goes to the summary (the samples stay in /tmp: $OUT brings back at most 8 files).
+  nvidia-smi --query-gpu=utilization.gpu --format=csv,noheader,nounits -lms 100 \
+    > /tmp/vcap_gpu_busy_b8.txt 2>/dev/null &
+  sampler=$!
   step gpu_model_b8 150 "$out/gpu_model_b8.log" "$model" --new-tokens 200 --batch 8
+  kill "$sampler" 2>/dev/null
+  wait "$sampler" 2>/dev/null
+  note "gpu busy during b8: $(awk '$1 ~ /^[0-9]+$/ {s += $1; n++} END {if (n) printf "%.0f%% (mean of %d samples)", s / n, n; else print "n/a"}' /tmp/vcap_gpu_busy_b8.txt)"
   # 5. The same clip through transformers (bf16, sdpa, greedy, 200 new tokens), same checkpoint.
   if [ -f /tmp/vcap_bench_2b/config.json ]; then
     step hf_model_b1 150 "$out/hf_model_b1.log" python3 bench/gpu_hf_bench.py --new-tokens 200
