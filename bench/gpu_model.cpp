@@ -1,5 +1,6 @@
 // gpu_model_bench: the whole Qwen2-VL model on cuda:N for a synthetic clip, per stage (vision,
-// prefill, decode) with achieved TFLOP/s, plus clips/s for a batch of identical clips. The
+// prefill, decode) with achieved TFLOP/s and the GEMM MFU (GEMM FLOPs over the dense bf16 peak,
+// as issue #7 counts it), plus clips/s for a batch of identical clips. The
 // CUDA counterpart of bench/model_bench.cpp (which is CPU-only: it builds the CPU backend and a
 // bare oneDNN GEMM); this one needs only the model and the CUDA backend, so the GPU check can
 // build it on a machine without oneDNN or FFmpeg.
@@ -12,6 +13,8 @@
 // after the default resize: grid (2*S, 28, 52); S = 10 gives 29120 patches and 7306 prompt
 // tokens (spec's worked example). Random pixel values: only the speed matters. The batch
 // decodes B copies of the clip together (continuous batching, as the pipeline does).
+#include <cuda_runtime_api.h>
+
 #include <algorithm>
 #include <chrono>
 #include <cmath>
@@ -76,24 +79,53 @@ bool parse_args(int argc, char** argv, Args& args) {
   return argc % 2 == 1 && args.clip_seconds >= 0.5 && args.batch >= 1 && args.new_tokens >= 1;
 }
 
-// FLOPs of the vision tower on `patches` patches in segments of `segment` rows (GEMMs and
-// attention; the same count as bench/model_bench.cpp).
-double vision_flops(const model::VisionDims& v, int64_t patches, int64_t segment) {
+// FLOPs of the vision tower on `patches` patches in segments of `segment` rows (GEMMs and,
+// unless `gemms_only`, attention; the same count as bench/model_bench.cpp).
+double vision_flops(const model::VisionDims& v, int64_t patches, int64_t segment,
+                    bool gemms_only = false) {
   const double e = v.embed_dim;
   const double per_patch_block = 2 * e * 3 * e + 2 * e * e + 2 * 2 * e * v.mlp_hidden;
-  const double attention = 2.0 * 2.0 * segment * e;
+  const double attention = gemms_only ? 0.0 : 2.0 * 2.0 * segment * e;
   const double merger = 2.0 * v.merged_dim() * v.merged_dim() + 2.0 * v.merged_dim() * v.out_hidden;
   return patches * (2.0 * v.patch_features() * e + v.depth * (per_patch_block + attention)) +
          patches / 4.0 * merger;
 }
 
-// FLOPs of the decoder layers for `tokens` new tokens after `past` cached ones (no lm_head).
-double text_flops(const model::TextDims& t, int64_t tokens, int64_t past) {
+// FLOPs of the decoder layers for `tokens` new tokens after `past` cached ones (no lm_head;
+// GEMMs and, unless `gemms_only`, attention).
+double text_flops(const model::TextDims& t, int64_t tokens, int64_t past, bool gemms_only = false) {
   const double h = t.hidden_size;
-  const double per_token = 2 * h * (t.q_dim() + 2 * t.kv_dim()) + 2.0 * t.q_dim() * h +
-                           2 * 3 * h * t.intermediate_size;
-  const double keys = past + (tokens + 1) / 2.0;
+  const double per_token =
+      2 * h * (t.q_dim() + 2 * t.kv_dim()) + 2.0 * t.q_dim() * h + 2 * 3 * h * t.intermediate_size;
+  const double keys = gemms_only ? 0.0 : past + (tokens + 1) / 2.0;
   return t.num_layers * tokens * (per_token + 2.0 * 2.0 * keys * t.q_dim());
+}
+
+// The dense bf16 tensor-core peak (f32 accumulation) of `device` in FLOP/s and where the figure
+// comes from: NVIDIA's datasheet for the data-centre GPUs of the issue (the clock the driver
+// reports is the boost maximum, above the datasheet's), else SMs x clock x the per-SM rate of
+// sm_80 (2048 FLOP/clock) or sm_90 (4096); 0 when unknown.
+double bf16_dense_peak(int device, std::string& source) {
+  cudaDeviceProp props{};
+  if (cudaGetDeviceProperties(&props, device) != cudaSuccess) {
+    source = "unknown (cudaGetDeviceProperties failed)";
+    return 0.0;
+  }
+  const std::string name = props.name;
+  const auto has = [&](const char* part) { return name.find(part) != std::string::npos; };
+  source = "datasheet";
+  if (has("H100") && has("PCIe")) return 756e12;
+  if (has("H100") || has("H200") || has("H800") || has("GH200")) return 989.4e12;
+  if (has("A100") || has("A800")) return 312e12;
+  int clock_khz = 0;
+  const int per_sm = props.major == 9 ? 4096 : (props.major == 8 && props.minor == 0 ? 2048 : 0);
+  if (per_sm == 0 ||
+      cudaDeviceGetAttribute(&clock_khz, cudaDevAttrClockRate, device) != cudaSuccess) {
+    source = "unknown for " + name;
+    return 0.0;
+  }
+  source = "SMs x boost clock x " + std::to_string(per_sm) + " FLOP/clock";
+  return static_cast<double>(props.multiProcessorCount) * clock_khz * 1e3 * per_sm;
 }
 
 int fail(const Status& status) {
@@ -184,18 +216,35 @@ int run(const Args& args) {
   const int64_t prompt = t.prompt_tokens / args.batch;
   const double vf = args.batch * vision_flops(v, grid.num_patches(), grid.h * grid.w);
   const double pf = args.batch * text_flops(text, prompt, 0);
-  const double df =
-      args.batch * text_flops(text, 1, prompt + t.decode_steps / 2) * t.decode_steps;
-  std::printf("clip %.1f s: grid (%lld, %lld, %lld), %lld prompt tokens, batch %lld, %lld new "
-              "tokens each\n\n| stage | seconds | work | TFLOP/s |\n|---|---|---|---|\n",
-              args.clip_seconds, static_cast<long long>(grid.t), static_cast<long long>(grid.h),
-              static_cast<long long>(grid.w), static_cast<long long>(prompt),
-              static_cast<long long>(args.batch), static_cast<long long>(args.new_tokens));
-  std::printf("| vision | %.3f | %lld patches | %.1f |\n", t.vision_s,
-              static_cast<long long>(t.vision_patches), vf / t.vision_s / 1e12);
-  std::printf("| prefill | %.3f | %lld tokens | %.1f |\n", t.prefill_s,
-              static_cast<long long>(t.prompt_tokens), pf / t.prefill_s / 1e12);
-  std::printf("| decode | %.3f | %lld steps (%.2f ms/step) | %.2f |\n", t.decode_s,
+  const double df = args.batch * text_flops(text, 1, prompt + t.decode_steps / 2) * t.decode_steps;
+  // MFU as the issue counts it: GEMM FLOPs only, over the dense bf16 peak.
+  std::string peak_source;
+  const double peak = bf16_dense_peak(args.device, peak_source);
+  const auto mfu = [&](double gemm_flops, double seconds) {
+    return peak > 0.0 ? std::to_string(
+                            static_cast<int>(std::lround(100.0 * gemm_flops / seconds / peak))) +
+                            "%"
+                      : std::string("n/a");
+  };
+  const double vision_gemm =
+      args.batch * vision_flops(v, grid.num_patches(), grid.h * grid.w, true);
+  const double prefill_gemm = args.batch * text_flops(text, prompt, 0, true);
+  std::printf(
+      "clip %.1f s: grid (%lld, %lld, %lld), %lld prompt tokens, batch %lld, %lld new "
+      "tokens each; bf16 dense peak %.0f TFLOP/s (%s)\n\n"
+      "| stage | seconds | work | TFLOP/s (GEMMs + attention) | GEMM TFLOP/s | GEMM MFU |"
+      "\n|---|---|---|---|---|---|\n",
+      args.clip_seconds, static_cast<long long>(grid.t), static_cast<long long>(grid.h),
+      static_cast<long long>(grid.w), static_cast<long long>(prompt),
+      static_cast<long long>(args.batch), static_cast<long long>(args.new_tokens), peak / 1e12,
+      peak_source.c_str());
+  std::printf("| vision | %.3f | %lld patches | %.1f | %.1f | %s |\n", t.vision_s,
+              static_cast<long long>(t.vision_patches), vf / t.vision_s / 1e12,
+              vision_gemm / t.vision_s / 1e12, mfu(vision_gemm, t.vision_s).c_str());
+  std::printf("| prefill | %.3f | %lld tokens | %.1f | %.1f | %s |\n", t.prefill_s,
+              static_cast<long long>(t.prompt_tokens), pf / t.prefill_s / 1e12,
+              prefill_gemm / t.prefill_s / 1e12, mfu(prefill_gemm, t.prefill_s).c_str());
+  std::printf("| decode | %.3f | %lld steps (%.2f ms/step) | %.2f | | |\n", t.decode_s,
               static_cast<long long>(t.decode_steps),
               1e3 * t.decode_s / std::max<int64_t>(1, t.decode_steps), df / t.decode_s / 1e12);
   std::printf("\ntotal %.2f s: %.2f clips/s (at %lld new tokens per clip)\n", total,
