@@ -171,7 +171,7 @@ TEST(CudaAttentionKernels, CausalPrefillAcrossKeyTilesSplitIntoParts) {
 TEST(CudaAttentionKernels, BatchedDecodeOverBf16CachesSplitIntoParts) {
   check(
       params(12, 2, 128),
-      {{0, 1, 500, true, 499, {}, {}}, {1, 1, 5, true, 4, {}, {}}, {2, 1, 130, true, 129, {}, {}}},
+      {{0, 1, 260, true, 259, {}, {}}, {1, 1, 5, true, 4, {}, {}}, {2, 1, 130, true, 129, {}, {}}},
       3, 5, DType::kBF16, 24);
 }
 
