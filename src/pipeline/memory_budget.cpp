@@ -42,7 +42,7 @@ Result<uint64_t> read_mem_available_bytes(const std::filesystem::path& meminfo) 
   return Status::not_found(meminfo.string() + ": no MemAvailable line");
 }
 
-uint64_t default_cpu_budget_bytes(uint64_t available_bytes, uint64_t weights_bytes) {
+uint64_t default_budget_bytes(uint64_t available_bytes, uint64_t weights_bytes) {
   const auto share = static_cast<uint64_t>(static_cast<double>(available_bytes) * 0.8);
   return share > weights_bytes ? share - weights_bytes : 0;
 }

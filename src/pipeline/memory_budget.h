@@ -21,9 +21,10 @@ namespace vcap::pipeline {
 // The machine's free memory: MemAvailable from /proc/meminfo (or another file in tests).
 Result<uint64_t> read_mem_available_bytes(const std::filesystem::path& meminfo = "/proc/meminfo");
 
-// The default CPU budget: 80% of `available_bytes` minus `weights_bytes` that are not resident
-// yet (mapped weights count once touched), never below zero.
-uint64_t default_cpu_budget_bytes(uint64_t available_bytes, uint64_t weights_bytes);
+// The default budget: 80% of `available_bytes` (the machine's MemAvailable, or a GPU's free
+// memory) minus `weights_bytes` that are not resident yet (mapped weights count once touched),
+// never below zero.
+uint64_t default_budget_bytes(uint64_t available_bytes, uint64_t weights_bytes);
 
 // The settings --fit tries, in order, after `requested` did not fit: first halve fps down to
 // 1 frame per second (the video stays covered end to end), then shrink the pixel cap by 30% per

@@ -7,6 +7,7 @@
 #include <cstdio>
 #include <fstream>
 #include <nlohmann/json.hpp>
+#include <optional>
 #include <sstream>
 
 #include "base/stopwatch.h"
@@ -210,9 +211,11 @@ size_t ModelCaptioner::active() const {
 
 uint64_t ModelCaptioner::default_memory_budget_bytes() const {
   // Measured after loading: the converted weights are resident and already taken out of
-  // MemAvailable.
+  // MemAvailable (or of the GPU's free memory, where activations and KV caches live then).
+  if (const std::optional<uint64_t> device_free = backend_->device_memory_free())
+    return default_budget_bytes(*device_free, 0);
   Result<uint64_t> available = read_mem_available_bytes();
-  return available ? default_cpu_budget_bytes(*available, 0) : 0;
+  return available ? default_budget_bytes(*available, 0) : 0;
 }
 
 CaptionerTimes ModelCaptioner::times() const {

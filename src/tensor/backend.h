@@ -185,6 +185,13 @@ class Backend {
   // Waits until all previous ops are done. Returns the first device error since the last call
   // (kOutOfMemory, kInternal); always ok on the CPU backend.
   virtual Status synchronize() = 0;
+
+  // --- Memory ---------------------------------------------------------------------------------
+
+  // Free bytes of the device memory this backend's tensors come from, when a device has its
+  // own (a GPU); nullopt when tensors live in host memory, whose free share the caller reads
+  // from the machine. The working-memory budget of a run is a share of it.
+  virtual std::optional<uint64_t> device_memory_free() { return std::nullopt; }
 };
 
 }  // namespace vcap::tensor

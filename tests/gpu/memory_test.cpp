@@ -5,6 +5,7 @@
 #include <cstdint>
 #include <cstring>
 #include <limits>
+#include <optional>
 #include <vector>
 
 #include "gpu_test_util.h"
@@ -26,6 +27,21 @@ std::vector<float> tricky_values() {
 }
 
 TEST_F(CudaMemory, NameSaysTheDevice) { EXPECT_EQ(backend().name(), "cuda:0"); }
+
+// The run's default memory budget is a share of this: it must see what tensors take.
+TEST_F(CudaMemory, DeviceMemoryFreeShrinksByWhatATensorTakes) {
+  constexpr int64_t kRows = 1024, kCols = 64 * 1024;  // 256 MiB of f32
+  const std::optional<uint64_t> before = backend().device_memory_free();
+  ASSERT_TRUE(before.has_value());
+  auto tensor = backend().allocate(DType::kF32, kRows, kCols);
+  ASSERT_TRUE(tensor.ok()) << tensor.status().to_string();
+  ASSERT_TRUE(backend().synchronize().ok());
+  const std::optional<uint64_t> after = backend().device_memory_free();
+  ASSERT_TRUE(after.has_value());
+  const uint64_t bytes = kRows * kCols * sizeof(float);
+  EXPECT_LE(*after + bytes, *before + (uint64_t{8} << 20));  // pools round up, never down
+  EXPECT_TRUE(backend().synchronize().ok());
+}
 
 TEST_F(CudaMemory, F32RoundTripIsExactAndViewsKeepTheirShape) {
   const auto values = random_values(7 * 300, 1, -1e3f, 1e3f);

@@ -23,8 +23,8 @@ TEST(ReadMemAvailable, ReadsTheMemAvailableLine) {
 }
 
 TEST(DefaultCpuBudget, IsEightyPercentOfFreeMemoryMinusWeights) {
-  EXPECT_EQ(default_cpu_budget_bytes(1000, 300), 500u);
-  EXPECT_EQ(default_cpu_budget_bytes(1000, 900), 0u);
+  EXPECT_EQ(default_budget_bytes(1000, 300), 500u);
+  EXPECT_EQ(default_budget_bytes(1000, 900), 0u);
 }
 
 TEST(FitCandidates, LowerFpsToOneThenPixelsToTheVideoMinimumThenFps) {

@@ -36,6 +36,13 @@ TEST(MakeBackend, CreatesTheCpuBackend) {
   EXPECT_TRUE((*backend)->synchronize().ok());
 }
 
+// Its tensors live in host memory: the run's budget comes from the machine's free memory.
+TEST(CpuBackend, HasNoDeviceMemoryOfItsOwn) {
+  auto backend = make_backend({.device = "cpu", .threads = 1});
+  ASSERT_TRUE(backend.ok()) << backend.status().to_string();
+  EXPECT_FALSE((*backend)->device_memory_free().has_value());
+}
+
 TEST(CpuBackend, AllocatesContiguousTensors) {
   auto backend = make_test_backend(KernelPath::kAvx512);
   auto tensor = backend->allocate(DType::kBF16, 3, 5);

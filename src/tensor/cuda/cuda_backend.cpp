@@ -123,6 +123,18 @@ class CudaBackend : public Backend {
     return context_->take_error();
   }
 
+  // The current device is per host thread: set it, since the caller's thread may not be the one
+  // that created the backend. A failure is recorded for the next synchronize() and reads as 0.
+  std::optional<uint64_t> device_memory_free() override {
+    size_t free = 0;
+    size_t total = 0;
+    if (!context_->check(cudaSetDevice(context_->device()), "cudaSetDevice") ||
+        !context_->check(cudaMemGetInfo(&free, &total), "cudaMemGetInfo")) {
+      return 0;
+    }
+    return free;
+  }
+
  private:
   cudaStream_t stream() const { return context_->stream(); }
 
