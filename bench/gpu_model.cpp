@@ -8,6 +8,7 @@
 // Usage (Release build, from the repository root):
 //   gpu_model_bench [--model DIR] [--work-dir DIR] [--side-files DIR] [--clip-seconds S]
 //                   [--precision bf16|f32] [--new-tokens N] [--batch B] [--device N]
+//                   [--profile 1]
 // Without --model the random 2B checkpoint (model/test_model.h preset "2b", ~4.4 GB) is
 // generated once into --work-dir (default /tmp/vcap_bench_2b). The clip is 1280x720 at fps 4
 // after the default resize: grid (2*S, 28, 52); S = 10 gives 29120 patches and 7306 prompt
@@ -50,6 +51,7 @@ struct Args {
   int64_t new_tokens = 32;
   int64_t batch = 1;
   int device = 0;
+  bool profile = false;  // per-op GPU time of the measured run (op_profile.h), printed after it
 };
 
 bool parse_args(int argc, char** argv, Args& args) {
@@ -72,6 +74,8 @@ bool parse_args(int argc, char** argv, Args& args) {
       args.batch = std::atoll(value.c_str());
     } else if (key == "--device") {
       args.device = std::atoi(value.c_str());
+    } else if (key == "--profile") {
+      args.profile = value == "1";
     } else {
       return false;
     }
@@ -175,7 +179,8 @@ int run(const Args& args) {
   std::printf("# gpu_model_bench on %s\n", tensor::cuda_device_summary().c_str());
   const fs::path dir = ensure_model(args);
   if (dir.empty()) return fail(Status::internal("could not generate the 2B checkpoint"));
-  auto backend = tensor::make_cuda_backend(tensor::CudaBackendOptions{args.device});
+  auto backend =
+      tensor::make_cuda_backend(tensor::CudaBackendOptions{args.device, args.profile});
   if (!backend.ok()) return fail(backend.status());
   auto start = Clock::now();
   auto loaded = model::Qwen2VL::load(dir, **backend, args.precision);
@@ -195,6 +200,7 @@ int run(const Args& args) {
       if (!step.ok()) return fail(step.status());
     }
   }
+  if (args.profile) tensor::cuda_profile_report(**backend, /*restart=*/true);  // not the warm-up
   model::Generator generator(m, {args.batch});
   for (int64_t b = 0; b < args.batch; ++b) {
     if (Status s = generator.add(synthetic_clip(m, grid, args.new_tokens, b)); !s.ok()) {
@@ -249,6 +255,11 @@ int run(const Args& args) {
               1e3 * t.decode_s / std::max<int64_t>(1, t.decode_steps), df / t.decode_s / 1e12);
   std::printf("\ntotal %.2f s: %.2f clips/s (at %lld new tokens per clip)\n", total,
               args.batch / total, static_cast<long long>(args.new_tokens));
+  if (args.profile) {
+    std::printf("\n## GPU time per op (profiled: events around every op slow the run a little)"
+                "\n\n%s",
+                tensor::cuda_profile_report(**backend).c_str());
+  }
   return 0;
 }
 
@@ -260,7 +271,7 @@ int main(int argc, char** argv) {
     std::fprintf(stderr,
                  "usage: gpu_model_bench [--model DIR] [--work-dir DIR] [--side-files DIR] "
                  "[--clip-seconds S] [--precision bf16|f32] [--new-tokens N] [--batch B] "
-                 "[--device N]\n");
+                 "[--device N] [--profile 1]\n");
     return 2;
   }
   return run(args);

@@ -6,12 +6,14 @@
 #include <string>
 
 #include "tensor/cuda/attention.h"
+#include "tensor/cuda/attention_mma.h"
 #include "tensor/cuda/attention_plan.h"
 #include "tensor/cuda/cuda_context.h"
 #include "tensor/cuda/elementwise.h"
 #include "tensor/cuda/gemm.h"
 #include "tensor/cuda/host_transfer.h"
 #include "tensor/cuda/norm.h"
+#include "tensor/cuda/op_profile.h"
 #include "tensor/cuda/rotary.h"
 #include "tensor/cuda/transfer.h"
 #include "tensor/op_checks.h"
@@ -39,8 +41,11 @@ bool same_dtype(DType device, HostDType host) {
 
 class CudaBackend : public Backend {
  public:
-  CudaBackend(std::unique_ptr<CudaContext> context, std::unique_ptr<cuda::GemmEngine> gemm)
-      : context_(std::move(context)), gemm_(std::move(gemm)) {}
+  CudaBackend(std::unique_ptr<CudaContext> context, std::unique_ptr<cuda::GemmEngine> gemm,
+              bool profile)
+      : context_(std::move(context)),
+        gemm_(std::move(gemm)),
+        profile_(profile ? std::make_unique<cuda::OpProfile>(*context_) : nullptr) {}
 
   // Queued copies may still read pinned staging buffers and scratch: wait before freeing.
   ~CudaBackend() override { cudaStreamSynchronize(context_->stream()); }
@@ -60,6 +65,7 @@ class CudaBackend : public Backend {
   using Backend::upload;
   void upload(TensorView dst, const HostMatrix& host) override {
     require_upload(dst, host);
+    const cuda::OpScope scope(profile_.get(), "upload");
     upload_rows(dst, host);
   }
 
@@ -70,6 +76,7 @@ class CudaBackend : public Backend {
   void matmul(TensorView out, TensorView in, const Weight& w, std::optional<TensorView> bias,
               MatmulAccumulate accumulate) override {
     require_matmul(out, in, w, bias);
+    const cuda::OpScope scope(profile_.get(), in.rows <= 8 ? "matmul (<= 8 rows)" : "matmul");
     gemm_->matmul(*context_, out, in, w, bias, accumulate);
   }
 
@@ -78,17 +85,20 @@ class CudaBackend : public Backend {
   void layer_norm(TensorView out, TensorView in, TensorView weight, TensorView bias,
                   float eps) override {
     require_layer_norm(out, in, weight, bias);
+    const cuda::OpScope scope(profile_.get(), "layer_norm");
     context_->check(cuda::launch_layer_norm(stream(), out, in, weight, bias, eps),
                     "layer_norm kernel");
   }
 
   void rms_norm(TensorView out, TensorView in, TensorView weight, float eps) override {
     require_rms_norm(out, in, weight);
+    const cuda::OpScope scope(profile_.get(), "rms_norm");
     context_->check(cuda::launch_rms_norm(stream(), out, in, weight, eps), "rms_norm kernel");
   }
 
   void rotary(TensorView x, TensorView cos, TensorView sin, int num_heads, int head_dim) override {
     require_rotary(x, cos, sin, num_heads, head_dim);
+    const cuda::OpScope scope(profile_.get(), "rotary");
     context_->check(cuda::launch_rotary(stream(), x, cos, sin, num_heads, head_dim),
                     "rotary kernel");
   }
@@ -98,21 +108,25 @@ class CudaBackend : public Backend {
 
   void activation(TensorView inout, Activation kind) override {
     require_activation(inout);
+    const cuda::OpScope scope(profile_.get(), "activation");
     context_->check(cuda::launch_activation(stream(), inout, kind), "activation kernel");
   }
 
   void silu_mul(TensorView out, TensorView gate, TensorView up) override {
     require_silu_mul(out, gate, up);
+    const cuda::OpScope scope(profile_.get(), "silu_mul");
     context_->check(cuda::launch_silu_mul(stream(), out, gate, up), "silu_mul kernel");
   }
 
   void add(TensorView inout, TensorView other) override {
     require_add(inout, other);
+    const cuda::OpScope scope(profile_.get(), "add");
     context_->check(cuda::launch_add(stream(), inout, other), "add kernel");
   }
 
   void copy(TensorView dst, TensorView src) override {
     require_copy(dst, src);
+    const cuda::OpScope scope(profile_.get(), "copy");
     context_->check(cuda::launch_copy(stream(), dst, src), "copy kernel");
   }
 
@@ -120,7 +134,19 @@ class CudaBackend : public Backend {
 
   Status synchronize() override {
     context_->check(cudaStreamSynchronize(stream()), "running the queued ops");
+    if (profile_) profile_->resolve();
     return context_->take_error();
+  }
+
+  // The op profile's report after a synchronize(); empty without CudaBackendOptions::profile.
+  // `restart`: then begin a new profile.
+  std::string profile_report(bool restart) {
+    if (!profile_) return "";
+    const Status status = synchronize();
+    std::string text =
+        status.ok() ? profile_->report() : "profile unavailable: " + status.to_string() + "\n";
+    if (restart) profile_->restart();
+    return text;
   }
 
   // The current device is per host thread: set it, since the caller's thread may not be the one
@@ -152,6 +178,7 @@ class CudaBackend : public Backend {
   cuda::DeviceScratch download_staging_;    // bf16 tensors widened to f32 for download
   cuda::DeviceScratch tables_;              // attention tables, row indices, token ids
   cuda::DeviceScratch attention_partials_;  // softmax states of split key ranges
+  std::unique_ptr<cuda::OpProfile> profile_;  // null unless CudaBackendOptions::profile
 };
 
 void CudaBackend::upload_rows(TensorView dst, const HostMatrix& host) {
@@ -186,6 +213,7 @@ void CudaBackend::upload_rows(TensorView dst, const HostMatrix& host) {
 void CudaBackend::download(TensorView src, std::span<float> host) {
   require_download(src, host);
   if (host.empty()) return;
+  const cuda::OpScope scope(profile_.get(), "download");
   TensorView f32 = src;
   bool ok = true;
   if (src.dtype != DType::kF32) {
@@ -237,6 +265,7 @@ const std::byte* CudaBackend::upload_table(const void* data, size_t bytes) {
 void CudaBackend::gather_rows(TensorView out, const Weight& table, std::span<const int32_t> ids) {
   require_gather_rows(out, table, ids);
   if (ids.empty() || out.cols == 0) return;
+  const cuda::OpScope scope(profile_.get(), "gather_rows");
   const std::byte* weights = cuda::cuda_weight(table).data();
   const std::byte* device_ids = upload_table(ids.data(), ids.size_bytes());
   if (device_ids == nullptr) return;
@@ -249,6 +278,7 @@ void CudaBackend::gather_rows(TensorView out, const Weight& table, std::span<con
 void CudaBackend::copy_rows(TensorView dst, TensorView src, std::span<const int64_t> dst_rows) {
   require_copy_rows(dst, src, dst_rows);
   if (src.num_elements() == 0) return;
+  const cuda::OpScope scope(profile_.get(), "copy_rows");
   const std::byte* device_rows = upload_table(dst_rows.data(), dst_rows.size_bytes());
   if (device_rows == nullptr) return;
   context_->check(cuda::launch_copy_rows(stream(), dst, src,
@@ -259,6 +289,10 @@ void CudaBackend::copy_rows(TensorView dst, TensorView src, std::span<const int6
 void CudaBackend::attention(TensorView out, TensorView q, std::span<const AttentionBlock> blocks,
                             const AttentionParams& params) {
   require_attention(out, q, blocks, params);
+  const cuda::OpScope scope(profile_.get(),
+                            params.bf16_products && cuda::attention_mma_supports(params.head_dim)
+                                ? "attention (tensor cores)"
+                                : "attention (f32)");
   // The limits of this backend's kernel (attention.h): head_dim up to kAttentionMaxHeadDim, and
   // key ranges that fit the int32 fields of its work items.
   require(params.head_dim <= cuda::kAttentionMaxHeadDim, "attention",
@@ -296,7 +330,12 @@ Result<std::unique_ptr<Backend>> make_cuda_backend(const CudaBackendOptions& opt
   auto gemm = cuda::GemmEngine::create(**context);
   if (!gemm.ok()) return gemm.status();
   return std::unique_ptr<Backend>(
-      std::make_unique<CudaBackend>(std::move(*context), std::move(*gemm)));
+      std::make_unique<CudaBackend>(std::move(*context), std::move(*gemm), options.profile));
+}
+
+std::string cuda_profile_report(Backend& backend, bool restart) {
+  auto* cuda = dynamic_cast<CudaBackend*>(&backend);
+  return cuda == nullptr ? "" : cuda->profile_report(restart);
 }
 
 }  // namespace vcap::tensor

@@ -27,7 +27,8 @@
 namespace vcap::tensor {
 
 struct CudaBackendOptions {
-  int device = 0;  // CUDA device index, as cudaSetDevice counts them
+  int device = 0;        // CUDA device index, as cudaSetDevice counts them
+  bool profile = false;  // time every op on the GPU (op_profile.h; benchmarks)
 };
 
 // True when this build has the CUDA backend (nvcc was found at configure time).
@@ -53,6 +54,12 @@ Result<std::unique_ptr<Backend>> make_cuda_backend(const CudaBackendOptions& opt
 // The same for a device string: "cuda" (device 0) or "cuda:N". kInvalidArgument for anything
 // else ("cuda:", "cuda:x", "cuda:-1", "cuda0").
 Result<std::unique_ptr<Backend>> make_cuda_backend(std::string_view device);
+
+// For a backend made with `profile`: per op kind, the calls and GPU time since it was made (or
+// since the last restart), and the share of that span the GPU was busy, as a markdown table
+// (it synchronizes first). `restart`: then begin a new profile (after a warm-up, say). Empty
+// for any other backend.
+std::string cuda_profile_report(Backend& backend, bool restart = false);
 
 }  // namespace vcap::tensor
 

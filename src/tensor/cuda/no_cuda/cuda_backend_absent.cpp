@@ -23,4 +23,6 @@ Result<std::unique_ptr<Backend>> make_cuda_backend(std::string_view) {
   return Status::unsupported(kNoCuda);
 }
 
+std::string cuda_profile_report(Backend&, bool) { return ""; }
+
 }  // namespace vcap::tensor
