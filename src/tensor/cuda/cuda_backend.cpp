@@ -6,6 +6,7 @@
 #include <string>
 
 #include "tensor/cuda/attention.h"
+#include "tensor/cuda/attention_f32.h"
 #include "tensor/cuda/attention_mma.h"
 #include "tensor/cuda/attention_plan.h"
 #include "tensor/cuda/cuda_context.h"
@@ -48,11 +49,15 @@ class CudaBackend : public Backend {
         profile_(profile ? std::make_unique<cuda::OpProfile>(*context_) : nullptr) {}
 
   // Queued copies may still read pinned staging buffers and scratch: wait before freeing.
-  ~CudaBackend() override { cudaStreamSynchronize(context_->stream()); }
+  ~CudaBackend() override {
+    context_->make_current();
+    cudaStreamSynchronize(context_->stream());
+  }
 
   std::string name() const override { return "cuda:" + std::to_string(context_->device()); }
 
   Result<Tensor> allocate(DType dtype, int64_t rows, int64_t cols) override {
+    context_->make_current();
     const auto bytes = allocation_bytes(name(), dtype, rows, cols);
     if (!bytes.ok()) return bytes.status();
     const std::string what = std::string(dtype_name(dtype)) + " " + shape(rows, cols);
@@ -65,7 +70,7 @@ class CudaBackend : public Backend {
   using Backend::upload;
   void upload(TensorView dst, const HostMatrix& host) override {
     require_upload(dst, host);
-    const cuda::OpScope scope(profile_.get(), "upload");
+    const cuda::OpScope scope = enter("upload");
     upload_rows(dst, host);
   }
 
@@ -76,7 +81,7 @@ class CudaBackend : public Backend {
   void matmul(TensorView out, TensorView in, const Weight& w, std::optional<TensorView> bias,
               MatmulAccumulate accumulate) override {
     require_matmul(out, in, w, bias);
-    const cuda::OpScope scope(profile_.get(), in.rows <= 8 ? "matmul (<= 8 rows)" : "matmul");
+    const cuda::OpScope scope = enter(in.rows <= 8 ? "matmul (<= 8 rows)" : "matmul");
     gemm_->matmul(*context_, out, in, w, bias, accumulate);
   }
 
@@ -85,20 +90,20 @@ class CudaBackend : public Backend {
   void layer_norm(TensorView out, TensorView in, TensorView weight, TensorView bias,
                   float eps) override {
     require_layer_norm(out, in, weight, bias);
-    const cuda::OpScope scope(profile_.get(), "layer_norm");
+    const cuda::OpScope scope = enter("layer_norm");
     context_->check(cuda::launch_layer_norm(stream(), out, in, weight, bias, eps),
                     "layer_norm kernel");
   }
 
   void rms_norm(TensorView out, TensorView in, TensorView weight, float eps) override {
     require_rms_norm(out, in, weight);
-    const cuda::OpScope scope(profile_.get(), "rms_norm");
+    const cuda::OpScope scope = enter("rms_norm");
     context_->check(cuda::launch_rms_norm(stream(), out, in, weight, eps), "rms_norm kernel");
   }
 
   void rotary(TensorView x, TensorView cos, TensorView sin, int num_heads, int head_dim) override {
     require_rotary(x, cos, sin, num_heads, head_dim);
-    const cuda::OpScope scope(profile_.get(), "rotary");
+    const cuda::OpScope scope = enter("rotary");
     context_->check(cuda::launch_rotary(stream(), x, cos, sin, num_heads, head_dim),
                     "rotary kernel");
   }
@@ -108,31 +113,32 @@ class CudaBackend : public Backend {
 
   void activation(TensorView inout, Activation kind) override {
     require_activation(inout);
-    const cuda::OpScope scope(profile_.get(), "activation");
+    const cuda::OpScope scope = enter("activation");
     context_->check(cuda::launch_activation(stream(), inout, kind), "activation kernel");
   }
 
   void silu_mul(TensorView out, TensorView gate, TensorView up) override {
     require_silu_mul(out, gate, up);
-    const cuda::OpScope scope(profile_.get(), "silu_mul");
+    const cuda::OpScope scope = enter("silu_mul");
     context_->check(cuda::launch_silu_mul(stream(), out, gate, up), "silu_mul kernel");
   }
 
   void add(TensorView inout, TensorView other) override {
     require_add(inout, other);
-    const cuda::OpScope scope(profile_.get(), "add");
+    const cuda::OpScope scope = enter("add");
     context_->check(cuda::launch_add(stream(), inout, other), "add kernel");
   }
 
   void copy(TensorView dst, TensorView src) override {
     require_copy(dst, src);
-    const cuda::OpScope scope(profile_.get(), "copy");
+    const cuda::OpScope scope = enter("copy");
     context_->check(cuda::launch_copy(stream(), dst, src), "copy kernel");
   }
 
   void copy_rows(TensorView dst, TensorView src, std::span<const int64_t> dst_rows) override;
 
   Status synchronize() override {
+    context_->make_current();
     context_->check(cudaStreamSynchronize(stream()), "running the queued ops");
     if (profile_) profile_->resolve();
     return context_->take_error();
@@ -149,13 +155,12 @@ class CudaBackend : public Backend {
     return text;
   }
 
-  // The current device is per host thread: set it, since the caller's thread may not be the one
-  // that created the backend. A failure is recorded for the next synchronize() and reads as 0.
+  // A failure is recorded for the next synchronize() and reads as 0.
   std::optional<uint64_t> device_memory_free() override {
     size_t free = 0;
     size_t total = 0;
-    if (!context_->check(cudaSetDevice(context_->device()), "cudaSetDevice") ||
-        !context_->check(cudaMemGetInfo(&free, &total), "cudaMemGetInfo")) {
+    context_->make_current();
+    if (!context_->check(cudaMemGetInfo(&free, &total), "cudaMemGetInfo")) {
       return 0;
     }
     return free;
@@ -163,6 +168,14 @@ class CudaBackend : public Backend {
 
  private:
   cudaStream_t stream() const { return context_->stream(); }
+
+  // Every op starts here: the device is made current for the calling thread (a process may
+  // hold backends on several devices, and any one thread at a time may use a backend), and the
+  // op is profiled when the backend profiles.
+  cuda::OpScope enter(const char* kind) {
+    context_->make_current();
+    return cuda::OpScope(profile_.get(), kind);
+  }
 
   // dst = host converted to dst.dtype, in chunks through pinned memory (see HostToDevice).
   void upload_rows(TensorView dst, const HostMatrix& host);
@@ -174,10 +187,10 @@ class CudaBackend : public Backend {
   std::unique_ptr<CudaContext> context_;
   std::unique_ptr<cuda::GemmEngine> gemm_;
   cuda::HostToDevice host_to_device_;
-  cuda::DeviceScratch upload_staging_;      // host bytes awaiting conversion
-  cuda::DeviceScratch download_staging_;    // bf16 tensors widened to f32 for download
-  cuda::DeviceScratch tables_;              // attention tables, row indices, token ids
-  cuda::DeviceScratch attention_partials_;  // softmax states of split key ranges
+  cuda::DeviceScratch upload_staging_;        // host bytes awaiting conversion
+  cuda::DeviceScratch download_staging_;      // bf16 tensors widened to f32 for download
+  cuda::DeviceScratch tables_;                // attention tables, row indices, token ids
+  cuda::DeviceScratch attention_partials_;    // softmax states of split key ranges
   std::unique_ptr<cuda::OpProfile> profile_;  // null unless CudaBackendOptions::profile
 };
 
@@ -213,12 +226,12 @@ void CudaBackend::upload_rows(TensorView dst, const HostMatrix& host) {
 void CudaBackend::download(TensorView src, std::span<float> host) {
   require_download(src, host);
   if (host.empty()) return;
-  const cuda::OpScope scope(profile_.get(), "download");
+  const cuda::OpScope scope = enter("download");
   TensorView f32 = src;
   bool ok = true;
   if (src.dtype != DType::kF32) {
-    auto staging = download_staging_.ensure(*context_, host.size() * sizeof(float),
-                                            "download staging");
+    auto staging =
+        download_staging_.ensure(*context_, host.size() * sizeof(float), "download staging");
     if (staging.ok()) {
       f32 = TensorView{*staging, DType::kF32, src.rows, src.cols, src.cols};
       ok = context_->check(cuda::launch_copy(stream(), f32, src), "download conversion kernel");
@@ -229,22 +242,23 @@ void CudaBackend::download(TensorView src, std::span<float> host) {
   }
   const size_t row_bytes = static_cast<size_t>(src.cols) * sizeof(float);
   ok = ok &&
-       context_->check(cudaMemcpy2DAsync(host.data(), row_bytes, f32.data,
-                                         static_cast<size_t>(f32.row_stride) * sizeof(float),
-                                         row_bytes, static_cast<size_t>(src.rows),
-                                         cudaMemcpyDeviceToHost, stream()),
-                       "cudaMemcpy2DAsync (device to host)") &&
+       context_->check(
+           cudaMemcpy2DAsync(host.data(), row_bytes, f32.data,
+                             static_cast<size_t>(f32.row_stride) * sizeof(float), row_bytes,
+                             static_cast<size_t>(src.rows), cudaMemcpyDeviceToHost, stream()),
+           "cudaMemcpy2DAsync (device to host)") &&
        context_->check(cudaStreamSynchronize(stream()), "running the queued ops");
   // The error waits for synchronize(); meanwhile nothing may mistake stale values for results.
   if (!ok) std::fill(host.begin(), host.end(), std::numeric_limits<float>::quiet_NaN());
 }
 
 Result<Weight> CudaBackend::prepare_weight(const HostMatrix& host, Precision precision) {
+  context_->make_current();
   const auto bytes = weight_bytes(name(), host, precision);
   if (!bytes.ok()) return bytes.status();
   const DType dtype = weight_dtype(precision);
-  auto memory = context_->allocate(*bytes, "prepare " + weight_description(host, precision) +
-                                               " (" + std::to_string(*bytes) + " bytes)");
+  auto memory = context_->allocate(*bytes, "prepare " + weight_description(host, precision) + " (" +
+                                               std::to_string(*bytes) + " bytes)");
   if (!memory.ok()) return memory.status();
   upload_rows(TensorView{memory->data(), dtype, host.rows, host.cols, host.cols}, host);
   if (context_->failed()) return context_->take_error();
@@ -265,34 +279,29 @@ const std::byte* CudaBackend::upload_table(const void* data, size_t bytes) {
 void CudaBackend::gather_rows(TensorView out, const Weight& table, std::span<const int32_t> ids) {
   require_gather_rows(out, table, ids);
   if (ids.empty() || out.cols == 0) return;
-  const cuda::OpScope scope(profile_.get(), "gather_rows");
+  const cuda::OpScope scope = enter("gather_rows");
   const std::byte* weights = cuda::cuda_weight(table).data();
   const std::byte* device_ids = upload_table(ids.data(), ids.size_bytes());
   if (device_ids == nullptr) return;
-  context_->check(
-      cuda::launch_gather_rows(stream(), out, weights, table.dtype(),
-                               reinterpret_cast<const int32_t*>(device_ids)),
-      "gather_rows kernel");
+  context_->check(cuda::launch_gather_rows(stream(), out, weights, table.dtype(),
+                                           reinterpret_cast<const int32_t*>(device_ids)),
+                  "gather_rows kernel");
 }
 
 void CudaBackend::copy_rows(TensorView dst, TensorView src, std::span<const int64_t> dst_rows) {
   require_copy_rows(dst, src, dst_rows);
   if (src.num_elements() == 0) return;
-  const cuda::OpScope scope(profile_.get(), "copy_rows");
+  const cuda::OpScope scope = enter("copy_rows");
   const std::byte* device_rows = upload_table(dst_rows.data(), dst_rows.size_bytes());
   if (device_rows == nullptr) return;
-  context_->check(cuda::launch_copy_rows(stream(), dst, src,
-                                         reinterpret_cast<const int64_t*>(device_rows)),
-                  "copy_rows kernel");
+  context_->check(
+      cuda::launch_copy_rows(stream(), dst, src, reinterpret_cast<const int64_t*>(device_rows)),
+      "copy_rows kernel");
 }
 
 void CudaBackend::attention(TensorView out, TensorView q, std::span<const AttentionBlock> blocks,
                             const AttentionParams& params) {
   require_attention(out, q, blocks, params);
-  const cuda::OpScope scope(profile_.get(),
-                            params.bf16_products && cuda::attention_mma_supports(params.head_dim)
-                                ? "attention (tensor cores)"
-                                : "attention (f32)");
   // The limits of this backend's kernel (attention.h): head_dim up to kAttentionMaxHeadDim, and
   // key ranges that fit the int32 fields of its work items.
   require(params.head_dim <= cuda::kAttentionMaxHeadDim, "attention",
@@ -301,6 +310,20 @@ void CudaBackend::attention(TensorView out, TensorView q, std::span<const Attent
   for (const AttentionBlock& block : blocks) {
     require(block.k.rows <= std::numeric_limits<int32_t>::max() / 2, "attention",
             "more than 2^30 keys in a block");
+  }
+  const bool tensor_cores = params.bf16_products && cuda::attention_mma_supports(params.head_dim);
+  const cuda::OpScope scope = enter(tensor_cores ? "attention (tensor cores)" : "attention (f32)");
+  if (!tensor_cores) {
+    // The f32 kernel keeps Q, K, V and P tiles in shared memory: 115 KiB at head_dim 128, more
+    // than the 99 KiB a block may have on sm_86/sm_89 (A100 and H100 allow 163/227 KiB).
+    const size_t shared = cuda::AttentionF32Layout(params.head_dim).bytes();
+    const size_t limit = context_->properties().sharedMemPerBlockOptin;
+    if (shared > limit) {
+      return context_->record(Status::unsupported(context_->prefix(
+          "f32 attention with head_dim " + std::to_string(params.head_dim) + " needs " +
+          std::to_string(shared) + " bytes of shared memory per block, this GPU allows " +
+          std::to_string(limit) + ": use --precision bf16 (tensor cores) on it")));
+    }
   }
   // Two thread blocks per multiprocessor: enough to hide a split's imbalance.
   const int target_items = 2 * context_->properties().multiProcessorCount;

@@ -165,9 +165,14 @@ Result<PinnedMemory> CudaContext::allocate_pinned(size_t size_bytes, const std::
 
 bool CudaContext::check(cudaError_t error, const char* what) {
   if (error == cudaSuccess) return true;
+  // Cleared from the runtime's last-error slot, where the next launch's cudaGetLastError()
+  // would find it again and fail an op of a later clip (sticky errors stay regardless).
+  cudaGetLastError();
   if (first_error_.ok()) first_error_ = cuda_status(device_, what, error);
   return false;
 }
+
+void CudaContext::make_current() { check(cudaSetDevice(device_), "cudaSetDevice"); }
 
 bool CudaContext::check(cublasStatus_t status, const char* what) {
   if (status == CUBLAS_STATUS_SUCCESS) return true;
@@ -201,8 +206,8 @@ Result<std::byte*> DeviceScratch::ensure(CudaContext& context, size_t size_bytes
   if (memory_.data() != nullptr && memory_.size_bytes() >= size_bytes) return memory_.data();
   // Grow by half again, so that slowly growing requests (longer prompts) reallocate rarely.
   const size_t grown = std::max(size_bytes, memory_.size_bytes() + memory_.size_bytes() / 2);
-  auto memory = context.allocate(grown, std::string(what) + " (" + std::to_string(grown) +
-                                            " bytes)");
+  auto memory =
+      context.allocate(grown, std::string(what) + " (" + std::to_string(grown) + " bytes)");
   if (!memory.ok()) return memory.status();
   memory_ = std::move(*memory);
   return memory_.data();

@@ -112,8 +112,13 @@ class CudaContext {
   Result<PinnedMemory> allocate_pinned(size_t size_bytes, const std::string& what);
 
   // True when `error` is cudaSuccess. Otherwise remembers the first such error since the last
-  // take_error() ("cuda:0: <what>: <error>") and returns false.
+  // take_error() ("cuda:0: <what>: <error>"), clears it from the runtime's last-error slot and
+  // returns false.
   bool check(cudaError_t error, const char* what);
+
+  // Makes this context's device the calling thread's current one (the current device is per
+  // host thread, and a process may hold backends on several devices).
+  void make_current();
   bool check(cublasStatus_t status, const char* what);
 
   // Remembers `status` (not ok) as check() does.
