@@ -140,7 +140,9 @@ const GemmEngine::Plan* GemmEngine::plan(CudaContext& context, const Key& key,
   const auto found = plans_.find(key);
   if (found != plans_.end()) return found->second.get();
   std::unique_ptr<Plan> plan;
-  if (key.bias) plan = make_plan(context, key, true, bias);
+  // The heuristic is not told the bias pointer's alignment: a bias that is not 16-byte aligned
+  // (a view into a larger tensor) takes the add_bias kernel instead of the epilogue.
+  if (key.bias && key.alignment[3] >= 16) plan = make_plan(context, key, true, bias);
   if (!plan && !context.failed()) plan = make_plan(context, key, false, nullptr);
   if (!plan) {
     if (!context.failed()) context.record(Status::internal(context.prefix(describe(key))));
