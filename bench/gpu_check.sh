@@ -25,8 +25,9 @@
 # Steps: configure + build (Release, -j16) -> ctest -L gpu -> gpu_ops_bench (matmul vs bare
 # cuBLASLt, attention f32 vs tensor cores) -> gpu_model_bench on the random 2B (generated into
 # /tmp; one 10 s clip, then 8 with the GPU's busy share sampled) -> bench/gpu_hf_bench.py
-# (transformers on the same clip and checkpoint) -> gpu_model_bench --profile 1 (GPU time per
-# op) -> scripts/hf_reference_check.py on .golden with the time left (the run stops by 9
+# (transformers on the same clip and checkpoint) -> gpu_model_bench with 1024-row prefill
+# chunks (the CPU's; GPUs take 8192) -> gpu_model_bench --profile 1 (GPU time per op) ->
+# scripts/hf_reference_check.py on .golden with the time left (the run stops by 9
 # minutes).
 # Each step has its own time limit and the script goes on after a failure; summary.txt (also
 # printed last) says what passed. Files in $OUT: summary.txt, build.log, gpu_tests.log,
@@ -144,13 +145,17 @@ if [ -n "$bin" ]; then
   if [ -f /tmp/vcap_bench_2b/config.json ]; then
     step hf_model_b1 150 "$out/hf_model_b1.log" python3 bench/gpu_hf_bench.py --new-tokens 200
   fi
+  # The prefill of the previous default chunk (1024 rows; GPUs now take 8192) for comparison.
+  step gpu_model_chunk1024 90 "$out/gpu_model_chunk1024.log" "$model" --new-tokens 1 \
+    --batch 1 --prefill-rows 1024
   # 6. Where the GPU time goes: the batch of 8 again with 32 new tokens, every op timed.
   step gpu_model_profile 120 "$out/gpu_model_profile.log" "$model" --new-tokens 32 --batch 8 \
     --profile 1
   cat "$out"/gpu_model_b1.log "$out"/gpu_model_b8.log "$out"/hf_model_b1.log \
-    "$out"/gpu_model_profile.log > "$out/gpu_model_bench.md" 2>/dev/null
+    "$out"/gpu_model_chunk1024.log "$out"/gpu_model_profile.log > "$out/gpu_model_bench.md" \
+    2>/dev/null
   rm -f "$out"/gpu_model_b1.log "$out"/gpu_model_b8.log "$out"/hf_model_b1.log \
-    "$out"/gpu_model_profile.log
+    "$out"/gpu_model_chunk1024.log "$out"/gpu_model_profile.log
 fi
 
 # 7. Hugging Face transformers on the golden cases, with the time that is left.

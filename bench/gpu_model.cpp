@@ -8,7 +8,7 @@
 // Usage (Release build, from the repository root):
 //   gpu_model_bench [--model DIR] [--work-dir DIR] [--side-files DIR] [--clip-seconds S]
 //                   [--precision bf16|f32] [--new-tokens N] [--batch B] [--device N]
-//                   [--profile 1]
+//                   [--profile 1] [--prefill-rows N]
 // Without --model the random 2B checkpoint (model/test_model.h preset "2b", ~4.4 GB) is
 // generated once into --work-dir (default /tmp/vcap_bench_2b). The clip is 1280x720 at fps 4
 // after the default resize: grid (2*S, 28, 52); S = 10 gives 29120 patches and 7306 prompt
@@ -52,6 +52,7 @@ struct Args {
   int64_t batch = 1;
   int device = 0;
   bool profile = false;  // per-op GPU time of the measured run (op_profile.h), printed after it
+  int64_t prefill_rows = model::ChunkOptions::for_gpu().prefill_rows;  // as `vcap caption` on a GPU
 };
 
 bool parse_args(int argc, char** argv, Args& args) {
@@ -76,11 +77,14 @@ bool parse_args(int argc, char** argv, Args& args) {
       args.device = std::atoi(value.c_str());
     } else if (key == "--profile") {
       args.profile = value == "1";
+    } else if (key == "--prefill-rows") {
+      args.prefill_rows = std::atoll(value.c_str());
     } else {
       return false;
     }
   }
-  return argc % 2 == 1 && args.clip_seconds >= 0.5 && args.batch >= 1 && args.new_tokens >= 1;
+  return argc % 2 == 1 && args.clip_seconds >= 0.5 && args.batch >= 1 && args.new_tokens >= 1 &&
+         args.prefill_rows >= 1;
 }
 
 // FLOPs of the vision tower on `patches` patches in segments of `segment` rows (GEMMs and,
@@ -185,10 +189,14 @@ int run(const Args& args) {
   auto start = Clock::now();
   auto loaded = model::Qwen2VL::load(dir, **backend, args.precision);
   if (!loaded.ok()) return fail(loaded.status());
+  loaded->set_chunks({model::ChunkOptions::for_gpu().vision_rows, args.prefill_rows});
   const model::Qwen2VL& m = *loaded;
-  std::printf("model %s, %s, loaded in %.1f s, weights %.2f GiB, backend %s\n", dir.c_str(),
-              tensor::precision_name(args.precision), seconds_since(start),
-              m.weight_bytes() / 1073741824.0, (*backend)->name().c_str());
+  std::printf("model %s, %s, loaded in %.1f s, weights %.2f GiB, backend %s, chunks: vision %lld "
+              "rows, prefill %lld rows\n",
+              dir.c_str(), tensor::precision_name(args.precision), seconds_since(start),
+              m.weight_bytes() / 1073741824.0, (*backend)->name().c_str(),
+              static_cast<long long>(m.chunks().vision_rows),
+              static_cast<long long>(m.chunks().prefill_rows));
 
   const model::VisionGrid grid{std::max<int64_t>(1, std::llround(args.clip_seconds * 2)), 28, 52};
   // Warm-up: one short clip (plans, pools, kernel loading stay out of the numbers).
@@ -271,7 +279,7 @@ int main(int argc, char** argv) {
     std::fprintf(stderr,
                  "usage: gpu_model_bench [--model DIR] [--work-dir DIR] [--side-files DIR] "
                  "[--clip-seconds S] [--precision bf16|f32] [--new-tokens N] [--batch B] "
-                 "[--device N] [--profile 1]\n");
+                 "[--device N] [--profile 1] [--prefill-rows N]\n");
     return 2;
   }
   return run(args);

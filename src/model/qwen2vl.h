@@ -78,6 +78,12 @@ struct MemoryPlan {
 struct ChunkOptions {
   int64_t vision_rows = 8192;   // patches per vision chunk (whole frame pairs, at least one)
   int64_t prefill_rows = 1024;  // prompt tokens per prefill chunk
+
+  // For a device with its own memory and a hundred-odd multiprocessors (a GPU): prompts of the
+  // default clip in one prefill chunk. At 1024 rows the decoder's narrow products (o_proj and
+  // down: N = hidden size) make 48 output tiles of 128x256 for 132 SMs, and the attention of a
+  // chunk under 200 thread blocks; the activations of 8192 rows are ~1 GB, small beside a GPU.
+  static ChunkOptions for_gpu() { return {8192, 8192}; }
 };
 
 class Qwen2VL {

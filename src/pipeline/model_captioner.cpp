@@ -223,6 +223,10 @@ CaptionerTimes ModelCaptioner::times() const {
   return {decode_s_, preprocess_s_, generator_.times()};
 }
 
+model::ChunkOptions chunks_for_device(const std::string& device) {
+  return device == "cpu" ? model::ChunkOptions{} : model::ChunkOptions::for_gpu();
+}
+
 Result<std::filesystem::path> resolve_model_dir(const std::string& model,
                                                 const std::string& revision) {
   hub::HubOptions hub_options = hub::HubOptions::from_environment();
@@ -281,6 +285,7 @@ Result<std::unique_ptr<ModelCaptioner>> ModelCaptionerFactory::create_model_capt
       options_.precision == Precision::kBf16 ? tensor::Precision::kBF16 : tensor::Precision::kF32;
   Result<model::Qwen2VL> model = model::Qwen2VL::load(*dir, **backend, precision);
   if (!model) return model.status();
+  model->set_chunks(chunks_for_device(options_.device));
   return std::make_unique<ModelCaptioner>(options_, std::move(*backend), std::move(*model),
                                           std::move(*config), std::move(*tokenizer),
                                           std::move(*sampling));

@@ -45,6 +45,10 @@ namespace vcap::pipeline {
 Result<std::filesystem::path> resolve_model_dir(const std::string& model,
                                                 const std::string& revision);
 
+// The chunk sizes of the model's forward passes on `device` ("cpu", "cuda:N"): the defaults on
+// the CPU, model::ChunkOptions::for_gpu() on a GPU.
+model::ChunkOptions chunks_for_device(const std::string& device);
+
 // Seconds per stage, summed over every clip and step so far.
 struct CaptionerTimes {
   double decode_s = 0;      // media::load_clip: demux, decode, select, convert, resize
