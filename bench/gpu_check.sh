@@ -131,16 +131,32 @@ if [ -n "$bin" ]; then
   step gpu_ops_bench 150 "$out/gpu_ops_bench.md" "$ops" --repeats 20
   # 4. The whole random 2B model (generated here into /tmp, ~4.4 GB): one 10 s clip, then 8.
   step gpu_model_b1 200 "$out/gpu_model_b1.log" "$model" --new-tokens 200 --batch 1
-  # GPU busy: nvidia-smi's utilization (share of time a kernel ran) sampled every 100 ms
-  # during the batched run (load and checkpoint generation included); the mean of the samples
-  # goes to the summary (the samples stay in /tmp: $OUT brings back at most 8 files).
-  nvidia-smi --query-gpu=utilization.gpu --format=csv,noheader,nounits -lms 100 \
+  # GPU busy: nvidia-smi's utilization (share of time a kernel ran) sampled every 100 ms during
+  # the batched run; the mean of the samples inside its measured window (printed by the bench;
+  # loading and warm-up left out) goes to the summary. The samples stay in /tmp: $OUT brings
+  # back at most 8 files.
+  nvidia-smi --query-gpu=timestamp,utilization.gpu --format=csv,noheader,nounits -lms 100 \
     > /tmp/vcap_gpu_busy_b8.txt 2>/dev/null &
   sampler=$!
   step gpu_model_b8 150 "$out/gpu_model_b8.log" "$model" --new-tokens 200 --batch 8
   kill "$sampler" 2>/dev/null
   wait "$sampler" 2>/dev/null
-  note "gpu busy during b8: $(awk '$1 ~ /^[0-9]+$/ {s += $1; n++} END {if (n) printf "%.0f%% (mean of %d samples)", s / n, n; else print "n/a"}' /tmp/vcap_gpu_busy_b8.txt)"
+  note "gpu busy during b8: $(python3 - "$out/gpu_model_b8.log" /tmp/vcap_gpu_busy_b8.txt <<'PY' 2>&1 | tail -n 1
+import datetime, sys
+window = [l.split()[-2:] for l in open(sys.argv[1]) if l.startswith("measured window")]
+if not window:
+    sys.exit(print("n/a (the run printed no measured window)"))
+begin, end = map(float, window[-1])
+values = []
+for line in open(sys.argv[2]):
+    stamp, _, value = line.rpartition(",")
+    when = datetime.datetime.strptime(stamp.strip(), "%Y/%m/%d %H:%M:%S.%f").timestamp()
+    if begin <= when <= end and value.strip().isdigit():
+        values.append(int(value))
+print(f"{sum(values) / len(values):.0f}% (mean of {len(values)} samples in the "
+      f"{end - begin:.1f} s measured window)" if values else "n/a (no sample in the window)")
+PY
+)"
   # 5. The same clip through transformers (bf16, sdpa, greedy, 200 new tokens), same checkpoint.
   if [ -f /tmp/vcap_bench_2b/config.json ]; then
     step hf_model_b1 150 "$out/hf_model_b1.log" python3 bench/gpu_hf_bench.py --new-tokens 200

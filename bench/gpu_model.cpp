@@ -216,6 +216,11 @@ int run(const Args& args) {
     }
   }
   start = Clock::now();
+  const auto unix_seconds = [] {
+    return std::chrono::duration<double>(std::chrono::system_clock::now().time_since_epoch())
+        .count();
+  };
+  const double window_begin = unix_seconds();
   while (!generator.idle()) {
     auto step = generator.step();
     if (!step.ok()) return fail(step.status());
@@ -224,6 +229,8 @@ int run(const Args& args) {
     }
   }
   const double total = seconds_since(start);
+  // For matching samples taken outside the process (bench/gpu_check.sh's nvidia-smi sampling).
+  std::printf("measured window (unix s): %.3f %.3f\n", window_begin, unix_seconds());
   const model::StageTimes& t = generator.times();
   const model::VisionDims& v = m.dims().vision;
   const model::TextDims& text = m.dims().text;
