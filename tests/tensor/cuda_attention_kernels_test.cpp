@@ -180,6 +180,18 @@ TEST(CudaAttentionKernels, QueriesWithoutVisibleKeysGetZerosAndOtherRowsAreUntou
   check(params(2, 1, 64), {{2, 6, 6, true, -3, {}, {}}}, 10, 7, DType::kBF16, 1);
 }
 
+// Batched decode of many short sequences (one block each) and a block without queries.
+std::vector<HostAttentionBlock> many_small_blocks() {
+  std::vector<HostAttentionBlock> blocks;
+  for (int64_t b = 0; b < 40; ++b) blocks.push_back({b * 3, 3, 3 + b, true, b, {}, {}});
+  blocks.push_back({120, 0, 4, true, 4, {}, {}});
+  return blocks;
+}
+
+TEST(CudaAttentionKernels, ManySmallBlocksAndAnEmptyOne) {
+  check(params(2, 1, 64), many_small_blocks(), 121, 8, DType::kBF16, 1);
+}
+
 // The f32 kernel (the f32 model path, and head dims without a tensor-core kernel).
 
 TEST(CudaAttentionKernels, F32VisionSegments) {
@@ -201,6 +213,10 @@ TEST(CudaAttentionKernels, F32HeadDimsThatAreNotMultiplesOf32) {
   check(f32_params(3, 3, 24), {{0, 11, 11, false, 0, {}, {}}}, 11, 14, DType::kF32, 1);
   check(f32_params(4, 2, 40), {{0, 70, 90, true, 20, {}, {}}}, 70, 15, DType::kF32, 1);
   check(f32_params(1, 1, 6), {{0, 5, 5, false, 0, {}, {}}}, 5, 16, DType::kF32, 1);
+}
+
+TEST(CudaAttentionKernels, F32ManySmallBlocksAndAnEmptyOne) {
+  check(f32_params(2, 1, 32), many_small_blocks(), 121, 18, DType::kF32, 1);
 }
 
 TEST(CudaAttentionKernels, F32QueriesWithoutVisibleKeysGetZeros) {
