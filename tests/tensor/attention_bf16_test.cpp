@@ -20,10 +20,6 @@
 namespace vcap::tensor {
 namespace {
 
-// See attention_test.cpp: p rounded to bf16 (relative 2^-8 at most), outputs convex
-// combinations of |v| <= 1, plus f32 accumulation.
-constexpr double kBf16Tolerance = 1.0 / 256 + 1e-4;
-
 struct Case {
   AttentionParams params;
   int64_t rows = 0;  // queries
@@ -34,11 +30,6 @@ struct Case {
 
 int64_t width(const AttentionParams& p) { return int64_t{p.num_heads} * p.head_dim; }
 int64_t kv_width(const AttentionParams& p) { return int64_t{p.num_kv_heads} * p.head_dim; }
-
-std::vector<float> rounded_to_bf16(std::vector<float> values) {
-  for (float& x : values) x = bf16_to_f32(f32_to_bf16(x));
-  return values;
-}
 
 // K or V as a strided view (4 spare columns per row) of the given dtype.
 struct KvStorage {
@@ -104,9 +95,11 @@ struct Inputs {
 
 Inputs random_inputs(const Case& c, uint32_t seed) {
   const int64_t keys = c.rows + c.offset;
-  return {rounded_to_bf16(testing::random_values(c.rows * width(c.params), seed, -3.0f, 3.0f)),
-          rounded_to_bf16(testing::random_values(keys * kv_width(c.params), seed + 1, -3.0f, 3.0f)),
-          rounded_to_bf16(testing::random_values(keys * kv_width(c.params), seed + 2))};
+  return {
+      testing::rounded_to_bf16(testing::random_values(c.rows * width(c.params), seed, -3.0f, 3.0f)),
+      testing::rounded_to_bf16(
+          testing::random_values(keys * kv_width(c.params), seed + 1, -3.0f, 3.0f)),
+      testing::rounded_to_bf16(testing::random_values(keys * kv_width(c.params), seed + 2))};
 }
 
 // The kernel with K/V of `dtype` against the double reference on the same (bf16) values.
@@ -120,7 +113,7 @@ std::vector<float> check_against_reference(const Case& c, const Inputs& in, DTyp
   testing::expect_close(
       out,
       testing::reference_attention(in.q, {host}, c.params, std::vector<float>(out.size(), 0.0f)),
-      kBf16Tolerance);
+      testing::kBf16AttentionTolerance);
   return out;
 }
 
@@ -170,7 +163,7 @@ TEST_F(AttentionBf16Kernel, MatchesReferenceWhenTheMaxMovesInEveryTileOrNeverAga
       }
     }
     for (float& x : in.q) x = std::fabs(x) + 0.5f;  // positive: q.k follows the trend
-    in.q = rounded_to_bf16(in.q);
+    in.q = testing::rounded_to_bf16(in.q);
     check_against_reference(c, in, DType::kBF16);
   }
 }

@@ -69,12 +69,9 @@ TEST_P(AttentionTest, HeadDimNotAMultipleOf16UsesThePortableKernel) {
 // With bf16_products the CPU backend takes the bf16 kernel when it can (AVX-512 path, a CPU with
 // AVX512_BF16, a head_dim it supports) for the blocks that repay packing their keys (at least 16
 // queries per kv head); it then matches the double reference on bf16-rounded
-// q, k, v within kBf16Tolerance: the softmax weights are also rounded to bf16 (relative error
-// <= 2^-8 each) before P.V and every output is a convex combination of values |v| <= 1, so
-// |error| <= 2^-8; 1e-4 more covers the f32 accumulation of scores (|scale * q.k| <= ~100 here)
-// and of the outputs. Otherwise it computes in f32, exactly as without the flag (tolerance 1e-5
-// against the reference on the unrounded inputs).
-constexpr double kBf16Tolerance = 1.0 / 256 + 1e-4;
+// q, k, v within testing::kBf16AttentionTolerance (the scores here: |scale * q.k| <= ~100).
+// Otherwise it computes in f32, exactly as without the flag (tolerance 1e-5 against the
+// reference on the unrounded inputs).
 
 bool takes_bf16_kernel(KernelPath path, const AttentionParams& p,
                        const testing::HostAttentionBlock& b) {
@@ -82,11 +79,6 @@ bool takes_bf16_kernel(KernelPath path, const AttentionParams& p,
   block.q_count = b.q_count;
   return path == KernelPath::kAvx512 && cpu::cpu_has_avx512_bf16() &&
          cpu::attention_bf16_supports(p) && cpu::attention_bf16_pays_off(block, p);
-}
-
-std::vector<float> rounded_to_bf16(std::vector<float> values) {
-  for (float& x : values) x = bf16_to_f32(f32_to_bf16(x));
-  return values;
 }
 
 // Like testing::check_attention (q a strided column slice, k and v column slices of one fused
@@ -120,13 +112,10 @@ void check_bf16_attention(KernelPath path, AttentionParams p, Blocks blocks, int
     testing::HostAttentionBlock& b = blocks[i];
     const auto k = testing::random_values(b.k_count * kv_width, seed + 100 + 2 * i, -3.0f, 3.0f);
     const auto v = testing::random_values(b.k_count * kv_width, seed + 101 + 2 * i);
-    std::vector<float> fused(b.k_count * 2 * kv_width);
-    for (int64_t j = 0; j < b.k_count; ++j) {
-      std::copy_n(&k[j * kv_width], kv_width, &fused[j * 2 * kv_width]);
-      std::copy_n(&v[j * kv_width], kv_width, &fused[j * 2 * kv_width + kv_width]);
-    }
-    rounded[i].k = rounds ? rounded_to_bf16(k) : k;
-    rounded[i].v = rounds ? rounded_to_bf16(v) : v;
+    const std::vector<float> fused =
+        testing::keys_beside_values(k, v, b.k_count, kv_width, 2 * kv_width);
+    rounded[i].k = rounds ? testing::rounded_to_bf16(k) : k;
+    rounded[i].v = rounds ? testing::rounded_to_bf16(v) : v;
     kv.push_back(testing::device_matrix(*backend, fused, b.k_count, 2 * kv_width));
     const TensorView all = kv.back().view();
     device_blocks.push_back({b.q_begin, b.q_count, all.cols_slice(0, kv_width),
@@ -137,8 +126,8 @@ void check_bf16_attention(KernelPath path, AttentionParams p, Blocks blocks, int
   ASSERT_TRUE(s.ok()) << s.to_string();
   testing::expect_close(
       testing::host_values(*backend, out_t.view()),
-      testing::reference_attention(rounds ? rounded_to_bf16(q) : q, rounded, p, initial),
-      rounds ? kBf16Tolerance : 1e-5);
+      testing::reference_attention(rounds ? testing::rounded_to_bf16(q) : q, rounded, p, initial),
+      rounds ? testing::kBf16AttentionTolerance : 1e-5);
 }
 
 TEST_P(AttentionTest, Bf16VisionSegmentsOfOddLengthsHeadDim80) {

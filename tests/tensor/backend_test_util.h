@@ -77,6 +77,31 @@ inline std::vector<float> padded(const std::vector<float>& values, int64_t rows,
   return wide;
 }
 
+// K and V ([rows, width] each) side by side in rows of `stride` >= 2 * width floats, the other
+// columns `fill`: the KV-cache-like layout attention tests read through column slices.
+inline std::vector<float> keys_beside_values(const std::vector<float>& k,
+                                             const std::vector<float>& v, int64_t rows,
+                                             int64_t width, int64_t stride, float fill = 0.0f) {
+  std::vector<float> fused(static_cast<size_t>(rows * stride), fill);
+  for (int64_t j = 0; j < rows; ++j) {
+    std::copy_n(&k[j * width], width, &fused[j * stride]);
+    std::copy_n(&v[j * width], width, &fused[j * stride + width]);
+  }
+  return fused;
+}
+
+// `values` rounded to bf16 (nearest even) and widened back: inputs a bf16 kernel reads exactly.
+inline std::vector<float> rounded_to_bf16(std::vector<float> values) {
+  for (float& x : values) x = bf16_to_f32(f32_to_bf16(x));
+  return values;
+}
+
+// Attention with bf16 products (AttentionParams::bf16_products) on q, k, v that are bf16 values
+// already, against the double reference: the softmax weights are rounded to bf16 (relative
+// error <= 2^-8 each) before P.V and every output is a convex combination of values |v| <= 1,
+// so |error| <= 2^-8; 1e-4 more covers the f32 accumulation of the scores and the outputs.
+inline constexpr double kBf16AttentionTolerance = 1.0 / 256 + 1e-4;
+
 // Columns [begin, begin + count) of `values` (row-major [rows, row_stride]): the host image of
 // a column slice, unstrided (what the references take).
 inline std::vector<float> host_columns(const std::vector<float>& values, int64_t rows,
@@ -195,11 +220,8 @@ inline void check_attention(Backend& backend, const AttentionParams& p,
   for (HostAttentionBlock& b : blocks) {
     b.k = random_values(b.k_count * kv_width, block_seed++, -3.0f, 3.0f);
     b.v = random_values(b.k_count * kv_width, block_seed++);
-    std::vector<float> fused(b.k_count * 2 * kv_width);
-    for (int64_t j = 0; j < b.k_count; ++j) {
-      std::copy_n(&b.k[j * kv_width], kv_width, &fused[j * 2 * kv_width]);
-      std::copy_n(&b.v[j * kv_width], kv_width, &fused[j * 2 * kv_width + kv_width]);
-    }
+    const std::vector<float> fused =
+        keys_beside_values(b.k, b.v, b.k_count, kv_width, 2 * kv_width);
     kv.push_back(device_matrix(backend, fused, b.k_count, 2 * kv_width));
     const TensorView all = kv.back().view();
     device_blocks.push_back({b.q_begin, b.q_count, all.cols_slice(0, kv_width),
@@ -217,32 +239,24 @@ inline void check_attention(Backend& backend, const AttentionParams& p,
 // kernels must follow the row stride, and compares it with reference_attention on the same
 // values. q, k and v are bf16 values to begin with, so rounding them in a kernel changes nothing
 // the reference misses; what is left is p rounded to bf16 (relative 2^-8 at most) on convex
-// combinations of |v| <= 1, plus f32 accumulation.
+// combinations of |v| <= 1, plus f32 accumulation (kBf16AttentionTolerance).
 inline void check_attention_bf16_products(Backend& backend, AttentionParams p,
                                           std::vector<HostAttentionBlock> blocks, int64_t rows,
                                           uint32_t seed, DType kv_dtype = DType::kBF16) {
-  constexpr double kBf16Tolerance = 1.0 / 256 + 1e-4;
-  const auto rounded = [](std::vector<float> values) {
-    for (float& x : values) x = bf16_to_f32(f32_to_bf16(x));
-    return values;
-  };
   p.bf16_products = true;
   const int64_t width = int64_t{p.num_heads} * p.head_dim;
   const int64_t kv_width = int64_t{p.num_kv_heads} * p.head_dim;
-  const auto q = rounded(random_values(rows * width, seed, -3.0f, 3.0f));
+  const auto q = rounded_to_bf16(random_values(rows * width, seed, -3.0f, 3.0f));
   const auto initial = random_values(rows * width, seed + 1);
   Tensor q_t = device_matrix(backend, q, rows, width);
   Tensor out_t = device_matrix(backend, initial, rows, width);
   std::vector<Tensor> caches;
   std::vector<AttentionBlock> device_blocks;
   for (HostAttentionBlock& b : blocks) {
-    b.k = rounded(random_values(b.k_count * kv_width, ++seed, -3.0f, 3.0f));
-    b.v = rounded(random_values(b.k_count * kv_width, ++seed));
-    std::vector<float> fused(b.k_count * 2 * kv_width);
-    for (int64_t j = 0; j < b.k_count; ++j) {
-      std::copy_n(&b.k[j * kv_width], kv_width, &fused[j * 2 * kv_width]);
-      std::copy_n(&b.v[j * kv_width], kv_width, &fused[j * 2 * kv_width + kv_width]);
-    }
+    b.k = rounded_to_bf16(random_values(b.k_count * kv_width, ++seed, -3.0f, 3.0f));
+    b.v = rounded_to_bf16(random_values(b.k_count * kv_width, ++seed));
+    const std::vector<float> fused =
+        keys_beside_values(b.k, b.v, b.k_count, kv_width, 2 * kv_width);
     Tensor wide = device_matrix(backend, fused, b.k_count, 2 * kv_width);
     if (kv_dtype == DType::kBF16) {
       auto cache = backend.allocate(DType::kBF16, b.k_count, 2 * kv_width);
@@ -260,7 +274,7 @@ inline void check_attention_bf16_products(Backend& backend, AttentionParams p,
   const Status s = backend.synchronize();
   ASSERT_TRUE(s.ok()) << s.to_string();
   expect_close(host_values(backend, out_t.view()), reference_attention(q, blocks, p, initial),
-               kBf16Tolerance);
+               kBf16AttentionTolerance);
 }
 
 }  // namespace vcap::tensor::testing

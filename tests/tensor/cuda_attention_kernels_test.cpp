@@ -23,15 +23,8 @@ namespace vcap::tensor::testing {
 namespace {
 
 // With bf16 products q, k and v are bf16 values to begin with (the kernel's own rounding of
-// them changes nothing); what is left is p rounded to bf16 on convex combinations of |v| <= 1
-// (see check_attention_bf16_products). In f32 only the order of the sums differs.
-constexpr double kBf16Tolerance = 1.0 / 256 + 1e-4;
+// them changes nothing): kBf16AttentionTolerance. In f32 only the order of the sums differs.
 constexpr double kF32Tolerance = 1e-5;
-
-std::vector<float> rounded_to_bf16(std::vector<float> values) {
-  for (float& x : values) x = bf16_to_f32(f32_to_bf16(x));
-  return values;
-}
 
 template <int kSlots>
 void run_f32_items(const cuda::AttentionLaunch& launch) {
@@ -57,7 +50,8 @@ void run_mma_items(const cuda::AttentionLaunch& launch) {
 // `target_items` > the plan's tiles splits key ranges into parts of at least one key tile.
 void check(const AttentionParams& p, std::vector<HostAttentionBlock> blocks, int64_t rows,
            uint32_t seed, DType kv_dtype, int target_items) {
-  ASSERT_TRUE(!p.bf16_products || cuda::attention_mma_supports(p.head_dim));
+  ASSERT_TRUE(!p.bf16_products || cuda::attention_mma_supports(p.head_dim))
+      << "bf16 products at this head_dim would test the f32 kernel";
   const auto prepared = [&](std::vector<float> values) {
     return p.bf16_products || kv_dtype == DType::kBF16 ? rounded_to_bf16(std::move(values))
                                                        : values;
@@ -75,11 +69,8 @@ void check(const AttentionParams& p, std::vector<HostAttentionBlock> blocks, int
   for (HostAttentionBlock& b : blocks) {
     b.k = prepared(random_values(b.k_count * kv_width, ++seed, -3.0f, 3.0f));
     b.v = prepared(random_values(b.k_count * kv_width, ++seed));
-    std::vector<float> fused(b.k_count * kv_stride, std::nanf(""));
-    for (int64_t j = 0; j < b.k_count; ++j) {
-      std::copy_n(&b.k[j * kv_width], kv_width, &fused[j * kv_stride]);
-      std::copy_n(&b.v[j * kv_width], kv_width, &fused[j * kv_stride + kv_width]);
-    }
+    std::vector<float> fused =
+        keys_beside_values(b.k, b.v, b.k_count, kv_width, kv_stride, std::nanf(""));
     std::byte* data = nullptr;
     if (kv_dtype == DType::kBF16) {
       std::vector<uint16_t>& bits = bf16_storage.emplace_back(fused.size());
@@ -103,34 +94,14 @@ void check(const AttentionParams& p, std::vector<HostAttentionBlock> blocks, int
                             width};
   const cuda::AttentionLaunch launch =
       cuda::make_attention_launch(plan, plan.tables.data(), out_view, q_view, partials.data(), p);
-  switch (p.bf16_products ? p.head_dim : -(p.head_dim + 31) / 32) {
-    case 64:
-      run_mma_items<64>(launch);
-      break;
-    case 80:
-      run_mma_items<80>(launch);
-      break;
-    case 128:
-      run_mma_items<128>(launch);
-      break;
-    case -1:
-      run_f32_items<1>(launch);
-      break;
-    case -2:
-      run_f32_items<2>(launch);
-      break;
-    case -3:
-      run_f32_items<3>(launch);
-      break;
-    default:
-      run_f32_items<4>(launch);
-      break;
-  }
+  cuda::with_attention_kernel(
+      p.head_dim, p.bf16_products, [&](auto dim) { run_mma_items<decltype(dim)::value>(launch); },
+      [&](auto slots) { run_f32_items<decltype(slots)::value>(launch); });
   cuda::simt::emulate_grid(
       launch.combine_count, cuda::kAttentionThreads, 0,
       [&](int block, uint32_t*) { cuda::attention_combine_block(launch, block); });
   expect_close(out, reference_attention(q, blocks, p, initial),
-               p.bf16_products ? kBf16Tolerance : kF32Tolerance);
+               p.bf16_products ? kBf16AttentionTolerance : kF32Tolerance);
 }
 
 AttentionParams params(int heads, int kv_heads, int dim, bool bf16_products = true) {

@@ -48,42 +48,15 @@ cudaError_t launch_f32_slots(cudaStream_t stream, const AttentionLaunch& launch)
   return cudaGetLastError();
 }
 
-// The f32 kernel, instantiated for head_dim up to 32 * kSlots.
-cudaError_t launch_f32(cudaStream_t stream, const AttentionLaunch& launch) {
-  switch ((launch.head_dim + simt::kWarpSize - 1) / simt::kWarpSize) {
-    case 1:
-      return launch_f32_slots<1>(stream, launch);
-    case 2:
-      return launch_f32_slots<2>(stream, launch);
-    case 3:
-      return launch_f32_slots<3>(stream, launch);
-    default:
-      return launch_f32_slots<4>(stream, launch);
-  }
-}
-
 }  // namespace
 
 cudaError_t launch_attention(cudaStream_t stream, const AttentionLaunch& launch) {
   if (launch.item_count == 0) return cudaSuccess;
   if (launch.head_dim <= 0 || launch.head_dim > kAttentionMaxHeadDim) return cudaErrorInvalidValue;
-  cudaError_t error = cudaSuccess;
-  const int mma_dim =
-      launch.bf16_products != 0 && attention_mma_supports(launch.head_dim) ? launch.head_dim : 0;
-  switch (mma_dim) {
-    case 64:
-      error = launch_mma<64>(stream, launch);
-      break;
-    case 80:
-      error = launch_mma<80>(stream, launch);
-      break;
-    case 128:
-      error = launch_mma<128>(stream, launch);
-      break;
-    default:
-      error = launch_f32(stream, launch);
-      break;
-  }
+  const cudaError_t error = with_attention_kernel(
+      launch.head_dim, launch.bf16_products != 0,
+      [&](auto dim) { return launch_mma<decltype(dim)::value>(stream, launch); },
+      [&](auto slots) { return launch_f32_slots<decltype(slots)::value>(stream, launch); });
   if (error != cudaSuccess || launch.combine_count == 0) return error;
   attention_combine_kernel<<<launch.combine_count, kThreads, 0, stream>>>(launch);
   return cudaGetLastError();

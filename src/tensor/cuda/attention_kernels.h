@@ -9,6 +9,7 @@
 #include <cmath>
 #include <cstddef>
 #include <cstdint>
+#include <type_traits>
 
 #include "tensor/cuda/attention_types.h"
 #include "tensor/cuda/simt.h"
@@ -16,6 +17,35 @@
 namespace vcap::tensor::cuda {
 
 constexpr int kAttentionThreads = 128;  // 4 warps per thread block, both kernels
+
+// The head dims the tensor-core kernel (attention_mma.h) is built for.
+VCAP_HOST_DEVICE constexpr bool attention_mma_supports(int head_dim) {
+  return head_dim == 64 || head_dim == 80 || head_dim == 128;
+}
+
+// Calls the kernel choice for a launch with `head_dim` and `bf16_products`, and returns what it
+// returns: `mma(std::integral_constant<int, head_dim>)` for the tensor-core kernel, else
+// `f32(std::integral_constant<int, slots>)` for the f32 kernel with head_dim <= 32 * slots
+// output columns per thread. The one choice both for the GPU (attention.cu) and for the tests'
+// emulator.
+template <class Mma, class F32>
+auto with_attention_kernel(int head_dim, bool bf16_products, Mma&& mma, F32&& f32) {
+  if (bf16_products && attention_mma_supports(head_dim)) {
+    if (head_dim == 64) return mma(std::integral_constant<int, 64>{});
+    if (head_dim == 80) return mma(std::integral_constant<int, 80>{});
+    return mma(std::integral_constant<int, 128>{});
+  }
+  switch ((head_dim + simt::kWarpSize - 1) / simt::kWarpSize) {
+    case 1:
+      return f32(std::integral_constant<int, 1>{});
+    case 2:
+      return f32(std::integral_constant<int, 2>{});
+    case 3:
+      return f32(std::integral_constant<int, 3>{});
+    default:
+      return f32(std::integral_constant<int, 4>{});
+  }
+}
 
 // Keys [0, end) are visible to block-relative query row `row`; 0 for rows outside the block.
 VCAP_SIMT_FN int64_t visible_end(const AttentionBlockDesc& block, int64_t row) {

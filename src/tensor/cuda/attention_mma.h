@@ -27,10 +27,6 @@ constexpr int kMmaValuePitch = kMmaKeys / 2 + 4;  // words per row of V^T
 // bank (pitch 36 = 4 mod 32); the fragment reads stay conflict-free (their 8 rows share d / 8).
 VCAP_SIMT_FN int value_swizzle(int d) { return (d >> 3) & 3; }
 
-VCAP_HOST_DEVICE constexpr bool attention_mma_supports(int head_dim) {
-  return head_dim == 64 || head_dim == 80 || head_dim == 128;
-}
-
 VCAP_HOST_DEVICE constexpr int attention_mma_key_pitch(int head_dim) { return head_dim / 2 + 4; }
 
 VCAP_HOST_DEVICE constexpr size_t attention_mma_shared_bytes(int head_dim) {

@@ -7,7 +7,7 @@
 
 #include "tensor/cuda/attention.h"
 #include "tensor/cuda/attention_f32.h"
-#include "tensor/cuda/attention_mma.h"
+#include "tensor/cuda/attention_kernels.h"
 #include "tensor/cuda/attention_plan.h"
 #include "tensor/cuda/cuda_context.h"
 #include "tensor/cuda/elementwise.h"
