@@ -27,6 +27,7 @@
 #include <thread>
 #include <vector>
 
+#include "model/gemm_work.h"
 #include "model/generator.h"
 #include "model/qwen2vl.h"
 #include "model/test_model.h"
@@ -87,26 +88,16 @@ bool parse_args(int argc, char** argv, Args& args) {
          args.prefill_rows >= 1;
 }
 
-// FLOPs of the vision tower on `patches` patches in segments of `segment` rows (GEMMs and,
-// unless `gemms_only`, attention; the same count as bench/model_bench.cpp).
-double vision_flops(const model::VisionDims& v, int64_t patches, int64_t segment,
-                    bool gemms_only = false) {
-  const double e = v.embed_dim;
-  const double per_patch_block = 2 * e * 3 * e + 2 * e * e + 2 * 2 * e * v.mlp_hidden;
-  const double attention = gemms_only ? 0.0 : 2.0 * 2.0 * segment * e;
-  const double merger = 2.0 * v.merged_dim() * v.merged_dim() + 2.0 * v.merged_dim() * v.out_hidden;
-  return patches * (2.0 * v.patch_features() * e + v.depth * (per_patch_block + attention)) +
-         patches / 4.0 * merger;
+// Attention FLOPs (Q.K^T and P.V) of the vision tower on `patches` patches in segments of
+// `segment` rows, and of the decoder layers for `tokens` new tokens after `past` cached ones;
+// the GEMMs are counted by model/gemm_work.h, as `vcap bench` counts them.
+double vision_attention_flops(const model::VisionDims& v, int64_t patches, int64_t segment) {
+  return static_cast<double>(patches) * v.depth * 2.0 * 2.0 * segment * v.embed_dim;
 }
 
-// FLOPs of the decoder layers for `tokens` new tokens after `past` cached ones (no lm_head;
-// GEMMs and, unless `gemms_only`, attention).
-double text_flops(const model::TextDims& t, int64_t tokens, int64_t past, bool gemms_only = false) {
-  const double h = t.hidden_size;
-  const double per_token =
-      2 * h * (t.q_dim() + 2 * t.kv_dim()) + 2.0 * t.q_dim() * h + 2 * 3 * h * t.intermediate_size;
-  const double keys = gemms_only ? 0.0 : past + (tokens + 1) / 2.0;
-  return t.num_layers * tokens * (per_token + 2.0 * 2.0 * keys * t.q_dim());
+double text_attention_flops(const model::TextDims& t, int64_t tokens, int64_t past) {
+  const double keys = past + (tokens + 1) / 2.0;
+  return static_cast<double>(t.num_layers) * tokens * 2.0 * 2.0 * keys * t.q_dim();
 }
 
 // The dense bf16 tensor-core peak (f32 accumulation) of `device` in FLOP/s and where the figure
@@ -183,20 +174,20 @@ int run(const Args& args) {
   std::printf("# gpu_model_bench on %s\n", tensor::cuda_device_summary().c_str());
   const fs::path dir = ensure_model(args);
   if (dir.empty()) return fail(Status::internal("could not generate the 2B checkpoint"));
-  auto backend =
-      tensor::make_cuda_backend(tensor::CudaBackendOptions{args.device, args.profile});
+  auto backend = tensor::make_cuda_backend(tensor::CudaBackendOptions{args.device, args.profile});
   if (!backend.ok()) return fail(backend.status());
   auto start = Clock::now();
   auto loaded = model::Qwen2VL::load(dir, **backend, args.precision);
   if (!loaded.ok()) return fail(loaded.status());
   loaded->set_chunks({model::ChunkOptions::for_gpu().vision_rows, args.prefill_rows});
   const model::Qwen2VL& m = *loaded;
-  std::printf("model %s, %s, loaded in %.1f s, weights %.2f GiB, backend %s, chunks: vision %lld "
-              "rows, prefill %lld rows\n",
-              dir.c_str(), tensor::precision_name(args.precision), seconds_since(start),
-              m.weight_bytes() / 1073741824.0, (*backend)->name().c_str(),
-              static_cast<long long>(m.chunks().vision_rows),
-              static_cast<long long>(m.chunks().prefill_rows));
+  std::printf(
+      "model %s, %s, loaded in %.1f s, weights %.2f GiB, backend %s, chunks: vision %lld "
+      "rows, prefill %lld rows\n",
+      dir.c_str(), tensor::precision_name(args.precision), seconds_since(start),
+      m.weight_bytes() / 1073741824.0, (*backend)->name().c_str(),
+      static_cast<long long>(m.chunks().vision_rows),
+      static_cast<long long>(m.chunks().prefill_rows));
 
   const model::VisionGrid grid{std::max<int64_t>(1, std::llround(args.clip_seconds * 2)), 28, 52};
   // Warm-up: one short clip (plans, pools, kernel loading stay out of the numbers).
@@ -235,9 +226,14 @@ int run(const Args& args) {
   const model::VisionDims& v = m.dims().vision;
   const model::TextDims& text = m.dims().text;
   const int64_t prompt = t.prompt_tokens / args.batch;
-  const double vf = args.batch * vision_flops(v, grid.num_patches(), grid.h * grid.w);
-  const double pf = args.batch * text_flops(text, prompt, 0);
-  const double df = args.batch * text_flops(text, 1, prompt + t.decode_steps / 2) * t.decode_steps;
+  const double vision_gemm = args.batch * model::vision_gemm_flops(v, grid.num_patches());
+  const double prefill_gemm = args.batch * model::decoder_gemm_flops(text, prompt);
+  const double vf =
+      vision_gemm + args.batch * vision_attention_flops(v, grid.num_patches(), grid.h * grid.w);
+  const double pf = prefill_gemm + args.batch * text_attention_flops(text, prompt, 0);
+  const double df = args.batch * t.decode_steps *
+                    (model::decoder_gemm_flops(text, 1) +
+                     text_attention_flops(text, 1, prompt + t.decode_steps / 2));
   // MFU as the issue counts it: GEMM FLOPs only, over the dense bf16 peak.
   std::string peak_source;
   const double peak = bf16_dense_peak(args.device, peak_source);
@@ -247,9 +243,6 @@ int run(const Args& args) {
                             "%"
                       : std::string("n/a");
   };
-  const double vision_gemm =
-      args.batch * vision_flops(v, grid.num_patches(), grid.h * grid.w, true);
-  const double prefill_gemm = args.batch * text_flops(text, prompt, 0, true);
   std::printf(
       "clip %.1f s: grid (%lld, %lld, %lld), %lld prompt tokens, batch %lld, %lld new "
       "tokens each; bf16 dense peak %.0f TFLOP/s (%s)\n\n"
@@ -271,9 +264,10 @@ int run(const Args& args) {
   std::printf("\ntotal %.2f s: %.2f clips/s (at %lld new tokens per clip)\n", total,
               args.batch / total, static_cast<long long>(args.new_tokens));
   if (args.profile) {
-    std::printf("\n## GPU time per op (profiled: events around every op slow the run a little)"
-                "\n\n%s",
-                tensor::cuda_profile_report(**backend).c_str());
+    std::printf(
+        "\n## GPU time per op (profiled: events around every op slow the run a little)"
+        "\n\n%s",
+        tensor::cuda_profile_report(**backend).c_str());
   }
   return 0;
 }
