@@ -56,12 +56,13 @@ Status clear_or_refuse_stale(const CaptionOptions& options, const std::filesyste
   for (const auto& [rank, world] : *journals) {
     const std::filesystem::path path = journal_path(output, rank, world);
     const bool mine = rank == shard.rank && world == shard.world_size;
-    bool discard = options.restart && (mine || world != shard.world_size);
-    if (world != shard.world_size && !options.restart) {
+    const bool stale = world != shard.world_size;
+    bool discard = options.restart && (mine || stale);
+    if (stale && !options.restart) {
       Result<bool> records = has_records(path);
       discard = records.ok() && !*records;  // an unreadable one is refused below, as it was
     }
-    if (world != shard.world_size && !discard) {
+    if (stale && !discard) {
       return Status::invalid_argument(
           "found " + path.string() + " from a run with world size " + std::to_string(world) +
           " (this run has " + std::to_string(shard.world_size) +

@@ -31,9 +31,10 @@ constexpr int kWarpSize = 32;
 
 // One warp's 16x8 f32 tile c += a * b, a a 16x16 bf16 tile (row-major), b a 16x8 bf16 tile
 // (column-major), each thread holding its fragment: with g = lane / 4 and t = lane % 4,
-//   a[0] = A[g][2t, 2t+1]   a[1] = A[g+8][2t, 2t+1]   a[2] = A[g][2t+8, 2t+9]   a[3] = A[g+8][2t+8,
-//   2t+9] b0 = B[2t, 2t+1][g]     b1 = B[2t+8, 2t+9][g] c = C[g][2t], C[g][2t+1], C[g+8][2t],
-//   C[g+8][2t+1]
+//   a[0] = A[g][2t, 2t+1]     a[1] = A[g+8][2t, 2t+1]
+//   a[2] = A[g][2t+8, 2t+9]   a[3] = A[g+8][2t+8, 2t+9]
+//   b0 = B[2t, 2t+1][g]       b1 = B[2t+8, 2t+9][g]
+//   c = C[g][2t], C[g][2t+1], C[g+8][2t], C[g+8][2t+1]
 // where each 32-bit word holds two bf16, the lower-indexed element in the low half.
 #if defined(__CUDACC__)
 VCAP_SIMT_FN int thread_rank() { return static_cast<int>(threadIdx.x); }
