@@ -1,5 +1,6 @@
 // gpu_ops_bench: the CUDA backend's matmul against a bare cuBLASLt call on the random 2B model's
-// shapes (Qwen2-VL-2B: vision chunk of 8192 patches, prefill chunk of 1024 tokens, decode), and
+// shapes (Qwen2-VL-2B: vision chunk of 8192 patches, the default clip's 7306-token prompt in one
+// prefill chunk as a GPU runs it (model::ChunkOptions::for_gpu), decode), and
 // its attention at the vision size (segments of 1456 patches, 16 heads of 80) and the LLM size
 // (a 7306-token causal prompt, 12 query / 2 kv heads of 128; decode over that cache), each in
 // f32 on CUDA cores and with bf16 products on tensor cores (the bf16 model path).
@@ -179,8 +180,8 @@ void bench_matmul(tensor::Backend& backend, int repeats) {
       {"vision qkv", 8192, 1280, 3840},       {"vision proj", 8192, 1280, 1280},
       {"vision fc1", 8192, 1280, 5120},       {"vision fc2", 8192, 5120, 1280},
       {"merger mlp.0", 2048, 5120, 5120},     {"merger mlp.2", 2048, 5120, 1536},
-      {"llm qkv (prefill)", 1024, 1536, 2048}, {"llm o_proj (prefill)", 1024, 1536, 1536},
-      {"llm gate_up (prefill)", 1024, 1536, 17920}, {"llm down (prefill)", 1024, 8960, 1536},
+      {"llm qkv (prefill)", 7306, 1536, 2048}, {"llm o_proj (prefill)", 7306, 1536, 1536},
+      {"llm gate_up (prefill)", 7306, 1536, 17920}, {"llm down (prefill)", 7306, 8960, 1536},
       {"llm gate_up (decode 1)", 1, 1536, 17920}, {"llm down (decode 1)", 1, 8960, 1536},
       {"llm gate_up (decode 8)", 8, 1536, 17920}, {"lm_head (decode 1)", 1, 1536, 151936},
   };
