@@ -18,24 +18,44 @@ Status assign(Result<T> r, T& out) {
   return Status();
 }
 
+struct WorkspaceSlot {
+  tensor::Tensor TextWorkspace::*tensor;
+  tensor::DType dtype;
+  int64_t cols;
+};
+
+std::vector<WorkspaceSlot> workspace_plan(const TextDims& dims, tensor::DType weights) {
+  const auto f32 = tensor::DType::kF32;
+  return {
+      {&TextWorkspace::normed, weights, dims.hidden_size},
+      {&TextWorkspace::qkv, f32, dims.q_dim() + 2 * dims.kv_dim()},
+      {&TextWorkspace::attn, weights, dims.q_dim()},
+      {&TextWorkspace::gate_up, f32, 2 * dims.intermediate_size},
+      {&TextWorkspace::act, weights, dims.intermediate_size},
+      {&TextWorkspace::cos, f32, dims.head_dim() / 2},
+      {&TextWorkspace::sin, f32, dims.head_dim() / 2},
+  };
+}
+
 }  // namespace
 
 Result<TextWorkspace> TextWorkspace::allocate(tensor::Backend& backend, const TextDims& dims,
-                                              int64_t rows) {
+                                              int64_t rows, tensor::DType weights) {
   TextWorkspace ws;
   ws.rows = rows;
-  const std::pair<tensor::Tensor*, int64_t> plan[] = {
-      {&ws.normed, dims.hidden_size},    {&ws.qkv, dims.q_dim() + 2 * dims.kv_dim()},
-      {&ws.attn, dims.q_dim()},          {&ws.gate_up, 2 * dims.intermediate_size},
-      {&ws.act, dims.intermediate_size}, {&ws.cos, dims.head_dim() / 2},
-      {&ws.sin, dims.head_dim() / 2},
-  };
-  for (const auto& [tensor, cols] : plan) {
-    if (Status s = assign(backend.allocate(tensor::DType::kF32, rows, cols), *tensor); !s.ok()) {
-      return s.with_context("text workspace");
-    }
+  for (const WorkspaceSlot& slot : workspace_plan(dims, weights)) {
+    Status s = assign(backend.allocate(slot.dtype, rows, slot.cols), ws.*slot.tensor);
+    if (!s.ok()) return s.with_context("text workspace");
   }
   return ws;
+}
+
+int64_t TextWorkspace::bytes(const TextDims& dims, int64_t rows, tensor::DType weights) {
+  int64_t total = 0;
+  for (const WorkspaceSlot& slot : workspace_plan(dims, weights)) {
+    total += rows * slot.cols * static_cast<int64_t>(tensor::dtype_size(slot.dtype));
+  }
+  return total;
 }
 
 Result<DecoderLayer> DecoderLayer::load(WeightLoader& loader, const TextDims& dims, int64_t index) {

@@ -26,19 +26,24 @@ struct SequenceRows {
   KvCache* cache = nullptr;
 };
 
-// Scratch activations for up to `rows` rows; views are taken with rows_slice(0, n).
+// Scratch activations for up to `rows` rows; views are taken with rows_slice(0, n). The
+// activations that only feed matmuls (normed, attn, act) are of the weights' dtype: with bf16
+// weights the ops that write them round to bf16 there (tensor/backend.h, bf16 matmul inputs).
 struct TextWorkspace {
   int64_t rows = 0;
-  tensor::Tensor normed;   // [rows, hidden]
+  tensor::Tensor normed;   // [rows, hidden]                               (matmul input)
   tensor::Tensor qkv;      // [rows, q_dim + 2*kv_dim]
-  tensor::Tensor attn;     // [rows, q_dim]
+  tensor::Tensor attn;     // [rows, q_dim]                                (matmul input)
   tensor::Tensor gate_up;  // [rows, 2*intermediate]
-  tensor::Tensor act;      // [rows, intermediate]    silu(gate) * up
+  tensor::Tensor act;      // [rows, intermediate]    silu(gate) * up      (matmul input)
   tensor::Tensor cos;      // [rows, head_dim/2]      M-RoPE table of these rows
   tensor::Tensor sin;      // [rows, head_dim/2]
 
+  // `weights`: the dtype of the decoder's weights.
   static Result<TextWorkspace> allocate(tensor::Backend& backend, const TextDims& dims,
-                                        int64_t rows);
+                                        int64_t rows, tensor::DType weights);
+  // The bytes allocate() takes.
+  static int64_t bytes(const TextDims& dims, int64_t rows, tensor::DType weights);
 };
 
 struct DecoderLayer {

@@ -52,7 +52,7 @@ struct Generator::Scratch {
   int64_t rows = 0;
   TextWorkspace ws;
   tensor::Tensor hidden;           // [rows, hidden]
-  tensor::Tensor normed;           // [max_batch, hidden] final-norm rows for the head
+  tensor::Tensor normed;           // [max_batch, hidden] final-norm rows for the head (matmul input)
   tensor::Tensor logits;           // [max_batch, vocab]
   std::vector<float> host_logits;  // [max_batch, vocab]
 };
@@ -89,11 +89,12 @@ Status Generator::ensure_scratch(int64_t rows) {
   const TextDims& dims = model_.dims().text;
   auto scratch = std::make_unique<Scratch>();
   scratch->rows = rows;
-  auto ws = TextWorkspace::allocate(backend, dims, rows);
+  const tensor::DType weights = tensor::weight_dtype(model_.precision());
+  auto ws = TextWorkspace::allocate(backend, dims, rows, weights);
   if (!ws.ok()) return ws.status();
   scratch->ws = std::move(ws).value();
   auto hidden = backend.allocate(tensor::DType::kF32, rows, dims.hidden_size);
-  auto normed = backend.allocate(tensor::DType::kF32, options_.max_batch, dims.hidden_size);
+  auto normed = backend.allocate(weights, options_.max_batch, dims.hidden_size);
   auto logits = backend.allocate(tensor::DType::kF32, options_.max_batch, dims.vocab_size);
   for (const auto* r : {&hidden, &normed, &logits}) {
     if (!r->ok()) return r->status().with_context("generator scratch");

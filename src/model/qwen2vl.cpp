@@ -98,20 +98,17 @@ int64_t Qwen2VL::estimate_memory_bytes(const MemoryPlan& plan) const {
   const VisionDims& v = dims_.vision;
   const TextDims& t = dims_.text;
   constexpr int64_t kF32 = 4;
+  const tensor::DType weights = tensor::weight_dtype(precision_);
   const int64_t groups = v.merge_size * v.merge_size;
   // Vision: one chunk of whole frame pairs (the workspace), the features of every clip.
   const int64_t vision_rows = std::min(plan.vision_patches, chunks_.vision_rows);
-  const int64_t vision_ws =
-      vision_rows * (6 * v.embed_dim + v.mlp_hidden + v.patch_features() + v.head_dim()) * kF32 +
-      vision_rows / groups * v.merged_dim() * kF32;
+  const int64_t vision_ws = VisionWorkspace::bytes(v, vision_rows, weights);
   const int64_t features = plan.vision_patches / groups * t.hidden_size * kF32;
-  // Text: one prefill chunk (or the decode batch), KV caches, logits.
+  // Text: one prefill chunk (or the decode batch) with its hidden rows, KV caches, logits.
   const int64_t text_rows =
       std::max(std::min(plan.prompt_tokens, chunks_.prefill_rows), plan.batch);
-  const int64_t text_ws = text_rows *
-                          (2 * t.hidden_size + t.q_dim() * 2 + 2 * t.kv_dim() +
-                           3 * t.intermediate_size + t.head_dim()) *
-                          kF32;
+  const int64_t text_ws =
+      TextWorkspace::bytes(t, text_rows, weights) + text_rows * t.hidden_size * kF32;
   const int64_t kv =
       plan.batch * (plan.prompt_tokens + plan.max_new_tokens) * KvCache::bytes_per_token(t, kv_cache_dtype());
   const int64_t logits = 2 * plan.batch * t.vocab_size * kF32;  // device + host copy

@@ -26,23 +26,51 @@ Status assign(Result<tensor::Weight> r, tensor::Weight& out) {
 
 }  // namespace
 
-Result<VisionWorkspace> VisionWorkspace::allocate(tensor::Backend& backend, const VisionDims& dims,
-                                                  int64_t rows) {
-  VisionWorkspace ws;
+namespace {
+
+struct WorkspaceSlot {
+  tensor::Tensor VisionWorkspace::*tensor;
+  tensor::DType dtype;
+  int64_t rows;
+  int64_t cols;
+};
+
+std::vector<WorkspaceSlot> workspace_plan(const VisionDims& dims, int64_t rows,
+                                          tensor::DType weights) {
   const auto f32 = tensor::DType::kF32;
-  const std::pair<tensor::Tensor*, std::pair<int64_t, int64_t>> plan[] = {
-      {&ws.hidden, {rows, dims.embed_dim}},        {&ws.normed, {rows, dims.embed_dim}},
-      {&ws.qkv, {rows, 3 * dims.embed_dim}},       {&ws.attn, {rows, dims.embed_dim}},
-      {&ws.mlp, {rows, dims.mlp_hidden}},          {&ws.merged, {rows / 4, dims.merged_dim()}},
-      {&ws.cos, {rows, dims.head_dim() / 2}},      {&ws.sin, {rows, dims.head_dim() / 2}},
-      {&ws.pixels, {rows, dims.patch_features()}},
+  const bool act_apart = weights != f32;
+  return {
+      {&VisionWorkspace::hidden, f32, rows, dims.embed_dim},
+      {&VisionWorkspace::normed, weights, rows, dims.embed_dim},
+      {&VisionWorkspace::qkv, f32, rows, 3 * dims.embed_dim},
+      {&VisionWorkspace::attn, weights, rows, dims.embed_dim},
+      {&VisionWorkspace::mlp, f32, rows, dims.mlp_hidden},
+      {&VisionWorkspace::mlp_act, weights, act_apart ? rows : 0, dims.mlp_hidden},
+      {&VisionWorkspace::merged, f32, rows / 4, dims.merged_dim()},
+      {&VisionWorkspace::cos, f32, rows, dims.head_dim() / 2},
+      {&VisionWorkspace::sin, f32, rows, dims.head_dim() / 2},
+      {&VisionWorkspace::pixels, f32, rows, dims.patch_features()},
   };
-  for (const auto& [tensor, shape] : plan) {
-    if (Status s = assign(backend.allocate(f32, shape.first, shape.second), *tensor); !s.ok()) {
-      return s.with_context("vision workspace");
-    }
+}
+
+}  // namespace
+
+Result<VisionWorkspace> VisionWorkspace::allocate(tensor::Backend& backend, const VisionDims& dims,
+                                                  int64_t rows, tensor::DType weights) {
+  VisionWorkspace ws;
+  for (const WorkspaceSlot& slot : workspace_plan(dims, rows, weights)) {
+    Status s = assign(backend.allocate(slot.dtype, slot.rows, slot.cols), ws.*slot.tensor);
+    if (!s.ok()) return s.with_context("vision workspace");
   }
   return ws;
+}
+
+int64_t VisionWorkspace::bytes(const VisionDims& dims, int64_t rows, tensor::DType weights) {
+  int64_t total = 0;
+  for (const WorkspaceSlot& slot : workspace_plan(dims, rows, weights)) {
+    total += slot.rows * slot.cols * static_cast<int64_t>(tensor::dtype_size(slot.dtype));
+  }
+  return total;
 }
 
 Result<VisionBlock> VisionBlock::load(WeightLoader& loader, const VisionDims& dims, int64_t index) {
@@ -105,8 +133,9 @@ void VisionBlock::forward(tensor::Backend& backend, const VisionDims& dims, Visi
   // H = H + fc2(quick_gelu(fc1(LN2(H)))).
   backend.layer_norm(normed, hidden, norm2_weight.view(), norm2_bias.view(), dims.norm_eps);
   backend.matmul(mlp, normed, fc1, fc1_bias.view());
-  backend.activation(mlp, Activation::kQuickGelu);
-  backend.matmul(hidden, mlp, fc2, fc2_bias.view(), MatmulAccumulate::kAddToOut);
+  const TensorView act = ws.mlp_act.rows() > 0 ? ws.mlp_act.view().rows_slice(0, n) : mlp;
+  backend.activation(act, mlp, Activation::kQuickGelu);
+  backend.matmul(hidden, act, fc2, fc2_bias.view(), MatmulAccumulate::kAddToOut);
 }
 
 Result<PatchMerger> PatchMerger::load(WeightLoader& loader, const VisionDims& dims) {
@@ -135,7 +164,7 @@ void PatchMerger::forward(tensor::Backend& backend, const VisionDims& dims, Visi
   backend.layer_norm(normed, ws.hidden.view().rows_slice(0, n), ln_weight.view(), ln_bias.view(),
                      dims.norm_eps);
   backend.matmul(merged, normed.reshape(n / groups, dims.merged_dim()), mlp0, mlp0_bias.view());
-  backend.activation(merged, Activation::kGeluErf);
+  backend.activation(merged, merged, Activation::kGeluErf);
   backend.matmul(out, merged, mlp2, mlp2_bias.view());
 }
 
@@ -199,7 +228,7 @@ Result<tensor::Tensor> VisionEncoder::forward(tensor::Backend& backend,
   const RotaryTable rotary = vision_rotary_table(grids, dims_.head_dim(), dims_.merge_size);
   const int64_t largest = *std::max_element(segment_sizes.begin(), segment_sizes.end());
   const int64_t chunk_rows = std::min(patches, std::max(largest, max_chunk_rows));
-  auto ws = VisionWorkspace::allocate(backend, dims_, chunk_rows);
+  auto ws = VisionWorkspace::allocate(backend, dims_, chunk_rows, patch_embed_.dtype());
   if (!ws.ok()) return ws.status();
   auto out = backend.allocate(tensor::DType::kF32, patches / groups, dims_.out_hidden);
   if (!out.ok()) return out.status().with_context("vision features");

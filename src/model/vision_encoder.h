@@ -19,20 +19,27 @@
 
 namespace vcap::model {
 
-// Scratch activations of one group of rows; views are taken with rows_slice(0, n).
+// Scratch activations of one group of rows; views are taken with rows_slice(0, n). The
+// activations that only feed matmuls (normed, attn, mlp_act) are of the weights' dtype: with bf16
+// weights the ops that write them round to bf16 there (tensor/backend.h, bf16 matmul inputs).
 struct VisionWorkspace {
-  tensor::Tensor hidden;  // [rows, embed]     the residual stream
-  tensor::Tensor normed;  // [rows, embed]     LayerNorm output
-  tensor::Tensor qkv;     // [rows, 3*embed]   fused q|k|v
-  tensor::Tensor attn;    // [rows, embed]     attention output
-  tensor::Tensor mlp;     // [rows, mlp_hidden] fc1 output
-  tensor::Tensor merged;  // [rows/4, merged_dim] merger hidden
-  tensor::Tensor cos;     // [rows, head_dim/2] rotary table
-  tensor::Tensor sin;     // [rows, head_dim/2]
-  tensor::Tensor pixels;  // [rows, patch_features] uploaded pixel_values
+  tensor::Tensor hidden;   // [rows, embed]     the residual stream
+  tensor::Tensor normed;   // [rows, embed]     LayerNorm output                  (matmul input)
+  tensor::Tensor qkv;      // [rows, 3*embed]   fused q|k|v
+  tensor::Tensor attn;     // [rows, embed]     attention output                  (matmul input)
+  tensor::Tensor mlp;      // [rows, mlp_hidden] fc1 output
+  tensor::Tensor mlp_act;  // [rows, mlp_hidden] quick_gelu(mlp) (matmul input); with f32
+                           // weights none: the activation runs in place on mlp
+  tensor::Tensor merged;   // [rows/4, merged_dim] merger hidden
+  tensor::Tensor cos;      // [rows, head_dim/2] rotary table
+  tensor::Tensor sin;      // [rows, head_dim/2]
+  tensor::Tensor pixels;   // [rows, patch_features] uploaded pixel_values
 
+  // `weights`: the dtype of the tower's weights.
   static Result<VisionWorkspace> allocate(tensor::Backend& backend, const VisionDims& dims,
-                                          int64_t rows);
+                                          int64_t rows, tensor::DType weights);
+  // The bytes allocate() takes.
+  static int64_t bytes(const VisionDims& dims, int64_t rows, tensor::DType weights);
 };
 
 // One pre-norm block (spec §8.4), all weights as in visual.blocks.N.*.

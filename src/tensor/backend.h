@@ -6,7 +6,12 @@
 // Common contract of all ops (REQUIRES unless said otherwise):
 //  - Views are valid (tensor.h) and point into memory of this backend.
 //  - Activations, norm weights, biases, cos/sin tables and K/V are kF32; only Weights (and
-//    tensors made explicitly with DType::kBF16 for copy) are bf16.
+//    tensors made explicitly with DType::kBF16 for copy) are bf16. One exception, "bf16
+//    matmul inputs": the `out` of layer_norm, rms_norm, activation, silu_mul and attention may
+//    be bf16, holding the f32 result rounded to nearest even, and matmul takes such a bf16 `in`
+//    with a bf16 weight. A bf16 matmul rounds its input to bf16 anyway, so the op that produces
+//    it writes it rounded: the same values, without the rounding pass and with half the bytes
+//    written and read (memory traffic is what these ops cost on a GPU).
 //  - Outputs do not overlap inputs unless the op says "in place" or "may alias".
 //  - Shapes are checked at the top of each op. A mismatch is a programmer error in the caller
 //    and aborts via VCAP_CHECK with the op name and the shapes; it is never a bad-input path.
@@ -111,7 +116,8 @@ class Backend {
   // out[r][o] = sum_i in[r][i] * W[o][i] (+ bias[0][o]) (+ out[r][o] if kAddToOut).
   // in: [rows, in_features] f32; out: [rows, out_features] f32; bias: [1, out_features] f32.
   // With a bf16 weight, `in` is rounded to bf16 first (as the reference's bf16 Linear does) and
-  // products accumulate in f32; the bias is added in f32.
+  // products accumulate in f32; the bias is added in f32. With a bf16 weight `in` may also be
+  // bf16 (already rounded, see the file comment): the same result as its values in f32.
   // REQUIRES: out does not overlap in; rows >= 1.
   virtual void matmul(TensorView out, TensorView in, const Weight& w,
                       std::optional<TensorView> bias = std::nullopt,
@@ -125,13 +131,13 @@ class Backend {
   // --- Normalisation (per row, statistics in f32) ---------------------------------------------
 
   // out = (in - mean) / sqrt(var + eps) * weight + bias, mean/var (biased) over the row.
-  // in/out: [rows, cols]; weight/bias: [1, cols]. out may alias in (same view).
+  // in/out: [rows, cols]; weight/bias: [1, cols]. out may alias in (same view); out may be bf16.
   virtual void layer_norm(TensorView out, TensorView in, TensorView weight, TensorView bias,
                           float eps) = 0;
 
   // out = in / sqrt(mean(in^2) + eps) * weight. (The reference rounds the normalised value to
   // the activation dtype before multiplying by weight; with f32 activations that is a no-op.)
-  // in/out: [rows, cols]; weight: [1, cols]. out may alias in (same view).
+  // in/out: [rows, cols]; weight: [1, cols]. out may alias in (same view); out may be bf16.
   virtual void rms_norm(TensorView out, TensorView in, TensorView weight, float eps) = 0;
 
   // --- Positional encoding -------------------------------------------------------------------
@@ -153,7 +159,8 @@ class Backend {
   //   s_j = scale * q[r][h] . k[j][g]   over the keys j the query may see,
   //   out[r][h] = sum_j softmax(s)_j * v[j][g]        (softmax in f32)
   // q, out: [rows, num_heads * head_dim] (q may be a strided column slice); only the rows of
-  // the blocks are written. A query that sees no key (causal, i + causal_offset < 0) gets zeros.
+  // the blocks are written; out may be bf16. A query that sees no key (causal,
+  // i + causal_offset < 0) gets zeros.
   // Never materialises a q_count x k_count score matrix; cost is linear in memory.
   // REQUIRES: blocks lie inside q's rows and do not overlap; out does not overlap q, k or v.
   virtual void attention(TensorView out, TensorView q, std::span<const AttentionBlock> blocks,
@@ -161,11 +168,11 @@ class Backend {
 
   // --- Elementwise ---------------------------------------------------------------------------
 
-  // inout = f(inout), see Activation.
-  virtual void activation(TensorView inout, Activation kind) = 0;
+  // out = f(in), see Activation. Same shape; out may alias in (same view) or be bf16.
+  virtual void activation(TensorView out, TensorView in, Activation kind) = 0;
 
   // out = silu(gate) * up (SwiGLU). All [rows, cols]; gate/up are usually column slices of one
-  // fused gate_up matmul output. out may alias gate or up (same view).
+  // fused gate_up matmul output. out may alias gate or up (same view), or be bf16.
   virtual void silu_mul(TensorView out, TensorView gate, TensorView up) = 0;
 
   // inout += other. Same shape.

@@ -34,6 +34,12 @@ void require_f32(TensorView v, const char* op, const char* name) {
   require_valid(v, op, name);
 }
 
+void require_f32_or_bf16(TensorView v, const char* op, const char* name) {
+  require(v.dtype == DType::kF32 || v.dtype == DType::kBF16, op,
+          std::string(name) + " must be f32 or bf16");
+  require_valid(v, op, name);
+}
+
 void require_same_shape(TensorView a, TensorView b, const char* op) {
   require(a.rows == b.rows && a.cols == b.cols, op,
           "shapes differ: " + shape(a) + " vs " + shape(b));
@@ -58,8 +64,9 @@ void require_matmul(TensorView out, TensorView in, const Weight& w,
   std::string what = "out " + shape(out);
   what += " in " + shape(in);
   what += " W " + shape(w.out_features(), w.in_features());
-  require(in.dtype == DType::kF32 && out.dtype == DType::kF32, "matmul",
-          "in and out must be f32: " + what);
+  require(out.dtype == DType::kF32, "matmul", "out must be f32: " + what);
+  require(in.dtype == DType::kF32 || (in.dtype == DType::kBF16 && w.dtype() == DType::kBF16),
+          "matmul", "in must be f32, or bf16 with a bf16 weight: " + what);
   require(in.cols == w.in_features() && out.cols == w.out_features() && in.rows == out.rows &&
               in.rows >= 1,
           "matmul", "shapes differ: " + what);
@@ -88,7 +95,7 @@ namespace {
 
 // in/out [rows, cols] f32, weight [1, cols] f32, cols > 0: what both norms share.
 void require_norm(TensorView out, TensorView in, TensorView weight, const char* op) {
-  require_f32(out, op, "out");
+  require_f32_or_bf16(out, op, "out");
   require_f32(in, op, "in");
   require_f32(weight, op, "weight");
   require_same_shape(out, in, op);
@@ -123,7 +130,7 @@ void require_rotary(TensorView x, TensorView cos, TensorView sin, int num_heads,
 
 void require_attention(TensorView out, TensorView q, std::span<const AttentionBlock> blocks,
                        const AttentionParams& params) {
-  require_f32(out, "attention", "out");
+  require_f32_or_bf16(out, "attention", "out");
   require_f32(q, "attention", "q");
   require(params.num_heads > 0 && params.num_kv_heads > 0 && params.head_dim > 0 &&
               params.num_heads % params.num_kv_heads == 0,
@@ -144,10 +151,14 @@ void require_attention(TensorView out, TensorView q, std::span<const AttentionBl
   }
 }
 
-void require_activation(TensorView inout) { require_f32(inout, "activation", "inout"); }
+void require_activation(TensorView out, TensorView in) {
+  require_f32_or_bf16(out, "activation", "out");
+  require_f32(in, "activation", "in");
+  require_same_shape(out, in, "activation");
+}
 
 void require_silu_mul(TensorView out, TensorView gate, TensorView up) {
-  require_f32(out, "silu_mul", "out");
+  require_f32_or_bf16(out, "silu_mul", "out");
   require_f32(gate, "silu_mul", "gate");
   require_f32(up, "silu_mul", "up");
   require_same_shape(out, gate, "silu_mul");
@@ -198,7 +209,8 @@ Result<size_t> allocation_bytes(const std::string& backend, DType dtype, int64_t
                                 int64_t cols) {
   std::string what = backend + ": allocate ";
   what += dtype_name(dtype);
-  what += " " + shape(rows, cols);
+  what += " ";
+  what += shape(rows, cols);
   if (rows < 0 || cols < 0) return Status::invalid_argument(what);
   const auto bytes = matrix_bytes(rows, cols, dtype_size(dtype));
   if (!bytes) return Status::out_of_memory(what + ": size overflows");

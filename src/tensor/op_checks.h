@@ -35,6 +35,8 @@ void require_valid(TensorView v, const char* op, const char* name);
 
 // f32 and valid.
 void require_f32(TensorView v, const char* op, const char* name);
+// f32 or bf16 (a bf16 matmul input, backend.h) and valid: the outputs that may be either.
+void require_f32_or_bf16(TensorView v, const char* op, const char* name);
 
 // Same rows and cols (strides may differ).
 void require_same_shape(TensorView a, TensorView b, const char* op);
@@ -51,7 +53,7 @@ void require_rms_norm(TensorView out, TensorView in, TensorView weight);
 void require_rotary(TensorView x, TensorView cos, TensorView sin, int num_heads, int head_dim);
 void require_attention(TensorView out, TensorView q, std::span<const AttentionBlock> blocks,
                        const AttentionParams& params);
-void require_activation(TensorView inout);
+void require_activation(TensorView out, TensorView in);
 void require_silu_mul(TensorView out, TensorView gate, TensorView up);
 void require_add(TensorView inout, TensorView other);
 void require_copy(TensorView dst, TensorView src);

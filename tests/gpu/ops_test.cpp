@@ -86,7 +86,7 @@ TEST_F(CudaOps, ActivationsMatchTheirFormulas) {
   for (const Activation kind : {Activation::kGeluErf, Activation::kQuickGelu, Activation::kSilu}) {
     SCOPED_TRACE(static_cast<int>(kind));
     Tensor wide = device_matrix(backend(), padded(x, rows, cols, 1, 5.0f), rows, cols + 1);
-    backend().activation(wide.view().cols_slice(1, cols), kind);
+    backend().activation(wide.view().cols_slice(1, cols), wide.view().cols_slice(1, cols), kind);
     std::vector<double> want;
     for (int64_t r = 0; r < rows; ++r) {
       want.push_back(5.0);
@@ -123,12 +123,18 @@ TEST_F(CudaOps, SiluMulWritesIntoGateAndAddAccumulates) {
   expect_close(host_values(backend(), a_t.view()), sum, 1e-7);
 }
 
+// As on the CPU (tests/tensor/elementwise_test.cpp): every kernel that may write a bf16 matmul
+// input writes the f32 result rounded, and the matmul reads it.
+TEST_F(CudaOps, Bf16MatmulInputsAreTheRoundedF32Results) {
+  check_bf16_matmul_inputs(backend());
+}
+
 TEST_F(CudaOps, EmptyViewsAreNoOps) {
   auto empty = backend().allocate(DType::kF32, 0, 16);
   Tensor w = device_matrix(backend(), std::vector<float>(16, 1.0f), 1, 16);
   ASSERT_TRUE(empty.ok());
   backend().rms_norm(empty->view(), empty->view(), w.view(), 1e-6f);
-  backend().activation(empty->view(), Activation::kSilu);
+  backend().activation(empty->view(), empty->view(), Activation::kSilu);
   backend().add(empty->view(), empty->view());
   EXPECT_TRUE(host_values(backend(), empty->view()).empty());
 }

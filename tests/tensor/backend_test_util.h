@@ -277,6 +277,140 @@ inline void check_attention_bf16_products(Backend& backend, AttentionParams p,
                kBf16AttentionTolerance);
 }
 
+// Runs `op(out)` once with an f32 out and once with a bf16 out (a column slice of a wider bf16
+// matrix; both outs start as kFill) and expects the bf16 out to hold the f32 out rounded to
+// nearest even, bit for bit, with the padding columns untouched: the bf16 matmul inputs of
+// tensor/backend.h are the values the matmul would have rounded.
+template <class Op>
+void expect_bf16_out_rounds_f32_out(Backend& backend, int64_t rows, int64_t cols, Op&& op) {
+  constexpr float kFill = 7.0f;  // a bf16 value
+  Tensor f32 = device_matrix(backend, std::vector<float>(rows * cols, kFill), rows, cols);
+  Tensor wide = device_matrix(backend, std::vector<float>(rows * (cols + 2), kFill), rows, cols + 2);
+  auto bf16 = backend.allocate(DType::kBF16, rows, cols + 2);
+  ASSERT_TRUE(bf16.ok()) << bf16.status().to_string();
+  backend.copy(bf16->view(), wide.view());
+  op(f32.view());
+  op(bf16->view().cols_slice(1, cols));
+  const Status s = backend.synchronize();
+  ASSERT_TRUE(s.ok()) << s.to_string();
+  const std::vector<float> want = rounded_to_bf16(host_values(backend, f32.view()));
+  const std::vector<float> got = host_values(backend, bf16->view());
+  int64_t mismatches = 0;
+  for (int64_t r = 0; r < rows; ++r) {
+    EXPECT_EQ(got[r * (cols + 2)], kFill);
+    EXPECT_EQ(got[r * (cols + 2) + cols + 1], kFill);
+    for (int64_t c = 0; c < cols; ++c) {
+      mismatches += got[r * (cols + 2) + 1 + c] != want[r * cols + c];
+    }
+  }
+  EXPECT_EQ(mismatches, 0) << "of " << rows * cols << " bf16 outputs";
+}
+
+// Every op that may write a bf16 matmul input (tensor/backend.h) writes the rounded f32 result,
+// and matmul reads such a bf16 input (contiguous or strided) as it reads those values in f32.
+// Shapes: rows of 300 columns (past any vector width, with tails); attention both as the
+// vision tower runs it (head_dim 80, segments) and as the decoder does (head_dim 128, GQA,
+// causal prefill after a cached prefix, a decode row over 700 keys that a GPU splits into key
+// parts), with bf16 products and in f32, leaving rows outside every block untouched.
+inline void check_bf16_matmul_inputs(Backend& backend) {
+  const int64_t rows = 5, cols = 300;
+  const auto x = random_values(rows * cols, 70, -3.0f, 3.0f);
+  Tensor in = device_matrix(backend, x, rows, cols);
+  Tensor weight = device_matrix(backend, random_values(cols, 71, 0.5f, 1.5f), 1, cols);
+  Tensor bias = device_matrix(backend, random_values(cols, 72), 1, cols);
+  Tensor fused = device_matrix(backend, random_values(rows * 2 * cols, 73, -6.0f, 6.0f), rows,
+                               2 * cols);
+  {
+    SCOPED_TRACE("layer_norm");
+    expect_bf16_out_rounds_f32_out(backend, rows, cols, [&](TensorView out) {
+      backend.layer_norm(out, in.view(), weight.view(), bias.view(), 1e-6f);
+    });
+  }
+  {
+    SCOPED_TRACE("rms_norm");
+    expect_bf16_out_rounds_f32_out(backend, rows, cols, [&](TensorView out) {
+      backend.rms_norm(out, in.view(), weight.view(), 1e-6f);
+    });
+  }
+  for (const Activation kind : {Activation::kGeluErf, Activation::kQuickGelu, Activation::kSilu}) {
+    SCOPED_TRACE(::testing::Message() << "activation " << static_cast<int>(kind));
+    expect_bf16_out_rounds_f32_out(backend, rows, cols, [&](TensorView out) {
+      backend.activation(out, in.view(), kind);
+    });
+  }
+  {
+    SCOPED_TRACE("silu_mul");
+    expect_bf16_out_rounds_f32_out(backend, rows, cols, [&](TensorView out) {
+      backend.silu_mul(out, fused.view().cols_slice(0, cols), fused.view().cols_slice(cols, cols));
+    });
+  }
+  struct AttentionCase {
+    const char* name;
+    int heads, kv_heads, dim;
+    int64_t rows, keys;
+    std::vector<AttentionBlock> (*blocks)(TensorView k, TensorView v);
+  };
+  const AttentionCase cases[] = {
+      {"vision", 2, 2, 80, 70, 70,
+       [](TensorView k, TensorView v) {
+         return std::vector<AttentionBlock>{
+             {0, 30, k.rows_slice(0, 30), v.rows_slice(0, 30), false, 0},
+             {30, 36, k.rows_slice(30, 36), v.rows_slice(30, 36), false, 0}};
+       }},
+      {"decoder", 4, 2, 128, 20, 700,
+       [](TensorView k, TensorView v) {
+         return std::vector<AttentionBlock>{
+             {0, 17, k.rows_slice(0, 37), v.rows_slice(0, 37), true, 20},
+             {18, 1, k, v, true, 699}};
+       }},
+  };
+  for (const AttentionCase& c : cases) {
+    for (const bool bf16_products : {true, false}) {
+      SCOPED_TRACE(::testing::Message() << "attention " << c.name << (bf16_products ? " bf16" : " f32"));
+      const int64_t width = int64_t{c.heads} * c.dim;
+      const int64_t kv_width = int64_t{c.kv_heads} * c.dim;
+      Tensor q = device_matrix(backend, random_values(c.rows * width, 74, -3.0f, 3.0f), c.rows,
+                               width);
+      Tensor kv = device_matrix(backend, random_values(c.keys * 2 * kv_width, 75, -3.0f, 3.0f),
+                                c.keys, 2 * kv_width);
+      const std::vector<AttentionBlock> blocks =
+          c.blocks(kv.view().cols_slice(0, kv_width), kv.view().cols_slice(kv_width, kv_width));
+      const AttentionParams params{c.heads, c.kv_heads, c.dim,
+                                   1.0f / std::sqrt(static_cast<float>(c.dim)), bf16_products};
+      expect_bf16_out_rounds_f32_out(backend, c.rows, width, [&](TensorView out) {
+        backend.attention(out, q.view(), blocks, params);
+      });
+    }
+  }
+  {
+    SCOPED_TRACE("matmul");
+    const int64_t out_features = 40;
+    const auto w = random_values(out_features * cols, 76);
+    auto bf16_weight = backend.prepare_weight(
+        HostMatrix{w.data(), HostDType::kF32, out_features, cols}, Precision::kBF16);
+    ASSERT_TRUE(bf16_weight.ok()) << bf16_weight.status().to_string();
+    auto in_bf16 = backend.allocate(DType::kBF16, rows, cols + 3);
+    ASSERT_TRUE(in_bf16.ok()) << in_bf16.status().to_string();
+    const TensorView strided = in_bf16->view().cols_slice(3, cols);
+    backend.copy(strided, in.view());
+    Tensor want = device_matrix(backend, std::vector<float>(rows * out_features), rows,
+                                out_features);
+    backend.matmul(want.view(), in.view(), *bf16_weight, bias.view().cols_slice(0, out_features));
+    const std::vector<float> expected = host_values(backend, want.view());
+    auto contiguous = backend.allocate(DType::kBF16, rows, cols);
+    ASSERT_TRUE(contiguous.ok()) << contiguous.status().to_string();
+    backend.copy(contiguous->view(), strided);
+    for (const TensorView input : {strided, contiguous->view()}) {
+      Tensor got = device_matrix(backend, std::vector<float>(rows * out_features), rows,
+                                 out_features);
+      backend.matmul(got.view(), input, *bf16_weight, bias.view().cols_slice(0, out_features));
+      // The same products; a GPU library may pick another summation order for other strides.
+      expect_close(host_values(backend, got.view()),
+                   std::vector<double>(expected.begin(), expected.end()), 1e-5);
+    }
+  }
+}
+
 }  // namespace vcap::tensor::testing
 
 #endif  // VCAP_TESTS_TENSOR_BACKEND_TEST_UTIL_H_

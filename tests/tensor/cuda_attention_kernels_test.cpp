@@ -3,7 +3,7 @@
 // reference: the tensor-core kernel (bf16 products) and the f32 kernel, for vision segments,
 // causal GQA prefill after a cached prefix, decode over long caches split into key parts and
 // combined, batched decode, queries that see no key; f32 and bf16 keys and values; rows outside
-// every block untouched. On a GPU the same code runs in tests/gpu/attention_test.cpp.
+// every block untouched; f32 and bf16 outputs. On a GPU the same code runs in tests/gpu/attention_test.cpp.
 #include <gtest/gtest.h>
 
 #include <cmath>
@@ -90,18 +90,29 @@ void check(const AttentionParams& p, std::vector<HostAttentionBlock> blocks, int
       static_cast<size_t>(plan.partial_count) * cuda::attention_partial_floats(p.head_dim),
       std::nanf(""));
   const TensorView q_view{reinterpret_cast<std::byte*>(q.data()), DType::kF32, rows, width, width};
-  const TensorView out_view{reinterpret_cast<std::byte*>(out.data()), DType::kF32, rows, width,
-                            width};
-  const cuda::AttentionLaunch launch =
-      cuda::make_attention_launch(plan, plan.tables.data(), out_view, q_view, partials.data(), p);
-  cuda::with_attention_kernel(
-      p.head_dim, p.bf16_products, [&](auto dim) { run_mma_items<decltype(dim)::value>(launch); },
-      [&](auto slots) { run_f32_items<decltype(slots)::value>(launch); });
-  cuda::simt::emulate_grid(
-      launch.combine_count, cuda::kAttentionThreads, 0,
-      [&](int block, uint32_t*) { cuda::attention_combine_block(launch, block); });
+  const auto run = [&](DType out_dtype, void* out_data) {
+    const TensorView out_view{static_cast<std::byte*>(out_data), out_dtype, rows, width, width};
+    const cuda::AttentionLaunch launch =
+        cuda::make_attention_launch(plan, plan.tables.data(), out_view, q_view, partials.data(), p);
+    cuda::with_attention_kernel(
+        p.head_dim, p.bf16_products, [&](auto dim) { run_mma_items<decltype(dim)::value>(launch); },
+        [&](auto slots) { run_f32_items<decltype(slots)::value>(launch); });
+    cuda::simt::emulate_grid(
+        launch.combine_count, cuda::kAttentionThreads, 0,
+        [&](int block, uint32_t*) { cuda::attention_combine_block(launch, block); });
+  };
+  run(DType::kF32, out.data());
   expect_close(out, reference_attention(q, blocks, p, initial),
                p.bf16_products ? kBf16AttentionTolerance : kF32Tolerance);
+
+  // A bf16 out (a bf16 matmul's input, tensor/backend.h) holds the same results rounded, bit for
+  // bit, and rows outside every block keep what they held.
+  std::vector<uint16_t> bits(initial.size());
+  for (size_t i = 0; i < bits.size(); ++i) bits[i] = f32_to_bf16(initial[i]);
+  run(DType::kBF16, bits.data());
+  int64_t mismatches = 0;
+  for (size_t i = 0; i < bits.size(); ++i) mismatches += bits[i] != f32_to_bf16(out[i]);
+  EXPECT_EQ(mismatches, 0) << "of " << bits.size() << " bf16 outputs";
 }
 
 AttentionParams params(int heads, int kv_heads, int dim, bool bf16_products = true) {

@@ -1,4 +1,5 @@
-// activation, silu_mul, add and rotary against double-precision references.
+// activation, silu_mul, add and rotary against double-precision references, and the bf16
+// outputs of the ops that feed bf16 matmuls.
 #include <gtest/gtest.h>
 
 #include <cmath>
@@ -24,9 +25,12 @@ TEST_P(ElementwiseTest, ActivationsMatchReferenceIncludingTails) {
     in[1] = 95.0f;    // exp underflow side
     in[2] = 0.0f;
     Tensor x = testing::device_matrix(*backend, in, rows, cols);
-    backend->activation(x.view(), kind);
+    Tensor y = testing::device_matrix(*backend, std::vector<float>(in.size()), rows, cols);
+    backend->activation(y.view(), x.view(), kind);
+    backend->activation(x.view(), x.view(), kind);  // in place
     std::vector<double> want(in.size());
     for (size_t i = 0; i < in.size(); ++i) want[i] = reference_activation(in[i], kind);
+    testing::expect_close(testing::host_values(*backend, y.view()), want, 1e-6);
     testing::expect_close(testing::host_values(*backend, x.view()), want, 1e-6);
   }
 }
@@ -48,6 +52,11 @@ TEST_P(ElementwiseTest, SiluMulOnColumnSlicesOfAFusedMatrix) {
     }
   }
   testing::expect_close(testing::host_values(*backend, out->view()), want, 1e-6);
+}
+
+TEST_P(ElementwiseTest, Bf16MatmulInputsAreTheRoundedF32Results) {
+  auto backend = testing::make_test_backend(GetParam());
+  testing::check_bf16_matmul_inputs(*backend);
 }
 
 TEST_P(ElementwiseTest, AddIsExact) {

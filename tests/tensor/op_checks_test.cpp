@@ -5,6 +5,8 @@
 
 #include <cstddef>
 #include <limits>
+#include <memory>
+#include <optional>
 #include <vector>
 
 namespace vcap::tensor {
@@ -78,6 +80,39 @@ TEST_F(OpChecksDeathTest, MessagesNameTheOpTheArgumentAndTheShapes) {
                "\\[rms_norm\\] weight must be f32");
   EXPECT_DEATH(require_download(view(2, 3), std::vector<float>(5)),
                "\\[download\\] host size 5 vs src \\[2,3\\]");
+}
+
+// A Weight of no backend: the checks read only its shape and dtype.
+Weight weight_of(DType dtype, int64_t out_features, int64_t in_features) {
+  struct NoStorage : WeightStorage {
+    size_t size_bytes() const override { return 0; }
+  };
+  return Weight(std::make_unique<NoStorage>(), dtype, out_features, in_features);
+}
+
+TEST_F(OpChecks, OutputsThatFeedABf16MatmulMayBeBf16) {
+  const TensorView bf16 = view(2, 4, DType::kBF16);
+  require_layer_norm(bf16, view(2, 4), view(1, 4), view(1, 4));
+  require_rms_norm(bf16, view(2, 4), view(1, 4));
+  require_activation(bf16, view(2, 4));
+  require_silu_mul(bf16, view(2, 4), view(2, 4));
+  const AttentionBlock block{0, 2, view(2, 4), view(2, 4), false, 0};
+  require_attention(bf16, view(2, 4), {&block, 1}, AttentionParams{1, 1, 4, 0.5f});
+  require_matmul(view(2, 3), bf16, weight_of(DType::kBF16, 3, 4), std::nullopt);
+}
+
+TEST_F(OpChecksDeathTest, Bf16MatmulInputNeedsABf16Weight) {
+  EXPECT_DEATH(
+      require_matmul(view(2, 3), view(2, 4, DType::kBF16), weight_of(DType::kF32, 3, 4),
+                     std::nullopt),
+      "\\[matmul\\] in must be f32, or bf16 with a bf16 weight: out \\[2,3\\] in \\[2,4\\]");
+  EXPECT_DEATH(require_matmul(view(2, 3, DType::kBF16), view(2, 4), weight_of(DType::kBF16, 3, 4),
+                              std::nullopt),
+               "\\[matmul\\] out must be f32");
+  EXPECT_DEATH(require_activation(view(2, 4), view(2, 4, DType::kBF16)),
+               "\\[activation\\] in must be f32");
+  EXPECT_DEATH(require_activation(view(2, 4), view(2, 3)),
+               "\\[activation\\] shapes differ: \\[2,4\\] vs \\[2,3\\]");
 }
 
 TEST_F(OpChecksDeathTest, AttentionBlocksMustStayInsideQ) {

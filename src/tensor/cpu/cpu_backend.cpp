@@ -68,12 +68,14 @@ class CpuBackend : public Backend {
   void layer_norm(TensorView out, TensorView in, TensorView weight, TensorView bias,
                   float eps) override {
     require_layer_norm(out, in, weight, bias);
-    cpu::layer_norm(context_, out, in, weight, bias, eps);
+    with_f32_out(out, [&](TensorView f32) {
+      cpu::layer_norm(context_, f32, in, weight, bias, eps);
+    });
   }
 
   void rms_norm(TensorView out, TensorView in, TensorView weight, float eps) override {
     require_rms_norm(out, in, weight);
-    cpu::rms_norm(context_, out, in, weight, eps);
+    with_f32_out(out, [&](TensorView f32) { cpu::rms_norm(context_, f32, in, weight, eps); });
   }
 
   void rotary(TensorView x, TensorView cos, TensorView sin, int num_heads, int head_dim) override;
@@ -81,14 +83,14 @@ class CpuBackend : public Backend {
   void attention(TensorView out, TensorView q, std::span<const AttentionBlock> blocks,
                  const AttentionParams& params) override;
 
-  void activation(TensorView inout, Activation kind) override {
-    require_activation(inout);
-    cpu::activation(context_, inout, kind);
+  void activation(TensorView out, TensorView in, Activation kind) override {
+    require_activation(out, in);
+    with_f32_out(out, [&](TensorView f32) { cpu::activation(context_, f32, in, kind); });
   }
 
   void silu_mul(TensorView out, TensorView gate, TensorView up) override {
     require_silu_mul(out, gate, up);
-    cpu::silu_mul(context_, out, gate, up);
+    with_f32_out(out, [&](TensorView f32) { cpu::silu_mul(context_, f32, gate, up); });
   }
 
   void add(TensorView inout, TensorView other) override {
@@ -109,10 +111,47 @@ class CpuBackend : public Backend {
   Status synchronize() override { return Status(); }
 
  private:
+  // Host memory reused from call to call, grown when a call needs more.
+  class Scratch {
+   public:
+    std::byte* ensure(size_t bytes, const char* what) {
+      if (bytes > size_) {
+        auto memory = cpu::allocate_aligned(bytes, what);
+        VCAP_CHECK(memory.ok(), memory.status().to_string().c_str());
+        memory_ = std::move(*memory);
+        size_ = bytes;
+      }
+      return memory_.get();
+    }
+
+   private:
+    cpu::AlignedBytes memory_;
+    size_t size_ = 0;
+  };
+
+  // Contiguous f32 scratch of out's shape, for an op that writes a bf16 out (a bf16 matmul's
+  // input, backend.h): the CPU kernels compute in f32 and the result is rounded into out after.
+  // The bf16 out saves a GPU's memory traffic; here it only moves the rounding from the matmul
+  // to the op.
+  TensorView f32_scratch(TensorView out) {
+    const size_t bytes = static_cast<size_t>(out.num_elements()) * sizeof(float);
+    return TensorView{f32_out_.ensure(bytes, "f32 output scratch"), DType::kF32, out.rows,
+                      out.cols, out.cols};
+  }
+
+  // Runs `op` on an f32 view for out: out itself, or f32_scratch(out) rounded into out.
+  template <class Op>
+  void with_f32_out(TensorView out, Op&& op) {
+    if (out.dtype == DType::kF32) return op(out);
+    const TensorView f32 = f32_scratch(out);
+    op(f32);
+    cpu::convert(context_, out, f32);
+  }
+
   CpuContext context_;
   cpu::GemmEngine gemm_;
-  cpu::AlignedBytes bf16_scratch_;  // activations rounded to bf16 for bf16 matmuls
-  size_t bf16_scratch_bytes_ = 0;
+  Scratch bf16_in_;   // f32 activations rounded to bf16 for bf16 matmuls
+  Scratch f32_out_;   // f32 results of ops that write a bf16 out
 };
 
 Result<Weight> CpuBackend::prepare_weight(const HostMatrix& host, Precision precision) {
@@ -127,16 +166,12 @@ Result<Weight> CpuBackend::prepare_weight(const HostMatrix& host, Precision prec
 void CpuBackend::matmul(TensorView out, TensorView in, const Weight& w,
                         std::optional<TensorView> bias, MatmulAccumulate accumulate) {
   require_matmul(out, in, w, bias);
-  if (w.dtype() == DType::kBF16) {
-    const size_t need = static_cast<size_t>(in.rows * in.cols) * sizeof(uint16_t);
-    if (need > bf16_scratch_bytes_) {
-      auto memory = cpu::allocate_aligned(need, "bf16 matmul scratch");
-      VCAP_CHECK(memory.ok(), memory.status().to_string().c_str());
-      bf16_scratch_ = std::move(*memory);
-      bf16_scratch_bytes_ = need;
-    }
+  std::byte* in_bf16 = nullptr;
+  if (w.dtype() == DType::kBF16 && cpu::needs_bf16_scratch(in)) {
+    in_bf16 = bf16_in_.ensure(static_cast<size_t>(in.num_elements()) * sizeof(uint16_t),
+                              "bf16 matmul scratch");
   }
-  gemm_.matmul(context_, out, in, w, bias, accumulate, bf16_scratch_.get());
+  gemm_.matmul(context_, out, in, w, bias, accumulate, in_bf16);
 }
 
 void CpuBackend::rotary(TensorView x, TensorView cos, TensorView sin, int num_heads, int head_dim) {
@@ -147,7 +182,14 @@ void CpuBackend::rotary(TensorView x, TensorView cos, TensorView sin, int num_he
 void CpuBackend::attention(TensorView out, TensorView q, std::span<const AttentionBlock> blocks,
                            const AttentionParams& params) {
   require_attention(out, q, blocks, params);
-  cpu::attention(context_, out, q, blocks, params);
+  if (out.dtype == DType::kF32) return cpu::attention(context_, out, q, blocks, params);
+  // Only the blocks' rows are written: only they are rounded into out.
+  const TensorView f32 = f32_scratch(out);
+  cpu::attention(context_, f32, q, blocks, params);
+  for (const AttentionBlock& block : blocks) {
+    cpu::convert(context_, out.rows_slice(block.q_begin, block.q_count),
+                 f32.rows_slice(block.q_begin, block.q_count));
+  }
 }
 
 }  // namespace

@@ -88,13 +88,12 @@ float apply_scalar(float x, Activation kind) {
   return x;
 }
 
-[[gnu::target("avx512f,avx512bw,avx512dq,avx512vl")]] void sigmoid_row_avx512(float* x,
-                                                                              int64_t count,
-                                                                              float alpha) {
+[[gnu::target("avx512f,avx512bw,avx512dq,avx512vl")]] void sigmoid_row_avx512(
+    float* out, const float* in, int64_t count, float alpha) {
   for (int64_t i = 0; i < count; i += 16) {
     const __mmask16 mask = simd::first_lanes(count - i);
-    const __m512 v = _mm512_maskz_loadu_ps(mask, x + i);
-    _mm512_mask_storeu_ps(x + i, mask, simd::x_sigmoid512(v, alpha));
+    const __m512 v = _mm512_maskz_loadu_ps(mask, in + i);
+    _mm512_mask_storeu_ps(out + i, mask, simd::x_sigmoid512(v, alpha));
   }
 }
 
@@ -133,16 +132,17 @@ void convert_from_host(const CpuContext& context, TensorView dst, const HostMatr
   }
 }
 
-void activation(const CpuContext& context, TensorView inout, Activation kind) {
+void activation(const CpuContext& context, TensorView out, TensorView in, Activation kind) {
   const bool vector = context.avx512 && kind != Activation::kGeluErf;
   const float alpha = kind == Activation::kQuickGelu ? kQuickGeluAlpha : 1.0f;
-#pragma omp parallel for num_threads(context.threads) schedule(static) if (inout.rows > 4)
-  for (int64_t r = 0; r < inout.rows; ++r) {
-    float* x = inout.row<float>(r);
+#pragma omp parallel for num_threads(context.threads) schedule(static) if (in.rows > 4)
+  for (int64_t r = 0; r < in.rows; ++r) {
+    float* y = out.row<float>(r);
+    const float* x = in.row<float>(r);
     if (vector) {
-      sigmoid_row_avx512(x, inout.cols, alpha);
+      sigmoid_row_avx512(y, x, in.cols, alpha);
     } else {
-      for (int64_t c = 0; c < inout.cols; ++c) x[c] = apply_scalar(x[c], kind);
+      for (int64_t c = 0; c < in.cols; ++c) y[c] = apply_scalar(x[c], kind);
     }
   }
 }

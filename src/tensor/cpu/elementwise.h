@@ -18,7 +18,7 @@ void convert(const CpuContext& context, TensorView dst, TensorView src);
 // dst = host converted to dst.dtype (f32, bf16 or f16 source). Same shape; host contiguous.
 void convert_from_host(const CpuContext& context, TensorView dst, const HostMatrix& host);
 
-void activation(const CpuContext& context, TensorView inout, Activation kind);
+void activation(const CpuContext& context, TensorView out, TensorView in, Activation kind);
 void silu_mul(const CpuContext& context, TensorView out, TensorView gate, TensorView up);
 void add(const CpuContext& context, TensorView inout, TensorView other);
 

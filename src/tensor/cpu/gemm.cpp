@@ -172,12 +172,14 @@ void GemmEngine::matmul(const CpuContext& context, TensorView out, TensorView in
   const CpuWeight& weight = cpu_weight(w);
   TensorView src = in;
   if (w.dtype() == DType::kBF16) {
-    // oneDNN 2.6 has no f32 x bf16 matmul: round the activations to bf16 once, like the
-    // reference's bf16 Linear sees them.
-    src = TensorView{in_bf16, DType::kBF16, in.rows, in.cols, in.cols};
-    convert(context, src, in);
+    if (needs_bf16_scratch(in)) {
+      // oneDNN 2.6 has no f32 x bf16 matmul: round the activations to bf16 once, like the
+      // reference's bf16 Linear sees them (a bf16 `in` only needs packing for gemv_bf16).
+      src = TensorView{in_bf16, DType::kBF16, in.rows, in.cols, in.cols};
+      convert(context, src, in);
+    }
     if (in.rows <= kGemvMaxRows && context.avx512_bf16 && weight.gemv_reads()) {
-      gemv_bf16(context, out, reinterpret_cast<const uint16_t*>(in_bf16), weight.data(),
+      gemv_bf16(context, out, src.ptr<const uint16_t>(), weight.data(),
                 weight.desc(), bias, accumulate == MatmulAccumulate::kAddToOut);
       return;
     }

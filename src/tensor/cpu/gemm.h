@@ -58,6 +58,12 @@ class CpuWeight : public WeightStorage {
 // The CpuWeight of a Weight; aborts if the Weight came from another backend.
 const CpuWeight& cpu_weight(const Weight& w);
 
+// True when a matmul with a bf16 weight first writes `in` as contiguous bf16 scratch: an f32
+// `in` is rounded there, and gemv_bf16 reads contiguous rows only.
+inline bool needs_bf16_scratch(TensorView in) {
+  return in.dtype == DType::kF32 || !in.contiguous();
+}
+
 class GemmEngine {
  public:
   GemmEngine();
@@ -66,7 +72,7 @@ class GemmEngine {
   Result<Weight> prepare(const CpuContext& context, const HostMatrix& host, DType dtype);
 
   // out = in * W^T (+ bias) (+ out), see Backend::matmul. `in_bf16` is scratch for the bf16
-  // path: at least rows * in_features bf16 values (ignored for f32 weights).
+  // path when needs_bf16_scratch(in): rows * in_features bf16 values (else ignored).
   // REQUIRES: the arguments pass require_matmul (tensor/op_checks.h); the caller checks them.
   void matmul(const CpuContext& context, TensorView out, TensorView in, const Weight& w,
               std::optional<TensorView> bias, MatmulAccumulate accumulate, std::byte* in_bf16);

@@ -197,12 +197,11 @@ VCAP_SIMT_FN void attention_f32_block(const AttentionLaunch& args, int index, fl
     if (row >= block.q_count) continue;
     if (item.partial < 0) {
       const float inverse = total > 0.0f ? 1.0f / total : 0.0f;
-      float* out = args.out + (block.q_begin + row) * args.out_stride + kv_column * group +
-                   (query % group) * dim;
+      const int64_t column = kv_column * group + (query % group) * dim;
       VCAP_UNROLL
       for (int s = 0; s < kSlots; ++s) {
         const int d = lane + s * kWarpSize;
-        if (d < dim) out[d] = acc[r][s] * inverse;
+        if (d < dim) store_output(args, block.q_begin + row, column + d, acc[r][s] * inverse);
       }
     } else {
       float* state = args.partials + (static_cast<int64_t>(item.partial) * kLanes + t) *

@@ -47,6 +47,17 @@ auto with_attention_kernel(int head_dim, bool bf16_products, Mma&& mma, F32&& f3
   }
 }
 
+// out[row][column] = value, rounded to bf16 when the launch writes bf16.
+VCAP_SIMT_FN void store_output(const AttentionLaunch& args, int64_t row, int64_t column,
+                               float value) {
+  const int64_t index = row * args.out_stride + column;
+  if (args.out_bf16) {
+    static_cast<uint16_t*>(args.out)[index] = static_cast<uint16_t>(simt::bf16_bits(value));
+  } else {
+    static_cast<float*>(args.out)[index] = value;
+  }
+}
+
 // Keys [0, end) are visible to block-relative query row `row`; 0 for rows outside the block.
 VCAP_SIMT_FN int64_t visible_end(const AttentionBlockDesc& block, int64_t row) {
   if (row >= block.q_count) return 0;
@@ -90,9 +101,10 @@ VCAP_SIMT_FN void attention_combine_block(const AttentionLaunch& args, int index
       value += state[2 + d] * weight;
     }
     const float inverse = total > 0.0f ? 1.0f / total : 0.0f;
-    args.out[(block.q_begin + row) * args.out_stride +
-             static_cast<int64_t>(item.kv_head) * dim * args.group + (query % args.group) * dim +
-             d] = value * inverse;
+    store_output(args, block.q_begin + row,
+                 static_cast<int64_t>(item.kv_head) * dim * args.group +
+                     (query % args.group) * dim + d,
+                 value * inverse);
   }
 }
 

@@ -209,12 +209,12 @@ VCAP_SIMT_FN void attention_mma_block(const AttentionLaunch& args, int index, ui
     if (row[h] >= block.q_count) continue;
     if (item.partial < 0) {
       const float inverse = total > 0.0f ? 1.0f / total : 0.0f;
-      float* dst = args.out + (block.q_begin + row[h]) * args.out_stride + kv_column * group +
-                   (query[h] % group) * kDim;
+      const int64_t out_row = block.q_begin + row[h];
+      const int64_t column = kv_column * group + (query[h] % group) * kDim + 2 * t;
       VCAP_UNROLL
       for (int o = 0; o < kOutTiles; ++o) {
-        dst[8 * o + 2 * t] = out[o][2 * h] * inverse;
-        dst[8 * o + 2 * t + 1] = out[o][2 * h + 1] * inverse;
+        store_output(args, out_row, column + 8 * o, out[o][2 * h] * inverse);
+        store_output(args, out_row, column + 8 * o + 1, out[o][2 * h + 1] * inverse);
       }
     } else {
       const int lane = warp * 16 + g + 8 * h;

@@ -103,7 +103,7 @@ AttentionLaunch make_attention_launch(const AttentionPlan& plan, const std::byte
   AttentionLaunch launch{};
   launch.q = q.ptr<const float>();
   launch.q_stride = q.row_stride;
-  launch.out = out.ptr<float>();
+  launch.out = out.data;
   launch.out_stride = out.row_stride;
   launch.partials = partials;
   launch.blocks = reinterpret_cast<const AttentionBlockDesc*>(tables);
@@ -115,6 +115,7 @@ AttentionLaunch make_attention_launch(const AttentionPlan& plan, const std::byte
   launch.head_dim = params.head_dim;
   launch.scale = params.scale;
   launch.bf16_products = params.bf16_products ? 1 : 0;
+  launch.out_bf16 = out.dtype == DType::kBF16 ? 1 : 0;
   return launch;
 }
 

@@ -56,7 +56,7 @@ struct AttentionCombine {
 struct AttentionLaunch {
   const float* q;  // row 0, column 0 of the query matrix
   int64_t q_stride;
-  float* out;
+  void* out;  // f32, or bf16 when out_bf16 (a bf16 matmul's input, tensor/backend.h)
   int64_t out_stride;
   float* partials;  // partial_count * attention_partial_floats(head_dim) floats
   const AttentionBlockDesc* blocks;
@@ -68,6 +68,7 @@ struct AttentionLaunch {
   int head_dim;  // <= kAttentionMaxHeadDim
   float scale;
   int32_t bf16_products;  // 1: the tensor-core kernel where it supports head_dim
+  int32_t out_bf16;       // 1: out holds bf16 values rounded to nearest even
 };
 
 // Floats of one lane's softmax state in a partial slot for `head_dim`: its max, its sum and its

@@ -111,10 +111,10 @@ class CudaBackend : public Backend {
   void attention(TensorView out, TensorView q, std::span<const AttentionBlock> blocks,
                  const AttentionParams& params) override;
 
-  void activation(TensorView inout, Activation kind) override {
-    require_activation(inout);
+  void activation(TensorView out, TensorView in, Activation kind) override {
+    require_activation(out, in);
     const cuda::OpScope scope = enter("activation");
-    context_->check(cuda::launch_activation(stream(), inout, kind), "activation kernel");
+    context_->check(cuda::launch_activation(stream(), out, in, kind), "activation kernel");
   }
 
   void silu_mul(TensorView out, TensorView gate, TensorView up) override {

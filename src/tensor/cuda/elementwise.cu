@@ -22,23 +22,25 @@ __device__ inline float activate(float x) {
   }
 }
 
-template <Activation kKind>
-__global__ void activation_kernel(Matrix<float> x) {
-  for (int64_t r = blockIdx.x; r < x.rows; r += gridDim.x) {
-    for (int64_t c = threadIdx.x; c < x.cols; c += blockDim.x) {
-      x.at(r, c) = activate<kKind>(x.at(r, c));
+// Each element is read before it is written, by the same thread: out may alias in.
+template <Activation kKind, class Out>
+__global__ void activation_kernel(Matrix<Out> out, Matrix<const float> in) {
+  for (int64_t r = blockIdx.x; r < in.rows; r += gridDim.x) {
+    for (int64_t c = threadIdx.x; c < in.cols; c += blockDim.x) {
+      out.at(r, c) = from_f32<Out>(activate<kKind>(in.at(r, c)));
     }
   }
 }
 
-// Each element is read before it is written, by the same thread: out may alias gate or up.
-__global__ void silu_mul_kernel(Matrix<float> out, Matrix<const float> gate,
+// Likewise: out may alias gate or up.
+template <class Out>
+__global__ void silu_mul_kernel(Matrix<Out> out, Matrix<const float> gate,
                                 Matrix<const float> up) {
   for (int64_t r = blockIdx.x; r < out.rows; r += gridDim.x) {
     for (int64_t c = threadIdx.x; c < out.cols; c += blockDim.x) {
       const float g = gate.at(r, c);
       const float u = up.at(r, c);
-      out.at(r, c) = silu(g) * u;
+      out.at(r, c) = from_f32<Out>(silu(g) * u);
     }
   }
 }
@@ -58,32 +60,37 @@ __global__ void add_bias_kernel(Matrix<float> inout, const float* bias) {
 }
 
 template <Activation kKind>
-cudaError_t activation_as(cudaStream_t stream, TensorView inout) {
-  activation_kernel<kKind><<<row_blocks(inout.rows), kThreads, 0, stream>>>(
-      matrix_of<float>(inout));
-  return cudaGetLastError();
+cudaError_t activation_as(cudaStream_t stream, TensorView out, TensorView in) {
+  return with_output(out, [&](auto typed_out) {
+    activation_kernel<kKind><<<row_blocks(in.rows), kThreads, 0, stream>>>(
+        typed_out, matrix_of<const float>(in));
+    return cudaGetLastError();
+  });
 }
 
 }  // namespace
 
-cudaError_t launch_activation(cudaStream_t stream, TensorView inout, Activation kind) {
-  if (inout.num_elements() == 0) return cudaSuccess;
+cudaError_t launch_activation(cudaStream_t stream, TensorView out, TensorView in,
+                              Activation kind) {
+  if (in.num_elements() == 0) return cudaSuccess;
   switch (kind) {
     case Activation::kGeluErf:
-      return activation_as<Activation::kGeluErf>(stream, inout);
+      return activation_as<Activation::kGeluErf>(stream, out, in);
     case Activation::kQuickGelu:
-      return activation_as<Activation::kQuickGelu>(stream, inout);
+      return activation_as<Activation::kQuickGelu>(stream, out, in);
     case Activation::kSilu:
-      return activation_as<Activation::kSilu>(stream, inout);
+      return activation_as<Activation::kSilu>(stream, out, in);
   }
   return cudaErrorInvalidValue;
 }
 
 cudaError_t launch_silu_mul(cudaStream_t stream, TensorView out, TensorView gate, TensorView up) {
   if (out.num_elements() == 0) return cudaSuccess;
-  silu_mul_kernel<<<row_blocks(out.rows), kThreads, 0, stream>>>(
-      matrix_of<float>(out), matrix_of<const float>(gate), matrix_of<const float>(up));
-  return cudaGetLastError();
+  return with_output(out, [&](auto typed_out) {
+    silu_mul_kernel<<<row_blocks(out.rows), kThreads, 0, stream>>>(
+        typed_out, matrix_of<const float>(gate), matrix_of<const float>(up));
+    return cudaGetLastError();
+  });
 }
 
 cudaError_t launch_add(cudaStream_t stream, TensorView inout, TensorView other) {

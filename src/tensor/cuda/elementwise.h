@@ -1,4 +1,5 @@
-// Launchers of the elementwise kernels (f32 views, any row strides). Each queues one kernel on
+// Launchers of the elementwise kernels (f32 views, any row strides; the outputs of activation
+// and silu_mul may be bf16, rounded to nearest even). Each queues one kernel on
 // `stream` and returns cudaGetLastError() (cudaSuccess when there is nothing to do). Formulas
 // are those of tensor/backend.h, in f32 without fast-math approximations (expf, erff).
 #ifndef VCAP_TENSOR_CUDA_ELEMENTWISE_H_
@@ -10,8 +11,9 @@
 
 namespace vcap::tensor::cuda {
 
-// inout = f(inout).
-cudaError_t launch_activation(cudaStream_t stream, TensorView inout, Activation kind);
+// out = f(in); out may be the same view as in.
+cudaError_t launch_activation(cudaStream_t stream, TensorView out, TensorView in,
+                              Activation kind);
 
 // out = silu(gate) * up; out may be the same view as gate or up.
 cudaError_t launch_silu_mul(cudaStream_t stream, TensorView out, TensorView gate, TensorView up);

@@ -184,7 +184,7 @@ void GemmEngine::matmul(CudaContext& context, TensorView out, TensorView in, con
   const std::byte* weight = cuda_weight(w).data();
   const size_t element = dtype_size(w.dtype());
   TensorView b = in;
-  if (w.dtype() == DType::kBF16) {
+  if (w.dtype() == DType::kBF16 && in.dtype == DType::kF32) {
     // cuBLASLt has no f32 x bf16 product: round the activations once, as the reference's bf16
     // Linear sees them (and as the CPU backend does).
     const size_t bytes = static_cast<size_t>(in.rows * in.cols) * sizeof(uint16_t);

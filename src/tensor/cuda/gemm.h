@@ -4,8 +4,9 @@
 // D[N, M] = op(A)[N, K] * B[K, M] with A = W (stored [K, N] column-major, transposed),
 // B = in, C = D = out (ld = the views' row strides). With kAddToOut beta is 1 and C is out.
 //   - f32 weights: A, B, C, D f32 and CUBLAS_COMPUTE_32F: true f32 products, no TF32.
-//   - bf16 weights: B is the input rounded to bf16 (a kernel, like the CPU backend), A and B
-//     bf16, C and D f32, CUBLAS_COMPUTE_32F (bf16 products accumulated in f32).
+//   - bf16 weights: B is the input rounded to bf16 (a kernel, like the CPU backend) unless it
+//     comes bf16 already (tensor/backend.h), A and B bf16, C and D f32, CUBLAS_COMPUTE_32F
+//     (bf16 products accumulated in f32).
 // The bias (f32, like D) goes in cuBLASLt's epilogue when the heuristic has an algorithm for
 // that, else a kernel adds it after the product.
 //
@@ -66,8 +67,8 @@ class GemmEngine {
   // The cuBLASLt handle and a workspace. Errors: kInternal / kOutOfMemory.
   static Result<std::unique_ptr<GemmEngine>> create(CudaContext& context);
 
-  // out = in * W^T (+ bias) (+ out) on the context's stream, see the file comment. `in` is f32;
-  // for a bf16 weight it is first rounded into `bf16_input` scratch. Shapes are checked by the
+  // out = in * W^T (+ bias) (+ out) on the context's stream, see the file comment. An f32 `in`
+  // with a bf16 weight is first rounded into `bf16_input` scratch. Shapes are checked by the
   // caller. Failures are recorded in the context (reported by the next synchronize).
   void matmul(CudaContext& context, TensorView out, TensorView in, const Weight& w,
               std::optional<TensorView> bias, MatmulAccumulate accumulate);

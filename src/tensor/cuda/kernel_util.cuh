@@ -76,6 +76,13 @@ __device__ inline float f16_bits_to_f32(uint16_t h) {
   return sign != 0 ? -magnitude : magnitude;
 }
 
+// Calls launch(matrix) with out as a Matrix<float> or, for a bf16 out (a bf16 matmul's input,
+// tensor/backend.h), a Matrix<Bf16>; kernels store from_f32<Out>(value) into it.
+template <class Launch>
+cudaError_t with_output(TensorView out, Launch&& launch) {
+  return out.dtype == DType::kBF16 ? launch(matrix_of<Bf16>(out)) : launch(matrix_of<float>(out));
+}
+
 using simt::warp_max;
 using simt::warp_sum;
 

@@ -8,7 +8,8 @@ namespace {
 constexpr int kThreads = 256;
 
 // Every thread touches the same columns in each pass, so out may alias in.
-__global__ void layer_norm_kernel(Matrix<float> out, Matrix<const float> in, const float* weight,
+template <class Out>
+__global__ void layer_norm_kernel(Matrix<Out> out, Matrix<const float> in, const float* weight,
                                   const float* bias, float eps) {
   __shared__ float scratch[kThreads / kWarpSize];
   const float n = static_cast<float>(in.cols);
@@ -23,12 +24,13 @@ __global__ void layer_norm_kernel(Matrix<float> out, Matrix<const float> in, con
     }
     const float rstd = 1.0f / sqrtf(block_sum(squares, scratch) / n + eps);
     for (int64_t c = threadIdx.x; c < in.cols; c += blockDim.x) {
-      out.at(r, c) = (in.at(r, c) - mean) * rstd * weight[c] + bias[c];
+      out.at(r, c) = from_f32<Out>((in.at(r, c) - mean) * rstd * weight[c] + bias[c]);
     }
   }
 }
 
-__global__ void rms_norm_kernel(Matrix<float> out, Matrix<const float> in, const float* weight,
+template <class Out>
+__global__ void rms_norm_kernel(Matrix<Out> out, Matrix<const float> in, const float* weight,
                                 float eps) {
   __shared__ float scratch[kThreads / kWarpSize];
   const float n = static_cast<float>(in.cols);
@@ -40,7 +42,7 @@ __global__ void rms_norm_kernel(Matrix<float> out, Matrix<const float> in, const
     }
     const float rstd = 1.0f / sqrtf(block_sum(squares, scratch) / n + eps);
     for (int64_t c = threadIdx.x; c < in.cols; c += blockDim.x) {
-      out.at(r, c) = (in.at(r, c) * rstd) * weight[c];
+      out.at(r, c) = from_f32<Out>((in.at(r, c) * rstd) * weight[c]);
     }
   }
 }
@@ -50,19 +52,22 @@ __global__ void rms_norm_kernel(Matrix<float> out, Matrix<const float> in, const
 cudaError_t launch_layer_norm(cudaStream_t stream, TensorView out, TensorView in,
                               TensorView weight, TensorView bias, float eps) {
   if (in.num_elements() == 0) return cudaSuccess;
-  layer_norm_kernel<<<row_blocks(in.rows), kThreads, 0, stream>>>(
-      matrix_of<float>(out), matrix_of<const float>(in), reinterpret_cast<const float*>(weight.data),
-      reinterpret_cast<const float*>(bias.data), eps);
-  return cudaGetLastError();
+  return with_output(out, [&](auto typed_out) {
+    layer_norm_kernel<<<row_blocks(in.rows), kThreads, 0, stream>>>(
+        typed_out, matrix_of<const float>(in), weight.ptr<const float>(),
+        bias.ptr<const float>(), eps);
+    return cudaGetLastError();
+  });
 }
 
 cudaError_t launch_rms_norm(cudaStream_t stream, TensorView out, TensorView in, TensorView weight,
                             float eps) {
   if (in.num_elements() == 0) return cudaSuccess;
-  rms_norm_kernel<<<row_blocks(in.rows), kThreads, 0, stream>>>(
-      matrix_of<float>(out), matrix_of<const float>(in), reinterpret_cast<const float*>(weight.data),
-      eps);
-  return cudaGetLastError();
+  return with_output(out, [&](auto typed_out) {
+    rms_norm_kernel<<<row_blocks(in.rows), kThreads, 0, stream>>>(
+        typed_out, matrix_of<const float>(in), weight.ptr<const float>(), eps);
+    return cudaGetLastError();
+  });
 }
 
 }  // namespace vcap::tensor::cuda

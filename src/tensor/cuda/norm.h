@@ -1,6 +1,7 @@
 // Launchers of the row normalisations (one thread block per row, statistics in f32 with warp
 // and block reductions). Each queues one kernel on `stream` and returns cudaGetLastError().
-// out may be the same view as in. Shapes are checked by the caller.
+// out may be the same view as in, or bf16 (rounded to nearest even). Shapes are checked by the
+// caller.
 #ifndef VCAP_TENSOR_CUDA_NORM_H_
 #define VCAP_TENSOR_CUDA_NORM_H_
 
