@@ -114,22 +114,27 @@ void DecoderLayer::forward(tensor::Backend& backend, const TextDims& dims, TextW
   const TensorView q = qkv_out.cols_slice(0, q_dim);
   const TensorView k = qkv_out.cols_slice(q_dim, kv_dim);
   const TensorView v = qkv_out.cols_slice(q_dim + kv_dim, kv_dim);
-  backend.rotary(q, cos, sin, heads, head_dim);
-  backend.rotary(k, cos, sin, kv_heads, head_dim);
+  // k's heads follow q's, with the same angles per row: one rotary over both.
+  backend.rotary(qkv_out.cols_slice(0, q_dim + kv_dim), cos, sin, heads + kv_heads, head_dim);
 
-  // Append k, v to each sequence's cache; every sequence attends causally to its own cache.
+  // Append k, v to each sequence's cache, one op for the whole batch; every sequence attends
+  // causally to its own cache.
+  std::vector<tensor::CopyPair> appends;
   std::vector<tensor::AttentionBlock> blocks;
+  appends.reserve(2 * sequences.size());
   blocks.reserve(sequences.size());
   for (const SequenceRows& seq : sequences) {
     const int64_t past = seq.cache->length();
     const TensorView keys = seq.cache->keys(layer);
     const TensorView values = seq.cache->values(layer);
-    backend.copy(keys.rows_slice(past, seq.row_count), k.rows_slice(seq.row_begin, seq.row_count));
-    backend.copy(values.rows_slice(past, seq.row_count),
-                 v.rows_slice(seq.row_begin, seq.row_count));
+    appends.push_back(
+        {keys.rows_slice(past, seq.row_count), k.rows_slice(seq.row_begin, seq.row_count)});
+    appends.push_back(
+        {values.rows_slice(past, seq.row_count), v.rows_slice(seq.row_begin, seq.row_count)});
     blocks.push_back({seq.row_begin, seq.row_count, keys.rows_slice(0, past + seq.row_count),
                       values.rows_slice(0, past + seq.row_count), true, past});
   }
+  backend.copy_batch(appends);
   // bf16 weights = the bf16 model path, whose attention may use bf16 products like the reference.
   const tensor::AttentionParams params{heads, kv_heads, head_dim,
                                        1.0f / std::sqrt(static_cast<float>(head_dim)),

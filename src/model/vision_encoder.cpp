@@ -112,8 +112,8 @@ void VisionBlock::forward(tensor::Backend& backend, const VisionDims& dims, Visi
   const TensorView q = qkv.cols_slice(0, e);
   const TensorView k = qkv.cols_slice(e, e);
   const TensorView v = qkv.cols_slice(2 * e, e);
-  backend.rotary(q, cos, sin, heads, head_dim);
-  backend.rotary(k, cos, sin, heads, head_dim);
+  // k's heads follow q's, with the same angles per row: one rotary over both.
+  backend.rotary(qkv.cols_slice(0, 2 * e), cos, sin, 2 * heads, head_dim);
 
   // Full attention inside each segment (cu_seqlens, spec §8.3), none across.
   std::vector<tensor::AttentionBlock> blocks;

@@ -79,6 +79,12 @@ struct AttentionBlock {
   int64_t causal_offset = 0;
 };
 
+// One copy of Backend::copy_batch.
+struct CopyPair {
+  TensorView dst;
+  TensorView src;
+};
+
 class Backend {
  public:
   virtual ~Backend() = default;
@@ -181,6 +187,12 @@ class Backend {
   // dst = src, same shape, any strides; converts between f32 and bf16 when dtypes differ
   // (f32 -> bf16 rounds to nearest even). dst must not overlap src.
   virtual void copy(TensorView dst, TensorView src) = 0;
+
+  // copy(pair.dst, pair.src) for every pair, as one op (a GPU runs one kernel for them all): the
+  // KV-cache appends of every sequence of a batch, which would otherwise cost two launches per
+  // sequence and layer in each decode step. All dsts share one dtype, all srcs one; no dst
+  // overlaps any other view of the batch.
+  virtual void copy_batch(std::span<const CopyPair> pairs) = 0;
 
   // dst row dst_rows[i] = src row i, for every i (a scatter, e.g. vision features into the
   // <|video_pad|> rows of the embeddings). Same cols; f32.

@@ -178,6 +178,16 @@ void require_copy(TensorView dst, TensorView src) {
   require_same_shape(dst, src, "copy");
 }
 
+void require_copy_batch(std::span<const CopyPair> pairs) {
+  for (const CopyPair& pair : pairs) {
+    require_valid(pair.dst, "copy_batch", "dst");
+    require_valid(pair.src, "copy_batch", "src");
+    require_same_shape(pair.dst, pair.src, "copy_batch");
+    require(pair.dst.dtype == pairs[0].dst.dtype && pair.src.dtype == pairs[0].src.dtype,
+            "copy_batch", "the pairs' dtypes differ");
+  }
+}
+
 void require_copy_rows(TensorView dst, TensorView src, std::span<const int64_t> dst_rows) {
   require_f32(dst, "copy_rows", "dst");
   require_f32(src, "copy_rows", "src");

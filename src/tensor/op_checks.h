@@ -57,6 +57,7 @@ void require_activation(TensorView out, TensorView in);
 void require_silu_mul(TensorView out, TensorView gate, TensorView up);
 void require_add(TensorView inout, TensorView other);
 void require_copy(TensorView dst, TensorView src);
+void require_copy_batch(std::span<const CopyPair> pairs);
 void require_copy_rows(TensorView dst, TensorView src, std::span<const int64_t> dst_rows);
 
 // --- Sizes: bad requests here are Statuses, not aborts ---------------------------------------

@@ -195,6 +195,12 @@ TEST_F(CudaMemory, Bf16AndF16WeightSourcesConvertExactly) {
   }
 }
 
+// 70 pairs: two kernels of at most 64 copies each.
+TEST_F(CudaMemory, CopyBatchCopiesEveryPairAcrossKernels) {
+  check_copy_batch(backend(), DType::kBF16, 70);
+  check_copy_batch(backend(), DType::kF32, 3);
+}
+
 TEST_F(CudaMemory, CopyRowsScattersIntoTheGivenRows) {
   Tensor dst = device_matrix(backend(), std::vector<float>(5 * 2, 0.0f), 5, 2);
   Tensor src = device_matrix(backend(), {1, 2, 3, 4}, 2, 2);

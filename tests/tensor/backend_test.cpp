@@ -141,6 +141,12 @@ TEST(CpuBackend, CopyHandlesStridesAndConversions) {
   }
 }
 
+TEST(CpuBackend, CopyBatchCopiesEveryPair) {
+  auto backend = make_test_backend(KernelPath::kAvx512);
+  testing::check_copy_batch(*backend, DType::kBF16, 70);
+  testing::check_copy_batch(*backend, DType::kF32, 3);
+}
+
 TEST(CpuBackend, CopyRowsScattersIntoTheGivenRows) {
   auto backend = make_test_backend(KernelPath::kAvx512);
   Tensor dst = testing::device_matrix(*backend, std::vector<float>(5 * 2, 0.0f), 5, 2);

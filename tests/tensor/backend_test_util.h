@@ -411,6 +411,51 @@ inline void check_bf16_matmul_inputs(Backend& backend) {
   }
 }
 
+// copy_batch of `pairs` pairs as the decoder's KV-cache appends make them: pair i copies
+// count_i rows (0, then 100, then 1 to 3) of a strided f32 source slice into a rows and columns
+// slice of its own destination of `dst_dtype`. Every destination then holds its source rows
+// (rounded to bf16 when bf16) where written and kFill everywhere else. More pairs than a GPU
+// kernel takes at once (64) check that the batch is split without losing any.
+inline void check_copy_batch(Backend& backend, DType dst_dtype, int pairs) {
+  constexpr float kFill = 7.0f;  // a bf16 value
+  const int64_t cols = 24, src_rows = 100, spare = 5;
+  const auto values = random_values(src_rows * (cols + 3), 80);
+  Tensor src = device_matrix(backend, values, src_rows, cols + 3);
+  struct Expected {
+    Tensor dst;
+    std::vector<float> image;
+  };
+  std::vector<Expected> expected;
+  std::vector<CopyPair> batch;
+  for (int i = 0; i < pairs; ++i) {
+    const int64_t count = i == 0 ? 0 : (i == 1 ? src_rows : i % 3 + 1);
+    const int64_t src_begin = (7 * i) % (src_rows - count + 1);
+    const int64_t dst_begin = i % spare;
+    const int64_t rows = count + spare, width = cols + 2;
+    std::vector<float> image(static_cast<size_t>(rows * width), kFill);
+    Tensor filled = device_matrix(backend, image, rows, width);
+    auto dst = backend.allocate(dst_dtype, rows, width);
+    ASSERT_TRUE(dst.ok()) << dst.status().to_string();
+    backend.copy(dst->view(), filled.view());
+    for (int64_t r = 0; r < count; ++r) {
+      for (int64_t c = 0; c < cols; ++c) {
+        float x = values[(src_begin + r) * (cols + 3) + 3 + c];
+        if (dst_dtype == DType::kBF16) x = bf16_to_f32(f32_to_bf16(x));
+        image[(dst_begin + r) * width + 1 + c] = x;
+      }
+    }
+    batch.push_back({dst->view().rows_slice(dst_begin, count).cols_slice(1, cols),
+                     src.view().rows_slice(src_begin, count).cols_slice(3, cols)});
+    expected.push_back({std::move(*dst), std::move(image)});
+  }
+  backend.copy_batch(batch);
+  const Status s = backend.synchronize();
+  ASSERT_TRUE(s.ok()) << s.to_string();
+  for (size_t i = 0; i < expected.size(); ++i) {
+    EXPECT_EQ(host_values(backend, expected[i].dst.view()), expected[i].image) << "pair " << i;
+  }
+}
+
 }  // namespace vcap::tensor::testing
 
 #endif  // VCAP_TESTS_TENSOR_BACKEND_TEST_UTIL_H_

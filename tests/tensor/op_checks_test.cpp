@@ -115,6 +115,15 @@ TEST_F(OpChecksDeathTest, Bf16MatmulInputNeedsABf16Weight) {
                "\\[activation\\] shapes differ: \\[2,4\\] vs \\[2,3\\]");
 }
 
+TEST_F(OpChecksDeathTest, CopyBatchPairsShareTheirDtypesAndShapes) {
+  const CopyPair mixed[] = {{view(1, 4, DType::kBF16), view(1, 4)}, {view(1, 4), view(1, 4)}};
+  EXPECT_DEATH(require_copy_batch(mixed), "\\[copy_batch\\] the pairs' dtypes differ");
+  const CopyPair uneven[] = {{view(2, 4), view(1, 4)}};
+  EXPECT_DEATH(require_copy_batch(uneven),
+               "\\[copy_batch\\] shapes differ: \\[2,4\\] vs \\[1,4\\]");
+  require_copy_batch({});
+}
+
 TEST_F(OpChecksDeathTest, AttentionBlocksMustStayInsideQ) {
   const AttentionParams params{2, 1, 4, 0.5f};
   const AttentionBlock block{3, 2, view(5, 4), view(5, 4), false, 0};

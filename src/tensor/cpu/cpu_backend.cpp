@@ -103,6 +103,11 @@ class CpuBackend : public Backend {
     cpu::convert(context_, dst, src);
   }
 
+  void copy_batch(std::span<const CopyPair> pairs) override {
+    require_copy_batch(pairs);
+    for (const CopyPair& pair : pairs) cpu::convert(context_, pair.dst, pair.src);
+  }
+
   void copy_rows(TensorView dst, TensorView src, std::span<const int64_t> dst_rows) override {
     require_copy_rows(dst, src, dst_rows);
     cpu::copy_rows(context_, dst, src, dst_rows);

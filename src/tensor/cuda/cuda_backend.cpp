@@ -135,6 +135,12 @@ class CudaBackend : public Backend {
     context_->check(cuda::launch_copy(stream(), dst, src), "copy kernel");
   }
 
+  void copy_batch(std::span<const CopyPair> pairs) override {
+    require_copy_batch(pairs);
+    const cuda::OpScope scope = enter("copy_batch");
+    context_->check(cuda::launch_copy_batch(stream(), pairs), "copy_batch kernel");
+  }
+
   void copy_rows(TensorView dst, TensorView src, std::span<const int64_t> dst_rows) override;
 
   Status synchronize() override {

@@ -1,5 +1,6 @@
 #include "tensor/cuda/transfer.h"
 
+#include <algorithm>
 #include <type_traits>
 
 #include "tensor/cuda/kernel_util.cuh"
@@ -39,6 +40,54 @@ cudaError_t copy_to(cudaStream_t stream, TensorView dst, Matrix<const Src> src) 
                                   : copy_as<Bf16>(stream, dst, src);
 }
 
+struct CopyDesc {
+  std::byte* dst;
+  const std::byte* src;
+  int64_t dst_stride;
+  int64_t src_stride;
+  int64_t rows;
+  int64_t cols;
+};
+
+// The parameters of one copy_batch kernel: 3 KB, inside the 4 KB a kernel's parameters may take.
+struct CopyBatch {
+  CopyDesc copies[kMaxBatchCopies];
+};
+
+// blockIdx.y picks the copy; __grid_constant__ lets threads index the parameter array in place
+// instead of each copying it into local memory.
+template <class Dst, class Src>
+__global__ void copy_batch_kernel(const __grid_constant__ CopyBatch batch) {
+  const CopyDesc& c = batch.copies[blockIdx.y];
+  const Matrix<Dst> dst{reinterpret_cast<Dst*>(c.dst), c.rows, c.cols, c.dst_stride};
+  const Matrix<const Src> src{reinterpret_cast<const Src*>(c.src), c.rows, c.cols, c.src_stride};
+  for (int64_t r = blockIdx.x; r < dst.rows; r += gridDim.x) {
+    for (int64_t col = threadIdx.x; col < dst.cols; col += blockDim.x) {
+      dst.at(r, col) = convert<Dst>(src.at(r, col));
+    }
+  }
+}
+
+template <class Dst, class Src>
+cudaError_t copy_batch_as(cudaStream_t stream, std::span<const CopyPair> pairs) {
+  for (size_t first = 0; first < pairs.size(); first += kMaxBatchCopies) {
+    const size_t count = std::min<size_t>(kMaxBatchCopies, pairs.size() - first);
+    CopyBatch batch{};
+    int64_t rows = 0;
+    for (size_t i = 0; i < count; ++i) {
+      const CopyPair& pair = pairs[first + i];
+      batch.copies[i] = CopyDesc{pair.dst.data,       pair.src.data, pair.dst.row_stride,
+                                 pair.src.row_stride, pair.dst.rows, pair.dst.cols};
+      rows = std::max(rows, pair.dst.rows);
+    }
+    if (rows == 0) continue;
+    const dim3 grid(row_blocks(rows), static_cast<unsigned>(count));
+    copy_batch_kernel<Dst, Src><<<grid, kThreads, 0, stream>>>(batch);
+    if (const cudaError_t error = cudaGetLastError(); error != cudaSuccess) return error;
+  }
+  return cudaSuccess;
+}
+
 __global__ void copy_rows_kernel(Matrix<float> dst, Matrix<const float> src,
                                  const int64_t* dst_rows) {
   for (int64_t i = blockIdx.x; i < src.rows; i += gridDim.x) {
@@ -61,6 +110,17 @@ cudaError_t launch_copy(cudaStream_t stream, TensorView dst, TensorView src) {
   if (dst.num_elements() == 0) return cudaSuccess;
   return src.dtype == DType::kF32 ? copy_to(stream, dst, matrix_of<const float>(src))
                                   : copy_to(stream, dst, matrix_of<const Bf16>(src));
+}
+
+cudaError_t launch_copy_batch(cudaStream_t stream, std::span<const CopyPair> pairs) {
+  if (pairs.empty()) return cudaSuccess;
+  const bool f32_dst = pairs[0].dst.dtype == DType::kF32;
+  if (pairs[0].src.dtype == DType::kF32) {
+    return f32_dst ? copy_batch_as<float, float>(stream, pairs)
+                   : copy_batch_as<Bf16, float>(stream, pairs);
+  }
+  return f32_dst ? copy_batch_as<float, Bf16>(stream, pairs)
+                 : copy_batch_as<Bf16, Bf16>(stream, pairs);
 }
 
 cudaError_t launch_convert_host_rows(cudaStream_t stream, TensorView dst, const std::byte* src,

@@ -9,7 +9,9 @@
 
 #include <cstddef>
 #include <cstdint>
+#include <span>
 
+#include "tensor/backend.h"
 #include "tensor/dtype.h"
 #include "tensor/tensor.h"
 
@@ -18,6 +20,11 @@ namespace vcap::tensor::cuda {
 // dst = src: same shape, any strides, f32 or bf16 on either side (f32 -> bf16 rounds to
 // nearest even, bit for bit as tensor::f32_to_bf16; same dtypes copy the bits).
 cudaError_t launch_copy(cudaStream_t stream, TensorView dst, TensorView src);
+
+// launch_copy of every pair, up to kMaxBatchCopies pairs per kernel (the pairs travel in the
+// kernel's parameters: no table to upload). The pairs share their dst dtype and src dtype.
+constexpr int kMaxBatchCopies = 64;
+cudaError_t launch_copy_batch(cudaStream_t stream, std::span<const CopyPair> pairs);
 
 // dst = the dst.rows * dst.cols values at `src` (device memory, row-major, contiguous) of type
 // `src_dtype`, converted to dst.dtype: a host matrix copied to the device as it was.
