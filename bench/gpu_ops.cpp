@@ -3,7 +3,10 @@
 // prefill chunk as a GPU runs it (model::ChunkOptions::for_gpu), decode), and
 // its attention at the vision size (segments of 1456 patches, 16 heads of 80) and the LLM size
 // (a 7306-token causal prompt, 12 query / 2 kv heads of 128; decode over that cache), each in
-// f32 on CUDA cores and with bf16 products on tensor cores (the bf16 model path).
+// f32 on CUDA cores and with bf16 products on tensor cores (the bf16 model path), and its
+// memory-bound ops at the same sizes: GB/s against a device-to-device cudaMemcpy of the same run,
+// with f32 and with bf16 outputs (the bf16 matmul inputs of tensor/backend.h), and the decode
+// step's KV-cache appends of a batch of 8 as one copy_batch against 16 copy calls.
 //
 // Usage: gpu_ops_bench [--device N] [--repeats N]
 // Timing: the device is synchronised around a loop of `repeats` calls (so launch costs count);
@@ -285,6 +288,118 @@ void bench_attention(tensor::Backend& backend, int repeats) {
   }
 }
 
+// The bytes one call moves: every element read or written once.
+struct MemoryBoundCase {
+  const char* name;
+  std::string shape;
+  double bytes;
+  std::function<void()> call;
+};
+
+void bench_memory_bound(tensor::Backend& backend, int repeats) {
+  const auto sync = [&] {
+    if (Status st = backend.synchronize(); !st.ok()) die(st.to_string());
+  };
+  // The reference rate: a device-to-device copy of 8192 x 5120 floats (read + write).
+  const size_t copy_bytes = size_t{8192} * 5120 * 4;
+  void *from = nullptr, *to = nullptr;
+  check(cudaMalloc(&from, copy_bytes), "cudaMalloc");
+  check(cudaMalloc(&to, copy_bytes), "cudaMalloc");
+  check(cudaMemset(from, 1, copy_bytes), "cudaMemset");
+  const double memcpy_rate =
+      2.0 * copy_bytes /
+      seconds_per_call([&] { check(cudaMemcpy(to, from, copy_bytes, cudaMemcpyDeviceToDevice),
+                                   "cudaMemcpy"); },
+                       [] { check(cudaDeviceSynchronize(), "sync"); }, repeats);
+  cudaFree(from);
+  cudaFree(to);
+
+  const int64_t rows = 8192, embed = 1280, mlp = 5120;  // one vision chunk
+  const int64_t prompt = 7306, inter = 8960;             // the default clip's prefill
+  const auto bf16_tensor = [&](int64_t r, int64_t c) {
+    auto t = backend.allocate(tensor::DType::kBF16, r, c);
+    if (!t.ok()) die(t.status().to_string());
+    return std::move(*t);
+  };
+  tensor::Tensor hidden = random_tensor(backend, rows, embed, 40);
+  tensor::Tensor normed = random_tensor(backend, rows, embed, 41);
+  tensor::Tensor normed_bf16 = bf16_tensor(rows, embed);
+  tensor::Tensor weight = random_tensor(backend, 1, embed, 42);
+  tensor::Tensor bias = random_tensor(backend, 1, embed, 43);
+  tensor::Tensor fc1 = random_tensor(backend, rows, mlp, 44);
+  tensor::Tensor act_bf16 = bf16_tensor(rows, mlp);
+  tensor::Tensor qkv = random_tensor(backend, rows, 3 * embed, 45);
+  tensor::Tensor cos = random_tensor(backend, rows, 40, 46);
+  tensor::Tensor sin = random_tensor(backend, rows, 40, 47);
+  tensor::Tensor gate_up = random_tensor(backend, prompt, 2 * inter, 48);
+  tensor::Tensor swiglu = random_tensor(backend, prompt, inter, 49);
+  tensor::Tensor swiglu_bf16 = bf16_tensor(prompt, inter);
+  const double f32 = 4.0, bf16 = 2.0;
+  const double vision = static_cast<double>(rows * embed), wide = static_cast<double>(rows * mlp);
+  const double prefill = static_cast<double>(prompt * inter);
+  const std::string chunk = "8192 x 1280";
+  const std::vector<MemoryBoundCase> cases = {
+      {"layer_norm, f32 out", chunk, vision * (f32 + f32),
+       [&] { backend.layer_norm(normed.view(), hidden.view(), weight.view(), bias.view(), 1e-6f); }},
+      {"layer_norm, bf16 out", chunk, vision * (f32 + bf16),
+       [&] {
+         backend.layer_norm(normed_bf16.view(), hidden.view(), weight.view(), bias.view(), 1e-6f);
+       }},
+      {"f32 -> bf16 rounding (what a bf16 out saves)", chunk, vision * (f32 + bf16),
+       [&] { backend.copy(normed_bf16.view(), normed.view()); }},
+      {"quick_gelu in place, f32", "8192 x 5120", wide * (f32 + f32),
+       [&] { backend.activation(fc1.view(), fc1.view(), tensor::Activation::kQuickGelu); }},
+      {"quick_gelu, bf16 out", "8192 x 5120", wide * (f32 + bf16),
+       [&] { backend.activation(act_bf16.view(), fc1.view(), tensor::Activation::kQuickGelu); }},
+      {"rotary on q|k in place", "8192 x 2560 (32 heads of 80)", vision * 2 * (f32 + f32),
+       [&] {
+         backend.rotary(qkv.view().cols_slice(0, 2 * embed), cos.view(), sin.view(), 32, 80);
+       }},
+      {"silu_mul, f32 out", "7306 x 8960", prefill * (2 * f32 + f32),
+       [&] {
+         backend.silu_mul(swiglu.view(), gate_up.view().cols_slice(0, inter),
+                          gate_up.view().cols_slice(inter, inter));
+       }},
+      {"silu_mul, bf16 out", "7306 x 8960", prefill * (2 * f32 + bf16),
+       [&] {
+         backend.silu_mul(swiglu_bf16.view(), gate_up.view().cols_slice(0, inter),
+                          gate_up.view().cols_slice(inter, inter));
+       }},
+  };
+  std::printf(
+      "\n## memory-bound ops\n\nReference: device-to-device cudaMemcpy of 168 MB, %.0f GB/s "
+      "(read + write), same run.\n\n| op | shape | ms | GB/s | / memcpy |\n|---|---|---|---|---|\n",
+      memcpy_rate / 1e9);
+  for (const MemoryBoundCase& c : cases) {
+    const double seconds = seconds_per_call(c.call, sync, repeats);
+    std::printf("| %s | %s | %.3f | %.0f | %.2f |\n", c.name, c.shape.c_str(), seconds * 1e3,
+                c.bytes / seconds / 1e9, c.bytes / seconds / memcpy_rate);
+  }
+
+  // A decode step's KV-cache appends for 8 sequences: k and v rows (2 kv heads of 128) into
+  // bf16 caches, one copy_batch or 16 copy calls (what each layer did before copy_batch).
+  tensor::Tensor step_qkv = random_tensor(backend, 8, 2048, 50);
+  std::vector<tensor::Tensor> caches;
+  std::vector<tensor::CopyPair> pairs;
+  for (int64_t s = 0; s < 8; ++s) {
+    caches.push_back(bf16_tensor(2 * 1024, 256));
+    const tensor::TensorView cache = caches.back().view();
+    pairs.push_back({cache.rows_slice(700, 1), step_qkv.view().rows_slice(s, 1).cols_slice(1536, 256)});
+    pairs.push_back(
+        {cache.rows_slice(1024 + 700, 1), step_qkv.view().rows_slice(s, 1).cols_slice(1792, 256)});
+  }
+  const double batched = seconds_per_call([&] { backend.copy_batch(pairs); }, sync, repeats);
+  const double separate = seconds_per_call(
+      [&] {
+        for (const tensor::CopyPair& pair : pairs) backend.copy(pair.dst, pair.src);
+      },
+      sync, repeats);
+  std::printf(
+      "\nKV-cache appends of a decode step, batch 8 (16 rows of 256 into bf16 caches): "
+      "copy_batch %.1f us, 16 copy calls %.1f us (%.1fx).\n",
+      batched * 1e6, separate * 1e6, separate / batched);
+}
+
 }  // namespace
 
 int main(int argc, char** argv) {
@@ -298,5 +413,6 @@ int main(int argc, char** argv) {
   if (!backend.ok()) die(backend.status().to_string());
   bench_matmul(**backend, args.repeats);
   bench_attention(**backend, args.repeats);
+  bench_memory_bound(**backend, args.repeats);
   return 0;
 }
