@@ -1,18 +1,80 @@
 #include "model/generation.h"
 
 #include <algorithm>
+#include <array>
 #include <cmath>
+#include <cstring>
 #include <functional>
 #include <limits>
 #include <numeric>
 #include <string>
-#include <unordered_set>
 #include <utility>
 
 namespace vcap::model {
 namespace {
 
 constexpr float kFiltered = -std::numeric_limits<float>::infinity();
+
+// Selection runs on one host thread for every sequence of a GPU's decode batch, between two
+// decode steps: the passes over the ~150k scores are written branch-free so that they
+// vectorise, and built for AVX-512 and AVX2 besides the baseline (chosen when the program
+// loads).
+#define VCAP_VECTOR_PASS [[gnu::target_clones("avx512f", "avx2", "default")]]
+
+// Sixteen floats as one value (GCC/Clang vector extension): the compiler lowers its
+// operations to whichever vector instructions the function is built for.
+using Floats16 = float __attribute__((vector_size(64)));
+constexpr size_t kLanes = 16;
+
+// The largest value of `scores` that is not NaN (-inf when there is none): sixteen running
+// maxima at a time instead of one chain of dependent compares.
+VCAP_VECTOR_PASS float largest_value(std::span<const float> scores) {
+  Floats16 lanes = Floats16{} + kFiltered;
+  size_t i = 0;
+  for (; i + kLanes <= scores.size(); i += kLanes) {
+    Floats16 v;
+    std::memcpy(&v, scores.data() + i, sizeof(v));
+    lanes = v > lanes ? v : lanes;
+  }
+  float largest = kFiltered;
+  for (; i < scores.size(); ++i) largest = scores[i] > largest ? scores[i] : largest;
+  for (size_t j = 0; j < kLanes; ++j) largest = lanes[j] > largest ? lanes[j] : largest;
+  return largest;
+}
+
+// The index of the first score equal to `value` (scores.size() when none).
+VCAP_VECTOR_PASS size_t find_first(std::span<const float> scores, float value) {
+  size_t i = 0;
+  for (; i + kLanes <= scores.size(); i += kLanes) {
+    Floats16 v;
+    std::memcpy(&v, scores.data() + i, sizeof(v));
+    const auto equal = v == value;
+    for (size_t j = 0; j < kLanes; ++j) {
+      if (equal[j] != 0) return i + j;
+    }
+  }
+  for (; i < scores.size(); ++i) {
+    if (scores[i] == value) return i;
+  }
+  return scores.size();
+}
+
+// How many scores top-k / top-p left (not kFiltered). Branch-free, so it vectorises: after
+// Qwen2-VL's top_k = 1 it is 1, and the later steps stop there.
+VCAP_VECTOR_PASS size_t count_unfiltered(std::span<const float> scores) {
+  size_t count = 0;
+  for (const float s : scores) count += s != kFiltered ? 1 : 0;
+  return count;
+}
+
+// s = s < threshold ? kFiltered : s.
+VCAP_VECTOR_PASS void filter_below(std::span<float> scores, float threshold) {
+  for (float& s : scores) s = s < threshold ? kFiltered : s;
+}
+
+VCAP_VECTOR_PASS void divide(std::span<float> scores, float divisor) {
+  for (float& s : scores) s = s / divisor;
+}
 
 uint64_t splitmix64(uint64_t& state) {
   state += 0x9E3779B97F4A7C15ull;
@@ -51,37 +113,44 @@ Status validate_sampling_options(const SamplingOptions& options) {
 void apply_repetition_penalty(std::span<float> scores, std::span<const TokenId> ids,
                               float penalty) {
   // HF gathers the scores of all ids, penalises them, and scatters them back: an id that
-  // occurs several times is penalised once, from its original score.
-  std::unordered_set<TokenId> seen;
-  seen.reserve(ids.size());
+  // occurs several times is penalised once, from its original score. The ids are thousands
+  // (a prompt's video pads) and the vocabulary is ~150k: a bit per id finds the repeats.
+  std::vector<bool> seen(scores.size());
   for (const TokenId id : ids) {
-    if (id < 0 || static_cast<size_t>(id) >= scores.size() || !seen.insert(id).second) continue;
+    if (id < 0 || static_cast<size_t>(id) >= scores.size() || seen[static_cast<size_t>(id)]) {
+      continue;
+    }
+    seen[static_cast<size_t>(id)] = true;
     float& s = scores[static_cast<size_t>(id)];
     s = s < 0.0f ? s * penalty : s / penalty;
   }
 }
 
 void apply_temperature(std::span<float> scores, float temperature) {
-  for (float& s : scores) s = s / temperature;
+  divide(scores, temperature);
 }
 
 void apply_top_k(std::span<float> scores, int64_t top_k) {
   if (scores.empty()) return;
   const auto k =
       static_cast<size_t>(std::clamp<int64_t>(top_k, 1, static_cast<int64_t>(scores.size())));
-  std::vector<float> sorted(scores.begin(), scores.end());
-  std::nth_element(sorted.begin(), sorted.begin() + static_cast<std::ptrdiff_t>(k - 1),
-                   sorted.end(), std::greater<float>());
-  const float threshold = sorted[k - 1];
-  for (float& s : scores) {
-    if (s < threshold) s = kFiltered;
+  float threshold = 0.0f;
+  if (k == 1) {  // Qwen2-VL's setting: the largest score, without sorting a copy
+    threshold = largest_value(scores);
+  } else {
+    std::vector<float> sorted(scores.begin(), scores.end());
+    std::nth_element(sorted.begin(), sorted.begin() + static_cast<std::ptrdiff_t>(k - 1),
+                     sorted.end(), std::greater<float>());
+    threshold = sorted[k - 1];
   }
+  filter_below(scores, threshold);
 }
 
 void apply_top_p(std::span<float> scores, float top_p) {
   if (scores.empty()) return;
   // Filtered (-inf) entries have probability 0 and stay filtered: sort only the others (after
-  // top_k = 1 that is a single entry instead of the whole vocabulary).
+  // top_k = 1 that is a single entry instead of the whole vocabulary, and nothing to do).
+  if (count_unfiltered(scores) <= 1) return;
   std::vector<uint32_t> order;
   for (uint32_t i = 0; i < scores.size(); ++i) {
     if (scores[i] != kFiltered) order.push_back(i);
@@ -117,11 +186,10 @@ Result<SamplingOptions> sampling_from_config(const GenerationConfig& config,
 
 TokenId argmax(std::span<const float> scores) {
   VCAP_CHECK(!scores.empty(), "argmax of an empty score vector");
-  size_t best = 0;
-  for (size_t i = 1; i < scores.size(); ++i) {
-    if (scores[i] > scores[best]) best = i;
-  }
-  return static_cast<TokenId>(best);
+  // The result of `best = 0; take i when scores[i] > scores[best]`: the first index of the
+  // largest value, NaNs never taken, but a NaN at index 0 never left.
+  if (std::isnan(scores[0])) return 0;
+  return static_cast<TokenId>(find_first(scores, largest_value(scores)));
 }
 
 TokenSelector::TokenSelector(SamplingOptions options)
@@ -149,16 +217,13 @@ double TokenSelector::next_uniform() {
 
 TokenId TokenSelector::sample(std::span<const float> scores) {
   const TokenId best = argmax(scores);
+  // One survivor (top_k = 1, the Qwen2-VL setting) is deterministic: no random number used.
+  if (count_unfiltered(scores) <= 1) return best;
   const float largest = scores[static_cast<size_t>(best)];
-  size_t candidates = 0;
   double sum = 0.0;
   for (const float s : scores) {
-    if (s == kFiltered) continue;
-    ++candidates;
-    sum += std::exp(static_cast<double>(s) - largest);
+    if (s != kFiltered) sum += std::exp(static_cast<double>(s) - largest);
   }
-  // One survivor (top_k = 1, the Qwen2-VL setting) is deterministic: no random number used.
-  if (candidates <= 1) return best;
   const double target = next_uniform() * sum;
   double cumulative = 0.0;
   TokenId last = best;

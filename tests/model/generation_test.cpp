@@ -5,6 +5,7 @@
 #include <cmath>
 #include <limits>
 #include <map>
+#include <random>
 #include <vector>
 
 namespace vcap::model {
@@ -74,6 +75,90 @@ TEST(TopP, DropsTheLowTailAndAlwaysKeepsTheLargest) {
 TEST(Argmax, ReturnsTheLowestIndexOnTies) {
   const std::vector<float> scores = {0.0f, 5.0f, -1.0f, 5.0f};
   EXPECT_EQ(argmax(scores), 1);
+}
+
+// The passes over the scores work on 16 values at a time: rows of the real vocabulary size
+// (151936, a multiple of 16) plus a tail of 7 against the plain loop they replace.
+size_t plain_argmax(const std::vector<float>& scores) {
+  size_t best = 0;
+  for (size_t i = 1; i < scores.size(); ++i) {
+    if (scores[i] > scores[best]) best = i;
+  }
+  return best;
+}
+
+std::vector<float> vocabulary_row(uint32_t seed, size_t size = 151936 + 7) {
+  std::mt19937 rng(seed);
+  std::normal_distribution<float> dist(0.0f, 3.0f);
+  std::vector<float> row(size);
+  for (float& x : row) x = dist(rng);
+  return row;
+}
+
+TEST(Argmax, MatchesThePlainLoopOnVocabularySizedRows) {
+  const float nan = std::numeric_limits<float>::quiet_NaN();
+  std::vector<std::vector<float>> rows;
+  rows.push_back(vocabulary_row(1));
+  rows.push_back(vocabulary_row(2));
+  rows.back()[40000] = rows.back()[7] = 50.0f;  // ties in different lanes: the lower index
+  rows.push_back(vocabulary_row(3));
+  rows.back().back() = 50.0f;  // in the tail
+  rows.push_back(vocabulary_row(4));
+  rows.back()[0] = nan;  // a NaN at index 0 is kept
+  rows.push_back(vocabulary_row(5));
+  rows.back()[3] = rows.back()[100] = nan;  // other NaNs never win
+  rows.back()[60001] = 40.0f;
+  rows.push_back(std::vector<float>(151936, -kInf));
+  rows.push_back(std::vector<float>(33, 0.0f));
+  rows.back()[17] = -0.0f;
+  for (size_t r = 0; r < rows.size(); ++r) {
+    EXPECT_EQ(argmax(rows[r]), static_cast<TokenId>(plain_argmax(rows[r]))) << "row " << r;
+  }
+}
+
+TEST(TopK, KOfOneKeepsEveryCopyOfTheLargestInALongRow) {
+  std::vector<float> scores = vocabulary_row(6);
+  scores[9] = scores[150000] = scores.back() = 60.0f;
+  apply_top_k(scores, 1);
+  for (size_t i = 0; i < scores.size(); ++i) {
+    const bool kept = i == 9 || i == 150000 || i == scores.size() - 1;
+    EXPECT_EQ(scores[i], kept ? 60.0f : -kInf) << i;
+  }
+}
+
+// Qwen2-VL's settings on a vocabulary-sized row, against the processors written plainly:
+// penalty once per distinct id, division by the temperature, all but the largest filtered.
+TEST(TokenSelector, QwenSettingsOnAVocabularySizedRowMatchThePlainProcessors) {
+  SamplingOptions options;
+  options.do_sample = true;
+  options.top_k = 1;
+  options.top_p = 0.001f;
+  options.temperature = 0.1f;
+  options.repetition_penalty = 1.05f;
+  std::vector<TokenId> ids(7280, 151656);  // the video pads
+  for (TokenId id = 0; id < 3000; id += 7) ids.push_back(id);
+  ids.push_back(14);  // a repeat
+  for (uint32_t seed = 10; seed < 14; ++seed) {
+    std::vector<float> scores = vocabulary_row(seed, 151936);
+    scores[14] = 30.0f;  // the largest until penalised: 30/1.05 = 28.57
+    scores[90001] = 29.0f;
+    std::vector<float> want = scores;
+    std::vector<bool> seen(want.size());
+    for (const TokenId id : ids) {
+      if (seen[id]) continue;
+      seen[id] = true;
+      want[id] = want[id] < 0.0f ? want[id] * 1.05f : want[id] / 1.05f;
+    }
+    for (float& s : want) s = s / 0.1f;
+    const size_t best = plain_argmax(want);
+    for (size_t i = 0; i < want.size(); ++i) {
+      if (want[i] < want[best]) want[i] = -kInf;
+    }
+    TokenSelector selector(options);
+    EXPECT_EQ(selector.select(scores, ids), 90001);
+    EXPECT_EQ(best, 90001u);
+    EXPECT_EQ(scores, want);
+  }
 }
 
 TEST(TokenSelector, GreedyAppliesOnlyThePenaltyThenArgmax) {
