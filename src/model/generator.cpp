@@ -54,7 +54,7 @@ struct Generator::Scratch {
   tensor::Tensor hidden;           // [rows, hidden]
   tensor::Tensor normed;           // [max_batch, hidden] final-norm rows for the head (matmul input)
   tensor::Tensor logits;           // [max_batch, vocab]
-  std::vector<float> host_logits;  // [max_batch, vocab]
+  tensor::HostBuffer host_logits;  // [max_batch, vocab], page-locked on a GPU
 };
 
 struct Generator::FeatureSet {
@@ -102,7 +102,10 @@ Status Generator::ensure_scratch(int64_t rows) {
   scratch->hidden = std::move(hidden).value();
   scratch->normed = std::move(normed).value();
   scratch->logits = std::move(logits).value();
-  scratch->host_logits.resize(static_cast<size_t>(options_.max_batch * dims.vocab_size));
+  auto host_logits =
+      backend.allocate_host(static_cast<size_t>(options_.max_batch * dims.vocab_size));
+  if (!host_logits.ok()) return host_logits.status().with_context("generator scratch");
+  scratch->host_logits = std::move(host_logits).value();
   scratch_ = std::move(scratch);
   return Status();
 }
@@ -208,7 +211,7 @@ Status Generator::prefill(Sequence& seq, const std::vector<VisionGrid>& grids,
   model_.language().logits(backend, last_rows, scratch_->normed.view().rows_slice(0, 1),
                            scratch_->logits.view().rows_slice(0, 1));
   backend.download(scratch_->logits.view().rows_slice(0, 1),
-                   std::span(scratch_->host_logits).subspan(0, static_cast<size_t>(vocab)));
+                   scratch_->host_logits.span().subspan(0, static_cast<size_t>(vocab)));
   if (Status s = backend.synchronize(); !s.ok()) return s;
   times_.prefill_s += seconds_since(start);
   times_.prompt_tokens += seq.prompt_len;
@@ -237,7 +240,7 @@ Result<std::unique_ptr<Generator::Sequence>> Generator::start(GenerationRequest&
 bool Generator::choose(Sequence& seq, int64_t row) {
   const int64_t vocab = model_.dims().text.vocab_size;
   const std::span<float> scores =
-      std::span(scratch_->host_logits)
+      scratch_->host_logits.span()
           .subspan(static_cast<size_t>(row * vocab), static_cast<size_t>(vocab));
   const TokenId chosen = seq.selector.select(scores, seq.ids);
   const size_t step = seq.generated.size();
@@ -327,7 +330,7 @@ Status Generator::decode_step(std::vector<GenerationResult>& finished) {
   model_.language().logits(backend, hidden, scratch_->normed.view().rows_slice(0, m), logits);
   backend.download(
       logits,
-      std::span(scratch_->host_logits).subspan(0, static_cast<size_t>(m * dims.vocab_size)));
+      scratch_->host_logits.span().subspan(0, static_cast<size_t>(m * dims.vocab_size)));
   if (Status s = backend.synchronize(); !s.ok()) return s;
   std::vector<std::unique_ptr<Sequence>> still_active;
   for (int64_t i = 0; i < m; ++i) {
@@ -366,8 +369,8 @@ Result<std::vector<float>> Generator::prefill_logits(GenerationRequest request) 
   auto seq = start(request, features->tensors[features->where[0].first], features->where[0].second);
   if (!seq.ok()) return seq.status();
   const auto vocab = static_cast<size_t>(model_.dims().text.vocab_size);
-  return std::vector<float>(scratch_->host_logits.begin(),
-                            scratch_->host_logits.begin() + static_cast<std::ptrdiff_t>(vocab));
+  const std::span<const float> row = scratch_->host_logits.span().subspan(0, vocab);
+  return std::vector<float>(row.begin(), row.end());
 }
 
 }  // namespace vcap::model

@@ -26,6 +26,7 @@
 #define VCAP_TENSOR_BACKEND_H_
 
 #include <cstdint>
+#include <memory>
 #include <optional>
 #include <span>
 #include <string>
@@ -77,6 +78,19 @@ struct AttentionBlock {
   bool causal = false;
   // When causal: query i of the block (0-based) sees keys j <= i + causal_offset.
   int64_t causal_offset = 0;
+};
+
+// Host floats made by Backend::allocate_host, released by its own function. Move-only.
+class HostBuffer {
+ public:
+  using Release = void (*)(float*);
+  HostBuffer() = default;
+  HostBuffer(float* data, size_t size, Release release) : data_(data, release), size_(size) {}
+  std::span<float> span() const { return {data_.get(), size_}; }
+
+ private:
+  std::unique_ptr<float, Release> data_{nullptr, nullptr};
+  size_t size_ = 0;
 };
 
 // One copy of Backend::copy_batch.
@@ -211,6 +225,12 @@ class Backend {
   // own (a GPU); nullopt when tensors live in host memory, whose free share the caller reads
   // from the machine. The working-memory budget of a run is a share of it.
   virtual std::optional<uint64_t> device_memory_free() { return std::nullopt; }
+
+  // `count` floats of host memory for the destination of downloads made again and again (the
+  // logits of every decode step): page-locked on a GPU, which then copies into it at the
+  // link's full rate instead of through a bounce buffer; plain memory here. Errors:
+  // kOutOfMemory.
+  virtual Result<HostBuffer> allocate_host(size_t count);
 };
 
 }  // namespace vcap::tensor

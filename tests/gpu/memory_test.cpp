@@ -195,6 +195,11 @@ TEST_F(CudaMemory, Bf16AndF16WeightSourcesConvertExactly) {
   }
 }
 
+// Page-locked host memory (cudaMallocHost), released with cudaFreeHost.
+TEST_F(CudaMemory, DownloadsIntoPageLockedHostBuffers) {
+  check_download_into_host_buffer(backend());
+}
+
 // 70 pairs: two kernels of at most 64 copies each.
 TEST_F(CudaMemory, CopyBatchCopiesEveryPairAcrossKernels) {
   check_copy_batch(backend(), DType::kBF16, 70);

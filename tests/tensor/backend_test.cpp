@@ -141,6 +141,10 @@ TEST(CpuBackend, CopyHandlesStridesAndConversions) {
   }
 }
 
+TEST(CpuBackend, DownloadsIntoHostBuffers) {
+  testing::check_download_into_host_buffer(*make_test_backend(KernelPath::kAvx512));
+}
+
 TEST(CpuBackend, CopyBatchCopiesEveryPair) {
   auto backend = make_test_backend(KernelPath::kAvx512);
   testing::check_copy_batch(*backend, DType::kBF16, 70);

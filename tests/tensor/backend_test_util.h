@@ -456,6 +456,19 @@ inline void check_copy_batch(Backend& backend, DType dst_dtype, int pairs) {
   }
 }
 
+// A download into allocate_host memory (the decode step's logits) brings the values back.
+inline void check_download_into_host_buffer(Backend& backend) {
+  const std::vector<float> values = random_values(3 * 1000, 90);
+  Tensor device = device_matrix(backend, values, 3, 1000);
+  auto host = backend.allocate_host(values.size() + 5);
+  ASSERT_TRUE(host.ok()) << host.status().to_string();
+  ASSERT_EQ(host->span().size(), values.size() + 5);
+  backend.download(device.view(), host->span().subspan(0, values.size()));
+  EXPECT_TRUE(std::equal(values.begin(), values.end(), host->span().begin()));
+  HostBuffer moved = std::move(*host);  // the memory goes with it, released once
+  EXPECT_EQ(moved.span()[0], values[0]);
+}
+
 }  // namespace vcap::tensor::testing
 
 #endif  // VCAP_TESTS_TENSOR_BACKEND_TEST_UTIL_H_

@@ -161,6 +161,18 @@ class CudaBackend : public Backend {
     return text;
   }
 
+  Result<HostBuffer> allocate_host(size_t count) override {
+    context_->make_current();
+    void* data = nullptr;
+    const cudaError_t error = cudaMallocHost(&data, count * sizeof(float));
+    if (error != cudaSuccess) {
+      cudaGetLastError();  // not left for the next op to report
+      return Status::out_of_memory(name() + ": cannot allocate " + std::to_string(count) +
+                                   " page-locked host floats: " + cudaGetErrorString(error));
+    }
+    return HostBuffer(static_cast<float*>(data), count, [](float* p) { cudaFreeHost(p); });
+  }
+
   // A failure is recorded for the next synchronize() and reads as 0.
   std::optional<uint64_t> device_memory_free() override {
     size_t free = 0;
