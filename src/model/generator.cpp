@@ -3,6 +3,8 @@
 #include <algorithm>
 #include <chrono>
 #include <string>
+#include <system_error>
+#include <thread>
 #include <utility>
 
 #include "base/stopwatch.h"
@@ -237,12 +239,38 @@ Result<std::unique_ptr<Generator::Sequence>> Generator::start(GenerationRequest&
   return seq;
 }
 
-bool Generator::choose(Sequence& seq, int64_t row) {
+TokenId Generator::select_token(Sequence& seq, int64_t row) {
   const int64_t vocab = model_.dims().text.vocab_size;
   const std::span<float> scores =
       scratch_->host_logits.span()
           .subspan(static_cast<size_t>(row * vocab), static_cast<size_t>(vocab));
-  const TokenId chosen = seq.selector.select(scores, seq.ids);
+  return seq.selector.select(scores, seq.ids);
+}
+
+std::vector<TokenId> Generator::select_tokens() {
+  const size_t m = active_.size();
+  std::vector<TokenId> chosen(m);
+  std::vector<std::thread> helpers;
+  try {
+    for (size_t i = 1; i < m; ++i) {
+      helpers.emplace_back([this, &chosen, i] {
+        chosen[i] = select_token(*active_[i], static_cast<int64_t>(i));
+      });
+    }
+  } catch (const std::system_error&) {
+    // No thread to be had: the rows without a helper are selected here.
+  }
+  for (size_t i = helpers.size() + 1; i < m; ++i) {
+    chosen[i] = select_token(*active_[i], static_cast<int64_t>(i));
+  }
+  if (m > 0) chosen[0] = select_token(*active_[0], 0);
+  for (std::thread& helper : helpers) helper.join();
+  return chosen;
+}
+
+bool Generator::choose(Sequence& seq, int64_t row) { return take(seq, select_token(seq, row)); }
+
+bool Generator::take(Sequence& seq, TokenId chosen) {
   const size_t step = seq.generated.size();
   const TokenId fed = step < seq.forced.size() ? seq.forced[step] : chosen;
   seq.generated.push_back(chosen);
@@ -332,10 +360,11 @@ Status Generator::decode_step(std::vector<GenerationResult>& finished) {
       logits,
       scratch_->host_logits.span().subspan(0, static_cast<size_t>(m * dims.vocab_size)));
   if (Status s = backend.synchronize(); !s.ok()) return s;
+  const std::vector<TokenId> chosen = select_tokens();
   std::vector<std::unique_ptr<Sequence>> still_active;
   for (int64_t i = 0; i < m; ++i) {
     auto& seq = active_[static_cast<size_t>(i)];
-    if (choose(*seq, i)) {
+    if (take(*seq, chosen[static_cast<size_t>(i)])) {
       finished.push_back(result_of(*seq));
     } else {
       still_active.push_back(std::move(seq));
