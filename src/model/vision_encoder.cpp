@@ -49,7 +49,7 @@ std::vector<WorkspaceSlot> workspace_plan(const VisionDims& dims, int64_t rows,
       {&VisionWorkspace::merged, f32, rows / 4, dims.merged_dim()},
       {&VisionWorkspace::cos, f32, rows, dims.head_dim() / 2},
       {&VisionWorkspace::sin, f32, rows, dims.head_dim() / 2},
-      {&VisionWorkspace::pixels, f32, rows, dims.patch_features()},
+      {&VisionWorkspace::pixels, weights, rows, dims.patch_features()},
   };
 }
 

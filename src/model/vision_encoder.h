@@ -20,8 +20,9 @@
 namespace vcap::model {
 
 // Scratch activations of one group of rows; views are taken with rows_slice(0, n). The
-// activations that only feed matmuls (normed, attn, mlp_act) are of the weights' dtype: with bf16
-// weights the ops that write them round to bf16 there (tensor/backend.h, bf16 matmul inputs).
+// activations that only feed matmuls (normed, attn, mlp_act, pixels) are of the weights' dtype:
+// with bf16 weights the ops that write them (the upload, for pixels) round to bf16 there
+// (tensor/backend.h, bf16 matmul inputs).
 struct VisionWorkspace {
   tensor::Tensor hidden;   // [rows, embed]     the residual stream
   tensor::Tensor normed;   // [rows, embed]     LayerNorm output                  (matmul input)
@@ -33,7 +34,7 @@ struct VisionWorkspace {
   tensor::Tensor merged;   // [rows/4, merged_dim] merger hidden
   tensor::Tensor cos;      // [rows, head_dim/2] rotary table
   tensor::Tensor sin;      // [rows, head_dim/2]
-  tensor::Tensor pixels;   // [rows, patch_features] uploaded pixel_values
+  tensor::Tensor pixels;   // [rows, patch_features] uploaded pixel_values      (matmul input)
 
   // `weights`: the dtype of the tower's weights.
   static Result<VisionWorkspace> allocate(tensor::Backend& backend, const VisionDims& dims,
