@@ -1,5 +1,6 @@
 #include "tensor/op_checks.h"
 
+#include <cstdlib>
 #include <limits>
 
 #include "base/check.h"
@@ -18,76 +19,93 @@ std::string shape(int64_t rows, int64_t cols) {
 
 std::string shape(TensorView v) { return shape(v.rows, v.cols); }
 
-void require(bool condition, const char* op, const std::string& what) {
-  if (condition) return;
+void fail(const char* op, const std::string& what) {
   VCAP_CHECK(false, (std::string("[") + op + "] " + what).c_str());
+  std::abort();  // not reached: VCAP_CHECK(false) aborts
+}
+
+void require(bool condition, const char* op, const char* what) {
+  if (!condition) fail(op, what);
 }
 
 void require_valid(TensorView v, const char* op, const char* name) {
-  require(v.rows >= 0 && v.cols >= 0 && v.row_stride >= v.cols &&
-              (v.data != nullptr || v.num_elements() == 0),
-          op, std::string(name) + " is not a valid view " + shape(v));
+  if (!(v.rows >= 0 && v.cols >= 0 && v.row_stride >= v.cols &&
+        (v.data != nullptr || v.num_elements() == 0))) {
+    fail(op, std::string(name) + " is not a valid view " + shape(v));
+  }
 }
 
 void require_f32(TensorView v, const char* op, const char* name) {
-  require(v.dtype == DType::kF32, op, std::string(name) + " must be f32");
+  if (v.dtype != DType::kF32) fail(op, std::string(name) + " must be f32");
   require_valid(v, op, name);
 }
 
 void require_f32_or_bf16(TensorView v, const char* op, const char* name) {
-  require(v.dtype == DType::kF32 || v.dtype == DType::kBF16, op,
-          std::string(name) + " must be f32 or bf16");
+  if (!(v.dtype == DType::kF32 || v.dtype == DType::kBF16)) {
+    fail(op, std::string(name) + " must be f32 or bf16");
+  }
   require_valid(v, op, name);
 }
 
 void require_same_shape(TensorView a, TensorView b, const char* op) {
-  require(a.rows == b.rows && a.cols == b.cols, op,
-          "shapes differ: " + shape(a) + " vs " + shape(b));
+  if (!(a.rows == b.rows && a.cols == b.cols)) {
+    fail(op, "shapes differ: " + shape(a) + " vs " + shape(b));
+  }
 }
 
 void require_upload(TensorView dst, const HostMatrix& host) {
-  require(host.rows == dst.rows && host.cols == dst.cols, "upload",
-          "host " + shape(host.rows, host.cols) + " vs dst " + shape(dst));
+  if (!(host.rows == dst.rows && host.cols == dst.cols)) {
+    fail("upload", "host " + shape(host.rows, host.cols) + " vs dst " + shape(dst));
+  }
   require(host.data != nullptr || dst.num_elements() == 0, "upload", "null host data");
   require_valid(dst, "upload", "dst");
 }
 
 void require_download(TensorView src, std::span<const float> host) {
-  require(static_cast<int64_t>(host.size()) == src.rows * src.cols, "download",
-          "host size " + std::to_string(host.size()) + " vs src " + shape(src));
+  if (!(static_cast<int64_t>(host.size()) == src.rows * src.cols)) {
+    fail("download", "host size " + std::to_string(host.size()) + " vs src " + shape(src));
+  }
   require_valid(src, "download", "src");
 }
 
 void require_matmul(TensorView out, TensorView in, const Weight& w,
                     const std::optional<TensorView>& bias) {
   require(!w.empty(), "matmul", "empty weight");
-  std::string what = "out " + shape(out);
-  what += " in " + shape(in);
-  what += " W " + shape(w.out_features(), w.in_features());
-  require(out.dtype == DType::kF32, "matmul", "out must be f32: " + what);
-  require(in.dtype == DType::kF32 || (in.dtype == DType::kBF16 && w.dtype() == DType::kBF16),
-          "matmul", "in must be f32, or bf16 with a bf16 weight: " + what);
-  require(in.cols == w.in_features() && out.cols == w.out_features() && in.rows == out.rows &&
-              in.rows >= 1,
-          "matmul", "shapes differ: " + what);
-  require(in.row_stride >= in.cols && out.row_stride >= out.cols, "matmul",
-          "invalid view: " + what);
+  const auto what = [&] {
+    std::string text = "out " + shape(out);
+    text += " in " + shape(in);
+    text += " W " + shape(w.out_features(), w.in_features());
+    return text;
+  };
+  if (out.dtype != DType::kF32) fail("matmul", "out must be f32: " + what());
+  if (!(in.dtype == DType::kF32 || (in.dtype == DType::kBF16 && w.dtype() == DType::kBF16))) {
+    fail("matmul", "in must be f32, or bf16 with a bf16 weight: " + what());
+  }
+  if (!(in.cols == w.in_features() && out.cols == w.out_features() && in.rows == out.rows &&
+        in.rows >= 1)) {
+    fail("matmul", "shapes differ: " + what());
+  }
+  if (!(in.row_stride >= in.cols && out.row_stride >= out.cols)) {
+    fail("matmul", "invalid view: " + what());
+  }
   if (bias) {
-    require(bias->dtype == DType::kF32 && bias->rows == 1 && bias->cols == out.cols, "matmul",
-            "bias must be f32 [1, out_features]: " + what);
+    if (!(bias->dtype == DType::kF32 && bias->rows == 1 && bias->cols == out.cols)) {
+      fail("matmul", "bias must be f32 [1, out_features]: " + what());
+    }
   }
 }
 
 void require_gather_rows(TensorView out, const Weight& table, std::span<const int32_t> ids) {
   require_f32(out, "gather_rows", "out");
-  require(out.rows == static_cast<int64_t>(ids.size()) && out.cols == table.in_features(),
-          "gather_rows",
-          "out " + shape(out) + " vs " + std::to_string(ids.size()) + " ids x table cols " +
-              std::to_string(table.in_features()));
+  if (!(out.rows == static_cast<int64_t>(ids.size()) && out.cols == table.in_features())) {
+    fail("gather_rows", "out " + shape(out) + " vs " + std::to_string(ids.size()) +
+                            " ids x table cols " + std::to_string(table.in_features()));
+  }
   for (const int32_t id : ids) {
-    require(id >= 0 && id < table.out_features(), "gather_rows",
-            "id " + std::to_string(id) + " outside the table's " +
-                std::to_string(table.out_features()) + " rows");
+    if (!(id >= 0 && id < table.out_features())) {
+      fail("gather_rows", "id " + std::to_string(id) + " outside the table's " +
+                              std::to_string(table.out_features()) + " rows");
+    }
   }
 }
 
@@ -99,8 +117,9 @@ void require_norm(TensorView out, TensorView in, TensorView weight, const char* 
   require_f32(in, op, "in");
   require_f32(weight, op, "weight");
   require_same_shape(out, in, op);
-  require(weight.rows == 1 && weight.cols == in.cols && in.cols > 0, op,
-          "weight " + shape(weight) + " vs in " + shape(in));
+  if (!(weight.rows == 1 && weight.cols == in.cols && in.cols > 0)) {
+    fail(op, "weight " + shape(weight) + " vs in " + shape(in));
+  }
 }
 
 }  // namespace
@@ -108,7 +127,7 @@ void require_norm(TensorView out, TensorView in, TensorView weight, const char* 
 void require_layer_norm(TensorView out, TensorView in, TensorView weight, TensorView bias) {
   require_norm(out, in, weight, "layer_norm");
   require_f32(bias, "layer_norm", "bias");
-  require(bias.rows == 1 && bias.cols == in.cols, "layer_norm", "bias " + shape(bias));
+  if (!(bias.rows == 1 && bias.cols == in.cols)) fail("layer_norm", "bias " + shape(bias));
 }
 
 void require_rms_norm(TensorView out, TensorView in, TensorView weight) {
@@ -119,12 +138,12 @@ void require_rotary(TensorView x, TensorView cos, TensorView sin, int num_heads,
   require_f32(x, "rotary", "x");
   require_f32(cos, "rotary", "cos");
   require_f32(sin, "rotary", "sin");
-  require(head_dim > 0 && head_dim % 2 == 0 && num_heads > 0 &&
-              x.cols == static_cast<int64_t>(num_heads) * head_dim,
-          "rotary",
-          "x " + shape(x) + " vs " + std::to_string(num_heads) + " heads of " +
-              std::to_string(head_dim));
-  require(cos.rows == x.rows && cos.cols == head_dim / 2, "rotary", "cos " + shape(cos));
+  if (!(head_dim > 0 && head_dim % 2 == 0 && num_heads > 0 &&
+        x.cols == static_cast<int64_t>(num_heads) * head_dim)) {
+    fail("rotary", "x " + shape(x) + " vs " + std::to_string(num_heads) + " heads of " +
+                       std::to_string(head_dim));
+  }
+  if (!(cos.rows == x.rows && cos.cols == head_dim / 2)) fail("rotary", "cos " + shape(cos));
   require_same_shape(cos, sin, "rotary");
 }
 
@@ -137,16 +156,18 @@ void require_attention(TensorView out, TensorView q, std::span<const AttentionBl
           "attention", "bad head counts");
   const int64_t width = static_cast<int64_t>(params.num_heads) * params.head_dim;
   const int64_t kv_width = static_cast<int64_t>(params.num_kv_heads) * params.head_dim;
-  require(q.cols == width, "attention", "q " + shape(q) + " vs heads x head_dim");
+  if (q.cols != width) fail("attention", "q " + shape(q) + " vs heads x head_dim");
   require_same_shape(out, q, "attention");
   for (const AttentionBlock& block : blocks) {
-    require(block.q_begin >= 0 && block.q_count >= 0 && block.q_begin + block.q_count <= q.rows,
-            "attention", "block rows outside q " + shape(q));
+    if (!(block.q_begin >= 0 && block.q_count >= 0 && block.q_begin + block.q_count <= q.rows)) {
+      fail("attention", "block rows outside q " + shape(q));
+    }
     require_valid(block.k, "attention", "k");
     require_valid(block.v, "attention", "v");
     require(block.k.dtype == block.v.dtype, "attention", "k and v dtypes differ");
-    require(block.k.cols == kv_width && block.v.cols == kv_width, "attention",
-            "k " + shape(block.k) + " v " + shape(block.v) + " vs kv heads x head_dim");
+    if (!(block.k.cols == kv_width && block.v.cols == kv_width)) {
+      fail("attention", "k " + shape(block.k) + " v " + shape(block.v) + " vs kv heads x head_dim");
+    }
     require(block.k.rows == block.v.rows, "attention", "k and v rows differ");
   }
 }
@@ -191,12 +212,14 @@ void require_copy_batch(std::span<const CopyPair> pairs) {
 void require_copy_rows(TensorView dst, TensorView src, std::span<const int64_t> dst_rows) {
   require_f32(dst, "copy_rows", "dst");
   require_f32(src, "copy_rows", "src");
-  require(dst.cols == src.cols && static_cast<int64_t>(dst_rows.size()) == src.rows, "copy_rows",
-          "dst " + shape(dst) + " src " + shape(src) + " with " + std::to_string(dst_rows.size()) +
-              " row indices");
+  if (!(dst.cols == src.cols && static_cast<int64_t>(dst_rows.size()) == src.rows)) {
+    fail("copy_rows", "dst " + shape(dst) + " src " + shape(src) + " with " +
+                          std::to_string(dst_rows.size()) + " row indices");
+  }
   for (const int64_t row : dst_rows) {
-    require(row >= 0 && row < dst.rows, "copy_rows",
-            "row " + std::to_string(row) + " outside dst " + shape(dst));
+    if (!(row >= 0 && row < dst.rows)) {
+      fail("copy_rows", "row " + std::to_string(row) + " outside dst " + shape(dst));
+    }
   }
 }
 

@@ -26,8 +26,12 @@ namespace vcap::tensor {
 std::string shape(int64_t rows, int64_t cols);
 std::string shape(TensorView v);
 
+// Aborts with "[op] what". A check whose message is built calls it as `if (!ok) fail(...)`, so
+// that the message costs nothing while the check passes: every op runs these checks, and a
+// GPU decode step queues hundreds of ops.
+[[noreturn]] void fail(const char* op, const std::string& what);
 // Aborts with "[op] what" unless `condition`.
-void require(bool condition, const char* op, const std::string& what);
+void require(bool condition, const char* op, const char* what);
 
 // A valid view (tensor.h): rows, cols >= 0, row_stride >= cols, data non-null when non-empty.
 // `name` is the argument's name in the message ("in", "out", ...).

@@ -322,9 +322,10 @@ void CudaBackend::attention(TensorView out, TensorView q, std::span<const Attent
   require_attention(out, q, blocks, params);
   // The limits of this backend's kernel (attention.h): head_dim up to kAttentionMaxHeadDim, and
   // key ranges that fit the int32 fields of its work items.
-  require(params.head_dim <= cuda::kAttentionMaxHeadDim, "attention",
-          "head_dim " + std::to_string(params.head_dim) + " > " +
-              std::to_string(cuda::kAttentionMaxHeadDim) + " is not supported on CUDA");
+  if (params.head_dim > cuda::kAttentionMaxHeadDim) {
+    fail("attention", "head_dim " + std::to_string(params.head_dim) + " > " +
+                          std::to_string(cuda::kAttentionMaxHeadDim) + " is not supported on CUDA");
+  }
   for (const AttentionBlock& block : blocks) {
     require(block.k.rows <= std::numeric_limits<int32_t>::max() / 2, "attention",
             "more than 2^30 keys in a block");
