@@ -184,14 +184,19 @@ void GemmEngine::matmul(CudaContext& context, TensorView out, TensorView in, con
   const std::byte* weight = cuda_weight(w).data();
   const size_t element = dtype_size(w.dtype());
   TensorView b = in;
-  if (w.dtype() == DType::kBF16 && in.dtype == DType::kF32) {
-    // cuBLASLt has no f32 x bf16 product: round the activations once, as the reference's bf16
-    // Linear sees them (and as the CPU backend does).
+  // cuBLASLt has no f32 x bf16 product: an f32 `in` is rounded once, as the reference's bf16
+  // Linear sees it (and as the CPU backend does). A bf16 `in` (the model's are contiguous and
+  // aligned) is used as it is, unless its rows are less than 16-byte aligned: then it is packed
+  // like a rounded one, so that cuBLASLt never sees a layout the rounding path never gives it.
+  const bool pack = w.dtype() == DType::kBF16 &&
+                    (in.dtype == DType::kF32 ||
+                     alignment_bytes(in.data, in.row_stride * int64_t{sizeof(uint16_t)}) < 16);
+  if (pack) {
     const size_t bytes = static_cast<size_t>(in.rows * in.cols) * sizeof(uint16_t);
     auto scratch = bf16_input_.ensure(context, bytes, "bf16 matmul input");
     if (!scratch.ok()) return context.record(scratch.status());
     b = TensorView{*scratch, DType::kBF16, in.rows, in.cols, in.cols};
-    if (!context.check(launch_copy(context.stream(), b, in), "f32 -> bf16 kernel")) return;
+    if (!context.check(launch_copy(context.stream(), b, in), "bf16 matmul input kernel")) return;
   }
   const float* bias_data = bias ? bias->ptr<const float>() : nullptr;
   const Key key{w.out_features(),

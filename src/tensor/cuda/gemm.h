@@ -5,8 +5,8 @@
 // B = in, C = D = out (ld = the views' row strides). With kAddToOut beta is 1 and C is out.
 //   - f32 weights: A, B, C, D f32 and CUBLAS_COMPUTE_32F: true f32 products, no TF32.
 //   - bf16 weights: B is the input rounded to bf16 (a kernel, like the CPU backend) unless it
-//     comes bf16 already (tensor/backend.h), A and B bf16, C and D f32, CUBLAS_COMPUTE_32F
-//     (bf16 products accumulated in f32).
+//     comes bf16 already (tensor/backend.h) with 16-byte aligned rows, A and B bf16, C and D
+//     f32, CUBLAS_COMPUTE_32F (bf16 products accumulated in f32).
 // The bias (f32, like D) goes in cuBLASLt's epilogue when the heuristic has an algorithm for
 // that, else a kernel adds it after the product.
 //
