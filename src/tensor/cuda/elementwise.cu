@@ -26,7 +26,7 @@ __device__ inline float activate(float x) {
 template <Activation kKind, class Out>
 __global__ void activation_kernel(Matrix<Out> out, Matrix<const float> in) {
   for (int64_t r = blockIdx.x; r < in.rows; r += gridDim.x) {
-    for (int64_t c = threadIdx.x; c < in.cols; c += blockDim.x) {
+    for (int64_t c = first_column(); c < in.cols; c += column_stride()) {
       out.at(r, c) = from_f32<Out>(activate<kKind>(in.at(r, c)));
     }
   }
@@ -34,10 +34,9 @@ __global__ void activation_kernel(Matrix<Out> out, Matrix<const float> in) {
 
 // Likewise: out may alias gate or up.
 template <class Out>
-__global__ void silu_mul_kernel(Matrix<Out> out, Matrix<const float> gate,
-                                Matrix<const float> up) {
+__global__ void silu_mul_kernel(Matrix<Out> out, Matrix<const float> gate, Matrix<const float> up) {
   for (int64_t r = blockIdx.x; r < out.rows; r += gridDim.x) {
-    for (int64_t c = threadIdx.x; c < out.cols; c += blockDim.x) {
+    for (int64_t c = first_column(); c < out.cols; c += column_stride()) {
       const float g = gate.at(r, c);
       const float u = up.at(r, c);
       out.at(r, c) = from_f32<Out>(silu(g) * u);
@@ -47,7 +46,7 @@ __global__ void silu_mul_kernel(Matrix<Out> out, Matrix<const float> gate,
 
 __global__ void add_kernel(Matrix<float> inout, Matrix<const float> other) {
   for (int64_t r = blockIdx.x; r < inout.rows; r += gridDim.x) {
-    for (int64_t c = threadIdx.x; c < inout.cols; c += blockDim.x) {
+    for (int64_t c = first_column(); c < inout.cols; c += column_stride()) {
       inout.at(r, c) += other.at(r, c);
     }
   }
@@ -55,14 +54,16 @@ __global__ void add_kernel(Matrix<float> inout, Matrix<const float> other) {
 
 __global__ void add_bias_kernel(Matrix<float> inout, const float* bias) {
   for (int64_t r = blockIdx.x; r < inout.rows; r += gridDim.x) {
-    for (int64_t c = threadIdx.x; c < inout.cols; c += blockDim.x) inout.at(r, c) += bias[c];
+    for (int64_t c = first_column(); c < inout.cols; c += column_stride()) {
+      inout.at(r, c) += bias[c];
+    }
   }
 }
 
 template <Activation kKind>
 cudaError_t activation_as(cudaStream_t stream, TensorView out, TensorView in) {
   return with_output(out, [&](auto typed_out) {
-    activation_kernel<kKind><<<row_blocks(in.rows), kThreads, 0, stream>>>(
+    activation_kernel<kKind><<<elementwise_grid(in.rows, in.cols, kThreads), kThreads, 0, stream>>>(
         typed_out, matrix_of<const float>(in));
     return cudaGetLastError();
   });
@@ -70,8 +71,7 @@ cudaError_t activation_as(cudaStream_t stream, TensorView out, TensorView in) {
 
 }  // namespace
 
-cudaError_t launch_activation(cudaStream_t stream, TensorView out, TensorView in,
-                              Activation kind) {
+cudaError_t launch_activation(cudaStream_t stream, TensorView out, TensorView in, Activation kind) {
   if (in.num_elements() == 0) return cudaSuccess;
   switch (kind) {
     case Activation::kGeluErf:
@@ -87,7 +87,7 @@ cudaError_t launch_activation(cudaStream_t stream, TensorView out, TensorView in
 cudaError_t launch_silu_mul(cudaStream_t stream, TensorView out, TensorView gate, TensorView up) {
   if (out.num_elements() == 0) return cudaSuccess;
   return with_output(out, [&](auto typed_out) {
-    silu_mul_kernel<<<row_blocks(out.rows), kThreads, 0, stream>>>(
+    silu_mul_kernel<<<elementwise_grid(out.rows, out.cols, kThreads), kThreads, 0, stream>>>(
         typed_out, matrix_of<const float>(gate), matrix_of<const float>(up));
     return cudaGetLastError();
   });
@@ -95,14 +95,14 @@ cudaError_t launch_silu_mul(cudaStream_t stream, TensorView out, TensorView gate
 
 cudaError_t launch_add(cudaStream_t stream, TensorView inout, TensorView other) {
   if (inout.num_elements() == 0) return cudaSuccess;
-  add_kernel<<<row_blocks(inout.rows), kThreads, 0, stream>>>(matrix_of<float>(inout),
-                                                               matrix_of<const float>(other));
+  add_kernel<<<elementwise_grid(inout.rows, inout.cols, kThreads), kThreads, 0, stream>>>(
+      matrix_of<float>(inout), matrix_of<const float>(other));
   return cudaGetLastError();
 }
 
 cudaError_t launch_add_bias(cudaStream_t stream, TensorView inout, TensorView bias) {
   if (inout.num_elements() == 0) return cudaSuccess;
-  add_bias_kernel<<<row_blocks(inout.rows), kThreads, 0, stream>>>(
+  add_bias_kernel<<<elementwise_grid(inout.rows, inout.cols, kThreads), kThreads, 0, stream>>>(
       matrix_of<float>(inout), reinterpret_cast<const float*>(bias.data));
   return cudaGetLastError();
 }

@@ -107,6 +107,22 @@ inline unsigned row_blocks(int64_t rows) {
   return static_cast<unsigned>(rows < kMaxBlocks ? rows : kMaxBlocks);
 }
 
+// Grid of the elementwise kernels: x walks the rows (grid-stride beyond the limit), y splits
+// each row into chunks of `threads` columns. Rows alone would leave a decode step's few long
+// rows (8 rows of 8960 for silu_mul) to 8 blocks whose threads each walk 35 columns, one load
+// after another.
+inline dim3 elementwise_grid(int64_t rows, int64_t cols, int threads) {
+  constexpr int64_t kMaxChunks = 65535;  // gridDim.y's limit; beyond it threads stride on
+  const int64_t chunks = (cols + threads - 1) / threads;
+  return dim3(row_blocks(rows), static_cast<unsigned>(chunks < kMaxChunks ? chunks : kMaxChunks));
+}
+
+// This thread's first column and its column stride in an elementwise_grid launch.
+__device__ inline int64_t first_column() {
+  return static_cast<int64_t>(blockIdx.y) * blockDim.x + threadIdx.x;
+}
+__device__ inline int64_t column_stride() { return static_cast<int64_t>(gridDim.y) * blockDim.x; }
+
 }  // namespace vcap::tensor::cuda
 
 #endif  // VCAP_TENSOR_CUDA_KERNEL_UTIL_CUH_

@@ -22,7 +22,7 @@ __device__ inline Dst convert(Src x) {
 template <class Dst, class Src>
 __global__ void copy_kernel(Matrix<Dst> dst, Matrix<const Src> src) {
   for (int64_t r = blockIdx.x; r < dst.rows; r += gridDim.x) {
-    for (int64_t c = threadIdx.x; c < dst.cols; c += blockDim.x) {
+    for (int64_t c = first_column(); c < dst.cols; c += column_stride()) {
       dst.at(r, c) = convert<Dst>(src.at(r, c));
     }
   }
@@ -30,7 +30,8 @@ __global__ void copy_kernel(Matrix<Dst> dst, Matrix<const Src> src) {
 
 template <class Dst, class Src>
 cudaError_t copy_as(cudaStream_t stream, TensorView dst, Matrix<const Src> src) {
-  copy_kernel<Dst, Src><<<row_blocks(dst.rows), kThreads, 0, stream>>>(matrix_of<Dst>(dst), src);
+  copy_kernel<Dst, Src><<<elementwise_grid(dst.rows, dst.cols, kThreads), kThreads, 0, stream>>>(
+      matrix_of<Dst>(dst), src);
   return cudaGetLastError();
 }
 
