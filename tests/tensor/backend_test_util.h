@@ -308,12 +308,13 @@ void expect_bf16_out_rounds_f32_out(Backend& backend, int64_t rows, int64_t cols
 
 // Every op that may write a bf16 matmul input (tensor/backend.h) writes the rounded f32 result,
 // and matmul reads such a bf16 input (contiguous or strided) as it reads those values in f32.
-// Shapes: rows of 300 columns (past any vector width, with tails); attention both as the
-// vision tower runs it (head_dim 80, segments) and as the decoder does (head_dim 128, GQA,
-// causal prefill after a cached prefix, a decode row over 700 keys that a GPU splits into key
-// parts), with bf16 products and in f32, leaving rows outside every block untouched.
+// Shapes: 130 rows (more than one block of rows where a backend works in blocks) of 300
+// columns (past any vector width, with tails); attention both as the vision tower runs it
+// (head_dim 80, segments) and as the decoder does (head_dim 128, GQA, causal prefill after a
+// cached prefix, a decode row over 700 keys that a GPU splits into key parts), with bf16
+// products and in f32, leaving rows outside every block untouched.
 inline void check_bf16_matmul_inputs(Backend& backend) {
-  const int64_t rows = 5, cols = 300;
+  const int64_t rows = 130, cols = 300;
   const auto x = random_values(rows * cols, 70, -3.0f, 3.0f);
   Tensor in = device_matrix(backend, x, rows, cols);
   Tensor weight = device_matrix(backend, random_values(cols, 71, 0.5f, 1.5f), 1, cols);

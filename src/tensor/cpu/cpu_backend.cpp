@@ -1,5 +1,6 @@
 #include "tensor/cpu/cpu_backend.h"
 
+#include <algorithm>
 #include <string>
 
 #include "base/check.h"
@@ -68,14 +69,16 @@ class CpuBackend : public Backend {
   void layer_norm(TensorView out, TensorView in, TensorView weight, TensorView bias,
                   float eps) override {
     require_layer_norm(out, in, weight, bias);
-    with_f32_out(out, [&](TensorView f32) {
-      cpu::layer_norm(context_, f32, in, weight, bias, eps);
+    with_f32_out(out, [&](TensorView f32, int64_t first) {
+      cpu::layer_norm(context_, f32, in.rows_slice(first, f32.rows), weight, bias, eps);
     });
   }
 
   void rms_norm(TensorView out, TensorView in, TensorView weight, float eps) override {
     require_rms_norm(out, in, weight);
-    with_f32_out(out, [&](TensorView f32) { cpu::rms_norm(context_, f32, in, weight, eps); });
+    with_f32_out(out, [&](TensorView f32, int64_t first) {
+      cpu::rms_norm(context_, f32, in.rows_slice(first, f32.rows), weight, eps);
+    });
   }
 
   void rotary(TensorView x, TensorView cos, TensorView sin, int num_heads, int head_dim) override;
@@ -85,12 +88,17 @@ class CpuBackend : public Backend {
 
   void activation(TensorView out, TensorView in, Activation kind) override {
     require_activation(out, in);
-    with_f32_out(out, [&](TensorView f32) { cpu::activation(context_, f32, in, kind); });
+    with_f32_out(out, [&](TensorView f32, int64_t first) {
+      cpu::activation(context_, f32, in.rows_slice(first, f32.rows), kind);
+    });
   }
 
   void silu_mul(TensorView out, TensorView gate, TensorView up) override {
     require_silu_mul(out, gate, up);
-    with_f32_out(out, [&](TensorView f32) { cpu::silu_mul(context_, f32, gate, up); });
+    with_f32_out(out, [&](TensorView f32, int64_t first) {
+      cpu::silu_mul(context_, f32, gate.rows_slice(first, f32.rows),
+                    up.rows_slice(first, f32.rows));
+    });
   }
 
   void add(TensorView inout, TensorView other) override {
@@ -134,29 +142,34 @@ class CpuBackend : public Backend {
     size_t size_ = 0;
   };
 
-  // Contiguous f32 scratch of out's shape, for an op that writes a bf16 out (a bf16 matmul's
+  // Contiguous f32 scratch [rows, cols], for an op that writes a bf16 out (a bf16 matmul's
   // input, backend.h): the CPU kernels compute in f32 and the result is rounded into out after.
   // The bf16 out saves a GPU's memory traffic; here it only moves the rounding from the matmul
   // to the op.
-  TensorView f32_scratch(TensorView out) {
-    const size_t bytes = static_cast<size_t>(out.num_elements()) * sizeof(float);
-    return TensorView{f32_out_.ensure(bytes, "f32 output scratch"), DType::kF32, out.rows,
-                      out.cols, out.cols};
+  TensorView f32_scratch(int64_t rows, int64_t cols) {
+    const size_t bytes = static_cast<size_t>(rows * cols) * sizeof(float);
+    return TensorView{f32_out_.ensure(bytes, "f32 output scratch"), DType::kF32, rows, cols, cols};
   }
 
-  // Runs `op` on an f32 view for out: out itself, or f32_scratch(out) rounded into out.
+  // For an op whose rows are independent: op(f32, first) computes rows [first, first +
+  // f32.rows) of the result into f32. That is out itself when f32, else blocks of scratch rows
+  // rounded into out one after the other, so the scratch stays small whatever the rows.
   template <class Op>
   void with_f32_out(TensorView out, Op&& op) {
-    if (out.dtype == DType::kF32) return op(out);
-    const TensorView f32 = f32_scratch(out);
-    op(f32);
-    cpu::convert(context_, out, f32);
+    if (out.dtype == DType::kF32) return op(out, 0);
+    constexpr int64_t kBlockRows = 64;
+    for (int64_t first = 0; first < out.rows; first += kBlockRows) {
+      const int64_t rows = std::min(kBlockRows, out.rows - first);
+      const TensorView f32 = f32_scratch(rows, out.cols);
+      op(f32, first);
+      cpu::convert(context_, out.rows_slice(first, rows), f32);
+    }
   }
 
   CpuContext context_;
   cpu::GemmEngine gemm_;
-  Scratch bf16_in_;   // f32 activations rounded to bf16 for bf16 matmuls
-  Scratch f32_out_;   // f32 results of ops that write a bf16 out
+  Scratch bf16_in_;  // f32 activations rounded to bf16 for bf16 matmuls
+  Scratch f32_out_;  // f32 results of ops that write a bf16 out
 };
 
 Result<Weight> CpuBackend::prepare_weight(const HostMatrix& host, Precision precision) {
@@ -189,7 +202,7 @@ void CpuBackend::attention(TensorView out, TensorView q, std::span<const Attenti
   require_attention(out, q, blocks, params);
   if (out.dtype == DType::kF32) return cpu::attention(context_, out, q, blocks, params);
   // Only the blocks' rows are written: only they are rounded into out.
-  const TensorView f32 = f32_scratch(out);
+  const TensorView f32 = f32_scratch(out.rows, out.cols);
   cpu::attention(context_, f32, q, blocks, params);
   for (const AttentionBlock& block : blocks) {
     cpu::convert(context_, out.rows_slice(block.q_begin, block.q_count),
