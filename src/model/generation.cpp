@@ -1,7 +1,6 @@
 #include "model/generation.h"
 
 #include <algorithm>
-#include <array>
 #include <cmath>
 #include <cstring>
 #include <functional>
@@ -15,11 +14,14 @@ namespace {
 
 constexpr float kFiltered = -std::numeric_limits<float>::infinity();
 
-// Selection runs on one host thread for every sequence of a GPU's decode batch, between two
-// decode steps: the passes over the ~150k scores are written branch-free so that they
-// vectorise, and built for AVX-512 and AVX2 besides the baseline (chosen when the program
-// loads).
+// Selection runs on the host between two decode steps, while a GPU waits: the passes over the
+// ~150k scores are written branch-free so that they vectorise, and on x86-64 built for AVX-512
+// and AVX2 besides the baseline (the best one is chosen when the program loads).
+#if defined(__x86_64__)
 #define VCAP_VECTOR_PASS [[gnu::target_clones("avx512f", "avx2", "default")]]
+#else
+#define VCAP_VECTOR_PASS
+#endif
 
 // Sixteen floats as one value (GCC/Clang vector extension): the compiler lowers its
 // operations to whichever vector instructions the function is built for.
