@@ -212,8 +212,8 @@ void derive_rates(const model::Qwen2VL& model, BenchReport& report) {
 }  // namespace
 
 Result<BenchReport> run_benchmark(const BenchOptions& options, std::FILE* log) {
-  if (!(options.clip_seconds > 0) || options.clips < 0 || options.caption.bs < 1)
-    return Status::invalid_argument("bench: want --clip-seconds > 0, --clips >= 0, --bs >= 1");
+  if (!(options.clip_seconds > 0) || options.clips < 0 || options.caption.bs < 0)
+    return Status::invalid_argument("bench: want --clip-seconds > 0, --clips >= 0, --bs >= 0");
   const fs::path work_dir =
       options.work_dir.empty() ? fs::temp_directory_path() / "vcap_bench" : options.work_dir;
   std::error_code error;
@@ -248,8 +248,8 @@ Result<BenchReport> run_benchmark(const BenchOptions& options, std::FILE* log) {
   report.precision = precision_name(caption.precision);
   report.model_dir = caption.model;
   report.video = *video;
-  report.bs = caption.bs;
-  report.clips = options.clips > 0 ? options.clips : caption.bs;
+  report.bs = batch_size(caption);
+  report.clips = options.clips > 0 ? options.clips : report.bs;
   report.weight_bytes = static_cast<uint64_t>(model.weight_bytes());
   std::fprintf(log, "vcap bench: captioning %d clip(s) of %s, batch %d\n", report.clips,
                video->c_str(), report.bs);

@@ -36,7 +36,7 @@ struct CaptionOptions {
   int height = 448;          // with width: the pixel-area cap per frame (height*width)
   int width = 672;
   double fps = 4;  // frame sampling rate
-  int bs = 1;      // clips generated together (continuous batching)
+  int bs = 0;      // clips generated together (continuous batching); 0: batch_size() picks
   // Do nothing when the output file already exists (it is only ever created complete).
   bool skip_if_existing = false;
   // Output CSV; empty means default_output_path(meta_path).
@@ -93,6 +93,12 @@ std::string format_bytes(uint64_t bytes);
 
 // Parses "cpu" or "cuda:N" (also "cuda" = "cuda:0"); returns the CUDA index, -1 for cpu.
 Result<int> parse_device(std::string_view device);
+
+// The batch a run uses: --bs when given, else 8 on a GPU and 1 on the CPU (the seed's value).
+// A GPU runs a decode step for 8 clips in about the time it takes for one (the step streams the
+// weights once for all), so a batch of 1 would leave it mostly idle; memory still decides how
+// many clips actually join (caption_engine.h).
+int batch_size(const CaptionOptions& options);
 
 }  // namespace vcap::pipeline
 

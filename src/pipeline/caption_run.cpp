@@ -320,12 +320,12 @@ EngineConfig engine_config(const CaptionOptions& options, uint64_t budget_bytes)
   }
   config.budget_bytes = budget_bytes;
   config.fit = options.fit;
-  config.bs = options.bs;
+  config.bs = batch_size(options);
   config.decode_threads =
       options.decode_threads > 0
           ? options.decode_threads
           : default_decode_threads(options, std::thread::hardware_concurrency());
-  config.prefetch = options.prefetch > 0 ? options.prefetch : 2 * options.bs + 2;
+  config.prefetch = options.prefetch > 0 ? options.prefetch : 2 * config.bs + 2;
   return config;
 }
 

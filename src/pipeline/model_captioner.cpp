@@ -118,7 +118,7 @@ ModelCaptioner::ModelCaptioner(const CaptionOptions& options,
       config_(std::move(config)),
       tokenizer_(std::move(tokenizer)),
       sampling_(std::move(sampling)),
-      generator_(*model_, model::GeneratorOptions{options.bs}),
+      generator_(*model_, model::GeneratorOptions{batch_size(options)}),
       prompt_ids_(tokenizer_.encode(text::render_video_prompt(options_.question))),
       video_pad_id_(tokenizer_.token_to_id("<|video_pad|>").value_or(text::kQwen2VlVideoPadId)) {}
 

@@ -31,7 +31,7 @@ TEST(CaptionOptions, DefaultsFollowTheSeedReadme) {
   EXPECT_EQ(options.height, 448);
   EXPECT_EQ(options.width, 672);
   EXPECT_EQ(options.fps, 4);
-  EXPECT_EQ(options.bs, 1);
+  EXPECT_EQ(options.bs, 0);  // batch_size() picks
   EXPECT_EQ(options.precision, Precision::kBf16);
   EXPECT_TRUE(options.autorotate);
 }
@@ -58,15 +58,28 @@ TEST(ParseDevice, AcceptsCpuAndCudaIndices) {
   EXPECT_FALSE(parse_device("cuda:-1").ok());
 }
 
+TEST(BatchSize, IsBsWhenGivenElseEightOnAGpuAndOneOnTheCpu) {
+  CaptionOptions options;
+  EXPECT_EQ(batch_size(options), 1);
+  options.device = "cuda:1";
+  EXPECT_EQ(batch_size(options), 8);
+  options.device = "cuda";
+  EXPECT_EQ(batch_size(options), 8);
+  options.bs = 3;
+  EXPECT_EQ(batch_size(options), 3);
+  options.device = "cpu";
+  EXPECT_EQ(batch_size(options), 3);
+}
+
 TEST(Validate, NamesTheBadFlag) {
   CaptionOptions options;
   options.meta_path = "m.csv";
   EXPECT_TRUE(validate(options).ok());
-  options.bs = 0;
+  options.bs = -1;
   Status status = validate(options);
   EXPECT_EQ(status.code(), StatusCode::kInvalidArgument);
   EXPECT_NE(status.message().find("--bs"), std::string::npos);
-  options.bs = 1;
+  options.bs = 0;
   options.rank = 1;
   EXPECT_FALSE(validate(options).ok());  // --rank without --world-size
   options.world_size = 1;
