@@ -149,15 +149,15 @@ void apply_top_k(std::span<float> scores, int64_t top_k) {
 }
 
 void apply_top_p(std::span<float> scores, float top_p) {
-  if (scores.empty()) return;
   // Filtered (-inf) entries have probability 0 and stay filtered: sort only the others (after
   // top_k = 1 that is a single entry instead of the whole vocabulary, and nothing to do).
-  if (count_unfiltered(scores) <= 1) return;
+  const size_t candidates = count_unfiltered(scores);
+  if (candidates <= 1) return;
   std::vector<uint32_t> order;
+  order.reserve(candidates);
   for (uint32_t i = 0; i < scores.size(); ++i) {
     if (scores[i] != kFiltered) order.push_back(i);
   }
-  if (order.size() <= 1) return;
   std::stable_sort(order.begin(), order.end(),
                    [&](uint32_t a, uint32_t b) { return scores[a] < scores[b]; });
   const float largest = scores[order.back()];

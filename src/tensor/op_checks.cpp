@@ -192,18 +192,22 @@ void require_add(TensorView inout, TensorView other) {
   require_same_shape(inout, other, "add");
 }
 
+namespace {
+
 // Any dtypes: copy converts between f32 and bf16.
-void require_copy(TensorView dst, TensorView src) {
-  require_valid(dst, "copy", "dst");
-  require_valid(src, "copy", "src");
-  require_same_shape(dst, src, "copy");
+void require_copyable(TensorView dst, TensorView src, const char* op) {
+  require_valid(dst, op, "dst");
+  require_valid(src, op, "src");
+  require_same_shape(dst, src, op);
 }
+
+}  // namespace
+
+void require_copy(TensorView dst, TensorView src) { require_copyable(dst, src, "copy"); }
 
 void require_copy_batch(std::span<const CopyPair> pairs) {
   for (const CopyPair& pair : pairs) {
-    require_valid(pair.dst, "copy_batch", "dst");
-    require_valid(pair.src, "copy_batch", "src");
-    require_same_shape(pair.dst, pair.src, "copy_batch");
+    require_copyable(pair.dst, pair.src, "copy_batch");
     require(pair.dst.dtype == pairs[0].dst.dtype && pair.src.dtype == pairs[0].src.dtype,
             "copy_batch", "the pairs' dtypes differ");
   }
