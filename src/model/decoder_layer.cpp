@@ -5,6 +5,8 @@
 #include <utility>
 #include <vector>
 
+#include "model/workspace_plan.h"
+
 namespace vcap::model {
 namespace {
 
@@ -18,22 +20,17 @@ Status assign(Result<T> r, T& out) {
   return Status();
 }
 
-struct WorkspaceSlot {
-  tensor::Tensor TextWorkspace::*tensor;
-  tensor::DType dtype;
-  int64_t cols;
-};
-
-std::vector<WorkspaceSlot> workspace_plan(const TextDims& dims, tensor::DType weights) {
+WorkspacePlan<TextWorkspace> workspace_plan(const TextDims& dims, int64_t rows,
+                                            tensor::DType weights) {
   const auto f32 = tensor::DType::kF32;
   return {
-      {&TextWorkspace::normed, weights, dims.hidden_size},
-      {&TextWorkspace::qkv, f32, dims.q_dim() + 2 * dims.kv_dim()},
-      {&TextWorkspace::attn, weights, dims.q_dim()},
-      {&TextWorkspace::gate_up, f32, 2 * dims.intermediate_size},
-      {&TextWorkspace::act, weights, dims.intermediate_size},
-      {&TextWorkspace::cos, f32, dims.head_dim() / 2},
-      {&TextWorkspace::sin, f32, dims.head_dim() / 2},
+      {&TextWorkspace::normed, weights, rows, dims.hidden_size},
+      {&TextWorkspace::qkv, f32, rows, dims.q_dim() + 2 * dims.kv_dim()},
+      {&TextWorkspace::attn, weights, rows, dims.q_dim()},
+      {&TextWorkspace::gate_up, f32, rows, 2 * dims.intermediate_size},
+      {&TextWorkspace::act, weights, rows, dims.intermediate_size},
+      {&TextWorkspace::cos, f32, rows, dims.head_dim() / 2},
+      {&TextWorkspace::sin, f32, rows, dims.head_dim() / 2},
   };
 }
 
@@ -43,19 +40,14 @@ Result<TextWorkspace> TextWorkspace::allocate(tensor::Backend& backend, const Te
                                               int64_t rows, tensor::DType weights) {
   TextWorkspace ws;
   ws.rows = rows;
-  for (const WorkspaceSlot& slot : workspace_plan(dims, weights)) {
-    Status s = assign(backend.allocate(slot.dtype, rows, slot.cols), ws.*slot.tensor);
-    if (!s.ok()) return s.with_context("text workspace");
+  if (Status s = allocate_plan(backend, workspace_plan(dims, rows, weights), ws); !s.ok()) {
+    return s.with_context("text workspace");
   }
   return ws;
 }
 
 int64_t TextWorkspace::bytes(const TextDims& dims, int64_t rows, tensor::DType weights) {
-  int64_t total = 0;
-  for (const WorkspaceSlot& slot : workspace_plan(dims, weights)) {
-    total += rows * slot.cols * static_cast<int64_t>(tensor::dtype_size(slot.dtype));
-  }
-  return total;
+  return plan_bytes(workspace_plan(dims, rows, weights));
 }
 
 Result<DecoderLayer> DecoderLayer::load(WeightLoader& loader, const TextDims& dims, int64_t index) {

@@ -5,6 +5,8 @@
 #include <string>
 #include <utility>
 
+#include "model/workspace_plan.h"
+
 namespace vcap::model {
 namespace {
 
@@ -24,19 +26,8 @@ Status assign(Result<tensor::Weight> r, tensor::Weight& out) {
   return Status();
 }
 
-}  // namespace
-
-namespace {
-
-struct WorkspaceSlot {
-  tensor::Tensor VisionWorkspace::*tensor;
-  tensor::DType dtype;
-  int64_t rows;
-  int64_t cols;
-};
-
-std::vector<WorkspaceSlot> workspace_plan(const VisionDims& dims, int64_t rows,
-                                          tensor::DType weights) {
+WorkspacePlan<VisionWorkspace> workspace_plan(const VisionDims& dims, int64_t rows,
+                                              tensor::DType weights) {
   const auto f32 = tensor::DType::kF32;
   const bool act_apart = weights != f32;
   return {
@@ -58,19 +49,14 @@ std::vector<WorkspaceSlot> workspace_plan(const VisionDims& dims, int64_t rows,
 Result<VisionWorkspace> VisionWorkspace::allocate(tensor::Backend& backend, const VisionDims& dims,
                                                   int64_t rows, tensor::DType weights) {
   VisionWorkspace ws;
-  for (const WorkspaceSlot& slot : workspace_plan(dims, rows, weights)) {
-    Status s = assign(backend.allocate(slot.dtype, slot.rows, slot.cols), ws.*slot.tensor);
-    if (!s.ok()) return s.with_context("vision workspace");
+  if (Status s = allocate_plan(backend, workspace_plan(dims, rows, weights), ws); !s.ok()) {
+    return s.with_context("vision workspace");
   }
   return ws;
 }
 
 int64_t VisionWorkspace::bytes(const VisionDims& dims, int64_t rows, tensor::DType weights) {
-  int64_t total = 0;
-  for (const WorkspaceSlot& slot : workspace_plan(dims, rows, weights)) {
-    total += slot.rows * slot.cols * static_cast<int64_t>(tensor::dtype_size(slot.dtype));
-  }
-  return total;
+  return plan_bytes(workspace_plan(dims, rows, weights));
 }
 
 Result<VisionBlock> VisionBlock::load(WeightLoader& loader, const VisionDims& dims, int64_t index) {
