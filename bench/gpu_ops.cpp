@@ -180,13 +180,20 @@ struct GemmShape {
 
 void bench_matmul(tensor::Backend& backend, int repeats) {
   const GemmShape shapes[] = {
-      {"vision qkv", 8192, 1280, 3840},       {"vision proj", 8192, 1280, 1280},
-      {"vision fc1", 8192, 1280, 5120},       {"vision fc2", 8192, 5120, 1280},
-      {"merger mlp.0", 2048, 5120, 5120},     {"merger mlp.2", 2048, 5120, 1536},
-      {"llm qkv (prefill)", 7306, 1536, 2048}, {"llm o_proj (prefill)", 7306, 1536, 1536},
-      {"llm gate_up (prefill)", 7306, 1536, 17920}, {"llm down (prefill)", 7306, 8960, 1536},
-      {"llm gate_up (decode 1)", 1, 1536, 17920}, {"llm down (decode 1)", 1, 8960, 1536},
-      {"llm gate_up (decode 8)", 8, 1536, 17920}, {"lm_head (decode 1)", 1, 1536, 151936},
+      {"vision qkv", 8192, 1280, 3840},
+      {"vision proj", 8192, 1280, 1280},
+      {"vision fc1", 8192, 1280, 5120},
+      {"vision fc2", 8192, 5120, 1280},
+      {"merger mlp.0", 2048, 5120, 5120},
+      {"merger mlp.2", 2048, 5120, 1536},
+      {"llm qkv (prefill)", 7306, 1536, 2048},
+      {"llm o_proj (prefill)", 7306, 1536, 1536},
+      {"llm gate_up (prefill)", 7306, 1536, 17920},
+      {"llm down (prefill)", 7306, 8960, 1536},
+      {"llm gate_up (decode 1)", 1, 1536, 17920},
+      {"llm down (decode 1)", 1, 8960, 1536},
+      {"llm gate_up (decode 8)", 8, 1536, 17920},
+      {"lm_head (decode 1)", 1, 1536, 151936},
   };
   RawLt raw;
   std::printf("\n## matmul, bf16 weights (f32 activations in and out)\n\n");
@@ -308,14 +315,14 @@ void bench_memory_bound(tensor::Backend& backend, int repeats) {
   check(cudaMemset(from, 1, copy_bytes), "cudaMemset");
   const double memcpy_rate =
       2.0 * copy_bytes /
-      seconds_per_call([&] { check(cudaMemcpy(to, from, copy_bytes, cudaMemcpyDeviceToDevice),
-                                   "cudaMemcpy"); },
-                       [] { check(cudaDeviceSynchronize(), "sync"); }, repeats);
+      seconds_per_call(
+          [&] { check(cudaMemcpy(to, from, copy_bytes, cudaMemcpyDeviceToDevice), "cudaMemcpy"); },
+          [] { check(cudaDeviceSynchronize(), "sync"); }, repeats);
   cudaFree(from);
   cudaFree(to);
 
   const int64_t rows = 8192, embed = 1280, mlp = 5120;  // one vision chunk
-  const int64_t prompt = 7306, inter = 8960;             // the default clip's prefill
+  const int64_t prompt = 7306, inter = 8960;            // the default clip's prefill
   const auto bf16_tensor = [&](int64_t r, int64_t c) {
     auto t = backend.allocate(tensor::DType::kBF16, r, c);
     if (!t.ok()) die(t.status().to_string());
@@ -340,7 +347,9 @@ void bench_memory_bound(tensor::Backend& backend, int repeats) {
   const std::string chunk = "8192 x 1280";
   const std::vector<MemoryBoundCase> cases = {
       {"layer_norm, f32 out", chunk, vision * (f32 + f32),
-       [&] { backend.layer_norm(normed.view(), hidden.view(), weight.view(), bias.view(), 1e-6f); }},
+       [&] {
+         backend.layer_norm(normed.view(), hidden.view(), weight.view(), bias.view(), 1e-6f);
+       }},
       {"layer_norm, bf16 out", chunk, vision * (f32 + bf16),
        [&] {
          backend.layer_norm(normed_bf16.view(), hidden.view(), weight.view(), bias.view(), 1e-6f);
@@ -384,7 +393,8 @@ void bench_memory_bound(tensor::Backend& backend, int repeats) {
   for (int64_t s = 0; s < 8; ++s) {
     caches.push_back(bf16_tensor(2 * 1024, 256));
     const tensor::TensorView cache = caches.back().view();
-    pairs.push_back({cache.rows_slice(700, 1), step_qkv.view().rows_slice(s, 1).cols_slice(1536, 256)});
+    pairs.push_back(
+        {cache.rows_slice(700, 1), step_qkv.view().rows_slice(s, 1).cols_slice(1536, 256)});
     pairs.push_back(
         {cache.rows_slice(1024 + 700, 1), step_qkv.view().rows_slice(s, 1).cols_slice(1792, 256)});
   }

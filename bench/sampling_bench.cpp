@@ -33,8 +33,8 @@ std::vector<TokenId> prompt_and_generated_ids() {
   std::mt19937 rng(2);
   std::uniform_int_distribution<TokenId> text(0, 150000);
   std::vector<TokenId> ids;
-  for (int i = 0; i < 26; ++i) ids.push_back(text(rng));        // system and question text
-  for (int i = 0; i < 7280; ++i) ids.push_back(151656);         // <|video_pad|>
+  for (int i = 0; i < 26; ++i) ids.push_back(text(rng));          // system and question text
+  for (int i = 0; i < 7280; ++i) ids.push_back(151656);           // <|video_pad|>
   for (int i = 0; i < 100; ++i) ids.push_back(text(rng) % 3000);  // generated words
   return ids;
 }

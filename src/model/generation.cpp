@@ -128,9 +128,7 @@ void apply_repetition_penalty(std::span<float> scores, std::span<const TokenId> 
   }
 }
 
-void apply_temperature(std::span<float> scores, float temperature) {
-  divide(scores, temperature);
-}
+void apply_temperature(std::span<float> scores, float temperature) { divide(scores, temperature); }
 
 void apply_top_k(std::span<float> scores, int64_t top_k) {
   if (scores.empty()) return;

@@ -54,7 +54,7 @@ struct Generator::Scratch {
   int64_t rows = 0;
   TextWorkspace ws;
   tensor::Tensor hidden;           // [rows, hidden]
-  tensor::Tensor normed;           // [max_batch, hidden] final-norm rows for the head (matmul input)
+  tensor::Tensor normed;           // [max_batch, hidden] final-norm rows, the head's input
   tensor::Tensor logits;           // [max_batch, vocab]
   tensor::HostBuffer host_logits;  // [max_batch, vocab], page-locked on a GPU
 };
@@ -241,9 +241,8 @@ Result<std::unique_ptr<Generator::Sequence>> Generator::start(GenerationRequest&
 
 TokenId Generator::select_token(Sequence& seq, int64_t row) {
   const int64_t vocab = model_.dims().text.vocab_size;
-  const std::span<float> scores =
-      scratch_->host_logits.span()
-          .subspan(static_cast<size_t>(row * vocab), static_cast<size_t>(vocab));
+  const std::span<float> scores = scratch_->host_logits.span().subspan(
+      static_cast<size_t>(row * vocab), static_cast<size_t>(vocab));
   return seq.selector.select(scores, seq.ids);
 }
 
@@ -253,9 +252,8 @@ std::vector<TokenId> Generator::select_tokens() {
   std::vector<std::thread> helpers;
   try {
     for (size_t i = 1; i < m; ++i) {
-      helpers.emplace_back([this, &chosen, i] {
-        chosen[i] = select_token(*active_[i], static_cast<int64_t>(i));
-      });
+      helpers.emplace_back(
+          [this, &chosen, i] { chosen[i] = select_token(*active_[i], static_cast<int64_t>(i)); });
     }
   } catch (const std::system_error&) {
     // No thread to be had: the rows without a helper are selected here.
@@ -357,8 +355,7 @@ Status Generator::decode_step(std::vector<GenerationResult>& finished) {
   const tensor::TensorView logits = scratch_->logits.view().rows_slice(0, m);
   model_.language().logits(backend, hidden, scratch_->normed.view().rows_slice(0, m), logits);
   backend.download(
-      logits,
-      scratch_->host_logits.span().subspan(0, static_cast<size_t>(m * dims.vocab_size)));
+      logits, scratch_->host_logits.span().subspan(0, static_cast<size_t>(m * dims.vocab_size)));
   if (Status s = backend.synchronize(); !s.ok()) return s;
   const std::vector<TokenId> chosen = select_tokens();
   std::vector<std::unique_ptr<Sequence>> still_active;

@@ -129,7 +129,7 @@ TEST_F(ModelFlags, BothCommandsRejectABadSharedValueTheSameWayWithExitCode2) {
   const std::vector<std::vector<std::string>> bad_values = {
       {"--fps", "0"},          {"--fps", "nan"},    {"--precision", "fp7"},
       {"--height", "10"},      {"--width", "wide"}, {"--device", "gpu"},
-      {"--bs", "-1"},           {"--threads=-1"},    {"--max-new-tokens", "0"},
+      {"--bs", "-1"},          {"--threads=-1"},    {"--max-new-tokens", "0"},
       {"--decode-threads=-2"},
   };
   for (const std::vector<std::string>& bad : bad_values) {

@@ -125,9 +125,7 @@ TEST_F(CudaOps, SiluMulWritesIntoGateAndAddAccumulates) {
 
 // As on the CPU (tests/tensor/elementwise_test.cpp): every kernel that may write a bf16 matmul
 // input writes the f32 result rounded, and the matmul reads it.
-TEST_F(CudaOps, Bf16MatmulInputsAreTheRoundedF32Results) {
-  check_bf16_matmul_inputs(backend());
-}
+TEST_F(CudaOps, Bf16MatmulInputsAreTheRoundedF32Results) { check_bf16_matmul_inputs(backend()); }
 
 TEST_F(CudaOps, EmptyViewsAreNoOps) {
   auto empty = backend().allocate(DType::kF32, 0, 16);

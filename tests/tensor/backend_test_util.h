@@ -285,7 +285,8 @@ template <class Op>
 void expect_bf16_out_rounds_f32_out(Backend& backend, int64_t rows, int64_t cols, Op&& op) {
   constexpr float kFill = 7.0f;  // a bf16 value
   Tensor f32 = device_matrix(backend, std::vector<float>(rows * cols, kFill), rows, cols);
-  Tensor wide = device_matrix(backend, std::vector<float>(rows * (cols + 2), kFill), rows, cols + 2);
+  Tensor wide =
+      device_matrix(backend, std::vector<float>(rows * (cols + 2), kFill), rows, cols + 2);
   auto bf16 = backend.allocate(DType::kBF16, rows, cols + 2);
   ASSERT_TRUE(bf16.ok()) << bf16.status().to_string();
   backend.copy(bf16->view(), wide.view());
@@ -319,8 +320,8 @@ inline void check_bf16_matmul_inputs(Backend& backend) {
   Tensor in = device_matrix(backend, x, rows, cols);
   Tensor weight = device_matrix(backend, random_values(cols, 71, 0.5f, 1.5f), 1, cols);
   Tensor bias = device_matrix(backend, random_values(cols, 72), 1, cols);
-  Tensor fused = device_matrix(backend, random_values(rows * 2 * cols, 73, -6.0f, 6.0f), rows,
-                               2 * cols);
+  Tensor fused =
+      device_matrix(backend, random_values(rows * 2 * cols, 73, -6.0f, 6.0f), rows, 2 * cols);
   {
     SCOPED_TRACE("layer_norm");
     expect_bf16_out_rounds_f32_out(backend, rows, cols, [&](TensorView out) {
@@ -335,9 +336,8 @@ inline void check_bf16_matmul_inputs(Backend& backend) {
   }
   for (const Activation kind : {Activation::kGeluErf, Activation::kQuickGelu, Activation::kSilu}) {
     SCOPED_TRACE(::testing::Message() << "activation " << static_cast<int>(kind));
-    expect_bf16_out_rounds_f32_out(backend, rows, cols, [&](TensorView out) {
-      backend.activation(out, in.view(), kind);
-    });
+    expect_bf16_out_rounds_f32_out(
+        backend, rows, cols, [&](TensorView out) { backend.activation(out, in.view(), kind); });
   }
   {
     SCOPED_TRACE("silu_mul");
@@ -361,17 +361,17 @@ inline void check_bf16_matmul_inputs(Backend& backend) {
       {"decoder", 4, 2, 128, 20, 700,
        [](TensorView k, TensorView v) {
          return std::vector<AttentionBlock>{
-             {0, 17, k.rows_slice(0, 37), v.rows_slice(0, 37), true, 20},
-             {18, 1, k, v, true, 699}};
+             {0, 17, k.rows_slice(0, 37), v.rows_slice(0, 37), true, 20}, {18, 1, k, v, true, 699}};
        }},
   };
   for (const AttentionCase& c : cases) {
     for (const bool bf16_products : {true, false}) {
-      SCOPED_TRACE(::testing::Message() << "attention " << c.name << (bf16_products ? " bf16" : " f32"));
+      SCOPED_TRACE(::testing::Message()
+                   << "attention " << c.name << (bf16_products ? " bf16" : " f32"));
       const int64_t width = int64_t{c.heads} * c.dim;
       const int64_t kv_width = int64_t{c.kv_heads} * c.dim;
-      Tensor q = device_matrix(backend, random_values(c.rows * width, 74, -3.0f, 3.0f), c.rows,
-                               width);
+      Tensor q =
+          device_matrix(backend, random_values(c.rows * width, 74, -3.0f, 3.0f), c.rows, width);
       Tensor kv = device_matrix(backend, random_values(c.keys * 2 * kv_width, 75, -3.0f, 3.0f),
                                 c.keys, 2 * kv_width);
       const std::vector<AttentionBlock> blocks =
@@ -394,16 +394,16 @@ inline void check_bf16_matmul_inputs(Backend& backend) {
     ASSERT_TRUE(in_bf16.ok()) << in_bf16.status().to_string();
     const TensorView strided = in_bf16->view().cols_slice(3, cols);
     backend.copy(strided, in.view());
-    Tensor want = device_matrix(backend, std::vector<float>(rows * out_features), rows,
-                                out_features);
+    Tensor want =
+        device_matrix(backend, std::vector<float>(rows * out_features), rows, out_features);
     backend.matmul(want.view(), in.view(), *bf16_weight, bias.view().cols_slice(0, out_features));
     const std::vector<float> expected = host_values(backend, want.view());
     auto contiguous = backend.allocate(DType::kBF16, rows, cols);
     ASSERT_TRUE(contiguous.ok()) << contiguous.status().to_string();
     backend.copy(contiguous->view(), strided);
     for (const TensorView input : {strided, contiguous->view()}) {
-      Tensor got = device_matrix(backend, std::vector<float>(rows * out_features), rows,
-                                 out_features);
+      Tensor got =
+          device_matrix(backend, std::vector<float>(rows * out_features), rows, out_features);
       backend.matmul(got.view(), input, *bf16_weight, bias.view().cols_slice(0, out_features));
       // The same products; a GPU library may pick another summation order for other strides.
       expect_close(host_values(backend, got.view()),

@@ -3,7 +3,8 @@
 // reference: the tensor-core kernel (bf16 products) and the f32 kernel, for vision segments,
 // causal GQA prefill after a cached prefix, decode over long caches split into key parts and
 // combined, batched decode, queries that see no key; f32 and bf16 keys and values; rows outside
-// every block untouched; f32 and bf16 outputs. On a GPU the same code runs in tests/gpu/attention_test.cpp.
+// every block untouched; f32 and bf16 outputs. On a GPU the same code runs in
+// tests/gpu/attention_test.cpp.
 #include <gtest/gtest.h>
 
 #include <cmath>

@@ -88,8 +88,10 @@ float apply_scalar(float x, Activation kind) {
   return x;
 }
 
-[[gnu::target("avx512f,avx512bw,avx512dq,avx512vl")]] void sigmoid_row_avx512(
-    float* out, const float* in, int64_t count, float alpha) {
+[[gnu::target("avx512f,avx512bw,avx512dq,avx512vl")]] void sigmoid_row_avx512(float* out,
+                                                                              const float* in,
+                                                                              int64_t count,
+                                                                              float alpha) {
   for (int64_t i = 0; i < count; i += 16) {
     const __mmask16 mask = simd::first_lanes(count - i);
     const __m512 v = _mm512_maskz_loadu_ps(mask, in + i);

@@ -179,8 +179,8 @@ void GemmEngine::matmul(const CpuContext& context, TensorView out, TensorView in
       convert(context, src, in);
     }
     if (in.rows <= kGemvMaxRows && context.avx512_bf16 && weight.gemv_reads()) {
-      gemv_bf16(context, out, src.ptr<const uint16_t>(), weight.data(),
-                weight.desc(), bias, accumulate == MatmulAccumulate::kAddToOut);
+      gemv_bf16(context, out, src.ptr<const uint16_t>(), weight.data(), weight.desc(), bias,
+                accumulate == MatmulAccumulate::kAddToOut);
       return;
     }
   }

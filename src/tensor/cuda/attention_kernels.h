@@ -101,10 +101,10 @@ VCAP_SIMT_FN void attention_combine_block(const AttentionLaunch& args, int index
       value += state[2 + d] * weight;
     }
     const float inverse = total > 0.0f ? 1.0f / total : 0.0f;
-    store_output(args, block.q_begin + row,
-                 static_cast<int64_t>(item.kv_head) * dim * args.group +
-                     (query % args.group) * dim + d,
-                 value * inverse);
+    store_output(
+        args, block.q_begin + row,
+        static_cast<int64_t>(item.kv_head) * dim * args.group + (query % args.group) * dim + d,
+        value * inverse);
   }
 }
 

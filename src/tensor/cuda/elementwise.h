@@ -12,8 +12,7 @@
 namespace vcap::tensor::cuda {
 
 // out = f(in); out may be the same view as in.
-cudaError_t launch_activation(cudaStream_t stream, TensorView out, TensorView in,
-                              Activation kind);
+cudaError_t launch_activation(cudaStream_t stream, TensorView out, TensorView in, Activation kind);
 
 // out = silu(gate) * up; out may be the same view as gate or up.
 cudaError_t launch_silu_mul(cudaStream_t stream, TensorView out, TensorView gate, TensorView up);

@@ -54,8 +54,8 @@ cudaError_t launch_layer_norm(cudaStream_t stream, TensorView out, TensorView in
   if (in.num_elements() == 0) return cudaSuccess;
   return with_output(out, [&](auto typed_out) {
     layer_norm_kernel<<<row_blocks(in.rows), kThreads, 0, stream>>>(
-        typed_out, matrix_of<const float>(in), weight.ptr<const float>(),
-        bias.ptr<const float>(), eps);
+        typed_out, matrix_of<const float>(in), weight.ptr<const float>(), bias.ptr<const float>(),
+        eps);
     return cudaGetLastError();
   });
 }
