@@ -7,10 +7,13 @@
 // threads it prints best-of-N figures of load_clip and of the ffmpeg process: wall time, CPU time
 // (user + system, all threads; the steadier figure on a shared machine), ffmpeg's own
 // `-benchmark` rtime (its decode loop only, without process start and probing), frames decoded
-// per second, and the ratios ours / ffmpeg. Not a test: numbers depend on the machine.
+// per second, and the ratios ours / ffmpeg. It also times load_clip decoding every frame
+// (skip_unsampled_frames off) and prints how many frames the default decoded. Not a test:
+// numbers depend on the machine.
 // --checksum times nothing: it prints, per file, the frame count, output size and an FNV-1a hash
 // of load_clip's resized frames (1 decoder thread), so that two builds of the resize can be
-// checked to give the same bytes on every file.
+// checked to give the same bytes on every file, and whether decoding every frame gives the
+// same bytes.
 #include <fcntl.h>
 #include <spawn.h>
 #include <sys/resource.h>
@@ -25,6 +28,7 @@
 #include <filesystem>
 #include <fstream>
 #include <iterator>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -102,22 +106,57 @@ uint64_t fnv1a(const std::vector<uint8_t>& bytes) {
   return hash;
 }
 
+vcap::media::ClipResult<vcap::media::Clip> load_on_one_thread(const std::string& file,
+                                                              bool skip_unsampled_frames) {
+  vcap::media::DecodeOptions options;
+  options.threads = 1;
+  options.skip_unsampled_frames = skip_unsampled_frames;
+  return vcap::media::load_clip(file, options);
+}
+
 void print_checksums(const std::vector<std::string>& files) {
   for (const std::string& file : files) {
-    vcap::media::DecodeOptions options;
-    options.threads = 1;
-    const vcap::media::ClipResult<vcap::media::Clip> clip = vcap::media::load_clip(file, options);
     const std::string name = fs::path(file).filename().string();
-    if (!clip.ok()) {
-      std::printf("%s: error\n", name.c_str());
+    const vcap::media::ClipResult<vcap::media::Clip> clip = load_on_one_thread(file, true);
+    const vcap::media::ClipResult<vcap::media::Clip> every = load_on_one_thread(file, false);
+    if (!clip.ok() || !every.ok()) {
+      std::printf("%s: error%s\n", name.c_str(), clip.ok() != every.ok() ? ", DIFFERS" : "");
       continue;
     }
-    std::printf("%s: %lld frames %lldx%lld fnv1a %016llx\n", name.c_str(),
+    const uint64_t hash = fnv1a(clip->frames);
+    std::printf("%s: %lld frames %lldx%lld fnv1a %016llx, every frame decoded: %s\n", name.c_str(),
                 static_cast<long long>(clip->plan.nframes),
                 static_cast<long long>(clip->plan.resized_height),
                 static_cast<long long>(clip->plan.resized_width),
-                static_cast<unsigned long long>(fnv1a(clip->frames)));
+                static_cast<unsigned long long>(hash),
+                hash == fnv1a(every->frames) ? "same" : "DIFFERS");
   }
+}
+
+struct LoadRun {
+  double wall_sec = 1e30;
+  double cpu_sec = 1e30;
+  int64_t frames = 0;
+  int64_t frames_decoded = 0;
+  bool ok = true;
+};
+
+// Best of `repeats` load_clip calls.
+LoadRun time_load(const std::string& file, const vcap::media::DecodeOptions& options, int repeats) {
+  LoadRun best;
+  for (int r = 0; r < repeats && best.ok; ++r) {
+    const auto start = Clock::now();
+    const double cpu_start = own_cpu_sec();
+    vcap::media::ClipResult<vcap::media::Clip> clip = vcap::media::load_clip(file, options);
+    best.wall_sec = std::min(best.wall_sec, seconds_since(start));
+    best.cpu_sec = std::min(best.cpu_sec, own_cpu_sec() - cpu_start);
+    best.ok = clip.ok();
+    if (best.ok) {
+      best.frames = clip->plan.total_frames;
+      best.frames_decoded = clip->frames_decoded;
+    }
+  }
+  return best;
 }
 
 std::vector<std::string> default_files() {
@@ -156,27 +195,18 @@ int main(int argc, char** argv) {
     return 0;
   }
   std::printf(
-      "| file | threads | frames | ours ms | ffmpeg ms | ours/ffmpeg wall | ours CPU ms | "
-      "ffmpeg CPU ms | ours/ffmpeg CPU | ffmpeg rtime ms | ours fps |\n");
-  std::printf("|---|---|---|---|---|---|---|---|---|---|---|\n");
+      "| file | threads | frames | decoded | ours ms | ffmpeg ms | ours/ffmpeg wall | ours CPU ms "
+      "| every-frame CPU ms | ffmpeg CPU ms | ours/ffmpeg CPU | ours/every-frame CPU | "
+      "ffmpeg rtime ms | ours fps |\n");
+  std::printf("|---|---|---|---|---|---|---|---|---|---|---|---|---|---|\n");
   for (const std::string& file : files) {
     for (int threads : {1, 2}) {
       vcap::media::DecodeOptions options;
       options.threads = threads;
-      double ours = 1e30;
-      double ours_cpu = 1e30;
-      int64_t frames = 0;
-      bool ok = true;
-      for (int r = 0; r < repeats && ok; ++r) {
-        const auto start = Clock::now();
-        const double cpu_start = own_cpu_sec();
-        vcap::media::ClipResult<vcap::media::Clip> clip = vcap::media::load_clip(file, options);
-        ours = std::min(ours, seconds_since(start));
-        ours_cpu = std::min(ours_cpu, own_cpu_sec() - cpu_start);
-        ok = clip.ok();
-        if (ok) frames = clip->plan.total_frames;
-      }
-      if (!ok) break;  // error files (empty, truncated, ...) are not timed
+      const LoadRun ours = time_load(file, options, repeats);
+      if (!ours.ok) break;  // error files (empty, truncated, ...) are not timed
+      options.skip_unsampled_frames = false;
+      const LoadRun every = time_load(file, options, repeats);
       FfmpegRun best;
       best.wall_sec = best.cpu_sec = best.rtime_sec = 1e30;
       for (int r = 0; r < repeats; ++r) {
@@ -187,10 +217,14 @@ int main(int argc, char** argv) {
         if (run.rtime_sec > 0) best.rtime_sec = std::min(best.rtime_sec, run.rtime_sec);
       }
       const std::string name = fs::path(file).filename().string();
-      std::printf("| %s | %d | %lld | %.1f | %.1f | %.2f | %.1f | %.1f | %.2f | %.1f | %.0f |\n",
-                  name.c_str(), threads, static_cast<long long>(frames), ours * 1e3,
-                  best.wall_sec * 1e3, ours / best.wall_sec, ours_cpu * 1e3, best.cpu_sec * 1e3,
-                  ours_cpu / best.cpu_sec, best.rtime_sec * 1e3, frames / ours);
+      std::printf(
+          "| %s | %d | %lld | %lld | %.1f | %.1f | %.2f | %.1f | %.1f | %.1f | %.2f | %.2f | %.1f "
+          "| %.0f |\n",
+          name.c_str(), threads, static_cast<long long>(ours.frames),
+          static_cast<long long>(ours.frames_decoded), ours.wall_sec * 1e3, best.wall_sec * 1e3,
+          ours.wall_sec / best.wall_sec, ours.cpu_sec * 1e3, every.cpu_sec * 1e3,
+          best.cpu_sec * 1e3, ours.cpu_sec / best.cpu_sec, ours.cpu_sec / every.cpu_sec,
+          best.rtime_sec * 1e3, ours.frames / ours.wall_sec);
       std::fflush(stdout);
     }
   }

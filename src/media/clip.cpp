@@ -13,7 +13,9 @@ namespace vcap::media {
 namespace {
 
 using detail::FrameSampler;
+using detail::FrameSkipper;
 using detail::FrameStore;
+using detail::PacketTimeline;
 using detail::PassSettings;
 using detail::PassSummary;
 using detail::StreamInfo;
@@ -116,14 +118,15 @@ struct PassResult {
   FrameSize first_frame;
 };
 
-// One decoding pass that keeps the `wanted` frames in `store`.
+// One decoding pass that keeps the `wanted` frames in `store` (skipping what `skipper` allows).
 ClipResult<PassResult> run_pass(const std::string& path, const PassSettings& settings,
                                 const std::vector<int64_t>& wanted, bool stop_after_last,
-                                const DecodeOptions& options, FrameStore& store) {
+                                const DecodeOptions& options, FrameStore& store,
+                                FrameSkipper* skipper = nullptr) {
   ClipResult<VideoPass> pass = VideoPass::open(path, settings);
   if (!pass.ok()) return pass.error();
   FrameSampler sampler(wanted, options.keep_selected_frames, stop_after_last, store);
-  ClipResult<PassSummary> summary = pass->decode(sampler.visitor());
+  ClipResult<PassSummary> summary = pass->decode(sampler.visitor(), skipper);
   if (!summary.ok()) return summary.error();
   if (sampler.error()) return with_path(*sampler.error(), path);
   return PassResult{*summary, pass->info(), sampler.first_frame_size()};
@@ -171,12 +174,14 @@ ClipResult<Clip> assemble(ClipPlan plan, FrameStore& store, const DecodeOptions&
   return clip;
 }
 
+// `timeline`, when given, receives the packets' timeline (also when the plan fails).
 ClipResult<ClipPlan> estimate(const std::string& path, const DecodeOptions& options,
-                              const PassSettings& settings) {
+                              const PassSettings& settings, PacketTimeline* timeline = nullptr) {
   ClipResult<VideoPass> pass = VideoPass::open(path, settings);
   if (!pass.ok()) return pass.error();
   ClipResult<PassSummary> summary = pass->demux_only();
   if (!summary.ok()) return summary.error();
+  if (timeline != nullptr) *timeline = std::move(summary->timeline);
   const StreamInfo& info = pass->info();
   if (summary->packets == 0) {
     return ClipError(ClipErrorKind::kDecodeError,
@@ -221,20 +226,32 @@ ClipResult<ClipPlan> plan_once(const std::string& path, const DecodeOptions& opt
 ClipResult<Clip> load_once(const std::string& path, const DecodeOptions& options,
                            const PassSettings& settings) {
   // Guess the plan from the packet count, keep the frames it picks while counting.
-  ClipResult<ClipPlan> guess = estimate(path, options, settings);
+  PacketTimeline timeline;
+  ClipResult<ClipPlan> guess = estimate(path, options, settings, &timeline);
   if (!guess.ok() && guess.error().kind() != ClipErrorKind::kTooFewFrames &&
       guess.error().kind() != ClipErrorKind::kDecodeError) {
     return guess.error();
   }
-  FrameStore store;
-  std::vector<int64_t> wanted;
-  if (guess.ok()) {
-    store.resized_size = {guess->resized_height, guess->resized_width};
-    store.rotation = guess->rotation;
-    wanted = guess->frame_indices;
+  const auto empty_store = [&] {
+    FrameStore store;
+    if (guess.ok()) {
+      store.resized_size = {guess->resized_height, guess->resized_width};
+      store.rotation = guess->rotation;
+    }
+    return store;
+  };
+  FrameStore store = empty_store();
+  const std::vector<int64_t> wanted = guess.ok() ? guess->frame_indices : std::vector<int64_t>{};
+  std::optional<FrameSkipper> skipper;
+  if (guess.ok() && options.skip_unsampled_frames) skipper = FrameSkipper::plan(timeline, wanted);
+  ClipResult<PassResult> pass =
+      run_pass(path, settings, wanted, false, options, store, skipper ? &*skipper : nullptr);
+  if (pass.ok() && pass->summary.skipping_failed) {  // rare: decode every frame instead
+    store = empty_store();
+    pass = run_pass(path, settings, wanted, false, options, store);
   }
-  ClipResult<PassResult> pass = run_pass(path, settings, wanted, false, options, store);
   if (!pass.ok()) return pass.error();
+  int64_t frames_decoded = pass->summary.frames_decoded;
   ClipResult<ClipPlan> plan =
       plan_from_pass(pass->summary, pass->info, pass->first_frame, options, path);
   if (!plan.ok()) return plan.error();
@@ -253,8 +270,11 @@ ClipResult<Clip> load_once(const std::string& path, const DecodeOptions& options
   if (!missing.empty()) {
     ClipResult<PassResult> second = run_pass(path, settings, missing, true, options, store);
     if (!second.ok()) return second.error();
+    frames_decoded += second->summary.frames_decoded;
   }
-  return assemble(std::move(*plan), store, options, path);
+  ClipResult<Clip> clip = assemble(std::move(*plan), store, options, path);
+  if (clip.ok()) clip->frames_decoded = frames_decoded;
+  return clip;
 }
 
 // How many frames of a damaged stream decode depends on the decoder's thread count (frames in

@@ -6,6 +6,7 @@
 #include <cerrno>
 #include <cmath>
 #include <cstring>
+#include <optional>
 
 extern "C" {
 #include <libavutil/display.h>
@@ -190,19 +191,31 @@ bool VideoPass::read_video_packet(PassSummary& summary) {
 
 ClipResult<PassSummary> VideoPass::demux_only() {
   PassSummary summary;
+  PacketTimeline& timeline = summary.timeline;
+  timeline.codec_name = info_.codec_name;
   while (read_video_packet(summary)) {
-    // Packets outside an MP4 edit list decode to frames the decoder drops: not counted.
-    if ((packet_->flags & AV_PKT_FLAG_DISCARD) != 0) --summary.packets;
+    if ((packet_->flags & AV_PKT_FLAG_DISCARD) != 0) {
+      // Packets outside an MP4 edit list decode to frames the decoder drops: not counted.
+      --summary.packets;
+      timeline.has_discarded_packets = true;
+    } else {
+      if ((packet_->flags & AV_PKT_FLAG_KEY) != 0 && timeline.first_keyframe < 0) {
+        timeline.first_keyframe = static_cast<int64_t>(timeline.pts.size());
+      }
+      timeline.pts.push_back(packet_->pts != AV_NOPTS_VALUE ? std::optional(packet_->pts)
+                                                            : std::nullopt);
+    }
     av_packet_unref(packet_.get());
     if (clip_->expired()) return timeout_error(summary);
   }
   if (clip_->expired()) return timeout_error(summary);
+  timeline.truncated = summary.truncated;
   summary.last_error = clip_->last_error();
   return summary;
 }
 
 void VideoPass::send_and_receive(const AVPacket* packet, const FrameVisitor& visit,
-                                 PassSummary& summary) {
+                                 FrameSkipper* skipper, PassSummary& summary) {
   int ret = avcodec_send_packet(codec_.get(), packet);
   if (ret < 0 && ret != AVERROR_EOF) ++summary.decode_errors;  // the decoder skips it
   while (!summary.stopped) {
@@ -212,22 +225,43 @@ void VideoPass::send_and_receive(const AVPacket* packet, const FrameVisitor& vis
       ++summary.decode_errors;
       return;
     }
-    const int64_t index = summary.frames++;
-    if (visit(index, *frame_) == FrameAction::kStop) summary.stopped = true;
+    ++summary.frames_decoded;
+    std::optional<int64_t> index = summary.frames++;
+    if (skipper != nullptr) {
+      index = skipper->index_of(frame_->pts != AV_NOPTS_VALUE ? std::optional(frame_->pts)
+                                                              : std::nullopt);
+    }
+    if (!index) {
+      summary.skipping_failed = true;
+      summary.stopped = true;
+    } else if (visit(*index, *frame_) == FrameAction::kStop) {
+      summary.stopped = true;
+    }
     av_frame_unref(frame_.get());
   }
 }
 
-ClipResult<PassSummary> VideoPass::decode(const FrameVisitor& visit) {
+ClipResult<PassSummary> VideoPass::decode(const FrameVisitor& visit, FrameSkipper* skipper) {
   PassSummary summary;
   while (!summary.stopped && read_video_packet(summary)) {
-    send_and_receive(packet_.get(), visit, summary);
+    if (skipper != nullptr) {
+      // Read for each packet as it is sent, by frame threads too (update_context_from_user).
+      codec_->skip_frame =
+          skipper->skippable(summary.packets - 1) ? AVDISCARD_NONREF : AVDISCARD_DEFAULT;
+    }
+    send_and_receive(packet_.get(), visit, skipper, summary);
     av_packet_unref(packet_.get());
     if (clip_->expired()) return timeout_error(summary);
   }
-  if (!summary.stopped) send_and_receive(nullptr, visit, summary);  // flush delayed frames
+  if (!summary.stopped) send_and_receive(nullptr, visit, skipper, summary);  // delayed frames
   if (clip_->expired()) return timeout_error(summary);
   summary.last_error = clip_->last_error();
+  if (skipper != nullptr && !summary.skipping_failed) {
+    summary.skipping_failed = summary.truncated || summary.decode_errors > 0 ||
+                              summary.packets != skipper->frames() ||
+                              !skipper->every_decoded_frame_seen();
+    summary.frames = skipper->frames();
+  }
   return summary;
 }
 

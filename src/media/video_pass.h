@@ -18,6 +18,7 @@
 
 #include "media/clip_error.h"
 #include "media/ffmpeg_util.h"
+#include "media/frame_skipping.h"
 
 namespace vcap::media::detail {
 
@@ -38,12 +39,17 @@ struct PassSettings {
 // What a pass saw.
 struct PassSummary {
   int64_t packets = 0;        // video packets read (demux_only: minus those flagged discard)
-  int64_t frames = 0;         // frames the decoder output (0 for demux_only)
+  int64_t frames = 0;         // frames the stream decodes to (0 for demux_only): those output,
+                              // plus, with a FrameSkipper, those skipped
+  int64_t frames_decoded = 0;  // frames the decoder output
   int64_t decode_errors = 0;  // packets or frames the decoder rejected (decoding goes on)
   bool stopped = false;       // the visitor asked to stop early
   bool truncated = false;     // the data ended early or became unreadable
   std::string truncation;     // why `truncated` is set
   std::string last_error;     // FFmpeg's last error line for this clip, "" when none
+  bool skipping_failed = false;  // with a FrameSkipper: the frames could not be numbered, and
+                                 // the visitor saw wrong indices; decode again without one
+  PacketTimeline timeline;       // demux_only
 };
 
 enum class FrameAction { kContinue, kStop };
@@ -67,8 +73,10 @@ class VideoPass {
   ClipResult<PassSummary> demux_only();
 
   // Decodes every frame (or until `visit` returns kStop). Damage is reported in the summary
-  // (truncated, decode_errors), not as an error. Error: kTimeout.
-  ClipResult<PassSummary> decode(const FrameVisitor& visit);
+  // (truncated, decode_errors), not as an error. With a `skipper` (from this file's timeline)
+  // the frames it allows are skipped and output frames are numbered by timestamp; see
+  // skipping_failed. Error: kTimeout.
+  ClipResult<PassSummary> decode(const FrameVisitor& visit, FrameSkipper* skipper = nullptr);
 
  private:
   VideoPass() = default;
@@ -77,7 +85,8 @@ class VideoPass {
   // Reads the next video packet into packet_; false at the end of the data (or on a read
   // error, recorded in `summary`).
   bool read_video_packet(PassSummary& summary);
-  void send_and_receive(const AVPacket* packet, const FrameVisitor& visit, PassSummary& summary);
+  void send_and_receive(const AVPacket* packet, const FrameVisitor& visit, FrameSkipper* skipper,
+                        PassSummary& summary);
 
   std::string path_;
   std::unique_ptr<ClipContext> clip_;  // first: FFmpeg's contexts point to it
