@@ -27,6 +27,7 @@
 #include <thread>
 #include <vector>
 
+#include "base/check.h"
 #include "model/gemm_work.h"
 #include "model/generator.h"
 #include "model/qwen2vl.h"
@@ -149,10 +150,20 @@ fs::path ensure_model(const Args& args) {
 model::GenerationRequest synthetic_clip(const model::Qwen2VL& m, const model::VisionGrid& grid,
                                         int64_t new_tokens, uint64_t id) {
   const model::VisionDims& v = m.dims().vision;
-  std::vector<float> pixels(static_cast<size_t>(grid.num_patches() * v.patch_features()));
+  // Random frames through the processor, in the dtype the pipeline prepares them in.
+  const int64_t frames = grid.t * v.temporal_patch_size;
+  const int64_t height = grid.h * v.patch_size;
+  const int64_t width = grid.w * v.patch_size;
+  std::vector<uint8_t> rgb(static_cast<size_t>(frames * 3 * height * width));
   std::mt19937 rng(1);
-  std::normal_distribution<float> normal(0.0f, 1.0f);
-  for (float& x : pixels) x = normal(rng);
+  for (uint8_t& x : rgb) x = static_cast<uint8_t>(rng());
+  model::PreprocessorConfig preprocessor;
+  preprocessor.patch_size = v.patch_size;
+  preprocessor.temporal_patch_size = v.temporal_patch_size;
+  preprocessor.merge_size = v.merge_size;
+  Result<model::PixelValues> pixels =
+      model::preprocess_video({rgb.data(), frames, height, width}, preprocessor, m.pixel_dtype());
+  VCAP_CHECK(pixels.ok(), pixels.status().to_string().c_str());
   // spec §13.1 layout: 15 text tokens before the video, the pads, then the question.
   std::vector<model::TokenId> ids(14, 872);
   ids.push_back(m.dims().tokens.vision_start);
@@ -164,7 +175,7 @@ model::GenerationRequest synthetic_clip(const model::Qwen2VL& m, const model::Vi
   request.id = id;
   request.input_ids = std::move(ids);
   request.video_grids = {grid};
-  request.pixel_values = std::move(pixels);
+  request.pixel_values = std::move(*pixels);
   request.sampling.eos_ids.clear();  // always generate new_tokens tokens
   request.sampling.max_new_tokens = new_tokens;
   return request;

@@ -118,7 +118,7 @@ Result<Generator::FeatureSet> Generator::features_for(
   const ModelDims& dims = model_.dims();
   FeatureSet set;
   set.where.resize(requests.size());
-  std::vector<float> pixels;  // concatenated only when several requests need the tower
+  std::vector<tensor::HostMatrix> pixels;  // read in place: a batch's are ~1 GB
   std::vector<VisionGrid> grids;
   std::vector<size_t> encoded;
   for (size_t i = 0; i < requests.size(); ++i) {
@@ -146,16 +146,8 @@ Result<Generator::FeatureSet> Generator::features_for(
   }
   if (encoded.empty()) return set;
   const auto start = Clock::now();
-  Result<tensor::Tensor> features = Status::internal("unset");
-  if (encoded.size() == 1) {
-    features = model_.encode_video(requests[encoded[0]]->pixel_values, grids);
-  } else {
-    for (size_t i : encoded) {
-      const auto& p = requests[i]->pixel_values;
-      pixels.insert(pixels.end(), p.begin(), p.end());
-    }
-    features = model_.encode_video(pixels, grids);
-  }
+  for (size_t i : encoded) pixels.push_back(requests[i]->pixel_values.matrix());
+  Result<tensor::Tensor> features = model_.encode_video(pixels, grids);
   if (!features.ok()) return features.status();
   times_.vision_s += seconds_since(start);
   times_.vision_patches += total_patches(grids);

@@ -52,9 +52,26 @@ Result<Qwen2VL> Qwen2VL::load(const io::SafetensorsCheckpoint& checkpoint, const
   return model;
 }
 
+Result<tensor::Tensor> Qwen2VL::encode_video(std::span<const tensor::HostMatrix> pixel_parts,
+                                             std::span<const VisionGrid> grids) const {
+  return vision_.forward(*backend_, pixel_parts, grids, chunks_.vision_rows);
+}
+
 Result<tensor::Tensor> Qwen2VL::encode_video(std::span<const float> pixel_values,
                                              std::span<const VisionGrid> grids) const {
-  return vision_.forward(*backend_, pixel_values, grids, chunks_.vision_rows);
+  const int64_t cols = dims_.vision.patch_features();
+  const tensor::HostMatrix whole[] = {{pixel_values.data(), tensor::HostDType::kF32,
+                                       static_cast<int64_t>(pixel_values.size()) / cols, cols}};
+  if (static_cast<int64_t>(pixel_values.size()) % cols != 0) {
+    return Status::invalid_argument("vision: " + std::to_string(pixel_values.size()) +
+                                    " pixel values are not whole rows of " + std::to_string(cols));
+  }
+  return encode_video(whole, grids);
+}
+
+tensor::HostDType Qwen2VL::pixel_dtype() const {
+  return tensor::weight_dtype(precision_) == tensor::DType::kBF16 ? tensor::HostDType::kBF16
+                                                                  : tensor::HostDType::kF32;
 }
 
 Result<std::vector<float>> Qwen2VL::vision_features(std::span<const float> pixel_values,
@@ -113,7 +130,8 @@ int64_t Qwen2VL::estimate_memory_bytes(const MemoryPlan& plan) const {
       plan.batch * (plan.prompt_tokens + plan.max_new_tokens) * KvCache::bytes_per_token(t, kv_cache_dtype());
   const int64_t logits = 2 * plan.batch * t.vocab_size * kF32;  // device + host copy
   // The pixel_values themselves (host) while they are encoded.
-  const int64_t pixels = plan.vision_patches * v.patch_features() * kF32;
+  const int64_t pixels = plan.vision_patches * v.patch_features() *
+                         static_cast<int64_t>(tensor::host_dtype_size(pixel_dtype()));
   return weight_bytes_ + vision_ws + features + text_ws + kv + logits + pixels;
 }
 

@@ -19,6 +19,7 @@
 #include "model/generation.h"
 #include "model/language_model.h"
 #include "model/model_dims.h"
+#include "model/processor.h"
 #include "model/rope_index.h"
 #include "model/vision_encoder.h"
 #include "tensor/backend.h"
@@ -49,7 +50,7 @@ struct GenerationRequest {
   uint64_t id = 0;  // the caller's handle, returned in GenerationResult
   std::vector<TokenId> input_ids;
   std::vector<VisionGrid> video_grids;
-  std::vector<float> pixel_values;
+  PixelValues pixel_values;            // rows: the patches of video_grids, in order
   std::vector<float> vision_features;  // when non-empty, pixel_values are not used
   SamplingOptions sampling;
   // Evaluation only (teacher forcing): when non-empty, step i feeds forced_ids[i] to the model
@@ -98,7 +99,10 @@ class Qwen2VL {
   Qwen2VL(Qwen2VL&&) noexcept = default;
   Qwen2VL& operator=(Qwen2VL&&) noexcept = default;
 
-  // Vision features [Σ tokens, hidden] on the device (spec §8) for one or several videos.
+  // Vision features [Σ tokens, hidden] on the device (spec §8) for one or several videos,
+  // their pixel_values in parts (VisionEncoder::forward) or in one f32 span.
+  Result<tensor::Tensor> encode_video(std::span<const tensor::HostMatrix> pixel_parts,
+                                      std::span<const VisionGrid> grids) const;
   Result<tensor::Tensor> encode_video(std::span<const float> pixel_values,
                                       std::span<const VisionGrid> grids) const;
 
@@ -127,6 +131,8 @@ class Qwen2VL {
   tensor::Precision precision() const { return precision_; }
   // The KV cache keeps K and V in the weights' dtype (kv_cache.h).
   tensor::DType kv_cache_dtype() const { return tensor::weight_dtype(precision_); }
+  // The dtype to prepare pixel_values in: that of the vision tower's first matmul input.
+  tensor::HostDType pixel_dtype() const;
   const ChunkOptions& chunks() const { return chunks_; }
   void set_chunks(const ChunkOptions& chunks) { chunks_ = chunks; }
   // Device bytes of all weights.

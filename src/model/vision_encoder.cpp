@@ -187,8 +187,33 @@ size_t VisionEncoder::weight_bytes() const {
   return total;
 }
 
+namespace {
+
+// Uploads rows [first, first + n) of the parts' rows (back to back) into dst's first n rows.
+void upload_pixel_rows(tensor::Backend& backend, tensor::TensorView dst,
+                       std::span<const tensor::HostMatrix> parts, int64_t first, int64_t n) {
+  const int64_t end = first + n;
+  int64_t row = first;
+  int64_t part_first = 0;
+  for (const tensor::HostMatrix& part : parts) {
+    const int64_t part_end = part_first + part.rows;
+    if (row < part_end && row < end) {
+      const int64_t take = std::min(end, part_end) - row;
+      const size_t row_bytes = static_cast<size_t>(part.cols) * tensor::host_dtype_size(part.dtype);
+      const auto* bytes = static_cast<const std::byte*>(part.data);
+      backend.upload(dst.rows_slice(row - first, take),
+                     tensor::HostMatrix{bytes + static_cast<size_t>(row - part_first) * row_bytes,
+                                        part.dtype, take, part.cols});
+      row += take;
+    }
+    part_first = part_end;
+  }
+}
+
+}  // namespace
+
 Result<tensor::Tensor> VisionEncoder::forward(tensor::Backend& backend,
-                                              std::span<const float> pixel_values,
+                                              std::span<const tensor::HostMatrix> pixel_parts,
                                               std::span<const VisionGrid> grids,
                                               int64_t max_chunk_rows) const {
   const int64_t features = dims_.patch_features();
@@ -205,11 +230,18 @@ Result<tensor::Tensor> VisionEncoder::forward(tensor::Backend& backend,
     segment_sizes.insert(segment_sizes.end(), static_cast<size_t>(g.t), g.h * g.w);
     patches += g.num_patches();
   }
-  if (patches == 0 || static_cast<int64_t>(pixel_values.size()) != patches * features) {
-    return Status::invalid_argument("vision: pixel_values hold " +
-                                    std::to_string(pixel_values.size()) +
-                                    " values, the grids need " + std::to_string(patches) +
-                                    " patches x " + std::to_string(features));
+  int64_t rows = 0;
+  for (const tensor::HostMatrix& part : pixel_parts) {
+    if (part.cols != features || part.rows < 0) {
+      return Status::invalid_argument("vision: pixel_values of " + std::to_string(part.cols) +
+                                      " columns, the model takes " + std::to_string(features));
+    }
+    rows += part.rows;
+  }
+  if (patches == 0 || rows != patches) {
+    return Status::invalid_argument("vision: pixel_values hold " + std::to_string(rows) +
+                                    " rows, the grids need " + std::to_string(patches) +
+                                    " patches");
   }
   const RotaryTable rotary = vision_rotary_table(grids, dims_.head_dim(), dims_.merge_size);
   const int64_t largest = *std::max_element(segment_sizes.begin(), segment_sizes.end());
@@ -231,9 +263,7 @@ Result<tensor::Tensor> VisionEncoder::forward(tensor::Backend& backend,
       segments.emplace_back(n, segment_sizes[next_segment]);
       n += segment_sizes[next_segment++];
     }
-    backend.upload(ws->pixels.view().rows_slice(0, n),
-                   pixel_values.subspan(static_cast<size_t>(row * features),
-                                        static_cast<size_t>(n * features)));
+    upload_pixel_rows(backend, ws->pixels.view(), pixel_parts, row, n);
     backend.upload(ws->cos.view().rows_slice(0, n),
                    std::span<const float>(rotary.cos)
                        .subspan(static_cast<size_t>(row * half), static_cast<size_t>(n * half)));

@@ -87,10 +87,13 @@ class VisionEncoder {
   static Result<VisionEncoder> load(WeightLoader& loader, const VisionDims& dims);
 
   // Vision features [Σ tokens, out_hidden] f32 on the device for pixel_values [Σ patches,
-  // patch_features] (host, row-major) of the videos `grids` (concatenated in order).
-  // Errors: kInvalidArgument when the pixel count does not match the grids or a grid is not a
-  // multiple of the merge size; kOutOfMemory from the backend.
-  Result<tensor::Tensor> forward(tensor::Backend& backend, std::span<const float> pixel_values,
+  // patch_features] (host, row-major, f32 or bf16) of the videos `grids` (concatenated in
+  // order). The rows may come in parts (say, one per video: read in place, never copied
+  // together). Errors: kInvalidArgument when the row count does not match the grids, a part's
+  // width is not patch_features or a grid is not a multiple of the merge size; kOutOfMemory
+  // from the backend.
+  Result<tensor::Tensor> forward(tensor::Backend& backend,
+                                 std::span<const tensor::HostMatrix> pixel_parts,
                                  std::span<const VisionGrid> grids,
                                  int64_t max_chunk_rows = 8192) const;
 

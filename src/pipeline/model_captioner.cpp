@@ -162,7 +162,8 @@ ClipValue<std::unique_ptr<PreparedClip>> ModelCaptioner::request_for(
   const media::ClipPlan& plan = clip.plan;
   model::VideoFramesView view{clip.frames.data(), plan.nframes, plan.resized_height,
                               plan.resized_width};
-  Result<model::PixelValues> pixels = model::preprocess_video(view, config_.preprocessor);
+  Result<model::PixelValues> pixels =
+      model::preprocess_video(view, config_.preprocessor, model_->pixel_dtype());
   if (!pixels) return {outcome_of(pixels.status()), nullptr};
   const model::VisionGrid grid{pixels->grid_thw[0], pixels->grid_thw[1], pixels->grid_thw[2]};
   const int64_t merge = config_.preprocessor.merge_size;
@@ -172,7 +173,7 @@ ClipValue<std::unique_ptr<PreparedClip>> ModelCaptioner::request_for(
   auto prepared = std::make_unique<PreparedRequest>();
   prepared->request.input_ids = std::move(*ids);
   prepared->request.video_grids = {grid};
-  prepared->request.pixel_values = std::move(pixels->values);
+  prepared->request.pixel_values = std::move(*pixels);
   prepared->request.sampling = sampling_;
   return {ClipOutcome{}, std::move(prepared)};
 }

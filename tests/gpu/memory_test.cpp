@@ -82,6 +82,27 @@ TEST_F(CudaMemory, UploadConvertsHostDtypesExactly) {
   for (int i = 0; i < 4; ++i) EXPECT_EQ(got[i], f16_to_f32(f16[i])) << i;
 }
 
+// The pipeline's bf16 pixel_values: host bf16 rows copied as they are, into a strided view.
+TEST_F(CudaMemory, UploadsBf16HostRowsIntoBf16AsTheyAre) {
+  const std::vector<uint16_t> bits = {0x3f80, 0xc000, 0x3e80, 0x0001, 0x7fc1, 0xff80};
+  auto wide = backend().allocate(DType::kBF16, 3, 5);
+  ASSERT_TRUE(wide.ok());
+  Tensor zeros = device_matrix(backend(), std::vector<float>(15, 0.0f), 3, 5);
+  backend().copy(wide->view(), zeros.view());
+  backend().upload(wide->view().cols_slice(1, 2), HostMatrix{bits.data(), HostDType::kBF16, 3, 2});
+  const auto got = host_values(backend(), wide->view());
+  for (int r = 0; r < 3; ++r) {
+    for (int c = 0; c < 5; ++c) {
+      const bool inside = c == 1 || c == 2;
+      const uint32_t want =
+          inside ? std::bit_cast<uint32_t>(bf16_to_f32(bits[static_cast<size_t>(r * 2 + c - 1)]))
+                 : 0u;
+      EXPECT_EQ(std::bit_cast<uint32_t>(got[static_cast<size_t>(r * 5 + c)]), want)
+          << r << "," << c;
+    }
+  }
+}
+
 TEST_F(CudaMemory, F32ToBf16RoundsToNearestEvenLikeTheHost) {
   const std::vector<float> values = tricky_values();
   const auto n = static_cast<int64_t>(values.size());

@@ -6,6 +6,7 @@
 #include <filesystem>
 
 #include "media/golden_npy.h"
+#include "tensor/dtype.h"
 
 namespace vcap::model {
 namespace {
@@ -73,6 +74,32 @@ TEST(PreprocessVideo, RescalesInDoubleThenNormalisesInFloat) {
   EXPECT_EQ(pv->values[0], (1.0f - 0.48145466f) / 0.26862954f);
   EXPECT_EQ(pv->values[2 * 196], (1.0f - 0.4578275f) / 0.26130258f);
   EXPECT_EQ(pv->values[4 * 196], (1.0f - 0.40821073f) / 0.27577711f);
+}
+
+TEST(PreprocessVideo, Bf16ValuesAreTheF32ValuesRoundedToNearestEven) {
+  const PreprocessorConfig config;
+  const std::vector<uint8_t> data = coded_frames(3, 56, 84);  // padded to 4 frames
+  Result<PixelValues> f32 = preprocess_video({data.data(), 3, 56, 84}, config);
+  Result<PixelValues> bf16 =
+      preprocess_video({data.data(), 3, 56, 84}, config, tensor::HostDType::kBF16);
+  ASSERT_TRUE(f32.ok());
+  ASSERT_TRUE(bf16.ok());
+  EXPECT_EQ(bf16->dtype, tensor::HostDType::kBF16);
+  EXPECT_EQ(bf16->grid_thw, f32->grid_thw);
+  EXPECT_TRUE(bf16->values.empty());
+  ASSERT_EQ(bf16->bf16_values.size(), f32->values.size());
+  for (size_t i = 0; i < f32->values.size(); ++i) {
+    ASSERT_EQ(bf16->bf16_values[i], tensor::f32_to_bf16(f32->values[i])) << "value " << i;
+  }
+  const tensor::HostMatrix matrix = bf16->matrix();
+  EXPECT_EQ(matrix.data, bf16->bf16_values.data());
+  EXPECT_EQ(matrix.dtype, tensor::HostDType::kBF16);
+  EXPECT_EQ(matrix.rows, 2 * 4 * 6);
+  EXPECT_EQ(matrix.cols, 1176);
+  EXPECT_EQ(f32->matrix().data, f32->values.data());
+  EXPECT_EQ(
+      preprocess_video({data.data(), 3, 56, 84}, config, tensor::HostDType::kF16).status().code(),
+      StatusCode::kInvalidArgument);
 }
 
 TEST(PreprocessVideo, RejectsFramesNotSizedBySmartResize) {

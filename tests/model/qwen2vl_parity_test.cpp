@@ -189,6 +189,51 @@ TEST_P(Parity, VisionFeaturesFromGoldenPixelValuesWithin1e4) {
   if (checked == 0) GTEST_SKIP() << "no pixel_values or frames of this model without ../shared";
 }
 
+std::vector<float> downloaded(const Qwen2VL& model, const tensor::Tensor& t) {
+  std::vector<float> host(static_cast<size_t>(t.rows() * t.cols()));
+  model.backend().download(t.view(), host);
+  EXPECT_TRUE(model.backend().synchronize().ok());
+  return host;
+}
+
+// The generator hands a batch's pixel_values over as one part per clip, never copied together,
+// and in bf16 to a bf16 model: the features must be those of the concatenated f32 rows, bit for
+// bit, wherever the parts split.
+TEST_P(Parity, VisionFeaturesOfPixelPartsEqualThoseOfTheWholeRows) {
+  const int64_t features = model().dims().vision.patch_features();
+  const std::vector<VisionGrid> grids = {{2, 4, 4}, {1, 2, 6}};
+  const int64_t rows = 2 * 4 * 4 + 1 * 2 * 6;
+  std::vector<float> whole(static_cast<size_t>(rows * features));
+  for (size_t i = 0; i < whole.size(); ++i) whole[i] = std::sin(0.37f * static_cast<float>(i));
+  std::vector<uint16_t> whole_bf16(whole.size());
+  for (size_t i = 0; i < whole.size(); ++i) whole_bf16[i] = tensor::f32_to_bf16(whole[i]);
+  for (const Qwen2VL* m : {&model(), &bf16()}) {
+    const bool in_bf16 = m->pixel_dtype() == tensor::HostDType::kBF16;
+    SCOPED_TRACE(in_bf16 ? "bf16 model, bf16 parts" : "f32 model, f32 parts");
+    auto expected = m->encode_video(whole, grids);
+    ASSERT_TRUE(expected.ok()) << expected.status().to_string();
+    const auto rows_of = [&](int64_t first, int64_t n) {
+      const size_t at = static_cast<size_t>(first * features);
+      const void* data = in_bf16 ? static_cast<const void*>(&whole_bf16[at])
+                                 : static_cast<const void*>(&whole[at]);
+      return tensor::HostMatrix{data, m->pixel_dtype(), n, features};
+    };
+    for (const std::vector<tensor::HostMatrix>& parts :
+         {std::vector{rows_of(0, 32), rows_of(32, 12)},                     // one per clip
+          std::vector{rows_of(0, 5), rows_of(5, 0), rows_of(5, 39)},        // inside a frame pair
+          std::vector{rows_of(0, 16), rows_of(16, 20), rows_of(36, 8)}}) {  // across clips
+      auto got = m->encode_video(parts, grids);
+      ASSERT_TRUE(got.ok()) << got.status().to_string();
+      EXPECT_EQ(downloaded(*m, *expected), downloaded(*m, *got));
+    }
+    const std::vector<tensor::HostMatrix> too_few = {rows_of(0, 43)};
+    EXPECT_EQ(m->encode_video(too_few, grids).status().code(), StatusCode::kInvalidArgument);
+    std::vector<tensor::HostMatrix> too_narrow = {rows_of(0, 44)};
+    too_narrow[0].cols -= 1;
+    EXPECT_EQ(m->encode_video(too_narrow, grids).status().code(), StatusCode::kInvalidArgument);
+  }
+}
+
 TEST_P(Parity, PrefillLogitsFromGoldenIdsAndFeaturesWithin1e4) {
   int checked = 0;
   for (const std::string& name : cases_of(GetParam())) {
