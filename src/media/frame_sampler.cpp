@@ -3,6 +3,8 @@
 #include <algorithm>
 #include <cstring>
 
+#include "base/huge_pages.h"
+
 namespace vcap::media::detail {
 
 uint8_t* FrameStore::add_resized(int64_t index) {
@@ -21,8 +23,12 @@ FrameSampler::FrameSampler(const std::vector<int64_t>& wanted, bool keep_selecte
   std::sort(wanted_.begin(), wanted_.end());
   wanted_.erase(std::unique(wanted_.begin(), wanted_.end()), wanted_.end());
   // One allocation for the frames of this pass (growing frame by frame would move them).
-  store_.resized_frames.reserve(store_.resized_frames.size() +
-                                wanted_.size() * store_.frame_bytes());
+  const size_t bytes = store_.resized_frames.size() + wanted_.size() * store_.frame_bytes();
+  if (store_.resized_frames.empty()) {
+    reserve_on_huge_pages(store_.resized_frames, bytes);
+  } else {
+    store_.resized_frames.reserve(bytes);
+  }
 }
 
 FrameAction FrameSampler::visit(int64_t index, const AVFrame& frame) {

@@ -3,6 +3,7 @@
 #include <algorithm>
 #include <string>
 
+#include "base/huge_pages.h"
 #include "tensor/dtype.h"
 
 namespace vcap::model {
@@ -101,6 +102,7 @@ Result<PixelValues> preprocess_video(const VideoFramesView& frames,
   const auto count = static_cast<size_t>(out.rows * out.cols);
   const auto table = normalisation_table(config);
   if (dtype == tensor::HostDType::kF32) {
+    reserve_on_huge_pages(out.values, count);
     out.values.resize(count);
     flatten_patches(frames, config, table, out.values.data());
   } else {
@@ -108,6 +110,7 @@ Result<PixelValues> preprocess_video(const VideoFramesView& frames,
     for (size_t c = 0; c < 3; ++c) {
       for (size_t x = 0; x < 256; ++x) bf16_table[c][x] = tensor::f32_to_bf16(table[c][x]);
     }
+    reserve_on_huge_pages(out.bf16_values, count);
     out.bf16_values.resize(count);
     flatten_patches(frames, config, bf16_table, out.bf16_values.data());
   }

@@ -1,7 +1,7 @@
 // The Qwen2-VL pixel processor for video (spec/QWEN2VL.md §7): uint8 RGB frames, already sized
 // by the media module (sides multiples of patch_size * merge_size), become the vision tower's
-// `pixel_values` [grid_t * grid_h * grid_w, 3 * temporal_patch_size * patch_size^2] float32 and
-// `video_grid_thw`.
+// `pixel_values` [grid_t * grid_h * grid_w, 3 * temporal_patch_size * patch_size^2] float32 (or
+// those values rounded to bf16, see PixelValues) and `video_grid_thw`.
 //
 // Arithmetic is the slow (numpy) Hugging Face processor's, so results are bit-exact with it:
 // x * (1/255) in double stored as float32, then (v - mean[c]) / std[c] in float32, with mean and
