@@ -10,6 +10,7 @@
 // 2 for bad input or setup (missing CSV, no `path` column, bad flag, changed settings).
 #include <CLI/CLI.hpp>
 #include <cstdio>
+#include <cstdlib>
 #include <memory>
 #include <sstream>
 #include <string>
@@ -145,6 +146,9 @@ void run_devices(const pipeline::CaptionOptions& options) {
                  return list;
                }()
                    .c_str());
+  // The workers share this machine's cores: each decodes on its part (pipeline/decode_share.h).
+  const int local = pipeline::local_processes(pipeline::process_environment()) * count;
+  ::setenv("LOCAL_WORLD_SIZE", std::to_string(local).c_str(), /*overwrite=*/1);
   Result<std::vector<pipeline::WorkerExit>> exits = pipeline::run_workers(commands);
   if (!exits) throw CommandFailed(exits.status(), kExitFailures);
   std::string failed;

@@ -160,15 +160,19 @@ std::string rank_label(const Shard& shard) {
 Result<EngineReport> caption_remaining(const CaptionOptions& options, CaptionerFactory& factory,
                                        const Shard& shard, const ResumeState& resume,
                                        JournalWriter& journal, uint64_t rows_owned,
-                                       std::FILE* log) {
+                                       const DecodeShare& decode, std::FILE* log) {
   Result<std::unique_ptr<ClipCaptioner>> captioner = factory.create();
   if (!captioner) return captioner.status();
   const uint64_t budget = options.max_memory_bytes > 0
                               ? options.max_memory_bytes
                               : (*captioner)->default_memory_budget_bytes();
-  const EngineConfig config = engine_config(options, budget);
-  std::fprintf(log, "vcap: memory budget %s, batch %d, %d decode threads, prefetch %d\n",
-               format_bytes(budget).c_str(), config.bs, config.decode_threads, config.prefetch);
+  const EngineConfig config = engine_config(options, budget, decode);
+  std::fprintf(log, "vcap: memory budget %s, batch %d, %d decode threads (%s), prefetch %d\n",
+               format_bytes(budget).c_str(), config.bs, config.decode_threads,
+               decode.threads_per_clip > 0
+                   ? (std::to_string(decode.threads_per_clip) + " FFmpeg threads each").c_str()
+                   : "FFmpeg threads automatic",
+               config.prefetch);
   Result<MetaReader> meta = MetaReader::open(options.meta_path);
   if (!meta) return meta.status();
   const JobSource source = make_job_source(*meta, shard, resume, options.root, journal.path());
@@ -219,12 +223,6 @@ std::filesystem::path resolve_clip_path(const std::filesystem::path& root,
   return root / clip;
 }
 
-int default_decode_threads(const CaptionOptions& options, unsigned hardware_threads) {
-  const int cores = static_cast<int>(std::max(1u, hardware_threads));
-  if (options.device == "cpu") return cores >= 4 ? 2 : 1;
-  return std::clamp(cores / 2, 2, 8);
-}
-
 Result<CaptionRunReport> run_caption(const CaptionOptions& options, CaptionerFactory& factory,
                                      const EnvLookup& env, std::FILE* log) {
   if (Status status = validate(options); !status.ok()) return status;
@@ -268,8 +266,9 @@ Result<CaptionRunReport> run_caption(const CaptionOptions& options, CaptionerFac
             : JournalWriter::create(journal, {shard->rank, shard->world_size, fingerprint});
     if (!writer) return writer.status();
     if (resume->done < report.rows_owned) {
-      Result<EngineReport> engine =
-          caption_remaining(options, factory, *shard, *resume, *writer, report.rows_owned, log);
+      Result<EngineReport> engine = caption_remaining(
+          options, factory, *shard, *resume, *writer, report.rows_owned,
+          decode_share(options, usable_cores(), machine_cores(), local_processes(env)), log);
       if (!engine) return engine.status();
       report.engine = std::move(*engine);
     }
@@ -310,7 +309,8 @@ Result<MergeReport> run_merge(const CaptionOptions& options, std::FILE* log) {
   return merge_journals(options.meta_path, output, *world, std::nullopt);
 }
 
-EngineConfig engine_config(const CaptionOptions& options, uint64_t budget_bytes) {
+EngineConfig engine_config(const CaptionOptions& options, uint64_t budget_bytes,
+                           const DecodeShare& decode) {
   EngineConfig config;
   config.settings.fps = options.fps;
   config.settings.max_pixels = int64_t{options.height} * options.width;
@@ -321,10 +321,8 @@ EngineConfig engine_config(const CaptionOptions& options, uint64_t budget_bytes)
   config.budget_bytes = budget_bytes;
   config.fit = options.fit;
   config.bs = batch_size(options);
-  config.decode_threads =
-      options.decode_threads > 0
-          ? options.decode_threads
-          : default_decode_threads(options, std::thread::hardware_concurrency());
+  config.decode_threads = decode.clips;
+  config.settings.threads_per_clip = decode.threads_per_clip;
   config.prefetch = options.prefetch > 0 ? options.prefetch : 2 * config.bs + 2;
   return config;
 }

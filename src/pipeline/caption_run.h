@@ -28,6 +28,7 @@
 #include "pipeline/caption_engine.h"
 #include "pipeline/caption_options.h"
 #include "pipeline/captioner.h"
+#include "pipeline/decode_share.h"
 #include "pipeline/merge.h"
 #include "pipeline/shard.h"
 
@@ -62,13 +63,10 @@ Result<MergeReport> run_merge(const CaptionOptions& options, std::FILE* log);
 // `path` as given when absolute or when `root` is empty, else root/path.
 std::filesystem::path resolve_clip_path(const std::filesystem::path& root, const std::string& path);
 
-// Decode threads for --decode-threads 0: CPU runs share cores with the model (1-2 threads);
-// GPU runs use half the cores (2-8).
-int default_decode_threads(const CaptionOptions& options, unsigned hardware_threads);
-
-// The engine settings of `options` (sampling, size, batch, decode threads, prefetch) with
-// `budget_bytes` of working memory.
-EngineConfig engine_config(const CaptionOptions& options, uint64_t budget_bytes);
+// The engine settings of `options` (sampling, size, batch, decoding as `decode` spreads it,
+// prefetch) with `budget_bytes` of working memory.
+EngineConfig engine_config(const CaptionOptions& options, uint64_t budget_bytes,
+                           const DecodeShare& decode);
 
 }  // namespace vcap::pipeline
 

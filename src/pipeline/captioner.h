@@ -43,6 +43,7 @@ struct ClipSettings {
   int64_t max_pixels = 448 * 672;  // area cap per frame (area mode)
   int exact_height = 0;            // > 0: resize to exactly exact_height x exact_width
   int exact_width = 0;
+  int threads_per_clip = 0;  // FFmpeg decoder threads per clip; 0 lets FFmpeg choose
 
   bool operator==(const ClipSettings&) const = default;
 };

@@ -97,6 +97,7 @@ media::DecodeOptions decode_options(const CaptionOptions& options, const ClipSet
     decode.exact_width = settings.exact_width;
   }
   decode.autorotate = options.autorotate;
+  decode.threads = settings.threads_per_clip;
   decode.deadline_sec = options.decode_timeout_sec > 0 ? options.decode_timeout_sec : 1e9;
   return decode;
 }

@@ -1,0 +1,46 @@
+// How a run spreads the host's cores over video decoding.
+//
+// On a GPU the model needs almost no CPU: the cores are there to decode clips fast enough to
+// keep the GPU busy, and several clips are decoded at once. FFmpeg left to choose runs up to 16
+// frame threads per clip, which on top of several clips per process and one process per GPU
+// puts hundreds of threads on the cores: each extra frame thread costs CPU time (a 10 s 720p
+// H.264 clip on 16 threads takes 17% more CPU time than on one, bench/results/
+// decode_2026-11-27_skip.md), and the CPU time is what runs out first. So a GPU run gives each
+// of its processes an equal share of the cores, and splits the share between the clips it
+// decodes at once. A CPU run keeps FFmpeg's choice: there the model's threads take the cores,
+// and decoding is a small part of the time.
+#ifndef VCAP_PIPELINE_DECODE_SHARE_H_
+#define VCAP_PIPELINE_DECODE_SHARE_H_
+
+#include "pipeline/caption_options.h"
+#include "pipeline/shard.h"
+
+namespace vcap::pipeline {
+
+struct DecodeShare {
+  int clips = 1;             // clips decoded at once (--decode-threads)
+  int threads_per_clip = 0;  // FFmpeg decoder threads per clip; 0 lets FFmpeg choose
+};
+
+// The CPUs this process may run on: its affinity mask (what taskset, srun's CPU binding or a
+// container's cpuset leave it), else std::thread::hardware_concurrency(); at least 1.
+int usable_cores();
+
+// The CPUs of the machine (std::thread::hardware_concurrency(), at least 1).
+int machine_cores();
+
+// Processes of this job on this machine, from the launcher: LOCAL_WORLD_SIZE (torchrun, and
+// vcap's own --devices workers), OMPI_COMM_WORLD_LOCAL_SIZE (Open MPI), MPI_LOCALNRANKS
+// (MPICH), SLURM_NTASKS_PER_NODE (Slurm); the first that is a positive number, else 1.
+int local_processes(const EnvLookup& env);
+
+// `cores`: usable_cores(); `machine`: machine_cores(); `processes`: local_processes(). A process
+// bound to fewer cores than the machine has already holds its share; otherwise its share is
+// cores / processes. GPU runs decode min(8, max(2, share / 2)) clips at once unless
+// --decode-threads says, each on share / clips threads (at least 1). CPU runs: 2 clips at once
+// from 4 cores up, else 1, threads chosen by FFmpeg.
+DecodeShare decode_share(const CaptionOptions& options, int cores, int machine, int processes);
+
+}  // namespace vcap::pipeline
+
+#endif  // VCAP_PIPELINE_DECODE_SHARE_H_

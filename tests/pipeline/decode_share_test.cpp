@@ -1,0 +1,101 @@
+#include "pipeline/decode_share.h"
+
+#include <gtest/gtest.h>
+
+#include <map>
+#include <string>
+#include <thread>
+
+#include "pipeline/caption_run.h"
+
+namespace vcap::pipeline {
+namespace {
+
+EnvLookup fake_env(std::map<std::string, std::string> values) {
+  return [values](const char* name) -> std::optional<std::string> {
+    const auto found = values.find(name);
+    if (found == values.end()) return std::nullopt;
+    return found->second;
+  };
+}
+
+CaptionOptions on(const std::string& device, int decode_threads = 0) {
+  CaptionOptions options;
+  options.device = device;
+  options.decode_threads = decode_threads;
+  return options;
+}
+
+TEST(DecodeShare, OneGpuProcessSplitsTheMachineBetweenItsClips) {
+  const DecodeShare share = decode_share(on("cuda:0"), 16, 16, 1);
+  EXPECT_EQ(share.clips, 8);
+  EXPECT_EQ(share.threads_per_clip, 2);
+  const DecodeShare big = decode_share(on("cuda:0"), 128, 128, 1);
+  EXPECT_EQ(big.clips, 8);
+  EXPECT_EQ(big.threads_per_clip, 16);
+}
+
+TEST(DecodeShare, GpuProcessesOfOneMachineShareItsCores) {
+  const DecodeShare share = decode_share(on("cuda:3"), 128, 128, 8);  // 16 cores each
+  EXPECT_EQ(share.clips, 8);
+  EXPECT_EQ(share.threads_per_clip, 2);
+  const DecodeShare tight = decode_share(on("cuda:3"), 32, 32, 8);  // 4 cores each
+  EXPECT_EQ(tight.clips, 2);
+  EXPECT_EQ(tight.threads_per_clip, 2);
+  const DecodeShare starved = decode_share(on("cuda:3"), 8, 8, 8);  // 1 core each
+  EXPECT_EQ(starved.clips, 2);
+  EXPECT_EQ(starved.threads_per_clip, 1);
+}
+
+TEST(DecodeShare, AProcessBoundToItsOwnCoresIsNotDividedAgain) {
+  // srun --cpus-per-task=12 on a 96-core machine with 8 tasks: the mask already is the share.
+  const DecodeShare share = decode_share(on("cuda:0"), 12, 96, 8);
+  EXPECT_EQ(share.clips, 6);
+  EXPECT_EQ(share.threads_per_clip, 2);
+}
+
+TEST(DecodeShare, DecodeThreadsFlagSetsTheClipsAndTheShareTheirThreads) {
+  const DecodeShare share = decode_share(on("cuda:0", 3), 16, 16, 1);
+  EXPECT_EQ(share.clips, 3);
+  EXPECT_EQ(share.threads_per_clip, 5);
+  const DecodeShare many = decode_share(on("cuda:0", 40), 16, 16, 1);
+  EXPECT_EQ(many.clips, 40);
+  EXPECT_EQ(many.threads_per_clip, 1);
+}
+
+TEST(DecodeShare, CpuRunsLeaveTheThreadsToFfmpeg) {
+  EXPECT_EQ(decode_share(on("cpu"), 16, 16, 1).clips, 2);
+  EXPECT_EQ(decode_share(on("cpu"), 2, 2, 1).clips, 1);
+  EXPECT_EQ(decode_share(on("cpu"), 16, 16, 1).threads_per_clip, 0);
+  EXPECT_EQ(decode_share(on("cpu", 5), 16, 16, 4).clips, 5);
+}
+
+TEST(LocalProcesses, ReadsTheFirstLauncherThatSetsAPositiveCount) {
+  EXPECT_EQ(local_processes(fake_env({})), 1);
+  EXPECT_EQ(local_processes(fake_env({{"LOCAL_WORLD_SIZE", "4"}})), 4);
+  EXPECT_EQ(local_processes(fake_env({{"OMPI_COMM_WORLD_LOCAL_SIZE", "8"}})), 8);
+  EXPECT_EQ(local_processes(fake_env({{"MPI_LOCALNRANKS", "2"}})), 2);
+  EXPECT_EQ(local_processes(fake_env({{"SLURM_NTASKS_PER_NODE", "6"}})), 6);
+  EXPECT_EQ(local_processes(fake_env({{"LOCAL_WORLD_SIZE", "3"}, {"SLURM_NTASKS_PER_NODE", "6"}})),
+            3);
+  // Not a positive number: the next launcher, else 1.
+  EXPECT_EQ(local_processes(fake_env({{"LOCAL_WORLD_SIZE", "0"}, {"MPI_LOCALNRANKS", "2"}})), 2);
+  EXPECT_EQ(local_processes(fake_env({{"LOCAL_WORLD_SIZE", "4x"}})), 1);
+  EXPECT_EQ(local_processes(fake_env({{"LOCAL_WORLD_SIZE", "-2"}})), 1);
+  EXPECT_EQ(local_processes(fake_env({{"LOCAL_WORLD_SIZE", ""}})), 1);
+}
+
+TEST(DecodeShare, ReachesTheEngineAndEveryClipsDecodeSettings) {
+  const EngineConfig config = engine_config(on("cuda:0"), 1 << 30, DecodeShare{5, 3});
+  EXPECT_EQ(config.decode_threads, 5);
+  EXPECT_EQ(config.settings.threads_per_clip, 3);
+}
+
+TEST(UsableCores, IsWithinTheMachine) {
+  EXPECT_GE(usable_cores(), 1);
+  EXPECT_LE(usable_cores(), machine_cores());
+  EXPECT_EQ(machine_cores(), static_cast<int>(std::max(1u, std::thread::hardware_concurrency())));
+}
+
+}  // namespace
+}  // namespace vcap::pipeline
