@@ -249,7 +249,9 @@ std::shared_ptr<CaptionFlags> add_caption_flags(CLI::App& command) {
   command.add_option("--rank", flags->rank, "This process's rank (default: from the launcher)");
   command.add_option("--world-size", flags->world_size, "Number of ranks");
   command.add_flag("--restart", o.restart, "Discard earlier progress (journals) and start over");
-  command.add_option("--prefetch", o.prefetch, "Decoded clips waiting for the model (0 = 2*bs+2)")
+  command
+      .add_option("--prefetch", o.prefetch,
+                  "Decoded clips waiting for the model (0 = 2*bs+2 on a GPU, bs+1 on the CPU)")
       ->capture_default_str();
   command.add_option("--progress", flags->progress, "auto, bar, lines or none")
       ->check(CLI::IsMember({"auto", "bar", "lines", "none"}))

@@ -32,7 +32,7 @@ void add_model_flags(CLI::App& command, pipeline::CaptionOptions& options) {
       "Ignore rotation metadata (reference behaviour)");
   command
       .add_option("--bs", options.bs,
-                  "Clips generated together (continuous batching; 0 = 8 on a GPU, 1 on the CPU)")
+                  "Clips generated together (continuous batching; 0 = 8 on a GPU, 4 on the CPU)")
       ->capture_default_str();
   command.add_option("--device", options.device, "cpu or cuda:N")->capture_default_str();
   command.add_option("--threads", options.threads, "CPU compute threads (0 = all cores)")

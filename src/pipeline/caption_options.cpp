@@ -110,7 +110,7 @@ Result<int> parse_device(std::string_view device) {
 int batch_size(const CaptionOptions& options) {
   if (options.bs > 0) return options.bs;
   const Result<int> device = parse_device(options.device);
-  return device.ok() && *device >= 0 ? 8 : 1;
+  return device.ok() && *device >= 0 ? 8 : 4;
 }
 
 Status validate_model_settings(const CaptionOptions& options) {
@@ -118,7 +118,7 @@ Status validate_model_settings(const CaptionOptions& options) {
   if (options.max_new_tokens < 1) return bad("--max-new-tokens must be at least 1");
   if (options.height < 28 || options.width < 28) return bad("--height and --width must be >= 28");
   if (!(options.fps > 0) || !std::isfinite(options.fps)) return bad("--fps must be > 0");
-  if (options.bs < 0) return bad("--bs must be >= 0 (0 = 8 on a GPU, 1 on the CPU)");
+  if (options.bs < 0) return bad("--bs must be >= 0 (0 = 8 on a GPU, 4 on the CPU)");
   if (options.threads < 0) return bad("--threads must be >= 0");
   if (options.decode_threads < 0) return bad("--decode-threads must be >= 0");
   if (Result<int> device = parse_device(options.device); !device) return device.status();

@@ -61,7 +61,7 @@ struct CaptionOptions {
   std::optional<int> world_size;
   bool restart = false;    // discard journals of an earlier run instead of resuming
   int decode_threads = 0;  // clips decoded in parallel ahead of the model; 0 = automatic
-  int prefetch = 0;        // decoded clips waiting for the model; 0 = 2*bs + 2
+  int prefetch = 0;        // decoded clips waiting for the model; 0 = 2*bs+2 (GPU), bs+1 (CPU)
   ProgressMode progress = ProgressMode::kAuto;
 };
 
@@ -94,10 +94,12 @@ std::string format_bytes(uint64_t bytes);
 // Parses "cpu" or "cuda:N" (also "cuda" = "cuda:0"); returns the CUDA index, -1 for cpu.
 Result<int> parse_device(std::string_view device);
 
-// The batch a run uses: --bs when given, else 8 on a GPU and 1 on the CPU (the seed's value).
-// A GPU runs a decode step for 8 clips in about the time it takes for one (the step streams the
-// weights once for all), so a batch of 1 would leave it mostly idle; memory still decides how
-// many clips actually join (caption_engine.h).
+// The batch a run uses: --bs when given, else 8 on a GPU and 4 on the CPU. A decode step
+// streams the weights once for all its sequences: a GPU runs a step for 8 clips in about the time
+// it takes for one, so a batch of 1 would leave it mostly idle; on the CPU a step of 4 costs
+// ~1.8x a step of one (4 clips of 2 s with 200 new tokens: 1.19x the clips/s of bs 1,
+// bench/results/cpu_bs_2026-11-27.md). Memory still decides how many clips actually join
+// (caption_engine.h).
 int batch_size(const CaptionOptions& options);
 
 }  // namespace vcap::pipeline

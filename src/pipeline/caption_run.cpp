@@ -323,7 +323,11 @@ EngineConfig engine_config(const CaptionOptions& options, uint64_t budget_bytes,
   config.bs = batch_size(options);
   config.decode_threads = decode.clips;
   config.settings.threads_per_clip = decode.threads_per_clip;
-  config.prefetch = options.prefetch > 0 ? options.prefetch : 2 * config.bs + 2;
+  // Enough ready clips to fill a batch at once; a GPU also keeps a second batch's worth, since
+  // it empties its batch far faster. Prepared clips are held outside the memory budget.
+  const bool on_gpu = options.device != "cpu";
+  config.prefetch =
+      options.prefetch > 0 ? options.prefetch : (on_gpu ? 2 * config.bs + 2 : config.bs + 1);
   return config;
 }
 

@@ -89,6 +89,7 @@ TEST_F(Benchmark, BatchOfCopiesReportsEveryStageAndTheYardsticks) {
 }
 
 TEST_F(Benchmark, GeneratesItsClipOnceAndReusesIt) {
+  options_.caption.bs = 1;
   options_.clip_seconds = 0.5;
   options_.yardsticks = false;
   std::FILE* log = std::tmpfile();
@@ -127,7 +128,7 @@ TEST(BenchCli, PrintsOneJsonObject) {
   const std::string command =
       std::string(VCAP_BINARY) + " bench --model " + (dir.path() / "m").string() + " --video " +
       (kData / "media" / "short_0.2s.mp4").string() +
-      " --max-new-tokens 2 --threads 1 --no-yardsticks --json --json-file " +
+      " --max-new-tokens 2 --bs 1 --threads 1 --no-yardsticks --json --json-file " +
       (dir.path() / "report.json").string() + " 2>/dev/null";
   std::FILE* pipe = ::popen(command.c_str(), "r");
   ASSERT_NE(pipe, nullptr);

@@ -58,9 +58,9 @@ TEST(ParseDevice, AcceptsCpuAndCudaIndices) {
   EXPECT_FALSE(parse_device("cuda:-1").ok());
 }
 
-TEST(BatchSize, IsBsWhenGivenElseEightOnAGpuAndOneOnTheCpu) {
+TEST(BatchSize, IsBsWhenGivenElseEightOnAGpuAndFourOnTheCpu) {
   CaptionOptions options;
-  EXPECT_EQ(batch_size(options), 1);
+  EXPECT_EQ(batch_size(options), 4);
   options.device = "cuda:1";
   EXPECT_EQ(batch_size(options), 8);
   options.device = "cuda";

@@ -81,6 +81,22 @@ TEST(CaptionRun, ReplacesAnExistingTextColumnInPlace) {
             "\"caption of a.mp4 (fps 4, max_pixels 301056)\",a.mp4,ok,\n");
 }
 
+TEST(EngineConfig, DefaultsBatchAndPrefetchPerDevice) {
+  CaptionOptions options;
+  EngineConfig config = engine_config(options, 1 << 30, DecodeShare{});
+  EXPECT_EQ(config.bs, 4);        // CPU
+  EXPECT_EQ(config.prefetch, 5);  // a batch's worth, plus one
+  options.device = "cuda:0";
+  config = engine_config(options, 1 << 30, DecodeShare{});
+  EXPECT_EQ(config.bs, 8);
+  EXPECT_EQ(config.prefetch, 18);
+  options.bs = 2;
+  options.prefetch = 3;
+  config = engine_config(options, 1 << 30, DecodeShare{});
+  EXPECT_EQ(config.bs, 2);
+  EXPECT_EQ(config.prefetch, 3);
+}
+
 TEST(CaptionRun, MissingInputIsNotFound) {
   TestDir dir;
   FakeFactory factory({});

@@ -28,6 +28,7 @@ inline CaptionOptions quiet_options(const std::filesystem::path& meta) {
   CaptionOptions options;
   options.meta_path = meta;
   options.progress = ProgressMode::kNone;
+  options.bs = 1;  // a clip per step: the step counts the crash tests stop at
   options.decode_threads = 2;
   options.rank = 0;
   options.world_size = 1;
