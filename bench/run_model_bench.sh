@@ -16,9 +16,9 @@ date=$(date +%F)
 runs=("${@:-clip10s_bs1 clip2s_bs4 clip2s_bs1}")
 for run in ${runs[@]}; do
   case $run in
-    clip10s_bs1) args=(--clip-seconds 10 --max-new-tokens 200) ;;
+    clip10s_bs1) args=(--clip-seconds 10 --bs 1 --max-new-tokens 200) ;;
     clip2s_bs4) args=(--clip-seconds 2 --bs 4 --clips 5 --max-new-tokens 32) ;;
-    clip2s_bs1) args=(--clip-seconds 2 --max-new-tokens 32) ;;
+    clip2s_bs1) args=(--clip-seconds 2 --bs 1 --max-new-tokens 32) ;;
     *) echo "unknown run $run" >&2; exit 2 ;;
   esac
   {
