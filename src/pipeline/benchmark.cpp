@@ -127,8 +127,8 @@ Status caption_copies(ModelCaptioner& captioner, const CaptionOptions& caption,
                       const fs::path& video, int clips, BenchReport& report) {
   const uint64_t budget = caption.max_memory_bytes > 0 ? caption.max_memory_bytes
                                                        : captioner.default_memory_budget_bytes();
-  const EngineConfig config = engine_config(
-      caption, budget, decode_share(caption, usable_cores(), machine_cores(), /*processes=*/1));
+  const EngineConfig config =
+      engine_config(caption, budget, decode_share(caption, host_cpus(), /*processes=*/1));
   const ClipJob job{0, video.string(), video};
   const ClipValue<ClipCost> cost = captioner.plan(job, config.settings);
   if (!cost.outcome.ok())

@@ -266,9 +266,9 @@ Result<CaptionRunReport> run_caption(const CaptionOptions& options, CaptionerFac
             : JournalWriter::create(journal, {shard->rank, shard->world_size, fingerprint});
     if (!writer) return writer.status();
     if (resume->done < report.rows_owned) {
-      Result<EngineReport> engine = caption_remaining(
-          options, factory, *shard, *resume, *writer, report.rows_owned,
-          decode_share(options, usable_cores(), machine_cores(), local_processes(env)), log);
+      Result<EngineReport> engine =
+          caption_remaining(options, factory, *shard, *resume, *writer, report.rows_owned,
+                            decode_share(options, host_cpus(), local_processes(env)), log);
       if (!engine) return engine.status();
       report.engine = std::move(*engine);
     }

@@ -4,18 +4,66 @@
 
 #include <algorithm>
 #include <charconv>
+#include <cstdint>
+#include <fstream>
 #include <string>
+#include <string_view>
 #include <thread>
 
 namespace vcap::pipeline {
 
-int machine_cores() { return static_cast<int>(std::max(1u, std::thread::hardware_concurrency())); }
+namespace {
 
-int usable_cores() {
+std::optional<int64_t> parse_count(std::string_view text) {
+  while (!text.empty() && (text.back() == '\n' || text.back() == ' ')) text.remove_suffix(1);
+  int64_t value = 0;
+  const char* end = text.data() + text.size();
+  const auto [ptr, error] = std::from_chars(text.data(), end, value);
+  if (error != std::errc() || ptr != end || text.empty()) return std::nullopt;
+  return value;
+}
+
+std::optional<int> quota_over_period(std::optional<int64_t> quota, std::optional<int64_t> period) {
+  if (!quota || !period || *quota <= 0 || *period <= 0) return std::nullopt;
+  return static_cast<int>(std::max<int64_t>(1, (*quota + *period - 1) / *period));
+}
+
+std::string read_small_file(const char* path) {
+  std::ifstream in(path);
+  std::string text;
+  std::getline(in, text);
+  return text;
+}
+
+}  // namespace
+
+std::optional<int> cpu_quota_cores(const std::string& v2_cpu_max) {
+  const size_t space = v2_cpu_max.find(' ');
+  if (space == std::string::npos) return std::nullopt;
+  return quota_over_period(parse_count(std::string_view(v2_cpu_max).substr(0, space)),
+                           parse_count(std::string_view(v2_cpu_max).substr(space + 1)));
+}
+
+std::optional<int> cpu_quota_cores(const std::string& v1_quota_us,
+                                   const std::string& v1_period_us) {
+  return quota_over_period(parse_count(v1_quota_us), parse_count(v1_period_us));
+}
+
+HostCpus host_cpus() {
+  HostCpus cpus;
+  cpus.machine = static_cast<int>(std::max(1u, std::thread::hardware_concurrency()));
+  cpus.affinity = cpus.machine;
   cpu_set_t set;
   CPU_ZERO(&set);
-  if (sched_getaffinity(0, sizeof(set), &set) == 0) return std::max(1, CPU_COUNT(&set));
-  return machine_cores();
+  if (sched_getaffinity(0, sizeof(set), &set) == 0) cpus.affinity = std::max(1, CPU_COUNT(&set));
+  // Inside a container its cgroup's files are mounted at /sys/fs/cgroup; on a host these are
+  // the root cgroup's, which has no quota.
+  cpus.quota = cpu_quota_cores(read_small_file("/sys/fs/cgroup/cpu.max"));
+  if (!cpus.quota) {
+    cpus.quota = cpu_quota_cores(read_small_file("/sys/fs/cgroup/cpu/cpu.cfs_quota_us"),
+                                 read_small_file("/sys/fs/cgroup/cpu/cpu.cfs_period_us"));
+  }
+  return cpus;
 }
 
 int local_processes(const EnvLookup& env) {
@@ -31,14 +79,20 @@ int local_processes(const EnvLookup& env) {
   return 1;
 }
 
-DecodeShare decode_share(const CaptionOptions& options, int cores, int machine, int processes) {
-  cores = std::max(1, cores);
+DecodeShare decode_share(const CaptionOptions& options, const HostCpus& cpus, int processes) {
+  processes = std::max(1, processes);
   DecodeShare share;
   if (options.device == "cpu") {
-    share.clips = options.decode_threads > 0 ? options.decode_threads : (cores >= 4 ? 2 : 1);
+    const int usable = std::min(cpus.affinity, cpus.quota.value_or(cpus.affinity));
+    share.clips = options.decode_threads > 0 ? options.decode_threads : (usable >= 4 ? 2 : 1);
     return share;
   }
-  const int mine = cores < machine ? cores : std::max(1, cores / std::max(1, processes));
+  // A mask smaller than the machine is this process's own (srun --cpu-bind); a quota belongs
+  // to the whole container. Guessing a mask to be shared would starve the GPU, guessing it to
+  // be one's own at worst oversubscribes the cores as FFmpeg's default does.
+  int mine = cpus.affinity < cpus.machine ? cpus.affinity : cpus.machine / processes;
+  if (cpus.quota) mine = std::min(mine, *cpus.quota / processes);
+  mine = std::max(1, mine);
   share.clips = options.decode_threads > 0 ? options.decode_threads : std::clamp(mine / 2, 2, 8);
   share.threads_per_clip = std::max(1, mine / share.clips);
   return share;

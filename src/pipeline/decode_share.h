@@ -12,6 +12,9 @@
 #ifndef VCAP_PIPELINE_DECODE_SHARE_H_
 #define VCAP_PIPELINE_DECODE_SHARE_H_
 
+#include <optional>
+#include <string>
+
 #include "pipeline/caption_options.h"
 #include "pipeline/shard.h"
 
@@ -22,24 +25,33 @@ struct DecodeShare {
   int threads_per_clip = 0;  // FFmpeg decoder threads per clip; 0 lets FFmpeg choose
 };
 
-// The CPUs this process may run on: its affinity mask (what taskset, srun's CPU binding or a
-// container's cpuset leave it), else std::thread::hardware_concurrency(); at least 1.
-int usable_cores();
+// The CPUs this process may use.
+struct HostCpus {
+  int machine = 1;           // std::thread::hardware_concurrency()
+  int affinity = 1;          // its affinity mask: what taskset, srun's CPU binding or a
+                             // container's cpuset leave it (machine when unreadable)
+  std::optional<int> quota;  // its cgroup's CPU quota, shared by every process of the
+                             // container (Docker --cpus, Kubernetes limits); nullopt: none
+};
+HostCpus host_cpus();
 
-// The CPUs of the machine (std::thread::hardware_concurrency(), at least 1).
-int machine_cores();
+// The CPUs a cgroup quota allows, rounded up: from cgroup v2's cpu.max ("<quota> <period>",
+// quota "max" when unlimited) or v1's cpu.cfs_quota_us and cpu.cfs_period_us (quota -1 when
+// unlimited). nullopt when unlimited or unreadable.
+std::optional<int> cpu_quota_cores(const std::string& v2_cpu_max);
+std::optional<int> cpu_quota_cores(const std::string& v1_quota_us, const std::string& v1_period_us);
 
 // Processes of this job on this machine, from the launcher: LOCAL_WORLD_SIZE (torchrun, and
 // vcap's own --devices workers), OMPI_COMM_WORLD_LOCAL_SIZE (Open MPI), MPI_LOCALNRANKS
 // (MPICH), SLURM_NTASKS_PER_NODE (Slurm); the first that is a positive number, else 1.
 int local_processes(const EnvLookup& env);
 
-// `cores`: usable_cores(); `machine`: machine_cores(); `processes`: local_processes(). A process
-// bound to fewer cores than the machine has already holds its share; otherwise its share is
-// cores / processes. GPU runs decode min(8, max(2, share / 2)) clips at once unless
+// A GPU process's share of the cores: its affinity mask when that is smaller than the machine
+// (a launcher bound it to its own cores), else the machine / `processes`; and no more than
+// quota / `processes`. GPU runs decode min(8, max(2, share / 2)) clips at once unless
 // --decode-threads says, each on share / clips threads (at least 1). CPU runs: 2 clips at once
-// from 4 cores up, else 1, threads chosen by FFmpeg.
-DecodeShare decode_share(const CaptionOptions& options, int cores, int machine, int processes);
+// from 4 usable cores up, else 1, threads chosen by FFmpeg.
+DecodeShare decode_share(const CaptionOptions& options, const HostCpus& cpus, int processes);
 
 }  // namespace vcap::pipeline
 

@@ -19,6 +19,10 @@ EnvLookup fake_env(std::map<std::string, std::string> values) {
   };
 }
 
+HostCpus cpus(int affinity, int machine, std::optional<int> quota = std::nullopt) {
+  return HostCpus{machine, affinity, quota};
+}
+
 CaptionOptions on(const std::string& device, int decode_threads = 0) {
   CaptionOptions options;
   options.device = device;
@@ -27,47 +31,47 @@ CaptionOptions on(const std::string& device, int decode_threads = 0) {
 }
 
 TEST(DecodeShare, OneGpuProcessSplitsTheMachineBetweenItsClips) {
-  const DecodeShare share = decode_share(on("cuda:0"), 16, 16, 1);
+  const DecodeShare share = decode_share(on("cuda:0"), cpus(16, 16), 1);
   EXPECT_EQ(share.clips, 8);
   EXPECT_EQ(share.threads_per_clip, 2);
-  const DecodeShare big = decode_share(on("cuda:0"), 128, 128, 1);
+  const DecodeShare big = decode_share(on("cuda:0"), cpus(128, 128), 1);
   EXPECT_EQ(big.clips, 8);
   EXPECT_EQ(big.threads_per_clip, 16);
 }
 
 TEST(DecodeShare, GpuProcessesOfOneMachineShareItsCores) {
-  const DecodeShare share = decode_share(on("cuda:3"), 128, 128, 8);  // 16 cores each
+  const DecodeShare share = decode_share(on("cuda:3"), cpus(128, 128), 8);  // 16 cores each
   EXPECT_EQ(share.clips, 8);
   EXPECT_EQ(share.threads_per_clip, 2);
-  const DecodeShare tight = decode_share(on("cuda:3"), 32, 32, 8);  // 4 cores each
+  const DecodeShare tight = decode_share(on("cuda:3"), cpus(32, 32), 8);  // 4 cores each
   EXPECT_EQ(tight.clips, 2);
   EXPECT_EQ(tight.threads_per_clip, 2);
-  const DecodeShare starved = decode_share(on("cuda:3"), 8, 8, 8);  // 1 core each
+  const DecodeShare starved = decode_share(on("cuda:3"), cpus(8, 8), 8);  // 1 core each
   EXPECT_EQ(starved.clips, 2);
   EXPECT_EQ(starved.threads_per_clip, 1);
 }
 
 TEST(DecodeShare, AProcessBoundToItsOwnCoresIsNotDividedAgain) {
   // srun --cpus-per-task=12 on a 96-core machine with 8 tasks: the mask already is the share.
-  const DecodeShare share = decode_share(on("cuda:0"), 12, 96, 8);
+  const DecodeShare share = decode_share(on("cuda:0"), cpus(12, 96), 8);
   EXPECT_EQ(share.clips, 6);
   EXPECT_EQ(share.threads_per_clip, 2);
 }
 
 TEST(DecodeShare, DecodeThreadsFlagSetsTheClipsAndTheShareTheirThreads) {
-  const DecodeShare share = decode_share(on("cuda:0", 3), 16, 16, 1);
+  const DecodeShare share = decode_share(on("cuda:0", 3), cpus(16, 16), 1);
   EXPECT_EQ(share.clips, 3);
   EXPECT_EQ(share.threads_per_clip, 5);
-  const DecodeShare many = decode_share(on("cuda:0", 40), 16, 16, 1);
+  const DecodeShare many = decode_share(on("cuda:0", 40), cpus(16, 16), 1);
   EXPECT_EQ(many.clips, 40);
   EXPECT_EQ(many.threads_per_clip, 1);
 }
 
 TEST(DecodeShare, CpuRunsLeaveTheThreadsToFfmpeg) {
-  EXPECT_EQ(decode_share(on("cpu"), 16, 16, 1).clips, 2);
-  EXPECT_EQ(decode_share(on("cpu"), 2, 2, 1).clips, 1);
-  EXPECT_EQ(decode_share(on("cpu"), 16, 16, 1).threads_per_clip, 0);
-  EXPECT_EQ(decode_share(on("cpu", 5), 16, 16, 4).clips, 5);
+  EXPECT_EQ(decode_share(on("cpu"), cpus(16, 16), 1).clips, 2);
+  EXPECT_EQ(decode_share(on("cpu"), cpus(2, 2), 1).clips, 1);
+  EXPECT_EQ(decode_share(on("cpu"), cpus(16, 16), 1).threads_per_clip, 0);
+  EXPECT_EQ(decode_share(on("cpu", 5), cpus(16, 16), 4).clips, 5);
 }
 
 TEST(LocalProcesses, ReadsTheFirstLauncherThatSetsAPositiveCount) {
@@ -91,10 +95,43 @@ TEST(DecodeShare, ReachesTheEngineAndEveryClipsDecodeSettings) {
   EXPECT_EQ(config.settings.threads_per_clip, 3);
 }
 
-TEST(UsableCores, IsWithinTheMachine) {
-  EXPECT_GE(usable_cores(), 1);
-  EXPECT_LE(usable_cores(), machine_cores());
-  EXPECT_EQ(machine_cores(), static_cast<int>(std::max(1u, std::thread::hardware_concurrency())));
+TEST(CpuQuota, ReadsCgroupV2CpuMax) {
+  EXPECT_EQ(cpu_quota_cores("1600000 100000\n"), 16);
+  EXPECT_EQ(cpu_quota_cores("150000 100000"), 2);  // 1.5 CPUs: rounded up
+  EXPECT_EQ(cpu_quota_cores("50000 100000"), 1);
+  EXPECT_EQ(cpu_quota_cores("max 100000"), std::nullopt);
+  EXPECT_EQ(cpu_quota_cores(""), std::nullopt);  // no such file
+  EXPECT_EQ(cpu_quota_cores("1600000"), std::nullopt);
+  EXPECT_EQ(cpu_quota_cores("16x 100000"), std::nullopt);
+  EXPECT_EQ(cpu_quota_cores("0 100000"), std::nullopt);
+}
+
+TEST(CpuQuota, ReadsCgroupV1CfsFiles) {
+  EXPECT_EQ(cpu_quota_cores("800000\n", "100000\n"), 8);
+  EXPECT_EQ(cpu_quota_cores("-1", "100000"), std::nullopt);
+  EXPECT_EQ(cpu_quota_cores("", ""), std::nullopt);
+  EXPECT_EQ(cpu_quota_cores("800000", "0"), std::nullopt);
+}
+
+TEST(DecodeShare, AContainersQuotaIsSharedByItsProcesses) {
+  // 8 GPU processes in a pod limited to 64 CPUs of a 128-core machine: 8 each.
+  const DecodeShare share = decode_share(on("cuda:0"), cpus(128, 128, 64), 8);
+  EXPECT_EQ(share.clips, 4);
+  EXPECT_EQ(share.threads_per_clip, 2);
+  // One process, a quota of 6 CPUs.
+  const DecodeShare one = decode_share(on("cuda:0"), cpus(128, 128, 6), 1);
+  EXPECT_EQ(one.clips, 3);
+  EXPECT_EQ(one.threads_per_clip, 2);
+  // On the CPU the quota counts too: 2 CPUs decode one clip at a time.
+  EXPECT_EQ(decode_share(on("cpu"), cpus(16, 16, 2), 1).clips, 1);
+}
+
+TEST(HostCpus, AreWithinTheMachine) {
+  const HostCpus host = host_cpus();
+  EXPECT_EQ(host.machine, static_cast<int>(std::max(1u, std::thread::hardware_concurrency())));
+  EXPECT_GE(host.affinity, 1);
+  EXPECT_LE(host.affinity, host.machine);
+  EXPECT_GE(host.quota.value_or(1), 1);
 }
 
 }  // namespace
