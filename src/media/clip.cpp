@@ -215,6 +215,14 @@ ClipResult<ClipPlan> estimate_plan(const std::string& path, const DecodeOptions&
 
 namespace {
 
+// An empty store for the frames of `plan`, at its size and rotation.
+FrameStore store_for(const ClipPlan& plan) {
+  FrameStore store;
+  store.resized_size = {plan.resized_height, plan.resized_width};
+  store.rotation = plan.rotation;
+  return store;
+}
+
 ClipResult<ClipPlan> plan_once(const std::string& path, const DecodeOptions& options,
                                const PassSettings& settings) {
   FrameStore store;
@@ -232,14 +240,7 @@ ClipResult<Clip> load_once(const std::string& path, const DecodeOptions& options
       guess.error().kind() != ClipErrorKind::kDecodeError) {
     return guess.error();
   }
-  const auto empty_store = [&] {
-    FrameStore store;
-    if (guess.ok()) {
-      store.resized_size = {guess->resized_height, guess->resized_width};
-      store.rotation = guess->rotation;
-    }
-    return store;
-  };
+  const auto empty_store = [&] { return guess.ok() ? store_for(*guess) : FrameStore{}; };
   FrameStore store = empty_store();
   const std::vector<int64_t> wanted = guess.ok() ? guess->frame_indices : std::vector<int64_t>{};
   std::optional<FrameSkipper> skipper;
@@ -259,9 +260,7 @@ ClipResult<Clip> load_once(const std::string& path, const DecodeOptions& options
   // Frames the exact plan needs that the guess did not keep (or kept at another size).
   if (store.resized_size != FrameSize{plan->resized_height, plan->resized_width} ||
       store.rotation != plan->rotation) {
-    store = FrameStore{};
-    store.resized_size = {plan->resized_height, plan->resized_width};
-    store.rotation = plan->rotation;
+    store = store_for(*plan);
   }
   std::vector<int64_t> missing;
   for (int64_t index : plan->frame_indices) {
@@ -314,9 +313,7 @@ ClipResult<Clip> load_clip(const std::string& path, const DecodeOptions& options
 ClipResult<Clip> load_clip(const std::string& path, const DecodeOptions& options,
                            const ClipPlan& plan) {
   if (auto bad = validate(options, path)) return *bad;
-  FrameStore store;
-  store.resized_size = {plan.resized_height, plan.resized_width};
-  store.rotation = plan.rotation;
+  FrameStore store = store_for(plan);
   PassSettings settings = pass_settings(options);
   if (plan.truncated) settings.threads = 1;  // as plan_clip counted it
   ClipResult<PassResult> pass =
