@@ -14,8 +14,8 @@ namespace vcap {
 // madvise(MADV_HUGEPAGE) on the 2 MiB-aligned part of [data, data + bytes).
 void advise_huge_pages(void* data, size_t bytes);
 
-// v.reserve(count), then the advice on the new capacity. REQUIRES: v is empty, so that no
-// element has touched the memory yet.
+// v.reserve(count), then the advice on the new capacity. Best on an empty vector: pages that
+// its elements already touched stay as they are (the advice does them no harm).
 template <class T>
 void reserve_on_huge_pages(std::vector<T>& v, size_t count) {
   v.reserve(count);

@@ -23,12 +23,8 @@ FrameSampler::FrameSampler(const std::vector<int64_t>& wanted, bool keep_selecte
   std::sort(wanted_.begin(), wanted_.end());
   wanted_.erase(std::unique(wanted_.begin(), wanted_.end()), wanted_.end());
   // One allocation for the frames of this pass (growing frame by frame would move them).
-  const size_t bytes = store_.resized_frames.size() + wanted_.size() * store_.frame_bytes();
-  if (store_.resized_frames.empty()) {
-    reserve_on_huge_pages(store_.resized_frames, bytes);
-  } else {
-    store_.resized_frames.reserve(bytes);
-  }
+  reserve_on_huge_pages(store_.resized_frames,
+                        store_.resized_frames.size() + wanted_.size() * store_.frame_bytes());
 }
 
 FrameAction FrameSampler::visit(int64_t index, const AVFrame& frame) {

@@ -31,5 +31,13 @@ TEST(HugePages, AdviceOnSmallOrMissingBuffersChangesNothing) {
   EXPECT_TRUE(none.empty());
 }
 
+TEST(HugePages, ReservingMoreForAVectorInUseKeepsItsElements) {
+  std::vector<float> frames(1000, 2.5f);  // a second decoding pass adds to the first's frames
+  reserve_on_huge_pages(frames, size_t{3} << 20);
+  ASSERT_GE(frames.capacity(), size_t{3} << 20);
+  ASSERT_EQ(frames.size(), 1000u);
+  for (float x : frames) ASSERT_EQ(x, 2.5f);
+}
+
 }  // namespace
 }  // namespace vcap
