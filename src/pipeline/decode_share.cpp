@@ -6,6 +6,7 @@
 #include <charconv>
 #include <cstdint>
 #include <fstream>
+#include <limits>
 #include <string>
 #include <string_view>
 #include <thread>
@@ -14,13 +15,19 @@ namespace vcap::pipeline {
 
 namespace {
 
+// The whole of `text` as a decimal integer; nullopt otherwise.
 std::optional<int64_t> parse_count(std::string_view text) {
-  while (!text.empty() && (text.back() == '\n' || text.back() == ' ')) text.remove_suffix(1);
   int64_t value = 0;
   const char* end = text.data() + text.size();
   const auto [ptr, error] = std::from_chars(text.data(), end, value);
   if (error != std::errc() || ptr != end || text.empty()) return std::nullopt;
   return value;
+}
+
+// A cgroup file's value, without its line end.
+std::optional<int64_t> parse_cgroup_count(std::string_view text) {
+  while (!text.empty() && (text.back() == '\n' || text.back() == ' ')) text.remove_suffix(1);
+  return parse_count(text);
 }
 
 std::optional<int> quota_over_period(std::optional<int64_t> quota, std::optional<int64_t> period) {
@@ -40,13 +47,13 @@ std::string read_small_file(const char* path) {
 std::optional<int> cpu_quota_cores(const std::string& v2_cpu_max) {
   const size_t space = v2_cpu_max.find(' ');
   if (space == std::string::npos) return std::nullopt;
-  return quota_over_period(parse_count(std::string_view(v2_cpu_max).substr(0, space)),
-                           parse_count(std::string_view(v2_cpu_max).substr(space + 1)));
+  return quota_over_period(parse_cgroup_count(std::string_view(v2_cpu_max).substr(0, space)),
+                           parse_cgroup_count(std::string_view(v2_cpu_max).substr(space + 1)));
 }
 
 std::optional<int> cpu_quota_cores(const std::string& v1_quota_us,
                                    const std::string& v1_period_us) {
-  return quota_over_period(parse_count(v1_quota_us), parse_count(v1_period_us));
+  return quota_over_period(parse_cgroup_count(v1_quota_us), parse_cgroup_count(v1_period_us));
 }
 
 HostCpus host_cpus() {
@@ -71,10 +78,10 @@ int local_processes(const EnvLookup& env) {
                            "SLURM_NTASKS_PER_NODE"}) {
     const std::optional<std::string> value = env(name);
     if (!value) continue;
-    int count = 0;
-    const char* end = value->data() + value->size();
-    const auto [ptr, error] = std::from_chars(value->data(), end, count);
-    if (error == std::errc() && ptr == end && count > 0) return count;
+    const std::optional<int64_t> count = parse_count(*value);
+    if (count && *count > 0 && *count <= std::numeric_limits<int>::max()) {
+      return static_cast<int>(*count);
+    }
   }
   return 1;
 }
