@@ -74,6 +74,11 @@ tensor::HostDType Qwen2VL::pixel_dtype() const {
                                                                   : tensor::HostDType::kF32;
 }
 
+int64_t Qwen2VL::pixel_values_bytes(int64_t patches) const {
+  return patches * dims_.vision.patch_features() *
+         static_cast<int64_t>(tensor::host_dtype_size(pixel_dtype()));
+}
+
 Result<std::vector<float>> Qwen2VL::vision_features(std::span<const float> pixel_values,
                                                     std::span<const VisionGrid> grids) const {
   auto features = encode_video(pixel_values, grids);
@@ -130,8 +135,7 @@ int64_t Qwen2VL::estimate_memory_bytes(const MemoryPlan& plan) const {
       plan.batch * (plan.prompt_tokens + plan.max_new_tokens) * KvCache::bytes_per_token(t, kv_cache_dtype());
   const int64_t logits = 2 * plan.batch * t.vocab_size * kF32;  // device + host copy
   // The pixel_values themselves (host) while they are encoded.
-  const int64_t pixels = plan.vision_patches * v.patch_features() *
-                         static_cast<int64_t>(tensor::host_dtype_size(pixel_dtype()));
+  const int64_t pixels = pixel_values_bytes(plan.vision_patches);
   return weight_bytes_ + vision_ws + features + text_ws + kv + logits + pixels;
 }
 

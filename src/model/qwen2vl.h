@@ -133,6 +133,8 @@ class Qwen2VL {
   tensor::DType kv_cache_dtype() const { return tensor::weight_dtype(precision_); }
   // The dtype to prepare pixel_values in: that of the vision tower's first matmul input.
   tensor::HostDType pixel_dtype() const;
+  // Host bytes of the pixel_values of `patches` rows, in pixel_dtype().
+  int64_t pixel_values_bytes(int64_t patches) const;
   const ChunkOptions& chunks() const { return chunks_; }
   void set_chunks(const ChunkOptions& chunks) { chunks_ = chunks; }
   // Device bytes of all weights.

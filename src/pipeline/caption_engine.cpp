@@ -10,6 +10,7 @@
 #include "base/stopwatch.h"
 #include "pipeline/bounded_queue.h"
 #include "pipeline/memory_budget.h"
+#include "pipeline/memory_gate.h"
 
 namespace vcap::pipeline {
 namespace {
@@ -39,6 +40,7 @@ struct ReadyClip {
   bool fitted = false;
   std::string fit_note;
   std::unique_ptr<PreparedClip> prepared;
+  MemoryGate::Reservation host_memory;  // ends when the model takes the clip or records it
 };
 
 class Engine {
@@ -52,6 +54,7 @@ class Engine {
         progress_(progress),
         jobs_(static_cast<size_t>(config.decode_threads) * 2),
         ready_(static_cast<size_t>(config.prefetch)),
+        host_memory_(config.prefetch_bytes),
         decoders_left_(config.decode_threads) {}
 
   Result<EngineReport> run();
@@ -76,6 +79,7 @@ class Engine {
     stopping_ = true;
     jobs_.close();
     ready_.close();
+    host_memory_.close();
   }
 
   const EngineConfig& config_;
@@ -85,6 +89,7 @@ class Engine {
   ProgressReporter* progress_;
   BoundedQueue<ClipJob> jobs_;
   BoundedQueue<ReadyClip> ready_;
+  MemoryGate host_memory_;
   std::atomic<int> decoders_left_;
   std::atomic<bool> stopping_ = false;
 
@@ -154,6 +159,7 @@ ReadyClip Engine::prepare_one(ClipJob job) {
   const double plan_sec = seconds_since(plan_start);
   double prepare_sec = 0;
   if (usable) {
+    ready.host_memory = host_memory_.reserve(ready.cost.prepare_bytes);
     const Clock::time_point prepare_start = Clock::now();
     ClipValue<std::unique_ptr<PreparedClip>> prepared =
         guarded<std::unique_ptr<PreparedClip>>([&] { return captioner_.prepare(ready.job, used); });
@@ -162,6 +168,7 @@ ReadyClip Engine::prepare_one(ClipJob job) {
     ready.prepared = std::move(prepared.value);
     if (ready.outcome.ok() && !ready.prepared)
       ready.outcome = ClipOutcome::failure(ClipStatus::kInternal, "prepare() returned nothing");
+    ready.host_memory.shrink_to(ready.outcome.ok() ? ready.prepared->host_bytes() : 0);
   }
   std::lock_guard lock(mutex_);
   decode_times_.plan_sec += plan_sec;

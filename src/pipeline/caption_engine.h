@@ -1,5 +1,6 @@
 // The captioning engine of one rank: a reader thread feeds jobs, decode threads plan and prepare
-// clips ahead of the model (bounded by --prefetch), and the calling thread runs the batched
+// clips ahead of the model (bounded by --prefetch and by the host memory the waiting clips
+// hold, see memory_gate.h), and the calling thread runs the batched
 // model session, admitting clips while the batch has room (--bs) and the memory budget allows,
 // and hands every finished row to a sink (the journal) at once.
 //
@@ -31,6 +32,10 @@ struct EngineConfig {
   int bs = 1;                 // clips in the model's batch at most
   int decode_threads = 1;     // >= 1
   int prefetch = 4;           // prepared clips waiting for the model, >= 1
+  // Host bytes the clips between decoding and the model may hold together (ClipCost::
+  // prepare_bytes while decoding, then PreparedClip::host_bytes); one clip larger than this
+  // still goes, alone.
+  uint64_t prefetch_bytes = UINT64_MAX;
 };
 
 struct EngineReport {

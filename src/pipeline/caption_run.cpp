@@ -6,6 +6,7 @@
 #include "pipeline/file_sync.h"
 #include "pipeline/fingerprint.h"
 #include "pipeline/journal.h"
+#include "pipeline/memory_budget.h"
 #include "pipeline/meta_table.h"
 
 namespace vcap::pipeline {
@@ -156,23 +157,30 @@ std::string rank_label(const Shard& shard) {
   return "rank " + std::to_string(shard.rank) + "/" + std::to_string(shard.world_size);
 }
 
-// Loads the model and captions the rows left, appending them to the journal.
+// Loads the model and captions the rows left, appending them to the journal. `processes`: those
+// of this job on this machine, which share its cores and memory.
 Result<EngineReport> caption_remaining(const CaptionOptions& options, CaptionerFactory& factory,
                                        const Shard& shard, const ResumeState& resume,
-                                       JournalWriter& journal, uint64_t rows_owned,
-                                       const DecodeShare& decode, std::FILE* log) {
+                                       JournalWriter& journal, uint64_t rows_owned, int processes,
+                                       std::FILE* log) {
   Result<std::unique_ptr<ClipCaptioner>> captioner = factory.create();
   if (!captioner) return captioner.status();
   const uint64_t budget = options.max_memory_bytes > 0
                               ? options.max_memory_bytes
                               : (*captioner)->default_memory_budget_bytes();
-  const EngineConfig config = engine_config(options, budget, decode);
-  std::fprintf(log, "vcap: memory budget %s, batch %d, %d decode threads (%s), prefetch %d\n",
-               format_bytes(budget).c_str(), config.bs, config.decode_threads,
-               decode.threads_per_clip > 0
-                   ? (std::to_string(decode.threads_per_clip) + " FFmpeg threads each").c_str()
-                   : "FFmpeg threads automatic",
-               config.prefetch);
+  const DecodeShare decode = decode_share(options, host_cpus(), processes);
+  const EngineConfig config =
+      engine_config(options, budget, decode, host_prefetch_bytes(options, budget, processes));
+  std::fprintf(
+      log, "vcap: memory budget %s, batch %d, %d decode threads (%s), prefetch %d (%s)\n",
+      format_bytes(budget).c_str(), config.bs, config.decode_threads,
+      decode.threads_per_clip > 0
+          ? (std::to_string(decode.threads_per_clip) + " FFmpeg threads each").c_str()
+          : "FFmpeg threads automatic",
+      config.prefetch,
+      config.prefetch_bytes == UINT64_MAX
+          ? "host memory unknown"
+          : ("at most " + format_bytes(config.prefetch_bytes) + " of host memory").c_str());
   Result<MetaReader> meta = MetaReader::open(options.meta_path);
   if (!meta) return meta.status();
   const JobSource source = make_job_source(*meta, shard, resume, options.root, journal.path());
@@ -266,9 +274,8 @@ Result<CaptionRunReport> run_caption(const CaptionOptions& options, CaptionerFac
             : JournalWriter::create(journal, {shard->rank, shard->world_size, fingerprint});
     if (!writer) return writer.status();
     if (resume->done < report.rows_owned) {
-      Result<EngineReport> engine =
-          caption_remaining(options, factory, *shard, *resume, *writer, report.rows_owned,
-                            decode_share(options, host_cpus(), local_processes(env)), log);
+      Result<EngineReport> engine = caption_remaining(options, factory, *shard, *resume, *writer,
+                                                      report.rows_owned, local_processes(env), log);
       if (!engine) return engine.status();
       report.engine = std::move(*engine);
     }
@@ -309,8 +316,14 @@ Result<MergeReport> run_merge(const CaptionOptions& options, std::FILE* log) {
   return merge_journals(options.meta_path, output, *world, std::nullopt);
 }
 
+uint64_t host_prefetch_bytes(const CaptionOptions& options, uint64_t budget_bytes, int processes) {
+  Result<uint64_t> available = read_mem_available_bytes();
+  if (!available) return UINT64_MAX;
+  return default_prefetch_bytes(*available, options.device == "cpu" ? budget_bytes : 0, processes);
+}
+
 EngineConfig engine_config(const CaptionOptions& options, uint64_t budget_bytes,
-                           const DecodeShare& decode) {
+                           const DecodeShare& decode, uint64_t prefetch_bytes) {
   EngineConfig config;
   config.settings.fps = options.fps;
   config.settings.max_pixels = int64_t{options.height} * options.width;
@@ -324,10 +337,12 @@ EngineConfig engine_config(const CaptionOptions& options, uint64_t budget_bytes,
   config.decode_threads = decode.clips;
   config.settings.threads_per_clip = decode.threads_per_clip;
   // Enough ready clips to fill a batch at once; a GPU also keeps a second batch's worth, since
-  // it empties its batch far faster. Prepared clips are held outside the memory budget.
+  // it empties its batch far faster. Prepared clips are held outside the memory budget, within
+  // their own bound of host memory.
   const bool on_gpu = options.device != "cpu";
   config.prefetch =
       options.prefetch > 0 ? options.prefetch : (on_gpu ? 2 * config.bs + 2 : config.bs + 1);
+  config.prefetch_bytes = prefetch_bytes;
   return config;
 }
 

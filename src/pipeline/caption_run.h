@@ -63,10 +63,16 @@ Result<MergeReport> run_merge(const CaptionOptions& options, std::FILE* log);
 // `path` as given when absolute or when `root` is empty, else root/path.
 std::filesystem::path resolve_clip_path(const std::filesystem::path& root, const std::string& path);
 
+// The host memory the clips decoded ahead may hold: default_prefetch_bytes of this machine's
+// free memory, less `budget_bytes` when the budget is host memory (a CPU run); UINT64_MAX when
+// the free memory cannot be read.
+uint64_t host_prefetch_bytes(const CaptionOptions& options, uint64_t budget_bytes, int processes);
+
 // The engine settings of `options` (sampling, size, batch, decoding as `decode` spreads it,
-// prefetch) with `budget_bytes` of working memory.
+// prefetch) with `budget_bytes` of working memory and `prefetch_bytes` of host memory for the
+// clips decoded ahead.
 EngineConfig engine_config(const CaptionOptions& options, uint64_t budget_bytes,
-                           const DecodeShare& decode);
+                           const DecodeShare& decode, uint64_t prefetch_bytes);
 
 }  // namespace vcap::pipeline
 

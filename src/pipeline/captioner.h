@@ -53,6 +53,7 @@ struct ClipCost {
   int64_t frames = 0;          // sampled frames
   int64_t visual_tokens = 0;   // tokens the video becomes in the prompt
   uint64_t working_bytes = 0;  // model working memory (activations + KV cache) for this clip
+  uint64_t prepare_bytes = 0;  // host memory at the peak of prepare(): frames + model inputs
 };
 
 // A value of T for a clip, or the reason there is none.
@@ -66,6 +67,8 @@ struct ClipValue {
 class PreparedClip {
  public:
   virtual ~PreparedClip() = default;
+  // Host memory it holds until add() takes it (the model inputs).
+  virtual uint64_t host_bytes() const = 0;
 };
 
 // A clip that left the batch.

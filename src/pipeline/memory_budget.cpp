@@ -1,5 +1,6 @@
 #include "pipeline/memory_budget.h"
 
+#include <algorithm>
 #include <cmath>
 #include <cstdio>
 #include <fstream>
@@ -45,6 +46,13 @@ Result<uint64_t> read_mem_available_bytes(const std::filesystem::path& meminfo) 
 uint64_t default_budget_bytes(uint64_t available_bytes, uint64_t weights_bytes) {
   const auto share = static_cast<uint64_t>(static_cast<double>(available_bytes) * 0.8);
   return share > weights_bytes ? share - weights_bytes : 0;
+}
+
+uint64_t default_prefetch_bytes(uint64_t available_bytes, uint64_t host_budget_bytes,
+                                int processes) {
+  const uint64_t left =
+      available_bytes > host_budget_bytes ? available_bytes - host_budget_bytes : 0;
+  return left / 2 / static_cast<uint64_t>(std::max(1, processes));
 }
 
 std::vector<ClipSettings> fit_candidates(const ClipSettings& requested) {

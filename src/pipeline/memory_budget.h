@@ -26,6 +26,13 @@ Result<uint64_t> read_mem_available_bytes(const std::filesystem::path& meminfo =
 // never below zero.
 uint64_t default_budget_bytes(uint64_t available_bytes, uint64_t weights_bytes);
 
+// The default bound on the host memory of the clips decoded ahead of the model (EngineConfig::
+// prefetch_bytes): half of the host's `available_bytes` that the working budget does not take
+// (`host_budget_bytes`: the budget of a CPU run, 0 on a GPU, whose budget is its own memory),
+// shared by the `processes` of this job on the machine.
+uint64_t default_prefetch_bytes(uint64_t available_bytes, uint64_t host_budget_bytes,
+                                int processes);
+
 // The settings --fit tries, in order, after `requested` did not fit: first halve fps down to
 // 1 frame per second (the video stays covered end to end), then shrink the pixel cap by 30% per
 // step down to the 128*28*28 video minimum (or, in exact-size mode, both sides), then halve fps

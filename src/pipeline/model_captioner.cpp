@@ -85,6 +85,12 @@ std::string file_crc(const std::filesystem::path& path) {
 
 struct PreparedRequest : PreparedClip {
   model::GenerationRequest request;
+
+  uint64_t host_bytes() const override {
+    const model::PixelValues& pixels = request.pixel_values;
+    return pixels.values.size() * sizeof(float) + pixels.bf16_values.size() * sizeof(uint16_t) +
+           request.input_ids.size() * sizeof(request.input_ids[0]);
+  }
 };
 
 media::DecodeOptions decode_options(const CaptionOptions& options, const ClipSettings& settings) {
@@ -135,6 +141,10 @@ ClipValue<ClipCost> ModelCaptioner::plan(const ClipJob& job, const ClipSettings&
   const int64_t total = model_->estimate_memory_bytes(memory);
   ClipCost cost{plan->nframes, grid.visual_tokens,
                 static_cast<uint64_t>(std::max<int64_t>(0, total - model_->weight_bytes()))};
+  // media::Clip::frames (uint8 RGB) live until the pixel values are made from them.
+  const int64_t frame_bytes = plan->nframes * 3 * plan->resized_height * plan->resized_width;
+  cost.prepare_bytes =
+      static_cast<uint64_t>(frame_bytes + model_->pixel_values_bytes(grid.patches));
   return {ClipOutcome{}, cost};
 }
 

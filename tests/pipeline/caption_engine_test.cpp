@@ -2,8 +2,10 @@
 
 #include <gtest/gtest.h>
 
+#include <chrono>
 #include <map>
 #include <set>
+#include <thread>
 
 #include "pipeline/fake_captioner.h"
 
@@ -158,6 +160,51 @@ TEST(CaptionEngine, BatchStaysWithinTheMemoryBudget) {
   EXPECT_EQ(result.records.size(), 30u);
   EXPECT_EQ(captioner.max_batch(), 3u);
   EXPECT_LE(captioner.max_batch_bytes(), config.budget_bytes);
+}
+
+// The model is slowed down so that, left to --prefetch alone, decoding runs far ahead of it.
+EngineConfig slow_model_config(FakeBehaviour& behaviour, uint64_t prefetch_bytes) {
+  behaviour.on_step = [](uint64_t) { std::this_thread::sleep_for(std::chrono::milliseconds(1)); };
+  EngineConfig config = config_with(2, 4);
+  config.prefetch = 30;
+  config.prefetch_bytes = prefetch_bytes;
+  return config;
+}
+
+TEST(CaptionEngine, ClipsDecodedAheadStayWithinTheirHostMemory) {
+  FakeBehaviour behaviour;
+  const uint64_t clip_bytes = testing::fake_cost_bytes(config_with(1).settings, 1.0);
+  const EngineConfig unbounded = slow_model_config(behaviour, UINT64_MAX);
+  const EngineConfig bounded = slow_model_config(behaviour, 3 * clip_bytes);
+  FakeCaptioner ahead(behaviour);
+  FakeCaptioner within(behaviour);
+  EngineRun free_run = run(unbounded, ahead, make_jobs(40));
+  EngineRun result = run(bounded, within, make_jobs(40));
+  ASSERT_TRUE(free_run.status.ok());
+  ASSERT_TRUE(result.status.ok());
+  ASSERT_EQ(result.records.size(), 40u);
+  for (const auto& [row, record] : free_run.records) {
+    EXPECT_EQ(result.records.at(row).status, record.status);
+    EXPECT_EQ(result.records.at(row).text, record.text);
+  }
+  EXPECT_GT(ahead.max_held_bytes(), bounded.prefetch_bytes);  // the bound is what held it back
+  EXPECT_LE(within.max_held_bytes(), bounded.prefetch_bytes);
+  EXPECT_GE(within.max_held_bytes(), 2 * clip_bytes);  // but clips were still decoded ahead
+  EXPECT_EQ(within.held_bytes(), 0u);
+}
+
+TEST(CaptionEngine, AClipOverTheHostBoundIsDecodedAloneAndCaptioned) {
+  FakeBehaviour behaviour;
+  behaviour.cost_multiplier["clip7.mp4"] = 10;
+  const ClipSettings settings = config_with(1).settings;
+  const EngineConfig config =
+      slow_model_config(behaviour, 3 * testing::fake_cost_bytes(settings, 1.0));
+  FakeCaptioner captioner(behaviour);
+  EngineRun result = run(config, captioner, make_jobs(20));
+  ASSERT_TRUE(result.status.ok());
+  ASSERT_EQ(result.records.size(), 20u);
+  for (const auto& [row, record] : result.records) EXPECT_EQ(record.status, ClipStatus::kOk);
+  EXPECT_EQ(captioner.max_held_bytes(), testing::fake_cost_bytes(settings, 10.0));
 }
 
 TEST(CaptionEngine, SinkFailureStopsTheRunWithThatError) {

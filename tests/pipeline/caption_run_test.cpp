@@ -83,18 +83,19 @@ TEST(CaptionRun, ReplacesAnExistingTextColumnInPlace) {
 
 TEST(EngineConfig, DefaultsBatchAndPrefetchPerDevice) {
   CaptionOptions options;
-  EngineConfig config = engine_config(options, 1 << 30, DecodeShare{});
+  EngineConfig config = engine_config(options, 1 << 30, DecodeShare{}, UINT64_MAX);
   EXPECT_EQ(config.bs, 4);        // CPU
   EXPECT_EQ(config.prefetch, 5);  // a batch's worth, plus one
   options.device = "cuda:0";
-  config = engine_config(options, 1 << 30, DecodeShare{});
+  config = engine_config(options, 1 << 30, DecodeShare{}, UINT64_MAX);
   EXPECT_EQ(config.bs, 8);
   EXPECT_EQ(config.prefetch, 18);
   options.bs = 2;
   options.prefetch = 3;
-  config = engine_config(options, 1 << 30, DecodeShare{});
+  config = engine_config(options, 1 << 30, DecodeShare{}, 12345);
   EXPECT_EQ(config.bs, 2);
   EXPECT_EQ(config.prefetch, 3);
+  EXPECT_EQ(config.prefetch_bytes, 12345u);
 }
 
 TEST(CaptionRun, MissingInputIsNotFound) {

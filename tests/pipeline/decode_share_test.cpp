@@ -90,7 +90,7 @@ TEST(LocalProcesses, ReadsTheFirstLauncherThatSetsAPositiveCount) {
 }
 
 TEST(DecodeShare, ReachesTheEngineAndEveryClipsDecodeSettings) {
-  const EngineConfig config = engine_config(on("cuda:0"), 1 << 30, DecodeShare{5, 3});
+  const EngineConfig config = engine_config(on("cuda:0"), 1 << 30, DecodeShare{5, 3}, UINT64_MAX);
   EXPECT_EQ(config.decode_threads, 5);
   EXPECT_EQ(config.settings.threads_per_clip, 3);
 }

@@ -3,7 +3,9 @@
 // A clip's caption is "caption of <path> (fps F, max_pixels P)", so it depends only on the row's
 // path and the settings used. A clip takes 1 + (crc32(path) % 4) steps, so with --bs > 1 clips
 // finish out of order and new ones join a running batch. Its cost is 1 MiB per frame-megapixel
-// (frames = 2 s * fps) times a per-path multiplier, so tests can make a clip too large.
+// (frames = 2 s * fps) times a per-path multiplier, so tests can make a clip too large. Its host
+// memory is that much while prepared and half of it while waiting for add(); the captioner
+// counts what it holds that way (held_bytes) and the peak.
 // Failures and hooks (delays, crashes) are configured per path. plan()/prepare() are
 // thread-safe as the interface requires.
 #ifndef VCAP_TESTS_PIPELINE_FAKE_CAPTIONER_H_
@@ -66,22 +68,31 @@ class FakeCaptioner : public ClipCaptioner {
     cost.visual_tokens = cost.frames / 2 * settings.max_pixels / 784;
     cost.working_bytes = fake_cost_bytes(
         settings, multiplier == behaviour_.cost_multiplier.end() ? 1.0 : multiplier->second);
+    cost.prepare_bytes = cost.working_bytes;
     return {ClipOutcome{}, cost};
   }
 
   ClipValue<std::unique_ptr<PreparedClip>> prepare(const ClipJob& job,
                                                    const ClipSettings& settings) override {
+    const uint64_t bytes = cost_of(job.path, settings);
+    hold(bytes);
     if (behaviour_.on_prepare) behaviour_.on_prepare(job);
     if (auto it = behaviour_.throw_in_prepare.find(job.path);
-        it != behaviour_.throw_in_prepare.end())
+        it != behaviour_.throw_in_prepare.end()) {
+      drop(bytes);
       throw std::runtime_error(it->second);
+    }
     if (auto it = behaviour_.prepare_failures.find(job.path);
-        it != behaviour_.prepare_failures.end())
+        it != behaviour_.prepare_failures.end()) {
+      drop(bytes);
       return {it->second, nullptr};
+    }
     auto clip = std::make_unique<Prepared>();
     clip->path = job.path;
     clip->settings = settings;
     clip->steps_left = 1 + static_cast<int>(crc32(job.path) % 4);
+    clip->bytes = bytes / 2;
+    drop(bytes - clip->bytes);
     return {ClipOutcome{}, std::move(clip)};
   }
 
@@ -92,8 +103,9 @@ class FakeCaptioner : public ClipCaptioner {
         {row_index, std::unique_ptr<Prepared>(static_cast<Prepared*>(clip.release()))});
     max_batch_ = std::max(max_batch_, batch_.size());
     uint64_t bytes = 0;
-    for (const Active& active : batch_) bytes += cost_of(*active.clip);
+    for (const Active& active : batch_) bytes += cost_of(active.clip->path, active.clip->settings);
     max_batch_bytes_ = std::max(max_batch_bytes_, bytes);
+    drop(batch_.back().clip->bytes);
   }
 
   Result<std::vector<FinishedCaption>> step() override {
@@ -127,21 +139,41 @@ class FakeCaptioner : public ClipCaptioner {
   size_t max_batch() const { return max_batch_; }
   uint64_t max_batch_bytes() const { return max_batch_bytes_; }
   uint64_t plans() const { return plans_; }
+  // Host bytes of the clips in prepare() or prepared and not added yet: now, and the most.
+  uint64_t held_bytes() const {
+    const std::lock_guard lock(held_mutex_);
+    return held_;
+  }
+  uint64_t max_held_bytes() const {
+    const std::lock_guard lock(held_mutex_);
+    return max_held_;
+  }
 
  private:
   struct Prepared : PreparedClip {
     std::string path;
     ClipSettings settings;
     int steps_left = 1;
+    uint64_t bytes = 0;
+    uint64_t host_bytes() const override { return bytes; }
   };
   struct Active {
     uint64_t row_index;
     std::unique_ptr<Prepared> clip;
   };
-  uint64_t cost_of(const Prepared& clip) const {
-    const auto multiplier = behaviour_.cost_multiplier.find(clip.path);
+  uint64_t cost_of(const std::string& path, const ClipSettings& settings) const {
+    const auto multiplier = behaviour_.cost_multiplier.find(path);
     return fake_cost_bytes(
-        clip.settings, multiplier == behaviour_.cost_multiplier.end() ? 1.0 : multiplier->second);
+        settings, multiplier == behaviour_.cost_multiplier.end() ? 1.0 : multiplier->second);
+  }
+  void hold(uint64_t bytes) {
+    const std::lock_guard lock(held_mutex_);
+    held_ += bytes;
+    max_held_ = std::max(max_held_, held_);
+  }
+  void drop(uint64_t bytes) {
+    const std::lock_guard lock(held_mutex_);
+    held_ -= bytes;
   }
 
   const FakeBehaviour behaviour_;
@@ -150,6 +182,9 @@ class FakeCaptioner : public ClipCaptioner {
   size_t max_batch_ = 0;
   uint64_t max_batch_bytes_ = 0;
   uint64_t steps_ = 0;
+  mutable std::mutex held_mutex_;
+  uint64_t held_ = 0;
+  uint64_t max_held_ = 0;
 };
 
 // A factory handing out FakeCaptioners with a fixed identity; counts create() calls.

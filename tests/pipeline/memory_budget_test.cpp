@@ -27,6 +27,14 @@ TEST(DefaultCpuBudget, IsEightyPercentOfFreeMemoryMinusWeights) {
   EXPECT_EQ(default_budget_bytes(1000, 900), 0u);
 }
 
+TEST(DefaultPrefetchBytes, IsHalfTheHostMemoryTheBudgetLeavesSharedByTheProcesses) {
+  EXPECT_EQ(default_prefetch_bytes(1000, 0, 1), 500u);    // a GPU run: its budget is not host
+  EXPECT_EQ(default_prefetch_bytes(1000, 800, 1), 100u);  // a CPU run's budget comes out first
+  EXPECT_EQ(default_prefetch_bytes(1000, 0, 4), 125u);
+  EXPECT_EQ(default_prefetch_bytes(1000, 2000, 2), 0u);
+  EXPECT_EQ(default_prefetch_bytes(1000, 0, 0), 500u);
+}
+
 TEST(FitCandidates, LowerFpsToOneThenPixelsToTheVideoMinimumThenFps) {
   ClipSettings requested{4.0, 448 * 672, 0, 0};
   std::vector<ClipSettings> candidates = fit_candidates(requested);

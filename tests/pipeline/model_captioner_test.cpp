@@ -1,12 +1,16 @@
-// The chunk sizes the captioner gives the model per device (model_captioner.h): the CPU keeps the
-// defaults (activation memory is the machine's), a GPU takes model::ChunkOptions::for_gpu().
 #include "pipeline/model_captioner.h"
 
 #include <gtest/gtest.h>
 
+#include "media/clip.h"
+#include "pipeline/test_dir.h"
+#include "pipeline/test_model_dir.h"
+
 namespace vcap::pipeline {
 namespace {
 
+// The chunk sizes the captioner gives the model per device: the CPU keeps the defaults
+// (activation memory is the machine's), a GPU takes model::ChunkOptions::for_gpu().
 TEST(ChunksForDevice, CpuKeepsTheDefaultsAndGpusTakeLargePrefillChunks) {
   const model::ChunkOptions defaults;
   const model::ChunkOptions cpu = chunks_for_device("cpu");
@@ -19,6 +23,44 @@ TEST(ChunksForDevice, CpuKeepsTheDefaultsAndGpusTakeLargePrefillChunks) {
     // The default 10 s clip's 7,306-token prompt in one chunk.
     EXPECT_GE(gpu.prefill_rows, 7306) << device;
   }
+}
+
+// The decode threads reserve a clip's host memory from its plan (caption_engine.h): the plan's
+// figure must be what prepare() really holds, frames and pixel values, before the frames go.
+TEST(ModelCaptioner, PlannedHostMemoryIsTheFramesPlusWhatThePreparedClipHolds) {
+  testing::TestDir dir;
+  ASSERT_TRUE(testing::make_test_model_dir("pico-b", dir.path() / "model").ok());
+  CaptionOptions options;
+  options.model = (dir.path() / "model").string();
+  options.threads = 1;
+  Result<std::unique_ptr<ModelCaptioner>> captioner =
+      ModelCaptionerFactory(options).create_model_captioner();
+  ASSERT_TRUE(captioner.ok()) << captioner.status().to_string();
+  const std::filesystem::path file =
+      std::filesystem::path(VCAP_TEST_DATA_DIR) / "media" / "bear-vp9.webm";
+  const ClipJob job{0, file.string(), file};
+  const ClipSettings settings{2.0, 112 * 168};
+  const ClipValue<ClipCost> cost = (*captioner)->plan(job, settings);
+  ASSERT_TRUE(cost.outcome.ok()) << cost.outcome.message;
+  ClipValue<std::unique_ptr<PreparedClip>> prepared = (*captioner)->prepare(job, settings);
+  ASSERT_TRUE(prepared.outcome.ok()) << prepared.outcome.message;
+
+  media::DecodeOptions decode;
+  decode.fps = settings.fps;
+  decode.max_pixels = settings.max_pixels;
+  const media::ClipResult<media::ClipPlan> plan = media::estimate_plan(file.string(), decode);
+  ASSERT_TRUE(plan.ok());
+  const auto frame_bytes =
+      static_cast<uint64_t>(plan->nframes * 3 * plan->resized_height * plan->resized_width);
+  const model::VisionDims& vision = (*captioner)->model().dims().vision;
+  const media::VisualGrid grid =
+      media::visual_grid(*plan, {vision.patch_size, vision.temporal_patch_size, vision.merge_size});
+  const auto pixel_bytes =
+      static_cast<uint64_t>((*captioner)->model().pixel_values_bytes(grid.patches));
+  const uint64_t held = prepared.value->host_bytes();
+  EXPECT_GE(held, pixel_bytes);
+  EXPECT_LT(held - pixel_bytes, uint64_t{16} << 10);  // the prompt ids
+  EXPECT_EQ(cost.value.prepare_bytes, frame_bytes + pixel_bytes);
 }
 
 }  // namespace
