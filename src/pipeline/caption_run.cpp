@@ -196,6 +196,30 @@ Result<EngineReport> caption_remaining(const CaptionOptions& options, CaptionerF
   return report;
 }
 
+// Locks this rank's journal against a second process for the same rank (file_sync.h).
+Result<RankLock> lock_rank(const std::filesystem::path& journal, const Shard& shard,
+                           std::FILE* log) {
+  std::filesystem::path path = journal;
+  path.replace_extension(".lock");
+  Result<RankLock> lock = RankLock::try_acquire(path);
+  if (!lock) return lock.status();
+  const std::string rank =
+      "rank " + std::to_string(shard.rank) + " of " + std::to_string(shard.world_size);
+  if (!lock->held()) {
+    return Status::invalid_argument(
+        rank + " is being captioned by another process (" + lock->holder() + ", lock " +
+        path.string() + "): two at once would caption its rows twice. Wait for it or stop it; " +
+        "if it is not running any more, delete the lock file");
+  }
+  if (!lock->enforced()) {
+    std::fprintf(log,
+                 "vcap: the output's filesystem has no file locks: make sure no other process "
+                 "captions %s\n",
+                 rank.c_str());
+  }
+  return lock;
+}
+
 // Merges when every rank has finished and no one else is merging.
 Result<RunEnd> try_merge(const CaptionOptions& options, const std::filesystem::path& output,
                          const Shard& shard, const std::string& fingerprint,
@@ -253,9 +277,11 @@ Result<CaptionRunReport> run_caption(const CaptionOptions& options, CaptionerFac
   if (!identity) return identity.status();
   const std::string fingerprint = run_fingerprint(options, *identity);
 
+  const std::filesystem::path journal = journal_path(report.output, shard->rank, shard->world_size);
+  Result<RankLock> lock = lock_rank(journal, *shard, log);
+  if (!lock) return lock.status();
   if (Status status = clear_or_refuse_stale(options, report.output, *shard); !status.ok())
     return status;
-  const std::filesystem::path journal = journal_path(report.output, shard->rank, shard->world_size);
   Result<ResumeState> resume = load_journal(journal, *shard, report.total_rows, fingerprint);
   if (!resume) return resume.status();
   report.resumed_rows = resume->done;

@@ -2,11 +2,14 @@
 
 #include <fcntl.h>
 #include <signal.h>
+#include <sys/file.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include <cerrno>
 #include <fstream>
 #include <sstream>
+#include <utility>
 
 namespace vcap::pipeline {
 namespace {
@@ -34,6 +37,19 @@ bool is_stale(const std::string& content) {
   return ::kill(static_cast<pid_t>(pid), 0) != 0 && errno == ESRCH;
 }
 
+std::string trimmed(std::string text) {
+  while (!text.empty() && (text.back() == '\n' || text.back() == ' ')) text.pop_back();
+  return text;
+}
+
+// True when `fd` is still the file at `path` (not one removed by its last holder meanwhile).
+bool still_linked(int fd, const std::filesystem::path& path) {
+  struct stat opened {};
+  struct stat named {};
+  return ::fstat(fd, &opened) == 0 && ::stat(path.c_str(), &named) == 0 &&
+         opened.st_dev == named.st_dev && opened.st_ino == named.st_ino;
+}
+
 }  // namespace
 
 Result<LockFile> LockFile::try_acquire(const std::filesystem::path& path) {
@@ -58,10 +74,7 @@ Result<LockFile> LockFile::try_acquire(const std::filesystem::path& path) {
       std::filesystem::remove(path, ignored);
       continue;
     }
-    std::string trimmed = holder;
-    while (!trimmed.empty() && (trimmed.back() == '\n' || trimmed.back() == ' '))
-      trimmed.pop_back();
-    return LockFile(path, false, trimmed);
+    return LockFile(path, false, trimmed(holder));
   }
   return LockFile(path, false, "");
 }
@@ -70,6 +83,51 @@ LockFile::~LockFile() {
   if (!held_) return;
   std::error_code ignored;
   std::filesystem::remove(path_, ignored);
+}
+
+Result<RankLock> RankLock::try_acquire(const std::filesystem::path& path) {
+  // A holder removes the file as it lets go: whoever locked that removed file tries again.
+  for (int attempt = 0; attempt < 8; ++attempt) {
+    const int fd = ::open(path.c_str(), O_RDWR | O_CREAT | O_CLOEXEC, 0644);
+    if (fd < 0) return Status::from_errno("cannot create lock file " + path.string(), errno);
+    if (::flock(fd, LOCK_EX | LOCK_NB) != 0) {
+      const int error = errno;
+      ::close(fd);
+      if (error == EWOULDBLOCK) return RankLock(path, -1, false, trimmed(read_small_file(path)));
+      if (error == ENOLCK || error == ENOSYS || error == EOPNOTSUPP) {
+        std::error_code ignored;
+        std::filesystem::remove(path, ignored);
+        return RankLock(path, -1, true, "");
+      }
+      return Status::from_errno("cannot lock " + path.string(), error);
+    }
+    if (!still_linked(fd, path)) {
+      ::close(fd);
+      continue;
+    }
+    const std::string content = host_name() + " " + std::to_string(::getpid()) + "\n";
+    if (::ftruncate(fd, 0) != 0 ||
+        ::pwrite(fd, content.data(), content.size(), 0) != static_cast<ssize_t>(content.size())) {
+      const int error = errno;
+      ::close(fd);
+      return Status::from_errno("cannot write lock file " + path.string(), error);
+    }
+    return RankLock(path, fd, true, "");
+  }
+  return Status::io_error("cannot lock " + path.string() + ": it keeps being replaced");
+}
+
+RankLock::RankLock(RankLock&& other) noexcept
+    : path_(std::move(other.path_)),
+      fd_(std::exchange(other.fd_, -1)),
+      held_(std::exchange(other.held_, false)),
+      holder_(std::move(other.holder_)) {}
+
+RankLock::~RankLock() {
+  if (fd_ < 0) return;
+  std::error_code ignored;
+  std::filesystem::remove(path_, ignored);  // while still locked: see try_acquire
+  ::close(fd_);
 }
 
 }  // namespace vcap::pipeline

@@ -1,4 +1,4 @@
-// LockFile: an exclusive lock file for crash-safe coordination between ranks.
+// LockFile and RankLock: exclusive locks for crash-safe coordination between processes.
 #ifndef VCAP_PIPELINE_FILE_SYNC_H_
 #define VCAP_PIPELINE_FILE_SYNC_H_
 
@@ -36,6 +36,39 @@ class LockFile {
       : path_(std::move(path)), held_(held), holder_(std::move(holder)) {}
 
   std::filesystem::path path_;
+  bool held_ = false;
+  std::string holder_;
+};
+
+// An advisory lock (flock) on a file, held by the process captioning one rank, so that a second
+// process started for the same rank (the command launched twice, a worker left running by a
+// killed parent) cannot append the same rows to the same journal. The kernel drops the lock when
+// its holder dies, even by kill -9, so a restart never meets a stale one on a local filesystem;
+// a network filesystem drops it when the holder's machine is known to be gone. The file holds
+// "<host> <pid>" for messages and is removed on destruction.
+class RankLock {
+ public:
+  // Takes the lock, or returns a RankLock with held() == false and the holder named when
+  // another process has it. Where the filesystem has no locks (flock says ENOLCK, ENOSYS or
+  // EOPNOTSUPP), returns one with held() and !enforced(). kIoError when the file cannot be made.
+  static Result<RankLock> try_acquire(const std::filesystem::path& path);
+
+  RankLock(RankLock&& other) noexcept;
+  RankLock& operator=(RankLock&&) = delete;
+  RankLock(const RankLock&) = delete;
+  RankLock& operator=(const RankLock&) = delete;
+  ~RankLock();
+
+  bool held() const { return held_; }
+  bool enforced() const { return fd_ >= 0; }
+  const std::string& holder() const { return holder_; }  // when not held: "<host> <pid>"
+
+ private:
+  RankLock(std::filesystem::path path, int fd, bool held, std::string holder)
+      : path_(std::move(path)), fd_(fd), held_(held), holder_(std::move(holder)) {}
+
+  std::filesystem::path path_;
+  int fd_ = -1;
   bool held_ = false;
   std::string holder_;
 };

@@ -1,9 +1,11 @@
 #include "pipeline/worker_processes.h"
 
+#include <sys/prctl.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
 #include <cerrno>
+#include <csignal>
 #include <cstring>
 
 namespace vcap::pipeline {
@@ -23,6 +25,7 @@ std::string describe(int status) {
 Result<std::vector<WorkerExit>> run_workers(const std::vector<std::vector<std::string>>& commands) {
   std::vector<pid_t> children;
   Status start_error;
+  const pid_t parent = ::getpid();
   for (const std::vector<std::string>& command : commands) {
     // Built before fork: the child only calls async-signal-safe functions.
     std::vector<char*> argv;
@@ -30,6 +33,10 @@ Result<std::vector<WorkerExit>> run_workers(const std::vector<std::vector<std::s
     argv.push_back(nullptr);
     const pid_t pid = ::fork();
     if (pid == 0) {
+      // A worker ends with its parent (even a parent killed by SIGKILL): left running, it would
+      // hold its GPU and its rank's lock against the rerun.
+      ::prctl(PR_SET_PDEATHSIG, SIGTERM);
+      if (::getppid() != parent) ::_exit(127);  // the parent died before prctl
       ::execv(argv[0], argv.data());
       ::_exit(127);
     }

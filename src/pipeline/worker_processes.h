@@ -19,8 +19,9 @@ struct WorkerExit {
 };
 
 // Starts every command (argv[0] is the program; "/proc/self/exe" re-runs this binary) with
-// fork + execv, then waits for all of them. kIoError when a worker cannot be started (the
-// ones already started are still waited for).
+// fork + execv, then waits for all of them. A worker gets SIGTERM when the calling thread ends
+// (the parent died), so the caller's thread must be the one that lives as long as the process.
+// kIoError when a worker cannot be started (the ones already started are still waited for).
 Result<std::vector<WorkerExit>> run_workers(const std::vector<std::vector<std::string>>& commands);
 
 }  // namespace vcap::pipeline

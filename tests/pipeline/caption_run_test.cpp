@@ -2,6 +2,7 @@
 
 #include <gtest/gtest.h>
 
+#include "pipeline/file_sync.h"
 #include "pipeline/journal.h"
 #include "pipeline/run_helpers.h"
 
@@ -96,6 +97,29 @@ TEST(EngineConfig, DefaultsBatchAndPrefetchPerDevice) {
   EXPECT_EQ(config.bs, 2);
   EXPECT_EQ(config.prefetch, 3);
   EXPECT_EQ(config.prefetch_bytes, 12345u);
+}
+
+TEST(CaptionRun, ARankAlreadyBeingCaptionedIsRefusedUntilItsProcessLetsGo) {
+  TestDir dir;
+  FakeFactory factory({});
+  const CaptionOptions options = quiet_options(write_meta(dir.path(), 3));
+  std::filesystem::path lock_path = journal_path(dir.path() / "meta_caption_qwen2vl.csv", 0, 1);
+  lock_path.replace_extension(".lock");
+  {
+    Result<RankLock> other = RankLock::try_acquire(lock_path);  // "another process"
+    ASSERT_TRUE(other.ok() && other->held());
+    Result<CaptionRunReport> refused = run_with(options, factory);
+    ASSERT_FALSE(refused.ok());
+    EXPECT_EQ(refused.status().code(), StatusCode::kInvalidArgument);
+    EXPECT_NE(refused.status().message().find("rank 0 of 1 is being captioned by another process"),
+              std::string::npos)
+        << refused.status().message();
+    EXPECT_FALSE(std::filesystem::exists(dir.path() / "meta_caption_qwen2vl.csv"));
+  }
+  Result<CaptionRunReport> report = run_with(options, factory);
+  ASSERT_TRUE(report.ok()) << report.status().to_string();
+  EXPECT_EQ(report->end, RunEnd::kMerged);
+  EXPECT_FALSE(std::filesystem::exists(lock_path));
 }
 
 TEST(CaptionRun, MissingInputIsNotFound) {
