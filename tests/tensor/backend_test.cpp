@@ -20,7 +20,9 @@ TEST(MakeBackend, CudaIsUnsupportedInThisBuild) {
   auto backend = make_backend({.device = "cuda:0"});
   ASSERT_FALSE(backend.ok());
   EXPECT_EQ(backend.status().code(), StatusCode::kUnsupported);
-  EXPECT_EQ(backend.status().message(), "this vcap build has no CUDA backend (built without nvcc)");
+  EXPECT_EQ(backend.status().message(),
+            "this vcap build has no CUDA backend (built without nvcc: install the CUDA toolkit and "
+            "rerun scripts/build.sh)");
 }
 
 TEST(MakeBackend, RejectsUnknownDevicesAndNegativeThreads) {

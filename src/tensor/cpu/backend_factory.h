@@ -25,7 +25,7 @@ struct BackendOptions {
 
 // "cuda" / "cuda:N" go to make_cuda_backend (tensor/cuda/cuda_backend.h), whose errors they
 // return: kUnsupported when this build has no CUDA backend ("this vcap build has no CUDA
-// backend (built without nvcc)") or no GPU, kInvalidArgument for "no CUDA device N (found K)".
+// backend (built without nvcc: ...)") or no GPU, kInvalidArgument for "no CUDA device N (found K)".
 // kInvalidArgument for an unknown device string or threads < 0.
 Result<std::unique_ptr<Backend>> make_backend(const BackendOptions& options);
 

@@ -45,7 +45,7 @@ int cuda_device_count();
 std::string cuda_device_summary();
 
 // A backend on GPU `options.device`. Errors: kUnsupported when the build has no CUDA backend
-// ("this vcap build has no CUDA backend (built without nvcc)") or no GPU is usable ("no CUDA
+// ("this vcap build has no CUDA backend (built without nvcc: ...)") or no GPU is usable ("no CUDA
 // device 0 (found 0: <reason>)"); kInvalidArgument for an index outside [0, count) ("no CUDA
 // device 3 (found 2)"); kOutOfMemory / kInternal when the stream, the cuBLASLt handle or the
 // workspace cannot be created.

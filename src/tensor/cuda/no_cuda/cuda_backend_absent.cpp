@@ -5,7 +5,9 @@
 namespace vcap::tensor {
 namespace {
 
-constexpr const char* kNoCuda = "this vcap build has no CUDA backend (built without nvcc)";
+constexpr const char* kNoCuda =
+    "this vcap build has no CUDA backend (built without nvcc: install the CUDA toolkit and rerun "
+    "scripts/build.sh)";
 
 }  // namespace
 
