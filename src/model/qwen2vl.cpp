@@ -33,6 +33,16 @@ Result<Qwen2VL> Qwen2VL::load(const std::filesystem::path& dir, tensor::Backend&
   return load(*checkpoint, *dims, backend, precision);
 }
 
+Result<uint64_t> Qwen2VL::weight_bytes_needed(const std::filesystem::path& dir,
+                                              tensor::Precision precision) {
+  auto checkpoint = io::SafetensorsCheckpoint::open(dir);
+  if (!checkpoint.ok()) return checkpoint.status();
+  uint64_t elements = 0;
+  for (const io::TensorEntry& entry : checkpoint->tensors())
+    elements += static_cast<uint64_t>(entry.num_elements());
+  return elements * tensor::dtype_size(tensor::weight_dtype(precision));
+}
+
 Result<Qwen2VL> Qwen2VL::load(const io::SafetensorsCheckpoint& checkpoint, const ModelDims& dims,
                               tensor::Backend& backend, tensor::Precision precision) {
   if (Status s = validate_dims(dims); !s.ok()) return s;

@@ -120,6 +120,12 @@ class Qwen2VL {
   // added. Errors of the request come back as the Result's status.
   Result<GenerationResult> generate(GenerationRequest request, StageTimes* times = nullptr) const;
 
+  // The device bytes the weights of the checkpoint in `dir` take at `precision` (every tensor
+  // in weight_dtype(precision)), from the file headers alone: to refuse a model that cannot fit
+  // before loading it. Errors: those of io::SafetensorsCheckpoint::open.
+  static Result<uint64_t> weight_bytes_needed(const std::filesystem::path& dir,
+                                              tensor::Precision precision);
+
   // Upper estimate of the device bytes needed for `plan`: weights + KV caches + features +
   // activations of one vision chunk and one prefill chunk + logits.
   int64_t estimate_memory_bytes(const MemoryPlan& plan) const;

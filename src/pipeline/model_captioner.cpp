@@ -115,6 +115,18 @@ media::PatchGeometry geometry(const model::ModelConfig& config) {
 
 }  // namespace
 
+Status check_weights_fit(uint64_t weight_bytes, uint64_t available_bytes,
+                         const std::string& device) {
+  if (weight_bytes <= available_bytes) return Status();
+  const std::string where =
+      device == "cpu" ? "this machine has " + format_bytes(available_bytes) + " of free memory"
+                      : device + " has " + format_bytes(available_bytes) + " free";
+  return Status::unsupported(
+      "the model's weights take " + format_bytes(weight_bytes) + " and " + where +
+      ": vcap holds the whole model on one device. Use one with more "
+      "memory, or a smaller model (in bf16 Qwen2-VL-7B takes 15.4 GiB, 2B 4.1 GiB)");
+}
+
 ModelCaptioner::ModelCaptioner(const CaptionOptions& options,
                                std::unique_ptr<tensor::Backend> backend, model::Qwen2VL model,
                                model::ModelConfig config, text::Tokenizer tokenizer,
@@ -295,6 +307,16 @@ Result<std::unique_ptr<ModelCaptioner>> ModelCaptionerFactory::create_model_capt
   if (!backend) return backend.status();
   const tensor::Precision precision =
       options_.precision == Precision::kBf16 ? tensor::Precision::kBF16 : tensor::Precision::kF32;
+  Result<uint64_t> weight_bytes = model::Qwen2VL::weight_bytes_needed(*dir, precision);
+  if (!weight_bytes) return weight_bytes.status();
+  std::optional<uint64_t> available = (*backend)->device_memory_free();
+  if (!available) {
+    if (Result<uint64_t> host = read_mem_available_bytes()) available = *host;
+  }
+  if (available) {
+    if (Status fits = check_weights_fit(*weight_bytes, *available, options_.device); !fits.ok())
+      return fits.with_context(dir->string());
+  }
   Result<model::Qwen2VL> model = model::Qwen2VL::load(*dir, **backend, precision);
   if (!model) return model.status();
   model->set_chunks(chunks_for_device(options_.device));

@@ -49,6 +49,13 @@ Result<std::filesystem::path> resolve_model_dir(const std::string& model,
 // the CPU, model::ChunkOptions::for_gpu() on a GPU.
 model::ChunkOptions chunks_for_device(const std::string& device);
 
+// ok when weights of `weight_bytes` fit in the `available_bytes` of `device` ("cpu": the
+// machine's free memory); else kUnsupported saying so: vcap holds the whole model on one device,
+// and loading one that cannot fit would fail only after minutes (or, on the CPU, bring the
+// machine's out-of-memory killer).
+Status check_weights_fit(uint64_t weight_bytes, uint64_t available_bytes,
+                         const std::string& device);
+
 // Seconds per stage, summed over every clip and step so far.
 struct CaptionerTimes {
   double decode_s = 0;      // media::load_clip: demux, decode, select, convert, resize

@@ -63,5 +63,37 @@ TEST(ModelCaptioner, PlannedHostMemoryIsTheFramesPlusWhatThePreparedClipHolds) {
   EXPECT_EQ(cost.value.prepare_bytes, frame_bytes + pixel_bytes);
 }
 
+TEST(CheckWeightsFit, AModelLargerThanTheDeviceIsRefusedWithBothSizes) {
+  EXPECT_TRUE(check_weights_fit(100, 100, "cuda:0").ok());
+  const Status gpu = check_weights_fit(uint64_t{146} << 30, uint64_t{78} << 30, "cuda:1");
+  EXPECT_EQ(gpu.code(), StatusCode::kUnsupported);
+  EXPECT_NE(gpu.message().find("weights take 146.0 GiB and cuda:1 has 78.0 GiB free"),
+            std::string::npos)
+      << gpu.message();
+  const Status cpu = check_weights_fit(uint64_t{20} << 30, uint64_t{8} << 30, "cpu");
+  EXPECT_NE(cpu.message().find("this machine has 8.0 GiB of free memory"), std::string::npos)
+      << cpu.message();
+}
+
+// The figure the check uses, from the headers, is what loading really takes.
+TEST(WeightBytesNeeded, IsWhatTheLoadedWeightsTake) {
+  testing::TestDir dir;
+  ASSERT_TRUE(testing::make_test_model_dir("pico-b", dir.path() / "model").ok());
+  CaptionOptions options;
+  options.model = (dir.path() / "model").string();
+  options.threads = 1;
+  for (const Precision precision : {Precision::kF32, Precision::kBf16}) {
+    options.precision = precision;
+    Result<std::unique_ptr<ModelCaptioner>> captioner =
+        ModelCaptionerFactory(options).create_model_captioner();
+    ASSERT_TRUE(captioner.ok()) << captioner.status().to_string();
+    const tensor::Precision loaded = (*captioner)->model().precision();
+    Result<uint64_t> needed = model::Qwen2VL::weight_bytes_needed(dir.path() / "model", loaded);
+    ASSERT_TRUE(needed.ok());
+    const auto taken = static_cast<double>((*captioner)->model().weight_bytes());
+    EXPECT_NEAR(static_cast<double>(*needed), taken, 0.02 * taken);
+  }
+}
+
 }  // namespace
 }  // namespace vcap::pipeline
