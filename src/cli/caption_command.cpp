@@ -9,6 +9,7 @@
 // worker process crashed, the integrity check failed): rerun the same command to resume;
 // 2 for bad input or setup (missing CSV, no `path` column, bad flag, changed settings).
 #include <CLI/CLI.hpp>
+#include <algorithm>
 #include <cstdio>
 #include <cstdlib>
 #include <memory>
@@ -158,10 +159,15 @@ void run_devices(const pipeline::CaptionOptions& options) {
               std::to_string(options.devices[static_cast<size_t>(exit.index)]) + " " +
               exit.description;
   }
-  if (!failed.empty()) {
-    throw CommandFailed(Status::internal(failed + "; rerun the same command to resume"),
-                        kExitFailures);
-  }
+  if (failed.empty()) return;
+  // Workers that all refused their setup (a bad flag, a GPU that is not there) have nothing to
+  // resume: the fix is the setup, which each one reported above.
+  const bool all_refused = std::all_of(exits->begin(), exits->end(), [](const auto& exit) {
+    return exit.ok || exit.exit_status == kExitBadInput;
+  });
+  if (all_refused) throw CommandFailed(Status::invalid_argument(failed), kExitBadInput);
+  throw CommandFailed(Status::internal(failed + "; rerun the same command to resume"),
+                      kExitFailures);
 }
 
 std::string status_counts(const std::map<pipeline::ClipStatus, uint64_t>& counts,

@@ -51,8 +51,8 @@ Result<std::vector<WorkerExit>> run_workers(const std::vector<std::vector<std::s
     int status = 0;
     while (::waitpid(children[i], &status, 0) < 0 && errno == EINTR) {
     }
-    exits.push_back(
-        {static_cast<int>(i), WIFEXITED(status) && WEXITSTATUS(status) == 0, describe(status)});
+    const int exit_status = WIFEXITED(status) ? WEXITSTATUS(status) : -1;
+    exits.push_back({static_cast<int>(i), exit_status == 0, exit_status, describe(status)});
   }
   if (!start_error.ok()) return start_error;
   return exits;

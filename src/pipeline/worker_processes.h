@@ -15,6 +15,7 @@ namespace vcap::pipeline {
 struct WorkerExit {
   int index = 0;            // position in the list given to run_workers
   bool ok = false;          // exited with status 0
+  int exit_status = -1;     // its exit status; -1 when a signal ended it
   std::string description;  // "exited with status 1", "killed by signal 9 (Killed)"
 };
 

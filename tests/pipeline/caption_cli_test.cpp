@@ -212,6 +212,14 @@ TEST_F(CaptionCli, BadInputExitsWithTwoAndAClearMessage) {
   EXPECT_NE(read_text(run.path() / "log").find("columns found: 'video', 'id'"), std::string::npos);
   EXPECT_EQ(run_vcap({"caption", (run.path() / "m.csv").string(), "--bs", "0"}, run.path() / "log"),
             2);
+  // Workers that all refuse their device: the setup is what to fix, there is nothing to resume.
+  std::vector<std::string> args = caption_args(run.path());
+  args.insert(args.end(), {"--devices", "98,99"});
+  EXPECT_EQ(run_vcap(args, run.path() / "log"), 2);
+  const std::string log = read_text(run.path() / "log");
+  EXPECT_NE(log.find("worker for device 98 exited with status 2"), std::string::npos) << log;
+  EXPECT_NE(log.find("no CUDA"), std::string::npos) << log;
+  EXPECT_EQ(log.find("resume"), std::string::npos) << log;
 }
 
 }  // namespace

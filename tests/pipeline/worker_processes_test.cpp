@@ -26,6 +26,8 @@ TEST(RunWorkers, WaitsForEveryWorkerAndDescribesHowItEnded) {
   EXPECT_TRUE((*exits)[0].ok);
   EXPECT_FALSE((*exits)[1].ok);
   EXPECT_EQ((*exits)[1].description, "exited with status 3");
+  EXPECT_EQ((*exits)[1].exit_status, 3);
+  EXPECT_EQ((*exits)[2].exit_status, -1);
   EXPECT_FALSE((*exits)[2].ok);
   EXPECT_EQ((*exits)[2].description.substr(0, 18), "killed by signal 9");
   EXPECT_EQ((*exits)[3].description, "exited with status 127");  // exec failed
