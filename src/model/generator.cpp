@@ -348,8 +348,11 @@ Status Generator::decode_step(std::vector<GenerationResult>& finished) {
   model_.language().logits(backend, hidden, scratch_->normed.view().rows_slice(0, m), logits);
   backend.download(
       logits, scratch_->host_logits.span().subspan(0, static_cast<size_t>(m * dims.vocab_size)));
+  times_.decode_issue_s += seconds_since(start);
   if (Status s = backend.synchronize(); !s.ok()) return s;
+  const auto select_start = Clock::now();
   const std::vector<TokenId> chosen = select_tokens();
+  times_.decode_select_s += seconds_since(select_start);
   std::vector<std::unique_ptr<Sequence>> still_active;
   for (int64_t i = 0; i < m; ++i) {
     auto& seq = active_[static_cast<size_t>(i)];

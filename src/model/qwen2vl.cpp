@@ -17,6 +17,8 @@ StageTimes& StageTimes::operator+=(const StageTimes& other) {
   decode_steps += other.decode_steps;
   single_decode_steps += other.single_decode_steps;
   single_decode_s += other.single_decode_s;
+  decode_issue_s += other.decode_issue_s;
+  decode_select_s += other.decode_select_s;
   return *this;
 }
 

@@ -160,6 +160,7 @@ Status caption_copies(ModelCaptioner& captioner, const CaptionOptions& caption,
   report.vision_s = times.model.vision_s;
   report.prefill_s = times.model.prefill_s;
   report.generation_s = times.model.decode_s;
+  report.decode_select_s = times.model.decode_select_s;
   report.decode_steps = times.model.decode_steps;
   report.single_decode_steps = times.model.single_decode_steps;
   report.single_decode_s = times.model.single_decode_s;
@@ -177,6 +178,8 @@ void derive_rates(const model::Qwen2VL& model, BenchReport& report) {
     report.prefill_tflops = report.prefill_gemm_flops / report.prefill_s / 1e12;
   if (report.decode_steps <= 0 || report.generation_s <= 0) return;
   report.decode_ms_per_token = 1e3 * report.generation_s / static_cast<double>(report.decode_steps);
+  report.select_ms_per_step =
+      1e3 * report.decode_select_s / static_cast<double>(report.decode_steps);
   const int64_t decoded = (report.new_tokens - 1) * report.clips;  // first tokens come from prefill
   report.decode_tokens_per_s = static_cast<double>(decoded) / report.generation_s;
   // Batching against bs 1 in this run: the steps with several sequences (however many each

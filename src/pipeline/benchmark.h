@@ -66,6 +66,7 @@ struct BenchReport {
   double vision_s = 0;
   double prefill_s = 0;
   double generation_s = 0;
+  double decode_select_s = 0;  // of generation_s: choosing the tokens from the logits
   double total_s = 0;
   double model_s() const { return vision_s + prefill_s + generation_s; }
 
@@ -80,6 +81,7 @@ struct BenchReport {
   double decode_bytes_per_step = 0;           // weights streamed + KV cache read, mean over steps
   double decode_floor_ms_per_token = 0;       // decode_bytes_per_step / copy bandwidth
   double decode_read_floor_ms_per_token = 0;  // decode_bytes_per_step / read bandwidth
+  double select_ms_per_step = 0;  // of decode_ms_per_token: choosing the tokens from the logits
   // The steps that had a single sequence (part of decode_steps), and their seconds.
   int64_t single_decode_steps = 0;
   double single_decode_s = 0;

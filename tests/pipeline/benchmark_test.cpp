@@ -53,6 +53,8 @@ TEST_F(Benchmark, BatchOfCopiesReportsEveryStageAndTheYardsticks) {
   EXPECT_GE(report->decode_steps, 4);
   EXPECT_LE(report->decode_steps, 6);
   EXPECT_NEAR(report->decode_tokens_per_s * report->generation_s, 6.0, 1e-6);
+  EXPECT_GT(report->select_ms_per_step, 0);
+  EXPECT_LT(report->select_ms_per_step, report->decode_ms_per_token);
   // The third clip decodes alone after the first two: batching measured against bs 1 in this run.
   EXPECT_GT(report->batched_ms_per_step, 0);
   EXPECT_GT(report->single_ms_per_step, 0);
