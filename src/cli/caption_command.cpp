@@ -18,6 +18,7 @@
 #include <vector>
 
 #include "cli/commands.h"
+#include "cli/interruption.h"
 #include "cli/model_flags.h"
 #include "pipeline/caption_run.h"
 #include "pipeline/model_captioner.h"
@@ -150,6 +151,7 @@ void run_devices(const pipeline::CaptionOptions& options) {
   // The workers share this machine's cores: each decodes on its part (pipeline/decode_share.h).
   const int local = pipeline::local_processes(pipeline::process_environment()) * count;
   ::setenv("LOCAL_WORLD_SIZE", std::to_string(local).c_str(), /*overwrite=*/1);
+  mark_workers_quiet();
   Result<std::vector<pipeline::WorkerExit>> exits = pipeline::run_workers(commands);
   if (!exits) throw CommandFailed(exits.status(), kExitFailures);
   std::string failed;
@@ -219,6 +221,7 @@ void report(const pipeline::CaptionRunReport& run) {
 void run_caption_command(const CaptionFlags& flags) {
   Result<pipeline::CaptionOptions> options = caption_options(flags);
   fail_if_error(options.status());
+  announce_interruptions();
   if (!options->devices.empty()) {
     run_devices(*options);
     return;

@@ -203,6 +203,53 @@ TEST_F(CaptionCli, ThreeRankProcessesGiveTheSingleProcessOutput) {
   EXPECT_EQ(read_text(run.path() / "meta_caption_qwen2vl.csv"), expected);
 }
 
+// In-repo data only: runs on a fresh clone too.
+TEST(CaptionSignals, SigtermSaysHowToGoOnAndTheSameCommandFinishesTheRun) {
+  TestDir run;
+  ASSERT_EQ(
+      run_vcap({"make-test-model", "--preset", "pico", "--out", (run.path() / "pico").string()},
+               run.path() / "make.log"),
+      0);
+  std::string meta = "path\n";
+  for (int i = 0; i < 40; ++i) meta += VCAP_TEST_DATA_DIR "/media/bear-vp9.webm\n";
+  write_text(run.path() / "meta.csv", meta);
+  const std::vector<std::string> args = {"caption",
+                                         (run.path() / "meta.csv").string(),
+                                         "--model",
+                                         (run.path() / "pico").string(),
+                                         "--max-new-tokens",
+                                         "4",
+                                         "--fps",
+                                         "1",
+                                         "--height",
+                                         "112",
+                                         "--width",
+                                         "112",
+                                         "--bs",
+                                         "1",
+                                         "--progress",
+                                         "none"};
+  const auto journal = journal_path(run.path() / "meta_caption_qwen2vl.csv", 0, 1);
+  const pid_t child = start_vcap(args, run.path() / "log1");
+  bool started = false;
+  for (int waited = 0; waited < 6000 && !started; ++waited) {
+    Result<JournalScan> scan = scan_journal(journal, [](JournalRecord&&) { return Status(); });
+    started = scan && scan->records >= 1;
+    if (!started) std::this_thread::sleep_for(std::chrono::milliseconds(10));
+  }
+  ASSERT_TRUE(started) << read_text(run.path() / "log1");
+  ::kill(child, SIGTERM);
+  EXPECT_EQ(wait_exit_code(child), 128 + SIGTERM);  // still ended by the signal
+  const std::string log = read_text(run.path() / "log1");
+  EXPECT_NE(log.find("vcap: stopped by SIGTERM. The clips finished so far are kept in the "
+                     "journal: run the same command again to go on from there."),
+            std::string::npos)
+      << log;
+  EXPECT_EQ(run_vcap(args, run.path() / "log2"), 0) << read_text(run.path() / "log2");
+  const std::string output = read_text(run.path() / "meta_caption_qwen2vl.csv");
+  EXPECT_EQ(std::count(output.begin(), output.end(), '\n'), 41) << output;
+}
+
 TEST_F(CaptionCli, BadInputExitsWithTwoAndAClearMessage) {
   TestDir run;
   EXPECT_EQ(run_vcap({"caption", (run.path() / "none.csv").string()}, run.path() / "log"), 2);
