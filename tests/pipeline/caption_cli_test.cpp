@@ -76,6 +76,29 @@ int run_vcap(const std::vector<std::string>& args, const std::filesystem::path& 
   return wait_exit_code(start_vcap(args, log));
 }
 
+// Waits, up to a minute, until `journal` holds `records` rows; false when `child` ended first
+// (it is left to wait_exit_code) or the minute passed.
+bool wait_for_records(const std::filesystem::path& journal, uint64_t records, pid_t child) {
+  for (int waited = 0; waited < 6000; ++waited) {
+    Result<JournalScan> scan = scan_journal(journal, [](JournalRecord&&) { return Status(); });
+    if (scan && scan->records >= records) return true;
+    siginfo_t info{};
+    if (::waitid(P_PID, static_cast<id_t>(child), &info, WEXITED | WNOHANG | WNOWAIT) == 0 &&
+        info.si_pid == child)
+      return false;
+    std::this_thread::sleep_for(std::chrono::milliseconds(10));
+  }
+  return false;
+}
+
+// A short caption run of `meta` with `model`: 4 new tokens, 1 frame per second, frames of at
+// most 112x112.
+std::vector<std::string> quick_caption_args(const std::filesystem::path& meta,
+                                            const std::filesystem::path& model) {
+  return {"caption", meta.string(), "--model",  model.string(), "--max-new-tokens", "4",
+          "--fps",   "1",           "--height", "112",          "--width",          "112"};
+}
+
 class CaptionCli : public ::testing::Test {
  protected:
   static void SetUpTestSuite() {
@@ -102,26 +125,10 @@ class CaptionCli : public ::testing::Test {
   // A fresh copy of the input in `folder`; returns the options to caption it.
   static std::vector<std::string> caption_args(const std::filesystem::path& folder) {
     std::filesystem::copy_file(dir_->path() / "meta.csv", folder / "meta.csv");
-    return {"caption",
-            (folder / "meta.csv").string(),
-            "--model",
-            model_.string(),
-            "--root",
-            kMedia.string(),
-            "--max-new-tokens",
-            "4",
-            "--fps",
-            "1",
-            "--height",
-            "112",
-            "--width",
-            "112",
-            "--bs",
-            "3",
-            "--precision",
-            "f32",
-            "--progress",
-            "lines"};
+    std::vector<std::string> args = quick_caption_args(folder / "meta.csv", model_);
+    args.insert(args.end(), {"--root", kMedia.string(), "--bs", "3", "--precision", "f32",
+                             "--progress", "lines"});
+    return args;
   }
 
   // The output of one uninterrupted run (made once).
@@ -176,13 +183,7 @@ TEST_F(CaptionCli, KilledMidRunThenRerunGivesTheUninterruptedOutput) {
   const auto journal = journal_path(run.path() / "meta_caption_qwen2vl.csv", 0, 1);
   const pid_t child = start_vcap(args, run.path() / "log1");
   // Kill once two rows are journaled (or when it ends by itself first: both must resume).
-  for (int waited = 0; waited < 6000; ++waited) {
-    Result<JournalScan> scan = scan_journal(journal, [](JournalRecord&&) { return Status(); });
-    if (scan && scan->records >= 2) break;
-    int status = 0;
-    if (::waitpid(child, &status, WNOHANG) == child) break;
-    std::this_thread::sleep_for(std::chrono::milliseconds(10));
-  }
+  wait_for_records(journal, 2, child);
   ::kill(child, SIGKILL);
   wait_exit_code(child);
   EXPECT_EQ(run_vcap(args, run.path() / "log2"), 0) << read_text(run.path() / "log2");
@@ -213,31 +214,15 @@ TEST(CaptionSignals, SigtermSaysHowToGoOnAndTheSameCommandFinishesTheRun) {
   std::string meta = "path\n";
   for (int i = 0; i < 40; ++i) meta += VCAP_TEST_DATA_DIR "/media/bear-vp9.webm\n";
   write_text(run.path() / "meta.csv", meta);
-  const std::vector<std::string> args = {"caption",
-                                         (run.path() / "meta.csv").string(),
-                                         "--model",
-                                         (run.path() / "pico").string(),
-                                         "--max-new-tokens",
-                                         "4",
-                                         "--fps",
-                                         "1",
-                                         "--height",
-                                         "112",
-                                         "--width",
-                                         "112",
-                                         "--bs",
-                                         "1",
-                                         "--progress",
-                                         "none"};
+  std::vector<std::string> args = quick_caption_args(run.path() / "meta.csv", run.path() / "pico");
+  args.insert(args.end(), {"--bs", "1", "--progress", "none"});
   const auto journal = journal_path(run.path() / "meta_caption_qwen2vl.csv", 0, 1);
   const pid_t child = start_vcap(args, run.path() / "log1");
-  bool started = false;
-  for (int waited = 0; waited < 6000 && !started; ++waited) {
-    Result<JournalScan> scan = scan_journal(journal, [](JournalRecord&&) { return Status(); });
-    started = scan && scan->records >= 1;
-    if (!started) std::this_thread::sleep_for(std::chrono::milliseconds(10));
+  if (!wait_for_records(journal, 1, child)) {
+    ::kill(child, SIGKILL);
+    wait_exit_code(child);
+    FAIL() << "no clip was journaled: " << read_text(run.path() / "log1");
   }
-  ASSERT_TRUE(started) << read_text(run.path() / "log1");
   ::kill(child, SIGTERM);
   EXPECT_EQ(wait_exit_code(child), 128 + SIGTERM);  // still ended by the signal
   const std::string log = read_text(run.path() / "log1");

@@ -25,16 +25,22 @@ TEST(ChunksForDevice, CpuKeepsTheDefaultsAndGpusTakeLargePrefillChunks) {
   }
 }
 
+// The pico-b test model, made in `dir`, loaded on one CPU thread at `precision`.
+Result<std::unique_ptr<ModelCaptioner>> pico_b_captioner(const std::filesystem::path& dir,
+                                                         Precision precision = Precision::kBf16) {
+  if (Status made = testing::make_test_model_dir("pico-b", dir / "model"); !made.ok()) return made;
+  CaptionOptions options;
+  options.model = (dir / "model").string();
+  options.threads = 1;
+  options.precision = precision;
+  return ModelCaptionerFactory(options).create_model_captioner();
+}
+
 // The decode threads reserve a clip's host memory from its plan (caption_engine.h): the plan's
 // figure must be what prepare() really holds, frames and pixel values, before the frames go.
 TEST(ModelCaptioner, PlannedHostMemoryIsTheFramesPlusWhatThePreparedClipHolds) {
   testing::TestDir dir;
-  ASSERT_TRUE(testing::make_test_model_dir("pico-b", dir.path() / "model").ok());
-  CaptionOptions options;
-  options.model = (dir.path() / "model").string();
-  options.threads = 1;
-  Result<std::unique_ptr<ModelCaptioner>> captioner =
-      ModelCaptionerFactory(options).create_model_captioner();
+  Result<std::unique_ptr<ModelCaptioner>> captioner = pico_b_captioner(dir.path());
   ASSERT_TRUE(captioner.ok()) << captioner.status().to_string();
   const std::filesystem::path file =
       std::filesystem::path(VCAP_TEST_DATA_DIR) / "media" / "bear-vp9.webm";
@@ -77,15 +83,9 @@ TEST(CheckWeightsFit, AModelLargerThanTheDeviceIsRefusedWithBothSizes) {
 
 // The figure the check uses, from the headers, is what loading really takes.
 TEST(WeightBytesNeeded, IsWhatTheLoadedWeightsTake) {
-  testing::TestDir dir;
-  ASSERT_TRUE(testing::make_test_model_dir("pico-b", dir.path() / "model").ok());
-  CaptionOptions options;
-  options.model = (dir.path() / "model").string();
-  options.threads = 1;
   for (const Precision precision : {Precision::kF32, Precision::kBf16}) {
-    options.precision = precision;
-    Result<std::unique_ptr<ModelCaptioner>> captioner =
-        ModelCaptionerFactory(options).create_model_captioner();
+    testing::TestDir dir;
+    Result<std::unique_ptr<ModelCaptioner>> captioner = pico_b_captioner(dir.path(), precision);
     ASSERT_TRUE(captioner.ok()) << captioner.status().to_string();
     const tensor::Precision loaded = (*captioner)->model().precision();
     Result<uint64_t> needed = model::Qwen2VL::weight_bytes_needed(dir.path() / "model", loaded);
