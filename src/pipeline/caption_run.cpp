@@ -165,9 +165,11 @@ Result<EngineReport> caption_remaining(const CaptionOptions& options, CaptionerF
                                        std::FILE* log) {
   Result<std::unique_ptr<ClipCaptioner>> captioner = factory.create();
   if (!captioner) return captioner.status();
-  const uint64_t budget = options.max_memory_bytes > 0
-                              ? options.max_memory_bytes
-                              : (*captioner)->default_memory_budget_bytes();
+  uint64_t budget = options.max_memory_bytes > 0 ? options.max_memory_bytes
+                                                 : (*captioner)->default_memory_budget_bytes();
+  // The processes of a CPU job on one machine share its memory (a GPU's memory is its own).
+  if (options.max_memory_bytes == 0 && options.device == "cpu")
+    budget /= static_cast<uint64_t>(std::max(1, processes));
   const DecodeShare decode = decode_share(options, host_cpus(), processes);
   const EngineConfig config =
       engine_config(options, budget, decode, host_prefetch_bytes(options, budget, processes));
@@ -345,7 +347,9 @@ Result<MergeReport> run_merge(const CaptionOptions& options, std::FILE* log) {
 uint64_t host_prefetch_bytes(const CaptionOptions& options, uint64_t budget_bytes, int processes) {
   Result<uint64_t> available = read_mem_available_bytes();
   if (!available) return UINT64_MAX;
-  return default_prefetch_bytes(*available, options.device == "cpu" ? budget_bytes : 0, processes);
+  const uint64_t host_budgets =
+      options.device == "cpu" ? budget_bytes * static_cast<uint64_t>(std::max(1, processes)) : 0;
+  return default_prefetch_bytes(*available, host_budgets, processes);
 }
 
 EngineConfig engine_config(const CaptionOptions& options, uint64_t budget_bytes,

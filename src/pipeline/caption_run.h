@@ -64,8 +64,8 @@ Result<MergeReport> run_merge(const CaptionOptions& options, std::FILE* log);
 std::filesystem::path resolve_clip_path(const std::filesystem::path& root, const std::string& path);
 
 // The host memory the clips decoded ahead may hold: default_prefetch_bytes of this machine's
-// free memory, less `budget_bytes` when the budget is host memory (a CPU run); UINT64_MAX when
-// the free memory cannot be read.
+// free memory, less the `processes` budgets of `budget_bytes` when the budget is host memory (a
+// CPU run); UINT64_MAX when the free memory cannot be read.
 uint64_t host_prefetch_bytes(const CaptionOptions& options, uint64_t budget_bytes, int processes);
 
 // The engine settings of `options` (sampling, size, batch, decoding as `decode` spreads it,

@@ -86,20 +86,23 @@ int local_processes(const EnvLookup& env) {
   return 1;
 }
 
-DecodeShare decode_share(const CaptionOptions& options, const HostCpus& cpus, int processes) {
+int core_share(const HostCpus& cpus, int processes) {
   processes = std::max(1, processes);
-  DecodeShare share;
-  if (options.device == "cpu") {
-    const int usable = std::min(cpus.affinity, cpus.quota.value_or(cpus.affinity));
-    share.clips = options.decode_threads > 0 ? options.decode_threads : (usable >= 4 ? 2 : 1);
-    return share;
-  }
   // A mask smaller than the machine is this process's own (srun --cpu-bind); a quota belongs
-  // to the whole container. Guessing a mask to be shared would starve the GPU, guessing it to
-  // be one's own at worst oversubscribes the cores as FFmpeg's default does.
+  // to the whole container. Guessing a mask to be shared would starve the process, guessing it
+  // to be one's own at worst oversubscribes the cores as the defaults of FFmpeg and OpenMP do.
   int mine = cpus.affinity < cpus.machine ? cpus.affinity : cpus.machine / processes;
   if (cpus.quota) mine = std::min(mine, *cpus.quota / processes);
-  mine = std::max(1, mine);
+  return std::max(1, mine);
+}
+
+DecodeShare decode_share(const CaptionOptions& options, const HostCpus& cpus, int processes) {
+  DecodeShare share;
+  const int mine = core_share(cpus, processes);
+  if (options.device == "cpu") {
+    share.clips = options.decode_threads > 0 ? options.decode_threads : (mine >= 4 ? 2 : 1);
+    return share;
+  }
   share.clips = options.decode_threads > 0 ? options.decode_threads : std::clamp(mine / 2, 2, 8);
   share.threads_per_clip = std::max(1, mine / share.clips);
   return share;

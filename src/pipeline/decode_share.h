@@ -46,11 +46,14 @@ std::optional<int> cpu_quota_cores(const std::string& v1_quota_us, const std::st
 // (MPICH), SLURM_NTASKS_PER_NODE (Slurm); the first that is a positive number, else 1.
 int local_processes(const EnvLookup& env);
 
-// A GPU process's share of the cores: its affinity mask when that is smaller than the machine
-// (a launcher bound it to its own cores), else the machine / `processes`; and no more than
-// quota / `processes`. GPU runs decode min(8, max(2, share / 2)) clips at once unless
-// --decode-threads says, each on share / clips threads (at least 1). CPU runs: 2 clips at once
-// from 4 usable cores up, else 1, threads chosen by FFmpeg.
+// A process's share of the cores, with `processes` of its job on the machine: its affinity
+// mask when that is smaller than the machine (a launcher bound it to its own cores), else the
+// machine / `processes`; and no more than quota / `processes`. At least 1.
+int core_share(const HostCpus& cpus, int processes);
+
+// GPU runs decode min(8, max(2, share / 2)) clips at once unless --decode-threads says, each on
+// core_share / clips threads (at least 1). CPU runs, whose model takes the share (the default
+// of --threads): 2 clips at once from a share of 4 cores up, else 1, threads chosen by FFmpeg.
 DecodeShare decode_share(const CaptionOptions& options, const HostCpus& cpus, int processes);
 
 }  // namespace vcap::pipeline

@@ -27,9 +27,9 @@ Result<uint64_t> read_mem_available_bytes(const std::filesystem::path& meminfo =
 uint64_t default_budget_bytes(uint64_t available_bytes, uint64_t weights_bytes);
 
 // The default bound on the host memory of the clips decoded ahead of the model (EngineConfig::
-// prefetch_bytes): half of the host's `available_bytes` that the working budget does not take
-// (`host_budget_bytes`: the budget of a CPU run, 0 on a GPU, whose budget is its own memory),
-// shared by the `processes` of this job on the machine.
+// prefetch_bytes): half of the host's `available_bytes` that the working budgets do not take
+// (`host_budget_bytes`: those of all the job's processes on a CPU machine, 0 on a GPU, whose
+// budget is its own memory), shared by the `processes` of this job on the machine.
 uint64_t default_prefetch_bytes(uint64_t available_bytes, uint64_t host_budget_bytes,
                                 int processes);
 

@@ -20,6 +20,7 @@
 #include "model/generator.h"
 #include "model/processor.h"
 #include "model/qwen2vl.h"
+#include "pipeline/decode_share.h"
 #include "pipeline/journal.h"
 #include "pipeline/memory_budget.h"
 #include "tensor/cpu/backend_factory.h"
@@ -302,8 +303,13 @@ Result<std::unique_ptr<ModelCaptioner>> ModelCaptionerFactory::create_model_capt
       model::sampling_from_config(config->generation, options_.max_new_tokens);
   if (!sampling) return sampling.status();
   if (ignore_eos_) sampling->eos_ids.clear();
+  // The CPU model's threads: this process's share of the cores (its affinity mask, the
+  // container's quota, the job's other processes on the machine).
+  const int threads = options_.device == "cpu" && options_.threads == 0
+                          ? core_share(host_cpus(), local_processes(process_environment()))
+                          : options_.threads;
   Result<std::unique_ptr<tensor::Backend>> backend =
-      tensor::make_backend({options_.device, options_.threads});
+      tensor::make_backend({options_.device, threads});
   if (!backend) return backend.status();
   const tensor::Precision precision =
       options_.precision == Precision::kBf16 ? tensor::Precision::kBF16 : tensor::Precision::kF32;

@@ -173,6 +173,30 @@ TEST(CaptionRun, OverBudgetClipIsTooLargeWithAnEmptyCaption) {
   EXPECT_NE(output.find("clips/c1.mp4,id1,,too_large,\"needs "), std::string::npos) << output;
 }
 
+// The default budget of a CPU run is shared by the job's processes on the machine; a GPU's is
+// its own.
+TEST(CaptionRun, CpuProcessesOfOneMachineShareTheDefaultBudget) {
+  const uint64_t clip_bytes = testing::fake_cost_bytes({4.0, 448 * 672, 0, 0}, 1.0);
+  const EnvLookup four_local = [](const char* name) -> std::optional<std::string> {
+    if (std::string(name) == "LOCAL_WORLD_SIZE") return "4";
+    return std::nullopt;
+  };
+  for (const char* device : {"cpu", "cuda:0"}) {
+    TestDir dir;
+    FakeBehaviour behaviour;
+    behaviour.budget_bytes = 3 * clip_bytes;  // a quarter of it is under one clip
+    FakeFactory factory(behaviour);
+    CaptionOptions options = quiet_options(write_meta(dir.path(), 2));
+    options.device = device;
+    testing::NullLog log;
+    Result<CaptionRunReport> report = run_caption(options, factory, four_local, log.get());
+    ASSERT_TRUE(report.ok()) << report.status().to_string();
+    const ClipStatus expected =
+        std::string(device) == "cpu" ? ClipStatus::kTooLarge : ClipStatus::kOk;
+    EXPECT_EQ(report->merge->counts.at(expected), 2u) << device;
+  }
+}
+
 TEST(CaptionRun, BatchOfFourWritesTheSameFileAsBatchOfOne) {
   TestDir dir;
   FakeFactory factory({});

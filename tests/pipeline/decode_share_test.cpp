@@ -74,6 +74,16 @@ TEST(DecodeShare, CpuRunsLeaveTheThreadsToFfmpeg) {
   EXPECT_EQ(decode_share(on("cpu", 5), cpus(16, 16), 4).clips, 5);
 }
 
+TEST(CoreShare, IsTheProcessesPartOfTheMachineItsMaskOrItsQuota) {
+  EXPECT_EQ(core_share(cpus(64, 64), 1), 64);
+  EXPECT_EQ(core_share(cpus(64, 64), 4), 16);    // 4 CPU processes, none bound: 16 each
+  EXPECT_EQ(core_share(cpus(16, 64), 4), 16);    // bound to their own 16 by the launcher
+  EXPECT_EQ(core_share(cpus(64, 64, 8), 1), 8);  // docker --cpus 8 on a 64-core machine
+  EXPECT_EQ(core_share(cpus(64, 64, 8), 2), 4);
+  EXPECT_EQ(core_share(cpus(4, 4), 16), 1);                      // never none
+  EXPECT_EQ(decode_share(on("cpu"), cpus(16, 16), 8).clips, 1);  // 2 cores each: one clip
+}
+
 TEST(LocalProcesses, ReadsTheFirstLauncherThatSetsAPositiveCount) {
   EXPECT_EQ(local_processes(fake_env({})), 1);
   EXPECT_EQ(local_processes(fake_env({{"LOCAL_WORLD_SIZE", "4"}})), 4);
