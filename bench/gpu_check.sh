@@ -189,6 +189,7 @@ fi
 
 note "== done in $(elapsed)s"
 echo
-cat "$out/gpu_ops_bench.md" "$out/gpu_model_bench.md" 2>/dev/null | grep -E '^\||clips/s|^#' | head -n 100
+cat "$out/gpu_ops_bench.md" "$out/gpu_model_bench.md" 2>/dev/null |
+  grep -E '^\||clips/s|^#|decode step on the host' | head -n 100
 echo
 cat "$summary"
