@@ -53,8 +53,8 @@ class Engine {
         sink_(sink),
         progress_(progress),
         jobs_(static_cast<size_t>(config.decode_threads) * 2),
-        ready_(static_cast<size_t>(config.prefetch)),
         host_memory_(config.prefetch_bytes),
+        ready_(static_cast<size_t>(config.prefetch)),
         decoders_left_(config.decode_threads) {}
 
   Result<EngineReport> run();
@@ -88,8 +88,8 @@ class Engine {
   const RecordSink& sink_;
   ProgressReporter* progress_;
   BoundedQueue<ClipJob> jobs_;
+  MemoryGate host_memory_;  // before ready_ and waiting_: their clips' reservations end in it
   BoundedQueue<ReadyClip> ready_;
-  MemoryGate host_memory_;
   std::atomic<int> decoders_left_;
   std::atomic<bool> stopping_ = false;
 

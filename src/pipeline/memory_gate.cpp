@@ -3,6 +3,8 @@
 #include <algorithm>
 #include <utility>
 
+#include "base/check.h"
+
 namespace vcap::pipeline {
 
 MemoryGate::Reservation::Reservation(Reservation&& other) noexcept
@@ -21,6 +23,10 @@ void MemoryGate::Reservation::shrink_to(uint64_t bytes) {
   if (gate_ == nullptr || bytes >= bytes_) return;
   gate_->give_back(bytes_ - bytes);
   bytes_ = bytes;
+}
+
+MemoryGate::~MemoryGate() {
+  VCAP_CHECK(reserved_ == 0, "MemoryGate destroyed while clips still hold reservations");
 }
 
 MemoryGate::Reservation MemoryGate::reserve(uint64_t bytes) {

@@ -42,6 +42,8 @@ class MemoryGate {
   explicit MemoryGate(uint64_t capacity_bytes) : capacity_(capacity_bytes) {}
   MemoryGate(const MemoryGate&) = delete;
   MemoryGate& operator=(const MemoryGate&) = delete;
+  // REQUIRES: every reservation has ended (checked: one that outlived it would write freed memory).
+  ~MemoryGate();
 
   // Blocks until `bytes` fit beside what is reserved (or nothing is reserved), in arrival
   // order. After close() it returns at once.

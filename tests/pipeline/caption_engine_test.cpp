@@ -225,6 +225,30 @@ TEST(CaptionEngine, SinkFailureStopsTheRunWithThatError) {
   EXPECT_EQ(report.status().message(), "disk full");
 }
 
+// Stopped on a fatal error with decoded clips still waiting: their host memory reservations end
+// cleanly (MemoryGate checks that none outlives it).
+TEST(CaptionEngine, AStopWithClipsWaitingEndsTheirReservations) {
+  FakeBehaviour behaviour;
+  EngineConfig config = slow_model_config(behaviour, UINT64_MAX);
+  behaviour.on_step = [](uint64_t) { std::this_thread::sleep_for(std::chrono::milliseconds(20)); };
+  FakeCaptioner captioner(behaviour);
+  const std::vector<ClipJob> jobs = make_jobs(40);
+  size_t next = 0;
+  JobSource source = [&]() -> Result<std::optional<ClipJob>> {
+    if (next == jobs.size()) return std::optional<ClipJob>();
+    return std::optional<ClipJob>(jobs[next++]);
+  };
+  RecordSink sink = [&](const JournalRecord&) {
+    // By the first row, the decode threads have filled the queue.
+    std::this_thread::sleep_for(std::chrono::milliseconds(50));
+    return Status::io_error("disk full");
+  };
+  Result<EngineReport> report = run_engine(config, captioner, source, sink, nullptr);
+  ASSERT_FALSE(report.ok());
+  EXPECT_EQ(report.status().message(), "disk full");
+  EXPECT_GT(captioner.held_bytes(), 0u);  // clips were waiting when it stopped
+}
+
 TEST(CaptionEngine, SourceErrorIsReturnedAfterTheRowsBeforeItAreDone) {
   FakeCaptioner captioner({});
   int next = 0;
