@@ -35,7 +35,9 @@ void add_model_flags(CLI::App& command, pipeline::CaptionOptions& options) {
                   "Clips generated together (continuous batching; 0 = 8 on a GPU, 4 on the CPU)")
       ->capture_default_str();
   command.add_option("--device", options.device, "cpu or cuda:N")->capture_default_str();
-  command.add_option("--threads", options.threads, "CPU compute threads (0 = all cores)")
+  command
+      .add_option("--threads", options.threads,
+                  "CPU compute threads (0 = this process's share of the cores)")
       ->capture_default_str();
   command
       .add_option_function<std::string>(

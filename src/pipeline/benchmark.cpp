@@ -248,8 +248,7 @@ Result<BenchReport> run_benchmark(const BenchOptions& options, std::FILE* log) {
 
   report.machine = describe_machine();
   report.device = caption.device;
-  report.threads =
-      caption.threads > 0 ? caption.threads : static_cast<int>(std::thread::hardware_concurrency());
+  report.threads = model_threads(caption);
   report.precision = precision_name(caption.precision);
   report.model_dir = caption.model;
   report.video = *video;

@@ -47,7 +47,7 @@ struct CaptionOptions {
   std::string device = "cpu";  // "cpu" or "cuda:N"
   // --devices 0,1,2,3: one worker process per CUDA device on this machine.
   std::vector<int> devices;
-  int threads = 0;  // CPU compute threads; 0 = all cores
+  int threads = 0;  // CPU compute threads; 0 = this process's share (decode_share.h core_share)
   Precision precision = Precision::kBf16;
   // Working-memory budget for clips in flight; 0 = from the machine (see memory_budget.h).
   uint64_t max_memory_bytes = 0;

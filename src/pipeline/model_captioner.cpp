@@ -116,6 +116,11 @@ media::PatchGeometry geometry(const model::ModelConfig& config) {
 
 }  // namespace
 
+int model_threads(const CaptionOptions& options) {
+  if (options.threads > 0) return options.threads;
+  return core_share(host_cpus(), local_processes(process_environment()));
+}
+
 Status check_weights_fit(uint64_t weight_bytes, uint64_t available_bytes,
                          const std::string& device) {
   if (weight_bytes <= available_bytes) return Status();
@@ -303,13 +308,8 @@ Result<std::unique_ptr<ModelCaptioner>> ModelCaptionerFactory::create_model_capt
       model::sampling_from_config(config->generation, options_.max_new_tokens);
   if (!sampling) return sampling.status();
   if (ignore_eos_) sampling->eos_ids.clear();
-  // The CPU model's threads: this process's share of the cores (its affinity mask, the
-  // container's quota, the job's other processes on the machine).
-  const int threads = options_.device == "cpu" && options_.threads == 0
-                          ? core_share(host_cpus(), local_processes(process_environment()))
-                          : options_.threads;
   Result<std::unique_ptr<tensor::Backend>> backend =
-      tensor::make_backend({options_.device, threads});
+      tensor::make_backend({options_.device, model_threads(options_)});
   if (!backend) return backend.status();
   const tensor::Precision precision =
       options_.precision == Precision::kBf16 ? tensor::Precision::kBF16 : tensor::Precision::kF32;

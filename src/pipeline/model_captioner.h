@@ -56,6 +56,10 @@ model::ChunkOptions chunks_for_device(const std::string& device);
 Status check_weights_fit(uint64_t weight_bytes, uint64_t available_bytes,
                          const std::string& device);
 
+// The model's compute threads on the CPU: --threads, else this process's share of the cores
+// (core_share: its affinity mask, a container's quota, the job's other processes on the machine).
+int model_threads(const CaptionOptions& options);
+
 // Seconds per stage, summed over every clip and step so far.
 struct CaptionerTimes {
   double decode_s = 0;      // media::load_clip: demux, decode, select, convert, resize
