@@ -204,8 +204,16 @@ void report(const pipeline::CaptionRunReport& run) {
       return;
     }
     case pipeline::RunEnd::kMergedElsewhere:
-      std::fprintf(stderr, "vcap: %s finished; another process writes %s\n", who.c_str(),
-                   run.output.c_str());
+      if (run.merger.empty()) {
+        std::fprintf(stderr, "vcap: %s finished; another process wrote %s\n", who.c_str(),
+                     run.output.c_str());
+        return;
+      }
+      // A merger killed mid-merge on another machine leaves its lock behind: say what to do.
+      std::fprintf(stderr,
+                   "vcap: %s finished; another process (%s) writes %s. Should it have stopped, "
+                   "remove %s.merge.lock and run `vcap merge` with the same options\n",
+                   who.c_str(), run.merger.c_str(), run.output.c_str(), run.output.c_str());
       return;
     case pipeline::RunEnd::kMerged: {
       uint64_t failures = 0;

@@ -236,7 +236,10 @@ Result<RunEnd> try_merge(const CaptionOptions& options, const std::filesystem::p
   lock_path += ".merge.lock";
   Result<LockFile> lock = LockFile::try_acquire(lock_path);
   if (!lock) return lock.status();
-  if (!lock->held()) return RunEnd::kMergedElsewhere;
+  if (!lock->held()) {
+    report.merger = lock->holder();
+    return RunEnd::kMergedElsewhere;
+  }
   // Someone may have merged between our check and our lock: their merge removed the journals.
   Result<std::vector<std::pair<int, int>>> journals = list_journals(output);
   if (!journals) return journals.status();

@@ -51,6 +51,8 @@ struct CaptionRunReport {
   EngineReport engine;        // rows captioned by this process
   std::optional<MergeReport> merge;
   std::vector<int> unfinished_ranks;  // kWaitingForRanks: who is still running
+  // kMergedElsewhere: the merge lock's holder ("<host> <pid>"); empty when the merge was done.
+  std::string merger;
 };
 
 Result<CaptionRunReport> run_caption(const CaptionOptions& options, CaptionerFactory& factory,

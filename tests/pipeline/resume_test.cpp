@@ -339,7 +339,10 @@ TEST(Merge, ExplicitMergeNamesUnfinishedRanksAndThenMerges) {
   const auto output = dir.path() / "meta_caption_qwen2vl.csv";
   write_text(output.string() + ".merge.lock", "otherhost 1\n");
   options.rank = 0;
-  ASSERT_EQ(run_with(options, factory)->end, RunEnd::kMergedElsewhere);
+  Result<CaptionRunReport> elsewhere = run_with(options, factory);
+  ASSERT_TRUE(elsewhere.ok());
+  ASSERT_EQ(elsewhere->end, RunEnd::kMergedElsewhere);
+  EXPECT_EQ(elsewhere->merger, "otherhost 1");  // named, for the message on what to do
   std::filesystem::remove(output.string() + ".merge.lock");
   Result<MergeReport> merged = run_merge(merge_options, log.get());
   ASSERT_TRUE(merged.ok()) << merged.status().to_string();
