@@ -346,9 +346,9 @@ Status Generator::decode_step(std::vector<GenerationResult>& finished) {
   model_.language().forward(backend, scratch_->ws, hidden, rows);
   const tensor::TensorView logits = scratch_->logits.view().rows_slice(0, m);
   model_.language().logits(backend, hidden, scratch_->normed.view().rows_slice(0, m), logits);
+  times_.decode_issue_s += seconds_since(start);
   backend.download(
       logits, scratch_->host_logits.span().subspan(0, static_cast<size_t>(m * dims.vocab_size)));
-  times_.decode_issue_s += seconds_since(start);
   if (Status s = backend.synchronize(); !s.ok()) return s;
   const auto select_start = Clock::now();
   const std::vector<TokenId> chosen = select_tokens();
