@@ -204,7 +204,10 @@ class CudaBackend : public Backend {
   // Declared first: destroyed last, after everything that frees memory on its stream.
   std::unique_ptr<CudaContext> context_;
   std::unique_ptr<cuda::GemmEngine> gemm_;
-  cuda::HostToDevice host_to_device_;
+  cuda::HostToDevice host_to_device_{4};  // bulk: 8 MiB chunks, a few in flight
+  // Op tables: deep enough for a whole decode step's (one attention table per layer, the token
+  // ids) to be queued without waiting for the GPU.
+  cuda::HostToDevice table_uploads_{64};
   cuda::DeviceScratch upload_staging_;        // host bytes awaiting conversion
   cuda::DeviceScratch download_staging_;      // bf16 tensors widened to f32 for download
   cuda::DeviceScratch tables_;                // attention tables, row indices, token ids
@@ -290,7 +293,7 @@ const std::byte* CudaBackend::upload_table(const void* data, size_t bytes) {
     context_->record(buffer.status());
     return nullptr;
   }
-  if (!host_to_device_.copy(*context_, *buffer, data, bytes)) return nullptr;
+  if (!table_uploads_.copy(*context_, *buffer, data, bytes)) return nullptr;
   return *buffer;
 }
 

@@ -8,9 +8,9 @@ namespace vcap::tensor::cuda {
 
 HostToDevice::Slot* HostToDevice::next_slot(CudaContext& context, size_t bytes) {
   Slot& slot = slots_[next_];
-  next_ = (next_ + 1) % kSlots;
+  next_ = (next_ + 1) % slots_.size();
   if (slot.copied) {
-    // Usually long done: the ring is kSlots copies deep.
+    // Usually long done: the ring is slots_.size() copies deep.
     if (!context.check(cudaEventSynchronize(slot.copied.get()), "cudaEventSynchronize")) {
       return nullptr;
     }
@@ -50,18 +50,17 @@ bool HostToDevice::copy_2d(CudaContext& context, std::byte* device, size_t devic
       std::memcpy(pinned + r * width_bytes, host + (first + r) * host_pitch, width_bytes);
     }
     const bool ok =
-        context.check(cudaMemcpy2DAsync(device + first * device_pitch, device_pitch, pinned,
-                                        width_bytes, width_bytes, count, cudaMemcpyHostToDevice,
-                                        context.stream()),
-                      "cudaMemcpy2DAsync (host to device)") &&
+        context.check(
+            cudaMemcpy2DAsync(device + first * device_pitch, device_pitch, pinned, width_bytes,
+                              width_bytes, count, cudaMemcpyHostToDevice, context.stream()),
+            "cudaMemcpy2DAsync (host to device)") &&
         context.check(cudaEventRecord(slot->copied.get(), context.stream()), "cudaEventRecord");
     if (!ok) return false;
   }
   return true;
 }
 
-bool HostToDevice::copy(CudaContext& context, std::byte* device, const void* host,
-                        size_t bytes) {
+bool HostToDevice::copy(CudaContext& context, std::byte* device, const void* host, size_t bytes) {
   // One "row" per chunk keeps the 2-D copy's pitch arithmetic trivial.
   const auto* source = static_cast<const std::byte*>(host);
   for (size_t done = 0; done < bytes; done += kChunkBytes) {
