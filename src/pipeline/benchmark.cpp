@@ -125,11 +125,7 @@ void measure_bandwidth(BenchReport& report) {
 // Captions `clips` copies of `video` through the engine; fills the stage seconds.
 Status caption_copies(ModelCaptioner& captioner, const CaptionOptions& caption,
                       const fs::path& video, int clips, BenchReport& report) {
-  const uint64_t budget = caption.max_memory_bytes > 0 ? caption.max_memory_bytes
-                                                       : captioner.default_memory_budget_bytes();
-  const EngineConfig config =
-      engine_config(caption, budget, decode_share(caption, host_cpus(), /*processes=*/1),
-                    host_prefetch_bytes(caption, budget, /*processes=*/1));
+  const EngineConfig config = machine_engine_config(caption, captioner, /*processes=*/1);
   const ClipJob job{0, video.string(), video};
   const ClipValue<ClipCost> cost = captioner.plan(job, config.settings);
   if (!cost.outcome.ok())

@@ -165,20 +165,13 @@ Result<EngineReport> caption_remaining(const CaptionOptions& options, CaptionerF
                                        std::FILE* log) {
   Result<std::unique_ptr<ClipCaptioner>> captioner = factory.create();
   if (!captioner) return captioner.status();
-  uint64_t budget = options.max_memory_bytes > 0 ? options.max_memory_bytes
-                                                 : (*captioner)->default_memory_budget_bytes();
-  // The processes of a CPU job on one machine share its memory (a GPU's memory is its own).
-  if (options.max_memory_bytes == 0 && options.device == "cpu")
-    budget /= static_cast<uint64_t>(std::max(1, processes));
-  const DecodeShare decode = decode_share(options, host_cpus(), processes);
-  const EngineConfig config =
-      engine_config(options, budget, decode, host_prefetch_bytes(options, budget, processes));
+  const EngineConfig config = machine_engine_config(options, **captioner, processes);
+  const int threads_per_clip = config.settings.threads_per_clip;
   std::fprintf(
       log, "vcap: memory budget %s, batch %d, %d decode threads (%s), prefetch %d (%s)\n",
-      format_bytes(budget).c_str(), config.bs, config.decode_threads,
-      decode.threads_per_clip > 0
-          ? (std::to_string(decode.threads_per_clip) + " FFmpeg threads each").c_str()
-          : "FFmpeg threads automatic",
+      format_bytes(config.budget_bytes).c_str(), config.bs, config.decode_threads,
+      threads_per_clip > 0 ? (std::to_string(threads_per_clip) + " FFmpeg threads each").c_str()
+                           : "FFmpeg threads automatic",
       config.prefetch,
       config.prefetch_bytes == UINT64_MAX
           ? "host memory unknown"
@@ -353,6 +346,17 @@ uint64_t host_prefetch_bytes(const CaptionOptions& options, uint64_t budget_byte
   const uint64_t host_budgets =
       options.device == "cpu" ? budget_bytes * static_cast<uint64_t>(std::max(1, processes)) : 0;
   return default_prefetch_bytes(*available, host_budgets, processes);
+}
+
+EngineConfig machine_engine_config(const CaptionOptions& options, const ClipCaptioner& captioner,
+                                   int processes) {
+  uint64_t budget = options.max_memory_bytes > 0 ? options.max_memory_bytes
+                                                 : captioner.default_memory_budget_bytes();
+  // The processes of a CPU job on one machine share its memory (a GPU's memory is its own).
+  if (options.max_memory_bytes == 0 && options.device == "cpu")
+    budget /= static_cast<uint64_t>(std::max(1, processes));
+  return engine_config(options, budget, decode_share(options, host_cpus(), processes),
+                       host_prefetch_bytes(options, budget, processes));
 }
 
 EngineConfig engine_config(const CaptionOptions& options, uint64_t budget_bytes,

@@ -70,6 +70,13 @@ std::filesystem::path resolve_clip_path(const std::filesystem::path& root, const
 // CPU run); UINT64_MAX when the free memory cannot be read.
 uint64_t host_prefetch_bytes(const CaptionOptions& options, uint64_t budget_bytes, int processes);
 
+// The engine settings of a run of `options` on this machine, `captioner` loaded, with
+// `processes` of the job on the machine: the working budget (--max-memory, else the captioner's
+// default, shared by a CPU job's processes), the decode share of the cores (decode_share) and
+// host_prefetch_bytes, through engine_config.
+EngineConfig machine_engine_config(const CaptionOptions& options, const ClipCaptioner& captioner,
+                                   int processes);
+
 // The engine settings of `options` (sampling, size, batch, decoding as `decode` spreads it,
 // prefetch) with `budget_bytes` of working memory and `prefetch_bytes` of host memory for the
 // clips decoded ahead.
