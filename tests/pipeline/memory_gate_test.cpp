@@ -8,9 +8,13 @@
 namespace vcap::pipeline {
 namespace {
 
-// Spins until `gate` has `count` blocked reserve() calls (each thread has taken its turn).
-void wait_for_waiters(const MemoryGate& gate, uint64_t count) {
-  while (gate.waiting() < count) std::this_thread::sleep_for(std::chrono::milliseconds(1));
+// A thread reserving `bytes` of `gate` into `into`, returned once that call waits in the gate
+// (it has taken its turn, after the calls already waiting).
+std::thread reserve_blocked(MemoryGate& gate, uint64_t bytes, MemoryGate::Reservation& into) {
+  const uint64_t waiting = gate.waiting();
+  std::thread thread([&gate, bytes, &into] { into = gate.reserve(bytes); });
+  while (gate.waiting() == waiting) std::this_thread::sleep_for(std::chrono::milliseconds(1));
+  return thread;
 }
 
 TEST(MemoryGate, ReservationsWithinCapacityGoAtOnceAndEndWithTheirOwners) {
@@ -35,8 +39,7 @@ TEST(MemoryGate, AReservationOverCapacityWaitsUntilEnoughIsGivenBack) {
   MemoryGate gate(10);
   MemoryGate::Reservation held = gate.reserve(8);
   MemoryGate::Reservation late;
-  std::thread waiter([&] { late = gate.reserve(5); });
-  wait_for_waiters(gate, 1);
+  std::thread waiter = reserve_blocked(gate, 5, late);
   EXPECT_EQ(gate.reserved(), 8u);
   held.shrink_to(5);  // 5 + 5 fits
   waiter.join();
@@ -49,8 +52,7 @@ TEST(MemoryGate, AClipLargerThanTheCapacityGoesAloneOnceNothingElseIsHeld) {
   MemoryGate gate(10);
   MemoryGate::Reservation held = gate.reserve(3);
   MemoryGate::Reservation huge;
-  std::thread waiter([&] { huge = gate.reserve(25); });
-  wait_for_waiters(gate, 1);
+  std::thread waiter = reserve_blocked(gate, 25, huge);
   held.release();
   waiter.join();
   EXPECT_EQ(gate.reserved(), 25u);
@@ -63,10 +65,8 @@ TEST(MemoryGate, WaitersGoInArrivalOrderSoSmallClipsCannotStarveALargeOne) {
   MemoryGate::Reservation held = gate.reserve(10);
   MemoryGate::Reservation large;
   MemoryGate::Reservation small;
-  std::thread large_waiter([&] { large = gate.reserve(8); });
-  wait_for_waiters(gate, 1);
-  std::thread small_waiter([&] { small = gate.reserve(3); });
-  wait_for_waiters(gate, 2);
+  std::thread large_waiter = reserve_blocked(gate, 8, large);
+  std::thread small_waiter = reserve_blocked(gate, 3, small);
   held.shrink_to(5);  // the small one would fit now, the large one not: both wait
   std::this_thread::sleep_for(std::chrono::milliseconds(20));
   EXPECT_EQ(gate.waiting(), 2u);
@@ -83,10 +83,11 @@ TEST(MemoryGate, WaitersGoInArrivalOrderSoSmallClipsCannotStarveALargeOne) {
 TEST(MemoryGate, CloseLetsEveryWaiterThrough) {
   MemoryGate gate(1);
   MemoryGate::Reservation held = gate.reserve(1);
-  std::thread waiter([&] { EXPECT_EQ(gate.reserve(5).bytes(), 5u); });
-  wait_for_waiters(gate, 1);
+  MemoryGate::Reservation late;
+  std::thread waiter = reserve_blocked(gate, 5, late);
   gate.close();
   waiter.join();
+  EXPECT_EQ(late.bytes(), 5u);
   EXPECT_EQ(gate.reserve(7).bytes(), 7u);
 }
 
