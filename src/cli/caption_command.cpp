@@ -34,6 +34,7 @@ struct CaptionFlags {
   std::string max_memory;
   std::string devices;
   std::string progress = "auto";
+  std::string retry;
   int rank = -1;
   int world_size = -1;
 };
@@ -127,6 +128,8 @@ std::vector<std::string> worker_command(const pipeline::CaptionOptions& o, int d
   if (!o.autorotate) args.push_back("--no-autorotate");
   if (o.exact_size) args.push_back("--exact-size");
   if (o.restart) args.push_back("--restart");
+  if (!o.retry.empty())
+    args.insert(args.end(), {"--retry", pipeline::retry_statuses_text(o.retry)});
   return args;
 }
 
@@ -266,6 +269,9 @@ std::shared_ptr<CaptionFlags> add_caption_flags(CLI::App& command) {
   command.add_option("--rank", flags->rank, "This process's rank (default: from the launcher)");
   command.add_option("--world-size", flags->world_size, "Number of ranks");
   command.add_flag("--restart", o.restart, "Discard earlier progress (journals) and start over");
+  command.add_option("--retry", flags->retry,
+                     "Caption again only the output's rows with these statuses (failed = all "
+                     "without a caption, or a list like oom,timeout); keep the other rows");
   command
       .add_option("--prefetch", o.prefetch,
                   "Decoded clips waiting for the model (0 = 2*bs+2 on a GPU, bs+1 on the CPU)")
@@ -289,6 +295,11 @@ Result<pipeline::CaptionOptions> caption_options(const CaptionFlags& flags) {
     Result<uint64_t> bytes = pipeline::parse_memory_size(flags.max_memory);
     if (!bytes) return bytes.status();
     options.max_memory_bytes = *bytes;
+  }
+  if (!flags.retry.empty()) {
+    Result<std::vector<pipeline::ClipStatus>> retry = pipeline::parse_retry_statuses(flags.retry);
+    if (!retry) return retry.status();
+    options.retry = *retry;
   }
   if (!flags.devices.empty()) {
     Result<std::vector<int>> devices = parse_devices(flags.devices);

@@ -135,6 +135,10 @@ Status validate(const CaptionOptions& options) {
   for (int index : options.devices) {
     if (index < 0) return bad("--devices: device indices must be >= 0");
   }
+  if (!options.retry.empty() && options.skip_if_existing)
+    return bad(
+        "--retry and --skip-if-existing contradict each other: --retry works on the "
+        "existing output, --skip-if-existing leaves it alone");
   if (options.rank.has_value() != options.world_size.has_value())
     return bad("--rank and --world-size must be given together");
   if (options.world_size) {

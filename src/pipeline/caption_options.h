@@ -14,6 +14,7 @@
 #include <vector>
 
 #include "base/status.h"
+#include "pipeline/clip_status.h"
 
 namespace vcap::pipeline {
 
@@ -60,6 +61,9 @@ struct CaptionOptions {
   std::optional<int> rank;
   std::optional<int> world_size;
   bool restart = false;    // discard journals of an earlier run instead of resuming
+  // --retry: caption again only the rows of the existing output with these statuses, keeping
+  // the others (pipeline/retry.h); empty = caption every row.
+  std::vector<ClipStatus> retry;
   int decode_threads = 0;  // clips decoded in parallel ahead of the model; 0 = automatic
   int prefetch = 0;        // decoded clips waiting for the model; 0 = 2*bs+2 (GPU), bs+1 (CPU)
   ProgressMode progress = ProgressMode::kAuto;

@@ -8,6 +8,7 @@
 #include "pipeline/journal.h"
 #include "pipeline/memory_budget.h"
 #include "pipeline/meta_table.h"
+#include "pipeline/retry.h"
 
 namespace vcap::pipeline {
 namespace {
@@ -191,6 +192,37 @@ Result<EngineReport> caption_remaining(const CaptionOptions& options, CaptionerF
   return report;
 }
 
+// --retry: appends the earlier output's rows that are not retried to the journal as finished,
+// so that only the retried ones are captioned.
+Result<RetrySeed> keep_earlier_rows(const CaptionOptions& options,
+                                    const std::filesystem::path& output, const Shard& shard,
+                                    ResumeState& resume, JournalWriter& journal, std::FILE* log) {
+  const auto done = [&](uint64_t row) { return resume.done_path_crc[row / shard.world_size] != 0; };
+  const auto keep = [&](JournalRecord&& record) -> Status {
+    if (Status status = journal.append(record); !status.ok()) return status;
+    resume.done_path_crc[record.row_index / shard.world_size] = path_check(record.path);
+    ++resume.done;
+    if (!has_caption(record.status)) ++resume.failed;
+    return Status();
+  };
+  Result<RetrySeed> seed =
+      keep_earlier_results(options.meta_path, output, shard, options.retry, done, keep);
+  if (!seed) return seed.status();
+  if (Status status = journal.sync(); !status.ok()) return status;
+  std::string retried;
+  uint64_t retried_rows = 0;
+  for (const auto& [status, count] : seed->retried) {
+    retried += (retried.empty() ? " (" : ", ") + std::string(clip_status_name(status)) + " " +
+               std::to_string(count);
+    retried_rows += count;
+  }
+  std::fprintf(log, "vcap: --retry: kept %llu rows of %s, %llu to caption again%s\n",
+               static_cast<unsigned long long>(seed->kept), output.c_str(),
+               static_cast<unsigned long long>(retried_rows),
+               retried.empty() ? "" : (retried + ")").c_str());
+  return seed;
+}
+
 // Locks this rank's journal against a second process for the same rank (file_sync.h).
 Result<RankLock> lock_rank(const std::filesystem::path& journal, const Shard& shard,
                            std::FILE* log) {
@@ -297,6 +329,12 @@ Result<CaptionRunReport> run_caption(const CaptionOptions& options, CaptionerFac
             ? JournalWriter::resume(journal, resume->valid_bytes)
             : JournalWriter::create(journal, {shard->rank, shard->world_size, fingerprint});
     if (!writer) return writer.status();
+    if (!options.retry.empty()) {
+      Result<RetrySeed> seed =
+          keep_earlier_rows(options, report.output, *shard, *resume, *writer, log);
+      if (!seed) return seed.status();
+      report.retry = std::move(*seed);
+    }
     if (resume->done < report.rows_owned) {
       Result<EngineReport> engine = caption_remaining(options, factory, *shard, *resume, *writer,
                                                       report.rows_owned, local_processes(env), log);

@@ -11,9 +11,11 @@
 //   4. opens this rank's journal: resumes it (rows already there are skipped; a torn last line
 //      is cut off), or refuses when it was made with another fingerprint or the CSV changed,
 //      unless --restart (which deletes it and any journals of other world sizes);
-//   5. if rows remain: loads the model and runs the engine, journaling every row at once; then
+//   5. with --retry, copies the earlier output's rows whose status is not retried into the
+//      journal (pipeline/retry.h), so that they count as done;
+//   6. if rows remain: loads the model and runs the engine, journaling every row at once; then
 //      appends the done marker;
-//   6. merges when every rank of the world has finished (whichever finishes last does it,
+//   7. merges when every rank of the world has finished (whichever finishes last does it,
 //      under an O_EXCL lock file beside the output); otherwise returns kWaitingForRanks.
 // Diagnostics and progress go to `log` (stderr in the CLI).
 #ifndef VCAP_PIPELINE_CAPTION_RUN_H_
@@ -30,6 +32,7 @@
 #include "pipeline/captioner.h"
 #include "pipeline/decode_share.h"
 #include "pipeline/merge.h"
+#include "pipeline/retry.h"
 #include "pipeline/shard.h"
 
 namespace vcap::pipeline {
@@ -49,6 +52,7 @@ struct CaptionRunReport {
   uint64_t rows_owned = 0;    // rows of this rank
   uint64_t resumed_rows = 0;  // rows of this rank found in the journal at start
   EngineReport engine;        // rows captioned by this process
+  RetrySeed retry;            // --retry: rows kept from the earlier output, rows left to retry
   std::optional<MergeReport> merge;
   std::vector<int> unfinished_ranks;  // kWaitingForRanks: who is still running
   // kMergedElsewhere: the merge lock's holder ("<host> <pid>"); empty when the merge was done.

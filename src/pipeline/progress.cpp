@@ -51,7 +51,7 @@ std::string format_progress(const ProgressSnapshot& s, int bar_width) {
 std::string format_summary(const ProgressSnapshot& s, const std::map<ClipStatus, uint64_t>& counts,
                            const StageTimes& times) {
   std::string text = (s.label.empty() ? std::string("done") : s.label + " done") + ": " +
-                     std::to_string(s.done_this_run) + " clips captioned by this run in " +
+                     std::to_string(s.done_this_run) + " rows finished by this run in " +
                      format_duration(s.elapsed_sec) + " (" + std::to_string(s.done) + "/" +
                      std::to_string(s.total) + " rows done, " + std::to_string(s.failed) +
                      " without caption)\n  status:";

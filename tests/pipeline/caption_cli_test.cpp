@@ -10,6 +10,7 @@
 
 #include <algorithm>
 #include <chrono>
+#include <sstream>
 #include <thread>
 
 #include "io/csv.h"
@@ -233,6 +234,49 @@ TEST(CaptionSignals, SigtermSaysHowToGoOnAndTheSameCommandFinishesTheRun) {
   EXPECT_EQ(run_vcap(args, run.path() / "log2"), 0) << read_text(run.path() / "log2");
   const std::string output = read_text(run.path() / "meta_caption_qwen2vl.csv");
   EXPECT_EQ(std::count(output.begin(), output.end(), '\n'), 41) << output;
+}
+
+// In-repo data only: a clip missing at the first run is captioned by --retry once it is there,
+// and the rows that were fine are copied, not captioned again.
+TEST(CaptionRetry, RetriesOnlyTheNamedStatusesAndLoadsNoModelWhenNoneIsLeft) {
+  TestDir run;
+  ASSERT_EQ(
+      run_vcap({"make-test-model", "--preset", "pico", "--out", (run.path() / "pico").string()},
+               run.path() / "make.log"),
+      0);
+  const std::filesystem::path clip = VCAP_TEST_DATA_DIR "/media/bear-vp9.webm";
+  const std::filesystem::path late = run.path() / "late.webm";
+  write_text(run.path() / "meta.csv",
+             "path\n" + clip.string() + "\n" + late.string() + "\n" + clip.string() + "\n");
+  std::vector<std::string> args = quick_caption_args(run.path() / "meta.csv", run.path() / "pico");
+  args.insert(args.end(), {"--progress", "none"});
+  const auto output = run.path() / "meta_caption_qwen2vl.csv";
+  ASSERT_EQ(run_vcap(args, run.path() / "log1"), 0) << read_text(run.path() / "log1");
+  const std::string first = read_text(output);
+  ASSERT_NE(first.find(",not_found,"), std::string::npos) << first;
+
+  std::filesystem::copy_file(clip, late);
+  args.insert(args.end(), {"--retry", "not_found,oom"});
+  ASSERT_EQ(run_vcap(args, run.path() / "log2"), 0) << read_text(run.path() / "log2");
+  const std::string log2 = read_text(run.path() / "log2");
+  EXPECT_NE(log2.find("--retry: kept 2 rows of " + output.string() +
+                      ", 1 to caption again (not_found 1)"),
+            std::string::npos)
+      << log2;
+  EXPECT_NE(log2.find("memory budget"), std::string::npos) << log2;  // the model was loaded
+  // The three rows are the same clip: the retried one gets the caption the others kept.
+  std::vector<std::string> lines;
+  std::stringstream text(read_text(output));
+  for (std::string line; std::getline(text, line);) lines.push_back(line);
+  ASSERT_EQ(lines.size(), 4u);
+  EXPECT_EQ(lines[2].substr(lines[2].find(',')), lines[1].substr(lines[1].find(',')));
+  EXPECT_NE(lines[2].find(",ok,"), std::string::npos) << lines[2];
+
+  args.back() = "failed";
+  ASSERT_EQ(run_vcap(args, run.path() / "log3"), 0) << read_text(run.path() / "log3");
+  const std::string log3 = read_text(run.path() / "log3");
+  EXPECT_NE(log3.find("kept 3 rows"), std::string::npos) << log3;
+  EXPECT_EQ(log3.find("memory budget"), std::string::npos) << log3;  // no model loaded
 }
 
 TEST_F(CaptionCli, BadInputExitsWithTwoAndAClearMessage) {

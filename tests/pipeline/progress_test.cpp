@@ -25,6 +25,8 @@ TEST(FormatSummary, CountsOnlyStatusesThatOccurred) {
   ProgressSnapshot snapshot{"", 10, 10, 10, 2, 50, 5.0};
   const std::string summary = format_summary(
       snapshot, {{ClipStatus::kOk, 8}, {ClipStatus::kNoVideo, 2}, {ClipStatus::kOom, 0}}, {});
+  EXPECT_EQ(summary.substr(0, summary.find('\n')),
+            "done: 10 rows finished by this run in 5s (10/10 rows done, 2 without caption)");
   EXPECT_NE(summary.find("status: ok=8 no_video=2\n"), std::string::npos) << summary;
   EXPECT_EQ(summary.find("oom"), std::string::npos);
 }

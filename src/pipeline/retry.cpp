@@ -1,0 +1,156 @@
+#include "pipeline/retry.h"
+
+#include <algorithm>
+
+#include "pipeline/meta_table.h"
+
+namespace vcap::pipeline {
+namespace {
+
+std::string known_statuses() {
+  std::string text = "failed";
+  for (ClipStatus status : kAllClipStatuses) text += std::string(", ") + clip_status_name(status);
+  return text;
+}
+
+// Where the earlier output keeps a row's result.
+struct ResultColumns {
+  size_t text = 0;
+  size_t status = 0;
+  size_t error = 0;
+};
+
+Result<ResultColumns> result_columns(const std::filesystem::path& output,
+                                     const std::vector<std::string>& columns) {
+  ResultColumns found;
+  const std::pair<const char*, size_t*> wanted[] = {
+      {kTextColumn, &found.text}, {kStatusColumn, &found.status}, {kErrorColumn, &found.error}};
+  for (const auto& [name, index] : wanted) {
+    const auto it = std::find(columns.begin(), columns.end(), name);
+    if (it == columns.end()) {
+      return Status::invalid_argument(output.string() + ": no '" + name +
+                                      "' column; --retry needs an output written by vcap");
+    }
+    *index = static_cast<size_t>(it - columns.begin());
+  }
+  return found;
+}
+
+Status not_from_this_input(const std::filesystem::path& output, const std::string& why) {
+  return Status::invalid_argument(output.string() + " was not written from this input CSV (" + why +
+                                  "); --retry needs the output of the same CSV");
+}
+
+// One pass over the input and the earlier output side by side (see keep_earlier_results);
+// `keep` may be null to check only.
+struct EarlierOutputWalk {
+  const std::filesystem::path& meta_path;
+  const std::filesystem::path& earlier_output;
+  const Shard& shard;
+  const std::vector<ClipStatus>& retry;
+  const std::function<bool(uint64_t row)>& done;
+
+  Result<RetrySeed> run(const std::function<Status(JournalRecord&&)>& keep) const {
+    Result<MetaReader> input = MetaReader::open(meta_path);
+    if (!input) return input.status();
+    Result<MetaReader> output = MetaReader::open(earlier_output);
+    if (!output) return output.status();
+    Result<ResultColumns> columns = result_columns(earlier_output, output->columns());
+    if (!columns) return columns.status();
+    RetrySeed seed;
+    std::vector<std::string> in_fields;
+    std::vector<std::string> out_fields;
+    while (true) {
+      Result<bool> more_in = input->next(in_fields);
+      if (!more_in) return more_in.status();
+      Result<bool> more_out = output->next(out_fields);
+      if (!more_out) return more_out.status();
+      if (*more_in != *more_out) {
+        return not_from_this_input(
+            earlier_output, *more_in ? "it has fewer rows" : "it has more rows than the input");
+      }
+      if (!*more_in) return seed;
+      const uint64_t row = input->rows_read() - 1;
+      const std::string& path = in_fields[input->path_column()];
+      if (out_fields[output->path_column()] != path)
+        return not_from_this_input(earlier_output,
+                                   "row " + std::to_string(row) + " has another path");
+      const std::string& status_name = out_fields[columns->status];
+      const std::optional<ClipStatus> status = parse_clip_status(status_name);
+      if (!status) {
+        return Status::corruption(earlier_output.string() + ": row " + std::to_string(row) +
+                                  " has an unknown caption_status '" + status_name + "'");
+      }
+      if (!shard.owns(row) || done(row)) continue;
+      if (std::find(retry.begin(), retry.end(), *status) != retry.end()) {
+        ++seed.retried[*status];
+        continue;
+      }
+      ++seed.kept;
+      if (!keep) continue;
+      JournalRecord record{row,
+                           path,
+                           *status,
+                           std::move(out_fields[columns->error]),
+                           std::move(out_fields[columns->text]),
+                           0};
+      if (Status kept = keep(std::move(record)); !kept.ok()) return kept;
+    }
+  }
+};
+
+}  // namespace
+
+Result<std::vector<ClipStatus>> parse_retry_statuses(std::string_view list) {
+  std::vector<ClipStatus> statuses;
+  auto add = [&statuses](ClipStatus status) {
+    if (std::find(statuses.begin(), statuses.end(), status) == statuses.end())
+      statuses.push_back(status);
+  };
+  size_t start = 0;
+  while (start <= list.size()) {
+    const size_t comma = std::min(list.find(',', start), list.size());
+    const std::string_view name = list.substr(start, comma - start);
+    start = comma + 1;
+    if (name == "failed") {
+      for (ClipStatus status : kAllClipStatuses) {
+        if (!has_caption(status)) add(status);
+      }
+      continue;
+    }
+    const std::optional<ClipStatus> status = parse_clip_status(name);
+    if (!status) {
+      return Status::invalid_argument("--retry '" + std::string(list) + "': unknown status '" +
+                                      std::string(name) + "' (known: " + known_statuses() + ")");
+    }
+    add(*status);
+  }
+  return statuses;
+}
+
+std::string retry_statuses_text(const std::vector<ClipStatus>& statuses) {
+  std::string text;
+  for (ClipStatus status : statuses)
+    text += (text.empty() ? "" : ",") + std::string(clip_status_name(status));
+  return text;
+}
+
+Result<RetrySeed> keep_earlier_results(const std::filesystem::path& meta_path,
+                                       const std::filesystem::path& earlier_output,
+                                       const Shard& shard, const std::vector<ClipStatus>& retry,
+                                       const std::function<bool(uint64_t row)>& done,
+                                       const std::function<Status(JournalRecord&&)>& keep) {
+  std::error_code error;
+  if (!std::filesystem::is_regular_file(earlier_output, error)) {
+    return Status::not_found("--retry: no earlier output " + earlier_output.string() +
+                             " to retry from; run without --retry first");
+  }
+  // A first pass only checks, so that a refused retry leaves no kept row in the journal (a
+  // plain rerun would otherwise resume from them instead of captioning everything).
+  const EarlierOutputWalk walk{meta_path, earlier_output, shard, retry, done};
+  Result<RetrySeed> checked = walk.run(nullptr);
+  if (!checked) return checked.status();
+  return walk.run(keep);
+}
+
+}  // namespace vcap::pipeline

@@ -1,0 +1,52 @@
+// --retry: caption again only the rows of an earlier output that failed in given ways, keeping
+// every other row of it as it is.
+//
+// A run over millions of clips ends with some rows that failed for reasons that pass (oom,
+// timeout, io_error on a network filesystem) or that the user can fix (not_found after a wrong
+// --root, too_large before --fit). Rerunning everything would caption the good rows again;
+// --retry copies them from the earlier output into this rank's journal as finished records, so
+// the ordinary resume and merge machinery captions the rest and writes the new output.
+#ifndef VCAP_PIPELINE_RETRY_H_
+#define VCAP_PIPELINE_RETRY_H_
+
+#include <cstdint>
+#include <filesystem>
+#include <functional>
+#include <map>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "base/status.h"
+#include "pipeline/clip_status.h"
+#include "pipeline/journal.h"
+#include "pipeline/shard.h"
+
+namespace vcap::pipeline {
+
+// "failed" (every status without a caption), or a comma list of status names, e.g.
+// "oom,timeout". kInvalidArgument names an unknown status and lists the known ones.
+Result<std::vector<ClipStatus>> parse_retry_statuses(std::string_view list);
+
+// The comma list of `statuses` (parse_retry_statuses reads it back).
+std::string retry_statuses_text(const std::vector<ClipStatus>& statuses);
+
+struct RetrySeed {
+  uint64_t kept = 0;                       // rows of this rank copied from the earlier output
+  std::map<ClipStatus, uint64_t> retried;  // rows of this rank left to caption, by earlier status
+};
+
+// Streams the input CSV and the earlier output side by side. For every row of `shard` that is
+// not `done` yet and whose earlier caption_status is not in `retry`, hands `keep` the earlier
+// result as a journal record. kNotFound when there is no earlier output; kInvalidArgument when
+// it lacks the caption columns or does not belong to this input (another row count, another
+// path in some row); kCorruption for an unknown status in it.
+Result<RetrySeed> keep_earlier_results(const std::filesystem::path& meta_path,
+                                       const std::filesystem::path& earlier_output,
+                                       const Shard& shard, const std::vector<ClipStatus>& retry,
+                                       const std::function<bool(uint64_t row)>& done,
+                                       const std::function<Status(JournalRecord&&)>& keep);
+
+}  // namespace vcap::pipeline
+
+#endif  // VCAP_PIPELINE_RETRY_H_
