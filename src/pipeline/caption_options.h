@@ -60,7 +60,7 @@ struct CaptionOptions {
   // Shard of the rows this process takes; unset = from the launcher's environment.
   std::optional<int> rank;
   std::optional<int> world_size;
-  bool restart = false;    // discard journals of an earlier run instead of resuming
+  bool restart = false;  // discard journals of an earlier run instead of resuming
   // --retry: caption again only the rows of the existing output with these statuses, keeping
   // the others (pipeline/retry.h); empty = caption every row.
   std::vector<ClipStatus> retry;

@@ -8,126 +8,11 @@
 #include "pipeline/journal.h"
 #include "pipeline/memory_budget.h"
 #include "pipeline/meta_table.h"
+#include "pipeline/resume_state.h"
 #include "pipeline/retry.h"
 
 namespace vcap::pipeline {
 namespace {
-
-// Rows of this rank already in its journal. Indexed by k = row / world_size; each entry is a
-// non-zero checksum of the row's path (0 = not done), so that a changed CSV is caught while
-// streaming it, at 4 bytes per row.
-struct ResumeState {
-  std::vector<uint32_t> done_path_crc;
-  uint64_t done = 0;
-  uint64_t failed = 0;
-  bool exists = false;
-  bool finished = false;  // a done marker was read
-  uint64_t valid_bytes = 0;
-  uint64_t damaged_lines = 0;
-};
-
-uint32_t path_check(const std::string& path) { return crc32(path) | 1u; }
-
-std::string csv_changed(const std::filesystem::path& journal, const std::string& what) {
-  return journal.string() + ": " + what +
-         ": the input CSV changed since this run started; pass --restart to start over";
-}
-
-// Whether the journal at `path` holds a clip record. One without (a run that stopped before its
-// first clip finished, e.g. because its device was missing) can be discarded without loss; a
-// missing file has none.
-Result<bool> has_records(JournalReader& reader) {
-  JournalRecord record;
-  return reader.next(record);
-}
-
-Result<bool> has_records(const std::filesystem::path& path) {
-  Result<JournalReader> reader = JournalReader::open(path);
-  if (!reader && reader.status().code() == StatusCode::kNotFound) return false;
-  if (!reader) return reader.status();
-  return has_records(*reader);
-}
-
-// Deletes (with --restart, or when they hold no record) or refuses journals of other world
-// sizes; deletes this rank's own journal with --restart. Other ranks' journals of this world are
-// theirs to restart.
-Status clear_or_refuse_stale(const CaptionOptions& options, const std::filesystem::path& output,
-                             const Shard& shard) {
-  Result<std::vector<std::pair<int, int>>> journals = list_journals(output);
-  if (!journals) return journals.status();
-  for (const auto& [rank, world] : *journals) {
-    const std::filesystem::path path = journal_path(output, rank, world);
-    const bool mine = rank == shard.rank && world == shard.world_size;
-    const bool stale = world != shard.world_size;
-    bool discard = options.restart && (mine || stale);
-    if (stale && !options.restart) {
-      Result<bool> records = has_records(path);
-      discard = records.ok() && !*records;  // an unreadable one is refused below, as it was
-    }
-    if (stale && !discard) {
-      return Status::invalid_argument(
-          "found " + path.string() + " from a run with world size " + std::to_string(world) +
-          " (this run has " + std::to_string(shard.world_size) +
-          "); rerun with that world size to resume it, or pass --restart to discard it");
-    }
-    if (discard) {
-      std::error_code error;
-      std::filesystem::remove(path, error);
-      if (error) return Status::from_errno("cannot remove " + path.string(), error.value());
-    }
-  }
-  return Status();
-}
-
-Result<ResumeState> load_journal(const std::filesystem::path& path, const Shard& shard,
-                                 uint64_t total_rows, const std::string& fingerprint) {
-  ResumeState state;
-  state.done_path_crc.assign(shard.rows_owned(total_rows), 0);
-  Result<JournalReader> reader = JournalReader::open(path);
-  if (!reader && reader.status().code() == StatusCode::kNotFound) return state;
-  if (!reader) return reader.status();
-  const JournalHeader& header = reader->header();
-  if (header.world_size == 0) return state;  // only a torn header: start it again
-  state.exists = true;
-  if (header.rank != shard.rank || header.world_size != shard.world_size)
-    return Status::corruption(path.string() + ": header names another rank or world size");
-  if (header.fingerprint_json != fingerprint) {
-    // Made with other settings but holding no result: replaced by this run's journal.
-    Result<bool> records = has_records(*reader);
-    if (!records) return records.status();
-    if (!*records) {
-      state.exists = false;
-      return state;
-    }
-    return Status::invalid_argument(
-        path.string() + " holds results made with other settings (" +
-        fingerprint_difference(header.fingerprint_json, fingerprint) +
-        "); rerun with the same settings to resume, or pass --restart to discard them");
-  }
-  JournalRecord record;
-  while (true) {
-    Result<bool> more = reader->next(record);
-    if (!more) return more.status();
-    if (!*more) break;
-    if (record.row_index >= total_rows || !shard.owns(record.row_index))
-      return Status::invalid_argument(csv_changed(
-          path, "row " + std::to_string(record.row_index) + " is not a row of this rank"));
-    uint32_t& slot = state.done_path_crc[record.row_index / shard.world_size];
-    if (slot != 0) continue;  // a duplicate: the first record wins, as in the merge
-    slot = path_check(record.path);
-    ++state.done;
-    if (!has_caption(record.status)) ++state.failed;
-  }
-  const JournalScan& scan = reader->scan();
-  if (scan.done && scan.done_input_rows != total_rows)
-    return Status::invalid_argument(
-        csv_changed(path, "it was finished for " + std::to_string(scan.done_input_rows) +
-                              " input rows, the CSV has " + std::to_string(total_rows)));
-  state.finished = scan.done;
-  state.valid_bytes = scan.valid_bytes;
-  state.damaged_lines = scan.damaged_lines;
-  return state;
-}
 
 // Streams the CSV and yields this rank's rows that are not done yet.
 JobSource make_job_source(MetaReader& meta, const Shard& shard, const ResumeState& resume,
@@ -141,7 +26,7 @@ JobSource make_job_source(MetaReader& meta, const Shard& shard, const ResumeStat
       const uint64_t row = meta.rows_read() - 1;
       if (!shard.owns(row)) continue;
       std::string& path = fields[meta.path_column()];
-      const uint32_t done = resume.done_path_crc[row / shard.world_size];
+      const uint32_t done = resume.path_crc(row);
       if (done == 0) {
         ClipJob job{row, path, resolve_clip_path(root, path)};
         return std::optional<ClipJob>(std::move(job));
@@ -156,6 +41,47 @@ JobSource make_job_source(MetaReader& meta, const Shard& shard, const ResumeStat
 std::string rank_label(const Shard& shard) {
   if (shard.world_size == 1) return "";
   return "rank " + std::to_string(shard.rank) + "/" + std::to_string(shard.world_size);
+}
+
+// The folder relative paths resolve against, for messages.
+std::string root_folder(const CaptionOptions& options) {
+  std::error_code error;
+  const std::filesystem::path root =
+      options.root.empty() ? std::filesystem::current_path(error) : options.root;
+  return root.string();
+}
+
+// When the first clips left to this rank are all missing, the cause is nearly always a wrong
+// --root (or a CSV written on another machine): said before the model loads, not after a run
+// that gives every row not_found.
+void warn_if_first_clips_missing(const CaptionOptions& options, const Shard& shard,
+                                 const ResumeState& resume, std::FILE* log) {
+  constexpr int kProbed = 16;
+  Result<MetaReader> meta = MetaReader::open(options.meta_path);
+  if (!meta) return;  // the run reports it
+  std::vector<std::string> fields;
+  std::string first_path;
+  std::filesystem::path first_file;
+  int missing = 0;
+  while (missing < kProbed) {
+    Result<bool> more = meta->next(fields);
+    if (!more || !*more) break;
+    const uint64_t row = meta->rows_read() - 1;
+    if (!shard.owns(row) || resume.has(row)) continue;
+    const std::string& path = fields[meta->path_column()];
+    const std::filesystem::path file = resolve_clip_path(options.root, path);
+    std::error_code error;
+    if (path.empty() || std::filesystem::exists(file, error) || error) return;
+    if (missing++ == 0) {
+      first_path = path;
+      first_file = std::filesystem::absolute(file, error);
+    }
+  }
+  if (missing == 0) return;
+  std::fprintf(log,
+               "vcap: warning: the first %d clip(s) left to caption do not exist ('%s' is looked "
+               "for at %s); relative paths are resolved against --root, now %s\n",
+               missing, first_path.c_str(), first_file.c_str(), root_folder(options).c_str());
 }
 
 // Loads the model and captions the rows left, appending them to the journal. `processes`: those
@@ -189,6 +115,14 @@ Result<EngineReport> caption_remaining(const CaptionOptions& options, CaptionerF
   progress.finish();
   if (report && options.progress != ProgressMode::kNone)
     std::fputs(format_summary(progress.snapshot(), report->counts, report->times).c_str(), log);
+  const auto not_found = report ? report->counts.find(ClipStatus::kNotFound)
+                                : std::map<ClipStatus, uint64_t>::const_iterator();
+  if (report && not_found != report->counts.end() && not_found->second > 0) {
+    std::fprintf(log,
+                 "vcap: %llu clip(s) not found; relative paths are resolved against --root, now "
+                 "%s\n",
+                 static_cast<unsigned long long>(not_found->second), root_folder(options).c_str());
+  }
   return report;
 }
 
@@ -197,12 +131,10 @@ Result<EngineReport> caption_remaining(const CaptionOptions& options, CaptionerF
 Result<RetrySeed> keep_earlier_rows(const CaptionOptions& options,
                                     const std::filesystem::path& output, const Shard& shard,
                                     ResumeState& resume, JournalWriter& journal, std::FILE* log) {
-  const auto done = [&](uint64_t row) { return resume.done_path_crc[row / shard.world_size] != 0; };
+  const auto done = [&resume](uint64_t row) { return resume.has(row); };
   const auto keep = [&](JournalRecord&& record) -> Status {
     if (Status status = journal.append(record); !status.ok()) return status;
-    resume.done_path_crc[record.row_index / shard.world_size] = path_check(record.path);
-    ++resume.done;
-    if (!has_caption(record.status)) ++resume.failed;
+    resume.add(record.row_index, record.path, record.status);
     return Status();
   };
   Result<RetrySeed> seed =
@@ -336,6 +268,7 @@ Result<CaptionRunReport> run_caption(const CaptionOptions& options, CaptionerFac
       report.retry = std::move(*seed);
     }
     if (resume->done < report.rows_owned) {
+      warn_if_first_clips_missing(options, *shard, *resume, log);
       Result<EngineReport> engine = caption_remaining(options, factory, *shard, *resume, *writer,
                                                       report.rows_owned, local_processes(env), log);
       if (!engine) return engine.status();

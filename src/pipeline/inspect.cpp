@@ -2,10 +2,9 @@
 
 #include <fstream>
 #include <memory>
+#include <nlohmann/json.hpp>
 #include <system_error>
 #include <vector>
-
-#include <nlohmann/json.hpp>
 
 #include "io/npy.h"
 #include "media/clip.h"
@@ -151,9 +150,8 @@ Status run_model_stages(const InspectOptions& options, const fs::path& model_dir
   Result<std::unique_ptr<tensor::Backend>> backend =
       tensor::make_backend({options.device, options.threads});
   if (!backend) return backend.status();
-  const tensor::Precision precision = options.precision == Precision::kBf16
-                                          ? tensor::Precision::kBF16
-                                          : tensor::Precision::kF32;
+  const tensor::Precision precision =
+      options.precision == Precision::kBf16 ? tensor::Precision::kBF16 : tensor::Precision::kF32;
   Result<model::Qwen2VL> qwen = model::Qwen2VL::load(model_dir, **backend, precision);
   if (!qwen) return qwen.status();
   const std::vector<model::VisionGrid> grids = {vision.grid};
@@ -219,9 +217,8 @@ Status run_inspect(const InspectOptions& options) {
   if (!ids) return ids.status().with_context("prompt");
   const model::TokenIds& tokens = config->text.tokens;
   const std::vector<model::VisionGrid> grids = {vision->grid};
-  Result<model::RopeIndex> rope =
-      model::get_rope_index(*ids, {}, grids, pre.merge_size,
-                            {tokens.vision_start, tokens.image, tokens.video});
+  Result<model::RopeIndex> rope = model::get_rope_index(
+      *ids, {}, grids, pre.merge_size, {tokens.vision_start, tokens.image, tokens.video});
   if (!rope) return rope.status().with_context("position ids");
   if (Status s = write_prompt_stage(options.out_dir, *ids, *rope); !s.ok()) return s;
 

@@ -23,24 +23,24 @@
 namespace vcap::pipeline {
 
 struct InspectOptions {
-  std::string video;                     // the clip; may be empty when pixel_values_file is set
-  std::string model;                     // a model folder or a hub id (hub/model_resolver.h)
-  std::string revision = "main";         // hub revision when `model` is a hub id
-  std::filesystem::path out_dir;         // created if missing; files in it are replaced
+  std::string video;              // the clip; may be empty when pixel_values_file is set
+  std::string model;              // a model folder or a hub id (hub/model_resolver.h)
+  std::string revision = "main";  // hub revision when `model` is a hub id
+  std::filesystem::path out_dir;  // created if missing; files in it are replaced
   std::string question = "Describe the video in details";
-  double fps = 4;                        // frames sampled per second
-  int64_t height = 448;                  // max_pixels = height * width (or the exact size)
+  double fps = 4;        // frames sampled per second
+  int64_t height = 448;  // max_pixels = height * width (or the exact size)
   int64_t width = 672;
-  bool exact_size = false;               // resize to exactly height x width (multiples of 28)
-  bool autorotate = true;                // apply display rotation (false: reference frames)
+  bool exact_size = false;                  // resize to exactly height x width (multiples of 28)
+  bool autorotate = true;                   // apply display rotation (false: reference frames)
   std::filesystem::path pixel_values_file;  // .npy f32 [patches, 1176]: skips the video stages
-  std::array<int64_t, 3> grid_thw{};     // the grid of pixel_values_file (required with it)
-  std::filesystem::path input_ids_file;  // .npy int64 [L]: replaces the prompt's ids
-  bool run_model = true;                 // false: video and prompt stages only (no weights)
+  std::array<int64_t, 3> grid_thw{};        // the grid of pixel_values_file (required with it)
+  std::filesystem::path input_ids_file;     // .npy int64 [L]: replaces the prompt's ids
+  bool run_model = true;                    // false: video and prompt stages only (no weights)
   int64_t max_new_tokens = 200;
-  Precision precision = Precision::kF32; // f32 by default: inspect is for parity checks
+  Precision precision = Precision::kF32;  // f32 by default: inspect is for parity checks
   std::string device = "cpu";
-  int threads = 0;                       // 0 = all cores
+  int threads = 0;  // 0 = all cores
 };
 
 // Runs the stages and writes their files into options.out_dir. Errors name the stage and the

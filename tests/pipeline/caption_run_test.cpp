@@ -226,5 +226,36 @@ TEST(CaptionRun, RelativePathsResolveAgainstRoot) {
   EXPECT_EQ(*seen, (std::vector<std::string>{"/data/rel.mp4", "/abs/x.mp4"}));
 }
 
+// The run's log, as a string.
+std::string run_log(const CaptionOptions& options, FakeFactory& factory) {
+  char* buffer = nullptr;
+  size_t size = 0;
+  std::FILE* log = open_memstream(&buffer, &size);
+  EXPECT_TRUE(run_caption(options, factory, testing::empty_env(), log).ok());
+  std::fclose(log);
+  std::string text(buffer, size);
+  std::free(buffer);
+  return text;
+}
+
+TEST(CaptionRun, FirstClipsAllMissingAreNamedBeforeTheModelLoads) {
+  TestDir dir;
+  CaptionOptions options = quiet_options(write_meta(dir.path(), 3));
+  options.root = dir.path() / "elsewhere";
+  FakeFactory factory({});
+  const std::string log = run_log(options, factory);
+  const std::string warning =
+      "warning: the first 3 clip(s) left to caption do not exist "
+      "('clips/c0.mp4' is looked for at " +
+      (options.root / "clips/c0.mp4").string() +
+      "); relative paths are resolved against --root, now " + options.root.string() + "\n";
+  EXPECT_NE(log.find(warning), std::string::npos) << log;
+
+  std::filesystem::create_directories(options.root / "clips");
+  write_text(options.root / "clips/c1.mp4", "");
+  const std::string one_there = run_log(options, factory);
+  EXPECT_EQ(one_there.find("warning"), std::string::npos) << one_there;
+}
+
 }  // namespace
 }  // namespace vcap::pipeline
