@@ -3,8 +3,6 @@
 #include <algorithm>
 #include <chrono>
 #include <string>
-#include <system_error>
-#include <thread>
 #include <utility>
 
 #include "base/stopwatch.h"
@@ -222,9 +220,9 @@ Result<std::unique_ptr<Generator::Sequence>> Generator::start(GenerationRequest&
   seq->prompt_len = static_cast<int64_t>(seq->ids.size());
   seq->ids.reserve(seq->ids.size() + static_cast<size_t>(request.sampling.max_new_tokens));
   // spec §11.3: the cache holds the prompt and every generated token but the last.
-  auto cache = KvCache::allocate(model_.backend(), model_.dims().text,
-                                 seq->prompt_len + request.sampling.max_new_tokens,
-                                 model_.kv_cache_dtype());
+  auto cache =
+      KvCache::allocate(model_.backend(), model_.dims().text,
+                        seq->prompt_len + request.sampling.max_new_tokens, model_.kv_cache_dtype());
   if (!cache.ok()) return cache.status();
   seq->cache = std::move(cache).value();
   if (Status s = prefill(*seq, request.video_grids, features, feature_row); !s.ok()) return s;
@@ -239,22 +237,11 @@ TokenId Generator::select_token(Sequence& seq, int64_t row) {
 }
 
 std::vector<TokenId> Generator::select_tokens() {
-  const size_t m = active_.size();
-  std::vector<TokenId> chosen(m);
-  std::vector<std::thread> helpers;
-  try {
-    for (size_t i = 1; i < m; ++i) {
-      helpers.emplace_back(
-          [this, &chosen, i] { chosen[i] = select_token(*active_[i], static_cast<int64_t>(i)); });
-    }
-  } catch (const std::system_error&) {
-    // No thread to be had: the rows without a helper are selected here.
-  }
-  for (size_t i = helpers.size() + 1; i < m; ++i) {
-    chosen[i] = select_token(*active_[i], static_cast<int64_t>(i));
-  }
-  if (m > 0) chosen[0] = select_token(*active_[0], 0);
-  for (std::thread& helper : helpers) helper.join();
+  const auto m = static_cast<int64_t>(active_.size());
+  std::vector<TokenId> chosen(static_cast<size_t>(m));
+  model_.backend().parallel_for_host(m, [this, &chosen](int64_t i) {
+    chosen[static_cast<size_t>(i)] = select_token(*active_[static_cast<size_t>(i)], i);
+  });
   return chosen;
 }
 

@@ -84,7 +84,7 @@ class Generator {
   TokenId select_token(Sequence& seq, int64_t row);
   // select_token of every active sequence, row i for active_[i]. A selection reads only its
   // own row and selector and takes ~0.1 ms of host time while the device waits for the next
-  // step, so each row past the first gets a thread of its own.
+  // step, so the rows are chosen in parallel (Backend::parallel_for_host).
   std::vector<TokenId> select_tokens();
   // Records `chosen` as seq's next token; true when it finished.
   bool take(Sequence& seq, TokenId chosen);

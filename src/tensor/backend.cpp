@@ -2,6 +2,9 @@
 
 #include <new>
 #include <string>
+#include <system_error>
+#include <thread>
+#include <vector>
 
 #include "base/check.h"
 
@@ -20,6 +23,18 @@ Result<HostBuffer> Backend::allocate_host(size_t count) {
                                  " host floats");
   }
   return HostBuffer(data, count, [](float* p) { delete[] p; });
+}
+
+void Backend::parallel_for_host(int64_t count, const std::function<void(int64_t)>& body) {
+  std::vector<std::thread> helpers;
+  try {
+    for (int64_t i = 1; i < count; ++i) helpers.emplace_back([&body, i] { body(i); });
+  } catch (const std::system_error&) {
+    // No thread to be had: the indices without a helper run here.
+  }
+  for (auto i = static_cast<int64_t>(helpers.size()) + 1; i < count; ++i) body(i);
+  if (count > 0) body(0);
+  for (std::thread& helper : helpers) helper.join();
 }
 
 }  // namespace vcap::tensor

@@ -18,9 +18,9 @@ class CudaMemory : public gpu_testing::CudaTest {};
 // Values whose bf16 rounding is delicate: ties (even and odd), subnormals, infinities, NaN,
 // the largest finite value (rounds to inf), negative zero.
 std::vector<float> tricky_values() {
-  std::vector<uint32_t> bits = {0x3f808000u, 0x3f818000u, 0x3f80ffffu, 0x00000001u, 0x807fffffu,
-                                0x7f800000u, 0xff800000u, 0x7fc00001u, 0x7f7fffffu, 0x80000000u,
-                                0x3f800001u, 0xc0490fdbu};
+  std::vector<uint32_t> bits = {0x3f808000u, 0x3f818000u, 0x3f80ffffu, 0x00000001u,
+                                0x807fffffu, 0x7f800000u, 0xff800000u, 0x7fc00001u,
+                                0x7f7fffffu, 0x80000000u, 0x3f800001u, 0xc0490fdbu};
   std::vector<float> values;
   for (const uint32_t b : bits) values.push_back(std::bit_cast<float>(b));
   return values;
@@ -128,8 +128,8 @@ TEST_F(CudaMemory, CopyHandlesStridesInEveryDtypePair) {
   auto half2 = backend().allocate(DType::kBF16, 5, 4);
   ASSERT_TRUE(half.ok() && back.ok() && half2.ok());
   backend().copy(half->view().cols_slice(2, 4), src.view().cols_slice(7, 4));  // f32 -> bf16
-  backend().copy(half2->view(), half->view().cols_slice(2, 4));                 // bf16 -> bf16
-  backend().copy(back->view(), half2->view());                                  // bf16 -> f32
+  backend().copy(half2->view(), half->view().cols_slice(2, 4));                // bf16 -> bf16
+  backend().copy(back->view(), half2->view());                                 // bf16 -> f32
   const auto got = host_values(backend(), back->view());
   for (int r = 0; r < 5; ++r) {
     for (int c = 0; c < 4; ++c) {
@@ -221,6 +221,9 @@ TEST_F(CudaMemory, DownloadsIntoPageLockedHostBuffers) {
   check_download_into_host_buffer(backend());
 }
 
+// The default: a thread per index past the first.
+TEST_F(CudaMemory, ParallelForHostRunsEveryIndexOnce) { check_parallel_for_host(backend()); }
+
 // 70 pairs: two kernels of at most 64 copies each.
 TEST_F(CudaMemory, CopyBatchCopiesEveryPairAcrossKernels) {
   check_copy_batch(backend(), DType::kBF16, 70);
@@ -232,8 +235,7 @@ TEST_F(CudaMemory, CopyRowsScattersIntoTheGivenRows) {
   Tensor src = device_matrix(backend(), {1, 2, 3, 4}, 2, 2);
   const std::vector<int64_t> rows = {3, 1};
   backend().copy_rows(dst.view(), src.view(), rows);
-  EXPECT_EQ(host_values(backend(), dst.view()),
-            (std::vector<float>{0, 0, 3, 4, 0, 0, 1, 2, 0, 0}));
+  EXPECT_EQ(host_values(backend(), dst.view()), (std::vector<float>{0, 0, 3, 4, 0, 0, 1, 2, 0, 0}));
 }
 
 TEST_F(CudaMemory, TablesOfConsecutiveOpsDoNotOverwriteEachOther) {
@@ -241,8 +243,8 @@ TEST_F(CudaMemory, TablesOfConsecutiveOpsDoNotOverwriteEachOther) {
   // still see its own ids.
   const int64_t vocab = 50, cols = 8;
   const std::vector<float> table = random_values(vocab * cols, 6);
-  auto weight =
-      backend().prepare_weight(HostMatrix{table.data(), HostDType::kF32, vocab, cols}, Precision::kF32);
+  auto weight = backend().prepare_weight(HostMatrix{table.data(), HostDType::kF32, vocab, cols},
+                                         Precision::kF32);
   ASSERT_TRUE(weight.ok());
   auto out = backend().allocate(DType::kF32, 20, cols);
   ASSERT_TRUE(out.ok());

@@ -147,6 +147,12 @@ TEST(CpuBackend, DownloadsIntoHostBuffers) {
   testing::check_download_into_host_buffer(*make_test_backend(KernelPath::kAvx512));
 }
 
+TEST(CpuBackend, ParallelForHostRunsEveryIndexOnceOnItsThreads) {
+  auto backend = make_backend({.device = "cpu", .threads = 2});
+  ASSERT_TRUE(backend.ok()) << backend.status().to_string();
+  testing::check_parallel_for_host(**backend);
+}
+
 TEST(CpuBackend, CopyBatchCopiesEveryPair) {
   auto backend = make_test_backend(KernelPath::kAvx512);
   testing::check_copy_batch(*backend, DType::kBF16, 70);

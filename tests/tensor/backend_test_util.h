@@ -8,12 +8,15 @@
 #include <gtest/gtest.h>
 
 #include <algorithm>
+#include <atomic>
+#include <chrono>
 #include <cmath>
 #include <cstdint>
 #include <limits>
 #include <optional>
 #include <random>
 #include <span>
+#include <thread>
 #include <vector>
 
 #include "reference_ops.h"
@@ -408,6 +411,29 @@ inline void check_bf16_matmul_inputs(Backend& backend) {
       // The same products; a GPU library may pick another summation order for other strides.
       expect_close(host_values(backend, got.view()),
                    std::vector<double>(expected.begin(), expected.end()), 1e-5);
+    }
+  }
+}
+
+// parallel_for_host runs every index once, and all of them before it returns, for no index,
+// one, and more than the host has cores; each index sleeps a little so that the calls overlap.
+inline void check_parallel_for_host(Backend& backend) {
+  for (int64_t count : {0, 1, 3, 33}) {
+    std::vector<std::atomic<int>> runs(static_cast<size_t>(count));
+    std::atomic<int> running = 0;
+    std::atomic<int> most_at_once = 0;
+    backend.parallel_for_host(count, [&](int64_t i) {
+      const int now = ++running;
+      int seen = most_at_once.load();
+      while (now > seen && !most_at_once.compare_exchange_weak(seen, now)) {
+      }
+      std::this_thread::sleep_for(std::chrono::milliseconds(2));
+      ++runs[static_cast<size_t>(i)];
+      --running;
+    });
+    for (int64_t i = 0; i < count; ++i) EXPECT_EQ(runs[static_cast<size_t>(i)], 1) << i;
+    if (count > 1) {
+      EXPECT_GE(most_at_once, 2) << "no two indices ran at once";
     }
   }
 }
