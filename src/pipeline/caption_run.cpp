@@ -148,10 +148,11 @@ Result<RetrySeed> keep_earlier_rows(const CaptionOptions& options,
                std::to_string(count);
     retried_rows += count;
   }
-  std::fprintf(log, "vcap: --retry: kept %llu rows of %s, %llu to caption again%s\n",
+  std::fprintf(log, "vcap: --retry: kept %llu rows of %s, %llu to caption again%s, %llu new\n",
                static_cast<unsigned long long>(seed->kept), output.c_str(),
                static_cast<unsigned long long>(retried_rows),
-               retried.empty() ? "" : (retried + ")").c_str());
+               retried.empty() ? "" : (retried + ")").c_str(),
+               static_cast<unsigned long long>(seed->added));
   return seed;
 }
 

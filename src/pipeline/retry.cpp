@@ -60,17 +60,23 @@ struct EarlierOutputWalk {
     RetrySeed seed;
     std::vector<std::string> in_fields;
     std::vector<std::string> out_fields;
+    bool earlier_ended = false;
     while (true) {
       Result<bool> more_in = input->next(in_fields);
       if (!more_in) return more_in.status();
-      Result<bool> more_out = output->next(out_fields);
-      if (!more_out) return more_out.status();
-      if (*more_in != *more_out) {
-        return not_from_this_input(
-            earlier_output, *more_in ? "it has fewer rows" : "it has more rows than the input");
+      if (!earlier_ended) {
+        Result<bool> more_out = output->next(out_fields);
+        if (!more_out) return more_out.status();
+        if (*more_out && !*more_in)
+          return not_from_this_input(earlier_output, "it has more rows than the input");
+        earlier_ended = !*more_out;
       }
       if (!*more_in) return seed;
       const uint64_t row = input->rows_read() - 1;
+      if (earlier_ended) {  // appended to the CSV since
+        if (shard.owns(row) && !done(row)) ++seed.added;
+        continue;
+      }
       const std::string& path = in_fields[input->path_column()];
       if (out_fields[output->path_column()] != path)
         return not_from_this_input(earlier_output,

@@ -3,9 +3,10 @@
 //
 // A run over millions of clips ends with some rows that failed for reasons that pass (oom,
 // timeout, io_error on a network filesystem) or that the user can fix (not_found after a wrong
-// --root, too_large before --fit). Rerunning everything would caption the good rows again;
-// --retry copies them from the earlier output into this rank's journal as finished records, so
-// the ordinary resume and merge machinery captions the rest and writes the new output.
+// --root, too_large before --fit), and datasets grow: rows get appended to the CSV. Rerunning
+// everything would caption the good rows again; --retry copies them from the earlier output
+// into this rank's journal as finished records, so the ordinary resume and merge machinery
+// captions the rest (the retried rows and the appended ones) and writes the new output.
 #ifndef VCAP_PIPELINE_RETRY_H_
 #define VCAP_PIPELINE_RETRY_H_
 
@@ -34,13 +35,16 @@ std::string retry_statuses_text(const std::vector<ClipStatus>& statuses);
 struct RetrySeed {
   uint64_t kept = 0;                       // rows of this rank copied from the earlier output
   std::map<ClipStatus, uint64_t> retried;  // rows of this rank left to caption, by earlier status
+  uint64_t added = 0;  // rows of this rank past the earlier output's end (appended since)
 };
 
 // Streams the input CSV and the earlier output side by side. For every row of `shard` that is
 // not `done` yet and whose earlier caption_status is not in `retry`, hands `keep` the earlier
-// result as a journal record. kNotFound when there is no earlier output; kInvalidArgument when
-// it lacks the caption columns or does not belong to this input (another row count, another
-// path in some row); kCorruption for an unknown status in it.
+// result as a journal record. Rows past the end of the earlier output (appended to the CSV
+// since) are left to caption. Everything is checked before `keep` is first called: kNotFound
+// when there is no earlier output; kInvalidArgument when it lacks the caption columns or does
+// not belong to this input (more rows than it, another path in some row); kCorruption for an
+// unknown status in it.
 Result<RetrySeed> keep_earlier_results(const std::filesystem::path& meta_path,
                                        const std::filesystem::path& earlier_output,
                                        const Shard& shard, const std::vector<ClipStatus>& retry,

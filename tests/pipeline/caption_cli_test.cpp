@@ -260,7 +260,7 @@ TEST(CaptionRetry, RetriesOnlyTheNamedStatusesAndLoadsNoModelWhenNoneIsLeft) {
   ASSERT_EQ(run_vcap(args, run.path() / "log2"), 0) << read_text(run.path() / "log2");
   const std::string log2 = read_text(run.path() / "log2");
   EXPECT_NE(log2.find("--retry: kept 2 rows of " + output.string() +
-                      ", 1 to caption again (not_found 1)"),
+                      ", 1 to caption again (not_found 1), 0 new"),
             std::string::npos)
       << log2;
   EXPECT_NE(log2.find("memory budget"), std::string::npos) << log2;  // the model was loaded

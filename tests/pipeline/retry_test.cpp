@@ -134,6 +134,27 @@ TEST(Retry, NothingToRetryLoadsNoModelAndKeepsTheOutput) {
   EXPECT_EQ(read_text(output), first);
 }
 
+TEST(Retry, RowsAppendedToTheCsvSinceAreCaptionedToo) {
+  TestDir dir;
+  CaptionOptions options = caption_with_failures(dir);
+  write_meta(dir.path(), kRows + 3);
+  Recorder recorder;
+  FakeFactory factory(recorder.behaviour());
+  options.retry = {ClipStatus::kNotFound};
+  Result<CaptionRunReport> report = run_with(options, factory);
+  ASSERT_TRUE(report.ok()) << report.status().to_string();
+  EXPECT_EQ(report->retry.added, 3u);
+  EXPECT_EQ(report->retry.kept, uint64_t{kRows} - 1);
+  EXPECT_EQ(recorder.sorted(), (std::vector<std::string>{"clips/c12.mp4", "clips/c13.mp4",
+                                                         "clips/c14.mp4", "clips/c9.mp4"}));
+  const std::string output = read_text(dir.path() / "meta_caption_qwen2vl.csv");
+  EXPECT_NE(output.find("clips/c3.mp4,id3,,oom,out of memory\n"), std::string::npos) << output;
+  EXPECT_NE(output.find(caption_row(9) + caption_row(10) + caption_row(11) + caption_row(12) +
+                        caption_row(13) + caption_row(14)),
+            std::string::npos)
+      << output;
+}
+
 TEST(Retry, RanksEachRetryTheirOwnRows) {
   TestDir dir;
   CaptionOptions options = caption_with_failures(dir);
@@ -205,11 +226,11 @@ TEST(Retry, OutputOfAnotherCsvIsRefusedAndLeftAsItIs) {
   const std::string first = read_text(output);
   options.retry = {ClipStatus::kOom};
   FakeFactory factory({});
-  write_meta(dir.path(), kRows + 1);
-  Result<CaptionRunReport> longer = run_with(options, factory);
-  ASSERT_FALSE(longer.ok());
-  EXPECT_NE(longer.status().message().find("it has fewer rows"), std::string::npos)
-      << longer.status().message();
+  write_meta(dir.path(), kRows - 1);
+  Result<CaptionRunReport> shorter = run_with(options, factory);
+  ASSERT_FALSE(shorter.ok());
+  EXPECT_NE(shorter.status().message().find("it has more rows than the input"), std::string::npos)
+      << shorter.status().message();
 
   std::string moved = "path,id\n";
   for (int i = 0; i < kRows; ++i) moved += "clips/c" + std::to_string(i == 8 ? 80 : i) + ".mp4,x\n";
