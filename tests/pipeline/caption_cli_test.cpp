@@ -92,6 +92,12 @@ bool wait_for_records(const std::filesystem::path& journal, uint64_t records, pi
   return false;
 }
 
+// Makes the pico test model in `folder`/pico (log in `folder`/make.log); the exit code.
+int make_pico(const std::filesystem::path& folder) {
+  return run_vcap({"make-test-model", "--preset", "pico", "--out", (folder / "pico").string()},
+                  folder / "make.log");
+}
+
 // A short caption run of `meta` with `model`: 4 new tokens, 1 frame per second, frames of at
 // most 112x112.
 std::vector<std::string> quick_caption_args(const std::filesystem::path& meta,
@@ -106,8 +112,7 @@ class CaptionCli : public ::testing::Test {
     if (!std::filesystem::exists(kMedia / "meta.csv")) return;
     dir_ = std::make_unique<TestDir>();
     model_ = dir_->path() / "pico";
-    if (run_vcap({"make-test-model", "--preset", "pico", "--out", model_.string()},
-                 dir_->path() / "make_model.log") != 0) {
+    if (make_pico(dir_->path()) != 0) {
       model_ = VCAP_SHARED_DIR "/golden/models/pico";
       if (!std::filesystem::exists(model_ / "config.json")) model_.clear();
     }
@@ -208,10 +213,7 @@ TEST_F(CaptionCli, ThreeRankProcessesGiveTheSingleProcessOutput) {
 // In-repo data only: runs on a fresh clone too.
 TEST(CaptionSignals, SigtermSaysHowToGoOnAndTheSameCommandFinishesTheRun) {
   TestDir run;
-  ASSERT_EQ(
-      run_vcap({"make-test-model", "--preset", "pico", "--out", (run.path() / "pico").string()},
-               run.path() / "make.log"),
-      0);
+  ASSERT_EQ(make_pico(run.path()), 0) << read_text(run.path() / "make.log");
   std::string meta = "path\n";
   for (int i = 0; i < 40; ++i) meta += VCAP_TEST_DATA_DIR "/media/bear-vp9.webm\n";
   write_text(run.path() / "meta.csv", meta);
@@ -240,10 +242,7 @@ TEST(CaptionSignals, SigtermSaysHowToGoOnAndTheSameCommandFinishesTheRun) {
 // and the rows that were fine are copied, not captioned again.
 TEST(CaptionRetry, RetriesOnlyTheNamedStatusesAndLoadsNoModelWhenNoneIsLeft) {
   TestDir run;
-  ASSERT_EQ(
-      run_vcap({"make-test-model", "--preset", "pico", "--out", (run.path() / "pico").string()},
-               run.path() / "make.log"),
-      0);
+  ASSERT_EQ(make_pico(run.path()), 0) << read_text(run.path() / "make.log");
   const std::filesystem::path clip = VCAP_TEST_DATA_DIR "/media/bear-vp9.webm";
   const std::filesystem::path late = run.path() / "late.webm";
   write_text(run.path() / "meta.csv",
