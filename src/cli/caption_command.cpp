@@ -221,9 +221,10 @@ void report(const pipeline::CaptionRunReport& run) {
     case pipeline::RunEnd::kMerged: {
       uint64_t failures = 0;
       const std::string counts = status_counts(run.merge->counts, failures);
-      std::fprintf(stderr, "vcap: wrote %s: %llu rows (%s); %llu without caption\n",
+      std::fprintf(stderr, "vcap: wrote %s: %llu rows%s; %llu without caption\n",
                    run.output.c_str(), static_cast<unsigned long long>(run.merge->rows),
-                   counts.c_str(), static_cast<unsigned long long>(failures));
+                   counts.empty() ? "" : (" (" + counts + ")").c_str(),
+                   static_cast<unsigned long long>(failures));
       return;
     }
   }

@@ -278,6 +278,21 @@ TEST(CaptionRetry, RetriesOnlyTheNamedStatusesAndLoadsNoModelWhenNoneIsLeft) {
   EXPECT_EQ(log3.find("memory budget"), std::string::npos) << log3;  // no model loaded
 }
 
+// In-repo data only.
+TEST(CaptionEmpty, ACsvWithoutRowsGivesAnOutputWithTheHeaderOnly) {
+  TestDir run;
+  ASSERT_EQ(make_pico(run.path()), 0) << read_text(run.path() / "make.log");
+  write_text(run.path() / "meta.csv", "path,id\n");
+  ASSERT_EQ(run_vcap(quick_caption_args(run.path() / "meta.csv", run.path() / "pico"),
+                     run.path() / "log"),
+            0);
+  EXPECT_EQ(read_text(run.path() / "meta_caption_qwen2vl.csv"),
+            "path,id,text,caption_status,caption_error\n");
+  const std::string log = read_text(run.path() / "log");
+  EXPECT_NE(log.find("meta_caption_qwen2vl.csv: 0 rows; 0 without caption\n"), std::string::npos)
+      << log;
+}
+
 TEST_F(CaptionCli, BadInputExitsWithTwoAndAClearMessage) {
   TestDir run;
   EXPECT_EQ(run_vcap({"caption", (run.path() / "none.csv").string()}, run.path() / "log"), 2);
