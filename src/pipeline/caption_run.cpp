@@ -1,6 +1,10 @@
 #include "pipeline/caption_run.h"
 
+#include <unistd.h>
+
 #include <algorithm>
+#include <cerrno>
+#include <cstring>
 #include <thread>
 
 #include "pipeline/file_sync.h"
@@ -156,6 +160,24 @@ Result<RetrySeed> keep_earlier_rows(const CaptionOptions& options,
   return seed;
 }
 
+// The output's folder must exist and take new files (the journals, locks and the output go
+// there): a bad --output is a setup error, found before the model loads.
+Status check_output_folder(const std::filesystem::path& output) {
+  const std::filesystem::path folder =
+      output.parent_path().empty() ? std::filesystem::path(".") : output.parent_path();
+  std::error_code error;
+  if (!std::filesystem::is_directory(folder, error)) {
+    return Status::invalid_argument("cannot write " + output.string() + ": the folder " +
+                                    folder.string() + " does not exist");
+  }
+  if (::access(folder.c_str(), W_OK | X_OK) != 0) {
+    return Status::invalid_argument("cannot write " + output.string() + " into " + folder.string() +
+                                    ": " + std::strerror(errno) +
+                                    " (pass --output to write elsewhere)");
+  }
+  return Status();
+}
+
 // Locks this rank's journal against a second process for the same rank (file_sync.h).
 Result<RankLock> lock_rank(const std::filesystem::path& journal, const Shard& shard,
                            std::FILE* log) {
@@ -229,6 +251,7 @@ Result<CaptionRunReport> run_caption(const CaptionOptions& options, CaptionerFac
     report.end = RunEnd::kSkippedExisting;
     return report;
   }
+  if (Status status = check_output_folder(report.output); !status.ok()) return status;
   Result<uint64_t> total_rows = count_meta_rows(options.meta_path);
   if (!total_rows) return total_rows.status();
   report.total_rows = *total_rows;

@@ -143,6 +143,19 @@ TEST(CaptionRun, InputWithoutPathColumnListsTheColumnsFound) {
   EXPECT_EQ(factory.creates(), 0);
 }
 
+TEST(CaptionRun, OutputInAFolderThatIsNotThereIsRefusedBeforeTheModelLoads) {
+  TestDir dir;
+  CaptionOptions options = quiet_options(write_meta(dir.path(), 2));
+  options.output = dir.path() / "results" / "captions.csv";
+  FakeFactory factory({});
+  Result<CaptionRunReport> report = run_with(options, factory);
+  ASSERT_FALSE(report.ok());
+  EXPECT_EQ(report.status().code(), StatusCode::kInvalidArgument);
+  EXPECT_EQ(report.status().message(), "cannot write " + options.output.string() + ": the folder " +
+                                           (dir.path() / "results").string() + " does not exist");
+  EXPECT_EQ(factory.creates(), 0);
+}
+
 TEST(CaptionRun, SkipIfExistingDoesNothingWhenTheOutputExists) {
   TestDir dir;
   CaptionOptions options = quiet_options(write_meta(dir.path(), 2));
