@@ -124,7 +124,7 @@ class CpuBackend : public Backend {
   Status synchronize() override { return Status(); }
 
   void parallel_for_host(int64_t count, const std::function<void(int64_t)>& body) override {
-    const int threads = static_cast<int>(std::min<int64_t>(count, context_.threads));
+    const int threads = static_cast<int>(std::clamp<int64_t>(count, 1, context_.threads));
 #pragma omp parallel for num_threads(threads) schedule(static) if (threads > 1)
     for (int64_t i = 0; i < count; ++i) body(i);
   }
