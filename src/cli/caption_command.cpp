@@ -212,11 +212,11 @@ void report(const pipeline::CaptionRunReport& run) {
                      run.output.c_str());
         return;
       }
-      // A merger killed mid-merge on another machine leaves its lock behind: say what to do.
+      // Should that merger be killed, its lock goes with it: the same command then merges.
       std::fprintf(stderr,
-                   "vcap: %s finished; another process (%s) writes %s. Should it have stopped, "
-                   "remove %s.merge.lock and run `vcap merge` with the same options\n",
-                   who.c_str(), run.merger.c_str(), run.output.c_str(), run.output.c_str());
+                   "vcap: %s finished; another process (%s) writes %s. Should it stop before "
+                   "that, run the same command again\n",
+                   who.c_str(), run.merger.c_str(), run.output.c_str());
       return;
     case pipeline::RunEnd::kMerged: {
       uint64_t failures = 0;

@@ -179,11 +179,11 @@ Status check_output_folder(const std::filesystem::path& output) {
 }
 
 // Locks this rank's journal against a second process for the same rank (file_sync.h).
-Result<RankLock> lock_rank(const std::filesystem::path& journal, const Shard& shard,
-                           std::FILE* log) {
+Result<ProcessLock> lock_rank(const std::filesystem::path& journal, const Shard& shard,
+                              std::FILE* log) {
   std::filesystem::path path = journal;
   path.replace_extension(".lock");
-  Result<RankLock> lock = RankLock::try_acquire(path);
+  Result<ProcessLock> lock = ProcessLock::try_acquire(path);
   if (!lock) return lock.status();
   const std::string rank =
       "rank " + std::to_string(shard.rank) + " of " + std::to_string(shard.world_size);
@@ -212,12 +212,10 @@ Result<RunEnd> try_merge(const CaptionOptions& options, const std::filesystem::p
     report.unfinished_ranks = *unfinished;
     return RunEnd::kWaitingForRanks;
   }
-  std::filesystem::path lock_path = output;
-  lock_path += ".merge.lock";
-  Result<LockFile> lock = LockFile::try_acquire(lock_path);
+  Result<MergeLock> lock = lock_merge(output);
   if (!lock) return lock.status();
-  if (!lock->held()) {
-    report.merger = lock->holder();
+  if (!lock->held) {
+    report.merger = lock->holder;
     return RunEnd::kMergedElsewhere;
   }
   // Someone may have merged between our check and our lock: their merge removed the journals.
@@ -264,7 +262,7 @@ Result<CaptionRunReport> run_caption(const CaptionOptions& options, CaptionerFac
   const std::string fingerprint = run_fingerprint(options, *identity);
 
   const std::filesystem::path journal = journal_path(report.output, shard->rank, shard->world_size);
-  Result<RankLock> lock = lock_rank(journal, *shard, log);
+  Result<ProcessLock> lock = lock_rank(journal, *shard, log);
   if (!lock) return lock.status();
   if (Status status = clear_or_refuse_stale(options, report.output, *shard); !status.ok())
     return status;
@@ -322,14 +320,13 @@ Result<MergeReport> run_merge(const CaptionOptions& options, std::FILE* log) {
                                     std::to_string(*world) +
                                     " have not finished; rerun them (they resume)");
   }
-  std::filesystem::path lock_path = output;
-  lock_path += ".merge.lock";
-  Result<LockFile> lock = LockFile::try_acquire(lock_path);
+  Result<MergeLock> lock = lock_merge(output);
   if (!lock) return lock.status();
-  if (!lock->held()) {
-    return Status::invalid_argument("another process holds " + lock_path.string() + " (" +
-                                    lock->holder() +
-                                    "); if no merge is running, remove that file and retry");
+  if (!lock->held) {
+    return Status::invalid_argument("another process (" + lock->holder + ") is merging into " +
+                                    output.string() +
+                                    "; wait for it (on a filesystem without file locks, remove " +
+                                    output.string() + ".merge.lock if that process is gone)");
   }
   std::fprintf(log, "vcap: merging %d journal(s) into %s\n", *world, output.c_str());
   return merge_journals(options.meta_path, output, *world, std::nullopt);

@@ -16,7 +16,7 @@
 //   6. if rows remain: loads the model and runs the engine, journaling every row at once; then
 //      appends the done marker;
 //   7. merges when every rank of the world has finished (whichever finishes last does it,
-//      under an O_EXCL lock file beside the output); otherwise returns kWaitingForRanks.
+//      under the merge lock beside the output, file_sync.h); otherwise returns kWaitingForRanks.
 // Diagnostics and progress go to `log` (stderr in the CLI).
 #ifndef VCAP_PIPELINE_CAPTION_RUN_H_
 #define VCAP_PIPELINE_CAPTION_RUN_H_

@@ -85,7 +85,7 @@ LockFile::~LockFile() {
   std::filesystem::remove(path_, ignored);
 }
 
-Result<RankLock> RankLock::try_acquire(const std::filesystem::path& path) {
+Result<ProcessLock> ProcessLock::try_acquire(const std::filesystem::path& path) {
   // A holder removes the file as it lets go: whoever locked that removed file tries again.
   for (int attempt = 0; attempt < 8; ++attempt) {
     const int fd = ::open(path.c_str(), O_RDWR | O_CREAT | O_CLOEXEC, 0644);
@@ -93,11 +93,11 @@ Result<RankLock> RankLock::try_acquire(const std::filesystem::path& path) {
     if (::flock(fd, LOCK_EX | LOCK_NB) != 0) {
       const int error = errno;
       ::close(fd);
-      if (error == EWOULDBLOCK) return RankLock(path, -1, false, trimmed(read_small_file(path)));
+      if (error == EWOULDBLOCK) return ProcessLock(path, -1, false, trimmed(read_small_file(path)));
       if (error == ENOLCK || error == ENOSYS || error == EOPNOTSUPP) {
         std::error_code ignored;
         std::filesystem::remove(path, ignored);
-        return RankLock(path, -1, true, "");
+        return ProcessLock(path, -1, true, "");
       }
       return Status::from_errno("cannot lock " + path.string(), error);
     }
@@ -112,22 +112,46 @@ Result<RankLock> RankLock::try_acquire(const std::filesystem::path& path) {
       ::close(fd);
       return Status::from_errno("cannot write lock file " + path.string(), error);
     }
-    return RankLock(path, fd, true, "");
+    return ProcessLock(path, fd, true, "");
   }
   return Status::io_error("cannot lock " + path.string() + ": it keeps being replaced");
 }
 
-RankLock::RankLock(RankLock&& other) noexcept
+ProcessLock::ProcessLock(ProcessLock&& other) noexcept
     : path_(std::move(other.path_)),
       fd_(std::exchange(other.fd_, -1)),
       held_(std::exchange(other.held_, false)),
       holder_(std::move(other.holder_)) {}
 
-RankLock::~RankLock() {
+ProcessLock::~ProcessLock() {
   if (fd_ < 0) return;
   std::error_code ignored;
   std::filesystem::remove(path_, ignored);  // while still locked: see try_acquire
   ::close(fd_);
+}
+
+Result<MergeLock> lock_merge(const std::filesystem::path& output) {
+  std::filesystem::path path = output;
+  path += ".merge.lock";
+  MergeLock merge;
+  Result<ProcessLock> lock = ProcessLock::try_acquire(path);
+  if (!lock) return lock.status();
+  if (!lock->held()) {
+    merge.holder = lock->holder();
+    return merge;
+  }
+  if (!lock->enforced()) {
+    Result<LockFile> file = LockFile::try_acquire(path);
+    if (!file) return file.status();
+    if (!file->held()) {
+      merge.holder = file->holder();
+      return merge;
+    }
+    merge.exclusive.emplace(std::move(*file));
+  }
+  merge.lock.emplace(std::move(*lock));
+  merge.held = true;
+  return merge;
 }
 
 }  // namespace vcap::pipeline

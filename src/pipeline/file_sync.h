@@ -1,8 +1,9 @@
-// LockFile and RankLock: exclusive locks for crash-safe coordination between processes.
+// ProcessLock and LockFile: exclusive locks for crash-safe coordination between processes.
 #ifndef VCAP_PIPELINE_FILE_SYNC_H_
 #define VCAP_PIPELINE_FILE_SYNC_H_
 
 #include <filesystem>
+#include <optional>
 #include <string>
 
 #include "base/status.h"
@@ -10,7 +11,8 @@
 namespace vcap::pipeline {
 
 // A lock file made with O_CREAT|O_EXCL (atomic on local and network filesystems) holding
-// "<host> <pid>". Removed on destruction. Used so that only one process merges at a time.
+// "<host> <pid>". Removed on destruction. The merge's lock where the filesystem has no flock:
+// one left by a holder that died on another machine stays until removed by hand.
 class LockFile {
  public:
   // Takes the lock, or returns a LockFile with held() == false when another live process holds
@@ -40,31 +42,32 @@ class LockFile {
   std::string holder_;
 };
 
-// An advisory lock (flock) on a file, held by the process captioning one rank, so that a second
-// process started for the same rank (the command launched twice, a worker left running by a
-// killed parent) cannot append the same rows to the same journal. The kernel drops the lock when
-// its holder dies, even by kill -9, so a restart never meets a stale one on a local filesystem;
-// a network filesystem drops it when the holder's machine is known to be gone. The file holds
-// "<host> <pid>" for messages and is removed on destruction.
-class RankLock {
+// An advisory lock (flock) on a file, held by the process doing a task that one process at a time
+// may do: captioning one rank (a second process for the same rank, the command launched twice or
+// a worker left running by a killed parent, would append the same rows to the same journal), or
+// merging the journals. The kernel drops the lock when its holder dies, even by kill -9, so a
+// restart never meets a stale one on a local filesystem; a network filesystem drops it when the
+// holder's machine is known to be gone. The file holds "<host> <pid>" for messages and is
+// removed on destruction.
+class ProcessLock {
  public:
-  // Takes the lock, or returns a RankLock with held() == false and the holder named when
+  // Takes the lock, or returns a ProcessLock with held() == false and the holder named when
   // another process has it. Where the filesystem has no locks (flock says ENOLCK, ENOSYS or
   // EOPNOTSUPP), returns one with held() and !enforced(). kIoError when the file cannot be made.
-  static Result<RankLock> try_acquire(const std::filesystem::path& path);
+  static Result<ProcessLock> try_acquire(const std::filesystem::path& path);
 
-  RankLock(RankLock&& other) noexcept;
-  RankLock& operator=(RankLock&&) = delete;
-  RankLock(const RankLock&) = delete;
-  RankLock& operator=(const RankLock&) = delete;
-  ~RankLock();
+  ProcessLock(ProcessLock&& other) noexcept;
+  ProcessLock& operator=(ProcessLock&&) = delete;
+  ProcessLock(const ProcessLock&) = delete;
+  ProcessLock& operator=(const ProcessLock&) = delete;
+  ~ProcessLock();
 
   bool held() const { return held_; }
   bool enforced() const { return fd_ >= 0; }
   const std::string& holder() const { return holder_; }  // when not held: "<host> <pid>"
 
  private:
-  RankLock(std::filesystem::path path, int fd, bool held, std::string holder)
+  ProcessLock(std::filesystem::path path, int fd, bool held, std::string holder)
       : path_(std::move(path)), fd_(fd), held_(held), holder_(std::move(holder)) {}
 
   std::filesystem::path path_;
@@ -72,6 +75,19 @@ class RankLock {
   bool held_ = false;
   std::string holder_;
 };
+
+// The lock on merging the journals into `output` ("<output>.merge.lock"): a ProcessLock, so that
+// a merger's death frees it on any machine and a rerun merges; where the filesystem has no
+// flock, a LockFile. Either way, held or the holder named.
+struct MergeLock {
+  bool held = false;
+  std::string holder;  // when not held: "<host> <pid>"
+  std::optional<ProcessLock> lock;
+  std::optional<LockFile> exclusive;  // where flock is not enforced
+};
+
+// kIoError when the lock file cannot be made.
+Result<MergeLock> lock_merge(const std::filesystem::path& output);
 
 }  // namespace vcap::pipeline
 

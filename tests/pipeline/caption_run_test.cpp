@@ -106,7 +106,7 @@ TEST(CaptionRun, ARankAlreadyBeingCaptionedIsRefusedUntilItsProcessLetsGo) {
   std::filesystem::path lock_path = journal_path(dir.path() / "meta_caption_qwen2vl.csv", 0, 1);
   lock_path.replace_extension(".lock");
   {
-    Result<RankLock> other = RankLock::try_acquire(lock_path);  // "another process"
+    Result<ProcessLock> other = ProcessLock::try_acquire(lock_path);  // "another process"
     ASSERT_TRUE(other.ok() && other->held());
     Result<CaptionRunReport> refused = run_with(options, factory);
     ASSERT_FALSE(refused.ok());

@@ -12,34 +12,34 @@ namespace {
 
 using testing::TestDir;
 
-TEST(RankLock, ASecondHolderIsRefusedAndToldWhoHoldsItUntilTheFirstLetsGo) {
+TEST(ProcessLock, ASecondHolderIsRefusedAndToldWhoHoldsItUntilTheFirstLetsGo) {
   TestDir dir;
   const std::filesystem::path path = dir.path() / "out.csv.rank0-of-1.lock";
   {
-    Result<RankLock> first = RankLock::try_acquire(path);
+    Result<ProcessLock> first = ProcessLock::try_acquire(path);
     ASSERT_TRUE(first.ok()) << first.status().to_string();
     ASSERT_TRUE(first->held());
     EXPECT_TRUE(first->enforced());
-    Result<RankLock> second = RankLock::try_acquire(path);
+    Result<ProcessLock> second = ProcessLock::try_acquire(path);
     ASSERT_TRUE(second.ok());
     EXPECT_FALSE(second->held());
     EXPECT_NE(second->holder().find(" " + std::to_string(::getpid())), std::string::npos)
         << second->holder();
-    RankLock moved = std::move(*first);
-    EXPECT_FALSE(RankLock::try_acquire(path)->held());
+    ProcessLock moved = std::move(*first);
+    EXPECT_FALSE(ProcessLock::try_acquire(path)->held());
   }
   EXPECT_FALSE(std::filesystem::exists(path));  // removed by its holder
-  EXPECT_TRUE(RankLock::try_acquire(path)->held());
+  EXPECT_TRUE(ProcessLock::try_acquire(path)->held());
 }
 
-TEST(RankLock, TheLockOfAProcessKilledBySigkillIsFreeAtOnce) {
+TEST(ProcessLock, TheLockOfAProcessKilledBySigkillIsFreeAtOnce) {
   TestDir dir;
   const std::filesystem::path path = dir.path() / "out.csv.rank0-of-1.lock";
   int ready[2];
   ASSERT_EQ(::pipe(ready), 0);
   const pid_t child = ::fork();
   if (child == 0) {
-    Result<RankLock> lock = RankLock::try_acquire(path);
+    Result<ProcessLock> lock = ProcessLock::try_acquire(path);
     const char held = lock.ok() && lock->held() ? '1' : '0';
     (void)::write(ready[1], &held, 1);
     ::pause();
@@ -48,15 +48,40 @@ TEST(RankLock, TheLockOfAProcessKilledBySigkillIsFreeAtOnce) {
   char held = 0;
   ASSERT_EQ(::read(ready[0], &held, 1), 1);
   EXPECT_EQ(held, '1');
-  EXPECT_FALSE(RankLock::try_acquire(path)->held());
+  EXPECT_FALSE(ProcessLock::try_acquire(path)->held());
   ::kill(child, SIGKILL);
   ::waitpid(child, nullptr, 0);
   EXPECT_TRUE(std::filesystem::exists(path));  // left behind, with the dead holder's name
-  Result<RankLock> after = RankLock::try_acquire(path);
+  Result<ProcessLock> after = ProcessLock::try_acquire(path);
   ASSERT_TRUE(after.ok());
   EXPECT_TRUE(after->held());
   ::close(ready[0]);
   ::close(ready[1]);
+}
+
+// The merge's lock where flock is missing: exclusive while held, named when refused, and taken
+// over when its holder was a process of this host that is gone.
+TEST(LockFile, ExcludesASecondHolderAndTakesOverTheFileOfADeadLocalProcess) {
+  TestDir dir;
+  const std::filesystem::path path = dir.path() / "out.csv.merge.lock";
+  {
+    Result<LockFile> first = LockFile::try_acquire(path);
+    ASSERT_TRUE(first.ok() && first->held());
+    Result<LockFile> second = LockFile::try_acquire(path);
+    ASSERT_TRUE(second.ok());
+    EXPECT_FALSE(second->held());
+    EXPECT_NE(second->holder().find(" " + std::to_string(::getpid())), std::string::npos);
+  }
+  EXPECT_FALSE(std::filesystem::exists(path));
+  const pid_t gone = ::fork();
+  if (gone == 0) ::_exit(0);
+  ::waitpid(gone, nullptr, 0);
+  char host[256] = {};
+  ASSERT_EQ(::gethostname(host, sizeof(host) - 1), 0);
+  testing::write_text(path, std::string(host) + " " + std::to_string(gone) + "\n");
+  EXPECT_TRUE(LockFile::try_acquire(path)->held());
+  testing::write_text(path, "otherhost 1\n");  // cannot be checked from here: left alone
+  EXPECT_FALSE(LockFile::try_acquire(path)->held());
 }
 
 }  // namespace

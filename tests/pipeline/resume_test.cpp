@@ -8,9 +8,11 @@
 
 #include <atomic>
 #include <chrono>
+#include <optional>
 #include <random>
 #include <thread>
 
+#include "pipeline/file_sync.h"
 #include "pipeline/fingerprint.h"
 #include "pipeline/journal.h"
 #include "pipeline/merge.h"
@@ -337,17 +339,37 @@ TEST(Merge, ExplicitMergeNamesUnfinishedRanksAndThenMerges) {
   // Rank 0 finishes with --progress none and would merge itself; make it leave the merge to us
   // by holding the lock, as a concurrent merger would.
   const auto output = dir.path() / "meta_caption_qwen2vl.csv";
-  write_text(output.string() + ".merge.lock", "otherhost 1\n");
+  std::optional<Result<MergeLock>> merger(lock_merge(output));
+  ASSERT_TRUE(merger->ok() && (*merger)->held);
   options.rank = 0;
   Result<CaptionRunReport> elsewhere = run_with(options, factory);
   ASSERT_TRUE(elsewhere.ok());
   ASSERT_EQ(elsewhere->end, RunEnd::kMergedElsewhere);
-  EXPECT_EQ(elsewhere->merger, "otherhost 1");  // named, for the message on what to do
-  std::filesystem::remove(output.string() + ".merge.lock");
+  EXPECT_NE(elsewhere->merger.find(std::to_string(::getpid())), std::string::npos)
+      << elsewhere->merger;  // named, for the message
+  Result<MergeReport> refused = run_merge(merge_options, log.get());
+  ASSERT_FALSE(refused.ok());
+  EXPECT_NE(refused.status().message().find("is merging into"), std::string::npos);
+  merger.reset();
   Result<MergeReport> merged = run_merge(merge_options, log.get());
   ASSERT_TRUE(merged.ok()) << merged.status().to_string();
   EXPECT_EQ(merged->rows, 7u);
   EXPECT_EQ(read_text(output), expected);
+}
+
+// A merger killed on another machine leaves its lock file, but not its lock: the next rank to
+// finish merges.
+TEST(Merge, TheLockFileOfAMergerThatDiedIsTakenOver) {
+  TestDir dir;
+  CaptionOptions options = quiet_options(write_meta(dir.path(), 4));
+  const auto output = dir.path() / "meta_caption_qwen2vl.csv";
+  write_text(output.string() + ".merge.lock", "otherhost 4242\n");
+  FakeFactory factory({});
+  Result<CaptionRunReport> report = run_with(options, factory);
+  ASSERT_TRUE(report.ok()) << report.status().to_string();
+  EXPECT_EQ(report->end, RunEnd::kMerged);
+  EXPECT_EQ(read_text(output), reference_output(4));
+  EXPECT_FALSE(std::filesystem::exists(output.string() + ".merge.lock"));
 }
 
 TEST(Merge, ARowMissingFromTheJournalsFailsLoudly) {
