@@ -51,7 +51,11 @@ void add_caption_command(CLI::App& app);
 // `vcap merge META.csv`: write the output of a sharded run from its journals
 // (cli/merge_command.cpp).
 void add_merge_command(CLI::App& app);
-// The flags of `vcap caption`, shared by `vcap merge` (defined in cli/caption_command.cpp).
+// `vcap status META.csv`: where a caption run stands (cli/status_command.cpp).
+void add_status_command(CLI::App& app);
+
+// The flags of `vcap caption`, shared by `vcap merge` and `vcap status` (defined in
+// cli/caption_command.cpp).
 struct CaptionFlags;
 std::shared_ptr<CaptionFlags> add_caption_flags(CLI::App& command);
 // The parsed flags as options, validated (kInvalidArgument names the flag).

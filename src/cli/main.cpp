@@ -16,6 +16,7 @@ int main(int argc, char** argv) {
   vcap::cli::add_make_test_model_command(app);
   vcap::cli::add_caption_command(app);
   vcap::cli::add_merge_command(app);
+  vcap::cli::add_status_command(app);
   vcap::cli::add_inspect_command(app);
   vcap::cli::add_bench_command(app);
 

@@ -27,16 +27,6 @@ std::string read_small_file(const std::filesystem::path& path) {
   return content.str();
 }
 
-// True when `content` ("<host> <pid>") names a process of this host that no longer exists.
-bool is_stale(const std::string& content) {
-  std::istringstream in(content);
-  std::string host;
-  long pid = 0;
-  if (!(in >> host >> pid) || pid <= 0) return false;
-  if (host != host_name()) return false;  // cannot tell for another machine
-  return ::kill(static_cast<pid_t>(pid), 0) != 0 && errno == ESRCH;
-}
-
 std::string trimmed(std::string text) {
   while (!text.empty() && (text.back() == '\n' || text.back() == ' ')) text.pop_back();
   return text;
@@ -51,6 +41,15 @@ bool still_linked(int fd, const std::filesystem::path& path) {
 }
 
 }  // namespace
+
+bool holder_is_gone(const std::string& content) {
+  std::istringstream in(content);
+  std::string host;
+  long pid = 0;
+  if (!(in >> host >> pid) || pid <= 0) return false;
+  if (host != host_name()) return false;  // cannot tell for another machine
+  return ::kill(static_cast<pid_t>(pid), 0) != 0 && errno == ESRCH;
+}
 
 Result<LockFile> LockFile::try_acquire(const std::filesystem::path& path) {
   for (int attempt = 0; attempt < 2; ++attempt) {
@@ -69,7 +68,7 @@ Result<LockFile> LockFile::try_acquire(const std::filesystem::path& path) {
     if (errno != EEXIST)
       return Status::from_errno("cannot create lock file " + path.string(), errno);
     const std::string holder = read_small_file(path);
-    if (attempt == 0 && is_stale(holder)) {
+    if (attempt == 0 && holder_is_gone(holder)) {
       std::error_code ignored;
       std::filesystem::remove(path, ignored);
       continue;

@@ -76,6 +76,10 @@ class ProcessLock {
   std::string holder_;
 };
 
+// True when `content` (a lock file's "<host> <pid>") names a process of this host that no longer
+// exists; false when it is alive, of another host (which cannot be told from here), or unreadable.
+bool holder_is_gone(const std::string& content);
+
 // The lock on merging the journals into `output` ("<output>.merge.lock"): a ProcessLock, so that
 // a merger's death frees it on any machine and a rerun merges; where the filesystem has no
 // flock, a LockFile. Either way, held or the holder named.

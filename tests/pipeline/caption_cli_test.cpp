@@ -293,6 +293,20 @@ TEST(CaptionEmpty, ACsvWithoutRowsGivesAnOutputWithTheHeaderOnly) {
       << log;
 }
 
+// In-repo data only: `vcap status` needs no model.
+TEST(StatusCli, PrintsTheTableOrJsonOnStdout) {
+  TestDir run;
+  write_text(run.path() / "meta.csv", "path\na.mp4\nb.mp4\n");
+  ASSERT_EQ(run_vcap({"status", (run.path() / "meta.csv").string()}, run.path() / "log"), 0);
+  EXPECT_EQ(read_text(run.path() / "log"), (run.path() / "meta_caption_qwen2vl.csv").string() +
+                                               ": not started (no journal, no output), 2 input "
+                                               "rows\n");
+  ASSERT_EQ(run_vcap({"status", (run.path() / "meta.csv").string(), "--json"}, run.path() / "log"),
+            0);
+  EXPECT_NE(read_text(run.path() / "log").find("\"state\":\"not started\""), std::string::npos);
+  EXPECT_EQ(run_vcap({"status", (run.path() / "none.csv").string()}, run.path() / "log"), 2);
+}
+
 TEST_F(CaptionCli, BadInputExitsWithTwoAndAClearMessage) {
   TestDir run;
   EXPECT_EQ(run_vcap({"caption", (run.path() / "none.csv").string()}, run.path() / "log"), 2);

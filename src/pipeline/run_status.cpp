@@ -1,0 +1,219 @@
+#include "pipeline/run_status.h"
+
+#include <algorithm>
+#include <chrono>
+#include <fstream>
+#include <nlohmann/json.hpp>
+#include <sstream>
+
+#include "pipeline/file_sync.h"
+#include "pipeline/journal.h"
+#include "pipeline/merge.h"
+#include "pipeline/meta_table.h"
+#include "pipeline/progress.h"
+#include "pipeline/shard.h"
+
+namespace vcap::pipeline {
+namespace {
+
+std::string first_line(const std::filesystem::path& path) {
+  std::ifstream in(path);
+  std::string line;
+  std::getline(in, line);
+  return line;
+}
+
+std::optional<double> seconds_since_written(const std::filesystem::path& path) {
+  std::error_code error;
+  const auto written = std::filesystem::last_write_time(path, error);
+  if (error) return std::nullopt;
+  const auto age = std::filesystem::file_time_type::clock::now() - written;
+  return std::max(0.0, std::chrono::duration<double>(age).count());
+}
+
+// The rank's journal, counted: each row once (the first record wins, as in the merge).
+Result<RankStatus> read_rank(const std::filesystem::path& output, const Shard& shard,
+                             uint64_t total_rows, std::map<ClipStatus, uint64_t>& counts) {
+  RankStatus rank;
+  rank.rank = shard.rank;
+  rank.rows = shard.rows_owned(total_rows);
+  const std::filesystem::path journal = journal_path(output, shard.rank, shard.world_size);
+  std::filesystem::path lock = journal;
+  lock.replace_extension(".lock");
+  rank.lock_holder = first_line(lock);
+  std::vector<bool> seen(rank.rows, false);
+  Result<JournalScan> scan = scan_journal(journal, [&](JournalRecord&& record) {
+    if (record.row_index >= total_rows || !shard.owns(record.row_index)) return Status();
+    const auto k = static_cast<size_t>(record.row_index / shard.world_size);
+    if (seen[k]) return Status();
+    seen[k] = true;
+    ++rank.done;
+    if (!has_caption(record.status)) ++rank.failed;
+    ++counts[record.status];
+    return Status();
+  });
+  if (!scan && scan.status().code() == StatusCode::kNotFound) return rank;
+  if (!scan) return scan.status();
+  rank.journal = true;
+  rank.finished = scan->done;
+  rank.idle_seconds = seconds_since_written(journal);
+  return rank;
+}
+
+// A written output: its rows and statuses.
+Status read_output(RunStatus& status) {
+  Result<MetaReader> output = MetaReader::open(status.output);
+  if (!output) return output.status();
+  const auto& columns = output->columns();
+  const auto it = std::find(columns.begin(), columns.end(), kStatusColumn);
+  if (it == columns.end())
+    return Status::corruption(status.output.string() + ": no caption_status column");
+  const auto column = static_cast<size_t>(it - columns.begin());
+  std::vector<std::string> fields;
+  while (true) {
+    Result<bool> more = output->next(fields);
+    if (!more) return more.status();
+    if (!*more) return Status();
+    const std::optional<ClipStatus> clip = parse_clip_status(fields[column]);
+    if (!clip) {
+      return Status::corruption(status.output.string() + ": row " +
+                                std::to_string(output->rows_read() - 1) +
+                                " has an unknown caption_status '" + fields[column] + "'");
+    }
+    ++status.done;
+    if (!has_caption(*clip)) ++status.failed;
+    ++status.counts[*clip];
+  }
+}
+
+std::string rank_state(const RankStatus& rank) {
+  if (rank.finished) return "finished";
+  if (!rank.journal) return "not started";
+  const std::string idle =
+      rank.idle_seconds ? ", last record " + format_duration(*rank.idle_seconds) + " ago" : "";
+  if (rank.lock_holder.empty()) return "stopped" + idle + ": rerun it to resume";
+  if (holder_is_gone(rank.lock_holder))
+    return "stopped (" + rank.lock_holder + " is gone)" + idle + ": rerun it to resume";
+  return "captioning (" + rank.lock_holder + ")" + idle;
+}
+
+std::string counts_text(const std::map<ClipStatus, uint64_t>& counts) {
+  std::string text;
+  for (const auto& [clip, count] : counts)
+    text +=
+        std::string(text.empty() ? "" : " ") + clip_status_name(clip) + "=" + std::to_string(count);
+  return text;
+}
+
+}  // namespace
+
+const char* run_state_name(RunState state) {
+  switch (state) {
+    case RunState::kNotStarted:
+      return "not started";
+    case RunState::kRunning:
+      return "running";
+    case RunState::kMerging:
+      return "merging";
+    case RunState::kComplete:
+      return "complete";
+  }
+  return "unknown";
+}
+
+Result<RunStatus> read_run_status(const std::filesystem::path& meta_path,
+                                  const std::filesystem::path& output,
+                                  std::optional<int> world_size) {
+  RunStatus status;
+  status.output = output;
+  Result<uint64_t> rows = count_meta_rows(meta_path);
+  if (!rows) return rows.status();
+  status.rows = *rows;
+  Result<std::vector<std::pair<int, int>>> journals = list_journals(output);
+  if (!journals) return journals.status();
+  if (journals->empty() && !world_size) {
+    std::error_code error;
+    if (!std::filesystem::exists(output, error)) return status;
+    status.state = RunState::kComplete;
+    if (Status read = read_output(status); !read.ok()) return read;
+    return status;
+  }
+  if (!world_size) {
+    Result<int> world = journal_world_size(output);
+    if (!world) return world.status();
+    world_size = *world;
+  }
+  status.world_size = *world_size;
+  bool all_finished = true;
+  for (int rank = 0; rank < status.world_size; ++rank) {
+    Result<RankStatus> read =
+        read_rank(output, Shard{rank, status.world_size, "journals"}, status.rows, status.counts);
+    if (!read) return read.status();
+    status.done += read->done;
+    status.failed += read->failed;
+    all_finished = all_finished && read->finished;
+    status.ranks.push_back(std::move(*read));
+  }
+  status.state = all_finished ? RunState::kMerging : RunState::kRunning;
+  return status;
+}
+
+std::string format_run_status(const RunStatus& status) {
+  std::ostringstream text;
+  text << status.output.string() << ": " << run_state_name(status.state);
+  if (status.state == RunState::kNotStarted) {
+    text << " (no journal, no output), " << status.rows << " input rows\n";
+    return text.str();
+  }
+  const double percent = status.rows == 0 ? 100.0 : 100.0 * status.done / status.rows;
+  char share[32];
+  std::snprintf(share, sizeof(share), "%.1f%%", percent);
+  text << ", " << status.done << "/" << status.rows << " rows done (" << share << "), "
+       << status.failed << " without caption\n";
+  if (!status.ranks.empty()) {
+    char line[64];
+    std::snprintf(line, sizeof(line), "%6s %10s %10s %8s  %s\n", "rank", "rows", "done", "failed",
+                  "state");
+    text << line;
+    for (const RankStatus& rank : status.ranks) {
+      std::snprintf(line, sizeof(line), "%6d %10llu %10llu %8llu  ", rank.rank,
+                    static_cast<unsigned long long>(rank.rows),
+                    static_cast<unsigned long long>(rank.done),
+                    static_cast<unsigned long long>(rank.failed));
+      text << line << rank_state(rank) << "\n";
+    }
+  }
+  if (!status.counts.empty()) text << "status: " << counts_text(status.counts) << "\n";
+  if (status.state == RunState::kMerging)
+    text << "every rank has finished: the last one merges, or run `vcap merge`\n";
+  return text.str();
+}
+
+std::string run_status_json(const RunStatus& status) {
+  using Json = nlohmann::json;
+  Json counts = Json::object();
+  for (const auto& [clip, count] : status.counts) counts[clip_status_name(clip)] = count;
+  Json ranks = Json::array();
+  for (const RankStatus& rank : status.ranks) {
+    ranks.push_back({{"rank", rank.rank},
+                     {"rows", rank.rows},
+                     {"done", rank.done},
+                     {"failed", rank.failed},
+                     {"journal", rank.journal},
+                     {"finished", rank.finished},
+                     {"idle_seconds", rank.idle_seconds ? Json(*rank.idle_seconds) : Json()},
+                     {"lock_holder", rank.lock_holder},
+                     {"state", rank_state(rank)}});
+  }
+  const Json json = {{"output", status.output.string()},
+                     {"state", run_state_name(status.state)},
+                     {"rows", status.rows},
+                     {"done", status.done},
+                     {"failed", status.failed},
+                     {"world_size", status.world_size},
+                     {"counts", counts},
+                     {"ranks", ranks}};
+  return json.dump(-1, ' ', false, Json::error_handler_t::replace) + "\n";
+}
+
+}  // namespace vcap::pipeline
