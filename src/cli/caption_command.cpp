@@ -221,10 +221,11 @@ void report(const pipeline::CaptionRunReport& run) {
     case pipeline::RunEnd::kMerged: {
       uint64_t failures = 0;
       const std::string counts = status_counts(run.merge->counts, failures);
-      std::fprintf(stderr, "vcap: wrote %s: %llu rows%s; %llu without caption\n",
+      std::fprintf(stderr, "vcap: wrote %s: %llu rows%s; %llu without caption%s\n",
                    run.output.c_str(), static_cast<unsigned long long>(run.merge->rows),
                    counts.empty() ? "" : (" (" + counts + ")").c_str(),
-                   static_cast<unsigned long long>(failures));
+                   static_cast<unsigned long long>(failures),
+                   failures > 0 ? " (add --retry failed to caption them again)" : "");
       return;
     }
   }

@@ -186,6 +186,8 @@ std::string format_run_status(const RunStatus& status) {
   if (!status.counts.empty()) text << "status: " << counts_text(status.counts) << "\n";
   if (status.state == RunState::kMerging)
     text << "every rank has finished: the last one merges, or run `vcap merge`\n";
+  if (status.state == RunState::kComplete && status.failed > 0)
+    text << "`vcap caption` with --retry failed (or a list of statuses) captions those again\n";
   return text.str();
 }
 

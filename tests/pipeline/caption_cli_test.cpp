@@ -253,6 +253,10 @@ TEST(CaptionRetry, RetriesOnlyTheNamedStatusesAndLoadsNoModelWhenNoneIsLeft) {
   ASSERT_EQ(run_vcap(args, run.path() / "log1"), 0) << read_text(run.path() / "log1");
   const std::string first = read_text(output);
   ASSERT_NE(first.find(",not_found,"), std::string::npos) << first;
+  EXPECT_NE(read_text(run.path() / "log1")
+                .find("; 1 without caption (add --retry failed to caption them again)\n"),
+            std::string::npos)
+      << read_text(run.path() / "log1");
 
   std::filesystem::copy_file(clip, late);
   args.insert(args.end(), {"--retry", "not_found,oom"});

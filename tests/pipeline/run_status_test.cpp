@@ -72,7 +72,9 @@ TEST(RunStatus, NotStartedThenCompleteFromTheOutput) {
   EXPECT_EQ(after->state, RunState::kComplete);
   EXPECT_EQ(format_run_status(*after), output.string() +
                                            ": complete, 5/5 rows done (100.0%), 1 without "
-                                           "caption\nstatus: ok=4 not_found=1\n");
+                                           "caption\nstatus: ok=4 not_found=1\n`vcap caption` "
+                                           "with --retry failed (or a list of statuses) "
+                                           "captions those again\n");
 }
 
 TEST(RunStatus, EachRankIsFinishedCaptioningStoppedOrNotStarted) {
