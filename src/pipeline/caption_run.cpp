@@ -4,6 +4,7 @@
 
 #include <algorithm>
 #include <cerrno>
+#include <chrono>
 #include <cstring>
 #include <thread>
 
@@ -111,7 +112,10 @@ Result<EngineReport> caption_remaining(const CaptionOptions& options, CaptionerF
   if (!meta) return meta.status();
   const JobSource source = make_job_source(*meta, shard, resume, options.root, journal.path());
   const RecordSink sink = [&journal](const JournalRecord& record) {
-    return journal.append(record);
+    JournalRecord stamped = record;
+    stamped.finished_at =
+        std::chrono::duration<double>(std::chrono::system_clock::now().time_since_epoch()).count();
+    return journal.append(stamped);
   };
   ProgressReporter progress(log, options.progress, rank_label(shard), rows_owned, resume.done,
                             resume.failed);

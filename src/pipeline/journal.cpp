@@ -74,6 +74,7 @@ std::optional<JournalRecord> to_record(const Json& json) {
     record.error = json.at("error").get<std::string>();
     record.text = json.at("text").get<std::string>();
     record.output_tokens = json.value("tokens", int64_t{0});
+    record.finished_at = json.value("time", 0.0);
     return record;
   } catch (const Json::exception&) {
     return std::nullopt;
@@ -110,6 +111,7 @@ std::string journal_line(const JournalRecord& record) {
   Json json = {
       {"row", record.row_index}, {"path", record.path}, {"status", clip_status_name(record.status)},
       {"error", record.error},   {"text", record.text}, {"tokens", record.output_tokens}};
+  if (record.finished_at > 0) json["time"] = record.finished_at;
   // Invalid UTF-8 (a model emitting a partial character) is replaced, never an exception.
   return framed(json.dump(-1, ' ', false, Json::error_handler_t::replace));
 }

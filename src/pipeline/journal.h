@@ -4,9 +4,9 @@
 //   <crc32 of the JSON, 8 lower-case hex digits> <space> <one JSON object> <\n>
 // Line 1 is the header {"vcap_journal":1,"rank":R,"world_size":W,"fingerprint":{...}}; then one
 // record per finished clip {"row":i,"path":"...","status":"ok","error":"","text":"...",
-// "tokens":n}; when the rank has done all its rows, a marker {"done":true,"input_rows":N,
-// "rows":k}. A record is written with a single write(2) as soon as the clip finishes, so a
-// killed process (kill -9) loses nothing it reported; fsync runs at least every
+// "tokens":n,"time":t} ("time" only when known); when the rank has done all its rows, a marker
+// {"done":true,"input_rows":N, "rows":k}. A record is written with a single write(2) as soon as the
+// clip finishes, so a killed process (kill -9) loses nothing it reported; fsync runs at least every
 // kSyncInterval and at the end, which bounds what a machine crash can lose.
 //
 // Reading tolerates a torn last line (no newline, bad checksum, NUL bytes after a power loss):
@@ -44,6 +44,9 @@ struct JournalRecord {
   std::string error;  // one line; empty for ok
   std::string text;   // the caption
   int64_t output_tokens = 0;
+  // When the clip finished, in seconds since the Unix epoch (`vcap status` derives rates from
+  // it); 0 when unknown: rows kept by --retry, journals of earlier versions.
+  double finished_at = 0;
 };
 
 // What a scan found.

@@ -2,6 +2,7 @@
 
 #include <algorithm>
 #include <chrono>
+#include <deque>
 #include <fstream>
 #include <nlohmann/json.hpp>
 #include <sstream>
@@ -15,6 +16,8 @@
 
 namespace vcap::pipeline {
 namespace {
+
+constexpr size_t kRateWindow = 200;
 
 std::string first_line(const std::filesystem::path& path) {
   std::ifstream in(path);
@@ -42,6 +45,7 @@ Result<RankStatus> read_rank(const std::filesystem::path& output, const Shard& s
   lock.replace_extension(".lock");
   rank.lock_holder = first_line(lock);
   std::vector<bool> seen(rank.rows, false);
+  std::deque<double> finish_times;  // the last kRateWindow known ones
   Result<JournalScan> scan = scan_journal(journal, [&](JournalRecord&& record) {
     if (record.row_index >= total_rows || !shard.owns(record.row_index)) return Status();
     const auto k = static_cast<size_t>(record.row_index / shard.world_size);
@@ -50,6 +54,10 @@ Result<RankStatus> read_rank(const std::filesystem::path& output, const Shard& s
     ++rank.done;
     if (!has_caption(record.status)) ++rank.failed;
     ++counts[record.status];
+    if (record.finished_at > 0) {
+      finish_times.push_back(record.finished_at);
+      if (finish_times.size() > kRateWindow) finish_times.pop_front();
+    }
     return Status();
   });
   if (!scan && scan.status().code() == StatusCode::kNotFound) return rank;
@@ -57,6 +65,12 @@ Result<RankStatus> read_rank(const std::filesystem::path& output, const Shard& s
   rank.journal = true;
   rank.finished = scan->done;
   rank.idle_seconds = seconds_since_written(journal);
+  const double span = finish_times.empty() ? 0 : finish_times.back() - finish_times.front();
+  if (finish_times.size() >= 2 && span > 0)
+    rank.clips_per_second = static_cast<double>(finish_times.size() - 1) / span;
+  const bool captioning = !rank.lock_holder.empty() && !holder_is_gone(rank.lock_holder);
+  if (!rank.finished && captioning && rank.clips_per_second)
+    rank.eta_seconds = static_cast<double>(rank.rows - rank.done) / *rank.clips_per_second;
   return rank;
 }
 
@@ -94,7 +108,18 @@ std::string rank_state(const RankStatus& rank) {
   if (rank.lock_holder.empty()) return "stopped" + idle + ": rerun it to resume";
   if (holder_is_gone(rank.lock_holder))
     return "stopped (" + rank.lock_holder + " is gone)" + idle + ": rerun it to resume";
-  return "captioning (" + rank.lock_holder + ")" + idle;
+  std::string rate;
+  if (rank.clips_per_second) {
+    char text[32];
+    std::snprintf(text, sizeof(text), ", %.2f clips/s", *rank.clips_per_second);
+    rate = text;
+  }
+  if (rank.eta_seconds) rate += ", ETA " + format_duration(*rank.eta_seconds);
+  return "captioning (" + rank.lock_holder + ")" + idle + rate;
+}
+
+nlohmann::json optional_json(const std::optional<double>& value) {
+  return value ? nlohmann::json(*value) : nlohmann::json();
 }
 
 std::string counts_text(const std::map<ClipStatus, uint64_t>& counts) {
@@ -155,6 +180,16 @@ Result<RunStatus> read_run_status(const std::filesystem::path& meta_path,
     status.ranks.push_back(std::move(*read));
   }
   status.state = all_finished ? RunState::kMerging : RunState::kRunning;
+  if (!all_finished) {
+    double slowest = 0;
+    bool known = true;
+    for (const RankStatus& rank : status.ranks) {
+      if (rank.finished) continue;
+      known = known && rank.eta_seconds.has_value();
+      if (rank.eta_seconds) slowest = std::max(slowest, *rank.eta_seconds);
+    }
+    if (known) status.eta_seconds = slowest;
+  }
   return status;
 }
 
@@ -169,7 +204,9 @@ std::string format_run_status(const RunStatus& status) {
   char share[32];
   std::snprintf(share, sizeof(share), "%.1f%%", percent);
   text << ", " << status.done << "/" << status.rows << " rows done (" << share << "), "
-       << status.failed << " without caption\n";
+       << status.failed << " without caption";
+  if (status.eta_seconds) text << ", ETA " << format_duration(*status.eta_seconds);
+  text << "\n";
   if (!status.ranks.empty()) {
     char line[64];
     std::snprintf(line, sizeof(line), "%6s %10s %10s %8s  %s\n", "rank", "rows", "done", "failed",
@@ -203,8 +240,10 @@ std::string run_status_json(const RunStatus& status) {
                      {"failed", rank.failed},
                      {"journal", rank.journal},
                      {"finished", rank.finished},
-                     {"idle_seconds", rank.idle_seconds ? Json(*rank.idle_seconds) : Json()},
+                     {"idle_seconds", optional_json(rank.idle_seconds)},
                      {"lock_holder", rank.lock_holder},
+                     {"clips_per_second", optional_json(rank.clips_per_second)},
+                     {"eta_seconds", optional_json(rank.eta_seconds)},
                      {"state", rank_state(rank)}});
   }
   const Json json = {{"output", status.output.string()},
@@ -214,7 +253,8 @@ std::string run_status_json(const RunStatus& status) {
                      {"failed", status.failed},
                      {"world_size", status.world_size},
                      {"counts", counts},
-                     {"ranks", ranks}};
+                     {"ranks", ranks},
+                     {"eta_seconds", optional_json(status.eta_seconds)}};
   return json.dump(-1, ' ', false, Json::error_handler_t::replace) + "\n";
 }
 

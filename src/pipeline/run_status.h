@@ -38,6 +38,10 @@ struct RankStatus {
   // "<host> <pid>" of the rank's lock file while one is there: the process captioning it, or one
   // killed by SIGKILL (its kernel lock is gone but the file stays).
   std::string lock_holder;
+  // From the finishing times of its last (up to 200) clips; nullopt with fewer than two.
+  std::optional<double> clips_per_second;
+  // Until its last row, at that rate; only while a process holds its lock.
+  std::optional<double> eta_seconds;
 };
 
 struct RunStatus {
@@ -49,6 +53,8 @@ struct RunStatus {
   int world_size = 0;                     // 0 without journals
   std::vector<RankStatus> ranks;          // one per rank of world_size
   std::map<ClipStatus, uint64_t> counts;  // per status, over the rows done
+  // The slowest rank's, when every unfinished rank has one.
+  std::optional<double> eta_seconds;
 };
 
 // Reads the status of the run of `meta_path` writing `output`. `world_size` overrides the one

@@ -4,6 +4,7 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include <chrono>
 #include <nlohmann/json.hpp>
 
 #include "pipeline/fingerprint.h"
@@ -36,17 +37,20 @@ pid_t gone_pid() {
 }
 
 // Rank `rank` of 3 over write_meta's rows, journaled by hand: `records` of its rows (each twice,
-// as a crash between write and sync can leave), the first one failed; a done marker if
-// `finished`.
+// as a crash between write and sync can leave), the first one failed, finished 2 s apart from
+// `first_time` on when it is not 0; a done marker if `finished`.
 void write_rank_journal(const std::filesystem::path& output, const CaptionOptions& options,
-                        int rank, int records, bool finished, uint64_t total_rows) {
+                        int rank, int records, bool finished, uint64_t total_rows,
+                        double first_time = 0) {
   std::string text = journal_header_line({rank, 3, run_fingerprint(options, "fake-model")}) + "\n";
   for (int i = 0; i < records; ++i) {
     const uint64_t row = static_cast<uint64_t>(rank + 3 * i);
     const std::string path = "clips/c" + std::to_string(row) + ".mp4";
     const ClipStatus status = i == 0 ? ClipStatus::kOom : ClipStatus::kOk;
     for (int copy = 0; copy < 2; ++copy)
-      text += journal_line({row, path, status, i == 0 ? "out of memory" : "", "a", 1}) + "\n";
+      text += journal_line({row, path, status, i == 0 ? "out of memory" : "", "a", 1,
+                            first_time > 0 ? first_time + 2.0 * i : 0.0}) +
+              "\n";
   }
   if (finished) text += journal_done_line(total_rows, static_cast<uint64_t>(records)) + "\n";
   write_text(journal_path(output, rank, 3), text);
@@ -138,6 +142,60 @@ TEST(RunStatus, EveryRankFinishedIsMergingAndTheJsonSaysTheSame) {
   ASSERT_EQ(json["ranks"].size(), 3u);
   EXPECT_EQ(json["ranks"][2]["rows"], 2);
   EXPECT_EQ(json["ranks"][2]["state"], "finished");
+}
+
+TEST(RunStatus, RatesAndEtaComeFromTheFinishingTimesOfARunningRank) {
+  TestDir dir;
+  CaptionOptions options = quiet_options(write_meta(dir.path(), 10));
+  const auto output = dir.path() / "meta_caption_qwen2vl.csv";
+  write_rank_journal(output, options, 0, 4, true, 10);
+  write_rank_journal(output, options, 1, 2, false, 10, 1.8e9);
+  write_rank_journal(output, options, 2, 3, true, 10);
+  write_text(journal_path(output, 1, 3).replace_extension(".lock"),
+             this_host() + " " + std::to_string(::getpid()) + "\n");
+  Result<RunStatus> status = read_run_status(options.meta_path, output, std::nullopt);
+  ASSERT_TRUE(status.ok()) << status.status().to_string();
+  ASSERT_TRUE(status->ranks[1].clips_per_second.has_value());
+  EXPECT_DOUBLE_EQ(*status->ranks[1].clips_per_second, 0.5);
+  EXPECT_DOUBLE_EQ(status->ranks[1].eta_seconds.value_or(-1), 2.0);  // 1 row left
+  EXPECT_DOUBLE_EQ(status->eta_seconds.value_or(-1), 2.0);
+  const std::string report = format_run_status(*status);
+  EXPECT_NE(report.find(": running, 9/10 rows done (90.0%), 3 without caption, ETA 2s\n"),
+            std::string::npos)
+      << report;
+  EXPECT_NE(report.find(" ago, 0.50 clips/s, ETA 2s\n"), std::string::npos) << report;
+
+  // Without a process on the rank there is a rate but no ETA, for the rank or the run.
+  std::filesystem::remove(journal_path(output, 1, 3).replace_extension(".lock"));
+  Result<RunStatus> stopped = read_run_status(options.meta_path, output, std::nullopt);
+  ASSERT_TRUE(stopped.ok());
+  EXPECT_FALSE(stopped->ranks[1].eta_seconds.has_value());
+  EXPECT_FALSE(stopped->eta_seconds.has_value());
+}
+
+TEST(RunStatus, ACaptionRunStampsEveryRecordWithItsFinishingTime) {
+  TestDir dir;
+  CaptionOptions options = quiet_options(write_meta(dir.path(), 6));
+  options.rank = 0;
+  options.world_size = 2;  // leaves its journal: rank 1 has not run
+  const double before =
+      std::chrono::duration<double>(std::chrono::system_clock::now().time_since_epoch()).count();
+  FakeFactory factory({});
+  ASSERT_TRUE(run_with(options, factory).ok());
+  const double after =
+      std::chrono::duration<double>(std::chrono::system_clock::now().time_since_epoch()).count();
+  std::vector<double> times;
+  Result<JournalScan> scan = scan_journal(
+      journal_path(dir.path() / "meta_caption_qwen2vl.csv", 0, 2), [&](JournalRecord&& record) {
+        times.push_back(record.finished_at);
+        return Status();
+      });
+  ASSERT_TRUE(scan.ok()) << scan.status().to_string();
+  ASSERT_EQ(times.size(), 3u);
+  for (double time : times) {
+    EXPECT_GE(time, before);
+    EXPECT_LE(time, after);
+  }
 }
 
 TEST(RunStatus, MissingInputAndMixedWorldSizesAreErrors) {
