@@ -254,13 +254,33 @@ Result<std::vector<int>> unfinished_ranks(const std::filesystem::path& output, i
   return unfinished;
 }
 
+namespace {
+
+constexpr const char* kMergingSuffix = ".merging.";
+
+// The temporary outputs of mergers killed before their rename ("<output>.merging.<pid>", as
+// large as the output). Under the merge lock no other merger is writing one.
+void remove_stale_merges(const std::filesystem::path& output) {
+  const std::filesystem::path folder =
+      output.parent_path().empty() ? std::filesystem::path(".") : output.parent_path();
+  const std::string prefix = output.filename().string() + kMergingSuffix;
+  std::error_code error;
+  for (const auto& entry : std::filesystem::directory_iterator(folder, error)) {
+    const std::string name = entry.path().filename().string();
+    if (name.compare(0, prefix.size(), prefix) == 0) std::filesystem::remove(entry.path(), error);
+  }
+}
+
+}  // namespace
+
 Result<MergeReport> merge_journals(const std::filesystem::path& meta_path,
                                    const std::filesystem::path& output, int world_size,
                                    const std::optional<std::string>& expected_fingerprint) {
   Result<std::vector<RankCursor>> cursors = open_cursors(output, world_size, expected_fingerprint);
   if (!cursors) return cursors.status();
+  remove_stale_merges(output);
   std::filesystem::path temp = output;
-  temp += ".merging." + std::to_string(::getpid());
+  temp += kMergingSuffix + std::to_string(::getpid());
   TempFileGuard guard(temp);
   MergeReport report;
   report.output = output;

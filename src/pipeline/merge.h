@@ -43,7 +43,9 @@ Result<int> journal_world_size(const std::filesystem::path& output);
 Result<std::vector<int>> unfinished_ranks(const std::filesystem::path& output, int world_size);
 
 // Writes `output` from `meta_path` and the journals of `world_size` ranks, as described above,
-// and removes the journals. `expected_fingerprint`, when given, must match every journal's.
+// and removes the journals, and the temporary outputs of mergers that were killed before their
+// rename. REQUIRES: the caller holds the merge lock (file_sync.h lock_merge).
+// `expected_fingerprint`, when given, must match every journal's.
 // kInvalidArgument/kNotFound for unusable inputs (missing ranks, changed CSV, fingerprints),
 // kInternal when the written output fails the integrity check.
 Result<MergeReport> merge_journals(const std::filesystem::path& meta_path,

@@ -357,19 +357,21 @@ TEST(Merge, ExplicitMergeNamesUnfinishedRanksAndThenMerges) {
   EXPECT_EQ(read_text(output), expected);
 }
 
-// A merger killed on another machine leaves its lock file, but not its lock: the next rank to
-// finish merges.
+// A merger killed on another machine leaves its lock file, but not its lock, and its half-written
+// output: the next rank to finish merges and removes that.
 TEST(Merge, TheLockFileOfAMergerThatDiedIsTakenOver) {
   TestDir dir;
   CaptionOptions options = quiet_options(write_meta(dir.path(), 4));
   const auto output = dir.path() / "meta_caption_qwen2vl.csv";
   write_text(output.string() + ".merge.lock", "otherhost 4242\n");
+  write_text(output.string() + ".merging.4242", "half a merge");
   FakeFactory factory({});
   Result<CaptionRunReport> report = run_with(options, factory);
   ASSERT_TRUE(report.ok()) << report.status().to_string();
   EXPECT_EQ(report->end, RunEnd::kMerged);
   EXPECT_EQ(read_text(output), reference_output(4));
   EXPECT_FALSE(std::filesystem::exists(output.string() + ".merge.lock"));
+  EXPECT_FALSE(std::filesystem::exists(output.string() + ".merging.4242"));  // its leftover
 }
 
 TEST(Merge, ARowMissingFromTheJournalsFailsLoudly) {
