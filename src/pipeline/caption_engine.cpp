@@ -301,4 +301,13 @@ Result<EngineReport> run_engine(const EngineConfig& config, ClipCaptioner& capti
   return engine.run();
 }
 
+void add_engine_report(EngineReport& total, const EngineReport& part) {
+  for (const auto& [status, count] : part.counts) total.counts[status] += count;
+  total.times.plan_sec += part.times.plan_sec;
+  total.times.prepare_sec += part.times.prepare_sec;
+  total.times.model_sec += part.times.model_sec;
+  total.times.journal_sec += part.times.journal_sec;
+  total.output_tokens += part.output_tokens;
+}
+
 }  // namespace vcap::pipeline

@@ -44,6 +44,9 @@ struct EngineReport {
   uint64_t output_tokens = 0;
 };
 
+// Adds the counts, times and tokens of `part` to `total` (one rank's several engine runs).
+void add_engine_report(EngineReport& total, const EngineReport& part);
+
 // Called on the reader thread: the next job, nullopt at the end, or an error (fatal).
 using JobSource = std::function<Result<std::optional<ClipJob>>()>;
 // Called on the engine thread for every finished row. A non-ok Status is fatal.

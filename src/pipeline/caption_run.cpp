@@ -4,10 +4,10 @@
 
 #include <algorithm>
 #include <cerrno>
-#include <chrono>
 #include <cstring>
 #include <thread>
 
+#include "pipeline/crash_guard.h"
 #include "pipeline/file_sync.h"
 #include "pipeline/fingerprint.h"
 #include "pipeline/journal.h"
@@ -89,11 +89,13 @@ void warn_if_first_clips_missing(const CaptionOptions& options, const Shard& sha
                missing, first_path.c_str(), first_file.c_str(), root_folder(options).c_str());
 }
 
-// Loads the model and captions the rows left, appending them to the journal. `processes`: those
-// of this job on this machine, which share its cores and memory.
+// Loads the model and captions the rows left, appending them to the journal: the rows struck
+// once first, alone, then the others (crash_guard.h). `processes`: those of this job on this
+// machine, which share its cores and memory.
 Result<EngineReport> caption_remaining(const CaptionOptions& options, CaptionerFactory& factory,
-                                       const Shard& shard, const ResumeState& resume,
-                                       JournalWriter& journal, uint64_t rows_owned, int processes,
+                                       const Shard& shard, ResumeState& resume,
+                                       const std::map<uint64_t, Suspect>& suspects,
+                                       JournalWriter& journal, uint64_t total_rows, int processes,
                                        std::FILE* log) {
   Result<std::unique_ptr<ClipCaptioner>> captioner = factory.create();
   if (!captioner) return captioner.status();
@@ -108,18 +110,36 @@ Result<EngineReport> caption_remaining(const CaptionOptions& options, CaptionerF
       config.prefetch_bytes == UINT64_MAX
           ? "host memory unknown"
           : ("at most " + format_bytes(config.prefetch_bytes) + " of host memory").c_str());
+  InFlightRows in_flight(in_flight_path(journal.path()));
+  const RecordSink sink = [&journal, &in_flight](const JournalRecord& record) {
+    JournalRecord stamped = record;
+    stamped.finished_at = unix_time_now();
+    if (Status status = journal.append(stamped); !status.ok()) return status;
+    return in_flight.remove(record.row_index);
+  };
+  ProgressReporter progress(log, options.progress, rank_label(shard), shard.rows_owned(total_rows),
+                            resume.done, resume.failed);
+  Result<EngineReport> report = caption_struck_rows_alone(
+      config, **captioner, suspects, options, shard, total_rows, resume, in_flight, sink, progress);
   Result<MetaReader> meta = MetaReader::open(options.meta_path);
   if (!meta) return meta.status();
-  const JobSource source = make_job_source(*meta, shard, resume, options.root, journal.path());
-  const RecordSink sink = [&journal](const JournalRecord& record) {
-    JournalRecord stamped = record;
-    stamped.finished_at =
-        std::chrono::duration<double>(std::chrono::system_clock::now().time_since_epoch()).count();
-    return journal.append(stamped);
+  const JobSource rows = make_job_source(*meta, shard, resume, options.root, journal.path());
+  const JobSource source = [&rows, &in_flight]() -> Result<std::optional<ClipJob>> {
+    Result<std::optional<ClipJob>> job = rows();
+    if (job && job->has_value()) {
+      if (Status status = in_flight.add((*job)->row_index, (*job)->path); !status.ok())
+        return status;
+    }
+    return job;
   };
-  ProgressReporter progress(log, options.progress, rank_label(shard), rows_owned, resume.done,
-                            resume.failed);
-  Result<EngineReport> report = run_engine(config, **captioner, source, sink, &progress);
+  if (report) {
+    Result<EngineReport> rest = run_engine(config, **captioner, source, sink, &progress);
+    if (rest) add_engine_report(*report, *rest);
+    if (!rest) report = rest.status();
+  }
+  if (report) {
+    if (Status status = in_flight.clear(); !status.ok()) report = status;
+  }
   progress.finish();
   if (report && options.progress != ProgressMode::kNone)
     std::fputs(format_summary(progress.snapshot(), report->counts, report->times).c_str(), log);
@@ -132,36 +152,6 @@ Result<EngineReport> caption_remaining(const CaptionOptions& options, CaptionerF
                  static_cast<unsigned long long>(not_found->second), root_folder(options).c_str());
   }
   return report;
-}
-
-// --retry: appends the earlier output's rows that are not retried to the journal as finished,
-// so that only the retried ones are captioned.
-Result<RetrySeed> keep_earlier_rows(const CaptionOptions& options,
-                                    const std::filesystem::path& output, const Shard& shard,
-                                    ResumeState& resume, JournalWriter& journal, std::FILE* log) {
-  const auto done = [&resume](uint64_t row) { return resume.has(row); };
-  const auto keep = [&](JournalRecord&& record) -> Status {
-    if (Status status = journal.append(record); !status.ok()) return status;
-    resume.add(record.row_index, record.path, record.status);
-    return Status();
-  };
-  Result<RetrySeed> seed =
-      keep_earlier_results(options.meta_path, output, shard, options.retry, done, keep);
-  if (!seed) return seed.status();
-  if (Status status = journal.sync(); !status.ok()) return status;
-  std::string retried;
-  uint64_t retried_rows = 0;
-  for (const auto& [status, count] : seed->retried) {
-    retried += (retried.empty() ? " (" : ", ") + std::string(clip_status_name(status)) + " " +
-               std::to_string(count);
-    retried_rows += count;
-  }
-  std::fprintf(log, "vcap: --retry: kept %llu rows of %s, %llu to caption again%s, %llu new\n",
-               static_cast<unsigned long long>(seed->kept), output.c_str(),
-               static_cast<unsigned long long>(retried_rows),
-               retried.empty() ? "" : (retried + ")").c_str(),
-               static_cast<unsigned long long>(seed->added));
-  return seed;
 }
 
 // The output's folder must exist and take new files (the journals, locks and the output go
@@ -289,19 +279,27 @@ Result<CaptionRunReport> run_caption(const CaptionOptions& options, CaptionerFac
     if (!writer) return writer.status();
     if (!options.retry.empty()) {
       Result<RetrySeed> seed =
-          keep_earlier_rows(options, report.output, *shard, *resume, *writer, log);
+          seed_journal_for_retry(options, report.output, *shard, *resume, *writer, log);
       if (!seed) return seed.status();
       report.retry = std::move(*seed);
     }
+    Result<std::map<uint64_t, Suspect>> suspects = strike_rows_left_in_flight(journal);
+    if (!suspects) return suspects.status();
+    if (Status status =
+            skip_rows_struck_twice(*suspects, *shard, report.total_rows, *resume, *writer);
+        !status.ok())
+      return status;
     if (resume->done < report.rows_owned) {
       warn_if_first_clips_missing(options, *shard, *resume, log);
-      Result<EngineReport> engine = caption_remaining(options, factory, *shard, *resume, *writer,
-                                                      report.rows_owned, local_processes(env), log);
+      Result<EngineReport> engine =
+          caption_remaining(options, factory, *shard, *resume, *suspects, *writer,
+                            report.total_rows, local_processes(env), log);
       if (!engine) return engine.status();
       report.engine = std::move(*engine);
     }
     if (Status status = writer->mark_done(report.total_rows, report.rows_owned); !status.ok())
       return status;
+    forget_suspects(journal);
   }
   Result<RunEnd> end = try_merge(options, report.output, *shard, fingerprint, report);
   if (!end) return end.status();

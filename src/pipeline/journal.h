@@ -60,6 +60,9 @@ struct JournalScan {
   uint64_t done_input_rows = 0;  // its input_rows
 };
 
+// Now, as a record's finished_at: seconds since the Unix epoch.
+double unix_time_now();
+
 // "<output>.rank<R>-of-<W>.journal"
 std::filesystem::path journal_path(const std::filesystem::path& output, int rank, int world_size);
 

@@ -1,5 +1,6 @@
 #include "pipeline/resume_state.h"
 
+#include "pipeline/crash_guard.h"
 #include "pipeline/fingerprint.h"
 #include "pipeline/merge.h"
 
@@ -62,6 +63,7 @@ Status clear_or_refuse_stale(const CaptionOptions& options, const std::filesyste
       std::error_code error;
       std::filesystem::remove(path, error);
       if (error) return Status::from_errno("cannot remove " + path.string(), error.value());
+      forget_suspects(path);  // starting over forgets the strikes too (crash_guard.h)
     }
   }
   return Status();

@@ -1,8 +1,10 @@
 #include "pipeline/retry.h"
 
 #include <algorithm>
+#include <cstdio>
 
 #include "pipeline/meta_table.h"
+#include "pipeline/resume_state.h"
 
 namespace vcap::pipeline {
 namespace {
@@ -157,6 +159,35 @@ Result<RetrySeed> keep_earlier_results(const std::filesystem::path& meta_path,
   Result<RetrySeed> checked = walk.run(nullptr);
   if (!checked) return checked.status();
   return walk.run(keep);
+}
+
+Result<RetrySeed> seed_journal_for_retry(const CaptionOptions& options,
+                                         const std::filesystem::path& output, const Shard& shard,
+                                         ResumeState& resume, JournalWriter& journal,
+                                         std::FILE* log) {
+  const auto done = [&resume](uint64_t row) { return resume.has(row); };
+  const auto keep = [&](JournalRecord&& record) -> Status {
+    if (Status status = journal.append(record); !status.ok()) return status;
+    resume.add(record.row_index, record.path, record.status);
+    return Status();
+  };
+  Result<RetrySeed> seed =
+      keep_earlier_results(options.meta_path, output, shard, options.retry, done, keep);
+  if (!seed) return seed.status();
+  if (Status status = journal.sync(); !status.ok()) return status;
+  std::string retried;
+  uint64_t retried_rows = 0;
+  for (const auto& [status, count] : seed->retried) {
+    retried += (retried.empty() ? " (" : ", ") + std::string(clip_status_name(status)) + " " +
+               std::to_string(count);
+    retried_rows += count;
+  }
+  std::fprintf(log, "vcap: --retry: kept %llu rows of %s, %llu to caption again%s, %llu new\n",
+               static_cast<unsigned long long>(seed->kept), output.c_str(),
+               static_cast<unsigned long long>(retried_rows),
+               retried.empty() ? "" : (retried + ")").c_str(),
+               static_cast<unsigned long long>(seed->added));
+  return seed;
 }
 
 }  // namespace vcap::pipeline

@@ -11,6 +11,7 @@
 #define VCAP_PIPELINE_RETRY_H_
 
 #include <cstdint>
+#include <cstdio>
 #include <filesystem>
 #include <functional>
 #include <map>
@@ -19,8 +20,10 @@
 #include <vector>
 
 #include "base/status.h"
+#include "pipeline/caption_options.h"
 #include "pipeline/clip_status.h"
 #include "pipeline/journal.h"
+#include "pipeline/resume_state.h"
 #include "pipeline/shard.h"
 
 namespace vcap::pipeline {
@@ -50,6 +53,15 @@ Result<RetrySeed> keep_earlier_results(const std::filesystem::path& meta_path,
                                        const Shard& shard, const std::vector<ClipStatus>& retry,
                                        const std::function<bool(uint64_t row)>& done,
                                        const std::function<Status(JournalRecord&&)>& keep);
+
+// --retry for one rank: appends the rows of `output` (the earlier output) that are not retried
+// to `journal` as finished records and counts them in `resume`, so that only the retried and
+// the appended rows are captioned; says what it kept on `log`. Errors: keep_earlier_results's,
+// and the journal's.
+Result<RetrySeed> seed_journal_for_retry(const CaptionOptions& options,
+                                         const std::filesystem::path& output, const Shard& shard,
+                                         ResumeState& resume, JournalWriter& journal,
+                                         std::FILE* log);
 
 }  // namespace vcap::pipeline
 

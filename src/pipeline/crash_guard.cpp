@@ -1,0 +1,171 @@
+#include "pipeline/crash_guard.h"
+
+#include <fstream>
+#include <nlohmann/json.hpp>
+#include <optional>
+
+#include "pipeline/caption_run.h"
+
+namespace vcap::pipeline {
+namespace {
+
+using Json = nlohmann::json;
+
+std::filesystem::path with_suffix(const std::filesystem::path& journal, const char* suffix) {
+  std::filesystem::path path = journal;
+  path += suffix;
+  return path;
+}
+
+// The JSON lines of `path` (none when it is absent). A torn last line, left by a process that
+// died while writing, is skipped: it only loses a strike.
+std::vector<Json> read_lines(const std::filesystem::path& path) {
+  std::vector<Json> lines;
+  std::ifstream in(path);
+  for (std::string line; std::getline(in, line);) {
+    Json json = Json::parse(line, nullptr, false);
+    const bool valid = json.is_object() && json.contains("row") &&
+                       json["row"].is_number_unsigned() && json.contains("path") &&
+                       json["path"].is_string() &&
+                       (!json.contains("strikes") || json["strikes"].is_number_integer());
+    if (valid) lines.push_back(std::move(json));
+  }
+  return lines;
+}
+
+// Replaces `path` by rename, so that a death mid-write leaves the previous list whole (a death
+// is what the list is for). No fsync: a process's death keeps what it wrote; only a machine's
+// would lose it, and with it just a strike.
+Status write_lines(const std::filesystem::path& path, const std::vector<Json>& lines) {
+  std::filesystem::path temp = path;
+  temp += ".tmp";
+  {
+    std::ofstream out(temp, std::ios::trunc);
+    for (const Json& line : lines)
+      out << line.dump(-1, ' ', false, Json::error_handler_t::replace) << '\n';
+    out.flush();
+    if (!out) return Status::io_error("cannot write " + temp.string());
+  }
+  std::error_code error;
+  std::filesystem::rename(temp, path, error);
+  if (error) return Status::from_errno("cannot rename " + temp.string(), error.value());
+  return Status();
+}
+
+}  // namespace
+
+std::filesystem::path in_flight_path(const std::filesystem::path& journal) {
+  return with_suffix(journal, ".inflight");
+}
+
+std::filesystem::path suspects_path(const std::filesystem::path& journal) {
+  return with_suffix(journal, ".suspects");
+}
+
+Status InFlightRows::add(uint64_t row, const std::string& path) {
+  const std::lock_guard lock(mutex_);
+  rows_[row] = path;
+  return write_locked();
+}
+
+Status InFlightRows::remove(uint64_t row) {
+  const std::lock_guard lock(mutex_);
+  if (rows_.erase(row) == 0) return Status();
+  return write_locked();
+}
+
+Status InFlightRows::clear() {
+  const std::lock_guard lock(mutex_);
+  rows_.clear();
+  std::error_code error;
+  std::filesystem::remove(path_, error);
+  if (error) return Status::from_errno("cannot remove " + path_.string(), error.value());
+  return Status();
+}
+
+Status InFlightRows::write_locked() {
+  std::vector<Json> lines;
+  for (const auto& [row, path] : rows_) lines.push_back({{"row", row}, {"path", path}});
+  return write_lines(path_, lines);
+}
+
+Result<std::map<uint64_t, Suspect>> strike_rows_left_in_flight(
+    const std::filesystem::path& journal) {
+  std::map<uint64_t, Suspect> suspects;
+  for (const Json& line : read_lines(suspects_path(journal))) {
+    const uint64_t row = line.value("row", uint64_t{0});
+    suspects[row] = Suspect{line.value("path", std::string()), line.value("strikes", 0)};
+  }
+  const std::vector<Json> in_flight = read_lines(in_flight_path(journal));
+  if (in_flight.empty()) return suspects;
+  for (const Json& line : in_flight) {
+    Suspect& suspect = suspects[line.value("row", uint64_t{0})];
+    suspect.path = line.value("path", std::string());
+    ++suspect.strikes;
+  }
+  std::vector<Json> lines;
+  for (const auto& [row, suspect] : suspects)
+    lines.push_back({{"row", row}, {"path", suspect.path}, {"strikes", suspect.strikes}});
+  if (Status status = write_lines(suspects_path(journal), lines); !status.ok()) return status;
+  std::error_code error;
+  std::filesystem::remove(in_flight_path(journal), error);
+  return suspects;
+}
+
+void forget_suspects(const std::filesystem::path& journal) {
+  std::error_code error;
+  for (const std::filesystem::path& path : {in_flight_path(journal), suspects_path(journal)}) {
+    std::filesystem::path temp = path;
+    temp += ".tmp";  // left by a death between write_lines's write and rename
+    std::filesystem::remove(path, error);
+    std::filesystem::remove(temp, error);
+  }
+}
+
+// Rows struck twice (crash_guard.h) are journaled as internal, never started again.
+Status skip_rows_struck_twice(const std::map<uint64_t, Suspect>& suspects, const Shard& shard,
+                              uint64_t total_rows, ResumeState& resume, JournalWriter& journal) {
+  for (const auto& [row, suspect] : suspects) {
+    if (suspect.strikes < 2 || row >= total_rows || !shard.owns(row) || resume.has(row)) continue;
+    const JournalRecord record{row, suspect.path,   ClipStatus::kInternal, kStruckTwiceMessage, "",
+                               0,   unix_time_now()};
+    if (Status status = journal.append(record); !status.ok()) return status;
+    resume.add(row, suspect.path, ClipStatus::kInternal);
+  }
+  return Status();
+}
+
+// Rows struck once, each alone (batch of one, one decode thread), so that a death names its
+// clip; they count as done in `resume` afterwards.
+Result<EngineReport> caption_struck_rows_alone(const EngineConfig& config, ClipCaptioner& captioner,
+                                               const std::map<uint64_t, Suspect>& suspects,
+                                               const CaptionOptions& options, const Shard& shard,
+                                               uint64_t total_rows, ResumeState& resume,
+                                               InFlightRows& in_flight, const RecordSink& sink,
+                                               ProgressReporter& progress) {
+  EngineConfig alone = config;
+  alone.bs = alone.decode_threads = alone.prefetch = 1;
+  EngineReport total;
+  for (const auto& [row, suspect] : suspects) {
+    if (suspect.strikes != 1 || row >= total_rows || !shard.owns(row) || resume.has(row)) continue;
+    bool given = false;
+    const JobSource one = [&, row = row, path = suspect.path]() -> Result<std::optional<ClipJob>> {
+      if (given) return std::optional<ClipJob>();
+      given = true;
+      if (Status status = in_flight.add(row, path); !status.ok()) return status;
+      return std::optional<ClipJob>(ClipJob{row, path, resolve_clip_path(options.root, path)});
+    };
+    ClipStatus outcome = ClipStatus::kInternal;
+    const RecordSink noting = [&](const JournalRecord& record) {
+      outcome = record.status;
+      return sink(record);
+    };
+    Result<EngineReport> part = run_engine(alone, captioner, one, noting, &progress);
+    if (!part) return part.status();
+    add_engine_report(total, *part);
+    resume.add(row, suspect.path, outcome);
+  }
+  return total;
+}
+
+}  // namespace vcap::pipeline

@@ -1,0 +1,91 @@
+// Clips that kill the process. A clip whose decoding or captioning ends vcap (a decoder fault on
+// a damaged file, the kernel's OOM killer, a GPU fault that leaves the device unusable) would be
+// started again by every rerun, and its rank would never finish. So:
+//   - the rows a run has started and not yet journaled are listed in "<journal>.inflight";
+//   - a run that finds that list (its predecessor died with those rows in flight) gives each a
+//     strike, kept in "<journal>.suspects", and captions the struck rows one at a time before
+//     the others, so that a death then names its clip;
+//   - a row struck twice is journaled as `internal` (the message says why) and not started
+//     again; `--retry internal` tries it anew.
+// A stop by a signal (a scheduler's time limit) also leaves the list: its rows are merely
+// captioned one at a time on the next run.
+#ifndef VCAP_PIPELINE_CRASH_GUARD_H_
+#define VCAP_PIPELINE_CRASH_GUARD_H_
+
+#include <cstdint>
+#include <filesystem>
+#include <map>
+#include <mutex>
+#include <string>
+
+#include "base/status.h"
+#include "pipeline/caption_engine.h"
+#include "pipeline/caption_options.h"
+#include "pipeline/captioner.h"
+#include "pipeline/journal.h"
+#include "pipeline/progress.h"
+#include "pipeline/resume_state.h"
+#include "pipeline/shard.h"
+
+namespace vcap::pipeline {
+
+// Rows started and not journaled yet, mirrored in a file. Thread-safe.
+class InFlightRows {
+ public:
+  explicit InFlightRows(std::filesystem::path path) : path_(std::move(path)) {}
+
+  Status add(uint64_t row, const std::string& path);
+  Status remove(uint64_t row);
+  // Removes the file (nothing in flight any more).
+  Status clear();
+
+ private:
+  Status write_locked();
+
+  std::filesystem::path path_;
+  std::mutex mutex_;
+  std::map<uint64_t, std::string> rows_;
+};
+
+struct Suspect {
+  std::string path;
+  int strikes = 0;
+};
+
+// "<journal>.inflight" and "<journal>.suspects".
+std::filesystem::path in_flight_path(const std::filesystem::path& journal);
+std::filesystem::path suspects_path(const std::filesystem::path& journal);
+
+// Gives every row of the in-flight list left beside `journal` a strike, saves the strikes and
+// removes the list; returns every struck row so far. Lines that do not read (torn by a death
+// mid-write) are skipped. kIoError when the strikes cannot be saved.
+Result<std::map<uint64_t, Suspect>> strike_rows_left_in_flight(
+    const std::filesystem::path& journal);
+
+// Removes the list and the strikes (the rank has finished).
+void forget_suspects(const std::filesystem::path& journal);
+
+// Journals the rows of `shard` struck twice as internal (kStruckTwiceMessage), never to be
+// started again, and counts them in `resume`.
+Status skip_rows_struck_twice(const std::map<uint64_t, Suspect>& suspects, const Shard& shard,
+                              uint64_t total_rows, ResumeState& resume, JournalWriter& journal);
+
+// Captions the rows of `shard` struck once, each alone (a batch of one, one decode thread), with
+// `config` otherwise, listing each in `in_flight` and handing it to `sink`; then counts them in
+// `resume`, so that the rest of the run skips them.
+Result<EngineReport> caption_struck_rows_alone(const EngineConfig& config, ClipCaptioner& captioner,
+                                               const std::map<uint64_t, Suspect>& suspects,
+                                               const CaptionOptions& options, const Shard& shard,
+                                               uint64_t total_rows, ResumeState& resume,
+                                               InFlightRows& in_flight, const RecordSink& sink,
+                                               ProgressReporter& progress);
+
+// The caption_error of a row struck twice.
+inline constexpr const char* kStruckTwiceMessage =
+    "vcap's process died twice while captioning this clip, the second time with no other clip "
+    "in flight (a decoder or device fault, or the OOM killer); skipped: --retry internal tries "
+    "it again";
+
+}  // namespace vcap::pipeline
+
+#endif  // VCAP_PIPELINE_CRASH_GUARD_H_

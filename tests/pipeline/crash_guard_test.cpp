@@ -1,0 +1,143 @@
+// A clip that kills the process: struck once, captioned alone on the rerun, struck twice and
+// skipped on the next, so that the rank finishes (crash_guard.h). Deaths are real: forked
+// children SIGKILL themselves when the poison clip is prepared.
+#include "pipeline/crash_guard.h"
+
+#include <gtest/gtest.h>
+#include <signal.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <mutex>
+
+#include "pipeline/run_helpers.h"
+
+namespace vcap::pipeline {
+namespace {
+
+using testing::FakeBehaviour;
+using testing::FakeFactory;
+using testing::quiet_options;
+using testing::read_text;
+using testing::run_with;
+using testing::TestDir;
+using testing::write_meta;
+
+constexpr int kRows = 12;
+const std::string kPoison = "clips/c5.mp4";
+
+// Runs `options` in a child that dies by SIGKILL when it prepares the poison clip; true when it
+// died that way.
+bool run_and_die_on_poison(const CaptionOptions& options) {
+  const pid_t child = ::fork();
+  if (child == 0) {
+    FakeBehaviour poison;
+    poison.on_prepare = [](const ClipJob& job) {
+      if (job.path == kPoison) ::raise(SIGKILL);
+    };
+    FakeFactory factory(poison);
+    const bool ran = run_with(options, factory).ok();
+    ::_exit(ran ? 0 : 3);
+  }
+  int status = 0;
+  ::waitpid(child, &status, 0);
+  return WIFSIGNALED(status) && WTERMSIG(status) == SIGKILL;
+}
+
+TEST(CrashGuard, AClipThatKillsTheProcessIsCaptionedAloneThenSkipped) {
+  TestDir dir;
+  CaptionOptions options = quiet_options(write_meta(dir.path(), kRows));
+  options.bs = 4;
+  options.decode_threads = 2;
+  const auto output = dir.path() / "meta_caption_qwen2vl.csv";
+  const auto journal = journal_path(output, 0, 1);
+
+  ASSERT_TRUE(run_and_die_on_poison(options));  // clips around c5 were in flight with it
+  ASSERT_TRUE(std::filesystem::exists(in_flight_path(journal)));
+  ASSERT_TRUE(run_and_die_on_poison(options));  // struck rows alone: c5 dies by itself
+  Result<std::map<uint64_t, Suspect>> suspects = strike_rows_left_in_flight(journal);
+  ASSERT_TRUE(suspects.ok()) << suspects.status().to_string();
+  // Only the poison has been in flight at both deaths.
+  for (const auto& [row, suspect] : *suspects)
+    EXPECT_EQ(suspect.strikes >= 2, suspect.path == kPoison) << suspect.path;
+
+  FakeBehaviour poison;
+  poison.on_prepare = [](const ClipJob& job) {
+    if (job.path == kPoison) ::raise(SIGKILL);  // would kill this test: it must not start
+  };
+  FakeFactory factory(poison);
+  Result<CaptionRunReport> report = run_with(options, factory);
+  ASSERT_TRUE(report.ok()) << report.status().to_string();
+  ASSERT_TRUE(report->merge.has_value());
+  EXPECT_EQ(report->merge->duplicate_records, 0u);
+  const std::string text = read_text(output);
+  EXPECT_NE(text.find("clips/c5.mp4,id5,,internal,\"vcap's process died twice while captioning "
+                      "this clip"),
+            std::string::npos)
+      << text;
+  EXPECT_EQ(std::count(text.begin(), text.end(), '\n'), kRows + 1);
+  EXPECT_EQ(report->merge->counts.at(ClipStatus::kOk), uint64_t{kRows} - 1);
+  EXPECT_FALSE(std::filesystem::exists(in_flight_path(journal)));
+  EXPECT_FALSE(std::filesystem::exists(suspects_path(journal)));
+}
+
+TEST(CrashGuard, RowsLeftInFlightByAStopAreOnlyCaptionedAloneNextTime) {
+  TestDir dir;
+  CaptionOptions options = quiet_options(write_meta(dir.path(), kRows));
+  const auto output = dir.path() / "meta_caption_qwen2vl.csv";
+  const auto journal = journal_path(output, 0, 1);
+  std::filesystem::create_directories(dir.path());
+  {
+    InFlightRows in_flight(in_flight_path(journal));
+    ASSERT_TRUE(in_flight.add(3, "clips/c3.mp4").ok());
+    ASSERT_TRUE(in_flight.add(7, "clips/c7.mp4").ok());
+    ASSERT_TRUE(in_flight.remove(3).ok());
+  }
+  auto order = std::make_shared<std::vector<std::string>>();
+  auto mutex = std::make_shared<std::mutex>();
+  FakeBehaviour recording;
+  recording.on_prepare = [order, mutex](const ClipJob& job) {
+    const std::lock_guard lock(*mutex);
+    order->push_back(job.path);
+  };
+  FakeFactory factory(recording);
+  Result<CaptionRunReport> report = run_with(options, factory);
+  ASSERT_TRUE(report.ok()) << report.status().to_string();
+  ASSERT_FALSE(order->empty());
+  EXPECT_EQ(order->front(), "clips/c7.mp4");  // the struck row first, then the others
+  EXPECT_EQ(order->size(), size_t{kRows});
+  EXPECT_EQ(report->merge->counts.at(ClipStatus::kOk), uint64_t{kRows});
+}
+
+TEST(CrashGuard, RestartForgetsTheStrikes) {
+  TestDir dir;
+  CaptionOptions options = quiet_options(write_meta(dir.path(), kRows));
+  const auto journal = journal_path(dir.path() / "meta_caption_qwen2vl.csv", 0, 1);
+  ASSERT_TRUE(run_and_die_on_poison(options));
+  ASSERT_TRUE(run_and_die_on_poison(options));
+  options.restart = true;
+  FakeFactory factory({});
+  Result<CaptionRunReport> report = run_with(options, factory);
+  ASSERT_TRUE(report.ok()) << report.status().to_string();
+  EXPECT_EQ(report->merge->counts.at(ClipStatus::kOk), uint64_t{kRows});  // c5 captioned
+  EXPECT_FALSE(std::filesystem::exists(suspects_path(journal)));
+}
+
+TEST(CrashGuard, TornLinesOfTheListsAreSkipped) {
+  TestDir dir;
+  const auto journal = dir.path() / "out.csv.rank0-of-1.journal";
+  testing::write_text(in_flight_path(journal),
+                      "{\"row\":4,\"path\":\"a.mp4\"}\n{\"row\":\"x\"}\n{\"row\":9,\"pa");
+  Result<std::map<uint64_t, Suspect>> suspects = strike_rows_left_in_flight(journal);
+  ASSERT_TRUE(suspects.ok());
+  ASSERT_EQ(suspects->size(), 1u);
+  EXPECT_EQ(suspects->at(4).path, "a.mp4");
+  EXPECT_EQ(suspects->at(4).strikes, 1);
+  EXPECT_FALSE(std::filesystem::exists(in_flight_path(journal)));
+  // Read again with nothing new in flight: the strikes stay as they are.
+  EXPECT_EQ(strike_rows_left_in_flight(journal)->at(4).strikes, 1);
+}
+
+}  // namespace
+}  // namespace vcap::pipeline
