@@ -89,6 +89,26 @@ void warn_if_first_clips_missing(const CaptionOptions& options, const Shard& sha
                missing, first_path.c_str(), first_file.c_str(), root_folder(options).c_str());
 }
 
+// The rows of this rank not done yet, in CSV order, each listed in `in_flight` once started.
+Result<EngineReport> caption_in_order(const CaptionOptions& options, const EngineConfig& config,
+                                      ClipCaptioner& captioner, const Shard& shard,
+                                      const ResumeState& resume, const JournalWriter& journal,
+                                      InFlightRows& in_flight, const RecordSink& sink,
+                                      ProgressReporter& progress) {
+  Result<MetaReader> meta = MetaReader::open(options.meta_path);
+  if (!meta) return meta.status();
+  const JobSource rows = make_job_source(*meta, shard, resume, options.root, journal.path());
+  const JobSource source = [&rows, &in_flight]() -> Result<std::optional<ClipJob>> {
+    Result<std::optional<ClipJob>> job = rows();
+    if (job && job->has_value()) {
+      if (Status status = in_flight.add((*job)->row_index, (*job)->path); !status.ok())
+        return status;
+    }
+    return job;
+  };
+  return run_engine(config, captioner, source, sink, &progress);
+}
+
 // Loads the model and captions the rows left, appending them to the journal: the rows struck
 // once first, alone, then the others (crash_guard.h). `processes`: those of this job on this
 // machine, which share its cores and memory.
@@ -121,19 +141,9 @@ Result<EngineReport> caption_remaining(const CaptionOptions& options, CaptionerF
                             resume.done, resume.failed);
   Result<EngineReport> report = caption_struck_rows_alone(
       config, **captioner, suspects, options, shard, total_rows, resume, in_flight, sink, progress);
-  Result<MetaReader> meta = MetaReader::open(options.meta_path);
-  if (!meta) return meta.status();
-  const JobSource rows = make_job_source(*meta, shard, resume, options.root, journal.path());
-  const JobSource source = [&rows, &in_flight]() -> Result<std::optional<ClipJob>> {
-    Result<std::optional<ClipJob>> job = rows();
-    if (job && job->has_value()) {
-      if (Status status = in_flight.add((*job)->row_index, (*job)->path); !status.ok())
-        return status;
-    }
-    return job;
-  };
   if (report) {
-    Result<EngineReport> rest = run_engine(config, **captioner, source, sink, &progress);
+    Result<EngineReport> rest = caption_in_order(options, config, **captioner, shard, resume,
+                                                 journal, in_flight, sink, progress);
     if (rest) add_engine_report(*report, *rest);
     if (!rest) report = rest.status();
   }
