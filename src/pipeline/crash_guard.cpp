@@ -1,5 +1,7 @@
 #include "pipeline/crash_guard.h"
 
+#include <unistd.h>
+
 #include <fstream>
 #include <nlohmann/json.hpp>
 #include <optional>
@@ -17,30 +19,52 @@ std::filesystem::path with_suffix(const std::filesystem::path& journal, const ch
   return path;
 }
 
-// The JSON lines of `path` (none when it is absent). A torn last line, left by a process that
-// died while writing, is skipped: it only loses a strike.
-std::vector<Json> read_lines(const std::filesystem::path& path) {
-  std::vector<Json> lines;
+// A list file: its id (the in-flight list's maker, or the last list the strikes counted) and its
+// row lines.
+struct ListFile {
+  std::string id;
+  std::vector<Json> rows;
+};
+
+bool valid_row(const Json& json) {
+  const auto integer = [&json](const char* key) {
+    return !json.contains(key) || json[key].is_number_integer();
+  };
+  return json.is_object() && json.contains("row") && json["row"].is_number_unsigned() &&
+         json.contains("path") && json["path"].is_string() && integer("strikes") &&
+         integer("alone");
+}
+
+// The list at `path` (empty when absent). Lines that do not read are skipped: the lists are
+// replaced whole, so only a foreign edit makes one.
+ListFile read_list(const std::filesystem::path& path) {
+  ListFile list;
   std::ifstream in(path);
   for (std::string line; std::getline(in, line);) {
     Json json = Json::parse(line, nullptr, false);
-    const bool valid = json.is_object() && json.contains("row") &&
-                       json["row"].is_number_unsigned() && json.contains("path") &&
-                       json["path"].is_string() &&
-                       (!json.contains("strikes") || json["strikes"].is_number_integer());
-    if (valid) lines.push_back(std::move(json));
+    if (json.is_object() && json.contains("id") && json["id"].is_string()) {
+      list.id = json["id"].get<std::string>();
+    } else if (valid_row(json)) {
+      list.rows.push_back(std::move(json));
+    }
   }
-  return lines;
+  return list;
+}
+
+std::string new_list_id() {
+  return std::to_string(::getpid()) + "@" + std::to_string(unix_time_now());
 }
 
 // Replaces `path` by rename, so that a death mid-write leaves the previous list whole (a death
 // is what the list is for). No fsync: a process's death keeps what it wrote; only a machine's
 // would lose it, and with it just a strike.
-Status write_lines(const std::filesystem::path& path, const std::vector<Json>& lines) {
+Status write_list(const std::filesystem::path& path, const std::string& id,
+                  const std::vector<Json>& lines) {
   std::filesystem::path temp = path;
   temp += ".tmp";
   {
     std::ofstream out(temp, std::ios::trunc);
+    out << Json{{"id", id}}.dump() << '\n';
     for (const Json& line : lines)
       out << line.dump(-1, ' ', false, Json::error_handler_t::replace) << '\n';
     out.flush();
@@ -83,30 +107,43 @@ Status InFlightRows::clear() {
   return Status();
 }
 
+InFlightRows::InFlightRows(std::filesystem::path path)
+    : path_(std::move(path)), id_(new_list_id()) {}
+
 Status InFlightRows::write_locked() {
   std::vector<Json> lines;
   for (const auto& [row, path] : rows_) lines.push_back({{"row", row}, {"path", path}});
-  return write_lines(path_, lines);
+  return write_list(path_, id_, lines);
 }
 
 Result<std::map<uint64_t, Suspect>> strike_rows_left_in_flight(
     const std::filesystem::path& journal) {
+  const ListFile struck = read_list(suspects_path(journal));
   std::map<uint64_t, Suspect> suspects;
-  for (const Json& line : read_lines(suspects_path(journal))) {
-    const uint64_t row = line.value("row", uint64_t{0});
-    suspects[row] = Suspect{line.value("path", std::string()), line.value("strikes", 0)};
+  for (const Json& line : struck.rows) {
+    suspects[line["row"].get<uint64_t>()] =
+        Suspect{line["path"].get<std::string>(), line.value("strikes", 0), line.value("alone", 0)};
   }
-  const std::vector<Json> in_flight = read_lines(in_flight_path(journal));
-  if (in_flight.empty()) return suspects;
-  for (const Json& line : in_flight) {
-    Suspect& suspect = suspects[line.value("row", uint64_t{0})];
-    suspect.path = line.value("path", std::string());
-    ++suspect.strikes;
+  const ListFile flight = read_list(in_flight_path(journal));
+  // Counted already when the last start died between saving the strikes and removing the list.
+  const bool counted = !flight.id.empty() && flight.id == struck.id;
+  if (!flight.rows.empty() && !counted) {
+    for (const Json& line : flight.rows) {
+      Suspect& suspect = suspects[line["row"].get<uint64_t>()];
+      suspect.path = line["path"].get<std::string>();
+      ++suspect.strikes;
+      if (flight.rows.size() == 1) ++suspect.alone;
+    }
+    std::vector<Json> lines;
+    for (const auto& [row, suspect] : suspects) {
+      lines.push_back({{"row", row},
+                       {"path", suspect.path},
+                       {"strikes", suspect.strikes},
+                       {"alone", suspect.alone}});
+    }
+    if (Status status = write_list(suspects_path(journal), flight.id, lines); !status.ok())
+      return status;
   }
-  std::vector<Json> lines;
-  for (const auto& [row, suspect] : suspects)
-    lines.push_back({{"row", row}, {"path", suspect.path}, {"strikes", suspect.strikes}});
-  if (Status status = write_lines(suspects_path(journal), lines); !status.ok()) return status;
   std::error_code error;
   std::filesystem::remove(in_flight_path(journal), error);
   return suspects;
@@ -122,11 +159,10 @@ void forget_suspects(const std::filesystem::path& journal) {
   }
 }
 
-// Rows struck twice (crash_guard.h) are journaled as internal, never started again.
 Status skip_rows_struck_twice(const std::map<uint64_t, Suspect>& suspects, const Shard& shard,
                               uint64_t total_rows, ResumeState& resume, JournalWriter& journal) {
   for (const auto& [row, suspect] : suspects) {
-    if (suspect.strikes < 2 || row >= total_rows || !shard.owns(row) || resume.has(row)) continue;
+    if (suspect.alone < 2 || row >= total_rows || !shard.owns(row) || resume.has(row)) continue;
     const JournalRecord record{row, suspect.path,   ClipStatus::kInternal, kStruckTwiceMessage, "",
                                0,   unix_time_now()};
     if (Status status = journal.append(record); !status.ok()) return status;
@@ -135,8 +171,6 @@ Status skip_rows_struck_twice(const std::map<uint64_t, Suspect>& suspects, const
   return Status();
 }
 
-// Rows struck once, each alone (batch of one, one decode thread), so that a death names its
-// clip; they count as done in `resume` afterwards.
 Result<EngineReport> caption_struck_rows_alone(const EngineConfig& config, ClipCaptioner& captioner,
                                                const std::map<uint64_t, Suspect>& suspects,
                                                const CaptionOptions& options, const Shard& shard,
@@ -147,7 +181,7 @@ Result<EngineReport> caption_struck_rows_alone(const EngineConfig& config, ClipC
   alone.bs = alone.decode_threads = alone.prefetch = 1;
   EngineReport total;
   for (const auto& [row, suspect] : suspects) {
-    if (suspect.strikes != 1 || row >= total_rows || !shard.owns(row) || resume.has(row)) continue;
+    if (suspect.alone >= 2 || row >= total_rows || !shard.owns(row) || resume.has(row)) continue;
     bool given = false;
     const JobSource one = [&, row = row, path = suspect.path]() -> Result<std::optional<ClipJob>> {
       if (given) return std::optional<ClipJob>();

@@ -3,12 +3,14 @@
 // started again by every rerun, and its rank would never finish. So:
 //   - the rows a run has started and not yet journaled are listed in "<journal>.inflight";
 //   - a run that finds that list (its predecessor died with those rows in flight) gives each a
-//     strike, kept in "<journal>.suspects", and captions the struck rows one at a time before
-//     the others, so that a death then names its clip;
-//   - a row struck twice is journaled as `internal` (the message says why) and not started
-//     again; `--retry internal` tries it anew.
-// A stop by a signal (a scheduler's time limit) also leaves the list: its rows are merely
-// captioned one at a time on the next run.
+//     strike, kept in "<journal>.suspects" (a strike "alone" when the row was the only one in
+//     flight), and captions the struck rows one at a time before the others, so that a death
+//     then names its clip;
+//   - a row struck alone twice is journaled as `internal` (the message says why) and not
+//     started again; `--retry internal` tries it anew.
+// A stop by a signal (a scheduler's time limit, a kill -9) also leaves the list: its rows are
+// merely captioned one at a time on the next run. Only two such stops in a row, each landing
+// while the same row is captioned alone (seconds after a restart), would skip an innocent row.
 #ifndef VCAP_PIPELINE_CRASH_GUARD_H_
 #define VCAP_PIPELINE_CRASH_GUARD_H_
 
@@ -32,7 +34,8 @@ namespace vcap::pipeline {
 // Rows started and not journaled yet, mirrored in a file. Thread-safe.
 class InFlightRows {
  public:
-  explicit InFlightRows(std::filesystem::path path) : path_(std::move(path)) {}
+  // A new list (its id names this process and moment), written on the first add.
+  explicit InFlightRows(std::filesystem::path path);
 
   Status add(uint64_t row, const std::string& path);
   Status remove(uint64_t row);
@@ -43,34 +46,37 @@ class InFlightRows {
   Status write_locked();
 
   std::filesystem::path path_;
+  std::string id_;
   std::mutex mutex_;
   std::map<uint64_t, std::string> rows_;
 };
 
 struct Suspect {
   std::string path;
-  int strikes = 0;
+  int strikes = 0;  // deaths with the row in flight
+  int alone = 0;    // of which with no other row in flight
 };
 
 // "<journal>.inflight" and "<journal>.suspects".
 std::filesystem::path in_flight_path(const std::filesystem::path& journal);
 std::filesystem::path suspects_path(const std::filesystem::path& journal);
 
-// Gives every row of the in-flight list left beside `journal` a strike, saves the strikes and
-// removes the list; returns every struck row so far. Lines that do not read (torn by a death
-// mid-write) are skipped. kIoError when the strikes cannot be saved.
+// Gives every row of the in-flight list left beside `journal` a strike (alone when it is the
+// list's only row), saves the strikes and removes the list; returns every struck row so far. A
+// list counted already (a start that died between the two steps) is not counted again. Lines that
+// do not read (torn by a death mid-write) are skipped. kIoError when the strikes cannot be saved.
 Result<std::map<uint64_t, Suspect>> strike_rows_left_in_flight(
     const std::filesystem::path& journal);
 
 // Removes the list and the strikes (the rank has finished).
 void forget_suspects(const std::filesystem::path& journal);
 
-// Journals the rows of `shard` struck twice as internal (kStruckTwiceMessage), never to be
+// Journals the rows of `shard` struck alone twice as internal (kStruckTwiceMessage), never to be
 // started again, and counts them in `resume`.
 Status skip_rows_struck_twice(const std::map<uint64_t, Suspect>& suspects, const Shard& shard,
                               uint64_t total_rows, ResumeState& resume, JournalWriter& journal);
 
-// Captions the rows of `shard` struck once, each alone (a batch of one, one decode thread), with
+// Captions the other struck rows of `shard`, each alone (a batch of one, one decode thread), with
 // `config` otherwise, listing each in `in_flight` and handing it to `sink`; then counts them in
 // `resume`, so that the rest of the run skips them.
 Result<EngineReport> caption_struck_rows_alone(const EngineConfig& config, ClipCaptioner& captioner,
@@ -80,11 +86,10 @@ Result<EngineReport> caption_struck_rows_alone(const EngineConfig& config, ClipC
                                                InFlightRows& in_flight, const RecordSink& sink,
                                                ProgressReporter& progress);
 
-// The caption_error of a row struck twice.
+// The caption_error of a row struck alone twice.
 inline constexpr const char* kStruckTwiceMessage =
-    "vcap's process died twice while captioning this clip, the second time with no other clip "
-    "in flight (a decoder or device fault, or the OOM killer); skipped: --retry internal tries "
-    "it again";
+    "vcap's process died twice while captioning this clip with no other clip in flight (a "
+    "decoder or device fault, or the OOM killer); skipped: --retry internal tries it again";
 
 }  // namespace vcap::pipeline
 
