@@ -296,7 +296,7 @@ Result<CaptionRunReport> run_caption(const CaptionOptions& options, CaptionerFac
     Result<std::map<uint64_t, Suspect>> suspects = strike_rows_left_in_flight(journal);
     if (!suspects) return suspects.status();
     if (Status status =
-            skip_rows_struck_twice(*suspects, *shard, report.total_rows, *resume, *writer);
+            skip_rows_struck_twice(*suspects, *shard, report.total_rows, *resume, *writer, log);
         !status.ok())
       return status;
     if (resume->done < report.rows_owned) {

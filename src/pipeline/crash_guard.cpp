@@ -2,6 +2,7 @@
 
 #include <unistd.h>
 
+#include <cstdio>
 #include <fstream>
 #include <nlohmann/json.hpp>
 #include <optional>
@@ -160,13 +161,29 @@ void forget_suspects(const std::filesystem::path& journal) {
 }
 
 Status skip_rows_struck_twice(const std::map<uint64_t, Suspect>& suspects, const Shard& shard,
-                              uint64_t total_rows, ResumeState& resume, JournalWriter& journal) {
+                              uint64_t total_rows, ResumeState& resume, JournalWriter& journal,
+                              std::FILE* log) {
+  int to_caption_alone = 0;
   for (const auto& [row, suspect] : suspects) {
-    if (suspect.alone < 2 || row >= total_rows || !shard.owns(row) || resume.has(row)) continue;
+    if (row >= total_rows || !shard.owns(row) || resume.has(row)) continue;
+    if (suspect.alone < 2) {
+      ++to_caption_alone;
+      continue;
+    }
     const JournalRecord record{row, suspect.path,   ClipStatus::kInternal, kStruckTwiceMessage, "",
                                0,   unix_time_now()};
     if (Status status = journal.append(record); !status.ok()) return status;
     resume.add(row, suspect.path, ClipStatus::kInternal);
+    std::fprintf(log,
+                 "vcap: skipping row %llu (%s): the process died twice while captioning it alone "
+                 "(caption_status internal; --retry internal tries it again)\n",
+                 static_cast<unsigned long long>(row), suspect.path.c_str());
+  }
+  if (to_caption_alone > 0) {
+    std::fprintf(log,
+                 "vcap: %d clip(s) were in flight when a vcap process of this rank died: they are "
+                 "captioned first, one at a time\n",
+                 to_caption_alone);
   }
   return Status();
 }

@@ -15,6 +15,7 @@
 #define VCAP_PIPELINE_CRASH_GUARD_H_
 
 #include <cstdint>
+#include <cstdio>
 #include <filesystem>
 #include <map>
 #include <mutex>
@@ -72,9 +73,11 @@ Result<std::map<uint64_t, Suspect>> strike_rows_left_in_flight(
 void forget_suspects(const std::filesystem::path& journal);
 
 // Journals the rows of `shard` struck alone twice as internal (kStruckTwiceMessage), never to be
-// started again, and counts them in `resume`.
+// started again, and counts them in `resume`; says so on `log`, and how many struck rows are
+// captioned alone first.
 Status skip_rows_struck_twice(const std::map<uint64_t, Suspect>& suspects, const Shard& shard,
-                              uint64_t total_rows, ResumeState& resume, JournalWriter& journal);
+                              uint64_t total_rows, ResumeState& resume, JournalWriter& journal,
+                              std::FILE* log);
 
 // Captions the other struck rows of `shard`, each alone (a batch of one, one decode thread), with
 // `config` otherwise, listing each in `in_flight` and handing it to `sink`; then counts them in

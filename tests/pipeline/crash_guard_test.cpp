@@ -96,8 +96,18 @@ TEST(CrashGuard, RowsLeftInFlightByAStopAreOnlyCaptionedAloneNextTime) {
     order->push_back(job.path);
   };
   FakeFactory factory(recording);
-  Result<CaptionRunReport> report = run_with(options, factory);
+  char* buffer = nullptr;
+  size_t size = 0;
+  std::FILE* log = open_memstream(&buffer, &size);
+  Result<CaptionRunReport> report = run_caption(options, factory, testing::empty_env(), log);
+  std::fclose(log);
+  const std::string text(buffer, size);
+  std::free(buffer);
   ASSERT_TRUE(report.ok()) << report.status().to_string();
+  EXPECT_NE(text.find("vcap: 1 clip(s) were in flight when a vcap process of this rank died: "
+                      "they are captioned first, one at a time\n"),
+            std::string::npos)
+      << text;
   ASSERT_FALSE(order->empty());
   EXPECT_EQ(order->front(), "clips/c7.mp4");  // the struck row first, then the others
   EXPECT_EQ(order->size(), size_t{kRows});
