@@ -185,8 +185,7 @@ Status check_output_folder(const std::filesystem::path& output) {
 // Locks this rank's journal against a second process for the same rank (file_sync.h).
 Result<ProcessLock> lock_rank(const std::filesystem::path& journal, const Shard& shard,
                               std::FILE* log) {
-  std::filesystem::path path = journal;
-  path.replace_extension(".lock");
+  const std::filesystem::path path = rank_lock_path(journal);
   Result<ProcessLock> lock = ProcessLock::try_acquire(path);
   if (!lock) return lock.status();
   const std::string rank =

@@ -154,7 +154,7 @@ void forget_suspects(const std::filesystem::path& journal) {
   std::error_code error;
   for (const std::filesystem::path& path : {in_flight_path(journal), suspects_path(journal)}) {
     std::filesystem::path temp = path;
-    temp += ".tmp";  // left by a death between write_lines's write and rename
+    temp += ".tmp";  // left by a death between write_list's write and rename
     std::filesystem::remove(path, error);
     std::filesystem::remove(temp, error);
   }

@@ -42,6 +42,16 @@ bool still_linked(int fd, const std::filesystem::path& path) {
 
 }  // namespace
 
+std::filesystem::path rank_lock_path(const std::filesystem::path& journal) {
+  std::filesystem::path path = journal;
+  path.replace_extension(".lock");
+  return path;
+}
+
+std::string lock_holder(const std::filesystem::path& lock) {
+  return trimmed(read_small_file(lock));
+}
+
 bool holder_is_gone(const std::string& content) {
   std::istringstream in(content);
   std::string host;
@@ -67,13 +77,13 @@ Result<LockFile> LockFile::try_acquire(const std::filesystem::path& path) {
     }
     if (errno != EEXIST)
       return Status::from_errno("cannot create lock file " + path.string(), errno);
-    const std::string holder = read_small_file(path);
+    const std::string holder = lock_holder(path);
     if (attempt == 0 && holder_is_gone(holder)) {
       std::error_code ignored;
       std::filesystem::remove(path, ignored);
       continue;
     }
-    return LockFile(path, false, trimmed(holder));
+    return LockFile(path, false, holder);
   }
   return LockFile(path, false, "");
 }
@@ -92,7 +102,7 @@ Result<ProcessLock> ProcessLock::try_acquire(const std::filesystem::path& path) 
     if (::flock(fd, LOCK_EX | LOCK_NB) != 0) {
       const int error = errno;
       ::close(fd);
-      if (error == EWOULDBLOCK) return ProcessLock(path, -1, false, trimmed(read_small_file(path)));
+      if (error == EWOULDBLOCK) return ProcessLock(path, -1, false, lock_holder(path));
       if (error == ENOLCK || error == ENOSYS || error == EOPNOTSUPP) {
         std::error_code ignored;
         std::filesystem::remove(path, ignored);

@@ -76,6 +76,12 @@ class ProcessLock {
   std::string holder_;
 };
 
+// The lock file of the rank whose journal is `journal` ("<output>.rank<R>-of-<W>.lock").
+std::filesystem::path rank_lock_path(const std::filesystem::path& journal);
+
+// A lock file's "<host> <pid>", for messages; empty when there is none.
+std::string lock_holder(const std::filesystem::path& lock);
+
 // True when `content` (a lock file's "<host> <pid>") names a process of this host that no longer
 // exists; false when it is alive, of another host (which cannot be told from here), or unreadable.
 bool holder_is_gone(const std::string& content);

@@ -63,6 +63,16 @@ Result<uint64_t> count_meta_rows(const std::filesystem::path& path) {
   }
 }
 
+Result<ClipStatus> output_row_status(const std::filesystem::path& output, uint64_t row,
+                                     const std::string& value) {
+  const std::optional<ClipStatus> status = parse_clip_status(value);
+  if (!status) {
+    return Status::corruption(output.string() + ": row " + std::to_string(row) +
+                              " has an unknown caption_status '" + value + "'");
+  }
+  return *status;
+}
+
 OutputLayout output_layout(const std::vector<std::string>& input_columns) {
   OutputLayout layout;
   layout.columns = input_columns;

@@ -15,6 +15,7 @@
 
 #include "base/status.h"
 #include "io/csv.h"
+#include "pipeline/clip_status.h"
 
 namespace vcap::pipeline {
 
@@ -60,6 +61,11 @@ struct OutputLayout {
 };
 
 OutputLayout output_layout(const std::vector<std::string>& input_columns);
+
+// The caption_status `value` of data row `row` of the written output `output`; kCorruption
+// naming both when it is not a status name.
+Result<ClipStatus> output_row_status(const std::filesystem::path& output, uint64_t row,
+                                     const std::string& value);
 
 // The output row for an input row: input fields with the caption fields put in.
 // REQUIRES: input.size() is the input column count of `layout`.

@@ -83,12 +83,9 @@ struct EarlierOutputWalk {
       if (out_fields[output->path_column()] != path)
         return not_from_this_input(earlier_output,
                                    "row " + std::to_string(row) + " has another path");
-      const std::string& status_name = out_fields[columns->status];
-      const std::optional<ClipStatus> status = parse_clip_status(status_name);
-      if (!status) {
-        return Status::corruption(earlier_output.string() + ": row " + std::to_string(row) +
-                                  " has an unknown caption_status '" + status_name + "'");
-      }
+      const Result<ClipStatus> status =
+          output_row_status(earlier_output, row, out_fields[columns->status]);
+      if (!status) return status.status();
       if (!shard.owns(row) || done(row)) continue;
       if (std::find(retry.begin(), retry.end(), *status) != retry.end()) {
         ++seed.retried[*status];

@@ -3,7 +3,6 @@
 #include <algorithm>
 #include <chrono>
 #include <deque>
-#include <fstream>
 #include <nlohmann/json.hpp>
 #include <sstream>
 
@@ -18,13 +17,6 @@ namespace vcap::pipeline {
 namespace {
 
 constexpr size_t kRateWindow = 200;
-
-std::string first_line(const std::filesystem::path& path) {
-  std::ifstream in(path);
-  std::string line;
-  std::getline(in, line);
-  return line;
-}
 
 std::optional<double> seconds_since_written(const std::filesystem::path& path) {
   std::error_code error;
@@ -41,9 +33,7 @@ Result<RankStatus> read_rank(const std::filesystem::path& output, const Shard& s
   rank.rank = shard.rank;
   rank.rows = shard.rows_owned(total_rows);
   const std::filesystem::path journal = journal_path(output, shard.rank, shard.world_size);
-  std::filesystem::path lock = journal;
-  lock.replace_extension(".lock");
-  rank.lock_holder = first_line(lock);
+  rank.lock_holder = lock_holder(rank_lock_path(journal));
   std::vector<bool> seen(rank.rows, false);
   std::deque<double> finish_times;  // the last kRateWindow known ones
   Result<JournalScan> scan = scan_journal(journal, [&](JournalRecord&& record) {
@@ -88,12 +78,9 @@ Status read_output(RunStatus& status) {
     Result<bool> more = output->next(fields);
     if (!more) return more.status();
     if (!*more) return Status();
-    const std::optional<ClipStatus> clip = parse_clip_status(fields[column]);
-    if (!clip) {
-      return Status::corruption(status.output.string() + ": row " +
-                                std::to_string(output->rows_read() - 1) +
-                                " has an unknown caption_status '" + fields[column] + "'");
-    }
+    const Result<ClipStatus> clip =
+        output_row_status(status.output, output->rows_read() - 1, fields[column]);
+    if (!clip) return clip.status();
     ++status.done;
     if (!has_caption(*clip)) ++status.failed;
     ++status.counts[*clip];
