@@ -6,7 +6,8 @@
 // f32 on CUDA cores and with bf16 products on tensor cores (the bf16 model path), and its
 // memory-bound ops at the same sizes: GB/s against a device-to-device cudaMemcpy of the same run,
 // with f32 and with bf16 outputs (the bf16 matmul inputs of tensor/backend.h), and the decode
-// step's KV-cache appends of a batch of 8 as one copy_batch against 16 copy calls.
+// step's KV-cache appends of a batch of 8 as one copy_batch against 16 copy calls, and its
+// token choice (process_scores) against downloading its logits.
 //
 // Usage: gpu_ops_bench [--device N] [--repeats N]
 // Timing: the device is synchronised around a loop of `repeats` calls (so launch costs count);
@@ -408,6 +409,28 @@ void bench_memory_bound(tensor::Backend& backend, int repeats) {
       "\nKV-cache appends of a decode step, batch 8 (16 rows of 256 into bf16 caches): "
       "copy_batch %.1f us, 16 copy calls %.1f us (%.1fx).\n",
       batched * 1e6, separate * 1e6, separate / batched);
+
+  // Choosing a decode step's tokens, batch 8 over Qwen2-VL's vocabulary: process_scores (the
+  // penalty over 700 ids a row and the temperature, applied in place, and each row's largest
+  // score sent back) against downloading the logits for the host to choose from, as the
+  // generator did before. Both calls return with their results on the host.
+  const int64_t batch = 8, vocab = 151936;
+  tensor::Tensor logits = random_tensor(backend, batch, vocab, 51);
+  std::vector<int32_t> penalized;
+  for (int32_t id = 0; id < 700; ++id) penalized.push_back(id * 211);
+  const std::vector<tensor::ScoreRowRule> rules(static_cast<size_t>(batch),
+                                                tensor::ScoreRowRule{penalized, 1.05f, 0.1f});
+  std::vector<tensor::LargestScore> largest(static_cast<size_t>(batch));
+  auto host_logits = backend.allocate_host(static_cast<size_t>(batch * vocab));
+  if (!host_logits.ok()) die(host_logits.status().to_string());
+  const double on_device = seconds_per_call(
+      [&] { backend.process_scores(logits.view(), rules, largest); }, sync, repeats);
+  const double downloaded = seconds_per_call(
+      [&] { backend.download(logits.view(), host_logits->span()); }, sync, repeats);
+  std::printf(
+      "\nChoosing a decode step's tokens, batch 8 x %lld scores: process_scores %.1f us, "
+      "download of the logits %.1f us (%.1fx), before the host's own choice from them.\n",
+      static_cast<long long>(vocab), on_device * 1e6, downloaded * 1e6, downloaded / on_device);
 }
 
 }  // namespace

@@ -14,52 +14,14 @@ namespace {
 
 constexpr float kFiltered = -std::numeric_limits<float>::infinity();
 
-// Selection runs on the host between two decode steps, while a GPU waits: the passes over the
-// ~150k scores are written branch-free so that they vectorise, and on x86-64 built for AVX-512
-// and AVX2 besides the baseline (the best one is chosen when the program loads).
+// The filters run on the host (when the row's largest score did not decide the token), on
+// ~150k scores: the passes are written branch-free so that they vectorise, and on x86-64 built
+// for AVX-512 and AVX2 besides the baseline (the best one is chosen when the program loads).
 #if defined(__x86_64__)
 #define VCAP_VECTOR_PASS [[gnu::target_clones("avx512f", "avx2", "default")]]
 #else
 #define VCAP_VECTOR_PASS
 #endif
-
-// Sixteen floats as one value (GCC/Clang vector extension): the compiler lowers its
-// operations to whichever vector instructions the function is built for.
-using Floats16 = float __attribute__((vector_size(64)));
-constexpr size_t kLanes = 16;
-
-// The largest value of `scores` that is not NaN (-inf when there is none): sixteen running
-// maxima at a time instead of one chain of dependent compares.
-VCAP_VECTOR_PASS float largest_value(std::span<const float> scores) {
-  Floats16 lanes = Floats16{} + kFiltered;
-  size_t i = 0;
-  for (; i + kLanes <= scores.size(); i += kLanes) {
-    Floats16 v;
-    std::memcpy(&v, scores.data() + i, sizeof(v));
-    lanes = v > lanes ? v : lanes;
-  }
-  float largest = kFiltered;
-  for (; i < scores.size(); ++i) largest = scores[i] > largest ? scores[i] : largest;
-  for (size_t j = 0; j < kLanes; ++j) largest = lanes[j] > largest ? lanes[j] : largest;
-  return largest;
-}
-
-// The index of the first score equal to `value` (scores.size() when none).
-VCAP_VECTOR_PASS size_t find_first(std::span<const float> scores, float value) {
-  size_t i = 0;
-  for (; i + kLanes <= scores.size(); i += kLanes) {
-    Floats16 v;
-    std::memcpy(&v, scores.data() + i, sizeof(v));
-    const auto equal = v == value;
-    for (size_t j = 0; j < kLanes; ++j) {
-      if (equal[j] != 0) return i + j;
-    }
-  }
-  for (; i < scores.size(); ++i) {
-    if (scores[i] == value) return i;
-  }
-  return scores.size();
-}
 
 // How many scores top-k / top-p left (not kFiltered). Branch-free, so it vectorises: after
 // Qwen2-VL's top_k = 1 it is 1, and the later steps stop there.
@@ -115,14 +77,10 @@ Status validate_sampling_options(const SamplingOptions& options) {
 void apply_repetition_penalty(std::span<float> scores, std::span<const TokenId> ids,
                               float penalty) {
   // HF gathers the scores of all ids, penalises them, and scatters them back: an id that
-  // occurs several times is penalised once, from its original score. The ids are thousands
-  // (a prompt's video pads) and the vocabulary is ~150k: a bit per id finds the repeats.
-  std::vector<bool> seen(scores.size());
-  for (const TokenId id : ids) {
-    if (id < 0 || static_cast<size_t>(id) >= scores.size() || seen[static_cast<size_t>(id)]) {
-      continue;
-    }
-    seen[static_cast<size_t>(id)] = true;
+  // occurs several times is penalised once, from its original score.
+  DistinctIds distinct(static_cast<int64_t>(scores.size()));
+  distinct.add(ids);
+  for (const TokenId id : distinct.ids()) {
     float& s = scores[static_cast<size_t>(id)];
     s = s < 0.0f ? s * penalty : s / penalty;
   }
@@ -136,7 +94,7 @@ void apply_top_k(std::span<float> scores, int64_t top_k) {
       static_cast<size_t>(std::clamp<int64_t>(top_k, 1, static_cast<int64_t>(scores.size())));
   float threshold = 0.0f;
   if (k == 1) {  // Qwen2-VL's setting: the largest score, without sorting a copy
-    threshold = largest_value(scores);
+    threshold = tensor::largest_score(scores).largest;
   } else {
     std::vector<float> sorted(scores.begin(), scores.end());
     std::nth_element(sorted.begin(), sorted.begin() + static_cast<std::ptrdiff_t>(k - 1),
@@ -184,23 +142,67 @@ Result<SamplingOptions> sampling_from_config(const GenerationConfig& config,
   return options;
 }
 
+namespace {
+
+// argmax of a row whose LargestScore is `largest`: the result of `best = 0; take i when
+// scores[i] > scores[best]`, i.e. the first index of the largest value, NaNs never taken, but a
+// NaN at index 0 never left.
+TokenId argmax_of(std::span<const float> scores, const tensor::LargestScore& largest) {
+  return std::isnan(scores[0]) ? 0 : largest.first;
+}
+
+}  // namespace
+
 TokenId argmax(std::span<const float> scores) {
   VCAP_CHECK(!scores.empty(), "argmax of an empty score vector");
-  // The result of `best = 0; take i when scores[i] > scores[best]`: the first index of the
-  // largest value, NaNs never taken, but a NaN at index 0 never left.
-  if (std::isnan(scores[0])) return 0;
-  return static_cast<TokenId>(find_first(scores, largest_value(scores)));
+  return argmax_of(scores, tensor::largest_score(scores));
+}
+
+void DistinctIds::add(std::span<const TokenId> ids) {
+  for (const TokenId id : ids) {
+    if (id < 0 || static_cast<size_t>(id) >= seen_.size() || seen_[static_cast<size_t>(id)]) {
+      continue;
+    }
+    seen_[static_cast<size_t>(id)] = true;
+    ids_.push_back(id);
+  }
 }
 
 TokenSelector::TokenSelector(SamplingOptions options)
     : options_(std::move(options)), rng_state_(options_.seed) {}
 
 TokenId TokenSelector::select(std::span<float> scores, std::span<const TokenId> ids) {
+  VCAP_CHECK(!scores.empty(), "select from an empty score vector");
+  DistinctIds distinct(static_cast<int64_t>(scores.size()));
+  if (options_.repetition_penalty != 1.0f) distinct.add(ids);
+  const tensor::LargestScore largest =
+      tensor::process_score_row(scores, score_rule(distinct.ids()));
+  const std::optional<TokenId> decided = choice(largest);
+  return decided ? *decided : select_processed(scores, largest);
+}
+
+tensor::ScoreRowRule TokenSelector::score_rule(std::span<const TokenId> distinct_ids) const {
+  tensor::ScoreRowRule rule;
   if (options_.repetition_penalty != 1.0f) {
-    apply_repetition_penalty(scores, ids, options_.repetition_penalty);
+    rule.penalized = distinct_ids;
+    rule.penalty = options_.repetition_penalty;
   }
-  if (!options_.do_sample) return argmax(scores);
-  if (options_.temperature != 1.0f) apply_temperature(scores, options_.temperature);
+  if (sampling_temperature()) rule.divisor = options_.temperature;
+  return rule;
+}
+
+std::optional<TokenId> TokenSelector::choice(const tensor::LargestScore& largest) const {
+  if (largest.has_nan || largest.count == 0) return std::nullopt;
+  // Greedy: the first largest. Sampling with top_k = 1 keeps the largest scores only; when
+  // there is one, top-p keeps it and the draw has a single candidate.
+  if (!options_.do_sample || (options_.top_k == 1 && largest.count == 1)) return largest.first;
+  return std::nullopt;
+}
+
+TokenId TokenSelector::select_processed(std::span<float> scores,
+                                        const tensor::LargestScore& largest) {
+  VCAP_CHECK(!scores.empty(), "select from an empty score vector");
+  if (!options_.do_sample) return argmax_of(scores, largest);
   if (options_.top_k != 0) apply_top_k(scores, options_.top_k);
   if (options_.top_p < 1.0f) apply_top_p(scores, options_.top_p);
   return sample(scores);

@@ -13,11 +13,13 @@
 #define VCAP_MODEL_GENERATION_H_
 
 #include <cstdint>
+#include <optional>
 #include <span>
 #include <vector>
 
 #include "model/config.h"
 #include "model/rope_index.h"
+#include "tensor/scores.h"
 
 namespace vcap::model {
 
@@ -57,15 +59,47 @@ void apply_top_p(std::span<float> scores, float top_p);
 // Index of the largest value, the lowest index on ties. REQUIRES: scores not empty.
 TokenId argmax(std::span<const float> scores);
 
+// Every id of a sequence once, in order of first appearance: the ids the repetition penalty
+// applies to, kept as the sequence grows instead of found again among thousands at each step.
+// Ids outside [0, vocab_size) are left out, as apply_repetition_penalty ignores them.
+class DistinctIds {
+ public:
+  explicit DistinctIds(int64_t vocab_size) : seen_(static_cast<size_t>(vocab_size)) {}
+  void add(std::span<const TokenId> ids);
+  void add(TokenId id) { add(std::span(&id, 1)); }
+  std::span<const TokenId> ids() const { return ids_; }
+
+ private:
+  std::vector<bool> seen_;
+  std::vector<TokenId> ids_;
+};
+
 // Chooses the next token of one sequence, step after step. Owns its random stream, so one
 // TokenSelector per sequence makes a batch reproducible whatever the batch composition.
+//
+// A choice is made in two parts, so that a device can do the first on the logits it made:
+//   1. the processing every setting shares (penalty, and temperature when sampling), with the
+//      row's largest score found (score_rule, Backend::process_scores);
+//   2. choice() when that decides the token (greedy, or top_k = 1 with a single largest score:
+//      Qwen2-VL's settings, bar exact ties), else select_processed() on the processed row.
 class TokenSelector {
  public:
   explicit TokenSelector(SamplingOptions options);
 
-  // Runs the processors on `scores` in place (they become HF's "scores" of this step) and
-  // returns the chosen token. `ids` = every id so far (prompt and generated).
+  // Both parts on the host: `scores` are processed in place and the chosen token returned.
+  // `ids` = every id so far (prompt and generated). The scores are left processed up to the
+  // temperature, and further (top-k, top-p) only when the choice needed it.
   TokenId select(std::span<float> scores, std::span<const TokenId> ids);
+
+  // Part 1's settings for this sequence; `distinct_ids` = DistinctIds::ids() of every id so
+  // far, and must outlive the rule.
+  tensor::ScoreRowRule score_rule(std::span<const TokenId> distinct_ids) const;
+  // The token when `largest` (of a row processed by score_rule) decides it; no random number
+  // is drawn. nullopt: call select_processed with the row.
+  std::optional<TokenId> choice(const tensor::LargestScore& largest) const;
+  // Part 2 on a processed row whose LargestScore is `largest`: the rest of the processors (in
+  // place) and the choice, as select makes it.
+  TokenId select_processed(std::span<float> scores, const tensor::LargestScore& largest);
 
   // True when `token` ends the sequence, or when `num_generated` (the eos included) reached
   // max_new_tokens.
@@ -79,6 +113,7 @@ class TokenSelector {
   // A uniform double in [0, 1) from the splitmix64 stream.
   double next_uniform();
   TokenId sample(std::span<const float> scores);
+  bool sampling_temperature() const { return options_.do_sample && options_.temperature != 1.0f; }
 
   SamplingOptions options_;
   uint64_t rng_state_;

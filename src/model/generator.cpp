@@ -41,11 +41,13 @@ struct Generator::Sequence {
   int64_t rope_delta = 0;
   KvCache cache;
   TokenSelector selector;
+  DistinctIds distinct_ids;  // of ids: what the repetition penalty applies to
   std::vector<TokenId> generated;
   std::vector<TokenId> forced;  // teacher forcing (GenerationRequest::forced_ids)
   bool stopped_on_eos = false;
 
-  explicit Sequence(const SamplingOptions& sampling) : selector(sampling) {}
+  Sequence(const SamplingOptions& sampling, int64_t vocab_size)
+      : selector(sampling), distinct_ids(vocab_size) {}
 };
 
 struct Generator::Scratch {
@@ -55,6 +57,8 @@ struct Generator::Scratch {
   tensor::Tensor normed;           // [max_batch, hidden] final-norm rows, the head's input
   tensor::Tensor logits;           // [max_batch, vocab]
   tensor::HostBuffer host_logits;  // [max_batch, vocab], page-locked on a GPU
+  std::vector<tensor::ScoreRowRule> rules;
+  std::vector<tensor::LargestScore> largest;
 };
 
 struct Generator::FeatureSet {
@@ -199,11 +203,8 @@ Status Generator::prefill(Sequence& seq, const std::vector<VisionGrid>& grids,
     model_.language().forward(backend, ws, hidden, std::span(&rows, 1));
     last_rows = hidden.rows_slice(n - 1, 1);
   }
-  const int64_t vocab = dims.text.vocab_size;
   model_.language().logits(backend, last_rows, scratch_->normed.view().rows_slice(0, 1),
                            scratch_->logits.view().rows_slice(0, 1));
-  backend.download(scratch_->logits.view().rows_slice(0, 1),
-                   scratch_->host_logits.span().subspan(0, static_cast<size_t>(vocab)));
   if (Status s = backend.synchronize(); !s.ok()) return s;
   times_.prefill_s += seconds_since(start);
   times_.prompt_tokens += seq.prompt_len;
@@ -213,9 +214,10 @@ Status Generator::prefill(Sequence& seq, const std::vector<VisionGrid>& grids,
 Result<std::unique_ptr<Generator::Sequence>> Generator::start(GenerationRequest& request,
                                                               const tensor::Tensor& features,
                                                               int64_t feature_row) {
-  auto seq = std::make_unique<Sequence>(request.sampling);
+  auto seq = std::make_unique<Sequence>(request.sampling, model_.dims().text.vocab_size);
   seq->id = request.id;
   seq->ids = std::move(request.input_ids);
+  seq->distinct_ids.add(seq->ids);
   seq->forced = std::move(request.forced_ids);
   seq->prompt_len = static_cast<int64_t>(seq->ids.size());
   seq->ids.reserve(seq->ids.size() + static_cast<size_t>(request.sampling.max_new_tokens));
@@ -229,29 +231,51 @@ Result<std::unique_ptr<Generator::Sequence>> Generator::start(GenerationRequest&
   return seq;
 }
 
-TokenId Generator::select_token(Sequence& seq, int64_t row) {
+Result<std::vector<TokenId>> Generator::select_tokens(std::span<Sequence* const> sequences) {
+  tensor::Backend& backend = model_.backend();
   const int64_t vocab = model_.dims().text.vocab_size;
-  const std::span<float> scores = scratch_->host_logits.span().subspan(
-      static_cast<size_t>(row * vocab), static_cast<size_t>(vocab));
-  return seq.selector.select(scores, seq.ids);
-}
-
-std::vector<TokenId> Generator::select_tokens() {
-  const auto m = static_cast<int64_t>(active_.size());
-  std::vector<TokenId> chosen(static_cast<size_t>(m));
-  model_.backend().parallel_for_host(m, [this, &chosen](int64_t i) {
-    chosen[static_cast<size_t>(i)] = select_token(*active_[static_cast<size_t>(i)], i);
+  const size_t m = sequences.size();
+  std::vector<tensor::ScoreRowRule>& rules = scratch_->rules;
+  std::vector<tensor::LargestScore>& largest = scratch_->largest;
+  rules.resize(m);
+  largest.resize(m);
+  for (size_t i = 0; i < m; ++i) {
+    rules[i] = sequences[i]->selector.score_rule(sequences[i]->distinct_ids.ids());
+  }
+  const tensor::TensorView logits = scratch_->logits.view().rows_slice(0, static_cast<int64_t>(m));
+  backend.process_scores(logits, rules, largest);
+  std::vector<TokenId> chosen(m);
+  std::vector<size_t> on_host;  // rows whose largest score did not decide: rare, see choice()
+  for (size_t i = 0; i < m; ++i) {
+    const std::optional<TokenId> decided = sequences[i]->selector.choice(largest[i]);
+    if (decided) {
+      chosen[i] = *decided;
+    } else {
+      on_host.push_back(i);
+    }
+  }
+  const auto host_row = [&](size_t i) {
+    return scratch_->host_logits.span().subspan(i * static_cast<size_t>(vocab),
+                                                static_cast<size_t>(vocab));
+  };
+  for (const size_t i : on_host) {
+    backend.download(logits.rows_slice(static_cast<int64_t>(i), 1), host_row(i));
+  }
+  // A failed op leaves NaNs behind: report it rather than choose from them.
+  if (Status s = backend.synchronize(); !s.ok()) return s;
+  backend.parallel_for_host(static_cast<int64_t>(on_host.size()), [&](int64_t k) {
+    const size_t i = on_host[static_cast<size_t>(k)];
+    chosen[i] = sequences[i]->selector.select_processed(host_row(i), largest[i]);
   });
   return chosen;
 }
-
-bool Generator::choose(Sequence& seq, int64_t row) { return take(seq, select_token(seq, row)); }
 
 bool Generator::take(Sequence& seq, TokenId chosen) {
   const size_t step = seq.generated.size();
   const TokenId fed = step < seq.forced.size() ? seq.forced[step] : chosen;
   seq.generated.push_back(chosen);
   seq.ids.push_back(fed);
+  seq.distinct_ids.add(fed);
   ++times_.generated_tokens;
   seq.stopped_on_eos = seq.selector.is_eos(fed);
   return seq.selector.finished(fed, static_cast<int64_t>(seq.generated.size()));
@@ -296,7 +320,10 @@ Status Generator::admit(size_t count, std::vector<GenerationResult>& finished) {
       finished.push_back(failure(admitted[i], seq.status()));
       continue;
     }
-    if (choose(**seq, 0)) {
+    Sequence* const one[] = {seq->get()};
+    auto first = select_tokens(one);
+    if (!first.ok()) return first.status();
+    if (take(**seq, first->front())) {
       finished.push_back(result_of(**seq));
     } else {
       active_.push_back(std::move(seq).value());
@@ -334,16 +361,17 @@ Status Generator::decode_step(std::vector<GenerationResult>& finished) {
   const tensor::TensorView logits = scratch_->logits.view().rows_slice(0, m);
   model_.language().logits(backend, hidden, scratch_->normed.view().rows_slice(0, m), logits);
   times_.decode_issue_s += seconds_since(start);
-  backend.download(
-      logits, scratch_->host_logits.span().subspan(0, static_cast<size_t>(m * dims.vocab_size)));
   if (Status s = backend.synchronize(); !s.ok()) return s;
   const auto select_start = Clock::now();
-  const std::vector<TokenId> chosen = select_tokens();
+  std::vector<Sequence*> sequences;
+  for (const auto& seq : active_) sequences.push_back(seq.get());
+  const auto chosen = select_tokens(sequences);
+  if (!chosen.ok()) return chosen.status();
   times_.decode_select_s += seconds_since(select_start);
   std::vector<std::unique_ptr<Sequence>> still_active;
   for (int64_t i = 0; i < m; ++i) {
     auto& seq = active_[static_cast<size_t>(i)];
-    if (take(*seq, chosen[static_cast<size_t>(i)])) {
+    if (take(*seq, (*chosen)[static_cast<size_t>(i)])) {
       finished.push_back(result_of(*seq));
     } else {
       still_active.push_back(std::move(seq));
@@ -376,9 +404,10 @@ Result<std::vector<float>> Generator::prefill_logits(GenerationRequest request) 
   if (!features.ok()) return features.status();
   auto seq = start(request, features->tensors[features->where[0].first], features->where[0].second);
   if (!seq.ok()) return seq.status();
-  const auto vocab = static_cast<size_t>(model_.dims().text.vocab_size);
-  const std::span<const float> row = scratch_->host_logits.span().subspan(0, vocab);
-  return std::vector<float>(row.begin(), row.end());
+  std::vector<float> row(static_cast<size_t>(model_.dims().text.vocab_size));
+  model_.backend().download(scratch_->logits.view().rows_slice(0, 1), row);
+  if (Status s = model_.backend().synchronize(); !s.ok()) return s;
+  return row;
 }
 
 }  // namespace vcap::model

@@ -24,6 +24,7 @@
 #include <cstdint>
 #include <deque>
 #include <memory>
+#include <span>
 #include <vector>
 
 #include "base/status.h"
@@ -67,7 +68,7 @@ class Generator {
   // Vision + prefill for up to `count` queued requests; appends failures and instant finishes.
   Status admit(size_t count, std::vector<GenerationResult>& finished);
   // Prefills `seq` (its ids hold the prompt) in chunks; `features` rows [feature_row, ...) are
-  // its video tokens. Leaves the last position's raw logits in the scratch host buffer.
+  // its video tokens. Leaves the last position's raw logits in row 0 of the scratch logits.
   Status prefill(Sequence& seq, const std::vector<VisionGrid>& grids,
                  const tensor::Tensor& features, int64_t feature_row);
   // Where each admitted request's vision features are: a device tensor and its first row.
@@ -78,14 +79,11 @@ class Generator {
   // A sequence for `request`, prefilled; its first token not chosen yet.
   Result<std::unique_ptr<Sequence>> start(GenerationRequest& request,
                                           const tensor::Tensor& features, int64_t feature_row);
-  // Chooses the next token of `seq` from host logits row `row`; true when it finished.
-  bool choose(Sequence& seq, int64_t row);
-  // The token selected for `seq` from host logits row `row` (scores processed in place).
-  TokenId select_token(Sequence& seq, int64_t row);
-  // select_token of every active sequence, row i for active_[i]. A selection reads only its
-  // own row and selector and takes ~0.1 ms of host time while the device waits for the next
-  // step, so the rows are chosen in parallel (Backend::parallel_for_host).
-  std::vector<TokenId> select_tokens();
+  // The next token of sequences[i] from the scratch logits' row i, for every i. The backend
+  // processes the rows where they are (Backend::process_scores) and sends back each row's
+  // largest score, which usually decides; a row it does not decide is downloaded and chosen
+  // on the host (rows in parallel, Backend::parallel_for_host). An error: the backend failed.
+  Result<std::vector<TokenId>> select_tokens(std::span<Sequence* const> sequences);
   // Records `chosen` as seq's next token; true when it finished.
   bool take(Sequence& seq, TokenId chosen);
   static GenerationResult result_of(Sequence& seq);

@@ -34,6 +34,7 @@
 
 #include "base/status.h"
 #include "tensor/dtype.h"
+#include "tensor/scores.h"
 #include "tensor/tensor.h"
 
 namespace vcap::tensor {
@@ -213,6 +214,19 @@ class Backend {
   // <|video_pad|> rows of the embeddings). Same cols; f32.
   // REQUIRES: dst_rows.size() == src.rows, every index in [0, dst.rows).
   virtual void copy_rows(TensorView dst, TensorView src, std::span<const int64_t> dst_rows) = 0;
+
+  // --- Scores ---------------------------------------------------------------------------------
+
+  // Processes every row r of `scores` [rows, cols] in place by rules[r] and writes where its
+  // largest value lies to largest[r] (tensor/scores.h). Every backend gives process_score_row's
+  // numbers exactly: the op is one rounding per score and exact comparisons. Returns once
+  // `largest` is written (a GPU first runs the ops queued before); the processed scores stay in
+  // `scores` for a download. A decode step's token usually follows from these numbers alone, so
+  // a GPU sends them to the host instead of the whole vocabulary.
+  // REQUIRES: scores f32; rules.size() == largest.size() == scores.rows; each rule's ids
+  // distinct and inside the row; penalty and divisor > 0.
+  virtual void process_scores(TensorView scores, std::span<const ScoreRowRule> rules,
+                              std::span<LargestScore> largest) = 0;
 
   // --- Synchronisation -----------------------------------------------------------------------
 

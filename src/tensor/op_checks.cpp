@@ -227,6 +227,26 @@ void require_copy_rows(TensorView dst, TensorView src, std::span<const int64_t> 
   }
 }
 
+void require_process_scores(TensorView scores, std::span<const ScoreRowRule> rules,
+                            std::span<const LargestScore> largest) {
+  require_f32(scores, "process_scores", "scores");
+  if (!(static_cast<int64_t>(rules.size()) == scores.rows && largest.size() == rules.size())) {
+    fail("process_scores", "scores " + shape(scores) + " with " + std::to_string(rules.size()) +
+                               " rules and " + std::to_string(largest.size()) + " results");
+  }
+  require(scores.cols <= std::numeric_limits<int32_t>::max(), "process_scores",
+          "more than 2^31 - 1 columns");
+  for (const ScoreRowRule& rule : rules) {
+    require(rule.penalty > 0.0f && rule.divisor > 0.0f, "process_scores",
+            "penalty and divisor must be > 0");
+    for (const int32_t id : rule.penalized) {
+      if (!(id >= 0 && id < scores.cols)) {
+        fail("process_scores", "id " + std::to_string(id) + " outside scores " + shape(scores));
+      }
+    }
+  }
+}
+
 namespace {
 
 // Bytes of a rows x cols matrix of `element` bytes, or nullopt on overflow / negative sizes.

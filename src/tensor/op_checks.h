@@ -63,6 +63,8 @@ void require_add(TensorView inout, TensorView other);
 void require_copy(TensorView dst, TensorView src);
 void require_copy_batch(std::span<const CopyPair> pairs);
 void require_copy_rows(TensorView dst, TensorView src, std::span<const int64_t> dst_rows);
+void require_process_scores(TensorView scores, std::span<const ScoreRowRule> rules,
+                            std::span<const LargestScore> largest);
 
 // --- Sizes: bad requests here are Statuses, not aborts ---------------------------------------
 // `backend` (Backend::name(), e.g. "cpu" or "cuda:0") begins each message.

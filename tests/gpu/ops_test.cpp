@@ -7,6 +7,8 @@
 #include <vector>
 
 #include "gpu_test_util.h"
+#include "tensor/cuda/score_kernels.h"
+#include "tensor/score_cases.h"
 
 namespace vcap::tensor::testing {
 namespace {
@@ -135,6 +137,29 @@ TEST_F(CudaOps, EmptyViewsAreNoOps) {
   backend().activation(empty->view(), empty->view(), Activation::kSilu);
   backend().add(empty->view(), empty->view());
   EXPECT_TRUE(host_values(backend(), empty->view()).empty());
+}
+
+// The shared cases (rows of several parts, ties across parts and from the temperature, NaNs,
+// -inf, narrow rows), from a strided column slice, bit for bit as process_score_row; then a
+// vocabulary-sized batch such as a decode step's, and the same op again on its result (the
+// result buffers are reused).
+TEST_F(CudaOps, ProcessScoresMatchesTheReferenceBitForBit) {
+  std::vector<ScoreCase> cases = score_cases(cuda::kScorePartColumns);
+  cases.push_back(random_score_case("decode step", 8, 151936, 700, 0.1f, 99));
+  for (const ScoreCase& c : cases) {
+    const int64_t pad = 5;
+    Tensor scores =
+        device_matrix(backend(), padded(c.values, c.rows, c.cols, pad, 7.0f), c.rows, c.cols + pad);
+    const TensorView view = scores.view().cols_slice(pad, c.cols);
+    std::vector<LargestScore> largest(static_cast<size_t>(c.rows));
+    backend().process_scores(view, c.rules(), largest);
+    const std::vector<float> processed = host_values(backend(), view);
+    expect_as_reference(c, processed, largest);
+    ScoreCase again = c;
+    again.values = processed;
+    backend().process_scores(view, again.rules(), largest);
+    expect_as_reference(again, host_values(backend(), view), largest);
+  }
 }
 
 TEST(CudaOpsDeathTest, MismatchedShapesAbortWithTheShapes) {

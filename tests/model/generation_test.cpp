@@ -5,7 +5,9 @@
 #include <cmath>
 #include <limits>
 #include <map>
+#include <optional>
 #include <random>
+#include <string>
 #include <vector>
 
 namespace vcap::model {
@@ -151,13 +153,86 @@ TEST(TokenSelector, QwenSettingsOnAVocabularySizedRowMatchThePlainProcessors) {
     }
     for (float& s : want) s = s / 0.1f;
     const size_t best = plain_argmax(want);
-    for (size_t i = 0; i < want.size(); ++i) {
-      if (want[i] < want[best]) want[i] = -kInf;
-    }
     TokenSelector selector(options);
     EXPECT_EQ(selector.select(scores, ids), 90001);
     EXPECT_EQ(best, 90001u);
+    // Processed up to the temperature: the one largest score decided, no filter ran.
     EXPECT_EQ(scores, want);
+  }
+}
+
+TEST(DistinctIds, KeepsEachIdInTheVocabularyOnceInOrderOfFirstAppearance) {
+  DistinctIds distinct(10);
+  const std::vector<TokenId> ids = {4, 2, 4, -1, 10, 2, 9};
+  distinct.add(ids);
+  distinct.add(4);
+  distinct.add(0);
+  EXPECT_EQ(std::vector<TokenId>(distinct.ids().begin(), distinct.ids().end()),
+            (std::vector<TokenId>{4, 2, 9, 0}));
+}
+
+// choice() decides from a processed row's LargestScore alone (on a GPU, without the row). It
+// must give what the remaining processors give on the row, and draw no random number: the
+// selector's later draws are those of a fresh one with the same seed. Settings: greedy, Qwen2-VL's,
+// top_k = 1 without temperature, and wider sampling (where it must never decide); rows with
+// ties, ties made by the temperature, NaNs.
+TEST(TokenSelector, ChoiceAgreesWithTheRemainingProcessorsWheneverItDecides) {
+  const auto settings = [] {
+    std::vector<SamplingOptions> all(4);
+    all[0].repetition_penalty = 1.05f;
+    all[1] = {.repetition_penalty = 1.05f,
+              .do_sample = true,
+              .temperature = 0.1f,
+              .top_k = 1,
+              .top_p = 0.001f};
+    all[2] = {.do_sample = true, .top_k = 1};
+    all[3] = {.do_sample = true, .temperature = 0.7f, .top_k = 5, .top_p = 0.9f};
+    for (size_t i = 0; i < all.size(); ++i) all[i].seed = 11 + i;
+    return all;
+  }();
+  std::vector<std::vector<float>> rows;
+  for (uint32_t seed = 20; seed < 24; ++seed) rows.push_back(vocabulary_row(seed, 3000));
+  rows.push_back(vocabulary_row(24, 3000));
+  rows.back()[5] = rows.back()[2900] = 60.0f;  // a tie
+  rows.push_back(vocabulary_row(25, 3000));
+  float x = 13.0f;  // the first x >= 13 whose next float has the same quotient by 0.1
+  while (x / 0.1f != std::nextafter(x, 100.0f) / 0.1f) x = std::nextafter(x, 100.0f);
+  rows.back()[40] = x;
+  rows.back()[41] = std::nextafter(x, 100.0f);  // largest without, tied with the temperature
+  rows.push_back(vocabulary_row(26, 3000));
+  rows.back()[0] = std::numeric_limits<float>::quiet_NaN();
+  rows.push_back(vocabulary_row(27, 3000));
+  rows.back()[1000] = std::numeric_limits<float>::quiet_NaN();
+  const std::vector<TokenId> ids = {1, 2, 3, 500, 2900};
+  for (size_t k = 0; k < settings.size(); ++k) {
+    int decided = 0;
+    for (size_t r = 0; r < rows.size(); ++r) {
+      SCOPED_TRACE("settings " + std::to_string(k) + ", row " + std::to_string(r));
+      TokenSelector by_choice(settings[k]);
+      TokenSelector by_processors(settings[k]);
+      DistinctIds distinct(3000);
+      distinct.add(ids);
+      std::vector<float> scores = rows[r];
+      const tensor::LargestScore largest =
+          tensor::process_score_row(scores, by_choice.score_rule(distinct.ids()));
+      const std::optional<TokenId> choice = by_choice.choice(largest);
+      const TokenId full = by_processors.select_processed(scores, largest);
+      if (!choice) continue;
+      ++decided;
+      EXPECT_EQ(*choice, full);
+      TokenSelector fresh(settings[k]);
+      for (int draw = 0; draw < 8; ++draw) {
+        std::vector<float> even(2, 0.0f), even_too(2, 0.0f);
+        EXPECT_EQ(by_processors.select(even, {}), fresh.select(even_too, {}))
+            << "a number was drawn";
+      }
+    }
+    // Greedy and the top_k = 1 settings decide the plain rows at least; wider sampling never.
+    if (k < 3) {
+      EXPECT_GE(decided, 4) << "settings " << k;
+    } else {
+      EXPECT_EQ(decided, 0);
+    }
   }
 }
 

@@ -239,8 +239,12 @@ TEST(CaptionEngine, AStopWithClipsWaitingEndsTheirReservations) {
     return std::optional<ClipJob>(jobs[next++]);
   };
   RecordSink sink = [&](const JournalRecord&) {
-    // By the first row, the decode threads have filled the queue.
-    std::this_thread::sleep_for(std::chrono::milliseconds(50));
+    // Fails once the decode threads have clips waiting (a fixed sleep was not always enough
+    // on a loaded machine).
+    const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(20);
+    while (captioner.held_bytes() == 0 && std::chrono::steady_clock::now() < deadline) {
+      std::this_thread::sleep_for(std::chrono::milliseconds(5));
+    }
     return Status::io_error("disk full");
   };
   Result<EngineReport> report = run_engine(config, captioner, source, sink, nullptr);

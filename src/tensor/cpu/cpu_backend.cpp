@@ -121,6 +121,16 @@ class CpuBackend : public Backend {
     cpu::copy_rows(context_, dst, src, dst_rows);
   }
 
+  void process_scores(TensorView scores, std::span<const ScoreRowRule> rules,
+                      std::span<LargestScore> largest) override {
+    require_process_scores(scores, rules, largest);
+    parallel_for_host(scores.rows, [&](int64_t r) {
+      const std::span<float> row(reinterpret_cast<float*>(scores.data) + r * scores.row_stride,
+                                 static_cast<size_t>(scores.cols));
+      largest[static_cast<size_t>(r)] = process_score_row(row, rules[static_cast<size_t>(r)]);
+    });
+  }
+
   Status synchronize() override { return Status(); }
 
   void parallel_for_host(int64_t count, const std::function<void(int64_t)>& body) override {

@@ -2,8 +2,10 @@
 
 #include <algorithm>
 #include <cmath>
+#include <cstring>
 #include <limits>
 #include <string>
+#include <vector>
 
 #include "tensor/cuda/attention.h"
 #include "tensor/cuda/attention_f32.h"
@@ -15,6 +17,7 @@
 #include "tensor/cuda/host_transfer.h"
 #include "tensor/cuda/norm.h"
 #include "tensor/cuda/op_profile.h"
+#include "tensor/cuda/process_scores.h"
 #include "tensor/cuda/rotary.h"
 #include "tensor/cuda/transfer.h"
 #include "tensor/op_checks.h"
@@ -143,6 +146,9 @@ class CudaBackend : public Backend {
 
   void copy_rows(TensorView dst, TensorView src, std::span<const int64_t> dst_rows) override;
 
+  void process_scores(TensorView scores, std::span<const ScoreRowRule> rules,
+                      std::span<LargestScore> largest) override;
+
   Status synchronize() override {
     context_->make_current();
     context_->check(cudaStreamSynchronize(stream()), "running the queued ops");
@@ -212,6 +218,8 @@ class CudaBackend : public Backend {
   cuda::DeviceScratch download_staging_;      // bf16 tensors widened to f32 for download
   cuda::DeviceScratch tables_;                // attention tables, row indices, token ids
   cuda::DeviceScratch attention_partials_;    // softmax states of split key ranges
+  cuda::DeviceScratch score_maxima_;          // process_scores: parts', then rows' maxima
+  cuda::PinnedMemory score_results_;          // the rows' maxima, copied back
   std::unique_ptr<cuda::OpProfile> profile_;  // null unless CudaBackendOptions::profile
 };
 
@@ -364,6 +372,74 @@ void CudaBackend::attention(TensorView out, TensorView q, std::span<const Attent
   const cuda::AttentionLaunch launch =
       cuda::make_attention_launch(plan, tables, out, q, partials, params);
   context_->check(cuda::launch_attention(stream(), launch), "attention kernel");
+}
+
+void CudaBackend::process_scores(TensorView scores, std::span<const ScoreRowRule> rules,
+                                 std::span<LargestScore> largest) {
+  require_process_scores(scores, rules, largest);
+  if (rules.empty()) return;
+  const cuda::OpScope scope = enter("process_scores");
+  // Until the results are in, the rows read as "look at the scores": a failure leaves the
+  // caller on its host path, and the error waits for synchronize() as every op's does.
+  std::fill(largest.begin(), largest.end(), LargestScore{.has_nan = true});
+  const auto rows = static_cast<int32_t>(rules.size());
+  const int32_t parts = cuda::score_parts(static_cast<int32_t>(scores.cols));
+  // One table: the rows' rules, then every row's ids.
+  std::vector<cuda::ScoreRowDesc> descs(rules.size());
+  size_t id_count = 0;
+  for (size_t r = 0; r < rules.size(); ++r) {
+    descs[r] = cuda::ScoreRowDesc{static_cast<int32_t>(id_count),
+                                  static_cast<int32_t>(rules[r].penalized.size()), rules[r].penalty,
+                                  rules[r].divisor};
+    id_count += rules[r].penalized.size();
+  }
+  const size_t desc_bytes = descs.size() * sizeof(cuda::ScoreRowDesc);
+  std::vector<std::byte> table(desc_bytes + id_count * sizeof(int32_t));
+  std::memcpy(table.data(), descs.data(), desc_bytes);
+  size_t offset = desc_bytes;
+  for (const ScoreRowRule& rule : rules) {
+    if (!rule.penalized.empty())
+      std::memcpy(table.data() + offset, rule.penalized.data(), rule.penalized.size_bytes());
+    offset += rule.penalized.size_bytes();
+  }
+  const std::byte* device_table = upload_table(table.data(), table.size());
+  if (device_table == nullptr) return;
+  const size_t result_bytes = rules.size() * sizeof(cuda::ScoreMax);
+  auto maxima = score_maxima_.ensure(
+      *context_,
+      static_cast<size_t>(rows) * static_cast<size_t>(parts + 1) * sizeof(cuda::ScoreMax),
+      "process_scores maxima");
+  if (!maxima.ok()) return context_->record(maxima.status());
+  if (score_results_.size_bytes() < result_bytes) {
+    score_results_ = cuda::PinnedMemory();
+    auto pinned =
+        context_->allocate_pinned(std::max<size_t>(result_bytes, 4096), "process_scores results");
+    if (!pinned.ok()) return context_->record(pinned.status());
+    score_results_ = std::move(*pinned);
+  }
+  auto* partials = reinterpret_cast<cuda::ScoreMax*>(*maxima);
+  cuda::ScoreLaunch launch{};
+  launch.scores = reinterpret_cast<float*>(scores.data);
+  launch.stride = scores.row_stride;
+  launch.rows = rows;
+  launch.cols = static_cast<int32_t>(scores.cols);
+  launch.parts = parts;
+  launch.rules = reinterpret_cast<const cuda::ScoreRowDesc*>(device_table);
+  launch.ids = reinterpret_cast<const int32_t*>(device_table + desc_bytes);
+  launch.partials = partials;
+  launch.results = partials + static_cast<size_t>(rows) * static_cast<size_t>(parts);
+  const bool ok =
+      context_->check(cuda::launch_process_scores(stream(), launch), "process_scores kernels") &&
+      context_->check(cudaMemcpyAsync(score_results_.data(), launch.results, result_bytes,
+                                      cudaMemcpyDeviceToHost, stream()),
+                      "cudaMemcpyAsync (process_scores results)") &&
+      context_->check(cudaStreamSynchronize(stream()), "running the queued ops");
+  if (!ok) return;
+  const auto* results = reinterpret_cast<const cuda::ScoreMax*>(score_results_.data());
+  for (size_t r = 0; r < rules.size(); ++r) {
+    largest[r] = LargestScore{results[r].largest, results[r].first, results[r].count,
+                              results[r].has_nan != 0};
+  }
 }
 
 }  // namespace
