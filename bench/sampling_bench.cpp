@@ -1,8 +1,9 @@
 // Token selection on the host, per sequence and decode step: TokenSelector::select on a
 // Qwen2-VL-size logits row (151936 ids) after a default clip's prompt (7306 ids: the video
-// pads, a few hundred distinct text ids) plus 100 generated ids. On a GPU the decode step's
-// device work for a batch of 8 takes about a millisecond, and one host thread selects the
-// tokens of all 8 sequences in between: this is the part of a step the GPU waits for.
+// pads, a few hundred distinct text ids) plus 100 generated ids: the host's whole choice
+// (process_score_row, then TokenSelector::choice or the remaining processors), which the CPU
+// backend runs for every row of a step. A GPU runs the first part itself (process_scores), and
+// the host finishes only the rows the largest score does not decide.
 // Cases: the checkpoint's generation_config (Qwen2-VL: repetition_penalty 1.05, do_sample with
 // temperature 0.1, top_k 1, top_p 0.001), and greedy without a penalty.
 // Run from a Release build: build/release/sampling_bench.
