@@ -274,10 +274,11 @@ int run(const Args& args) {
               1e3 * t.decode_s / std::max<int64_t>(1, t.decode_steps), df / t.decode_s / 1e12);
   const double steps = static_cast<double>(std::max<int64_t>(1, t.decode_steps));
   std::printf(
-      "\ndecode step on the host: %.3f ms issuing its kernels, %.3f ms choosing the tokens, "
-      "%.3f ms waiting for the GPU and the logits (issuing close to the whole step: "
-      "launch-bound)\n",
+      "\ndecode step on the host: %.3f ms issuing its kernels, %.3f ms choosing the tokens "
+      "(%lld of %lld tokens chosen from the whole row on the host), %.3f ms waiting for the "
+      "GPU (issuing close to the whole step: launch-bound)\n",
       1e3 * t.decode_issue_s / steps, 1e3 * t.decode_select_s / steps,
+      static_cast<long long>(t.tokens_chosen_on_host), static_cast<long long>(t.generated_tokens),
       1e3 * (t.decode_s - t.decode_issue_s - t.decode_select_s) / steps);
   std::printf("\ntotal %.2f s: %.2f clips/s (at %lld new tokens per clip)\n", total,
               args.batch / total, static_cast<long long>(args.new_tokens));

@@ -263,6 +263,7 @@ Result<std::vector<TokenId>> Generator::select_tokens(std::span<Sequence* const>
   }
   // A failed op leaves NaNs behind: report it rather than choose from them.
   if (Status s = backend.synchronize(); !s.ok()) return s;
+  times_.tokens_chosen_on_host += static_cast<int64_t>(on_host.size());
   backend.parallel_for_host(static_cast<int64_t>(on_host.size()), [&](int64_t k) {
     const size_t i = on_host[static_cast<size_t>(k)];
     chosen[i] = sequences[i]->selector.select_processed(host_row(i), largest[i]);

@@ -14,6 +14,7 @@ StageTimes& StageTimes::operator+=(const StageTimes& other) {
   vision_patches += other.vision_patches;
   prompt_tokens += other.prompt_tokens;
   generated_tokens += other.generated_tokens;
+  tokens_chosen_on_host += other.tokens_chosen_on_host;
   decode_steps += other.decode_steps;
   single_decode_steps += other.single_decode_steps;
   single_decode_s += other.single_decode_s;

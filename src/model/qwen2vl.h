@@ -34,6 +34,9 @@ struct StageTimes {
   int64_t vision_patches = 0;    // pixel_values rows encoded
   int64_t prompt_tokens = 0;     // tokens prefilled
   int64_t generated_tokens = 0;  // tokens chosen (prefill's first token included)
+  // Of those, the tokens whose scores the host had to see because the backend's largest score
+  // did not decide them (TokenSelector::choice): 0 with Qwen2-VL's settings, bar exact ties.
+  int64_t tokens_chosen_on_host = 0;
   int64_t decode_steps = 0;      // batched forward passes of one token per sequence
   // The steps that had a single sequence, and their seconds (part of the above): a batched
   // run's bs-1 tail, so that batching can be compared with bs 1 in the same process.

@@ -68,6 +68,7 @@ nlohmann::json bench_report_json(const BenchReport& r) {
       {"decode_steps", r.decode_steps},
       {"decode_ms_per_token", r.decode_ms_per_token},
       {"select_ms_per_step", r.select_ms_per_step},
+      {"tokens_chosen_on_host", r.tokens_chosen_on_host},
       {"decode_tokens_per_s", r.decode_tokens_per_s},
       {"batched_ms_per_step", r.batched_ms_per_step},
       {"batched_sequences_per_step", r.batched_sequences_per_step},
@@ -114,8 +115,11 @@ std::string bench_report_markdown(const BenchReport& r) {
   out += "| floor (GEMM FLOPs at the bare rate + decode bytes at the read bandwidth) | " +
          measured("%.2f", r.floor_s) + " | | | total " +
          measured("%.2fx", ratio(r.total_s, r.floor_s)) + " the floor |\n";
-  out += format("\nDecode: %.1f ms per step (%.0f steps; %.2f ms of it choosing the tokens), ",
+  out += format("\nDecode: %.1f ms per step (%.0f steps; %.2f ms of it choosing the tokens, ",
                 r.decode_ms_per_token, static_cast<double>(r.decode_steps), r.select_ms_per_step);
+  out +=
+      format("%.0f of %.0f tokens chosen from the whole row on the host), ",
+             static_cast<double>(r.tokens_chosen_on_host), static_cast<double>(r.generated_tokens));
   out += format("%.2f tokens/s over all clips; ", r.decode_tokens_per_s);
   out += "floor " + measured("%.1f ms", r.decode_floor_ms_per_token) +
          format(" (%.2f GB per step at ", r.decode_bytes_per_step / 1e9) +

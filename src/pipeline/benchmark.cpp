@@ -157,6 +157,8 @@ Status caption_copies(ModelCaptioner& captioner, const CaptionOptions& caption,
   report.prefill_s = times.model.prefill_s;
   report.generation_s = times.model.decode_s;
   report.decode_select_s = times.model.decode_select_s;
+  report.generated_tokens = times.model.generated_tokens;
+  report.tokens_chosen_on_host = times.model.tokens_chosen_on_host;
   report.decode_steps = times.model.decode_steps;
   report.single_decode_steps = times.model.single_decode_steps;
   report.single_decode_s = times.model.single_decode_s;

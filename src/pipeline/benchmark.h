@@ -82,6 +82,8 @@ struct BenchReport {
   double decode_floor_ms_per_token = 0;       // decode_bytes_per_step / copy bandwidth
   double decode_read_floor_ms_per_token = 0;  // decode_bytes_per_step / read bandwidth
   double select_ms_per_step = 0;  // of decode_ms_per_token: choosing the tokens from the logits
+  int64_t generated_tokens = 0;   // over all clips
+  int64_t tokens_chosen_on_host = 0;  // of generated_tokens (model::StageTimes)
   // The steps that had a single sequence (part of decode_steps), and their seconds.
   int64_t single_decode_steps = 0;
   double single_decode_s = 0;

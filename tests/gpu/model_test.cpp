@@ -145,6 +145,7 @@ TEST_P(CudaModel, F32GivesTheGoldenIdsLogitsAndFeatures) {
     std::printf("[gpu parity f32] %s prefill logits max abs %.3g, generated ids identical %zu/%zu\n",
                 name.c_str(), logits_err, same, golden.size());
     EXPECT_EQ(result->generated_ids, golden);
+    EXPECT_EQ(times.tokens_chosen_on_host, 0);  // each decided on the GPU (process_scores)
     // Vision from the golden frames (the processor's pixel values), when the case has them.
     const fs::path frames_file = case_dir(name) / "frames_resized_u8.npy";
     if (!fs::exists(frames_file)) continue;

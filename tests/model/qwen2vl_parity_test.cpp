@@ -269,6 +269,9 @@ TEST_P(Parity, GeneratedIdsEqualTheGoldenOnes) {
     std::printf("[parity f32] %s generated ids identical %zu/%zu (prefill %.2f s, decode %.2f s)\n",
                 name.c_str(), same, golden.size(), times.prefill_s, times.decode_s);
     EXPECT_EQ(result->generated_ids, golden);
+    // Qwen2-VL's settings: every token decided by the rows' largest scores alone.
+    EXPECT_EQ(times.tokens_chosen_on_host, 0);
+    EXPECT_EQ(times.generated_tokens, static_cast<int64_t>(golden.size()));
     const auto summary = read_json(*find_case_file(name, "summary.json"));
     EXPECT_EQ(result->stopped_on_eos, summary["stopped_on_eos"].get<bool>());
   }
@@ -303,6 +306,43 @@ TEST_P(PicoBatching, BatchedGenerationEqualsOneAtATime) {
   }
   EXPECT_EQ(max_active, 2u);
   for (size_t i = 0; i < names.size(); ++i) EXPECT_EQ(ids[i], golden_ids(names[i])) << names[i];
+  EXPECT_EQ(generator.times().tokens_chosen_on_host, 0);
+}
+
+// Sampling without top-k (no golden ids: vcap's random stream is its own): the largest score
+// never decides, every token is chosen from its whole row on the host, and a sequence's tokens
+// do not depend on its batch.
+TEST_P(PicoBatching, WideSamplingIsChosenOnTheHostWhateverTheBatch) {
+  const std::vector<std::string> names = {"pico__asl-book-fps1-small", "pico__bear-vp9"};
+  SamplingOptions sampling;
+  sampling.do_sample = true;
+  sampling.temperature = 1.5f;
+  sampling.repetition_penalty = 1.05f;
+  std::vector<std::vector<TokenId>> alone(names.size()), together(names.size());
+  for (size_t i = 0; i < names.size(); ++i) {
+    if (!find_case_file(names[i], "input_ids.npy"))
+      GTEST_SKIP() << names[i] << ": ../shared absent";
+    sampling.seed = 100 + i;
+    StageTimes times;
+    auto result = model().generate(golden_request(names[i], sampling), &times);
+    ASSERT_TRUE(result.ok()) << result.status().to_string();
+    alone[i] = result->generated_ids;
+    EXPECT_GT(times.generated_tokens, 0);
+    EXPECT_EQ(times.tokens_chosen_on_host, times.generated_tokens);
+  }
+  Generator generator(model(), {2});
+  for (size_t i = 0; i < names.size(); ++i) {
+    sampling.seed = 100 + i;
+    GenerationRequest request = golden_request(names[i], sampling);
+    request.id = i;
+    ASSERT_TRUE(generator.add(std::move(request)).ok());
+  }
+  while (!generator.idle()) {
+    auto finished = generator.step();
+    ASSERT_TRUE(finished.ok()) << finished.status().to_string();
+    for (auto& r : *finished) together[r.id] = r.generated_ids;
+  }
+  EXPECT_EQ(together, alone);
 }
 
 // A bad request fails alone; the others in its batch still finish.

@@ -55,6 +55,8 @@ TEST_F(Benchmark, BatchOfCopiesReportsEveryStageAndTheYardsticks) {
   EXPECT_NEAR(report->decode_tokens_per_s * report->generation_s, 6.0, 1e-6);
   EXPECT_GT(report->select_ms_per_step, 0);
   EXPECT_LT(report->select_ms_per_step, report->decode_ms_per_token);
+  EXPECT_EQ(report->generated_tokens, 9);
+  EXPECT_LE(report->tokens_chosen_on_host, report->generated_tokens);
   // The third clip decodes alone after the first two: batching measured against bs 1 in this run.
   EXPECT_GT(report->batched_ms_per_step, 0);
   EXPECT_GT(report->single_ms_per_step, 0);
