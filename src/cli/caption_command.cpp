@@ -23,6 +23,7 @@
 #include "pipeline/caption_run.h"
 #include "pipeline/model_captioner.h"
 #include "pipeline/worker_processes.h"
+#include "tensor/cuda/cuda_backend.h"
 
 namespace vcap::cli {
 
@@ -239,9 +240,18 @@ void run_caption_command(const CaptionFlags& flags) {
     run_devices(*options);
     return;
   }
+  const pipeline::EnvLookup env = pipeline::process_environment();
+  // A --devices worker comes with its rank and its GPU, both on the command line.
+  if (!(options->rank.has_value() && options->device != "cuda")) {
+    // Counting the GPUs starts the CUDA driver: only when a launcher's local rank may pick one.
+    const bool count_gpus = options->device.starts_with("cuda") && pipeline::local_rank(env);
+    const pipeline::ResolvedDevice device = pipeline::resolve_device(
+        options->device, env, count_gpus ? tensor::cuda_device_count() : 0);
+    options->device = device.device;
+    if (!device.note.empty()) std::fprintf(stderr, "%s\n", device.note.c_str());
+  }
   pipeline::ModelCaptionerFactory factory(*options);
-  Result<pipeline::CaptionRunReport> run =
-      pipeline::run_caption(*options, factory, pipeline::process_environment(), stderr);
+  Result<pipeline::CaptionRunReport> run = pipeline::run_caption(*options, factory, env, stderr);
   if (!run) throw CommandFailed(run.status(), exit_code_for(run.status()));
   report(*run);
 }

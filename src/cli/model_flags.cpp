@@ -34,7 +34,10 @@ void add_model_flags(CLI::App& command, pipeline::CaptionOptions& options) {
       .add_option("--bs", options.bs,
                   "Clips generated together (continuous batching; 0 = 8 on a GPU, 4 on the CPU)")
       ->capture_default_str();
-  command.add_option("--device", options.device, "cpu or cuda:N")->capture_default_str();
+  command
+      .add_option("--device", options.device,
+                  "cpu, cuda:N, or cuda: the GPU of the launcher's local rank (LOCAL_RANK, ...)")
+      ->capture_default_str();
   command
       .add_option("--threads", options.threads,
                   "CPU compute threads (0 = this process's share of the cores)")

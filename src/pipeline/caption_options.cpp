@@ -107,6 +107,28 @@ Result<int> parse_device(std::string_view device) {
                                   "': expected cpu, cuda or cuda:N");
 }
 
+ResolvedDevice resolve_device(const std::string& device, const EnvLookup& env, int visible_gpus) {
+  const std::optional<LocalRank> local = local_rank(env);
+  if (device != "cuda") {
+    const Result<int> index = parse_device(device);
+    if (local && local->rank > 0 && index.ok() && *index == 0 && visible_gpus > 1) {
+      return {device, "vcap: warning: " + local->variable + "=" + std::to_string(local->rank) +
+                          " and " + std::to_string(visible_gpus) +
+                          " GPUs visible, but --device cuda:0: every process of this machine "
+                          "given cuda:0 shares that one GPU; --device cuda gives each the GPU of "
+                          "its local rank"};
+    }
+    return {device, ""};
+  }
+  if (!local || visible_gpus < 1) return {"cuda:0", ""};
+  const int index = local->rank % visible_gpus;
+  std::string note = "vcap: --device cuda: cuda:" + std::to_string(index) + " (" + local->variable +
+                     "=" + std::to_string(local->rank) + ", " + std::to_string(visible_gpus) +
+                     " GPU(s) visible";
+  note += local->rank >= visible_gpus ? "; more processes than GPUs: they share them)" : ")";
+  return {"cuda:" + std::to_string(index), note};
+}
+
 int batch_size(const CaptionOptions& options) {
   if (options.bs > 0) return options.bs;
   const Result<int> device = parse_device(options.device);

@@ -15,6 +15,7 @@
 
 #include "base/status.h"
 #include "pipeline/clip_status.h"
+#include "pipeline/shard.h"
 
 namespace vcap::pipeline {
 
@@ -97,6 +98,19 @@ std::string format_bytes(uint64_t bytes);
 
 // Parses "cpu" or "cuda:N" (also "cuda" = "cuda:0"); returns the CUDA index, -1 for cpu.
 Result<int> parse_device(std::string_view device);
+
+// --device as this process uses it, and one line for the log saying why (empty when there is
+// nothing to say). "cuda" (no index) is the GPU of this process's local rank (shard.h):
+// cuda:<local rank mod visible_gpus>, so that each process a launcher starts on a machine
+// gets its own GPU (torchrun --nproc-per-node 8, mpirun -np 8), or an equal share of them
+// when the processes outnumber the GPUs; cuda:0 without a launcher's local rank or without a
+// visible GPU (the backend then says why). Any other device is kept as given, with a warning
+// when it looks like a copy-pasted cuda:0 (a local rank > 0 on a machine with several GPUs).
+struct ResolvedDevice {
+  std::string device;
+  std::string note;
+};
+ResolvedDevice resolve_device(const std::string& device, const EnvLookup& env, int visible_gpus);
 
 // The batch a run uses: --bs when given, else 8 on a GPU and 4 on the CPU. A decode step
 // streams the weights once for all its sequences: a GPU runs a step for 8 clips in about the time

@@ -10,13 +10,14 @@ struct Launcher {
   const char* name;
   const char* rank_variable;
   const char* size_variable;
+  const char* local_rank_variable;
 };
 
 constexpr Launcher kLaunchers[] = {
-    {"torchrun", "RANK", "WORLD_SIZE"},
-    {"openmpi", "OMPI_COMM_WORLD_RANK", "OMPI_COMM_WORLD_SIZE"},
-    {"pmi", "PMI_RANK", "PMI_SIZE"},
-    {"slurm", "SLURM_PROCID", "SLURM_NTASKS"},
+    {"torchrun", "RANK", "WORLD_SIZE", "LOCAL_RANK"},
+    {"openmpi", "OMPI_COMM_WORLD_RANK", "OMPI_COMM_WORLD_SIZE", "OMPI_COMM_WORLD_LOCAL_RANK"},
+    {"pmi", "PMI_RANK", "PMI_SIZE", "MPI_LOCALRANKID"},
+    {"slurm", "SLURM_PROCID", "SLURM_NTASKS", "SLURM_LOCALID"},
 };
 
 Result<int> parse_int(const char* variable, const std::string& value) {
@@ -76,6 +77,16 @@ Result<Shard> resolve_shard(std::optional<int> rank, std::optional<int> world_si
     return shard;
   }
   return Shard{};
+}
+
+std::optional<LocalRank> local_rank(const EnvLookup& env) {
+  for (const Launcher& launcher : kLaunchers) {
+    const std::optional<std::string> value = env(launcher.local_rank_variable);
+    if (!value) continue;
+    const Result<int> rank = parse_int(launcher.local_rank_variable, *value);
+    if (rank.ok() && *rank >= 0) return LocalRank{*rank, launcher.local_rank_variable};
+  }
+  return std::nullopt;
 }
 
 }  // namespace vcap::pipeline

@@ -47,6 +47,16 @@ EnvLookup process_environment();
 Result<Shard> resolve_shard(std::optional<int> rank, std::optional<int> world_size,
                             const EnvLookup& env);
 
+// This process's rank among the launcher's processes on its machine, and the variable it came
+// from, in the launchers' order above: torchrun LOCAL_RANK, Open MPI
+// OMPI_COMM_WORLD_LOCAL_RANK, MPICH/Intel MPI MPI_LOCALRANKID, Slurm SLURM_LOCALID. nullopt
+// when none holds a number >= 0.
+struct LocalRank {
+  int rank = 0;
+  std::string variable;
+};
+std::optional<LocalRank> local_rank(const EnvLookup& env);
+
 }  // namespace vcap::pipeline
 
 #endif  // VCAP_PIPELINE_SHARD_H_

@@ -3,6 +3,9 @@
 #include <gtest/gtest.h>
 
 #include <limits>
+#include <map>
+#include <optional>
+#include <string>
 
 #include "pipeline/fingerprint.h"
 
@@ -56,6 +59,45 @@ TEST(ParseDevice, AcceptsCpuAndCudaIndices) {
   EXPECT_FALSE(parse_device("gpu").ok());
   EXPECT_FALSE(parse_device("cuda:").ok());
   EXPECT_FALSE(parse_device("cuda:-1").ok());
+}
+
+EnvLookup env_of(std::map<std::string, std::string> values) {
+  return [values](const char* name) -> std::optional<std::string> {
+    const auto it = values.find(name);
+    return it == values.end() ? std::nullopt : std::optional<std::string>(it->second);
+  };
+}
+
+TEST(ResolveDevice, CudaIsTheGpuOfTheLaunchersLocalRank) {
+  const EnvLookup none = env_of({});
+  EXPECT_EQ(resolve_device("cpu", env_of({{"LOCAL_RANK", "3"}}), 8).device, "cpu");
+  // Without a launcher, or without a GPU to count: cuda:0, as before.
+  EXPECT_EQ(resolve_device("cuda", none, 8).device, "cuda:0");
+  EXPECT_EQ(resolve_device("cuda", none, 8).note, "");
+  EXPECT_EQ(resolve_device("cuda", env_of({{"LOCAL_RANK", "3"}}), 0).device, "cuda:0");
+  // torchrun --nproc-per-node 8 on 8 GPUs: one each.
+  const ResolvedDevice torchrun = resolve_device("cuda", env_of({{"LOCAL_RANK", "3"}}), 8);
+  EXPECT_EQ(torchrun.device, "cuda:3");
+  EXPECT_EQ(torchrun.note, "vcap: --device cuda: cuda:3 (LOCAL_RANK=3, 8 GPU(s) visible)");
+  // mpirun -np 8 on 4 GPUs: two processes per GPU.
+  const ResolvedDevice shared =
+      resolve_device("cuda", env_of({{"OMPI_COMM_WORLD_LOCAL_RANK", "5"}}), 4);
+  EXPECT_EQ(shared.device, "cuda:1");
+  EXPECT_NE(shared.note.find("more processes than GPUs"), std::string::npos) << shared.note;
+  // srun --gpus-per-task 1: each task sees its own GPU only.
+  EXPECT_EQ(resolve_device("cuda", env_of({{"SLURM_LOCALID", "2"}}), 1).device, "cuda:0");
+}
+
+TEST(ResolveDevice, AnIndexIsKeptAndACopiedCuda0IsFlagged) {
+  const ResolvedDevice copied = resolve_device("cuda:0", env_of({{"LOCAL_RANK", "2"}}), 4);
+  EXPECT_EQ(copied.device, "cuda:0");
+  EXPECT_EQ(copied.note,
+            "vcap: warning: LOCAL_RANK=2 and 4 GPUs visible, but --device cuda:0: every process "
+            "of this machine given cuda:0 shares that one GPU; --device cuda gives each the GPU "
+            "of its local rank");
+  EXPECT_EQ(resolve_device("cuda:0", env_of({{"LOCAL_RANK", "0"}}), 4).note, "");
+  EXPECT_EQ(resolve_device("cuda:2", env_of({{"LOCAL_RANK", "2"}}), 4).note, "");
+  EXPECT_EQ(resolve_device("cuda:0", env_of({{"LOCAL_RANK", "2"}}), 1).note, "");
 }
 
 TEST(BatchSize, IsBsWhenGivenElseEightOnAGpuAndFourOnTheCpu) {

@@ -3,6 +3,8 @@
 #include <gtest/gtest.h>
 
 #include <map>
+#include <string>
+#include <utility>
 
 namespace vcap::pipeline {
 namespace {
@@ -87,6 +89,22 @@ TEST(Shard, RowsAreDealtRoundRobinWithoutPadding) {
   EXPECT_EQ((Shard{1, 3, ""}.rows_owned(5)), 2u);
   EXPECT_EQ((Shard{2, 3, ""}.rows_owned(5)), 1u);
   EXPECT_EQ((Shard{2, 3, ""}.rows_owned(0)), 0u);
+}
+
+// The local rank of the launcher whose rank the shard takes: torchrun under srun sets both
+// LOCAL_RANK and SLURM_LOCALID, and torchrun's process is the one that runs.
+TEST(LocalRank, FollowsTheLaunchersOrderAndSkipsWhatIsNotARank) {
+  EXPECT_FALSE(local_rank(env_of({})).has_value());
+  const auto rank_of = [](std::map<std::string, std::string> values) {
+    const std::optional<LocalRank> local = local_rank(env_of(std::move(values)));
+    return local ? std::to_string(local->rank) + " " + local->variable : std::string("none");
+  };
+  EXPECT_EQ(rank_of({{"LOCAL_RANK", "3"}, {"SLURM_LOCALID", "0"}}), "3 LOCAL_RANK");
+  EXPECT_EQ(rank_of({{"OMPI_COMM_WORLD_LOCAL_RANK", "5"}}), "5 OMPI_COMM_WORLD_LOCAL_RANK");
+  EXPECT_EQ(rank_of({{"MPI_LOCALRANKID", "1"}, {"SLURM_LOCALID", "2"}}), "1 MPI_LOCALRANKID");
+  EXPECT_EQ(rank_of({{"SLURM_LOCALID", "2"}}), "2 SLURM_LOCALID");
+  EXPECT_EQ(rank_of({{"LOCAL_RANK", "x"}, {"SLURM_LOCALID", "2"}}), "2 SLURM_LOCALID");
+  EXPECT_EQ(rank_of({{"LOCAL_RANK", "-1"}}), "none");
 }
 
 }  // namespace
