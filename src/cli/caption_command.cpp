@@ -248,6 +248,7 @@ void run_caption_command(const CaptionFlags& flags) {
     const pipeline::ResolvedDevice device = pipeline::resolve_device(
         options->device, env, count_gpus ? tensor::cuda_device_count() : 0);
     options->device = device.device;
+    options->gpu_sharers = device.sharers;
     if (!device.note.empty()) std::fprintf(stderr, "%s\n", device.note.c_str());
   }
   pipeline::ModelCaptionerFactory factory(*options);

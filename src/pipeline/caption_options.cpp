@@ -1,9 +1,12 @@
 #include "pipeline/caption_options.h"
 
+#include <algorithm>
 #include <cctype>
 #include <charconv>
 #include <cmath>
 #include <cstdio>
+
+#include "pipeline/decode_share.h"
 
 namespace vcap::pipeline {
 namespace {
@@ -122,11 +125,17 @@ ResolvedDevice resolve_device(const std::string& device, const EnvLookup& env, i
   }
   if (!local || visible_gpus < 1) return {"cuda:0", ""};
   const int index = local->rank % visible_gpus;
+  // Local ranks index, index + visible_gpus, ... below the machine's process count.
+  const int processes = std::max(local_processes(env), local->rank + 1);
+  const int sharers = (processes - 1 - index) / visible_gpus + 1;
   std::string note = "vcap: --device cuda: cuda:" + std::to_string(index) + " (" + local->variable +
                      "=" + std::to_string(local->rank) + ", " + std::to_string(visible_gpus) +
                      " GPU(s) visible";
-  note += local->rank >= visible_gpus ? "; more processes than GPUs: they share them)" : ")";
-  return {"cuda:" + std::to_string(index), note};
+  if (sharers > 1) {
+    note += "; " + std::to_string(sharers) +
+            " processes share this GPU, each with that part of its default --max-memory";
+  }
+  return {"cuda:" + std::to_string(index), note + ")", sharers};
 }
 
 int batch_size(const CaptionOptions& options) {

@@ -47,6 +47,8 @@ struct CaptionOptions {
   // directory (the seed resolved them against the working directory too).
   std::filesystem::path root;
   std::string device = "cpu";  // "cpu" or "cuda:N"
+  // Processes of this machine on that GPU (resolve_device): they divide its default budget.
+  int gpu_sharers = 1;
   // --devices 0,1,2,3: one worker process per CUDA device on this machine.
   std::vector<int> devices;
   int threads = 0;  // CPU compute threads; 0 = this process's share (decode_share.h core_share)
@@ -106,9 +108,12 @@ Result<int> parse_device(std::string_view device);
 // when the processes outnumber the GPUs; cuda:0 without a launcher's local rank or without a
 // visible GPU (the backend then says why). Any other device is kept as given, with a warning
 // when it looks like a copy-pasted cuda:0 (a local rank > 0 on a machine with several GPUs).
+// `sharers`: how many of the machine's processes (its launcher's local size) the same rule
+// puts on that GPU, 1 when unknown.
 struct ResolvedDevice {
   std::string device;
   std::string note;
+  int sharers = 1;
 };
 ResolvedDevice resolve_device(const std::string& device, const EnvLookup& env, int visible_gpus);
 

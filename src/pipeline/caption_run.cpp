@@ -355,9 +355,12 @@ EngineConfig machine_engine_config(const CaptionOptions& options, const ClipCapt
                                    int processes) {
   uint64_t budget = options.max_memory_bytes > 0 ? options.max_memory_bytes
                                                  : captioner.default_memory_budget_bytes();
-  // The processes of a CPU job on one machine share its memory (a GPU's memory is its own).
-  if (options.max_memory_bytes == 0 && options.device == "cpu")
-    budget /= static_cast<uint64_t>(std::max(1, processes));
+  // The processes of a CPU job on one machine share its memory; a GPU's memory is its own, or
+  // shared by the processes --device cuda put on it.
+  if (options.max_memory_bytes == 0) {
+    budget /= static_cast<uint64_t>(
+        std::max(1, options.device == "cpu" ? processes : options.gpu_sharers));
+  }
   return engine_config(options, budget, decode_share(options, host_cpus(), processes),
                        host_prefetch_bytes(options, budget, processes));
 }

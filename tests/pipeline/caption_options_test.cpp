@@ -79,11 +79,22 @@ TEST(ResolveDevice, CudaIsTheGpuOfTheLaunchersLocalRank) {
   const ResolvedDevice torchrun = resolve_device("cuda", env_of({{"LOCAL_RANK", "3"}}), 8);
   EXPECT_EQ(torchrun.device, "cuda:3");
   EXPECT_EQ(torchrun.note, "vcap: --device cuda: cuda:3 (LOCAL_RANK=3, 8 GPU(s) visible)");
-  // mpirun -np 8 on 4 GPUs: two processes per GPU.
-  const ResolvedDevice shared =
-      resolve_device("cuda", env_of({{"OMPI_COMM_WORLD_LOCAL_RANK", "5"}}), 4);
-  EXPECT_EQ(shared.device, "cuda:1");
-  EXPECT_NE(shared.note.find("more processes than GPUs"), std::string::npos) << shared.note;
+  EXPECT_EQ(torchrun.sharers, 1);
+  // mpirun -np 10 on 4 GPUs: GPUs 0 and 1 take three processes, 2 and 3 two.
+  const auto on_four = [](const char* rank) {
+    return resolve_device(
+        "cuda",
+        env_of({{"OMPI_COMM_WORLD_LOCAL_RANK", rank}, {"OMPI_COMM_WORLD_LOCAL_SIZE", "10"}}), 4);
+  };
+  EXPECT_EQ(on_four("5").device, "cuda:1");
+  EXPECT_EQ(on_four("5").sharers, 3);
+  EXPECT_EQ(on_four("5").note,
+            "vcap: --device cuda: cuda:1 (OMPI_COMM_WORLD_LOCAL_RANK=5, 4 GPU(s) visible; 3 "
+            "processes share this GPU, each with that part of its default --max-memory)");
+  EXPECT_EQ(on_four("3").sharers, 2);
+  EXPECT_EQ(on_four("9").device, "cuda:1");
+  // Without the launcher's local size: at least the ranks up to this one.
+  EXPECT_EQ(resolve_device("cuda", env_of({{"LOCAL_RANK", "5"}}), 4).sharers, 2);
   // srun --gpus-per-task 1: each task sees its own GPU only.
   EXPECT_EQ(resolve_device("cuda", env_of({{"SLURM_LOCALID", "2"}}), 1).device, "cuda:0");
 }

@@ -82,6 +82,23 @@ TEST(CaptionRun, ReplacesAnExistingTextColumnInPlace) {
             "\"caption of a.mp4 (fps 4, max_pixels 301056)\",a.mp4,ok,\n");
 }
 
+// The default budget (the captioner's, after loading) is divided between the processes that
+// share its memory: a CPU job's processes on the machine, or those --device cuda put on one GPU.
+// An explicit --max-memory is each process's own.
+TEST(EngineConfig, TheDefaultBudgetIsSharedByTheProcessesOnItsMemory) {
+  FakeBehaviour behaviour;
+  behaviour.budget_bytes = 12000;
+  testing::FakeCaptioner captioner(behaviour);
+  CaptionOptions options;
+  EXPECT_EQ(machine_engine_config(options, captioner, 3).budget_bytes, 4000u);
+  options.device = "cuda:1";
+  EXPECT_EQ(machine_engine_config(options, captioner, 3).budget_bytes, 12000u);
+  options.gpu_sharers = 2;
+  EXPECT_EQ(machine_engine_config(options, captioner, 3).budget_bytes, 6000u);
+  options.max_memory_bytes = 5000;
+  EXPECT_EQ(machine_engine_config(options, captioner, 3).budget_bytes, 5000u);
+}
+
 TEST(EngineConfig, DefaultsBatchAndPrefetchPerDevice) {
   CaptionOptions options;
   EngineConfig config = engine_config(options, 1 << 30, DecodeShare{}, UINT64_MAX);
