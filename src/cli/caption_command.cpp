@@ -51,6 +51,15 @@ std::string number(double value) {
 
 Result<std::vector<int>> parse_devices(const std::string& text) {
   std::vector<int> devices;
+  if (text == "all") {
+    const int count = tensor::cuda_device_count();
+    if (count == 0) {
+      return Status::invalid_argument("--devices all: no CUDA device: " +
+                                      tensor::cuda_device_summary());
+    }
+    for (int i = 0; i < count; ++i) devices.push_back(i);
+    return devices;
+  }
   std::stringstream in(text);
   std::string item;
   while (std::getline(in, item, ',')) {
@@ -60,7 +69,8 @@ Result<std::vector<int>> parse_devices(const std::string& text) {
       if (used != item.size() || device < 0) throw std::invalid_argument(item);
       devices.push_back(device);
     } catch (const std::exception&) {
-      return Status::invalid_argument("--devices '" + text + "': expected indices like 0,1,2,3");
+      return Status::invalid_argument("--devices '" + text +
+                                      "': expected indices like 0,1,2,3, or all");
     }
   }
   if (devices.empty()) return Status::invalid_argument("--devices is empty");
@@ -271,7 +281,7 @@ std::shared_ptr<CaptionFlags> add_caption_flags(CLI::App& command) {
   command.add_option("--root", flags->root,
                      "Folder that relative paths are resolved against (default: current folder)");
   command.add_option("--devices", flags->devices,
-                     "One worker process per CUDA device of this machine, e.g. 0,1,2,3");
+                     "One worker process per CUDA device of this machine, e.g. 0,1,2,3, or all");
   command.add_option("--max-memory", flags->max_memory,
                      "Working-memory budget, e.g. 8G (default: 80% of free memory)");
   command.add_flag("--fit", o.fit, "Lower fps, then pixels, for clips over the budget");

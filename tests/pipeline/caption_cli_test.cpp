@@ -16,6 +16,7 @@
 #include "io/csv.h"
 #include "pipeline/journal.h"
 #include "pipeline/test_dir.h"
+#include "tensor/cuda/cuda_backend.h"
 
 namespace vcap::pipeline {
 namespace {
@@ -328,6 +329,20 @@ TEST_F(CaptionCli, BadInputExitsWithTwoAndAClearMessage) {
   EXPECT_NE(log.find("worker for device 98 exited with status 2"), std::string::npos) << log;
   EXPECT_NE(log.find("no CUDA"), std::string::npos) << log;
   EXPECT_EQ(log.find("resume"), std::string::npos) << log;
+}
+
+// --devices all: a worker per visible GPU; with none visible (this machine), a setup error
+// that says why, before anything starts.
+TEST(DevicesCli, AllWithoutAGpuSaysWhy) {
+  if (tensor::cuda_device_count() > 0) GTEST_SKIP() << "a GPU is visible here";
+  TestDir run;
+  write_text(run.path() / "meta.csv", "path\na.mp4\n");
+  EXPECT_EQ(run_vcap({"caption", (run.path() / "meta.csv").string(), "--devices", "all"},
+                     run.path() / "log"),
+            2);
+  const std::string log = read_text(run.path() / "log");
+  EXPECT_NE(log.find("--devices all: no CUDA device: "), std::string::npos) << log;
+  EXPECT_FALSE(std::filesystem::exists(run.path() / "meta_caption_qwen2vl.csv"));
 }
 
 }  // namespace
