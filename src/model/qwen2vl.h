@@ -44,8 +44,9 @@ struct StageTimes {
   double single_decode_s = 0;
   // Where a decode step's seconds go on the host (part of decode_s): issuing its work up to
   // the logits (on a GPU: kernel launches, which run ahead of the device unless they are the
-  // bottleneck; on the CPU: the computation itself), and choosing the tokens once the logits
-  // arrived. The rest is waiting for the device and the logits' download.
+  // bottleneck; on the CPU: the computation itself), and choosing the tokens once the step is
+  // done (Backend::process_scores, and the host's part for rows it did not decide). The rest is
+  // waiting for the device.
   double decode_issue_s = 0;
   double decode_select_s = 0;
 

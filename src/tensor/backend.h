@@ -242,8 +242,8 @@ class Backend {
   virtual std::optional<uint64_t> device_memory_free() { return std::nullopt; }
 
   // `count` floats of host memory for the destination of downloads made again and again (the
-  // logits of every decode step): page-locked on a GPU, which then copies into it at the
-  // link's full rate instead of through a bounce buffer; plain memory here. Errors:
+  // logits rows process_scores did not decide): page-locked on a GPU, which then copies into it at
+  // the link's full rate instead of through a bounce buffer; plain memory here. Errors:
   // kOutOfMemory.
   virtual Result<HostBuffer> allocate_host(size_t count);
 
