@@ -36,10 +36,6 @@ VCAP_VECTOR_PASS void filter_below(std::span<float> scores, float threshold) {
   for (float& s : scores) s = s < threshold ? kFiltered : s;
 }
 
-VCAP_VECTOR_PASS void divide(std::span<float> scores, float divisor) {
-  for (float& s : scores) s = s / divisor;
-}
-
 uint64_t splitmix64(uint64_t& state) {
   state += 0x9E3779B97F4A7C15ull;
   uint64_t z = state;
@@ -80,13 +76,12 @@ void apply_repetition_penalty(std::span<float> scores, std::span<const TokenId> 
   // occurs several times is penalised once, from its original score.
   DistinctIds distinct(static_cast<int64_t>(scores.size()));
   distinct.add(ids);
-  for (const TokenId id : distinct.ids()) {
-    float& s = scores[static_cast<size_t>(id)];
-    s = s < 0.0f ? s * penalty : s / penalty;
-  }
+  tensor::penalize_scores(scores, distinct.ids(), penalty);
 }
 
-void apply_temperature(std::span<float> scores, float temperature) { divide(scores, temperature); }
+void apply_temperature(std::span<float> scores, float temperature) {
+  tensor::divide_scores(scores, temperature);
+}
 
 void apply_top_k(std::span<float> scores, int64_t top_k) {
   if (scores.empty()) return;

@@ -53,10 +53,6 @@ VCAP_VECTOR_PASS LargestAndNan largest_and_nan(std::span<const float> row) {
   return result;
 }
 
-VCAP_VECTOR_PASS void divide(std::span<float> row, float divisor) {
-  for (float& s : row) s = s / divisor;
-}
-
 VCAP_VECTOR_PASS int32_t count_equal(std::span<const float> row, float value) {
   int32_t count = 0;
   for (const float s : row) count += s == value ? 1 : 0;
@@ -92,14 +88,20 @@ LargestScore largest_score(std::span<const float> row) {
   return result;
 }
 
-LargestScore process_score_row(std::span<float> row, const ScoreRowRule& rule) {
-  if (rule.penalty != 1.0f) {
-    for (const int32_t id : rule.penalized) {
-      float& s = row[static_cast<size_t>(id)];
-      s = s < 0.0f ? s * rule.penalty : s / rule.penalty;
-    }
+void penalize_scores(std::span<float> row, std::span<const int32_t> distinct_ids, float penalty) {
+  for (const int32_t id : distinct_ids) {
+    float& s = row[static_cast<size_t>(id)];
+    s = s < 0.0f ? s * penalty : s / penalty;
   }
-  if (rule.divisor != 1.0f) divide(row, rule.divisor);
+}
+
+VCAP_VECTOR_PASS void divide_scores(std::span<float> row, float divisor) {
+  for (float& s : row) s = s / divisor;
+}
+
+LargestScore process_score_row(std::span<float> row, const ScoreRowRule& rule) {
+  if (rule.penalty != 1.0f) penalize_scores(row, rule.penalized, rule.penalty);
+  if (rule.divisor != 1.0f) divide_scores(row, rule.divisor);
   return largest_score(row);
 }
 

@@ -42,6 +42,11 @@ LargestScore process_score_row(std::span<float> row, const ScoreRowRule& rule);
 // The LargestScore of `row` as it is.
 LargestScore largest_score(std::span<const float> row);
 
+// The two steps of the processing on their own (host rows): the penalty over `distinct_ids`
+// (each once, inside the row), and the division of every score.
+void penalize_scores(std::span<float> row, std::span<const int32_t> distinct_ids, float penalty);
+void divide_scores(std::span<float> row, float divisor);
+
 }  // namespace vcap::tensor
 
 #endif  // VCAP_TENSOR_SCORES_H_
