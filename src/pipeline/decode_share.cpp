@@ -73,19 +73,6 @@ HostCpus host_cpus() {
   return cpus;
 }
 
-int local_processes(const EnvLookup& env) {
-  for (const char* name : {"LOCAL_WORLD_SIZE", "OMPI_COMM_WORLD_LOCAL_SIZE", "MPI_LOCALNRANKS",
-                           "SLURM_NTASKS_PER_NODE"}) {
-    const std::optional<std::string> value = env(name);
-    if (!value) continue;
-    const std::optional<int64_t> count = parse_count(*value);
-    if (count && *count > 0 && *count <= std::numeric_limits<int>::max()) {
-      return static_cast<int>(*count);
-    }
-  }
-  return 1;
-}
-
 int core_share(const HostCpus& cpus, int processes) {
   processes = std::max(1, processes);
   // A mask smaller than the machine is this process's own (srun --cpu-bind); a quota belongs

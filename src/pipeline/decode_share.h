@@ -41,11 +41,6 @@ HostCpus host_cpus();
 std::optional<int> cpu_quota_cores(const std::string& v2_cpu_max);
 std::optional<int> cpu_quota_cores(const std::string& v1_quota_us, const std::string& v1_period_us);
 
-// Processes of this job on this machine, from the launcher: LOCAL_WORLD_SIZE (torchrun, and
-// vcap's own --devices workers), OMPI_COMM_WORLD_LOCAL_SIZE (Open MPI), MPI_LOCALNRANKS
-// (MPICH), SLURM_NTASKS_PER_NODE (Slurm); the first that is a positive number, else 1.
-int local_processes(const EnvLookup& env);
-
 // A process's share of the cores, with `processes` of its job on the machine: its affinity
 // mask when that is smaller than the machine (a launcher bound it to its own cores), else the
 // machine / `processes`; and no more than quota / `processes`. At least 1.

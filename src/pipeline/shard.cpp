@@ -11,13 +11,15 @@ struct Launcher {
   const char* rank_variable;
   const char* size_variable;
   const char* local_rank_variable;
+  const char* local_size_variable;  // the launcher's processes on this machine
 };
 
 constexpr Launcher kLaunchers[] = {
-    {"torchrun", "RANK", "WORLD_SIZE", "LOCAL_RANK"},
-    {"openmpi", "OMPI_COMM_WORLD_RANK", "OMPI_COMM_WORLD_SIZE", "OMPI_COMM_WORLD_LOCAL_RANK"},
-    {"pmi", "PMI_RANK", "PMI_SIZE", "MPI_LOCALRANKID"},
-    {"slurm", "SLURM_PROCID", "SLURM_NTASKS", "SLURM_LOCALID"},
+    {"torchrun", "RANK", "WORLD_SIZE", "LOCAL_RANK", "LOCAL_WORLD_SIZE"},
+    {"openmpi", "OMPI_COMM_WORLD_RANK", "OMPI_COMM_WORLD_SIZE", "OMPI_COMM_WORLD_LOCAL_RANK",
+     "OMPI_COMM_WORLD_LOCAL_SIZE"},
+    {"pmi", "PMI_RANK", "PMI_SIZE", "MPI_LOCALRANKID", "MPI_LOCALNRANKS"},
+    {"slurm", "SLURM_PROCID", "SLURM_NTASKS", "SLURM_LOCALID", "SLURM_NTASKS_PER_NODE"},
 };
 
 Result<int> parse_int(const char* variable, const std::string& value) {
@@ -87,6 +89,16 @@ std::optional<LocalRank> local_rank(const EnvLookup& env) {
     if (rank.ok() && *rank >= 0) return LocalRank{*rank, launcher.local_rank_variable};
   }
   return std::nullopt;
+}
+
+int local_processes(const EnvLookup& env) {
+  for (const Launcher& launcher : kLaunchers) {
+    const std::optional<std::string> value = env(launcher.local_size_variable);
+    if (!value) continue;
+    const Result<int> count = parse_int(launcher.local_size_variable, *value);
+    if (count.ok() && *count > 0) return *count;
+  }
+  return 1;
 }
 
 }  // namespace vcap::pipeline

@@ -57,6 +57,11 @@ struct LocalRank {
 };
 std::optional<LocalRank> local_rank(const EnvLookup& env);
 
+// Processes of this job on this machine, from the launcher: LOCAL_WORLD_SIZE (torchrun, and
+// vcap's own --devices workers), OMPI_COMM_WORLD_LOCAL_SIZE (Open MPI), MPI_LOCALNRANKS
+// (MPICH), SLURM_NTASKS_PER_NODE (Slurm); the first that is a positive number, else 1.
+int local_processes(const EnvLookup& env);
+
 }  // namespace vcap::pipeline
 
 #endif  // VCAP_PIPELINE_SHARD_H_
