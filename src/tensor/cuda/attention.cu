@@ -1,4 +1,5 @@
 #include "tensor/cuda/attention.h"
+
 #include "tensor/cuda/attention_f32.h"
 #include "tensor/cuda/attention_kernels.h"
 #include "tensor/cuda/attention_mma.h"

@@ -4,34 +4,20 @@
 #include <type_traits>
 
 #include "tensor/cuda/kernel_util.cuh"
+#include "tensor/cuda/row_kernels.h"
 
 namespace vcap::tensor::cuda {
 namespace {
 
-constexpr int kThreads = 256;
-
 template <class Dst, class Src>
-__device__ inline Dst convert(Src x) {
-  if constexpr (std::is_same_v<Dst, Src>) {
-    return x;  // same dtype: the bits, NaN payloads included
-  } else {
-    return from_f32<Dst>(to_f32(x));
-  }
-}
-
-template <class Dst, class Src>
-__global__ void copy_kernel(Matrix<Dst> dst, Matrix<const Src> src) {
-  for (int64_t r = blockIdx.x; r < dst.rows; r += gridDim.x) {
-    for (int64_t c = first_column(); c < dst.cols; c += column_stride()) {
-      dst.at(r, c) = convert<Dst>(src.at(r, c));
-    }
-  }
+__global__ void __launch_bounds__(kRowThreads) copy_kernel(Matrix<Dst> dst, Matrix<const Src> src) {
+  copy_block(dst, src, this_block());
 }
 
 template <class Dst, class Src>
 cudaError_t copy_as(cudaStream_t stream, TensorView dst, Matrix<const Src> src) {
-  copy_kernel<Dst, Src><<<elementwise_grid(dst.rows, dst.cols, kThreads), kThreads, 0, stream>>>(
-      matrix_of<Dst>(dst), src);
+  copy_kernel<Dst, Src>
+      <<<elementwise_grid(dst.rows, dst.cols), kRowThreads, 0, stream>>>(matrix_of<Dst>(dst), src);
   return cudaGetLastError();
 }
 
@@ -41,15 +27,6 @@ cudaError_t copy_to(cudaStream_t stream, TensorView dst, Matrix<const Src> src) 
                                   : copy_as<Bf16>(stream, dst, src);
 }
 
-struct CopyDesc {
-  std::byte* dst;
-  const std::byte* src;
-  int64_t dst_stride;
-  int64_t src_stride;
-  int64_t rows;
-  int64_t cols;
-};
-
 // The parameters of one copy_batch kernel: 3 KB, inside the 4 KB a kernel's parameters may take.
 struct CopyBatch {
   CopyDesc copies[kMaxBatchCopies];
@@ -58,15 +35,9 @@ struct CopyBatch {
 // blockIdx.y picks the copy; __grid_constant__ lets threads index the parameter array in place
 // instead of each copying it into local memory.
 template <class Dst, class Src>
-__global__ void copy_batch_kernel(const __grid_constant__ CopyBatch batch) {
-  const CopyDesc& c = batch.copies[blockIdx.y];
-  const Matrix<Dst> dst{reinterpret_cast<Dst*>(c.dst), c.rows, c.cols, c.dst_stride};
-  const Matrix<const Src> src{reinterpret_cast<const Src*>(c.src), c.rows, c.cols, c.src_stride};
-  for (int64_t r = blockIdx.x; r < dst.rows; r += gridDim.x) {
-    for (int64_t col = threadIdx.x; col < dst.cols; col += blockDim.x) {
-      dst.at(r, col) = convert<Dst>(src.at(r, col));
-    }
-  }
+__global__ void __launch_bounds__(kRowThreads)
+    copy_batch_kernel(const __grid_constant__ CopyBatch batch) {
+  copy_desc_block<Dst, Src>(batch.copies[blockIdx.y], BlockPlace{blockIdx.x, gridDim.x});
 }
 
 template <class Dst, class Src>
@@ -83,26 +54,21 @@ cudaError_t copy_batch_as(cudaStream_t stream, std::span<const CopyPair> pairs) 
     }
     if (rows == 0) continue;
     const dim3 grid(row_blocks(rows), static_cast<unsigned>(count));
-    copy_batch_kernel<Dst, Src><<<grid, kThreads, 0, stream>>>(batch);
+    copy_batch_kernel<Dst, Src><<<grid, kRowThreads, 0, stream>>>(batch);
     if (const cudaError_t error = cudaGetLastError(); error != cudaSuccess) return error;
   }
   return cudaSuccess;
 }
 
-__global__ void copy_rows_kernel(Matrix<float> dst, Matrix<const float> src,
-                                 const int64_t* dst_rows) {
-  for (int64_t i = blockIdx.x; i < src.rows; i += gridDim.x) {
-    const int64_t row = dst_rows[i];
-    for (int64_t c = threadIdx.x; c < src.cols; c += blockDim.x) dst.at(row, c) = src.at(i, c);
-  }
+__global__ void __launch_bounds__(kRowThreads)
+    copy_rows_kernel(Matrix<float> dst, Matrix<const float> src, const int64_t* dst_rows) {
+  copy_rows_block(dst, src, dst_rows, this_block());
 }
 
 template <class T>
-__global__ void gather_rows_kernel(Matrix<float> out, const T* table, const int32_t* ids) {
-  for (int64_t i = blockIdx.x; i < out.rows; i += gridDim.x) {
-    const T* row = table + static_cast<int64_t>(ids[i]) * out.cols;
-    for (int64_t c = threadIdx.x; c < out.cols; c += blockDim.x) out.at(i, c) = to_f32(row[c]);
-  }
+__global__ void __launch_bounds__(kRowThreads)
+    gather_rows_kernel(Matrix<float> out, const T* table, const int32_t* ids) {
+  gather_rows_block(out, table, ids, this_block());
 }
 
 }  // namespace
@@ -145,7 +111,7 @@ cudaError_t launch_convert_host_rows(cudaStream_t stream, TensorView dst, const 
 cudaError_t launch_copy_rows(cudaStream_t stream, TensorView dst, TensorView src,
                              const int64_t* dst_rows) {
   if (src.num_elements() == 0) return cudaSuccess;
-  copy_rows_kernel<<<row_blocks(src.rows), kThreads, 0, stream>>>(
+  copy_rows_kernel<<<row_blocks(src.rows), kRowThreads, 0, stream>>>(
       matrix_of<float>(dst), matrix_of<const float>(src), dst_rows);
   return cudaGetLastError();
 }
@@ -154,10 +120,10 @@ cudaError_t launch_gather_rows(cudaStream_t stream, TensorView out, const std::b
                                DType table_dtype, const int32_t* ids) {
   if (out.num_elements() == 0) return cudaSuccess;
   if (table_dtype == DType::kF32) {
-    gather_rows_kernel<<<row_blocks(out.rows), kThreads, 0, stream>>>(
+    gather_rows_kernel<<<row_blocks(out.rows), kRowThreads, 0, stream>>>(
         matrix_of<float>(out), reinterpret_cast<const float*>(table), ids);
   } else {
-    gather_rows_kernel<<<row_blocks(out.rows), kThreads, 0, stream>>>(
+    gather_rows_kernel<<<row_blocks(out.rows), kRowThreads, 0, stream>>>(
         matrix_of<float>(out), reinterpret_cast<const Bf16*>(table), ids);
   }
   return cudaGetLastError();
