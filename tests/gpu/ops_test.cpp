@@ -82,21 +82,28 @@ TEST_F(CudaOps, RotaryRotatesEveryHeadOfAStridedSlice) {
   }
 }
 
+// In place on a column slice: 1 column in, the kernels take one column at a time; 4 columns
+// (16 bytes) in, four at a time.
 TEST_F(CudaOps, ActivationsMatchTheirFormulas) {
   const int64_t rows = 4, cols = 300;
   const auto x = random_values(rows * cols, 40, -9.0f, 9.0f);
-  for (const Activation kind : {Activation::kGeluErf, Activation::kQuickGelu, Activation::kSilu}) {
-    SCOPED_TRACE(static_cast<int>(kind));
-    Tensor wide = device_matrix(backend(), padded(x, rows, cols, 1, 5.0f), rows, cols + 1);
-    backend().activation(wide.view().cols_slice(1, cols), wide.view().cols_slice(1, cols), kind);
-    std::vector<double> want;
-    for (int64_t r = 0; r < rows; ++r) {
-      want.push_back(5.0);
-      for (int64_t c = 0; c < cols; ++c) {
-        want.push_back(reference_activation(x[r * cols + c], kind));
+  for (const int64_t pad : {1, 4}) {
+    for (const Activation kind :
+         {Activation::kGeluErf, Activation::kQuickGelu, Activation::kSilu}) {
+      SCOPED_TRACE(::testing::Message()
+                   << "activation " << static_cast<int>(kind) << ", " << pad << " columns in");
+      Tensor wide = device_matrix(backend(), padded(x, rows, cols, pad, 5.0f), rows, cols + pad);
+      backend().activation(wide.view().cols_slice(pad, cols), wide.view().cols_slice(pad, cols),
+                           kind);
+      std::vector<double> want;
+      for (int64_t r = 0; r < rows; ++r) {
+        want.insert(want.end(), static_cast<size_t>(pad), 5.0);
+        for (int64_t c = 0; c < cols; ++c) {
+          want.push_back(reference_activation(x[r * cols + c], kind));
+        }
       }
+      expect_close(host_values(backend(), wide.view()), want, 2e-6);
     }
-    expect_close(host_values(backend(), wide.view()), want, 2e-6);
   }
 }
 

@@ -124,11 +124,13 @@ TEST(CudaRowKernels, RotaryTurnsEveryHeadOfAColumnSlice) {
   }
 }
 
-// Rows of 600 columns are 3 chunks; a grid of 2 chunks makes the threads stride on.
-constexpr int64_t kWideCols = 600;
+// Rows of 2400 columns are 10 chunks of columns, or 3 chunks of fours; a grid of 2 chunks makes
+// the threads stride on either way. Every elementwise kernel runs both ways.
+constexpr int64_t kWideCols = 2400;
+constexpr bool kOneOrFour[] = {false, true};
 
 template <Activation kKind>
-void check_activation() {
+void check_activation(bool fours) {
   const auto x = random_values(kRows * kWideCols, 10, -6.0f, 6.0f);
   std::vector<double> expected;
   for (float v : x) expected.push_back(reference_activation(v, kKind));
@@ -137,11 +139,11 @@ void check_activation() {
   std::vector<float> in_place = x;
   emulate(2, 2, [&](BlockPlace place, float*) {
     cuda::activation_block<kKind>(matrix(out, kRows, kWideCols), constant(x, kRows, kWideCols),
-                                  place);
+                                  fours, place);
     cuda::activation_block<kKind>(matrix(out_bf16, kRows, kWideCols), constant(x, kRows, kWideCols),
-                                  place);
+                                  fours, place);
     cuda::activation_block<kKind>(matrix(in_place, kRows, kWideCols),
-                                  constant(in_place, kRows, kWideCols), place);
+                                  constant(in_place, kRows, kWideCols), fours, place);
   });
   expect_close(out, expected, 1e-6);
   expect_rounded_from(out_bf16, out);
@@ -149,9 +151,12 @@ void check_activation() {
 }
 
 TEST(CudaRowKernels, ActivationsMatchTheirFormulas) {
-  check_activation<Activation::kGeluErf>();
-  check_activation<Activation::kQuickGelu>();
-  check_activation<Activation::kSilu>();
+  for (bool fours : kOneOrFour) {
+    SCOPED_TRACE(fours ? "four columns at a time" : "one column at a time");
+    check_activation<Activation::kGeluErf>(fours);
+    check_activation<Activation::kQuickGelu>(fours);
+    check_activation<Activation::kSilu>(fours);
+  }
 }
 
 // gate and up are the two halves of one gate_up row, as the decoder's GEMM leaves them.
@@ -167,29 +172,37 @@ TEST(CudaRowKernels, SiluMulReadsBothHalvesOfOneMatrix) {
   }
   const Matrix<const float> gate{gate_up.data(), kRows, kWideCols, 2 * kWideCols};
   const Matrix<const float> up{gate_up.data() + kWideCols, kRows, kWideCols, 2 * kWideCols};
-  std::vector<float> out(kRows * kWideCols, NAN);
-  std::vector<Bf16> out_bf16(out.size(), Bf16{0xffff});
-  emulate(3, 2, [&](BlockPlace place, float*) {
-    cuda::silu_mul_block(matrix(out, kRows, kWideCols), gate, up, place);
-    cuda::silu_mul_block(matrix(out_bf16, kRows, kWideCols), gate, up, place);
-  });
-  expect_close(out, expected, 1e-6);
-  expect_rounded_from(out_bf16, out);
+  for (bool fours : kOneOrFour) {
+    SCOPED_TRACE(fours ? "four columns at a time" : "one column at a time");
+    std::vector<float> out(kRows * kWideCols, NAN);
+    std::vector<Bf16> out_bf16(out.size(), Bf16{0xffff});
+    emulate(3, 2, [&](BlockPlace place, float*) {
+      cuda::silu_mul_block(matrix(out, kRows, kWideCols), gate, up, fours, place);
+      cuda::silu_mul_block(matrix(out_bf16, kRows, kWideCols), gate, up, fours, place);
+    });
+    expect_close(out, expected, 1e-6);
+    expect_rounded_from(out_bf16, out);
+  }
 }
 
+// A bias is added as a matrix of row stride 0 (launch_add_bias).
 TEST(CudaRowKernels, AddsAreExactF32Sums) {
   const auto a = random_values(kRows * kWideCols, 12);
   const auto b = random_values(kRows * kWideCols, 13);
   const auto bias = random_values(kWideCols, 14);
-  std::vector<float> sum = a;
-  std::vector<float> biased = a;
-  emulate(2, 2, [&](BlockPlace place, float*) {
-    cuda::add_block(matrix(sum, kRows, kWideCols), constant(b, kRows, kWideCols), place);
-    cuda::add_bias_block(matrix(biased, kRows, kWideCols), bias.data(), place);
-  });
-  for (int64_t i = 0; i < kRows * kWideCols; ++i) {
-    ASSERT_EQ(sum[i], a[i] + b[i]) << i;
-    ASSERT_EQ(biased[i], a[i] + bias[i % kWideCols]) << i;
+  for (bool fours : kOneOrFour) {
+    SCOPED_TRACE(fours ? "four columns at a time" : "one column at a time");
+    std::vector<float> sum = a;
+    std::vector<float> biased = a;
+    emulate(2, 2, [&](BlockPlace place, float*) {
+      cuda::add_block(matrix(sum, kRows, kWideCols), constant(b, kRows, kWideCols), fours, place);
+      cuda::add_block(matrix(biased, kRows, kWideCols), constant(bias, kRows, kWideCols, 0), fours,
+                      place);
+    });
+    for (int64_t i = 0; i < kRows * kWideCols; ++i) {
+      ASSERT_EQ(sum[i], a[i] + b[i]) << i;
+      ASSERT_EQ(biased[i], a[i] + bias[i % kWideCols]) << i;
+    }
   }
 }
 
@@ -206,7 +219,7 @@ float from_bits(uint32_t b) {
 }
 
 // f32 -> bf16 rounds as tensor::f32_to_bf16 on the values rounding is hard on; bf16 -> f32
-// widens exactly; same types copy the bits, NaN payloads included.
+// widens exactly; same types copy the bits, NaN payloads included (a bf16 signalling NaN too).
 TEST(CudaRowKernels, CopiesConvertBitForBitAsTheHostDoes) {
   std::vector<float> f32 = {0.0f,
                             -0.0f,
@@ -223,33 +236,59 @@ TEST(CudaRowKernels, CopiesConvertBitForBitAsTheHostDoes) {
   const auto random = random_values(600, 15, -1e6f, 1e6f);
   f32.insert(f32.end(), random.begin(), random.end());
   const int64_t cols = static_cast<int64_t>(f32.size());
-  std::vector<Bf16> bf16(f32.size(), Bf16{0});
-  std::vector<float> back(f32.size(), 0.0f);
-  std::vector<float> same(f32.size(), 0.0f);
-  emulate(1, 1, [&](BlockPlace place, float*) {
-    cuda::copy_block(matrix(bf16, 1, cols), constant(f32, 1, cols), place);
-    cuda::copy_block(matrix(same, 1, cols), constant(f32, 1, cols), place);
-  });
-  emulate(1, 2, [&](BlockPlace place, float*) {
-    cuda::copy_block(matrix(back, 1, cols), constant(bf16, 1, cols), place);
-  });
-  for (size_t i = 0; i < f32.size(); ++i) {
-    ASSERT_EQ(bf16[i].bits, f32_to_bf16(f32[i])) << "element " << i;
-    ASSERT_EQ(bits(back[i]), bits(bf16_to_f32(bf16[i].bits))) << "element " << i;
-    ASSERT_EQ(bits(same[i]), bits(f32[i])) << "element " << i;
+  for (bool fours : kOneOrFour) {
+    SCOPED_TRACE(fours ? "four columns at a time" : "one column at a time");
+    std::vector<Bf16> bf16(f32.size(), Bf16{0});
+    std::vector<float> back(f32.size(), 0.0f);
+    std::vector<float> same(f32.size(), 0.0f);
+    emulate(1, 1, [&](BlockPlace place, float*) {
+      cuda::copy_block(matrix(bf16, 1, cols), constant(f32, 1, cols), fours, place);
+      cuda::copy_block(matrix(same, 1, cols), constant(f32, 1, cols), fours, place);
+    });
+    bf16[1] = Bf16{0x7f81};  // a signalling NaN, which only a bit copy keeps
+    std::vector<Bf16> bf16_again(f32.size(), Bf16{0});
+    emulate(1, 2, [&](BlockPlace place, float*) {
+      cuda::copy_block(matrix(back, 1, cols), constant(bf16, 1, cols), fours, place);
+      cuda::copy_block(matrix(bf16_again, 1, cols), constant(bf16, 1, cols), fours, place);
+    });
+    for (size_t i = 0; i < f32.size(); ++i) {
+      if (i != 1) {
+        ASSERT_EQ(bf16[i].bits, f32_to_bf16(f32[i])) << "element " << i;
+      }
+      ASSERT_EQ(bits(back[i]), bits(bf16_to_f32(bf16[i].bits))) << "element " << i;
+      ASSERT_EQ(bits(same[i]), bits(f32[i])) << "element " << i;
+      ASSERT_EQ(bf16_again[i].bits, bf16[i].bits) << "element " << i;
+    }
   }
+}
+
+// Fours only where every operand's rows start aligned for one access of four elements.
+TEST(CudaRowKernels, FoursOnlyWhereEveryRowIsAligned) {
+  alignas(16) static float f32[64];
+  alignas(16) static uint16_t halves[64];
+  using cuda::Operand;
+  EXPECT_TRUE(cuda::fits_fours(8, {Operand{f32, 8, 4}, Operand{halves, 12, 2}}));
+  EXPECT_TRUE(cuda::fits_fours(8, {Operand{f32 + 4, 0, 4}, Operand{halves + 4, 8, 2}}));
+  EXPECT_FALSE(cuda::fits_fours(6, {Operand{f32, 8, 4}}));                          // 6 columns
+  EXPECT_FALSE(cuda::fits_fours(8, {Operand{f32, 8, 4}, Operand{f32 + 2, 8, 4}}));  // 8 bytes in
+  EXPECT_FALSE(cuda::fits_fours(8, {Operand{f32, 10, 4}}));                         // row stride
+  EXPECT_FALSE(cuda::fits_fours(8, {Operand{halves + 2, 8, 2}}));                   // 4 bytes in
+  EXPECT_TRUE(cuda::fits_fours(8, {Operand{halves + 8, 8, 2}}));
 }
 
 // A host matrix uploaded as f16 (launch_convert_host_rows): every one of the 65536 halves.
 TEST(CudaRowKernels, EveryHalfWidensAsTheHostDoes) {
   std::vector<cuda::F16> halves;
   for (uint32_t h = 0; h <= 0xffffu; ++h) halves.push_back(cuda::F16{static_cast<uint16_t>(h)});
-  std::vector<float> out(halves.size(), 0.0f);
-  emulate(4, 1, [&](BlockPlace place, float*) {
-    cuda::copy_block(matrix(out, 256, 256), constant(halves, 256, 256), place);
-  });
-  for (uint32_t h = 0; h <= 0xffffu; ++h) {
-    ASSERT_EQ(bits(out[h]), bits(f16_to_f32(static_cast<uint16_t>(h)))) << "half " << h;
+  for (bool fours : kOneOrFour) {
+    SCOPED_TRACE(fours ? "four columns at a time" : "one column at a time");
+    std::vector<float> out(halves.size(), 0.0f);
+    emulate(4, 1, [&](BlockPlace place, float*) {
+      cuda::copy_block(matrix(out, 256, 256), constant(halves, 256, 256), fours, place);
+    });
+    for (uint32_t h = 0; h <= 0xffffu; ++h) {
+      ASSERT_EQ(bits(out[h]), bits(f16_to_f32(static_cast<uint16_t>(h)))) << "half " << h;
+    }
   }
 }
 

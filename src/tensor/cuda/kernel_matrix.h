@@ -5,7 +5,9 @@
 #ifndef VCAP_TENSOR_CUDA_KERNEL_MATRIX_H_
 #define VCAP_TENSOR_CUDA_KERNEL_MATRIX_H_
 
+#include <cstddef>
 #include <cstdint>
+#include <initializer_list>
 #include <type_traits>
 
 #include "tensor/cuda/simt.h"
@@ -80,6 +82,67 @@ VCAP_SIMT_FN Dst convert(Src x) {
   }
 }
 
+// Four consecutive elements as one access (16 bytes of f32, 8 of bf16 or f16), widened to f32
+// or rounded from it: the elementwise kernels' columns taken four at a time (fits_fours).
+VCAP_SIMT_FN void load4(const float* p, float (&v)[4]) {
+  const simt::Float4 q = simt::load_float4(p);
+  v[0] = q.x;
+  v[1] = q.y;
+  v[2] = q.z;
+  v[3] = q.w;
+}
+
+template <class Half>  // Bf16 or F16
+VCAP_SIMT_FN void load4(const Half* p, float (&v)[4]) {
+  const simt::Word2 w = simt::load_word2(p);
+  v[0] = to_f32(Half{static_cast<uint16_t>(w.x & 0xffffu)});
+  v[1] = to_f32(Half{static_cast<uint16_t>(w.x >> 16)});
+  v[2] = to_f32(Half{static_cast<uint16_t>(w.y & 0xffffu)});
+  v[3] = to_f32(Half{static_cast<uint16_t>(w.y >> 16)});
+}
+
+VCAP_SIMT_FN void store4(float* p, const float (&v)[4]) {
+  simt::store_float4(p, simt::float4_of(v[0], v[1], v[2], v[3]));
+}
+
+VCAP_SIMT_FN void store4(Bf16* p, const float (&v)[4]) {
+  simt::store_word2(p, simt::word2_of(simt::bf16_pair(v[0], v[1]), simt::bf16_pair(v[2], v[3])));
+}
+
+// Four elements copied as they are (the bits, NaN payloads included).
+template <class T>
+VCAP_SIMT_FN void copy4(T* dst, const T* src) {
+  if constexpr (sizeof(T) == 4) {
+    simt::store_float4(dst, simt::load_float4(src));
+  } else {
+    static_assert(sizeof(T) == 2, "f32, bf16 or f16 elements");
+    simt::store_word2(dst, simt::load_word2(src));
+  }
+}
+
+// One operand of an elementwise kernel as fits_fours sees it.
+struct Operand {
+  const void* data;
+  int64_t row_stride;  // elements; 0 for a row broadcast to every row (a bias)
+  size_t element_bytes;
+};
+
+inline Operand operand_of(TensorView view) {
+  return Operand{view.data, view.row_stride, dtype_size(view.dtype)};
+}
+
+// Whether an elementwise kernel over rows of `cols` columns may take them four at a time: a
+// whole number of fours per row, and every operand's rows starting at addresses aligned for
+// one access of four elements. Host code, when launching.
+inline bool fits_fours(int64_t cols, std::initializer_list<Operand> operands) {
+  if (cols % 4 != 0) return false;
+  for (const Operand& operand : operands) {
+    const auto address = reinterpret_cast<uintptr_t>(operand.data);
+    if (operand.row_stride % 4 != 0 || address % (4 * operand.element_bytes) != 0) return false;
+  }
+  return true;
+}
+
 // Sum of `x` over a block of kRowThreads threads, returned to every thread. `scratch` holds
 // kBlockSumWords floats. REQUIRES: every thread of the block calls it.
 VCAP_SIMT_FN float block_sum(float x, float* scratch) {
@@ -96,7 +159,8 @@ VCAP_SIMT_FN float block_sum(float x, float* scratch) {
 
 // Where a block sits in a launch (blockIdx and gridDim on the GPU). Row kernels walk rows
 // x, x + x_count, ...; elementwise kernels also split each row into y_count chunks of
-// kRowThreads columns (elementwise_grid), walking columns chunk by chunk beyond the limit.
+// kRowThreads columns, or fours of columns (elementwise_grid), walking on chunk by chunk beyond
+// the limit.
 struct BlockPlace {
   int64_t x = 0;
   int64_t x_count = 1;

@@ -26,12 +26,14 @@ inline unsigned row_blocks(int64_t rows) {
 }
 
 // Grid of the elementwise kernels: x walks the rows (grid-stride beyond the limit), y splits
-// each row into chunks of kRowThreads columns. Rows alone would leave a decode step's few long
-// rows (8 rows of 8960 for silu_mul) to 8 blocks whose threads each walk 35 columns, one load
-// after another.
-inline dim3 elementwise_grid(int64_t rows, int64_t cols) {
+// each row into chunks of kRowThreads columns, or of kRowThreads fours of columns when the
+// kernel takes them four at a time (fits_fours). Rows alone would leave a decode step's few
+// long rows (8 rows of 8960 for silu_mul) to 8 blocks whose threads each walk 35 columns, one
+// load after another.
+inline dim3 elementwise_grid(int64_t rows, int64_t cols, bool fours) {
   constexpr int64_t kMaxChunks = 65535;  // gridDim.y's limit; beyond it threads stride on
-  const int64_t chunks = (cols + kRowThreads - 1) / kRowThreads;
+  const int64_t items = fours ? cols / 4 : cols;
+  const int64_t chunks = (items + kRowThreads - 1) / kRowThreads;
   return dim3(row_blocks(rows), static_cast<unsigned>(chunks < kMaxChunks ? chunks : kMaxChunks));
 }
 

@@ -12,6 +12,7 @@
 #include <cmath>
 #include <cstddef>
 #include <cstdint>
+#include <type_traits>
 
 #include "tensor/backend.h"
 #include "tensor/cuda/kernel_matrix.h"
@@ -98,45 +99,88 @@ VCAP_SIMT_FN float activate(float x) {
   }
 }
 
-// out = f(in, other...) element by element over an elementwise grid. Each element is read
-// before it is written, by the same thread: out may alias any input.
-template <class Out, class Function>
-VCAP_SIMT_FN void elementwise_block(Matrix<Out> out, BlockPlace place, Function f) {
+// out = op(a) element by element over an elementwise grid: columns one at a time, or four at a
+// time with one access per operand when `fours` (fits_fours; the grid then counts fours). Each
+// element is read before it is written, by the same thread: out may alias a.
+template <class Out, class A, class Op>
+VCAP_SIMT_FN void map_block(Matrix<Out> out, Matrix<const A> a, bool fours, BlockPlace place,
+                            Op op) {
   for (int64_t r = place.x; r < out.rows; r += place.x_count) {
-    for (int64_t c = place.first_column(); c < out.cols; c += place.column_stride()) {
-      out.at(r, c) = from_f32<Out>(f(r, c));
+    if (fours) {
+      for (int64_t q = place.first_column(); q < out.cols / 4; q += place.column_stride()) {
+        float v[4];
+        load4(&a.at(r, 4 * q), v);
+        VCAP_UNROLL
+        for (int i = 0; i < 4; ++i) v[i] = op(v[i]);
+        store4(&out.at(r, 4 * q), v);
+      }
+    } else {
+      for (int64_t c = place.first_column(); c < out.cols; c += place.column_stride()) {
+        out.at(r, c) = from_f32<Out>(op(to_f32(a.at(r, c))));
+      }
+    }
+  }
+}
+
+// out = op(a, b), likewise; out may alias a or b.
+template <class Out, class Op>
+VCAP_SIMT_FN void map_block(Matrix<Out> out, Matrix<const float> a, Matrix<const float> b,
+                            bool fours, BlockPlace place, Op op) {
+  for (int64_t r = place.x; r < out.rows; r += place.x_count) {
+    if (fours) {
+      for (int64_t q = place.first_column(); q < out.cols / 4; q += place.column_stride()) {
+        float va[4];
+        float vb[4];
+        load4(&a.at(r, 4 * q), va);
+        load4(&b.at(r, 4 * q), vb);
+        VCAP_UNROLL
+        for (int i = 0; i < 4; ++i) va[i] = op(va[i], vb[i]);
+        store4(&out.at(r, 4 * q), va);
+      }
+    } else {
+      for (int64_t c = place.first_column(); c < out.cols; c += place.column_stride()) {
+        out.at(r, c) = from_f32<Out>(op(a.at(r, c), b.at(r, c)));
+      }
     }
   }
 }
 
 template <Activation kKind, class Out>
-VCAP_SIMT_FN void activation_block(Matrix<Out> out, Matrix<const float> in, BlockPlace place) {
-  elementwise_block(out, place, [&](int64_t r, int64_t c) { return activate<kKind>(in.at(r, c)); });
+VCAP_SIMT_FN void activation_block(Matrix<Out> out, Matrix<const float> in, bool fours,
+                                   BlockPlace place) {
+  map_block(out, in, fours, place, [](float x) { return activate<kKind>(x); });
 }
 
 template <class Out>
 VCAP_SIMT_FN void silu_mul_block(Matrix<Out> out, Matrix<const float> gate, Matrix<const float> up,
-                                 BlockPlace place) {
-  elementwise_block(out, place,
-                    [&](int64_t r, int64_t c) { return silu(gate.at(r, c)) * up.at(r, c); });
+                                 bool fours, BlockPlace place) {
+  map_block(out, gate, up, fours, place, [](float g, float u) { return silu(g) * u; });
 }
 
-VCAP_SIMT_FN void add_block(Matrix<float> inout, Matrix<const float> other, BlockPlace place) {
-  elementwise_block(inout, place,
-                    [&](int64_t r, int64_t c) { return inout.at(r, c) + other.at(r, c); });
+// inout += other; a bias is an `other` of row stride 0.
+VCAP_SIMT_FN void add_block(Matrix<float> inout, Matrix<const float> other, bool fours,
+                            BlockPlace place) {
+  const Matrix<const float> in{inout.data, inout.rows, inout.cols, inout.stride};
+  map_block(inout, in, other, fours, place, [](float x, float y) { return x + y; });
 }
 
-VCAP_SIMT_FN void add_bias_block(Matrix<float> inout, const float* bias, BlockPlace place) {
-  elementwise_block(inout, place, [&](int64_t r, int64_t c) { return inout.at(r, c) + bias[c]; });
-}
-
-// dst = src converted (the bits when the types are the same), over an elementwise grid.
+// dst = src converted, over an elementwise grid; the bits when the types are the same.
 template <class Dst, class Src>
-VCAP_SIMT_FN void copy_block(Matrix<Dst> dst, Matrix<const Src> src, BlockPlace place) {
-  for (int64_t r = place.x; r < dst.rows; r += place.x_count) {
-    for (int64_t c = place.first_column(); c < dst.cols; c += place.column_stride()) {
-      dst.at(r, c) = convert<Dst>(src.at(r, c));
+VCAP_SIMT_FN void copy_block(Matrix<Dst> dst, Matrix<const Src> src, bool fours, BlockPlace place) {
+  if constexpr (std::is_same_v<Dst, Src>) {
+    for (int64_t r = place.x; r < dst.rows; r += place.x_count) {
+      if (fours) {
+        for (int64_t q = place.first_column(); q < dst.cols / 4; q += place.column_stride()) {
+          copy4(&dst.at(r, 4 * q), &src.at(r, 4 * q));
+        }
+      } else {
+        for (int64_t c = place.first_column(); c < dst.cols; c += place.column_stride()) {
+          dst.at(r, c) = src.at(r, c);
+        }
+      }
     }
+  } else {
+    map_block(dst, src, fours, place, [](float x) { return x; });
   }
 }
 

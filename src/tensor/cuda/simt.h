@@ -11,6 +11,7 @@
 
 #include <cmath>
 #include <cstdint>
+#include <cstring>
 
 // VCAP_UNROLL before a loop over a register array: unrolled, the array stays in registers.
 #if defined(__CUDACC__)
@@ -68,16 +69,47 @@ inline uint32_t bits_of(float x) { return std::bit_cast<uint32_t>(x); }
 inline float float_of(uint32_t bits) { return std::bit_cast<float>(bits); }
 #endif
 
-// Four floats loaded or stored as one 16-byte access (CUDA's float4 on the GPU).
+// Four floats loaded or stored as one 16-byte access (CUDA's float4 on the GPU), and two words
+// as one 8-byte access (uint2).
 #if defined(__CUDACC__)
 using Float4 = float4;
+using Word2 = uint2;
 #else
 struct alignas(16) Float4 {
   float x, y, z, w;
 };
+struct alignas(8) Word2 {
+  uint32_t x, y;
+};
 #endif
 
 VCAP_SIMT_FN Float4 float4_of(float x, float y, float z, float w) { return Float4{x, y, z, w}; }
+VCAP_SIMT_FN Word2 word2_of(uint32_t x, uint32_t y) { return Word2{x, y}; }
+
+// Those accesses at an address aligned to their size. On the host they go through memcpy, so
+// the emulated kernels may read any element type this way without breaking aliasing rules.
+#if defined(__CUDACC__)
+VCAP_SIMT_FN Float4 load_float4(const void* p) { return *static_cast<const Float4*>(p); }
+VCAP_SIMT_FN void store_float4(void* p, Float4 v) { *static_cast<Float4*>(p) = v; }
+VCAP_SIMT_FN Word2 load_word2(const void* p) { return *static_cast<const Word2*>(p); }
+// As one 64-bit word: nvcc splits a uint2 store whose value it built into two 32-bit stores.
+VCAP_SIMT_FN void store_word2(void* p, Word2 v) {
+  *static_cast<uint64_t*>(p) = (static_cast<uint64_t>(v.y) << 32) | v.x;
+}
+#else
+inline Float4 load_float4(const void* p) {
+  Float4 v;
+  std::memcpy(&v, p, sizeof v);
+  return v;
+}
+inline void store_float4(void* p, Float4 v) { std::memcpy(p, &v, sizeof v); }
+inline Word2 load_word2(const void* p) {
+  Word2 v;
+  std::memcpy(&v, p, sizeof v);
+  return v;
+}
+inline void store_word2(void* p, Word2 v) { std::memcpy(p, &v, sizeof v); }
+#endif
 
 // Sum and max of `x` over the 32 threads of the warp, returned to every thread.
 VCAP_SIMT_FN float warp_sum(float x) {

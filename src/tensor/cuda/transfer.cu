@@ -10,14 +10,17 @@ namespace vcap::tensor::cuda {
 namespace {
 
 template <class Dst, class Src>
-__global__ void __launch_bounds__(kRowThreads) copy_kernel(Matrix<Dst> dst, Matrix<const Src> src) {
-  copy_block(dst, src, this_block());
+__global__ void __launch_bounds__(kRowThreads)
+    copy_kernel(Matrix<Dst> dst, Matrix<const Src> src, bool fours) {
+  copy_block(dst, src, fours, this_block());
 }
 
 template <class Dst, class Src>
 cudaError_t copy_as(cudaStream_t stream, TensorView dst, Matrix<const Src> src) {
-  copy_kernel<Dst, Src>
-      <<<elementwise_grid(dst.rows, dst.cols), kRowThreads, 0, stream>>>(matrix_of<Dst>(dst), src);
+  const bool fours =
+      fits_fours(dst.cols, {operand_of(dst), Operand{src.data, src.stride, sizeof(Src)}});
+  copy_kernel<Dst, Src><<<elementwise_grid(dst.rows, dst.cols, fours), kRowThreads, 0, stream>>>(
+      matrix_of<Dst>(dst), src, fours);
   return cudaGetLastError();
 }
 
