@@ -60,25 +60,30 @@ TEST_F(CudaOps, RmsNormMatchesReferenceInPlaceAndStrided) {
   }
 }
 
+// 5 columns in, the kernel turns one pair at a time; 4 columns (16 bytes) in, four pairs where
+// half a head is a multiple of 4 (head_dim 8 and 80: 40; 128: 64).
 TEST_F(CudaOps, RotaryRotatesEveryHeadOfAStridedSlice) {
-  for (const auto& [heads, dim] : {std::pair{3, 8}, std::pair{16, 80}, std::pair{12, 128}}) {
-    SCOPED_TRACE(::testing::Message() << heads << " heads of " << dim);
-    const int64_t rows = 7, width = int64_t{heads} * dim, half = dim / 2;
-    const auto x = random_values(rows * width, 30, -2.0f, 2.0f);
-    const auto cos = random_values(rows * half, 31);
-    const auto sin = random_values(rows * half, 32);
-    // x is a column slice of a fused qkv-like matrix; the other columns must stay untouched.
-    const auto wide = padded(x, rows, width, 5, 3.0f);
-    Tensor x_t = device_matrix(backend(), wide, rows, width + 5);
-    Tensor cos_t = device_matrix(backend(), cos, rows, half);
-    Tensor sin_t = device_matrix(backend(), sin, rows, half);
-    backend().rotary(x_t.view().cols_slice(5, width), cos_t.view(), sin_t.view(), heads, dim);
-    const auto rotated = reference_rotary(x, cos, sin, rows, heads, dim);
-    std::vector<double> want(wide.begin(), wide.end());
-    for (int64_t r = 0; r < rows; ++r) {
-      std::copy_n(&rotated[r * width], width, &want[r * (width + 5) + 5]);
+  for (const int64_t pad : {5, 4}) {
+    for (const auto& [heads, dim] : {std::pair{3, 8}, std::pair{16, 80}, std::pair{12, 128}}) {
+      SCOPED_TRACE(::testing::Message()
+                   << heads << " heads of " << dim << ", " << pad << " columns in");
+      const int64_t rows = 7, width = int64_t{heads} * dim, half = dim / 2;
+      const auto x = random_values(rows * width, 30, -2.0f, 2.0f);
+      const auto cos = random_values(rows * half, 31);
+      const auto sin = random_values(rows * half, 32);
+      // x is a column slice of a fused qkv-like matrix; the other columns must stay untouched.
+      const auto wide = padded(x, rows, width, pad, 3.0f);
+      Tensor x_t = device_matrix(backend(), wide, rows, width + pad);
+      Tensor cos_t = device_matrix(backend(), cos, rows, half);
+      Tensor sin_t = device_matrix(backend(), sin, rows, half);
+      backend().rotary(x_t.view().cols_slice(pad, width), cos_t.view(), sin_t.view(), heads, dim);
+      const auto rotated = reference_rotary(x, cos, sin, rows, heads, dim);
+      std::vector<double> want(wide.begin(), wide.end());
+      for (int64_t r = 0; r < rows; ++r) {
+        std::copy_n(&rotated[r * width], width, &want[r * (width + pad) + pad]);
+      }
+      expect_close(host_values(backend(), x_t.view()), want, 1e-6);
     }
-    expect_close(host_values(backend(), x_t.view()), want, 1e-6);
   }
 }
 

@@ -54,80 +54,101 @@ void expect_rounded_from(const std::vector<Bf16>& bf16, const std::vector<float>
 }
 
 constexpr int64_t kRows = 5;
-constexpr int64_t kCols = 300;  // one full chunk of 256 columns and a partial one
+// Each thread takes several columns, or groups of four, and the last pass only some threads.
+constexpr int64_t kCols = 1100;
+// Every kernel that may take its columns four at a time runs both ways.
+constexpr bool kOneOrFour[] = {false, true};
+
+const char* way(bool fours) { return fours ? "four columns at a time" : "one column at a time"; }
 
 TEST(CudaRowKernels, NormsMatchTheReferenceAndRoundTheSameValuesToBf16) {
   const auto x = random_values(kRows * kCols, 1, -2.0f, 3.0f);
   const auto w = random_values(kCols, 2);
   const auto b = random_values(kCols, 3);
   const float eps = 1e-6f;
-  // Two row blocks for five rows: blocks take rows x, x + 2, ...
-  std::vector<float> layer(x.size(), NAN);
-  std::vector<Bf16> layer_bf16(x.size(), Bf16{0xffff});
-  emulate(2, 1, [&](BlockPlace place, float* scratch) {
-    cuda::layer_norm_block(matrix(layer, kRows, kCols), constant(x, kRows, kCols), w.data(),
-                           b.data(), eps, place, scratch);
-    cuda::layer_norm_block(matrix(layer_bf16, kRows, kCols), constant(x, kRows, kCols), w.data(),
-                           b.data(), eps, place, scratch);
-  });
-  expect_close(layer, reference_layer_norm(x, w, b, kRows, kCols, eps), 1e-5);
-  expect_rounded_from(layer_bf16, layer);
+  for (bool fours : kOneOrFour) {
+    SCOPED_TRACE(way(fours));
+    // Two row blocks for five rows: blocks take rows x, x + 2, ...
+    std::vector<float> layer(x.size(), NAN);
+    std::vector<Bf16> layer_bf16(x.size(), Bf16{0xffff});
+    emulate(2, 1, [&](BlockPlace place, float* scratch) {
+      cuda::layer_norm_block(matrix(layer, kRows, kCols), constant(x, kRows, kCols), w.data(),
+                             b.data(), eps, fours, place, scratch);
+      cuda::layer_norm_block(matrix(layer_bf16, kRows, kCols), constant(x, kRows, kCols), w.data(),
+                             b.data(), eps, fours, place, scratch);
+    });
+    expect_close(layer, reference_layer_norm(x, w, b, kRows, kCols, eps), 1e-5);
+    expect_rounded_from(layer_bf16, layer);
 
-  std::vector<float> rms(x.size(), NAN);
-  std::vector<Bf16> rms_bf16(x.size(), Bf16{0xffff});
-  emulate(2, 1, [&](BlockPlace place, float* scratch) {
-    cuda::rms_norm_block(matrix(rms, kRows, kCols), constant(x, kRows, kCols), w.data(), eps, place,
-                         scratch);
-    cuda::rms_norm_block(matrix(rms_bf16, kRows, kCols), constant(x, kRows, kCols), w.data(), eps,
-                         place, scratch);
-  });
-  expect_close(rms, reference_rms_norm(x, w, kRows, kCols, eps), 1e-5);
-  expect_rounded_from(rms_bf16, rms);
+    std::vector<float> rms(x.size(), NAN);
+    std::vector<Bf16> rms_bf16(x.size(), Bf16{0xffff});
+    emulate(2, 1, [&](BlockPlace place, float* scratch) {
+      cuda::rms_norm_block(matrix(rms, kRows, kCols), constant(x, kRows, kCols), w.data(), eps,
+                           fours, place, scratch);
+      cuda::rms_norm_block(matrix(rms_bf16, kRows, kCols), constant(x, kRows, kCols), w.data(), eps,
+                           fours, place, scratch);
+    });
+    expect_close(rms, reference_rms_norm(x, w, kRows, kCols, eps), 1e-5);
+    expect_rounded_from(rms_bf16, rms);
+  }
 }
 
 TEST(CudaRowKernels, NormsInPlaceGiveTheSameBits) {
   const auto x = random_values(kRows * kCols, 4, -2.0f, 3.0f);
   const auto w = random_values(kCols, 5);
   const auto b = random_values(kCols, 6);
-  std::vector<float> apart(x.size());
-  std::vector<float> in_place = x;
-  emulate(kRows, 1, [&](BlockPlace place, float* scratch) {
-    cuda::layer_norm_block(matrix(apart, kRows, kCols), constant(x, kRows, kCols), w.data(),
-                           b.data(), 1e-6f, place, scratch);
-    cuda::layer_norm_block(matrix(in_place, kRows, kCols), constant(in_place, kRows, kCols),
-                           w.data(), b.data(), 1e-6f, place, scratch);
-  });
-  EXPECT_EQ(in_place, apart);
+  for (bool fours : kOneOrFour) {
+    SCOPED_TRACE(way(fours));
+    std::vector<float> apart(x.size());
+    std::vector<float> in_place = x;
+    std::vector<float> rms_apart(x.size());
+    std::vector<float> rms_in_place = x;
+    emulate(kRows, 1, [&](BlockPlace place, float* scratch) {
+      cuda::layer_norm_block(matrix(apart, kRows, kCols), constant(x, kRows, kCols), w.data(),
+                             b.data(), 1e-6f, fours, place, scratch);
+      cuda::layer_norm_block(matrix(in_place, kRows, kCols), constant(in_place, kRows, kCols),
+                             w.data(), b.data(), 1e-6f, fours, place, scratch);
+      cuda::rms_norm_block(matrix(rms_apart, kRows, kCols), constant(x, kRows, kCols), w.data(),
+                           1e-6f, fours, place, scratch);
+      cuda::rms_norm_block(matrix(rms_in_place, kRows, kCols), constant(rms_in_place, kRows, kCols),
+                           w.data(), 1e-6f, fours, place, scratch);
+    });
+    EXPECT_EQ(in_place, apart);
+    EXPECT_EQ(rms_in_place, rms_apart);
+  }
 }
 
-// q and k heads of a wider qkv row (a column slice): the columns beyond stay as they were.
+// q and k heads of a wider qkv row (a column slice): the columns beyond stay as they were. Four
+// pairs at a time needs rows of a multiple of 4 floats; one at a time takes any.
 TEST(CudaRowKernels, RotaryTurnsEveryHeadOfAColumnSlice) {
   const int heads = 3;
-  const int head_dim = 8;
+  const int head_dim = 16;
   const int64_t width = heads * head_dim;
-  const int64_t stride = width + 5;
   const auto x = random_values(kRows * width, 7);
   const auto cos = random_values(kRows * head_dim / 2, 8);
   const auto sin = random_values(kRows * head_dim / 2, 9);
-  std::vector<float> wide(static_cast<size_t>(kRows * stride), 42.0f);
-  for (int64_t r = 0; r < kRows; ++r) {
-    std::copy_n(x.begin() + r * width, width, wide.begin() + r * stride);
-  }
-  emulate(2, 1, [&](BlockPlace place, float*) {
-    cuda::rotary_block(matrix(wide, kRows, width, stride), constant(cos, kRows, head_dim / 2),
-                       constant(sin, kRows, head_dim / 2), heads, head_dim, place);
-  });
-  expect_close(host_columns(wide, kRows, stride, 0, width),
-               reference_rotary(x, cos, sin, kRows, heads, head_dim), 1e-6);
-  for (int64_t r = 0; r < kRows; ++r) {
-    for (int64_t c = width; c < stride; ++c) EXPECT_EQ(wide[r * stride + c], 42.0f);
+  for (bool fours : kOneOrFour) {
+    SCOPED_TRACE(way(fours));
+    const int64_t stride = width + (fours ? 4 : 5);
+    std::vector<float> wide(static_cast<size_t>(kRows * stride), 42.0f);
+    for (int64_t r = 0; r < kRows; ++r) {
+      std::copy_n(x.begin() + r * width, width, wide.begin() + r * stride);
+    }
+    emulate(2, 1, [&](BlockPlace place, float*) {
+      cuda::rotary_block(matrix(wide, kRows, width, stride), constant(cos, kRows, head_dim / 2),
+                         constant(sin, kRows, head_dim / 2), heads, head_dim, fours, place);
+    });
+    expect_close(host_columns(wide, kRows, stride, 0, width),
+                 reference_rotary(x, cos, sin, kRows, heads, head_dim), 1e-6);
+    for (int64_t r = 0; r < kRows; ++r) {
+      for (int64_t c = width; c < stride; ++c) EXPECT_EQ(wide[r * stride + c], 42.0f);
+    }
   }
 }
 
 // Rows of 2400 columns are 10 chunks of columns, or 3 chunks of fours; a grid of 2 chunks makes
-// the threads stride on either way. Every elementwise kernel runs both ways.
+// the threads stride on either way.
 constexpr int64_t kWideCols = 2400;
-constexpr bool kOneOrFour[] = {false, true};
 
 template <Activation kKind>
 void check_activation(bool fours) {
@@ -152,7 +173,7 @@ void check_activation(bool fours) {
 
 TEST(CudaRowKernels, ActivationsMatchTheirFormulas) {
   for (bool fours : kOneOrFour) {
-    SCOPED_TRACE(fours ? "four columns at a time" : "one column at a time");
+    SCOPED_TRACE(way(fours));
     check_activation<Activation::kGeluErf>(fours);
     check_activation<Activation::kQuickGelu>(fours);
     check_activation<Activation::kSilu>(fours);
@@ -173,7 +194,7 @@ TEST(CudaRowKernels, SiluMulReadsBothHalvesOfOneMatrix) {
   const Matrix<const float> gate{gate_up.data(), kRows, kWideCols, 2 * kWideCols};
   const Matrix<const float> up{gate_up.data() + kWideCols, kRows, kWideCols, 2 * kWideCols};
   for (bool fours : kOneOrFour) {
-    SCOPED_TRACE(fours ? "four columns at a time" : "one column at a time");
+    SCOPED_TRACE(way(fours));
     std::vector<float> out(kRows * kWideCols, NAN);
     std::vector<Bf16> out_bf16(out.size(), Bf16{0xffff});
     emulate(3, 2, [&](BlockPlace place, float*) {
@@ -191,7 +212,7 @@ TEST(CudaRowKernels, AddsAreExactF32Sums) {
   const auto b = random_values(kRows * kWideCols, 13);
   const auto bias = random_values(kWideCols, 14);
   for (bool fours : kOneOrFour) {
-    SCOPED_TRACE(fours ? "four columns at a time" : "one column at a time");
+    SCOPED_TRACE(way(fours));
     std::vector<float> sum = a;
     std::vector<float> biased = a;
     emulate(2, 2, [&](BlockPlace place, float*) {
@@ -237,7 +258,7 @@ TEST(CudaRowKernels, CopiesConvertBitForBitAsTheHostDoes) {
   f32.insert(f32.end(), random.begin(), random.end());
   const int64_t cols = static_cast<int64_t>(f32.size());
   for (bool fours : kOneOrFour) {
-    SCOPED_TRACE(fours ? "four columns at a time" : "one column at a time");
+    SCOPED_TRACE(way(fours));
     std::vector<Bf16> bf16(f32.size(), Bf16{0});
     std::vector<float> back(f32.size(), 0.0f);
     std::vector<float> same(f32.size(), 0.0f);
@@ -281,7 +302,7 @@ TEST(CudaRowKernels, EveryHalfWidensAsTheHostDoes) {
   std::vector<cuda::F16> halves;
   for (uint32_t h = 0; h <= 0xffffu; ++h) halves.push_back(cuda::F16{static_cast<uint16_t>(h)});
   for (bool fours : kOneOrFour) {
-    SCOPED_TRACE(fours ? "four columns at a time" : "one column at a time");
+    SCOPED_TRACE(way(fours));
     std::vector<float> out(halves.size(), 0.0f);
     emulate(4, 1, [&](BlockPlace place, float*) {
       cuda::copy_block(matrix(out, 256, 256), constant(halves, 256, 256), fours, place);

@@ -76,7 +76,7 @@ cudaError_t launch_add_bias(cudaStream_t stream, TensorView inout, TensorView bi
   // The bias row, read as a matrix whose every row is that row.
   const auto* values = reinterpret_cast<const float*>(bias.data);
   return launch_add_matrix(stream, inout, Matrix<const float>{values, inout.rows, inout.cols, 0},
-                           Operand{values, 0, sizeof(float)});
+                           vector_operand(bias));
 }
 
 }  // namespace vcap::tensor::cuda

@@ -82,45 +82,57 @@ VCAP_SIMT_FN Dst convert(Src x) {
   }
 }
 
-// Four consecutive elements as one access (16 bytes of f32, 8 of bf16 or f16), widened to f32
-// or rounded from it: the elementwise kernels' columns taken four at a time (fits_fours).
-VCAP_SIMT_FN void load4(const float* p, float (&v)[4]) {
-  const simt::Float4 q = simt::load_float4(p);
-  v[0] = q.x;
-  v[1] = q.y;
-  v[2] = q.z;
-  v[3] = q.w;
+// kWidth consecutive elements (1, or 4 as one access: 16 bytes of f32, 8 of bf16 or f16),
+// widened to f32, rounded from it, or copied as they are (the bits, NaN payloads included):
+// how kernels take their columns one or four at a time (fits_fours).
+template <int kWidth, class T>
+VCAP_SIMT_FN void load_group(const T* p, float (&v)[kWidth]) {
+  if constexpr (kWidth == 1) {
+    v[0] = to_f32(*p);
+  } else if constexpr (std::is_same_v<T, float>) {
+    static_assert(kWidth == 4, "groups of 1 or 4");
+    const simt::Float4 q = simt::load_float4(p);
+    v[0] = q.x;
+    v[1] = q.y;
+    v[2] = q.z;
+    v[3] = q.w;
+  } else {
+    static_assert(kWidth == 4 && sizeof(T) == 2, "groups of 1 or 4 f32, bf16 or f16");
+    const simt::Word2 w = simt::load_word2(p);
+    v[0] = to_f32(T{static_cast<uint16_t>(w.x & 0xffffu)});
+    v[1] = to_f32(T{static_cast<uint16_t>(w.x >> 16)});
+    v[2] = to_f32(T{static_cast<uint16_t>(w.y & 0xffffu)});
+    v[3] = to_f32(T{static_cast<uint16_t>(w.y >> 16)});
+  }
 }
 
-template <class Half>  // Bf16 or F16
-VCAP_SIMT_FN void load4(const Half* p, float (&v)[4]) {
-  const simt::Word2 w = simt::load_word2(p);
-  v[0] = to_f32(Half{static_cast<uint16_t>(w.x & 0xffffu)});
-  v[1] = to_f32(Half{static_cast<uint16_t>(w.x >> 16)});
-  v[2] = to_f32(Half{static_cast<uint16_t>(w.y & 0xffffu)});
-  v[3] = to_f32(Half{static_cast<uint16_t>(w.y >> 16)});
+template <int kWidth, class T>
+VCAP_SIMT_FN void store_group(T* p, const float (&v)[kWidth]) {
+  if constexpr (kWidth == 1) {
+    *p = from_f32<T>(v[0]);
+  } else if constexpr (std::is_same_v<T, float>) {
+    static_assert(kWidth == 4, "groups of 1 or 4");
+    simt::store_float4(p, simt::float4_of(v[0], v[1], v[2], v[3]));
+  } else {
+    static_assert(kWidth == 4 && std::is_same_v<T, Bf16>, "groups of 1 or 4 f32 or bf16");
+    simt::store_word2(p, simt::word2_of(simt::bf16_pair(v[0], v[1]), simt::bf16_pair(v[2], v[3])));
+  }
 }
 
-VCAP_SIMT_FN void store4(float* p, const float (&v)[4]) {
-  simt::store_float4(p, simt::float4_of(v[0], v[1], v[2], v[3]));
-}
-
-VCAP_SIMT_FN void store4(Bf16* p, const float (&v)[4]) {
-  simt::store_word2(p, simt::word2_of(simt::bf16_pair(v[0], v[1]), simt::bf16_pair(v[2], v[3])));
-}
-
-// Four elements copied as they are (the bits, NaN payloads included).
-template <class T>
-VCAP_SIMT_FN void copy4(T* dst, const T* src) {
-  if constexpr (sizeof(T) == 4) {
+template <int kWidth, class T>
+VCAP_SIMT_FN void copy_group(T* dst, const T* src) {
+  if constexpr (kWidth == 1) {
+    *dst = *src;
+  } else if constexpr (sizeof(T) == 4) {
+    static_assert(kWidth == 4, "groups of 1 or 4");
     simt::store_float4(dst, simt::load_float4(src));
   } else {
-    static_assert(sizeof(T) == 2, "f32, bf16 or f16 elements");
+    static_assert(kWidth == 4 && sizeof(T) == 2, "groups of 1 or 4 f32, bf16 or f16");
     simt::store_word2(dst, simt::load_word2(src));
   }
 }
 
-// One operand of an elementwise kernel as fits_fours sees it.
+// One operand of a kernel as fits_fours sees it.
 struct Operand {
   const void* data;
   int64_t row_stride;  // elements; 0 for a row broadcast to every row (a bias)
@@ -131,9 +143,14 @@ inline Operand operand_of(TensorView view) {
   return Operand{view.data, view.row_stride, dtype_size(view.dtype)};
 }
 
-// Whether an elementwise kernel over rows of `cols` columns may take them four at a time: a
-// whole number of fours per row, and every operand's rows starting at addresses aligned for
-// one access of four elements. Host code, when launching.
+// A vector (a norm's weight, a bias) that every row reads.
+inline Operand vector_operand(TensorView view) {
+  return Operand{view.data, 0, dtype_size(view.dtype)};
+}
+
+// Whether a kernel over rows of `cols` columns may take them four at a time: a whole number of
+// fours per row, and every operand's rows starting at addresses aligned for one access of four
+// elements. Host code, when launching.
 inline bool fits_fours(int64_t cols, std::initializer_list<Operand> operands) {
   if (cols % 4 != 0) return false;
   for (const Operand& operand : operands) {

@@ -8,8 +8,8 @@ namespace {
 
 __global__ void __launch_bounds__(kRowThreads)
     rotary_kernel(Matrix<float> x, Matrix<const float> cos, Matrix<const float> sin, int num_heads,
-                  int head_dim) {
-  rotary_block(x, cos, sin, num_heads, head_dim, this_block());
+                  int head_dim, bool fours) {
+  rotary_block(x, cos, sin, num_heads, head_dim, fours, this_block());
 }
 
 }  // namespace
@@ -17,9 +17,11 @@ __global__ void __launch_bounds__(kRowThreads)
 cudaError_t launch_rotary(cudaStream_t stream, TensorView x, TensorView cos, TensorView sin,
                           int num_heads, int head_dim) {
   if (x.num_elements() == 0) return cudaSuccess;
+  // Four pairs at a time: half a head's columns in fours, every row of x, cos and sin aligned.
+  const bool fours = fits_fours(head_dim / 2, {operand_of(x), operand_of(cos), operand_of(sin)});
   rotary_kernel<<<row_blocks(x.rows), kRowThreads, 0, stream>>>(
       matrix_of<float>(x), matrix_of<const float>(cos), matrix_of<const float>(sin), num_heads,
-      head_dim);
+      head_dim, fours);
   return cudaGetLastError();
 }
 

@@ -19,67 +19,132 @@
 
 namespace vcap::tensor::cuda {
 
+// Calls f(c, v) for this thread's columns of row r of `in`, kWidth at a time: v holds columns
+// [c, c + kWidth). The block's threads take consecutive groups, so loads coalesce.
+template <int kWidth, class F>
+VCAP_SIMT_FN void for_my_columns(Matrix<const float> in, int64_t r, F f) {
+  for (int64_t c = kWidth * simt::thread_rank(); c < in.cols; c += kWidth * kRowThreads) {
+    float v[kWidth];
+    load_group<kWidth>(&in.at(r, c), v);
+    f(c, v);
+  }
+}
+
 // Layer norm of each row (two passes: the mean, then the variance about it). Every thread
 // touches the same columns in each pass, so out may alias in.
-template <class Out>
-VCAP_SIMT_FN void layer_norm_block(Matrix<Out> out, Matrix<const float> in, const float* weight,
-                                   const float* bias, float eps, BlockPlace place, float* scratch) {
+template <int kWidth, class Out>
+VCAP_SIMT_FN void layer_norm_rows(Matrix<Out> out, Matrix<const float> in, const float* weight,
+                                  const float* bias, float eps, BlockPlace place, float* scratch) {
   const float n = static_cast<float>(in.cols);
-  const int thread = simt::thread_rank();
   for (int64_t r = place.x; r < in.rows; r += place.x_count) {
     float sum = 0.0f;
-    for (int64_t c = thread; c < in.cols; c += kRowThreads) sum += in.at(r, c);
+    for_my_columns<kWidth>(in, r, [&](int64_t, const float(&v)[kWidth]) {
+      VCAP_UNROLL
+      for (int i = 0; i < kWidth; ++i) sum += v[i];
+    });
     const float mean = block_sum(sum, scratch) / n;
     float squares = 0.0f;
-    for (int64_t c = thread; c < in.cols; c += kRowThreads) {
-      const float d = in.at(r, c) - mean;
-      squares += d * d;
-    }
+    for_my_columns<kWidth>(in, r, [&](int64_t, const float(&v)[kWidth]) {
+      VCAP_UNROLL
+      for (int i = 0; i < kWidth; ++i) squares += (v[i] - mean) * (v[i] - mean);
+    });
     const float rstd = 1.0f / sqrtf(block_sum(squares, scratch) / n + eps);
-    for (int64_t c = thread; c < in.cols; c += kRowThreads) {
-      out.at(r, c) = from_f32<Out>((in.at(r, c) - mean) * rstd * weight[c] + bias[c]);
-    }
+    for_my_columns<kWidth>(in, r, [&](int64_t c, const float(&v)[kWidth]) {
+      float w[kWidth];
+      float b[kWidth];
+      float o[kWidth];
+      load_group<kWidth>(weight + c, w);
+      load_group<kWidth>(bias + c, b);
+      VCAP_UNROLL
+      for (int i = 0; i < kWidth; ++i) o[i] = (v[i] - mean) * rstd * w[i] + b[i];
+      store_group<kWidth>(&out.at(r, c), o);
+    });
+  }
+}
+
+template <class Out>
+VCAP_SIMT_FN void layer_norm_block(Matrix<Out> out, Matrix<const float> in, const float* weight,
+                                   const float* bias, float eps, bool fours, BlockPlace place,
+                                   float* scratch) {
+  if (fours) {
+    layer_norm_rows<4>(out, in, weight, bias, eps, place, scratch);
+  } else {
+    layer_norm_rows<1>(out, in, weight, bias, eps, place, scratch);
   }
 }
 
 // RMS norm of each row; out may alias in, as above.
-template <class Out>
-VCAP_SIMT_FN void rms_norm_block(Matrix<Out> out, Matrix<const float> in, const float* weight,
-                                 float eps, BlockPlace place, float* scratch) {
+template <int kWidth, class Out>
+VCAP_SIMT_FN void rms_norm_rows(Matrix<Out> out, Matrix<const float> in, const float* weight,
+                                float eps, BlockPlace place, float* scratch) {
   const float n = static_cast<float>(in.cols);
-  const int thread = simt::thread_rank();
   for (int64_t r = place.x; r < in.rows; r += place.x_count) {
     float squares = 0.0f;
-    for (int64_t c = thread; c < in.cols; c += kRowThreads) {
-      const float x = in.at(r, c);
-      squares += x * x;
-    }
+    for_my_columns<kWidth>(in, r, [&](int64_t, const float(&v)[kWidth]) {
+      VCAP_UNROLL
+      for (int i = 0; i < kWidth; ++i) squares += v[i] * v[i];
+    });
     const float rstd = 1.0f / sqrtf(block_sum(squares, scratch) / n + eps);
-    for (int64_t c = thread; c < in.cols; c += kRowThreads) {
-      out.at(r, c) = from_f32<Out>((in.at(r, c) * rstd) * weight[c]);
+    for_my_columns<kWidth>(in, r, [&](int64_t c, const float(&v)[kWidth]) {
+      float w[kWidth];
+      float o[kWidth];
+      load_group<kWidth>(weight + c, w);
+      VCAP_UNROLL
+      for (int i = 0; i < kWidth; ++i) o[i] = (v[i] * rstd) * w[i];
+      store_group<kWidth>(&out.at(r, c), o);
+    });
+  }
+}
+
+template <class Out>
+VCAP_SIMT_FN void rms_norm_block(Matrix<Out> out, Matrix<const float> in, const float* weight,
+                                 float eps, bool fours, BlockPlace place, float* scratch) {
+  if (fours) {
+    rms_norm_rows<4>(out, in, weight, eps, place, scratch);
+  } else {
+    rms_norm_rows<1>(out, in, weight, eps, place, scratch);
+  }
+}
+
+// Rotary in place: each thread turns kWidth pairs (x[d], x[d + half]) of one head at a time,
+// pairs no other thread touches, so the update needs no synchronisation.
+template <int kWidth>
+VCAP_SIMT_FN void rotary_rows(Matrix<float> x, Matrix<const float> cos, Matrix<const float> sin,
+                              int num_heads, int head_dim, BlockPlace place) {
+  const int groups = head_dim / 2 / kWidth;  // per head
+  for (int64_t r = place.x; r < x.rows; r += place.x_count) {
+    for (int i = simt::thread_rank(); i < num_heads * groups; i += kRowThreads) {
+      const int d = kWidth * (i % groups);
+      float* first = &x.at(r, static_cast<int64_t>(i / groups) * head_dim + d);
+      float* second = first + head_dim / 2;
+      float a[kWidth];
+      float b[kWidth];
+      float c[kWidth];
+      float s[kWidth];
+      load_group<kWidth>(first, a);
+      load_group<kWidth>(second, b);
+      load_group<kWidth>(&cos.at(r, d), c);
+      load_group<kWidth>(&sin.at(r, d), s);
+      float turned_a[kWidth];
+      float turned_b[kWidth];
+      VCAP_UNROLL
+      for (int k = 0; k < kWidth; ++k) {
+        turned_a[k] = a[k] * c[k] - b[k] * s[k];
+        turned_b[k] = b[k] * c[k] + a[k] * s[k];
+      }
+      store_group<kWidth>(first, turned_a);
+      store_group<kWidth>(second, turned_b);
     }
   }
 }
 
-// Rotary in place: a thread per (head, d < half) pair turns x[d] and x[d + half] together, so
-// the update needs no synchronisation.
+// fours: head_dim / 2 a multiple of 4 and x, cos and sin aligned for it (fits_fours).
 VCAP_SIMT_FN void rotary_block(Matrix<float> x, Matrix<const float> cos, Matrix<const float> sin,
-                               int num_heads, int head_dim, BlockPlace place) {
-  const int half = head_dim / 2;
-  const int pairs = num_heads * half;
-  for (int64_t r = place.x; r < x.rows; r += place.x_count) {
-    for (int i = simt::thread_rank(); i < pairs; i += kRowThreads) {
-      const int head = i / half;
-      const int d = i % half;
-      float* first = &x.at(r, static_cast<int64_t>(head) * head_dim + d);
-      float* second = first + half;
-      const float a = *first;
-      const float b = *second;
-      const float c = cos.at(r, d);
-      const float s = sin.at(r, d);
-      *first = a * c - b * s;
-      *second = b * c + a * s;
-    }
+                               int num_heads, int head_dim, bool fours, BlockPlace place) {
+  if (fours) {
+    rotary_rows<4>(x, cos, sin, num_heads, head_dim, place);
+  } else {
+    rotary_rows<1>(x, cos, sin, num_heads, head_dim, place);
   }
 }
 
@@ -99,49 +164,56 @@ VCAP_SIMT_FN float activate(float x) {
   }
 }
 
-// out = op(a) element by element over an elementwise grid: columns one at a time, or four at a
-// time with one access per operand when `fours` (fits_fours; the grid then counts fours). Each
-// element is read before it is written, by the same thread: out may alias a.
-template <class Out, class A, class Op>
-VCAP_SIMT_FN void map_block(Matrix<Out> out, Matrix<const A> a, bool fours, BlockPlace place,
-                            Op op) {
+// out = op(a) element by element over an elementwise grid, columns kWidth at a time (the grid
+// counts groups). Each element is read before it is written, by the same thread: out may alias a.
+template <int kWidth, class Out, class A, class Op>
+VCAP_SIMT_FN void map_rows(Matrix<Out> out, Matrix<const A> a, BlockPlace place, Op op) {
   for (int64_t r = place.x; r < out.rows; r += place.x_count) {
-    if (fours) {
-      for (int64_t q = place.first_column(); q < out.cols / 4; q += place.column_stride()) {
-        float v[4];
-        load4(&a.at(r, 4 * q), v);
-        VCAP_UNROLL
-        for (int i = 0; i < 4; ++i) v[i] = op(v[i]);
-        store4(&out.at(r, 4 * q), v);
-      }
-    } else {
-      for (int64_t c = place.first_column(); c < out.cols; c += place.column_stride()) {
-        out.at(r, c) = from_f32<Out>(op(to_f32(a.at(r, c))));
-      }
+    for (int64_t g = place.first_column(); g < out.cols / kWidth; g += place.column_stride()) {
+      float v[kWidth];
+      load_group<kWidth>(&a.at(r, kWidth * g), v);
+      VCAP_UNROLL
+      for (int i = 0; i < kWidth; ++i) v[i] = op(v[i]);
+      store_group<kWidth>(&out.at(r, kWidth * g), v);
     }
   }
 }
 
 // out = op(a, b), likewise; out may alias a or b.
+template <int kWidth, class Out, class Op>
+VCAP_SIMT_FN void map_rows(Matrix<Out> out, Matrix<const float> a, Matrix<const float> b,
+                           BlockPlace place, Op op) {
+  for (int64_t r = place.x; r < out.rows; r += place.x_count) {
+    for (int64_t g = place.first_column(); g < out.cols / kWidth; g += place.column_stride()) {
+      float va[kWidth];
+      float vb[kWidth];
+      load_group<kWidth>(&a.at(r, kWidth * g), va);
+      load_group<kWidth>(&b.at(r, kWidth * g), vb);
+      VCAP_UNROLL
+      for (int i = 0; i < kWidth; ++i) va[i] = op(va[i], vb[i]);
+      store_group<kWidth>(&out.at(r, kWidth * g), va);
+    }
+  }
+}
+
+// The maps with columns one or four at a time (fits_fours).
+template <class Out, class A, class Op>
+VCAP_SIMT_FN void map_block(Matrix<Out> out, Matrix<const A> a, bool fours, BlockPlace place,
+                            Op op) {
+  if (fours) {
+    map_rows<4>(out, a, place, op);
+  } else {
+    map_rows<1>(out, a, place, op);
+  }
+}
+
 template <class Out, class Op>
 VCAP_SIMT_FN void map_block(Matrix<Out> out, Matrix<const float> a, Matrix<const float> b,
                             bool fours, BlockPlace place, Op op) {
-  for (int64_t r = place.x; r < out.rows; r += place.x_count) {
-    if (fours) {
-      for (int64_t q = place.first_column(); q < out.cols / 4; q += place.column_stride()) {
-        float va[4];
-        float vb[4];
-        load4(&a.at(r, 4 * q), va);
-        load4(&b.at(r, 4 * q), vb);
-        VCAP_UNROLL
-        for (int i = 0; i < 4; ++i) va[i] = op(va[i], vb[i]);
-        store4(&out.at(r, 4 * q), va);
-      }
-    } else {
-      for (int64_t c = place.first_column(); c < out.cols; c += place.column_stride()) {
-        out.at(r, c) = from_f32<Out>(op(a.at(r, c), b.at(r, c)));
-      }
-    }
+  if (fours) {
+    map_rows<4>(out, a, b, place, op);
+  } else {
+    map_rows<1>(out, a, b, place, op);
   }
 }
 
@@ -164,20 +236,24 @@ VCAP_SIMT_FN void add_block(Matrix<float> inout, Matrix<const float> other, bool
   map_block(inout, in, other, fours, place, [](float x, float y) { return x + y; });
 }
 
+// dst = src as it is (the bits), over an elementwise grid, columns kWidth at a time.
+template <int kWidth, class T>
+VCAP_SIMT_FN void copy_rows_as_they_are(Matrix<T> dst, Matrix<const T> src, BlockPlace place) {
+  for (int64_t r = place.x; r < dst.rows; r += place.x_count) {
+    for (int64_t g = place.first_column(); g < dst.cols / kWidth; g += place.column_stride()) {
+      copy_group<kWidth>(&dst.at(r, kWidth * g), &src.at(r, kWidth * g));
+    }
+  }
+}
+
 // dst = src converted, over an elementwise grid; the bits when the types are the same.
 template <class Dst, class Src>
 VCAP_SIMT_FN void copy_block(Matrix<Dst> dst, Matrix<const Src> src, bool fours, BlockPlace place) {
   if constexpr (std::is_same_v<Dst, Src>) {
-    for (int64_t r = place.x; r < dst.rows; r += place.x_count) {
-      if (fours) {
-        for (int64_t q = place.first_column(); q < dst.cols / 4; q += place.column_stride()) {
-          copy4(&dst.at(r, 4 * q), &src.at(r, 4 * q));
-        }
-      } else {
-        for (int64_t c = place.first_column(); c < dst.cols; c += place.column_stride()) {
-          dst.at(r, c) = src.at(r, c);
-        }
-      }
+    if (fours) {
+      copy_rows_as_they_are<4>(dst, src, place);
+    } else {
+      copy_rows_as_they_are<1>(dst, src, place);
     }
   } else {
     map_block(dst, src, fours, place, [](float x) { return x; });
