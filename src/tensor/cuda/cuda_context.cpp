@@ -40,12 +40,11 @@ DeviceMemory& DeviceMemory::operator=(DeviceMemory&& other) noexcept {
 void DeviceMemory::release() {
   if (data_ == nullptr) return;
   // A failure here (after a sticky device error) cannot be reported from a destructor; the
-  // error is already recorded by the op that caused it.
-  if (free_stream_ != nullptr) {
-    cudaFreeAsync(data_, free_stream_);
-  } else {
-    cudaFree(data_);
-  }
+  // error is already recorded by the op that caused it. It is cleared from the runtime's
+  // last-error slot, where the next kernel launch would be blamed for it.
+  const cudaError_t error =
+      free_stream_ != nullptr ? cudaFreeAsync(data_, free_stream_) : cudaFree(data_);
+  if (error != cudaSuccess) cudaGetLastError();
   data_ = nullptr;
 }
 

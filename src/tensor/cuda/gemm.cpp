@@ -140,8 +140,9 @@ const GemmEngine::Plan* GemmEngine::plan(CudaContext& context, const Key& key,
   const auto found = plans_.find(key);
   if (found != plans_.end()) return found->second.get();
   std::unique_ptr<Plan> plan;
-  // The heuristic is not told the bias pointer's alignment: a bias that is not 16-byte aligned
-  // (a view into a larger tensor) takes the add_bias kernel instead of the epilogue.
+  // The heuristic reads the bias pointer (set before it runs) for its alignment; a bias that is
+  // not 16-byte aligned (a view into a larger tensor) is still left to the add_bias kernel, so
+  // that no plan depends on an epilogue path for under-aligned vectors.
   if (key.bias && key.alignment[3] >= 16) plan = make_plan(context, key, true, bias);
   if (!plan && !context.failed()) plan = make_plan(context, key, false, nullptr);
   if (!plan) {

@@ -52,8 +52,12 @@ void OpProfile::resolve() {
       totals.ms += ms;
     }
     float span = 0.0f;
-    if (span_start_ && cudaEventElapsedTime(&span, span_start_.get(), pair.end) == cudaSuccess) {
-      span_ms_ = std::max(span_ms_, static_cast<double>(span));
+    if (span_start_) {
+      if (cudaEventElapsedTime(&span, span_start_.get(), pair.end) == cudaSuccess) {
+        span_ms_ = std::max(span_ms_, static_cast<double>(span));
+      } else {
+        cudaGetLastError();  // the span is best effort: the next op must not be blamed for it
+      }
     }
     free_.push_back(pair.start);
     free_.push_back(pair.end);
