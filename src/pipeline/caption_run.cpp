@@ -289,7 +289,15 @@ Result<CaptionRunReport> run_caption(const CaptionOptions& options, CaptionerFac
     if (!options.retry.empty()) {
       Result<RetrySeed> seed =
           seed_journal_for_retry(options, report.output, *shard, *resume, *writer, log);
-      if (!seed) return seed.status();
+      if (!seed) {
+        // A journal made for this retry holds its header only: a refused retry leaves none
+        // behind (`vcap status` would read it as a run under way).
+        if (!resume->exists) {
+          std::error_code ignored;
+          std::filesystem::remove(journal, ignored);
+        }
+        return seed.status();
+      }
       report.retry = std::move(*seed);
     }
     Result<std::map<uint64_t, Suspect>> suspects = strike_rows_left_in_flight(journal);

@@ -217,6 +217,8 @@ TEST(Retry, WithoutAnEarlierOutputIsRefused) {
   EXPECT_NE(report.status().message().find("run without --retry first"), std::string::npos)
       << report.status().message();
   EXPECT_EQ(factory.creates(), 0);
+  // No journal is left behind, which `vcap status` would take for a run under way.
+  EXPECT_FALSE(std::filesystem::exists(journal_path(output_path(options), 0, 1)));
 }
 
 TEST(Retry, OutputOfAnotherCsvIsRefusedAndLeftAsItIs) {
@@ -241,6 +243,7 @@ TEST(Retry, OutputOfAnotherCsvIsRefusedAndLeftAsItIs) {
       << other.status().message();
   EXPECT_EQ(read_text(output), first);
   EXPECT_EQ(factory.creates(), 0);
+  EXPECT_FALSE(std::filesystem::exists(journal_path(output, 0, 1)));
 
   // The refusals kept nothing: a plain run captions every row again.
   Recorder recorder;
