@@ -6,12 +6,12 @@
 # PyTorch + transformers, CMake and ninja, 16 cores, no internet and none of the Debian -dev
 # packages vcap needs (FFmpeg, oneDNN, PCRE2, ...). So the build there is the reduced
 # VCAP_GPU_CHECK_ONLY=ON target set (base, io, tensor, the CUDA backend, model, tests/gpu,
-# bench/gpu_*), which needs only GoogleTest and nlohmann-json: those are carried from here.
+# bench/gpu_*), which needs only GoogleTest, nlohmann-json and zlib: those are carried from here.
 #
 # 1. Here, no device time (needs ../shared and this machine's CUDA toolkit):
 #      scripts/prepare_device_golden.sh   # .golden/ (~33 MB): data of the transformers check
 #                                         # (the tree + both folders must stay under 64 MiB)
-#      bench/gpu_check.sh --prepare       # .gpu_deps/ (~15 MB): GoogleTest + nlohmann-json for
+#      bench/gpu_check.sh --prepare       # .gpu_deps/ (~15 MB): GoogleTest, nlohmann-json, zlib for
 #                                         # the build there, and binaries built here (sm_90) as
 #                                         # a fallback should the build there fail
 # 2. One device call (device tool `run`), ~6-8 minutes of command time plus the machine's start:
@@ -37,6 +37,11 @@ cd "$(dirname "$0")/.."
 repo=$PWD
 deps=$repo/.gpu_deps
 
+# zlib (CSV gzip in the io module) from .gpu_deps, as the device machine may lack its headers.
+zlib_flags() {
+  echo "-DZLIB_INCLUDE_DIR=$deps/usr/include -DZLIB_LIBRARY=$deps/usr/lib/x86_64-linux-gnu/libz.a"
+}
+
 prepare() {
   # GoogleTest and nlohmann-json as installed prefixes (their CMake configs find the prefix
   # relative to themselves), then the reduced build here for sm_90 as a fallback.
@@ -44,13 +49,14 @@ prepare() {
   rm -rf "$deps" && mkdir -p "$deps/usr/include" "$deps/usr/lib/x86_64-linux-gnu/cmake" \
     "$deps/usr/share/cmake" "$deps/prebuilt"
   cp -r /usr/include/gtest /usr/include/gmock /usr/include/nlohmann "$deps/usr/include/"
+  cp /usr/include/zlib.h /usr/include/zconf.h "$deps/usr/include/"
   cp /usr/lib/x86_64-linux-gnu/libgtest*.a /usr/lib/x86_64-linux-gnu/libgmock*.a \
-    "$deps/usr/lib/x86_64-linux-gnu/"
+    /usr/lib/x86_64-linux-gnu/libz.a "$deps/usr/lib/x86_64-linux-gnu/"
   cp -r /usr/lib/x86_64-linux-gnu/cmake/GTest "$deps/usr/lib/x86_64-linux-gnu/cmake/"
   cp -r /usr/share/cmake/nlohmann_json "$deps/usr/share/cmake/"
   grep -qsx '/.gpu_deps/' .git/info/exclude || echo '/.gpu_deps/' >> .git/info/exclude
   cmake -S . -B build/gpu-check-prebuilt -G Ninja -DCMAKE_BUILD_TYPE=Release \
-    -DVCAP_GPU_CHECK_ONLY=ON -DCMAKE_CUDA_ARCHITECTURES=90 > /dev/null
+    -DVCAP_GPU_CHECK_ONLY=ON -DCMAKE_CUDA_ARCHITECTURES=90 $(zlib_flags) > /dev/null
   cmake --build build/gpu-check-prebuilt -j"${JOBS:-2}" --target vcap_gpu_tests gpu_ops_bench \
     gpu_model_bench
   cp build/gpu-check-prebuilt/tests/gpu/vcap_gpu_tests build/gpu-check-prebuilt/gpu_ops_bench \
@@ -100,7 +106,7 @@ if [ -d "$deps/usr" ]; then
     -DCMAKE_BUILD_TYPE=Release -DVCAP_GPU_CHECK_ONLY=ON -DCMAKE_CUDA_ARCHITECTURES=90 \
     -DCMAKE_CUDA_COMPILER="$CUDACXX" \
     -DGTest_DIR="$deps/usr/lib/x86_64-linux-gnu/cmake/GTest" \
-    -Dnlohmann_json_DIR="$deps/usr/share/cmake/nlohmann_json" &&
+    -Dnlohmann_json_DIR="$deps/usr/share/cmake/nlohmann_json" $(zlib_flags) &&
     step build 300 "$out/build.step.log" cmake --build "$build" -j16 &&
     bin=$build
   cat "$out/build.step.log" >> "$out/build.log" 2>/dev/null

@@ -6,7 +6,7 @@ packages=(
   build-essential cmake ninja-build pkg-config clang libclang-rt-dev
   libavformat-dev libavcodec-dev libswscale-dev libavutil-dev ffmpeg
   libdnnl-dev nlohmann-json3-dev libpcre2-dev libutf8proc-dev libcli11-dev
-  libgtest-dev libgmock-dev libbenchmark-dev libcurl4-openssl-dev libcpp-httplib-dev
+  libgtest-dev libgmock-dev libbenchmark-dev libcurl4-openssl-dev libcpp-httplib-dev zlib1g-dev
 )
 missing=()
 for p in "${packages[@]}"; do

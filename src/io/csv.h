@@ -1,4 +1,4 @@
-// RFC 4180 CSV: a streaming reader and a writer.
+// RFC 4180 CSV: a streaming reader and a writer, of plain or gzip-compressed files (gzip.h).
 //
 // Reader: fields separated by commas, rows by LF, CRLF or a lone CR; a field may be quoted
 // with '"', a quoted field may hold commas, line breaks and doubled quotes (""). A UTF-8 BOM
@@ -6,12 +6,15 @@
 // characters at all are skipped (as pandas does). Errors (kCorruption, naming the source and
 // the line): an unterminated quoted field, a quote inside an unquoted field, text after a
 // closing quote, a row longer than kMaxCsvRowBytes, and, once an expected field count is set
-// (read_header() sets it), a row with a different count. Memory: one row.
+// (read_header() sets it), a row with a different count. Memory: one row. A file is read
+// gzip-compressed when its first bytes say so (damaged or truncated gzip data is an error,
+// never a shorter table); bzip2, xz, zstd and zip files are refused (kUnsupported) with the
+// command that decompresses them.
 //
 // Writer: quotes a field only when needed (comma, quote, CR, LF, leading or trailing space,
 // a leading UTF-8 BOM, or a lone empty field, which would otherwise read back as a blank
-// line), doubles quotes,
-// ends rows with "\n". Neither class is thread-safe; both are move-only.
+// line), doubles quotes, ends rows with "\n". Neither class is thread-safe; both are
+// move-only.
 #ifndef VCAP_IO_CSV_H_
 #define VCAP_IO_CSV_H_
 
@@ -26,6 +29,7 @@
 #include <vector>
 
 #include "base/status.h"
+#include "io/gzip.h"
 
 namespace vcap::io {
 
@@ -79,8 +83,10 @@ std::string format_csv_row(std::span<const std::string> fields);
 class CsvWriter {
  public:
   enum class Mode { kTruncate, kAppend };
-  // Opens (creates) a file for writing. kIoError naming the path.
-  static Result<CsvWriter> open(const std::filesystem::path& path, Mode mode = Mode::kTruncate);
+  // Opens (creates) a file for writing, its bytes gzip-compressed with kGzip (appending adds a
+  // gzip member, which readers take as the continuation). kIoError naming the path.
+  static Result<CsvWriter> open(const std::filesystem::path& path, Mode mode = Mode::kTruncate,
+                                Compression compression = Compression::kNone);
   // Writes to `out`, which must outlive the writer.
   static CsvWriter to_stream(std::ostream& out, std::string name = "<stream>");
 
@@ -89,7 +95,8 @@ class CsvWriter {
   ~CsvWriter();  // closes; errors are lost: call close() to see them
 
   Status write_row(std::span<const std::string> fields);
-  // Hands buffered rows to the OS (or the stream) and reports its error.
+  // Hands buffered rows to the OS (or the stream) and reports its error. Compressed, rows may
+  // stay in the compressor until close().
   Status flush();
   // flush(), fsync (files) and close. Further writes are refused.
   Status close();

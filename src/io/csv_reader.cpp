@@ -2,29 +2,44 @@
 #include <cerrno>
 #include <cstring>
 #include <fstream>
+#include <optional>
 #include <sstream>
 
 #include "io/csv.h"
+#include "io/gzip.h"
 
 namespace vcap::io {
 
 struct CsvReader::Source {
   std::unique_ptr<std::istream> owned;  // set for files and strings
   std::istream* in = nullptr;
+  std::optional<GzipReader> gzip;  // set for gzip-compressed files: `in` holds compressed bytes
   std::string name;
   std::vector<char> buffer = std::vector<char>(1 << 16);
   size_t position = 0;
   size_t size = 0;
-  bool failed = false;  // the stream reported an I/O error
+  Status failure;  // why reading stopped early (an I/O error, damaged gzip data)
 
-  // Refills the buffer; false at end of input (or on error, with `failed` set).
+  bool failed() const { return !failure.ok(); }
+
+  // Refills the buffer; false at end of input (or on error, with `failure` set).
   bool refill() {
     position = 0;
     size = 0;
+    if (failed()) return false;
+    if (gzip) {
+      Result<size_t> read = gzip->read(buffer.data(), buffer.size());
+      if (!read) {
+        failure = read.status();
+        return false;
+      }
+      size = *read;
+      return size > 0;
+    }
     if (in->eof()) return false;
     in->read(buffer.data(), static_cast<std::streamsize>(buffer.size()));
     size = static_cast<size_t>(in->gcount());
-    if (in->bad()) failed = true;
+    if (in->bad()) failure = Status::io_error(name + ": read failed");
     return size > 0;
   }
 };
@@ -42,7 +57,20 @@ Result<CsvReader> CsvReader::open(const std::filesystem::path& path) {
     if (err == ENOENT) return Status::not_found(s.message());
     return s;
   }
+  // The first bytes say whether the file is compressed (whatever its name, as gzip -d reads
+  // it); they are read once, so that pipes work too.
   auto source = std::make_unique<Source>();
+  file->read(source->buffer.data(), static_cast<std::streamsize>(source->buffer.size()));
+  if (file->bad()) return Status::io_error(path.string() + ": read failed");
+  const auto first = static_cast<size_t>(file->gcount());
+  const std::string_view first_bytes(source->buffer.data(), first);
+  const FileKind kind = sniff_file_kind(first_bytes);
+  if (Status status = check_readable_kind(kind, path); !status.ok()) return status;
+  if (kind == FileKind::kGzip) {
+    source->gzip.emplace(*file, std::string(first_bytes), path.string());
+  } else {
+    source->size = first;  // the plain bytes already read are the buffer's first fill
+  }
   source->in = file.get();
   source->owned = std::move(file);
   source->name = path.string();
@@ -81,7 +109,8 @@ Status CsvReader::error(const std::string& what) const {
 }
 
 Status CsvReader::read_failed() const {
-  return Status::io_error(source_->name + ": read failed near line " + std::to_string(line_));
+  const Status& failure = source_->failure;
+  return Status(failure.code(), failure.message() + " (near line " + std::to_string(line_) + ")");
 }
 
 Result<bool> CsvReader::next_row(std::vector<std::string>& fields) {
@@ -103,7 +132,7 @@ Result<bool> CsvReader::next_row(std::vector<std::string>& fields) {
     ++line_;
   }
   if (peek() < 0) {
-    if (source_->failed) return read_failed();
+    if (source_->failed()) return read_failed();
     return false;
   }
   row_line_ = line_;
@@ -118,7 +147,7 @@ Result<bool> CsvReader::next_row(std::vector<std::string>& fields) {
     const bool line_end = c == '\n' || c == '\r';
     if (state == State::kQuoted) {
       if (c < 0) {
-        if (source_->failed) return read_failed();
+        if (source_->failed()) return read_failed();
         return error("unterminated quoted field (the row starts on line " +
                      std::to_string(row_line_) + ")");
       }
@@ -139,7 +168,7 @@ Result<bool> CsvReader::next_row(std::vector<std::string>& fields) {
       }
       if (c == '\r' && peek() == '\n') get();
       if (line_end) ++line_;
-      if (c < 0 && source_->failed) return read_failed();
+      if (c < 0 && source_->failed()) return read_failed();
       break;
     }
     if (c == '"') {

@@ -3,10 +3,13 @@
 #include <unistd.h>
 
 #include <cerrno>
+#include <optional>
 #include <ostream>
+#include <string_view>
 
 #include "io/atomic_file.h"
 #include "io/csv.h"
+#include "io/gzip.h"
 
 namespace vcap::io {
 namespace {
@@ -43,22 +46,34 @@ std::string format_csv_row(std::span<const std::string> fields) {
   return out;
 }
 
-// Either a file descriptor we own or a borrowed ostream, with a write buffer.
+// Either a file descriptor we own (its bytes gzip-compressed or not) or a borrowed ostream,
+// with a write buffer.
 struct CsvWriter::Sink {
   int fd = -1;
   std::ostream* out = nullptr;
+  std::optional<GzipWriter> gzip;
   std::string name;
   std::string buffer;
+  std::string compressed;
   bool closed = false;
+
+  Status write_out(std::string_view bytes) {
+    if (out != nullptr) {
+      out->write(bytes.data(), static_cast<std::streamsize>(bytes.size()));
+      return *out ? Status() : Status::io_error(name + ": write failed");
+    }
+    return write_all(fd, std::as_bytes(std::span(bytes)), name);
+  }
 
   Status flush() {
     if (buffer.empty()) return Status();
     Status s;
-    if (out != nullptr) {
-      out->write(buffer.data(), static_cast<std::streamsize>(buffer.size()));
-      if (!*out) s = Status::io_error(name + ": write failed");
+    if (gzip) {
+      compressed.clear();
+      s = gzip->write(buffer, compressed);
+      if (s.ok()) s = write_out(compressed);
     } else {
-      s = write_all(fd, std::as_bytes(std::span(buffer)), name);
+      s = write_out(buffer);
     }
     buffer.clear();
     return s;
@@ -68,6 +83,11 @@ struct CsvWriter::Sink {
     if (closed) return Status();
     closed = true;
     Status s = flush();
+    if (s.ok() && gzip) {
+      compressed.clear();
+      s = gzip->finish(compressed);
+      if (s.ok()) s = write_out(compressed);
+    }
     if (out != nullptr) {
       out->flush();
       if (s.ok() && !*out) s = Status::io_error(name + ": flush failed");
@@ -90,13 +110,19 @@ CsvWriter::CsvWriter(CsvWriter&&) noexcept = default;
 CsvWriter& CsvWriter::operator=(CsvWriter&&) noexcept = default;
 CsvWriter::~CsvWriter() = default;
 
-Result<CsvWriter> CsvWriter::open(const std::filesystem::path& path, Mode mode) {
+Result<CsvWriter> CsvWriter::open(const std::filesystem::path& path, Mode mode,
+                                  Compression compression) {
+  auto sink = std::make_unique<Sink>();
+  sink->name = path.string();
+  if (compression == Compression::kGzip) {
+    Result<GzipWriter> gzip = GzipWriter::create(sink->name);
+    if (!gzip) return gzip.status();
+    sink->gzip.emplace(std::move(*gzip));
+  }
   const int flags = O_WRONLY | O_CREAT | O_CLOEXEC | (mode == Mode::kAppend ? O_APPEND : O_TRUNC);
   const int fd = ::open(path.c_str(), flags, 0666);
   if (fd < 0) return Status::from_errno("open " + path.string(), errno);
-  auto sink = std::make_unique<Sink>();
   sink->fd = fd;
-  sink->name = path.string();
   return CsvWriter(std::move(sink));
 }
 

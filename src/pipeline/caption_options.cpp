@@ -6,6 +6,7 @@
 #include <cmath>
 #include <cstdio>
 
+#include "io/gzip.h"
 #include "pipeline/decode_share.h"
 
 namespace vcap::pipeline {
@@ -163,6 +164,17 @@ Status validate(const CaptionOptions& options) {
   if (Status status = validate_model_settings(options); !status.ok()) return status;
   if (options.prefetch < 0) return bad("--prefetch must be >= 0");
   if (options.decode_timeout_sec < 0) return bad("--decode-timeout must be >= 0");
+  // A .gz output is written gzip-compressed, as pandas would; other compressed names are
+  // refused now rather than after the captioning.
+  if (Result<io::Compression> compression = io::output_compression(output_path(options));
+      !compression) {
+    if (!options.output.empty()) return compression.status();
+    return Status::unsupported(
+        options.meta_path.string() + ": the output is named after the input (" +
+        output_path(options).string() +
+        ") and vcap writes CSV files plain or gzip-compressed only: decompress the input first "
+        "(vcap reads it plain or gzip-compressed), or give --output");
+  }
   for (int index : options.devices) {
     if (index < 0) return bad("--devices: device indices must be >= 0");
   }

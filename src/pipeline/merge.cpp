@@ -115,11 +115,13 @@ class TempFileGuard {
 };
 
 Status write_merged(const std::filesystem::path& meta_path, const std::filesystem::path& temp,
-                    std::vector<RankCursor>& cursors, MergeReport& report) {
+                    io::Compression compression, std::vector<RankCursor>& cursors,
+                    MergeReport& report) {
   Result<MetaReader> meta = MetaReader::open(meta_path);
   if (!meta) return meta.status();
   const OutputLayout layout = output_layout(meta->columns());
-  Result<io::CsvWriter> writer = io::CsvWriter::open(temp);
+  Result<io::CsvWriter> writer =
+      io::CsvWriter::open(temp, io::CsvWriter::Mode::kTruncate, compression);
   if (!writer) return writer.status();
   if (Status status = writer->write_row(layout.columns); !status.ok()) return status;
   const auto world = static_cast<uint64_t>(cursors.size());
@@ -276,6 +278,9 @@ void remove_stale_merges(const std::filesystem::path& output) {
 Result<MergeReport> merge_journals(const std::filesystem::path& meta_path,
                                    const std::filesystem::path& output, int world_size,
                                    const std::optional<std::string>& expected_fingerprint) {
+  // The output's name decides its compression (gzip for .gz), not the temporary file's.
+  Result<io::Compression> compression = io::output_compression(output);
+  if (!compression) return compression.status();
   Result<std::vector<RankCursor>> cursors = open_cursors(output, world_size, expected_fingerprint);
   if (!cursors) return cursors.status();
   remove_stale_merges(output);
@@ -284,7 +289,8 @@ Result<MergeReport> merge_journals(const std::filesystem::path& meta_path,
   TempFileGuard guard(temp);
   MergeReport report;
   report.output = output;
-  if (Status status = write_merged(meta_path, temp, *cursors, report); !status.ok()) return status;
+  if (Status status = write_merged(meta_path, temp, *compression, *cursors, report); !status.ok())
+    return status;
   if (Status status = verify_output(meta_path, temp); !status.ok()) return status;
   std::error_code error;
   std::filesystem::rename(temp, output, error);

@@ -298,6 +298,60 @@ TEST(CaptionEmpty, ACsvWithoutRowsGivesAnOutputWithTheHeaderOnly) {
       << log;
 }
 
+// In-repo data only: a gzip-compressed CSV (as pandas reads it for the original pipeline) gives
+// a gzip-compressed output named by the original rule, which --retry reads back; other
+// compressions are refused before anything runs, with what to do.
+TEST(CaptionGzip, AGzipCsvGivesAGzipOutputThatRetryReads) {
+  TestDir run;
+  ASSERT_EQ(make_pico(run.path()), 0) << read_text(run.path() / "make.log");
+  const std::string clip = VCAP_TEST_DATA_DIR "/media/bear-vp9.webm";
+  {
+    Result<io::CsvWriter> meta = io::CsvWriter::open(
+        run.path() / "meta.csv.gz", io::CsvWriter::Mode::kTruncate, io::Compression::kGzip);
+    ASSERT_TRUE(meta.ok()) << meta.status().to_string();
+    for (const std::vector<std::string>& row :
+         std::vector<std::vector<std::string>>{{"path", "id"}, {clip, "1"}, {"missing.mp4", "2"}}) {
+      ASSERT_TRUE(meta->write_row(row).ok());
+    }
+    ASSERT_TRUE(meta->close().ok());
+  }
+  std::vector<std::string> args =
+      quick_caption_args(run.path() / "meta.csv.gz", run.path() / "pico");
+  args.insert(args.end(), {"--progress", "none"});
+  ASSERT_EQ(run_vcap(args, run.path() / "log"), 0) << read_text(run.path() / "log");
+  const auto output = run.path() / "meta.csv_caption_qwen2vl.gz";
+  EXPECT_EQ(read_text(output).substr(0, 2), "\x1f\x8b");
+  auto statuses = [&output]() {
+    std::vector<std::string> found;
+    Result<io::CsvReader> reader = io::CsvReader::open(output);
+    EXPECT_TRUE(reader.ok()) << reader.status().to_string();
+    if (!reader.ok()) return found;
+    std::vector<std::string> fields;
+    Result<std::vector<std::string>> header = reader->read_header();
+    EXPECT_TRUE(header.ok() && header->size() == 5);
+    for (;;) {
+      Result<bool> more = reader->next_row(fields);
+      EXPECT_TRUE(more.ok()) << more.status().to_string();
+      if (!more.ok() || !*more) return found;
+      found.push_back(fields[0] + " " + fields[3]);
+    }
+  };
+  EXPECT_EQ(statuses(), (std::vector<std::string>{clip + " ok", "missing.mp4 not_found"}));
+
+  args.insert(args.end(), {"--retry", "not_found"});
+  ASSERT_EQ(run_vcap(args, run.path() / "log"), 0) << read_text(run.path() / "log");
+  EXPECT_EQ(statuses(), (std::vector<std::string>{clip + " ok", "missing.mp4 not_found"}));
+
+  write_text(run.path() / "meta.csv.xz", std::string("\xfd"
+                                                     "7zXZ\0\0",
+                                                     7));
+  EXPECT_EQ(run_vcap(quick_caption_args(run.path() / "meta.csv.xz", run.path() / "pico"),
+                     run.path() / "log"),
+            2);
+  EXPECT_NE(read_text(run.path() / "log").find("decompress the input first"), std::string::npos)
+      << read_text(run.path() / "log");
+}
+
 // In-repo data only: `vcap status` needs no model.
 TEST(StatusCli, PrintsTheTableOrJsonOnStdout) {
   TestDir run;
