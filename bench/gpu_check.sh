@@ -62,7 +62,9 @@ prepare() {
   cp build/gpu-check-prebuilt/tests/gpu/vcap_gpu_tests build/gpu-check-prebuilt/gpu_ops_bench \
     build/gpu-check-prebuilt/gpu_model_bench "$deps/prebuilt/"
   strip "$deps"/prebuilt/*
-  du -sh "$deps" .golden 2>/dev/null
+  du -sh "$deps"
+  # .golden comes from scripts/prepare_device_golden.sh; the check needs both.
+  if [ -d .golden ]; then du -sh .golden; else echo "no .golden yet: run scripts/prepare_device_golden.sh"; fi
 }
 
 if [ "${1:-}" = "--prepare" ]; then
