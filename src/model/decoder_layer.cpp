@@ -36,6 +36,12 @@ WorkspacePlan<TextWorkspace> workspace_plan(const TextDims& dims, int64_t rows,
 
 }  // namespace
 
+tensor::AttentionParams text_attention_params(const TextDims& dims, tensor::DType weights) {
+  const int head_dim = static_cast<int>(dims.head_dim());
+  return {static_cast<int>(dims.num_heads), static_cast<int>(dims.num_kv_heads), head_dim,
+          1.0f / std::sqrt(static_cast<float>(head_dim)), weights == tensor::DType::kBF16};
+}
+
 Result<TextWorkspace> TextWorkspace::allocate(tensor::Backend& backend, const TextDims& dims,
                                               int64_t rows, tensor::DType weights) {
   TextWorkspace ws;
@@ -127,11 +133,7 @@ void DecoderLayer::forward(tensor::Backend& backend, const TextDims& dims, TextW
                       values.rows_slice(0, past + seq.row_count), true, past});
   }
   backend.copy_batch(appends);
-  // bf16 weights = the bf16 model path, whose attention may use bf16 products like the reference.
-  const tensor::AttentionParams params{heads, kv_heads, head_dim,
-                                       1.0f / std::sqrt(static_cast<float>(head_dim)),
-                                       qkv.dtype() == tensor::DType::kBF16};
-  backend.attention(attn, q, blocks, params);
+  backend.attention(attn, q, blocks, text_attention_params(dims, qkv.dtype()));
   // x = x + o·Woᵀ (no bias), residual fused into the GEMM.
   backend.matmul(hidden, attn, o_proj, std::nullopt, MatmulAccumulate::kAddToOut);
 

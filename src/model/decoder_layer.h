@@ -46,6 +46,10 @@ struct TextWorkspace {
   static int64_t bytes(const TextDims& dims, int64_t rows, tensor::DType weights);
 };
 
+// The decoder's attention (spec §11.1) with `weights` of that dtype: bf16 weights are the bf16
+// model path, whose attention may use bf16 products like the reference.
+tensor::AttentionParams text_attention_params(const TextDims& dims, tensor::DType weights);
+
 struct DecoderLayer {
   tensor::Tensor input_norm;  // [1, hidden]                      input_layernorm
   tensor::Weight qkv;         // [q_dim + 2*kv_dim, hidden]       q_proj | k_proj | v_proj

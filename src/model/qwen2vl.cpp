@@ -49,6 +49,12 @@ Result<uint64_t> Qwen2VL::weight_bytes_needed(const std::filesystem::path& dir,
 Result<Qwen2VL> Qwen2VL::load(const io::SafetensorsCheckpoint& checkpoint, const ModelDims& dims,
                               tensor::Backend& backend, tensor::Precision precision) {
   if (Status s = validate_dims(dims); !s.ok()) return s;
+  // Attention the backend cannot run (a GPU's limits) refuses the model now, not every clip.
+  const tensor::DType weights = tensor::weight_dtype(precision);
+  for (const tensor::AttentionParams& params :
+       {vision_attention_params(dims.vision, weights), text_attention_params(dims.text, weights)}) {
+    if (Status s = backend.check_attention(params); !s.ok()) return s;
+  }
   WeightLoader loader(checkpoint, backend, precision);
   Qwen2VL model;
   model.dims_ = dims;

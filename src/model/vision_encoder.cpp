@@ -59,6 +59,13 @@ int64_t VisionWorkspace::bytes(const VisionDims& dims, int64_t rows, tensor::DTy
   return plan_bytes(workspace_plan(dims, rows, weights));
 }
 
+tensor::AttentionParams vision_attention_params(const VisionDims& dims, tensor::DType weights) {
+  const int heads = static_cast<int>(dims.num_heads);
+  const int head_dim = static_cast<int>(dims.head_dim());
+  return {heads, heads, head_dim, 1.0f / std::sqrt(static_cast<float>(head_dim)),
+          weights == tensor::DType::kBF16};
+}
+
 Result<VisionBlock> VisionBlock::load(WeightLoader& loader, const VisionDims& dims, int64_t index) {
   const std::string p = "visual.blocks." + std::to_string(index) + ".";
   const int64_t e = dims.embed_dim;
@@ -108,11 +115,7 @@ void VisionBlock::forward(tensor::Backend& backend, const VisionDims& dims, Visi
     blocks.push_back(
         {begin, count, k.rows_slice(begin, count), v.rows_slice(begin, count), false, 0});
   }
-  // bf16 weights = the bf16 model path, whose attention may use bf16 products like the reference.
-  const tensor::AttentionParams params{heads, heads, head_dim,
-                                       1.0f / std::sqrt(static_cast<float>(head_dim)),
-                                       this->qkv.dtype() == tensor::DType::kBF16};
-  backend.attention(attn, q, blocks, params);
+  backend.attention(attn, q, blocks, vision_attention_params(dims, this->qkv.dtype()));
   // H = H + O·Wprojᵀ + b (the residual add fused into the GEMM).
   backend.matmul(hidden, attn, proj, proj_bias.view(), MatmulAccumulate::kAddToOut);
 

@@ -43,6 +43,10 @@ struct VisionWorkspace {
   static int64_t bytes(const VisionDims& dims, int64_t rows, tensor::DType weights);
 };
 
+// The vision blocks' attention (spec §8.4) with `weights` of that dtype: bf16 weights are the
+// bf16 model path, whose attention may use bf16 products like the reference.
+tensor::AttentionParams vision_attention_params(const VisionDims& dims, tensor::DType weights);
+
 // One pre-norm block (spec §8.4), all weights as in visual.blocks.N.*.
 struct VisionBlock {
   tensor::Tensor norm1_weight;  // [1, embed]

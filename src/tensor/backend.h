@@ -188,6 +188,14 @@ class Backend {
   virtual void attention(TensorView out, TensorView q, std::span<const AttentionBlock> blocks,
                          const AttentionParams& params) = 0;
 
+  // Whether attention with `params` runs on this backend: kUnsupported saying why, and what to
+  // use instead, where it does not (a GPU's per-block shared memory, say). The model asks when
+  // it loads, so that a run is refused before its first clip instead of failing every clip.
+  virtual Status check_attention(const AttentionParams& params) const {
+    (void)params;
+    return Status();
+  }
+
   // --- Elementwise ---------------------------------------------------------------------------
 
   // out = f(in), see Activation. Same shape; out may alias in (same view) or be bf16.

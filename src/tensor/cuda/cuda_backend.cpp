@@ -113,6 +113,7 @@ class CudaBackend : public Backend {
 
   void attention(TensorView out, TensorView q, std::span<const AttentionBlock> blocks,
                  const AttentionParams& params) override;
+  Status check_attention(const AttentionParams& params) const override;
 
   void activation(TensorView out, TensorView in, Activation kind) override {
     require_activation(out, in);
@@ -328,6 +329,26 @@ void CudaBackend::copy_rows(TensorView dst, TensorView src, std::span<const int6
       "copy_rows kernel");
 }
 
+Status CudaBackend::check_attention(const AttentionParams& params) const {
+  if (params.head_dim > cuda::kAttentionMaxHeadDim) {
+    return Status::unsupported(
+        context_->prefix("attention with head_dim " + std::to_string(params.head_dim) + " > " +
+                         std::to_string(cuda::kAttentionMaxHeadDim) + " is not supported on CUDA"));
+  }
+  if (params.bf16_products && cuda::attention_mma_supports(params.head_dim)) return Status();
+  // The f32 kernel keeps Q, K, V and P tiles in shared memory: 115 KiB at head_dim 128, more
+  // than the 99 KiB a block may have on sm_86/sm_89 (A100 and H100 allow 163/227 KiB).
+  const size_t shared = cuda::AttentionF32Layout(params.head_dim).bytes();
+  const size_t limit = context_->properties().sharedMemPerBlockOptin;
+  if (shared > limit) {
+    return Status::unsupported(context_->prefix(
+        "f32 attention with head_dim " + std::to_string(params.head_dim) + " needs " +
+        std::to_string(shared) + " bytes of shared memory per block, this GPU allows " +
+        std::to_string(limit) + ": use --precision bf16 (tensor cores) on it"));
+  }
+  return Status();
+}
+
 void CudaBackend::attention(TensorView out, TensorView q, std::span<const AttentionBlock> blocks,
                             const AttentionParams& params) {
   require_attention(out, q, blocks, params);
@@ -343,18 +364,7 @@ void CudaBackend::attention(TensorView out, TensorView q, std::span<const Attent
   }
   const bool tensor_cores = params.bf16_products && cuda::attention_mma_supports(params.head_dim);
   const cuda::OpScope scope = enter(tensor_cores ? "attention (tensor cores)" : "attention (f32)");
-  if (!tensor_cores) {
-    // The f32 kernel keeps Q, K, V and P tiles in shared memory: 115 KiB at head_dim 128, more
-    // than the 99 KiB a block may have on sm_86/sm_89 (A100 and H100 allow 163/227 KiB).
-    const size_t shared = cuda::AttentionF32Layout(params.head_dim).bytes();
-    const size_t limit = context_->properties().sharedMemPerBlockOptin;
-    if (shared > limit) {
-      return context_->record(Status::unsupported(context_->prefix(
-          "f32 attention with head_dim " + std::to_string(params.head_dim) + " needs " +
-          std::to_string(shared) + " bytes of shared memory per block, this GPU allows " +
-          std::to_string(limit) + ": use --precision bf16 (tensor cores) on it")));
-    }
-  }
+  if (Status status = check_attention(params); !status.ok()) return context_->record(status);
   // Two thread blocks per multiprocessor: enough to hide a split's imbalance.
   const int target_items = 2 * context_->properties().multiProcessorCount;
   const cuda::AttentionPlan plan = cuda::make_attention_plan(blocks, params, target_items);

@@ -1,0 +1,142 @@
+// Qwen2VL::load asks the backend whether it can run both towers' attention before it loads a
+// weight (Backend::check_attention), so that a GPU that cannot (f32 attention at head_dim 128
+// on an sm_89 card) refuses the run at once instead of failing every clip.
+#include <gtest/gtest.h>
+
+#include <cmath>
+#include <optional>
+#include <vector>
+
+#include "io/temp_dir.h"
+#include "model/qwen2vl.h"
+#include "model/test_model.h"
+#include "tensor/cpu/cpu_backend.h"
+
+namespace vcap::model {
+namespace {
+
+using tensor::AttentionParams;
+using tensor::TensorView;
+
+// The CPU backend, but with an attention check the test controls, and a count of the weights
+// prepared.
+class CheckedBackend : public tensor::Backend {
+ public:
+  explicit CheckedBackend(std::optional<Status> refusal) : refusal_(std::move(refusal)) {
+    auto cpu = tensor::make_cpu_backend({.threads = 1});
+    EXPECT_TRUE(cpu.ok());
+    if (cpu.ok()) inner_ = std::move(*cpu);
+  }
+
+  mutable std::vector<AttentionParams> asked;  // by check_attention, a const method
+  int weights_prepared = 0;
+
+  Status check_attention(const AttentionParams& params) const override {
+    asked.push_back(params);
+    return refusal_.value_or(Status());
+  }
+
+  std::string name() const override { return inner_->name(); }
+  Result<tensor::Tensor> allocate(tensor::DType dtype, int64_t rows, int64_t cols) override {
+    return inner_->allocate(dtype, rows, cols);
+  }
+  void upload(TensorView dst, const tensor::HostMatrix& host) override {
+    inner_->upload(dst, host);
+  }
+  void download(TensorView src, std::span<float> host) override { inner_->download(src, host); }
+  Result<tensor::Weight> prepare_weight(const tensor::HostMatrix& host,
+                                        tensor::Precision precision) override {
+    ++weights_prepared;
+    return inner_->prepare_weight(host, precision);
+  }
+  void matmul(TensorView out, TensorView in, const tensor::Weight& w,
+              std::optional<TensorView> bias, tensor::MatmulAccumulate accumulate) override {
+    inner_->matmul(out, in, w, bias, accumulate);
+  }
+  void gather_rows(TensorView out, const tensor::Weight& table,
+                   std::span<const int32_t> ids) override {
+    inner_->gather_rows(out, table, ids);
+  }
+  void layer_norm(TensorView out, TensorView in, TensorView weight, TensorView bias,
+                  float eps) override {
+    inner_->layer_norm(out, in, weight, bias, eps);
+  }
+  void rms_norm(TensorView out, TensorView in, TensorView weight, float eps) override {
+    inner_->rms_norm(out, in, weight, eps);
+  }
+  void rotary(TensorView x, TensorView cos, TensorView sin, int num_heads, int head_dim) override {
+    inner_->rotary(x, cos, sin, num_heads, head_dim);
+  }
+  void attention(TensorView out, TensorView q, std::span<const tensor::AttentionBlock> blocks,
+                 const AttentionParams& params) override {
+    inner_->attention(out, q, blocks, params);
+  }
+  void activation(TensorView out, TensorView in, tensor::Activation kind) override {
+    inner_->activation(out, in, kind);
+  }
+  void silu_mul(TensorView out, TensorView gate, TensorView up) override {
+    inner_->silu_mul(out, gate, up);
+  }
+  void add(TensorView inout, TensorView other) override { inner_->add(inout, other); }
+  void copy(TensorView dst, TensorView src) override { inner_->copy(dst, src); }
+  void copy_batch(std::span<const tensor::CopyPair> pairs) override { inner_->copy_batch(pairs); }
+  void copy_rows(TensorView dst, TensorView src, std::span<const int64_t> dst_rows) override {
+    inner_->copy_rows(dst, src, dst_rows);
+  }
+  void process_scores(TensorView scores, std::span<const tensor::ScoreRowRule> rules,
+                      std::span<tensor::LargestScore> largest) override {
+    inner_->process_scores(scores, rules, largest);
+  }
+  Status synchronize() override { return inner_->synchronize(); }
+
+ private:
+  std::optional<Status> refusal_;
+  std::unique_ptr<tensor::Backend> inner_;
+};
+
+class AttentionCheck : public ::testing::Test {
+ protected:
+  static void SetUpTestSuite() {
+    MakeTestModelOptions options;
+    options.side_files_dir = std::filesystem::path(VCAP_TEST_DATA_DIR) / "qwen2vl";
+    ASSERT_TRUE(make_test_model(*test_model_preset("pico"), dir_->path() / "pico", options).ok());
+  }
+  static std::filesystem::path model() { return dir_->path() / "pico"; }
+
+ private:
+  static inline std::unique_ptr<testing::TempDir> dir_ = std::make_unique<testing::TempDir>();
+};
+
+TEST_F(AttentionCheck, LoadAsksAboutBothTowersWithTheModelsParameters) {
+  for (const tensor::Precision precision : {tensor::Precision::kBF16, tensor::Precision::kF32}) {
+    CheckedBackend backend(std::nullopt);
+    Result<Qwen2VL> loaded = Qwen2VL::load(model(), backend, precision);
+    ASSERT_TRUE(loaded.ok()) << loaded.status().to_string();
+    const ModelDims& dims = loaded->dims();
+    ASSERT_EQ(backend.asked.size(), 2u);
+    const AttentionParams& vision = backend.asked[0];
+    const AttentionParams& text = backend.asked[1];
+    const bool bf16 = precision == tensor::Precision::kBF16;
+    EXPECT_EQ(vision.num_heads, dims.vision.num_heads);
+    EXPECT_EQ(vision.num_kv_heads, dims.vision.num_heads);
+    EXPECT_EQ(vision.head_dim, dims.vision.head_dim());
+    EXPECT_EQ(vision.bf16_products, bf16);
+    EXPECT_EQ(text.num_heads, dims.text.num_heads);
+    EXPECT_EQ(text.num_kv_heads, dims.text.num_kv_heads);
+    EXPECT_EQ(text.head_dim, dims.text.head_dim());
+    EXPECT_FLOAT_EQ(text.scale, 1.0f / std::sqrt(static_cast<float>(dims.text.head_dim())));
+    EXPECT_EQ(text.bf16_products, bf16);
+  }
+}
+
+TEST_F(AttentionCheck, ARefusalStopsTheLoadBeforeAnyWeight) {
+  CheckedBackend backend(Status::unsupported("cuda:0: f32 attention needs more shared memory"));
+  Result<Qwen2VL> loaded = Qwen2VL::load(model(), backend, tensor::Precision::kF32);
+  ASSERT_FALSE(loaded.ok());
+  EXPECT_EQ(loaded.status().code(), StatusCode::kUnsupported);
+  EXPECT_EQ(loaded.status().message(), "cuda:0: f32 attention needs more shared memory");
+  EXPECT_EQ(backend.weights_prepared, 0);
+}
+
+}  // namespace
+}  // namespace vcap::model
