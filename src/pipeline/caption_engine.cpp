@@ -101,6 +101,7 @@ class Engine {
   std::map<uint64_t, InFlight> in_flight_;
   uint64_t in_flight_bytes_ = 0;
   std::optional<ReadyClip> waiting_;  // ready but over the budget while the batch is busy
+  int internal_failures_in_a_row_ = 0;  // clips the model ended with kInternal, none since
   EngineReport report_;
 };
 
@@ -272,7 +273,19 @@ Status Engine::step() {
       record.error = row.fit_note;
     }
     if (!has_caption(record.status)) record.text.clear();
+    const bool internal = record.status == ClipStatus::kInternal;
+    internal_failures_in_a_row_ = internal ? internal_failures_in_a_row_ + 1 : 0;
+    const std::string last_error = record.error;
     if (Status status = finish_row(std::move(record)); !status.ok()) return status;
+    if (internal_failures_in_a_row_ >= kInternalFailuresToStop) {
+      // A device that fails every clip (a sticky GPU fault, a driver gone) would otherwise mark
+      // the rest of the dataset failed, one clip after another.
+      return Status::internal(
+          std::to_string(internal_failures_in_a_row_) +
+          " clips in a row failed inside the model (the last: " + last_error +
+          "); stopping, as the device may be unusable. Rerun to go on; add --retry internal to "
+          "caption those clips again");
+    }
   }
   return Status();
 }

@@ -52,6 +52,10 @@ using JobSource = std::function<Result<std::optional<ClipJob>>()>;
 // Called on the engine thread for every finished row. A non-ok Status is fatal.
 using RecordSink = std::function<Status(const JournalRecord&)>;
 
+// Clips in a row that the model ends with an internal error (each journaled as such) before
+// the run stops with an error instead of going on through the dataset.
+inline constexpr int kInternalFailuresToStop = 16;
+
 // Runs until the source is exhausted and every job is in the sink. `progress` may be null.
 // REQUIRES: config.bs, decode_threads, prefetch >= 1.
 Result<EngineReport> run_engine(const EngineConfig& config, ClipCaptioner& captioner,

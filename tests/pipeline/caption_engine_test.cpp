@@ -116,6 +116,44 @@ TEST(CaptionEngine, FailuresOfEveryStageBecomeRowStatuses) {
   EXPECT_EQ(result.records.at(0).status, ClipStatus::kOk);
 }
 
+// A device that fails every clip stops the run after kInternalFailuresToStop clips in a row,
+// each journaled as internal, instead of marking the whole dataset failed.
+TEST(CaptionEngine, ClipsFailingInsideTheModelOneAfterAnotherStopTheRun) {
+  FakeBehaviour behaviour;
+  for (int i = 0; i < 60; ++i) {
+    behaviour.model_failures["clip" + std::to_string(i) + ".mp4"] =
+        ClipOutcome::failure(ClipStatus::kInternal, "cuda:0: cudaErrorIllegalAddress");
+  }
+  FakeCaptioner captioner(behaviour);
+  EngineRun result = run(config_with(4), captioner, make_jobs(60));
+  ASSERT_FALSE(result.status.ok());
+  EXPECT_NE(result.status.message().find("16 clips in a row failed inside the model (the last: "
+                                         "cuda:0: cudaErrorIllegalAddress)"),
+            std::string::npos)
+      << result.status.message();
+  EXPECT_NE(result.status.message().find("--retry internal"), std::string::npos);
+  ASSERT_EQ(result.records.size(), size_t{kInternalFailuresToStop});
+  for (const auto& [row, record] : result.records) EXPECT_EQ(record.status, ClipStatus::kInternal);
+}
+
+// Failures with captions between them, or outside the model, are the clips' own: the run goes on.
+TEST(CaptionEngine, InternalFailuresBetweenCaptionsOrBeforeTheModelDoNotStopTheRun) {
+  FakeBehaviour behaviour;
+  for (int i = 0; i < 60; ++i) {
+    const std::string path = "clip" + std::to_string(i) + ".mp4";
+    if (i % 8 != 0) {
+      behaviour.model_failures[path] = ClipOutcome::failure(ClipStatus::kInternal, "odd");
+    }
+    if (i >= 40) behaviour.throw_in_prepare[path] = "decoder fault";
+  }
+  FakeCaptioner captioner(behaviour);
+  EngineRun result = run(config_with(1), captioner, make_jobs(60));
+  ASSERT_TRUE(result.status.ok()) << result.status.to_string();
+  EXPECT_EQ(result.records.size(), 60u);
+  EXPECT_EQ(result.report.counts[ClipStatus::kOk], 5u);
+  EXPECT_EQ(result.report.counts[ClipStatus::kInternal], 55u);
+}
+
 TEST(CaptionEngine, OverBudgetClipIsTooLargeAndTheRunGoesOn) {
   FakeBehaviour behaviour;
   behaviour.cost_multiplier["clip2.mp4"] = 1000;
