@@ -19,6 +19,17 @@
 
 namespace vcap::tensor::cuda {
 
+// Calls body(width) with the group width as a compile-time constant (width::value): 4 when
+// `fours` (fits_fours), else 1. The *_rows bodies below are written once for both widths.
+template <class Body>
+VCAP_SIMT_FN void with_group_width(bool fours, Body body) {
+  if (fours) {
+    body(std::integral_constant<int, 4>());
+  } else {
+    body(std::integral_constant<int, 1>());
+  }
+}
+
 // Calls f(c, v) for this thread's columns of row r of `in`, kWidth at a time: v holds columns
 // [c, c + kWidth). The block's threads take consecutive groups, so loads coalesce.
 template <int kWidth, class F>
@@ -66,11 +77,9 @@ template <class Out>
 VCAP_SIMT_FN void layer_norm_block(Matrix<Out> out, Matrix<const float> in, const float* weight,
                                    const float* bias, float eps, bool fours, BlockPlace place,
                                    float* scratch) {
-  if (fours) {
-    layer_norm_rows<4>(out, in, weight, bias, eps, place, scratch);
-  } else {
-    layer_norm_rows<1>(out, in, weight, bias, eps, place, scratch);
-  }
+  with_group_width(fours, [&](auto width) {
+    layer_norm_rows<decltype(width)::value>(out, in, weight, bias, eps, place, scratch);
+  });
 }
 
 // RMS norm of each row; out may alias in, as above.
@@ -99,11 +108,9 @@ VCAP_SIMT_FN void rms_norm_rows(Matrix<Out> out, Matrix<const float> in, const f
 template <class Out>
 VCAP_SIMT_FN void rms_norm_block(Matrix<Out> out, Matrix<const float> in, const float* weight,
                                  float eps, bool fours, BlockPlace place, float* scratch) {
-  if (fours) {
-    rms_norm_rows<4>(out, in, weight, eps, place, scratch);
-  } else {
-    rms_norm_rows<1>(out, in, weight, eps, place, scratch);
-  }
+  with_group_width(fours, [&](auto width) {
+    rms_norm_rows<decltype(width)::value>(out, in, weight, eps, place, scratch);
+  });
 }
 
 // Rotary in place: each thread turns kWidth pairs (x[d], x[d + half]) of one head at a time,
@@ -141,11 +148,9 @@ VCAP_SIMT_FN void rotary_rows(Matrix<float> x, Matrix<const float> cos, Matrix<c
 // fours: head_dim / 2 a multiple of 4 and x, cos and sin aligned for it (fits_fours).
 VCAP_SIMT_FN void rotary_block(Matrix<float> x, Matrix<const float> cos, Matrix<const float> sin,
                                int num_heads, int head_dim, bool fours, BlockPlace place) {
-  if (fours) {
-    rotary_rows<4>(x, cos, sin, num_heads, head_dim, place);
-  } else {
-    rotary_rows<1>(x, cos, sin, num_heads, head_dim, place);
-  }
+  with_group_width(fours, [&](auto width) {
+    rotary_rows<decltype(width)::value>(x, cos, sin, num_heads, head_dim, place);
+  });
 }
 
 constexpr float kQuickGeluAlpha = 1.702f;
@@ -200,21 +205,14 @@ VCAP_SIMT_FN void map_rows(Matrix<Out> out, Matrix<const float> a, Matrix<const 
 template <class Out, class A, class Op>
 VCAP_SIMT_FN void map_block(Matrix<Out> out, Matrix<const A> a, bool fours, BlockPlace place,
                             Op op) {
-  if (fours) {
-    map_rows<4>(out, a, place, op);
-  } else {
-    map_rows<1>(out, a, place, op);
-  }
+  with_group_width(fours, [&](auto width) { map_rows<decltype(width)::value>(out, a, place, op); });
 }
 
 template <class Out, class Op>
 VCAP_SIMT_FN void map_block(Matrix<Out> out, Matrix<const float> a, Matrix<const float> b,
                             bool fours, BlockPlace place, Op op) {
-  if (fours) {
-    map_rows<4>(out, a, b, place, op);
-  } else {
-    map_rows<1>(out, a, b, place, op);
-  }
+  with_group_width(fours,
+                   [&](auto width) { map_rows<decltype(width)::value>(out, a, b, place, op); });
 }
 
 template <Activation kKind, class Out>
@@ -250,11 +248,8 @@ VCAP_SIMT_FN void copy_rows_as_they_are(Matrix<T> dst, Matrix<const T> src, Bloc
 template <class Dst, class Src>
 VCAP_SIMT_FN void copy_block(Matrix<Dst> dst, Matrix<const Src> src, bool fours, BlockPlace place) {
   if constexpr (std::is_same_v<Dst, Src>) {
-    if (fours) {
-      copy_rows_as_they_are<4>(dst, src, place);
-    } else {
-      copy_rows_as_they_are<1>(dst, src, place);
-    }
+    with_group_width(
+        fours, [&](auto width) { copy_rows_as_they_are<decltype(width)::value>(dst, src, place); });
   } else {
     map_block(dst, src, fours, place, [](float x) { return x; });
   }
