@@ -32,6 +32,25 @@ Result<int> parse_int(const char* variable, const std::string& value) {
   return number;
 }
 
+struct LauncherNumber {
+  int value;
+  const char* variable;
+};
+
+// The first of the launchers' `variable`s (in kLaunchers' order) that holds an integer >=
+// `minimum`, and its name; values that are not such a number are passed over.
+std::optional<LauncherNumber> first_launcher_number(const EnvLookup& env,
+                                                    const char* Launcher::*variable, int minimum) {
+  for (const Launcher& launcher : kLaunchers) {
+    const char* name = launcher.*variable;
+    const std::optional<std::string> value = env(name);
+    if (!value) continue;
+    const Result<int> number = parse_int(name, *value);
+    if (number.ok() && *number >= minimum) return LauncherNumber{*number, name};
+  }
+  return std::nullopt;
+}
+
 Status check_range(const Shard& shard) {
   if (shard.world_size < 1 || shard.rank < 0 || shard.rank >= shard.world_size) {
     return Status::invalid_argument("rank " + std::to_string(shard.rank) + " of world size " +
@@ -82,23 +101,16 @@ Result<Shard> resolve_shard(std::optional<int> rank, std::optional<int> world_si
 }
 
 std::optional<LocalRank> local_rank(const EnvLookup& env) {
-  for (const Launcher& launcher : kLaunchers) {
-    const std::optional<std::string> value = env(launcher.local_rank_variable);
-    if (!value) continue;
-    const Result<int> rank = parse_int(launcher.local_rank_variable, *value);
-    if (rank.ok() && *rank >= 0) return LocalRank{*rank, launcher.local_rank_variable};
-  }
-  return std::nullopt;
+  const std::optional<LauncherNumber> rank =
+      first_launcher_number(env, &Launcher::local_rank_variable, 0);
+  if (!rank) return std::nullopt;
+  return LocalRank{rank->value, rank->variable};
 }
 
 int local_processes(const EnvLookup& env) {
-  for (const Launcher& launcher : kLaunchers) {
-    const std::optional<std::string> value = env(launcher.local_size_variable);
-    if (!value) continue;
-    const Result<int> count = parse_int(launcher.local_size_variable, *value);
-    if (count.ok() && *count > 0) return *count;
-  }
-  return 1;
+  const std::optional<LauncherNumber> count =
+      first_launcher_number(env, &Launcher::local_size_variable, 1);
+  return count ? count->value : 1;
 }
 
 }  // namespace vcap::pipeline
