@@ -111,5 +111,21 @@ TEST_F(CudaAttention, ManySmallBlocksAndAnEmptyOne) {
   check(params(2, 1, 32), blocks, 121, 11);
 }
 
+// No model reaches this (Qwen2VL::load asks check_attention first), but a caller that does gets
+// the backend's recorded error at the next synchronize, as for any failed op, not an abort.
+TEST_F(CudaAttention, HeadDimAbove128IsARecordedErrorNamingTheLimit) {
+  const AttentionParams p = params(1, 1, 136);
+  EXPECT_EQ(backend().check_attention(p).code(), StatusCode::kUnsupported);
+  Tensor q = device_matrix(backend(), random_values(4 * 136, 1), 4, 136);
+  Tensor k = device_matrix(backend(), random_values(4 * 136, 2), 4, 136);
+  Tensor v = device_matrix(backend(), random_values(4 * 136, 3), 4, 136);
+  Tensor out = device_matrix(backend(), std::vector<float>(4 * 136, 0.0f), 4, 136);
+  const AttentionBlock block{0, 4, k.view(), v.view(), false, 0};
+  backend().attention(out.view(), q.view(), {&block, 1}, p);
+  const Status status = backend().synchronize();
+  EXPECT_EQ(status.code(), StatusCode::kUnsupported);
+  EXPECT_NE(status.message().find("head_dim 136 > 128"), std::string::npos) << status.to_string();
+}
+
 }  // namespace
 }  // namespace vcap::tensor::testing
