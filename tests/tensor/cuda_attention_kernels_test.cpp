@@ -46,11 +46,12 @@ void run_mma_items(const cuda::AttentionLaunch& launch) {
 }
 
 // Runs the kernel the GPU takes for `p` (tensor cores when p.bf16_products) and the combine
-// step on `blocks` (K and V side by side in one matrix of `kv_dtype` per block, with padding
-// columns of NaN that must never be read) and compares with reference_attention.
+// step on `blocks` (K and V side by side in one matrix of `kv_dtype` per block, with
+// `kv_padding` columns of NaN that must never be read) and compares with reference_attention.
 // `target_items` > the plan's tiles splits key ranges into parts of at least one key tile.
-void check(const AttentionParams& p, std::vector<HostAttentionBlock> blocks, int64_t rows,
-           uint32_t seed, DType kv_dtype, int target_items) {
+void check_with_padding(const AttentionParams& p, std::vector<HostAttentionBlock> blocks,
+                        int64_t rows, uint32_t seed, DType kv_dtype, int target_items,
+                        int64_t kv_padding) {
   ASSERT_TRUE(!p.bf16_products || cuda::attention_mma_supports(p.head_dim))
       << "bf16 products at this head_dim would test the f32 kernel";
   const auto prepared = [&](std::vector<float> values) {
@@ -59,7 +60,7 @@ void check(const AttentionParams& p, std::vector<HostAttentionBlock> blocks, int
   };
   const int64_t width = int64_t{p.num_heads} * p.head_dim;
   const int64_t kv_width = int64_t{p.num_kv_heads} * p.head_dim;
-  const int64_t kv_stride = 2 * kv_width + 3;
+  const int64_t kv_stride = 2 * kv_width + kv_padding;
   std::vector<float> q = prepared(random_values(rows * width, seed, -3.0f, 3.0f));
   const auto initial = random_values(rows * width, seed + 1);
   std::vector<float> out = initial;
@@ -114,6 +115,17 @@ void check(const AttentionParams& p, std::vector<HostAttentionBlock> blocks, int
   int64_t mismatches = 0;
   for (size_t i = 0; i < bits.size(); ++i) mismatches += bits[i] != f32_to_bf16(out[i]);
   EXPECT_EQ(mismatches, 0) << "of " << bits.size() << " bf16 outputs";
+}
+
+// With an odd row stride, and for the tensor-core kernel also an even one: it reads K rows a
+// pair of elements at a time where the rows are aligned for it (key_pairs_aligned).
+void check(const AttentionParams& p, const std::vector<HostAttentionBlock>& blocks, int64_t rows,
+           uint32_t seed, DType kv_dtype, int target_items) {
+  check_with_padding(p, blocks, rows, seed, kv_dtype, target_items, 3);
+  if (p.bf16_products) {
+    SCOPED_TRACE("even K and V row strides");
+    check_with_padding(p, blocks, rows, seed, kv_dtype, target_items, 4);
+  }
 }
 
 AttentionParams params(int heads, int kv_heads, int dim, bool bf16_products = true) {

@@ -20,6 +20,8 @@
 namespace vcap::tensor::cuda {
 
 constexpr int kMmaKeys = 64;
+constexpr float kLog2e = 1.44269504088896341f;
+constexpr float kLn2 = 0.693147180559945309f;
 constexpr int kMmaValuePitch = kMmaKeys / 2 + 4;  // words per row of V^T
 
 // Word `pair` of V^T row `d` is stored at pair ^ value_swizzle(d): the loads write 32
@@ -34,10 +36,18 @@ VCAP_HOST_DEVICE constexpr size_t attention_mma_shared_bytes(int head_dim) {
                              static_cast<size_t>(head_dim) * kMmaValuePitch);
 }
 
+// Whether K rows may be read a pair of elements (one word of bf16, or 8 bytes of f32) at a time:
+// even row strides from a base aligned for it (the head's first column, kv_head * head_dim, is
+// even).
+VCAP_SIMT_FN bool key_pairs_aligned(const AttentionBlockDesc& block) {
+  const auto address = reinterpret_cast<uintptr_t>(block.k);
+  return block.k_stride % 2 == 0 && address % (block.kv_bf16 != 0 ? 4 : 8) == 0;
+}
+
 // Keys [tile, tile + count) of the item's kv head into shared memory (zeros past `count`).
 template <int kDim>
 VCAP_SIMT_FN void load_mma_tile(uint32_t* keys, uint32_t* values_t, const AttentionBlockDesc& block,
-                                int64_t kv_column, int64_t tile, int count) {
+                                int64_t kv_column, int64_t tile, int count, bool pairs_aligned) {
   constexpr int kPairs = kDim / 2;
   constexpr int kKeyPitch = attention_mma_key_pitch(kDim);
   const bool bf16 = block.kv_bf16 != 0;
@@ -54,10 +64,17 @@ VCAP_SIMT_FN void load_mma_tile(uint32_t* keys, uint32_t* values_t, const Attent
       const void* row = row_of(block.k, block.k_stride, key);
       if (bf16) {
         const uint16_t* halves = static_cast<const uint16_t*>(row) + 2 * pair;
-        word = static_cast<uint32_t>(halves[0]) | static_cast<uint32_t>(halves[1]) << 16;
+        word = pairs_aligned
+                   ? simt::load_word(halves)
+                   : static_cast<uint32_t>(halves[0]) | static_cast<uint32_t>(halves[1]) << 16;
       } else {
         const float* values = static_cast<const float*>(row) + 2 * pair;
-        word = simt::bf16_pair(values[0], values[1]);
+        if (pairs_aligned) {
+          const simt::Word2 both = simt::load_word2(values);
+          word = simt::bf16_pair_fast(simt::float_of(both.x), simt::float_of(both.y));
+        } else {
+          word = simt::bf16_pair_fast(values[0], values[1]);
+        }
       }
     }
     keys[key * kKeyPitch + pair] = word;
@@ -71,7 +88,7 @@ VCAP_SIMT_FN void load_mma_tile(uint32_t* keys, uint32_t* values_t, const Attent
         key < count ? kv_element(row_of(block.v, block.v_stride, key), bf16, d) : 0.0f;
     const float high =
         key + 1 < count ? kv_element(row_of(block.v, block.v_stride, key + 1), bf16, d) : 0.0f;
-    values_t[d * kMmaValuePitch + (pair ^ value_swizzle(d))] = simt::bf16_pair(low, high);
+    values_t[d * kMmaValuePitch + (pair ^ value_swizzle(d))] = simt::bf16_pair_fast(low, high);
   }
 }
 
@@ -110,7 +127,7 @@ VCAP_SIMT_FN void attention_mma_block(const AttentionLaunch& args, int index, ui
                                       : nullptr;
   }
   const auto q_pair = [&](int h, int column) {
-    return q_row[h] == nullptr ? 0u : simt::bf16_pair(q_row[h][column], q_row[h][column + 1]);
+    return q_row[h] == nullptr ? 0u : simt::bf16_pair_fast(q_row[h][column], q_row[h][column + 1]);
   };
   uint32_t q_frag[kSteps][4];
   VCAP_UNROLL
@@ -124,14 +141,18 @@ VCAP_SIMT_FN void attention_mma_block(const AttentionLaunch& args, int index, ui
   float out[kOutTiles][4];
   VCAP_UNROLL
   for (int o = 0; o < kOutTiles; ++o) out[o][0] = out[o][1] = out[o][2] = out[o][3] = 0.0f;
-  float max[2] = {kMinusInf, kMinusInf};
+  // Scores are kept as scale * q.k * log2(e), so that e^(x - max) is one exp2 of a difference
+  // (the GPU's ex2 instruction) instead of expf's ten instructions.
+  const float scale_log2 = args.scale * kLog2e;
+  float max[2] = {kMinusInf, kMinusInf};  // in those units
   float sum[2] = {0.0f, 0.0f};  // this thread's keys only; summed over the quad at the end
+  const bool pairs_aligned = key_pairs_aligned(block);
 
   for (int64_t tile = item.key_begin; tile < item.key_end; tile += kMmaKeys) {
     const int count =
         static_cast<int>(item.key_end - tile < kMmaKeys ? item.key_end - tile : kMmaKeys);
     simt::sync_block();  // every warp is done with the previous tile
-    load_mma_tile<kDim>(keys, values_t, block, kv_column, tile, count);
+    load_mma_tile<kDim>(keys, values_t, block, kv_column, tile, count, pairs_aligned);
     simt::sync_block();
 
     float score[kMmaKeys / 8][4];
@@ -148,31 +169,41 @@ VCAP_SIMT_FN void attention_mma_block(const AttentionLaunch& args, int index, ui
     // Online softmax per row; score[n][2h + j] is key tile + 8n + 2t + j of lane h.
     VCAP_UNROLL
     for (int h = 0; h < 2; ++h) {
+      VCAP_UNROLL
+      for (int n = 0; n < kMmaKeys / 8; ++n) {
+        score[n][2 * h] *= scale_log2;
+        score[n][2 * h + 1] *= scale_log2;
+      }
+      // Masks only where a key of the tile is past the row's visible end or the item's range:
+      // the causal diagonal and the last tile.
+      if (count < kMmaKeys || tile + kMmaKeys > end[h]) {
+        VCAP_UNROLL
+        for (int n = 0; n < kMmaKeys / 8; ++n) {
+          VCAP_UNROLL
+          for (int j = 0; j < 2; ++j) {
+            const int64_t key = tile + 8 * n + 2 * t + j;
+            if (key >= tile + count || key >= end[h]) score[n][2 * h + j] = kMinusInf;
+          }
+        }
+      }
       float tile_max = kMinusInf;
       VCAP_UNROLL
       for (int n = 0; n < kMmaKeys / 8; ++n) {
-        VCAP_UNROLL
-        for (int j = 0; j < 2; ++j) {
-          const int64_t key = tile + 8 * n + 2 * t + j;
-          const bool visible = key < tile + count && key < end[h];
-          float& s = score[n][2 * h + j];
-          s = visible ? s * args.scale : kMinusInf;
-          tile_max = fmaxf(tile_max, s);
-        }
+        tile_max = fmaxf(tile_max, fmaxf(score[n][2 * h], score[n][2 * h + 1]));
       }
       tile_max = fmaxf(tile_max, simt::shuffle_xor(tile_max, 1));
       tile_max = fmaxf(tile_max, simt::shuffle_xor(tile_max, 2));
       const float new_max = fmaxf(max[h], tile_max);
       // With no visible key yet the max is -inf: subtract 0 instead, so exp gives 0, not NaN.
       const float base = new_max == kMinusInf ? 0.0f : new_max;
-      const float correction = expf(max[h] - base);
+      const float correction = exp2f(max[h] - base);
       float tile_sum = 0.0f;
       VCAP_UNROLL
       for (int n = 0; n < kMmaKeys / 8; ++n) {
         VCAP_UNROLL
         for (int j = 0; j < 2; ++j) {
           float& s = score[n][2 * h + j];
-          s = expf(s - base);
+          s = exp2f(s - base);
           tile_sum += s;
         }
       }
@@ -188,10 +219,10 @@ VCAP_SIMT_FN void attention_mma_block(const AttentionLaunch& args, int index, ui
     // O += P.V: k-step s covers keys 16s..16s+15, i.e. score n-tiles 2s and 2s + 1.
     VCAP_UNROLL
     for (int s = 0; s < kMmaKeys / 16; ++s) {
-      const uint32_t p_frag[4] = {simt::bf16_pair(score[2 * s][0], score[2 * s][1]),
-                                  simt::bf16_pair(score[2 * s][2], score[2 * s][3]),
-                                  simt::bf16_pair(score[2 * s + 1][0], score[2 * s + 1][1]),
-                                  simt::bf16_pair(score[2 * s + 1][2], score[2 * s + 1][3])};
+      const uint32_t p_frag[4] = {simt::bf16_pair_fast(score[2 * s][0], score[2 * s][1]),
+                                  simt::bf16_pair_fast(score[2 * s][2], score[2 * s][3]),
+                                  simt::bf16_pair_fast(score[2 * s + 1][0], score[2 * s + 1][1]),
+                                  simt::bf16_pair_fast(score[2 * s + 1][2], score[2 * s + 1][3])};
       VCAP_UNROLL
       for (int o = 0; o < kOutTiles; ++o) {
         const uint32_t* value_row = values_t + (o * 8 + g) * kMmaValuePitch;
@@ -222,7 +253,7 @@ VCAP_SIMT_FN void attention_mma_block(const AttentionLaunch& args, int index, ui
           args.partials + (static_cast<int64_t>(item.partial) * kAttentionTileLanes + lane) *
                               attention_partial_stride(kDim);
       if (t == 0) {
-        state[0] = max[h];
+        state[0] = max[h] * kLn2;  // the combine step's units: scale * q.k
         state[1] = total;
       }
       VCAP_UNROLL

@@ -69,8 +69,8 @@ inline uint32_t bits_of(float x) { return std::bit_cast<uint32_t>(x); }
 inline float float_of(uint32_t bits) { return std::bit_cast<float>(bits); }
 #endif
 
-// Four floats loaded or stored as one 16-byte access (CUDA's float4 on the GPU), and two words
-// as one 8-byte access (uint2).
+// Four floats loaded or stored as one 16-byte access (CUDA's float4 on the GPU), two words as
+// one 8-byte access (uint2), and one word.
 #if defined(__CUDACC__)
 using Float4 = float4;
 using Word2 = uint2;
@@ -89,6 +89,7 @@ VCAP_SIMT_FN Word2 word2_of(uint32_t x, uint32_t y) { return Word2{x, y}; }
 // Those accesses at an address aligned to their size. On the host they go through memcpy, so
 // the emulated kernels may read any element type this way without breaking aliasing rules.
 #if defined(__CUDACC__)
+VCAP_SIMT_FN uint32_t load_word(const void* p) { return *static_cast<const uint32_t*>(p); }
 VCAP_SIMT_FN Float4 load_float4(const void* p) { return *static_cast<const Float4*>(p); }
 VCAP_SIMT_FN void store_float4(void* p, Float4 v) { *static_cast<Float4*>(p) = v; }
 VCAP_SIMT_FN Word2 load_word2(const void* p) { return *static_cast<const Word2*>(p); }
@@ -97,6 +98,11 @@ VCAP_SIMT_FN void store_word2(void* p, Word2 v) {
   *static_cast<uint64_t*>(p) = (static_cast<uint64_t>(v.y) << 32) | v.x;
 }
 #else
+inline uint32_t load_word(const void* p) {
+  uint32_t v;
+  std::memcpy(&v, p, sizeof v);
+  return v;
+}
 inline Float4 load_float4(const void* p) {
   Float4 v;
   std::memcpy(&v, p, sizeof v);
@@ -133,6 +139,19 @@ VCAP_SIMT_FN uint32_t bf16_bits(float value) {
 // Two values as one word of bf16 pairs: `low` in bits 0-15.
 VCAP_SIMT_FN uint32_t bf16_pair(float low, float high) {
   return bf16_bits(low) | (bf16_bits(high) << 16);
+}
+
+// bf16_pair in one instruction on the GPU (cvt.rn.bf16x2.f32, sm_80 on), where bf16_bits takes
+// about eight: the same bits for every number; a NaN stays a NaN, its payload not kept. For the
+// attention's operands, converted by the thousand per tile.
+VCAP_SIMT_FN uint32_t bf16_pair_fast(float low, float high) {
+#if defined(__CUDA_ARCH__) && __CUDA_ARCH__ >= 800
+  uint32_t word;
+  asm("cvt.rn.bf16x2.f32 %0, %1, %2;" : "=r"(word) : "f"(high), "f"(low));
+  return word;
+#else
+  return bf16_pair(low, high);
+#endif
 }
 
 }  // namespace vcap::tensor::cuda::simt
