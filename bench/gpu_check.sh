@@ -22,8 +22,9 @@
 # 3. Copy the files it returns ($OUT, at most 8) into bench/results/gpu_check_<date>/ and
 #    commit them with the GPU named; then give the machine back (device tool `give_back`).
 #
-# Steps: configure + build (Release, -j16) -> ctest -L gpu -> gpu_ops_bench (matmul vs bare
-# cuBLASLt, attention f32 vs tensor cores) -> gpu_model_bench on the random 2B (generated into
+# Steps: configure + build (Release, -j16) -> ctest -L gpu (failed tests again under
+# compute-sanitizer memcheck) -> gpu_ops_bench (matmul vs bare cuBLASLt, attention f32 vs
+# tensor cores) -> gpu_model_bench on the random 2B (generated into
 # /tmp; one 10 s clip, then 8 with the GPU's busy share sampled) -> bench/gpu_hf_bench.py
 # (transformers on the same clip and checkpoint) -> gpu_model_bench with 1024-row prefill
 # chunks (the CPU's; GPUs take 8192) -> gpu_model_bench --profile 1 (GPU time per op) ->
@@ -135,6 +136,22 @@ elif [ "$bin" = prebuilt ]; then
 fi
 if [ -n "$bin" ]; then
   note "$(grep -E 'tests passed|tests failed|PASSED|FAILED  \]' "$out/gpu_tests.log" | tail -n 4)"
+  # Failed GPU tests again under compute-sanitizer's memcheck (out-of-bounds and misaligned
+  # accesses, API errors), so that one run names the faulting kernel and address; appended to
+  # gpu_tests.log ($OUT brings back at most 8 files).
+  failed=$( (grep -E '^[[:space:]]*[0-9]+ - .*\(Failed|SEGFAULT|Subprocess aborted|Exception|Timeout\)' \
+    "$out/gpu_tests.log" | sed -E 's/^[[:space:]]*[0-9]+ - ([^ ]+).*/\1/'
+    grep -E '^\[  FAILED  \] [^ ]+\.[^ ]+' "$out/gpu_tests.log" | sed -E 's/^\[  FAILED  \] ([^ ,]+).*/\1/') |
+    sort -u | head -n 8 | paste -sd: -)
+  sanitizer=$(command -v compute-sanitizer || echo /usr/local/cuda/bin/compute-sanitizer)
+  if [ -n "$failed" ] && [ -x "$sanitizer" ]; then
+    tests_bin=$deps/prebuilt/vcap_gpu_tests
+    [ "$bin" = "$build" ] && tests_bin=$build/tests/gpu/vcap_gpu_tests
+    step gpu_tests_memcheck 120 /tmp/vcap_gpu_memcheck.log "$sanitizer" --tool memcheck \
+      --print-limit 20 "$tests_bin" --gtest_filter="$failed"
+    { echo; echo "== compute-sanitizer --tool memcheck, --gtest_filter=$failed";
+      tail -n 300 /tmp/vcap_gpu_memcheck.log; } >> "$out/gpu_tests.log"
+  fi
   # 3. Kernels against bare cuBLASLt, attention at the model's sizes.
   step gpu_ops_bench 150 "$out/gpu_ops_bench.md" "$ops" --repeats 20
   # 4. The whole random 2B model (generated here into /tmp, ~4.4 GB): one 10 s clip, then 8.
