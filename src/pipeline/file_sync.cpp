@@ -94,18 +94,25 @@ LockFile::~LockFile() {
   std::filesystem::remove(path_, ignored);
 }
 
-Result<ProcessLock> ProcessLock::try_acquire(const std::filesystem::path& path) {
+Result<ProcessLock> ProcessLock::try_acquire(const std::filesystem::path& path, FlockCall flock) {
   // A holder removes the file as it lets go: whoever locked that removed file tries again.
   for (int attempt = 0; attempt < 8; ++attempt) {
-    const int fd = ::open(path.c_str(), O_RDWR | O_CREAT | O_CLOEXEC, 0644);
+    int fd = ::open(path.c_str(), O_RDWR | O_CREAT | O_EXCL | O_CLOEXEC, 0644);
+    const bool created = fd >= 0;
+    if (!created && errno == EEXIST) {
+      fd = ::open(path.c_str(), O_RDWR | O_CLOEXEC);
+      if (fd < 0 && errno == ENOENT) continue;  // its holder let go meanwhile
+    }
     if (fd < 0) return Status::from_errno("cannot create lock file " + path.string(), errno);
-    if (::flock(fd, LOCK_EX | LOCK_NB) != 0) {
+    if (flock(fd, LOCK_EX | LOCK_NB) != 0) {
       const int error = errno;
       ::close(fd);
       if (error == EWOULDBLOCK) return ProcessLock(path, -1, false, lock_holder(path));
       if (error == ENOLCK || error == ENOSYS || error == EOPNOTSUPP) {
+        // Only a file this call made goes: one that was there may be the LockFile that stands
+        // in for this lock (lock_merge), held by another process.
         std::error_code ignored;
-        std::filesystem::remove(path, ignored);
+        if (created) std::filesystem::remove(path, ignored);
         return ProcessLock(path, -1, true, "");
       }
       return Status::from_errno("cannot lock " + path.string(), error);
@@ -139,11 +146,11 @@ ProcessLock::~ProcessLock() {
   ::close(fd_);
 }
 
-Result<MergeLock> lock_merge(const std::filesystem::path& output) {
+Result<MergeLock> lock_merge(const std::filesystem::path& output, ProcessLock::FlockCall flock) {
   std::filesystem::path path = output;
   path += ".merge.lock";
   MergeLock merge;
-  Result<ProcessLock> lock = ProcessLock::try_acquire(path);
+  Result<ProcessLock> lock = ProcessLock::try_acquire(path, flock);
   if (!lock) return lock.status();
   if (!lock->held()) {
     merge.holder = lock->holder();

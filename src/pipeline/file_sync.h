@@ -2,6 +2,8 @@
 #ifndef VCAP_PIPELINE_FILE_SYNC_H_
 #define VCAP_PIPELINE_FILE_SYNC_H_
 
+#include <sys/file.h>
+
 #include <filesystem>
 #include <optional>
 #include <string>
@@ -51,10 +53,15 @@ class LockFile {
 // removed on destruction.
 class ProcessLock {
  public:
+  // ::flock, or a stand-in for tests of a filesystem without locks.
+  using FlockCall = int (*)(int fd, int operation);
+
   // Takes the lock, or returns a ProcessLock with held() == false and the holder named when
   // another process has it. Where the filesystem has no locks (flock says ENOLCK, ENOSYS or
-  // EOPNOTSUPP), returns one with held() and !enforced(). kIoError when the file cannot be made.
-  static Result<ProcessLock> try_acquire(const std::filesystem::path& path);
+  // EOPNOTSUPP), returns one with held() and !enforced(), leaving alone a file that was there.
+  // kIoError when the file cannot be made.
+  static Result<ProcessLock> try_acquire(const std::filesystem::path& path,
+                                         FlockCall flock = ::flock);
 
   ProcessLock(ProcessLock&& other) noexcept;
   ProcessLock& operator=(ProcessLock&&) = delete;
@@ -96,8 +103,9 @@ struct MergeLock {
   std::optional<LockFile> exclusive;  // where flock is not enforced
 };
 
-// kIoError when the lock file cannot be made.
-Result<MergeLock> lock_merge(const std::filesystem::path& output);
+// kIoError when the lock file cannot be made. `flock`: as for ProcessLock::try_acquire.
+Result<MergeLock> lock_merge(const std::filesystem::path& output,
+                             ProcessLock::FlockCall flock = ::flock);
 
 }  // namespace vcap::pipeline
 

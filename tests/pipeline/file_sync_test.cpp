@@ -5,6 +5,8 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include <cerrno>
+
 #include "pipeline/test_dir.h"
 
 namespace vcap::pipeline {
@@ -82,6 +84,49 @@ TEST(LockFile, ExcludesASecondHolderAndTakesOverTheFileOfADeadLocalProcess) {
   EXPECT_TRUE(LockFile::try_acquire(path)->held());
   testing::write_text(path, "otherhost 1\n");  // cannot be checked from here: left alone
   EXPECT_FALSE(LockFile::try_acquire(path)->held());
+}
+
+// flock on a filesystem mounted without locks (Lustre's noflock, NFS's nolock).
+int flock_without_locks(int, int) {
+  errno = ENOLCK;
+  return -1;
+}
+
+TEST(ProcessLock, WithoutFileLocksItIsUnenforcedAndLeavesAFileThatWasThere) {
+  TestDir dir;
+  const std::filesystem::path path = dir.path() / "out.csv.merge.lock";
+  Result<ProcessLock> probe = ProcessLock::try_acquire(path, flock_without_locks);
+  ASSERT_TRUE(probe.ok()) << probe.status().to_string();
+  EXPECT_TRUE(probe->held());
+  EXPECT_FALSE(probe->enforced());
+  EXPECT_FALSE(std::filesystem::exists(path));  // the file it made for the try
+
+  testing::write_text(path, "otherhost 42\n");  // another process's lock file
+  Result<ProcessLock> beside = ProcessLock::try_acquire(path, flock_without_locks);
+  ASSERT_TRUE(beside.ok());
+  EXPECT_FALSE(beside->enforced());
+  EXPECT_EQ(testing::read_text(path), "otherhost 42\n");
+}
+
+// Two mergers on such a filesystem: the second is refused, with the first named, until the first
+// lets go. (The probe of the second used to remove the first's lock file and merge beside it.)
+TEST(MergeLock, WithoutFileLocksTheExclusiveFileKeepsASecondMergerOut) {
+  TestDir dir;
+  const std::filesystem::path output = dir.path() / "out.csv";
+  {
+    Result<MergeLock> first = lock_merge(output, flock_without_locks);
+    ASSERT_TRUE(first.ok()) << first.status().to_string();
+    ASSERT_TRUE(first->held);
+    EXPECT_TRUE(first->exclusive.has_value());
+    Result<MergeLock> second = lock_merge(output, flock_without_locks);
+    ASSERT_TRUE(second.ok()) << second.status().to_string();
+    EXPECT_FALSE(second->held);
+    EXPECT_NE(second->holder.find(" " + std::to_string(::getpid())), std::string::npos)
+        << second->holder;
+  }
+  Result<MergeLock> after = lock_merge(output, flock_without_locks);
+  ASSERT_TRUE(after.ok());
+  EXPECT_TRUE(after->held);
 }
 
 }  // namespace
