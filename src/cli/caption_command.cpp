@@ -212,8 +212,8 @@ void report(const pipeline::CaptionRunReport& run) {
       for (int rank : run.unfinished_ranks)
         ranks += (ranks.empty() ? "" : ", ") + std::to_string(rank);
       std::fprintf(stderr,
-                   "vcap: %s finished; rank(s) %s still running: the last one to finish writes %s "
-                   "(or run `vcap merge` later)\n",
+                   "vcap: %s finished; rank(s) %s not finished (still running, or to be rerun): "
+                   "the last one to finish writes %s (or run `vcap merge` later)\n",
                    who.c_str(), ranks.c_str(), run.output.c_str());
       return;
     }

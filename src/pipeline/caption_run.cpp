@@ -19,16 +19,19 @@
 namespace vcap::pipeline {
 namespace {
 
-// Streams the CSV and yields this rank's rows that are not done yet.
+// Streams the CSV and yields this rank's rows that are not done yet, among the `total_rows`
+// counted at the start: rows appended to the CSV since (while the model loaded, say) are left to
+// the next run, which continues a journal finished for fewer rows (load_journal).
 JobSource make_job_source(MetaReader& meta, const Shard& shard, const ResumeState& resume,
-                          const std::filesystem::path& root, const std::filesystem::path& journal) {
-  return [&meta, &shard, &resume, root, journal]() -> Result<std::optional<ClipJob>> {
+                          uint64_t total_rows, const std::filesystem::path& root,
+                          const std::filesystem::path& journal) {
+  return [&meta, &shard, &resume, total_rows, root, journal]() -> Result<std::optional<ClipJob>> {
     std::vector<std::string> fields;
     while (true) {
       Result<bool> more = meta.next(fields);
       if (!more) return more.status();
-      if (!*more) return std::optional<ClipJob>();
       const uint64_t row = meta.rows_read() - 1;
+      if (!*more || row >= total_rows) return std::optional<ClipJob>();
       if (!shard.owns(row)) continue;
       std::string& path = fields[meta.path_column()];
       const uint32_t done = resume.path_crc(row);
@@ -92,12 +95,13 @@ void warn_if_first_clips_missing(const CaptionOptions& options, const Shard& sha
 // The rows of this rank not done yet, in CSV order, each listed in `in_flight` once started.
 Result<EngineReport> caption_in_order(const CaptionOptions& options, const EngineConfig& config,
                                       ClipCaptioner& captioner, const Shard& shard,
-                                      const ResumeState& resume, const JournalWriter& journal,
-                                      InFlightRows& in_flight, const RecordSink& sink,
-                                      ProgressReporter& progress) {
+                                      const ResumeState& resume, uint64_t total_rows,
+                                      const JournalWriter& journal, InFlightRows& in_flight,
+                                      const RecordSink& sink, ProgressReporter& progress) {
   Result<MetaReader> meta = MetaReader::open(options.meta_path);
   if (!meta) return meta.status();
-  const JobSource rows = make_job_source(*meta, shard, resume, options.root, journal.path());
+  const JobSource rows =
+      make_job_source(*meta, shard, resume, total_rows, options.root, journal.path());
   const JobSource source = [&rows, &in_flight]() -> Result<std::optional<ClipJob>> {
     Result<std::optional<ClipJob>> job = rows();
     if (job && job->has_value()) {
@@ -143,13 +147,13 @@ Result<EngineReport> caption_remaining(const CaptionOptions& options, CaptionerF
       config, **captioner, suspects, options, shard, total_rows, resume, in_flight, sink, progress);
   if (report) {
     Result<EngineReport> rest = caption_in_order(options, config, **captioner, shard, resume,
-                                                 journal, in_flight, sink, progress);
+                                                 total_rows, journal, in_flight, sink, progress);
     if (rest) add_engine_report(*report, *rest);
     if (!rest) report = rest.status();
   }
-  if (report) {
-    if (Status status = in_flight.clear(); !status.ok()) report = status;
-  }
+  // Whatever ended the run, this process is alive to say so: no row in flight killed it (crash
+  // guard). A signal ends the process without coming here, leaving the list, as a death would.
+  if (Status status = in_flight.clear(); !status.ok() && report) report = status;
   progress.finish();
   if (report && options.progress != ProgressMode::kNone)
     std::fputs(format_summary(progress.snapshot(), report->counts, report->times).c_str(), log);
@@ -209,7 +213,8 @@ Result<ProcessLock> lock_rank(const std::filesystem::path& journal, const Shard&
 Result<RunEnd> try_merge(const CaptionOptions& options, const std::filesystem::path& output,
                          const Shard& shard, const std::string& fingerprint,
                          CaptionRunReport& report) {
-  Result<std::vector<int>> unfinished = unfinished_ranks(output, shard.world_size);
+  Result<std::vector<int>> unfinished =
+      unfinished_ranks(output, shard.world_size, report.total_rows);
   if (!unfinished) return unfinished.status();
   if (!unfinished->empty()) {
     report.unfinished_ranks = *unfinished;
@@ -330,7 +335,9 @@ Result<MergeReport> run_merge(const CaptionOptions& options, std::FILE* log) {
   Result<int> world =
       options.world_size ? Result<int>(*options.world_size) : journal_world_size(output);
   if (!world) return world.status();
-  Result<std::vector<int>> unfinished = unfinished_ranks(output, *world);
+  Result<uint64_t> input_rows = count_meta_rows(options.meta_path);
+  if (!input_rows) return input_rows.status();
+  Result<std::vector<int>> unfinished = unfinished_ranks(output, *world, *input_rows);
   if (!unfinished) return unfinished.status();
   if (!unfinished->empty()) {
     std::string ranks;

@@ -54,7 +54,7 @@ struct CaptionRunReport {
   EngineReport engine;        // rows captioned by this process
   RetrySeed retry;            // --retry: rows kept from the earlier output, rows left to retry
   std::optional<MergeReport> merge;
-  std::vector<int> unfinished_ranks;  // kWaitingForRanks: who is still running
+  std::vector<int> unfinished_ranks;  // kWaitingForRanks: who has not finished
   // kMergedElsewhere: the merge lock's holder ("<host> <pid>"); empty when the merge was done.
   std::string merger;
 };

@@ -185,11 +185,17 @@ Result<std::optional<std::string>> JournalReader::next_line() {
 
 Result<bool> JournalReader::next(JournalRecord& record) {
   while (true) {
+    const uint64_t line_begin = offset_;
     Result<std::optional<std::string>> line = next_line();
     if (!line) return line.status();
     if (!line->has_value()) return false;
+    const uint64_t damaged = scan_.damaged_lines;
     std::optional<JournalRecord> parsed = to_record_line(**line, scan_);
-    if (!parsed) continue;
+    if (!parsed) {
+      if (scan_.damaged_lines == damaged) scan_.done_line_begin = line_begin;  // a done line
+      continue;
+    }
+    scan_.done = false;  // records after a done marker: a run went on (a grown CSV)
     ++scan_.records;
     record = std::move(*parsed);
     return true;

@@ -56,8 +56,9 @@ struct JournalScan {
   uint64_t damaged_lines = 0;    // complete lines that failed the checksum or did not parse
   bool torn_tail = false;        // the file ended in an incomplete line
   uint64_t valid_bytes = 0;      // offset just after the last complete line
-  bool done = false;             // a done marker was read
+  bool done = false;             // the last record is followed by a done marker
   uint64_t done_input_rows = 0;  // its input_rows
+  uint64_t done_line_begin = 0;  // its offset: what a run that goes on cuts
 };
 
 // Now, as a record's finished_at: seconds since the Unix epoch.

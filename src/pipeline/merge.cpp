@@ -246,12 +246,13 @@ Result<int> journal_world_size(const std::filesystem::path& output) {
   return world;
 }
 
-Result<std::vector<int>> unfinished_ranks(const std::filesystem::path& output, int world_size) {
+Result<std::vector<int>> unfinished_ranks(const std::filesystem::path& output, int world_size,
+                                          uint64_t input_rows) {
   std::vector<int> unfinished;
   for (int rank = 0; rank < world_size; ++rank) {
     Result<std::optional<uint64_t>> done = read_done_marker(journal_path(output, rank, world_size));
     if (!done) return done.status();
-    if (!done->has_value()) unfinished.push_back(rank);
+    if (!done->has_value() || **done != input_rows) unfinished.push_back(rank);
   }
   return unfinished;
 }

@@ -39,8 +39,11 @@ Result<std::vector<std::pair<int, int>>> list_journals(const std::filesystem::pa
 // kInvalidArgument when journals of several world sizes are mixed.
 Result<int> journal_world_size(const std::filesystem::path& output);
 
-// Ranks of `world_size` whose journal is missing or not finished (no done marker at its end).
-Result<std::vector<int>> unfinished_ranks(const std::filesystem::path& output, int world_size);
+// Ranks of `world_size` whose journal is missing or not finished for `input_rows` (no done
+// marker at its end, or one for another row count: finished before rows were appended to the
+// CSV, which a rerun captions).
+Result<std::vector<int>> unfinished_ranks(const std::filesystem::path& output, int world_size,
+                                          uint64_t input_rows);
 
 // Writes `output` from `meta_path` and the journals of `world_size` ranks, as described above,
 // and removes the journals, and the temporary outputs of mergers that were killed before their

@@ -106,12 +106,16 @@ Result<ResumeState> load_journal(const std::filesystem::path& path, const Shard&
     state.add(record.row_index, record.path, record.status);  // a duplicate: the first wins
   }
   const JournalScan& scan = reader->scan();
-  if (scan.done && scan.done_input_rows != total_rows)
+  if (scan.done && scan.done_input_rows > total_rows)
     return Status::invalid_argument(
         csv_changed(path, "it was finished for " + std::to_string(scan.done_input_rows) +
                               " input rows, the CSV has " + std::to_string(total_rows)));
-  state.finished = scan.done;
-  state.valid_bytes = scan.valid_bytes;
+  // Finished for fewer rows: rows were appended to the CSV since (the merge found rows without
+  // a record). This run captions them, after cutting the done marker, so that no other rank
+  // takes the journal for finished meanwhile.
+  const bool grown = scan.done && scan.done_input_rows < total_rows;
+  state.finished = scan.done && !grown;
+  state.valid_bytes = grown ? scan.done_line_begin : scan.valid_bytes;
   state.damaged_lines = scan.damaged_lines;
   return state;
 }

@@ -114,6 +114,28 @@ TEST(CrashGuard, RowsLeftInFlightByAStopAreOnlyCaptionedAloneNextTime) {
   EXPECT_EQ(report->merge->counts.at(ClipStatus::kOk), uint64_t{kRows});
 }
 
+// A run that ends in an error it reports (here a device failing every clip) was not killed by a
+// clip: it leaves no list, so the rerun strikes no row and captions in batches as usual.
+TEST(CrashGuard, ARunThatEndsInAnErrorLeavesNoRowInFlight) {
+  TestDir dir;
+  const CaptionOptions options = quiet_options(write_meta(dir.path(), 40));
+  FakeBehaviour failing;
+  for (int i = 0; i < 40; ++i) {
+    failing.model_failures["clips/c" + std::to_string(i) + ".mp4"] =
+        ClipOutcome::failure(ClipStatus::kInternal, "cuda:0: cudaErrorIllegalAddress");
+  }
+  FakeFactory factory(failing);
+  Result<CaptionRunReport> report = run_with(options, factory);
+  ASSERT_FALSE(report.ok());
+  EXPECT_NE(report.status().message().find("in a row"), std::string::npos)
+      << report.status().message();
+  const auto journal = journal_path(dir.path() / "meta_caption_qwen2vl.csv", 0, 1);
+  EXPECT_FALSE(std::filesystem::exists(in_flight_path(journal)));
+  Result<std::map<uint64_t, Suspect>> suspects = strike_rows_left_in_flight(journal);
+  ASSERT_TRUE(suspects.ok());
+  EXPECT_TRUE(suspects->empty());
+}
+
 TEST(CrashGuard, RestartForgetsTheStrikes) {
   TestDir dir;
   CaptionOptions options = quiet_options(write_meta(dir.path(), kRows));

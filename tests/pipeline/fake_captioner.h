@@ -34,6 +34,8 @@ struct FakeBehaviour {
   // Called at the start of prepare() (on a decode thread) and after every step.
   std::function<void(const ClipJob&)> on_prepare;
   std::function<void(uint64_t steps_done)> on_step;
+  // Called by FakeFactory::create (where the real one loads the model).
+  std::function<void()> on_create;
   uint64_t budget_bytes = uint64_t{1} << 40;
 };
 
@@ -195,6 +197,7 @@ class FakeFactory : public CaptionerFactory {
   Result<std::string> model_identity() override { return identity_; }
   Result<std::unique_ptr<ClipCaptioner>> create() override {
     ++creates_;
+    if (behaviour_.on_create) behaviour_.on_create();
     return std::unique_ptr<ClipCaptioner>(std::make_unique<FakeCaptioner>(behaviour_));
   }
   int creates() const { return creates_; }

@@ -211,6 +211,47 @@ TEST(Resume, ChangedInputCsvIsRefused) {
       << report.status().message();
 }
 
+// Rows appended to the CSV while the model loads: the run captions the rows it counted at the
+// start (reading no further: the journal's row table has no room for more), its merge then says
+// the new rows have no record, and the rerun it points to captions them, continuing the finished
+// journal, for the uninterrupted output of the grown CSV. Two ranks: the one that finished first
+// also goes on.
+TEST(Resume, RowsAppendedDuringTheRunAreCaptionedByTheRerun) {
+  const std::string expected = reference_output(15);
+  const std::string grown = [] {
+    TestDir other;
+    return read_text(write_meta(other.path(), 15));
+  }();
+  for (const int world : {1, 2}) {
+    SCOPED_TRACE("world size " + std::to_string(world));
+    TestDir dir;
+    CaptionOptions options = quiet_options(write_meta(dir.path(), 10));
+    options.world_size = world;
+    FakeBehaviour appending;
+    appending.on_create = [&] { write_text(dir.path() / "meta.csv", grown); };
+    for (int rank = 0; rank < world; ++rank) {
+      options.rank = rank;
+      FakeFactory factory(rank == world - 1 ? appending : FakeBehaviour{});
+      Result<CaptionRunReport> report = run_with(options, factory);
+      if (rank < world - 1) {
+        ASSERT_TRUE(report.ok()) << report.status().to_string();
+        continue;
+      }
+      ASSERT_FALSE(report.ok());
+      EXPECT_NE(report.status().message().find("rerun `vcap caption`"), std::string::npos)
+          << report.status().message();
+    }
+    for (int rank = 0; rank < world; ++rank) {
+      options.rank = rank;
+      FakeFactory factory({});
+      Result<CaptionRunReport> report = run_with(options, factory);
+      ASSERT_TRUE(report.ok()) << report.status().to_string();
+      EXPECT_EQ(report->total_rows, 15u);
+    }
+    EXPECT_EQ(read_text(dir.path() / "meta_caption_qwen2vl.csv"), expected);
+  }
+}
+
 TEST(Sharding, ThreeRanksInSequenceGiveTheSingleRankOutput) {
   const std::string expected = reference_output(kRows);
   TestDir dir;
