@@ -53,7 +53,7 @@ Result<RankStatus> read_rank(const std::filesystem::path& output, const Shard& s
   if (!scan && scan.status().code() == StatusCode::kNotFound) return rank;
   if (!scan) return scan.status();
   rank.journal = true;
-  rank.finished = scan->done;
+  rank.finished = scan->done && scan->done_input_rows == total_rows;  // not before rows were added
   rank.idle_seconds = seconds_since_written(journal);
   const double span = finish_times.empty() ? 0 : finish_times.back() - finish_times.front();
   if (finish_times.size() >= 2 && span > 0)
