@@ -33,8 +33,14 @@ void add_blob_sizes(const std::filesystem::path& blobs, CachedModel& model) {
 std::vector<std::pair<std::string, std::string>> read_refs(const std::filesystem::path& refs) {
   std::vector<std::pair<std::string, std::string>> named;  // (revision, commit)
   std::error_code error;
-  for (const auto& entry : std::filesystem::recursive_directory_iterator(refs, error)) {
-    if (!entry.is_regular_file(error)) continue;
+  // Stepped with an error code: a folder it may not read (refs/pr made under umask 077 by
+  // another user) ends the walk instead of throwing out of `vcap models`.
+  const auto options = std::filesystem::directory_options::skip_permission_denied;
+  for (std::filesystem::recursive_directory_iterator it(refs, options, error), end;
+       !error && it != end; it.increment(error)) {
+    const std::filesystem::directory_entry& entry = *it;
+    std::error_code kind_error;
+    if (!entry.is_regular_file(kind_error)) continue;
     std::ifstream in(entry.path());
     std::string commit;
     if (in >> commit) {

@@ -12,7 +12,9 @@ namespace vcap::hub {
 Result<FileLock> FileLock::acquire(const std::filesystem::path& path) {
   std::error_code ignored;  // a failure shows up in open() below, with a better message
   std::filesystem::create_directories(path.parent_path(), ignored);
-  const int fd = ::open(path.c_str(), O_RDWR | O_CREAT | O_CLOEXEC, 0644);
+  // 0666 less the umask, as the Python tools make theirs: a cache shared by a group (umask 002)
+  // lets every member lock what another one locked before.
+  const int fd = ::open(path.c_str(), O_RDWR | O_CREAT | O_CLOEXEC, 0666);
   if (fd < 0) return Status::from_errno("cannot create lock file " + path.string(), errno);
   while (::flock(fd, LOCK_EX) != 0) {
     if (errno == EINTR) continue;

@@ -40,6 +40,22 @@ std::string resolve_url(const HubOptions& options, std::string_view repo_id,
          percent_encode(file, /*keep_slashes=*/true);
 }
 
+// `request` (a GET or a HEAD with the hub's headers for the URL given) of `url`, following the
+// hub's relative redirects, which stay on the hub (a renamed repository, another capitalisation
+// of its name), with the same headers. An absolute one leads to the CDN: that response is
+// returned, as are failures. `url` ends as the last one asked.
+template <class Request>
+Result<HttpResponse> on_the_hub(std::string& url, Request&& request) {
+  for (int hop = 0;; ++hop) {
+    Result<HttpResponse> got = request(url);
+    if (!got.ok()) return got;
+    const std::string& location = got->header("location");
+    const bool redirect = got->status >= 300 && got->status < 400;
+    if (!redirect || !location.starts_with('/') || hop == kMaxRelativeRedirects) return got;
+    url = url_origin(url) + location;
+  }
+}
+
 }  // namespace
 
 bool is_transient_http_status(long status) {
@@ -125,11 +141,14 @@ std::vector<std::string> HubApi::headers_for(const std::string& url) const {
 }
 
 Result<RepoInfo> HubApi::repo_info(std::string_view repo_id, std::string_view revision) {
-  const std::string url = options_->endpoint + "/api/models/" + std::string(repo_id) +
-                          "/revision/" + percent_encode(revision, /*keep_slashes=*/false);
+  const std::string asked = options_->endpoint + "/api/models/" + std::string(repo_id) +
+                            "/revision/" + percent_encode(revision, /*keep_slashes=*/false);
+  std::string url;
   HttpResponse response;
   Status exchange = run_with_retries(*options_, [&](bool& transient) -> Status {
-    Result<HttpResponse> got = http_.get(url, headers_for(url));
+    url = asked;
+    Result<HttpResponse> got =
+        on_the_hub(url, [this](const std::string& u) { return http_.get(u, headers_for(u)); });
     if (!got.ok()) {
       transient = true;
       return got.status().with_context("cannot reach " + options_->endpoint);
@@ -159,23 +178,19 @@ Result<RepoInfo> HubApi::repo_info(std::string_view repo_id, std::string_view re
 
 Result<FileMetadata> HubApi::file_metadata(std::string_view repo_id, std::string_view revision,
                                            std::string_view file) {
-  std::string url = resolve_url(*options_, repo_id, revision, file);
+  const std::string asked = resolve_url(*options_, repo_id, revision, file);
+  std::string url;
   HttpResponse response;
   Status exchange = run_with_retries(*options_, [&](bool& transient) -> Status {
-    for (int hop = 0; hop <= kMaxRelativeRedirects; ++hop) {
-      Result<HttpResponse> got = http_.head(url, headers_for(url));
-      if (!got.ok()) {
-        transient = true;
-        return got.status().with_context("cannot reach " + options_->endpoint);
-      }
-      response = std::move(got).value();
-      const std::string& location = response.header("location");
-      const bool redirect = response.status >= 300 && response.status < 400;
-      // A relative redirect stays on the hub (a renamed repository): follow it with the same
-      // headers. An absolute one leads to the CDN: stop, this response has the metadata.
-      if (!redirect || !location.starts_with('/')) break;
-      url = url_origin(url) + location;
+    url = asked;
+    // The CDN's redirect ends the walk: that response has the metadata.
+    Result<HttpResponse> got =
+        on_the_hub(url, [this](const std::string& u) { return http_.head(u, headers_for(u)); });
+    if (!got.ok()) {
+      transient = true;
+      return got.status().with_context("cannot reach " + options_->endpoint);
     }
+    response = std::move(got).value();
     if (response.status >= 200 && response.status < 400) return Status();
     transient = is_transient_http_status(response.status);
     return hub_http_error(response, *options_, repo_id, revision, file);

@@ -14,7 +14,8 @@ namespace {
 class PartialFile {
  public:
   static Result<PartialFile> open(const std::filesystem::path& path) {
-    const int fd = ::open(path.c_str(), O_WRONLY | O_CREAT | O_CLOEXEC, 0644);
+    // 0666 less the umask (see FileLock::acquire): in a shared cache another member resumes it.
+    const int fd = ::open(path.c_str(), O_WRONLY | O_CREAT | O_CLOEXEC, 0666);
     if (fd < 0) return Status::from_errno("cannot open " + path.string(), errno);
     const off_t end = ::lseek(fd, 0, SEEK_END);
     if (end < 0) {

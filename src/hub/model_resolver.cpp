@@ -123,7 +123,6 @@ Result<std::filesystem::path> download_snapshot(const RepoCache& cache, const Hu
   if (!api.ok()) return api.status();
   Result<RepoInfo> info = api->repo_info(cache.repo_id(), options.revision);
   if (!info.ok()) return info.status();
-  if (Status ref = cache.write_ref(options.revision, info->commit); !ref.ok()) return ref;
   // Made first, as the Python tools do: their cache scan rejects a repo folder without it.
   std::error_code error;
   std::filesystem::create_directories(cache.snapshot_dir(info->commit), error);
@@ -155,6 +154,9 @@ Result<std::filesystem::path> download_snapshot(const RepoCache& cache, const Hu
       }
     }
   }
+  // Only now does the revision name this commit: until its snapshot is whole, runs offline (and
+  // the Python tools) keep the one it named before, which is whole.
+  if (Status ref = cache.write_ref(options.revision, info->commit); !ref.ok()) return ref;
   return cache.snapshot_dir(info->commit);
 }
 

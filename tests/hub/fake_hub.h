@@ -3,7 +3,8 @@
 // Serves one model repository on 127.0.0.1 (random free ports) with the endpoints and headers
 // vcap uses: GET /api/models/{repo}/revision/{rev}; HEAD/GET /{repo}/resolve/{rev}/{file},
 // answering small files directly (ETag = git blob id) and LFS files with a 302 to a second
-// server, the "CDN" (X-Linked-Etag = sha256, X-Linked-Size). Knobs inject failures; counters
+// server, the "CDN" (X-Linked-Etag = sha256, X-Linked-Size), and a renamed repository's old id
+// with a 307 to the new one. Knobs inject failures; counters
 // record what clients asked. Knobs are set before requests are made.
 #ifndef VCAP_TESTS_HUB_FAKE_HUB_H_
 #define VCAP_TESTS_HUB_FAKE_HUB_H_
@@ -102,6 +103,12 @@ class FakeHub {
     std::lock_guard lock(mutex_);
     announced_sizes_[file] = size_bytes;
   }
+  // Requests for repository `old_id` answer 307 to the same path under this repository's id, as
+  // the hub does for a renamed repository (or another capitalisation of its name).
+  void rename_from(std::string old_id) {
+    std::lock_guard lock(mutex_);
+    old_repo_id_ = std::move(old_id);
+  }
   // Hub requests without "Authorization: Bearer <token>" answer 401.
   void require_token(std::string token) {
     std::lock_guard lock(mutex_);
@@ -176,6 +183,12 @@ class FakeHub {
     std::lock_guard lock(mutex_);
     ++api_requests_;
     if (refuse(req, res)) return;
+    if (!old_repo_id_.empty() && req.matches[1] == old_repo_id_) {
+      res.status = 307;
+      res.set_header("Location",
+                     "/api/models/" + repo_id_ + "/revision/" + std::string(req.matches[2]));
+      return;
+    }
     if (api_503_left_ > 0) {
       --api_503_left_;
       res.status = 503;
@@ -205,6 +218,12 @@ class FakeHub {
     const std::string name = req.matches[3];
     if (req.method == "HEAD") ++head_requests_;
     if (refuse(req, res)) return;
+    if (!old_repo_id_.empty() && req.matches[1] == old_repo_id_) {
+      res.status = 307;
+      res.set_header("Location",
+                     "/" + repo_id_ + "/resolve/" + std::string(req.matches[2]) + "/" + name);
+      return;
+    }
     const auto found = files_.find(name);
     if (req.matches[1] != repo_id_ || found == files_.end() ||
         (req.matches[2] != "main" && req.matches[2] != commit_)) {
@@ -261,6 +280,7 @@ class FakeHub {
 
   const std::string repo_id_;
   const std::string commit_;
+  std::string old_repo_id_;
   httplib::Server hub_;
   httplib::Server cdn_;
   int hub_port_ = 0;

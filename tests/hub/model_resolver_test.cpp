@@ -116,6 +116,17 @@ TEST_F(ResolveModel, ChecksumMismatchKeepsNothingAndARerunSucceeds) {
   EXPECT_EQ(read_file(*good / "model.safetensors"), pattern_bytes(5000, 1));
 }
 
+// A download that fails leaves the revision's ref as it was (here: none), so that runs offline
+// keep using the snapshot it named, which is whole, not a partial one.
+TEST_F(ResolveModel, TheRefNamesTheNewCommitOnlyOnceItsSnapshotIsWhole) {
+  hub_->corrupt_body("model.safetensors", true);
+  ASSERT_FALSE(resolve_model(kRepo, options_).ok());
+  EXPECT_FALSE(std::filesystem::exists(repo_folder() / "refs" / "main"));
+  hub_->corrupt_body("model.safetensors", false);
+  ASSERT_TRUE(resolve_model(kRepo, options_).ok());
+  EXPECT_EQ(read_file(repo_folder() / "refs" / "main"), kCommit);
+}
+
 TEST_F(ResolveModel, SmallGitFileWithWrongBytesIsRejectedToo) {
   hub_->corrupt_body("tokenizer.json", true);
   Result<std::filesystem::path> bad = resolve_model(kRepo, options_);
@@ -168,6 +179,17 @@ TEST_F(ResolveModel, UnknownModelIs404WithAClearMessage) {
   EXPECT_EQ(path.status().code(), StatusCode::kNotFound);
   EXPECT_EQ(path.status().message(), "model tiny-org/No-Such-Model not found on " +
                                          hub_->endpoint() + " (or private: set HF_TOKEN)");
+}
+
+// The hub answers the old id of a renamed repository (or another capitalisation) with a 307 to
+// the same path under the new one: the API call and every file's HEAD follow it.
+TEST_F(ResolveModel, ARenamedRepositoryIsFollowedToItsNewName) {
+  hub_->rename_from("OldOrg/old-name");
+  Result<std::filesystem::path> path = resolve_model("OldOrg/old-name", options_);
+  ASSERT_TRUE(path.ok()) << path.status().to_string();
+  EXPECT_EQ(read_file(*path / "model.safetensors"), pattern_bytes(5000, 1));
+  // Cached under the id asked for, as huggingface_hub does.
+  EXPECT_NE(path->string().find("models--OldOrg--old-name"), std::string::npos) << *path;
 }
 
 TEST_F(ResolveModel, UnknownRevisionIsNamed) {
