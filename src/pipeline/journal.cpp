@@ -137,6 +137,8 @@ std::string journal_done_line(uint64_t input_rows, uint64_t rows) {
 
 struct JournalReader::File {
   std::ifstream in;
+  std::ifstream again;      // record_at's, opened on its first call
+  uint64_t again_next = 0;  // where its last line ended: no seek (and refill) for the next one
 };
 
 JournalReader::JournalReader(std::filesystem::path path, std::unique_ptr<File> file)
@@ -197,6 +199,7 @@ Result<bool> JournalReader::next(JournalRecord& record) {
     }
     scan_.done = false;  // records after a done marker: a run went on (a grown CSV)
     ++scan_.records;
+    record_offset_ = line_begin;
     record = std::move(*parsed);
     return true;
   }
@@ -214,6 +217,25 @@ Result<JournalScan> scan_journal(const std::filesystem::path& path,
     if (Status status = visit(std::move(record)); !status.ok()) return status;
   }
   return reader->scan();
+}
+
+Result<JournalRecord> JournalReader::record_at(uint64_t offset) {
+  std::ifstream& again = file_->again;
+  if (!again.is_open()) again.open(path_, std::ios::binary);
+  if (!again.is_open() || !again.good() || offset != file_->again_next) {
+    again.clear();
+    again.seekg(static_cast<std::streamoff>(offset));
+  }
+  std::string line;
+  if (!again || !std::getline(again, line) || again.eof())
+    return Status::io_error(path_.string() + ": cannot read the record at byte " +
+                            std::to_string(offset));
+  file_->again_next = offset + line.size() + 1;
+  JournalScan ignored;
+  std::optional<JournalRecord> record = to_record_line(line, ignored);
+  if (!record)
+    return Status::corruption(path_.string() + ": no record at byte " + std::to_string(offset));
+  return std::move(*record);
 }
 
 Result<std::optional<uint64_t>> read_done_marker(const std::filesystem::path& path) {

@@ -90,6 +90,13 @@ class JournalReader {
   // Totals so far (complete once next() returned false).
   const JournalScan& scan() const { return scan_; }
 
+  // Where the line of the record next() gave last begins.
+  uint64_t record_offset() const { return record_offset_; }
+  // That record again, by its offset, read through a second handle so that next() goes on where
+  // it was: the merge keeps the offsets of rows that come early, not their captions.
+  // kCorruption when no good record begins there.
+  Result<JournalRecord> record_at(uint64_t offset);
+
  private:
   struct File;
   JournalReader(std::filesystem::path path, std::unique_ptr<File> file);
@@ -99,6 +106,7 @@ class JournalReader {
   std::unique_ptr<File> file_;
   JournalScan scan_;
   uint64_t offset_ = 0;
+  uint64_t record_offset_ = 0;
 };
 
 // Reads the journal at `path`, calling `visit` for every good record in file order. A non-ok

@@ -14,7 +14,9 @@
 namespace vcap::pipeline {
 namespace {
 
-// Pulls one rank's records in row order, holding those that come early.
+// Pulls one rank's records in row order. Records that come early are read again when their row
+// is due; only their offsets wait, 16 bytes each: after a retry a journal holds every kept row
+// before the retried ones, and their captions would fill memory, not a small reorder buffer.
 class RankCursor {
  public:
   RankCursor(JournalReader reader, std::filesystem::path path, int rank, int world_size)
@@ -23,10 +25,16 @@ class RankCursor {
   // The record of `row` (rows before it were taken already); nullopt when the journal ends
   // without one.
   Result<std::optional<JournalRecord>> take(uint64_t row, uint64_t& duplicates) {
-    if (auto it = pending_.find(row); it != pending_.end()) {
-      JournalRecord record = std::move(it->second);
-      pending_.erase(it);
-      return std::optional<JournalRecord>(std::move(record));
+    // Every waiting row is above the rows taken: `row`, if it waits, is the first.
+    if (first_ < early_.size() && early_[first_].row == row) {
+      const uint64_t offset = early_[first_].offset;
+      if (++first_ >= 4096 && 2 * first_ >= early_.size()) {  // drop the taken ones
+        early_.erase(early_.begin(), early_.begin() + static_cast<std::ptrdiff_t>(first_));
+        first_ = 0;
+      }
+      Result<JournalRecord> record = reader_.record_at(offset);
+      if (!record) return record.status();
+      return std::optional<JournalRecord>(std::move(*record));
     }
     JournalRecord record;
     while (true) {
@@ -37,17 +45,16 @@ class RankCursor {
         return Status::corruption(path_.string() + ": holds row " +
                                   std::to_string(record.row_index) + " of another rank");
       if (record.row_index == row) return std::optional<JournalRecord>(std::move(record));
-      if (record.row_index < row || pending_.count(record.row_index) > 0) {
+      if (record.row_index < row || !wait(record.row_index, reader_.record_offset())) {
         ++duplicates;  // the first record of a row wins
         continue;
       }
-      pending_.emplace(record.row_index, std::move(record));
     }
   }
 
   // After the last input row: an error when the journal holds rows beyond the input.
   Status check_nothing_left(uint64_t input_rows, uint64_t& duplicates) {
-    if (!pending_.empty()) return beyond_input(pending_.begin()->first, input_rows);
+    if (first_ < early_.size()) return beyond_input(early_[first_].row, input_rows);
     JournalRecord record;
     while (true) {
       Result<bool> more = reader_.next(record);
@@ -62,6 +69,26 @@ class RankCursor {
   const std::filesystem::path& path() const { return path_; }
 
  private:
+  struct Early {
+    uint64_t row;
+    uint64_t offset;
+  };
+
+  // Notes `row` as come early, keeping early_ sorted (records come nearly in row order: at the
+  // end, mostly); false when it waits already.
+  bool wait(uint64_t row, uint64_t offset) {
+    if (first_ == early_.size() || early_.back().row < row) {
+      early_.push_back({row, offset});
+      return true;
+    }
+    const auto by_row = [](const Early& early, uint64_t r) { return early.row < r; };
+    const auto at = std::lower_bound(early_.begin() + static_cast<std::ptrdiff_t>(first_),
+                                     early_.end(), row, by_row);
+    if (at != early_.end() && at->row == row) return false;
+    early_.insert(at, {row, offset});
+    return true;
+  }
+
   Status beyond_input(uint64_t row, uint64_t input_rows) const {
     return Status::invalid_argument(path_.string() + ": has row " + std::to_string(row) +
                                     " but the input has only " + std::to_string(input_rows) +
@@ -72,7 +99,8 @@ class RankCursor {
   std::filesystem::path path_;
   int rank_;
   int world_size_;
-  std::map<uint64_t, JournalRecord> pending_;
+  std::vector<Early> early_;  // rows that came early, sorted; those before first_ are taken
+  size_t first_ = 0;
 };
 
 Result<std::vector<RankCursor>> open_cursors(const std::filesystem::path& output, int world_size,
