@@ -69,6 +69,32 @@ TEST(Journal, RoundTripsHeaderRecordsAndDoneMarker) {
   EXPECT_EQ(scan.damaged_lines, 0u);
 }
 
+// The merge keeps the offsets of records that come early and reads them again when due, in any
+// order, while next() goes on; an offset where no record begins is an error, not a record.
+TEST(Journal, RecordsAreReadAgainByTheirOffsets) {
+  TestDir dir;
+  const auto path = dir.path() / "out.csv.rank0-of-1.journal";
+  {
+    Result<JournalWriter> writer = JournalWriter::create(path, {0, 1, "{}"});
+    ASSERT_TRUE(writer.ok());
+    for (uint64_t row = 0; row < 5; ++row)
+      ASSERT_TRUE(writer->append(record(row, "caption " + std::to_string(row))).ok());
+  }
+  Result<JournalReader> reader = JournalReader::open(path);
+  ASSERT_TRUE(reader.ok());
+  std::vector<uint64_t> offsets;
+  JournalRecord next;
+  while (*reader->next(next)) offsets.push_back(reader->record_offset());
+  ASSERT_EQ(offsets.size(), 5u);
+  for (const uint64_t row : {3, 4, 0, 1, 2}) {
+    Result<JournalRecord> again = reader->record_at(offsets[row]);
+    ASSERT_TRUE(again.ok()) << again.status().to_string();
+    EXPECT_EQ(again->row_index, row);
+    EXPECT_EQ(again->text, "caption " + std::to_string(row));
+  }
+  EXPECT_FALSE(reader->record_at(offsets[2] + 1).ok());
+}
+
 TEST(Journal, TornLastLineIsIgnoredAndCutOffOnResume) {
   TestDir dir;
   const auto path = dir.path() / "j.journal";
