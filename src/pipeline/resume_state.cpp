@@ -87,6 +87,9 @@ Result<ResumeState> load_journal(const std::filesystem::path& path, const Shard&
     Result<bool> records = has_records(*reader);
     if (!records) return records.status();
     if (!*records) {
+      // Strikes were given under the other settings (a clip that killed the process at its
+      // first try, say, before a lower --height): this run tries those rows anew.
+      forget_suspects(path);
       state.exists = false;
       return state;
     }

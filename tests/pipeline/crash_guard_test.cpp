@@ -11,6 +11,8 @@
 #include <algorithm>
 #include <mutex>
 
+#include "pipeline/journal.h"
+#include "pipeline/resume_state.h"
 #include "pipeline/run_helpers.h"
 
 namespace vcap::pipeline {
@@ -134,6 +136,22 @@ TEST(CrashGuard, ARunThatEndsInAnErrorLeavesNoRowInFlight) {
   Result<std::map<uint64_t, Suspect>> suspects = strike_rows_left_in_flight(journal);
   ASSERT_TRUE(suspects.ok());
   EXPECT_TRUE(suspects->empty());
+}
+
+// A journal without results, made with other settings, is replaced, and with it go the strikes
+// given under those settings: a clip that killed the process at its first try twice (the OOM
+// killer, say) is tried again after --height is lowered, not skipped as internal.
+TEST(CrashGuard, AJournalReplacedForOtherSettingsForgetsItsStrikes) {
+  TestDir dir;
+  const auto journal = journal_path(dir.path() / "meta_caption_qwen2vl.csv", 0, 1);
+  ASSERT_TRUE(JournalWriter::create(journal, {0, 1, R"({"height":448})"}).ok());
+  testing::write_text(suspects_path(journal),
+                      "{\"id\":\"7@1\"}\n"
+                      "{\"row\":0,\"path\":\"clips/c0.mp4\",\"strikes\":2,\"alone\":2}\n");
+  Result<ResumeState> state = load_journal(journal, Shard{0, 1, ""}, 12, R"({"height":336})");
+  ASSERT_TRUE(state.ok()) << state.status().to_string();
+  EXPECT_FALSE(state->exists);
+  EXPECT_FALSE(std::filesystem::exists(suspects_path(journal)));
 }
 
 TEST(CrashGuard, RestartForgetsTheStrikes) {
