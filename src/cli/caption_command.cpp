@@ -77,18 +77,6 @@ Result<std::vector<int>> parse_devices(const std::string& text) {
   return devices;
 }
 
-int exit_code_for(const Status& status) {
-  switch (status.code()) {
-    case StatusCode::kInvalidArgument:
-    case StatusCode::kNotFound:
-    case StatusCode::kUnsupported:
-    case StatusCode::kCorruption:
-      return kExitBadInput;
-    default:
-      return kExitFailures;
-  }
-}
-
 // The command line of one --devices worker: this run's options, one device, one rank.
 std::vector<std::string> worker_command(const pipeline::CaptionOptions& o, int device, int rank,
                                         int world_size) {

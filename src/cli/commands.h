@@ -24,6 +24,21 @@ namespace vcap::cli {
 inline constexpr int kExitFailures = 1;
 inline constexpr int kExitBadInput = 2;
 
+// The exit code of a run's error: kExitBadInput for what the user must fix (a bad flag or file,
+// changed settings, a changed CSV), kExitFailures for the rest (the disk, the device, an integrity
+// check), after which a rerun resumes.
+inline int exit_code_for(const Status& status) {
+  switch (status.code()) {
+    case StatusCode::kInvalidArgument:
+    case StatusCode::kNotFound:
+    case StatusCode::kUnsupported:
+    case StatusCode::kCorruption:
+      return kExitBadInput;
+    default:
+      return kExitFailures;
+  }
+}
+
 struct CommandFailed : std::runtime_error {
   CommandFailed(const Status& status, int exit_code = kExitBadInput)
       : std::runtime_error(status.message()), exit_code(exit_code) {}

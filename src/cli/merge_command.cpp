@@ -3,8 +3,8 @@
 // this after a rank was rerun separately, or when the merging rank was killed). Takes the same
 // flags as `vcap caption`, so a caption command line can be reused; only the input, --output
 // and --world-size matter (the world size is otherwise read from the journal names).
-// Exit codes: 0 written; 2 when a rank has not finished or the inputs do not match; 1 when the
-// integrity check fails.
+// Exit codes, as `vcap caption`'s: 0 written; 2 when a rank has not finished or the inputs do not
+// match; 1 when the integrity check fails or the disk refuses (a full disk: rerun).
 #include <CLI/CLI.hpp>
 #include <cstdio>
 #include <memory>
@@ -22,10 +22,7 @@ void add_merge_command(CLI::App& app) {
     Result<pipeline::CaptionOptions> options = merge_options(*flags);
     fail_if_error(options.status());
     Result<pipeline::MergeReport> merged = pipeline::run_merge(*options, stderr);
-    if (!merged) {
-      const bool integrity = merged.status().code() == StatusCode::kInternal;
-      throw CommandFailed(merged.status(), integrity ? kExitFailures : kExitBadInput);
-    }
+    if (!merged) throw CommandFailed(merged.status(), exit_code_for(merged.status()));
     uint64_t failures = 0;
     for (const auto& [status, count] : merged->counts) {
       if (!pipeline::has_caption(status)) failures += count;
