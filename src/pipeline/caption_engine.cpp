@@ -242,7 +242,14 @@ Status Engine::admit() {
     }
     in_flight_[item->job.row_index] = {item->job.path, bytes, item->fitted, item->fit_note};
     in_flight_bytes_ += bytes;
-    captioner_.add(item->job.row_index, std::move(item->prepared));
+    // As in step(): a throw must end the run through stop(), or the decode threads, blocked on
+    // full queues, would never be joined.
+    try {
+      captioner_.add(item->job.row_index, std::move(item->prepared));
+    } catch (const std::exception& e) {
+      return Status::internal(
+          one_line(std::string("adding a clip to the batch failed: ") + e.what()));
+    }
   }
   return Status();
 }

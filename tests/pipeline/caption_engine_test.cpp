@@ -136,6 +136,19 @@ TEST(CaptionEngine, ClipsFailingInsideTheModelOneAfterAnotherStopTheRun) {
   for (const auto& [row, record] : result.records) EXPECT_EQ(record.status, ClipStatus::kInternal);
 }
 
+// A captioner that throws while a clip joins its batch (not a clip's failure: the batch itself
+// may be broken) ends the run with an error naming it, instead of leaving the decode threads
+// blocked forever.
+TEST(CaptionEngine, AThrowWhileAddingToTheBatchEndsTheRunWithAnError) {
+  FakeBehaviour behaviour;
+  behaviour.throw_in_add["clip3.mp4"] = "batch state lost";
+  FakeCaptioner captioner(behaviour);
+  EngineRun result = run(config_with(2), captioner, make_jobs(40));
+  ASSERT_FALSE(result.status.ok());
+  EXPECT_NE(result.status.message().find("batch state lost"), std::string::npos)
+      << result.status.message();
+}
+
 // Failures with captions between them, or outside the model, are the clips' own: the run goes on.
 TEST(CaptionEngine, InternalFailuresBetweenCaptionsOrBeforeTheModelDoNotStopTheRun) {
   FakeBehaviour behaviour;

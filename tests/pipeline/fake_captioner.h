@@ -31,6 +31,7 @@ struct FakeBehaviour {
   std::map<std::string, ClipOutcome> model_failures;    // by CSV path (e.g. oom)
   std::map<std::string, double> cost_multiplier;        // by CSV path (default 1)
   std::map<std::string, std::string> throw_in_prepare;  // by CSV path: throws this message
+  std::map<std::string, std::string> throw_in_add;      // by CSV path: throws this message
   // Called at the start of prepare() (on a decode thread) and after every step.
   std::function<void(const ClipJob&)> on_prepare;
   std::function<void(uint64_t steps_done)> on_step;
@@ -101,6 +102,8 @@ class FakeCaptioner : public ClipCaptioner {
   void add(uint64_t row_index, std::unique_ptr<PreparedClip> clip) override {
     VCAP_CHECK(dynamic_cast<Prepared*>(clip.get()) != nullptr,
                "FakeCaptioner::add: not a FakeCaptioner clip");
+    const auto throws = behaviour_.throw_in_add.find(static_cast<Prepared*>(clip.get())->path);
+    if (throws != behaviour_.throw_in_add.end()) throw std::runtime_error(throws->second);
     batch_.push_back(
         {row_index, std::unique_ptr<Prepared>(static_cast<Prepared*>(clip.release()))});
     max_batch_ = std::max(max_batch_, batch_.size());
