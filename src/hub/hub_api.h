@@ -61,9 +61,11 @@ class HubApi {
 
   // Request headers for `url`: the token only for the endpoint's own origin.
   std::vector<std::string> headers_for(const std::string& url) const;
+  // `link_refused`: the CDN (not the hub) refused the signed link with a 4xx; a fresh one from
+  // a new HEAD may work (they expire, after about an hour).
   Status download_attempt(const FileMetadata& metadata, std::string_view repo_id,
                           std::string_view file, const std::filesystem::path& partial,
-                          bool& transient);
+                          bool& transient, bool& link_refused);
 
   const HubOptions* options_;
   HttpClient http_;

@@ -100,14 +100,33 @@ Status check_free_space(const std::filesystem::path& partial, uint64_t needed_by
 
 Status HubApi::download(const FileMetadata& metadata, std::string_view repo_id,
                         std::string_view file, const std::filesystem::path& partial) {
+  FileMetadata current = metadata;
+  bool refreshed = false;
   return run_with_retries(*options_, [&](bool& transient) {
-    return download_attempt(metadata, repo_id, file, partial, transient);
+    bool link_refused = false;
+    Status status = download_attempt(current, repo_id, file, partial, transient, link_refused);
+    if (!link_refused) return status;
+    // The link the HEAD gave has expired (a long transfer, a long wait for another process's
+    // lock): ask for a fresh one, once, and go on from the bytes already here.
+    if (refreshed) return status;
+    refreshed = true;
+    Result<FileMetadata> fresh = file_metadata(repo_id, current.commit, file);
+    if (!fresh.ok()) return fresh.status();
+    if (fresh->etag != current.etag) {
+      return Status::invalid_argument("downloading " + std::string(file) + " of " +
+                                      std::string(repo_id) +
+                                      ": the file changed on the hub "
+                                      "during the download; rerun");
+    }
+    current = std::move(*fresh);
+    transient = true;
+    return status;
   });
 }
 
 Status HubApi::download_attempt(const FileMetadata& metadata, std::string_view repo_id,
                                 std::string_view file, const std::filesystem::path& partial,
-                                bool& transient) {
+                                bool& transient, bool& link_refused) {
   Result<PartialFile> opened = PartialFile::open(partial);
   if (!opened.ok()) return opened.status();
   PartialFile& out = *opened;
@@ -159,6 +178,15 @@ Status HubApi::download_attempt(const FileMetadata& metadata, std::string_view r
   }
   if (response->status < 200 || response->status >= 300) {
     transient = is_transient_http_status(response->status);
+    const bool cdn = url_origin(metadata.download_url) != url_origin(options_->endpoint);
+    if (cdn && response->status >= 400 && response->status < 500) {
+      // Not the hub's answer about the repository: no advice about HF_TOKEN.
+      link_refused = true;
+      return Status::io_error("downloading " + std::string(file) + " of " + std::string(repo_id) +
+                              ": " + url_origin(metadata.download_url) +
+                              " refused the download link (HTTP " +
+                              std::to_string(response->status) + ")");
+    }
     return hub_http_error(*response, *options_, repo_id, metadata.commit, file);
   }
   if (expected && out.size() != *expected) {

@@ -109,6 +109,11 @@ class FakeHub {
     std::lock_guard lock(mutex_);
     old_repo_id_ = std::move(old_id);
   }
+  // The next `count` CDN requests answer 403, as the CDN does once a signed link has expired.
+  void refuse_cdn_links(int count) {
+    std::lock_guard lock(mutex_);
+    cdn_403_left_ = count;
+  }
   // Hub requests without "Authorization: Bearer <token>" answer 401.
   void require_token(std::string token) {
     std::lock_guard lock(mutex_);
@@ -169,6 +174,12 @@ class FakeHub {
     cdn_.Get(R"(/cdn/(.+))", [this](const httplib::Request& req, httplib::Response& res) {
       std::lock_guard lock(mutex_);
       if (req.has_header("Authorization")) cdn_saw_authorization_ = true;
+      if (cdn_403_left_ > 0) {
+        --cdn_403_left_;
+        res.status = 403;
+        res.set_content("<Error><Code>AccessDenied</Code></Error>", "application/xml");
+        return;
+      }
       for (const auto& [name, file] : files_) {
         if (file.lfs && sha256_hex(file.content) == std::string(req.matches[1])) {
           serve_body(name, req, res);
@@ -281,6 +292,7 @@ class FakeHub {
   const std::string repo_id_;
   const std::string commit_;
   std::string old_repo_id_;
+  int cdn_403_left_ = 0;
   httplib::Server hub_;
   httplib::Server cdn_;
   int hub_port_ = 0;

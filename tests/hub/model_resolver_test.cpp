@@ -192,6 +192,24 @@ TEST_F(ResolveModel, ARenamedRepositoryIsFollowedToItsNewName) {
   EXPECT_NE(path->string().find("models--OldOrg--old-name"), std::string::npos) << *path;
 }
 
+// The CDN's signed links expire (after about an hour: a long transfer, a long wait for another
+// process's lock): a refused link is replaced by a fresh one from a new HEAD, once.
+TEST_F(ResolveModel, AnExpiredCdnLinkIsReplacedByAFreshOne) {
+  hub_->refuse_cdn_links(1);
+  Result<std::filesystem::path> path = resolve_model(kRepo, options_);
+  ASSERT_TRUE(path.ok()) << path.status().to_string();
+  EXPECT_EQ(read_file(*path / "model.safetensors"), pattern_bytes(5000, 1));
+}
+
+TEST_F(ResolveModel, ACdnThatKeepsRefusingIsNamedWithoutAdviceAboutTheToken) {
+  hub_->refuse_cdn_links(1000);
+  Result<std::filesystem::path> path = resolve_model(kRepo, options_);
+  ASSERT_FALSE(path.ok());
+  EXPECT_NE(path.status().message().find("refused the download link (HTTP 403)"), std::string::npos)
+      << path.status().message();
+  EXPECT_EQ(path.status().message().find("HF_TOKEN"), std::string::npos);
+}
+
 TEST_F(ResolveModel, UnknownRevisionIsNamed) {
   options_.revision = "v9";
   Result<std::filesystem::path> path = resolve_model(kRepo, options_);
