@@ -12,15 +12,27 @@ struct Launcher {
   const char* size_variable;
   const char* local_rank_variable;
   const char* local_size_variable;  // the launcher's processes on this machine
+  // When set, the launcher's variables count only where this one is set too: a Slurm batch
+  // script (sbatch without srun) has SLURM_PROCID=0, and SLURM_NTASKS, SLURM_LOCALID and
+  // SLURM_NTASKS_PER_NODE of the whole allocation, yet it is one process; srun's tasks have
+  // the step's variables.
+  const char* launched_variable = nullptr;
 };
+
+constexpr const char* kSlurmStepTasks = "SLURM_STEP_NUM_TASKS";
 
 constexpr Launcher kLaunchers[] = {
     {"torchrun", "RANK", "WORLD_SIZE", "LOCAL_RANK", "LOCAL_WORLD_SIZE"},
     {"openmpi", "OMPI_COMM_WORLD_RANK", "OMPI_COMM_WORLD_SIZE", "OMPI_COMM_WORLD_LOCAL_RANK",
      "OMPI_COMM_WORLD_LOCAL_SIZE"},
     {"pmi", "PMI_RANK", "PMI_SIZE", "MPI_LOCALRANKID", "MPI_LOCALNRANKS"},
-    {"slurm", "SLURM_PROCID", "SLURM_NTASKS", "SLURM_LOCALID", "SLURM_NTASKS_PER_NODE"},
+    {"slurm", "SLURM_PROCID", kSlurmStepTasks, "SLURM_LOCALID", "SLURM_NTASKS_PER_NODE",
+     kSlurmStepTasks},
 };
+
+bool launched_by(const Launcher& launcher, const EnvLookup& env) {
+  return launcher.launched_variable == nullptr || env(launcher.launched_variable).has_value();
+}
 
 Result<int> parse_int(const char* variable, const std::string& value) {
   int number = 0;
@@ -42,6 +54,7 @@ struct LauncherNumber {
 std::optional<LauncherNumber> first_launcher_number(const EnvLookup& env,
                                                     const char* Launcher::*variable, int minimum) {
   for (const Launcher& launcher : kLaunchers) {
+    if (!launched_by(launcher, env)) continue;
     const char* name = launcher.*variable;
     const std::optional<std::string> value = env(name);
     if (!value) continue;
@@ -80,6 +93,7 @@ Result<Shard> resolve_shard(std::optional<int> rank, std::optional<int> world_si
     return shard;
   }
   for (const Launcher& launcher : kLaunchers) {
+    if (!launched_by(launcher, env)) continue;
     const std::optional<std::string> rank_value = env(launcher.rank_variable);
     const std::optional<std::string> size_value = env(launcher.size_variable);
     if (!rank_value && !size_value) continue;
@@ -110,7 +124,16 @@ std::optional<LocalRank> local_rank(const EnvLookup& env) {
 int local_processes(const EnvLookup& env) {
   const std::optional<LauncherNumber> count =
       first_launcher_number(env, &Launcher::local_size_variable, 1);
-  return count ? count->value : 1;
+  if (count) return count->value;
+  // srun without --ntasks-per-node spreads its tasks over its nodes as evenly as it can.
+  const std::optional<std::string> tasks = env(kSlurmStepTasks);
+  const std::optional<std::string> nodes = env("SLURM_STEP_NUM_NODES");
+  if (tasks && nodes) {
+    const Result<int> t = parse_int(kSlurmStepTasks, *tasks);
+    const Result<int> n = parse_int("SLURM_STEP_NUM_NODES", *nodes);
+    if (t.ok() && n.ok() && *t >= 1 && *n >= 1) return (*t + *n - 1) / *n;
+  }
+  return 1;
 }
 
 }  // namespace vcap::pipeline

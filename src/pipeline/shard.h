@@ -5,7 +5,9 @@
 // The rank comes from --rank/--world-size, or else from the launcher's environment. Precedence
 // (first complete pair wins): --rank/--world-size; torchrun RANK/WORLD_SIZE; Open MPI
 // OMPI_COMM_WORLD_RANK/OMPI_COMM_WORLD_SIZE; MPICH/Intel MPI PMI_RANK/PMI_SIZE; Slurm
-// SLURM_PROCID/SLURM_NTASKS; otherwise rank 0 of 1. A launcher that sets only half of its pair,
+// SLURM_PROCID/SLURM_STEP_NUM_TASKS, in an srun step only (a batch script's SLURM_PROCID=0 and
+// SLURM_NTASKS describe the allocation, not this process); otherwise rank 0 of 1. A launcher
+// that sets only half of its pair,
 // a value that is not a number, or a rank outside [0, world) is an error. Pairs from lower
 // launchers that disagree with the chosen one are not an error (torchrun under srun sets both
 // legitimately); `source` says which one was used.
@@ -59,7 +61,8 @@ std::optional<LocalRank> local_rank(const EnvLookup& env);
 
 // Processes of this job on this machine, from the launcher: LOCAL_WORLD_SIZE (torchrun, and
 // vcap's own --devices workers), OMPI_COMM_WORLD_LOCAL_SIZE (Open MPI), MPI_LOCALNRANKS
-// (MPICH), SLURM_NTASKS_PER_NODE (Slurm); the first that is a positive number, else 1.
+// (MPICH), SLURM_NTASKS_PER_NODE (Slurm, in an srun step); the first that is a positive number;
+// else, in an srun step, its tasks over its nodes (rounded up); else 1.
 int local_processes(const EnvLookup& env);
 
 }  // namespace vcap::pipeline

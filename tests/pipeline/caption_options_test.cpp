@@ -96,7 +96,10 @@ TEST(ResolveDevice, CudaIsTheGpuOfTheLaunchersLocalRank) {
   // Without the launcher's local size: at least the ranks up to this one.
   EXPECT_EQ(resolve_device("cuda", env_of({{"LOCAL_RANK", "5"}}), 4).sharers, 2);
   // srun --gpus-per-task 1: each task sees its own GPU only.
-  EXPECT_EQ(resolve_device("cuda", env_of({{"SLURM_LOCALID", "2"}}), 1).device, "cuda:0");
+  EXPECT_EQ(
+      resolve_device("cuda", env_of({{"SLURM_LOCALID", "2"}, {"SLURM_STEP_NUM_TASKS", "4"}}), 1)
+          .device,
+      "cuda:0");
 }
 
 TEST(ResolveDevice, AnIndexIsKeptAndACopiedCuda0IsFlagged) {

@@ -89,8 +89,12 @@ TEST(LocalProcesses, ReadsTheFirstLauncherThatSetsAPositiveCount) {
   EXPECT_EQ(local_processes(fake_env({{"LOCAL_WORLD_SIZE", "4"}})), 4);
   EXPECT_EQ(local_processes(fake_env({{"OMPI_COMM_WORLD_LOCAL_SIZE", "8"}})), 8);
   EXPECT_EQ(local_processes(fake_env({{"MPI_LOCALNRANKS", "2"}})), 2);
-  EXPECT_EQ(local_processes(fake_env({{"SLURM_NTASKS_PER_NODE", "6"}})), 6);
-  EXPECT_EQ(local_processes(fake_env({{"LOCAL_WORLD_SIZE", "3"}, {"SLURM_NTASKS_PER_NODE", "6"}})),
+  EXPECT_EQ(
+      local_processes(fake_env({{"SLURM_NTASKS_PER_NODE", "6"}, {"SLURM_STEP_NUM_TASKS", "12"}})),
+      6);
+  EXPECT_EQ(local_processes(fake_env({{"LOCAL_WORLD_SIZE", "3"},
+                                      {"SLURM_NTASKS_PER_NODE", "6"},
+                                      {"SLURM_STEP_NUM_TASKS", "12"}})),
             3);
   // Not a positive number: the next launcher, else 1.
   EXPECT_EQ(local_processes(fake_env({{"LOCAL_WORLD_SIZE", "0"}, {"MPI_LOCALNRANKS", "2"}})), 2);

@@ -303,7 +303,7 @@ TEST(Sharding, RanksFromTheLauncherEnvironment) {
   testing::NullLog log;
   EnvLookup slurm = [](const char* name) -> std::optional<std::string> {
     if (std::string(name) == "SLURM_PROCID") return "1";
-    if (std::string(name) == "SLURM_NTASKS") return "2";
+    if (std::string(name) == "SLURM_STEP_NUM_TASKS") return "2";
     return std::nullopt;
   };
   Result<CaptionRunReport> report = run_caption(options, factory, slurm, log.get());

@@ -41,7 +41,7 @@ TEST(Shard, LauncherPrecedenceIsTorchrunThenOpenMpiThenPmiThenSlurm) {
                                                   {"PMI_RANK", "3"},
                                                   {"PMI_SIZE", "5"},
                                                   {"SLURM_PROCID", "0"},
-                                                  {"SLURM_NTASKS", "2"}};
+                                                  {"SLURM_STEP_NUM_TASKS", "2"}};
   Result<Shard> shard = resolve_shard(std::nullopt, std::nullopt, env_of(all));
   ASSERT_TRUE(shard.ok());
   EXPECT_EQ(shard->source, "torchrun");
@@ -70,7 +70,7 @@ TEST(Shard, HalfAPairIsAnError) {
 
 TEST(Shard, NonNumbersAndOutOfRangeRanksAreErrors) {
   EXPECT_FALSE(resolve_shard(std::nullopt, std::nullopt,
-                             env_of({{"SLURM_PROCID", "x"}, {"SLURM_NTASKS", "2"}}))
+                             env_of({{"SLURM_PROCID", "x"}, {"SLURM_STEP_NUM_TASKS", "2"}}))
                    .ok());
   EXPECT_FALSE(
       resolve_shard(std::nullopt, std::nullopt, env_of({{"PMI_RANK", "4"}, {"PMI_SIZE", "4"}}))
@@ -99,12 +99,48 @@ TEST(LocalRank, FollowsTheLaunchersOrderAndSkipsWhatIsNotARank) {
     const std::optional<LocalRank> local = local_rank(env_of(std::move(values)));
     return local ? std::to_string(local->rank) + " " + local->variable : std::string("none");
   };
-  EXPECT_EQ(rank_of({{"LOCAL_RANK", "3"}, {"SLURM_LOCALID", "0"}}), "3 LOCAL_RANK");
+  const std::pair<std::string, std::string> step = {"SLURM_STEP_NUM_TASKS", "8"};
+  EXPECT_EQ(rank_of({{"LOCAL_RANK", "3"}, {"SLURM_LOCALID", "0"}, step}), "3 LOCAL_RANK");
   EXPECT_EQ(rank_of({{"OMPI_COMM_WORLD_LOCAL_RANK", "5"}}), "5 OMPI_COMM_WORLD_LOCAL_RANK");
-  EXPECT_EQ(rank_of({{"MPI_LOCALRANKID", "1"}, {"SLURM_LOCALID", "2"}}), "1 MPI_LOCALRANKID");
-  EXPECT_EQ(rank_of({{"SLURM_LOCALID", "2"}}), "2 SLURM_LOCALID");
-  EXPECT_EQ(rank_of({{"LOCAL_RANK", "x"}, {"SLURM_LOCALID", "2"}}), "2 SLURM_LOCALID");
+  EXPECT_EQ(rank_of({{"MPI_LOCALRANKID", "1"}, {"SLURM_LOCALID", "2"}, step}), "1 MPI_LOCALRANKID");
+  EXPECT_EQ(rank_of({{"SLURM_LOCALID", "2"}, step}), "2 SLURM_LOCALID");
+  EXPECT_EQ(rank_of({{"LOCAL_RANK", "x"}, {"SLURM_LOCALID", "2"}, step}), "2 SLURM_LOCALID");
   EXPECT_EQ(rank_of({{"LOCAL_RANK", "-1"}}), "none");
+  EXPECT_EQ(rank_of({{"SLURM_LOCALID", "2"}}), "none");  // a batch script: not srun's task
+}
+
+// `sbatch -n 4 job.sh` running vcap without srun: the batch script has SLURM_PROCID=0 and the
+// allocation's SLURM_NTASKS, SLURM_LOCALID and SLURM_NTASKS_PER_NODE, but no step variables. It
+// is one process: rank 0 of 1 (it used to caption a quarter of the rows as rank 0 of 4), alone
+// on its machine.
+TEST(Shard, ASlurmBatchScriptWithoutSrunIsOneProcess) {
+  const auto batch = env_of({{"SLURM_JOB_ID", "77"},
+                             {"SLURM_PROCID", "0"},
+                             {"SLURM_NTASKS", "4"},
+                             {"SLURM_LOCALID", "0"},
+                             {"SLURM_NTASKS_PER_NODE", "4"}});
+  Result<Shard> shard = resolve_shard(std::nullopt, std::nullopt, batch);
+  ASSERT_TRUE(shard.ok()) << shard.status().to_string();
+  EXPECT_EQ(shard->world_size, 1);
+  EXPECT_EQ(shard->source, "default");
+  EXPECT_EQ(local_processes(batch), 1);
+  EXPECT_FALSE(local_rank(batch).has_value());
+}
+
+// srun's tasks: the step's size, and without --ntasks-per-node its tasks over its nodes.
+TEST(Shard, SrunTasksTakeTheStepsSizeAndShareOfTheNode) {
+  const auto task = env_of({{"SLURM_PROCID", "5"},
+                            {"SLURM_NTASKS", "16"},
+                            {"SLURM_STEP_NUM_TASKS", "16"},
+                            {"SLURM_STEP_NUM_NODES", "2"},
+                            {"SLURM_LOCALID", "5"}});
+  Result<Shard> shard = resolve_shard(std::nullopt, std::nullopt, task);
+  ASSERT_TRUE(shard.ok()) << shard.status().to_string();
+  EXPECT_EQ(shard->source, "slurm");
+  EXPECT_EQ(shard->rank, 5);
+  EXPECT_EQ(shard->world_size, 16);
+  EXPECT_EQ(local_processes(task), 8);
+  EXPECT_EQ(local_rank(task)->rank, 5);
 }
 
 }  // namespace
