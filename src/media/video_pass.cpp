@@ -112,7 +112,13 @@ ClipResult<VideoPass> VideoPass::open(const std::string& path, const PassSetting
   if (raw == nullptr) return pass.error(ClipErrorKind::kIoError, "out of memory");
   raw->opaque = pass.clip_.get();
   raw->interrupt_callback = pass.clip_->interrupt_callback();
-  int ret = avformat_open_input(&raw, path.c_str(), nullptr, nullptr);  // frees raw on failure
+  // Through the file protocol, and only it: FFmpeg reads "cam1:0930.mp4" as protocol "cam1",
+  // "pipe:x.mp4" as standard input; a playlist inside a clip may name only local files.
+  AVDictionary* open_options = nullptr;
+  av_dict_set(&open_options, "protocol_whitelist", "file", 0);
+  const std::string url = "file:" + path;
+  int ret = avformat_open_input(&raw, url.c_str(), nullptr, &open_options);  // frees raw on failure
+  av_dict_free(&open_options);
   if (ret < 0) {
     if (pass.clip_->expired()) return pass.timeout_error({});
     if (ret == AVERROR(ENOENT)) return pass.error(ClipErrorKind::kNotFound, "no such file");

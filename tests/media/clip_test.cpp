@@ -4,7 +4,9 @@
 #include "media/clip.h"
 
 #include <gtest/gtest.h>
+#include <unistd.h>
 
+#include <filesystem>
 #include <string>
 
 namespace vcap::media {
@@ -78,6 +80,26 @@ TEST(LoadClip, TruncatedFileSaysHowManyFramesDecodeAndCanStillGiveThem) {
   EXPECT_TRUE(partial->plan.truncated);
   EXPECT_EQ(partial->plan.total_frames, 85);
   EXPECT_FALSE(partial->plan.truncation.empty());
+}
+
+// Names FFmpeg would take for URLs ("protocol:rest") are files like any other.
+TEST(LoadClip, AFileNameWithAColonIsAFileNotAProtocol) {
+  const std::filesystem::path folder =
+      std::filesystem::temp_directory_path() / ("vcap_colon_" + std::to_string(::getpid()));
+  std::filesystem::create_directories(folder);
+  for (const char* name : {"cam1:0930.webm", "pipe:x.webm"}) {
+    SCOPED_TRACE(name);
+    const std::filesystem::path copy = folder / name;
+    std::filesystem::copy_file(data("bear-vp9.webm"), copy,
+                               std::filesystem::copy_options::overwrite_existing);
+    const std::filesystem::path cwd = std::filesystem::current_path();
+    std::filesystem::current_path(folder);  // a relative name, as a CSV row without --root
+    ClipResult<Clip> clip = load_clip(name, DecodeOptions{});
+    std::filesystem::current_path(cwd);
+    ASSERT_TRUE(clip.ok()) << clip.error().message();
+    EXPECT_GT(clip.value().frames.size(), 0u);
+  }
+  std::filesystem::remove_all(folder);
 }
 
 TEST(LoadClip, PassedDeadlineIsATimeoutNotAHang) {
