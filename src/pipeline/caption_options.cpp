@@ -126,9 +126,11 @@ ResolvedDevice resolve_device(const std::string& device, const EnvLookup& env, i
   }
   if (!local || visible_gpus < 1) return {"cuda:0", ""};
   const int index = local->rank % visible_gpus;
-  // Local ranks index, index + visible_gpus, ... below the machine's process count.
+  // Local ranks index, index + visible_gpus, ... below the machine's process count; but under
+  // srun --gpus-per-task each task sees GPUs of its own (CUDA_VISIBLE_DEVICES set per task).
+  const bool own_gpus = env("SLURM_GPUS_PER_TASK") && env("SLURM_STEP_NUM_TASKS");
   const int processes = std::max(local_processes(env), local->rank + 1);
-  const int sharers = (processes - 1 - index) / visible_gpus + 1;
+  const int sharers = own_gpus ? 1 : (processes - 1 - index) / visible_gpus + 1;
   std::string note = "vcap: --device cuda: cuda:" + std::to_string(index) + " (" + local->variable +
                      "=" + std::to_string(local->rank) + ", " + std::to_string(visible_gpus) +
                      " GPU(s) visible";

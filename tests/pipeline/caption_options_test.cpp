@@ -96,10 +96,17 @@ TEST(ResolveDevice, CudaIsTheGpuOfTheLaunchersLocalRank) {
   // Without the launcher's local size: at least the ranks up to this one.
   EXPECT_EQ(resolve_device("cuda", env_of({{"LOCAL_RANK", "5"}}), 4).sharers, 2);
   // srun --gpus-per-task 1: each task sees its own GPU only.
-  EXPECT_EQ(
-      resolve_device("cuda", env_of({{"SLURM_LOCALID", "2"}, {"SLURM_STEP_NUM_TASKS", "4"}}), 1)
-          .device,
-      "cuda:0");
+  const std::map<std::string, std::string> srun_task = {{"SLURM_LOCALID", "2"},
+                                                        {"SLURM_STEP_NUM_TASKS", "4"},
+                                                        {"SLURM_NTASKS_PER_NODE", "4"},
+                                                        {"SLURM_GPUS_PER_TASK", "1"}};
+  const ResolvedDevice own = resolve_device("cuda", env_of(srun_task), 1);
+  EXPECT_EQ(own.device, "cuda:0");
+  EXPECT_EQ(own.sharers, 1);  // its own GPU: the whole default --max-memory
+  // Four tasks that all see one GPU (no --gpus-per-task) do share it.
+  std::map<std::string, std::string> sharing = srun_task;
+  sharing.erase("SLURM_GPUS_PER_TASK");
+  EXPECT_EQ(resolve_device("cuda", env_of(sharing), 1).sharers, 4);
 }
 
 TEST(ResolveDevice, AnIndexIsKeptAndACopiedCuda0IsFlagged) {
