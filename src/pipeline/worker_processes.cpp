@@ -23,6 +23,12 @@ std::string describe(int status) {
 }  // namespace
 
 Result<std::vector<WorkerExit>> run_workers(const std::vector<std::vector<std::string>>& commands) {
+  // Started by a supervisor that ignores SIGCHLD (inherited through exec), the kernel would reap
+  // the workers itself and waitpid could not say how they ended.
+  struct sigaction default_action {};
+  default_action.sa_handler = SIG_DFL;
+  sigemptyset(&default_action.sa_mask);
+  ::sigaction(SIGCHLD, &default_action, nullptr);
   std::vector<pid_t> children;
   Status start_error;
   const pid_t parent = ::getpid();
@@ -49,7 +55,13 @@ Result<std::vector<WorkerExit>> run_workers(const std::vector<std::vector<std::s
   std::vector<WorkerExit> exits;
   for (size_t i = 0; i < children.size(); ++i) {
     int status = 0;
-    while (::waitpid(children[i], &status, 0) < 0 && errno == EINTR) {
+    pid_t waited = 0;
+    while ((waited = ::waitpid(children[i], &status, 0)) < 0 && errno == EINTR) {
+    }
+    if (waited < 0) {  // how it ended is unknown: not a success
+      exits.push_back({static_cast<int>(i), false, -1,
+                       std::string("could not be waited for: ") + std::strerror(errno)});
+      continue;
     }
     const int exit_status = WIFEXITED(status) ? WEXITSTATUS(status) : -1;
     exits.push_back({static_cast<int>(i), exit_status == 0, exit_status, describe(status)});

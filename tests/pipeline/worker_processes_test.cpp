@@ -33,6 +33,24 @@ TEST(RunWorkers, WaitsForEveryWorkerAndDescribesHowItEnded) {
   EXPECT_EQ((*exits)[3].description, "exited with status 127");  // exec failed
 }
 
+// A supervisor that ignores SIGCHLD (kept through exec) must not turn a failed worker into a
+// success: with the kernel reaping them, waitpid used to fail and read as "exit status 0".
+TEST(RunWorkers, AnIgnoredSigchldInheritedFromTheStarterStillReportsFailures) {
+  struct sigaction ignore {};
+  ignore.sa_handler = SIG_IGN;
+  sigemptyset(&ignore.sa_mask);
+  struct sigaction previous {};
+  ASSERT_EQ(::sigaction(SIGCHLD, &ignore, &previous), 0);
+  Result<std::vector<WorkerExit>> exits =
+      run_workers({{"/bin/sh", "-c", "exit 0"}, {"/bin/sh", "-c", "exit 3"}});
+  ::sigaction(SIGCHLD, &previous, nullptr);
+  ASSERT_TRUE(exits.ok()) << exits.status().to_string();
+  ASSERT_EQ(exits->size(), 2u);
+  EXPECT_TRUE((*exits)[0].ok);
+  EXPECT_FALSE((*exits)[1].ok);
+  EXPECT_EQ((*exits)[1].description, "exited with status 3");
+}
+
 // True once `pid` has ended (gone, or a zombie waiting for whoever adopted it).
 bool ended(pid_t pid) {
   std::ifstream stat("/proc/" + std::to_string(pid) + "/stat");
