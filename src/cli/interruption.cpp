@@ -35,6 +35,9 @@ void give_notice(int signal_number) {
     const ssize_t ignored = ::write(STDERR_FILENO, notice.text, std::strlen(notice.text));
     (void)ignored;
   }
+  // The init of a PID namespace (vcap as a container's first process, without --init) is
+  // not ended by a signal whose action is the default: end as a shell reports a signal.
+  if (::getpid() == 1) ::_exit(128 + signal_number);
   // SA_RESETHAND made the default action current: the signal, pending until this handler
   // returns, then ends the process as it would have.
   ::raise(signal_number);

@@ -10,6 +10,8 @@
 
 #include <algorithm>
 #include <chrono>
+#include <cstdlib>
+#include <fstream>
 #include <sstream>
 #include <thread>
 
@@ -237,6 +239,47 @@ TEST(CaptionSignals, SigtermSaysHowToGoOnAndTheSameCommandFinishesTheRun) {
   EXPECT_EQ(run_vcap(args, run.path() / "log2"), 0) << read_text(run.path() / "log2");
   const std::string output = read_text(run.path() / "meta_caption_qwen2vl.csv");
   EXPECT_EQ(std::count(output.begin(), output.end(), '\n'), 41) << output;
+}
+
+// vcap as the first process of a container (PID 1 of its PID namespace, `docker run` without
+// --init): the kernel ignores a signal whose action is the default for such a process, so after
+// its notice SIGTERM used to leave the run going on. It now ends with 128 + SIGTERM.
+TEST(CaptionSignals, AsTheFirstProcessOfAContainerSigtermStillEndsTheRun) {
+  if (std::system("unshare --pid --fork /bin/true > /dev/null 2>&1") != 0)
+    GTEST_SKIP() << "unshare --pid is not allowed here (it needs root or user namespaces)";
+  TestDir run;
+  ASSERT_EQ(make_pico(run.path()), 0) << read_text(run.path() / "make.log");
+  std::string meta = "path\n";
+  for (int i = 0; i < 40; ++i) meta += VCAP_TEST_DATA_DIR "/media/bear-vp9.webm\n";
+  write_text(run.path() / "meta.csv", meta);
+  std::vector<std::string> command = {"/usr/bin/unshare", "--pid", "--fork", VCAP_BINARY};
+  const std::vector<std::string> args =
+      quick_caption_args(run.path() / "meta.csv", run.path() / "pico");
+  command.insert(command.end(), args.begin(), args.end());
+  command.insert(command.end(), {"--bs", "1", "--progress", "none"});
+  std::vector<char*> argv;
+  for (std::string& arg : command) argv.push_back(arg.data());
+  argv.push_back(nullptr);
+  const std::filesystem::path log = run.path() / "log";
+  const pid_t unshare = ::fork();
+  if (unshare == 0) {
+    const int fd = ::open(log.c_str(), O_WRONLY | O_CREAT | O_TRUNC, 0644);
+    ::dup2(fd, 1);
+    ::dup2(fd, 2);
+    ::execv(argv[0], argv.data());
+    ::_exit(127);
+  }
+  const auto journal = journal_path(run.path() / "meta_caption_qwen2vl.csv", 0, 1);
+  ASSERT_TRUE(wait_for_records(journal, 1, unshare)) << read_text(log);
+  // vcap is unshare's child: PID 1 inside, this number outside.
+  std::ifstream children("/proc/" + std::to_string(unshare) + "/task/" + std::to_string(unshare) +
+                         "/children");
+  pid_t vcap = 0;
+  ASSERT_TRUE(children >> vcap) << "no child of unshare";
+  ::kill(vcap, SIGTERM);
+  EXPECT_EQ(wait_exit_code(unshare), 128 + SIGTERM) << read_text(log);
+  EXPECT_NE(read_text(log).find("vcap: stopped by SIGTERM."), std::string::npos) << read_text(log);
+  EXPECT_FALSE(std::filesystem::exists(run.path() / "meta_caption_qwen2vl.csv"));
 }
 
 // In-repo data only: a clip missing at the first run is captioned by --retry once it is there,
