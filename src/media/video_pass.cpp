@@ -16,6 +16,10 @@ extern "C" {
 namespace vcap::media::detail {
 namespace {
 
+// The largest frames decoded: 8K (7680x4320, 8192x4320) and anything up to a square of 8192.
+constexpr int64_t kMaxFrameSide = 8192;
+constexpr int64_t kMaxFramePixels = kMaxFrameSide * kMaxFrameSide;
+
 // Clockwise degrees (0/90/180/270) from the stream's display matrix, if any.
 int display_rotation_cw(const AVStream& stream) {
   const uint8_t* matrix = av_stream_get_side_data(&stream, AV_PKT_DATA_DISPLAYMATRIX, nullptr);
@@ -144,6 +148,15 @@ ClipResult<VideoPass> VideoPass::open(const std::string& path, const PassSetting
   pass.info_ = StreamInfo{par.width,          par.height,      display_rotation_cw(stream),
                           stream_fps(stream), stream.nb_frames, avcodec_get_name(par.codec_id)};
 
+  // FFmpeg accepts frames of up to 2^28 pixels: a crafted header of 16000x16000 makes each
+  // decoder thread hold 384 MB frames, which no memory budget counts (it counts resized
+  // frames), and the run would be killed for memory rather than the clip refused.
+  if (int64_t{par.width} * par.height > kMaxFramePixels) {
+    return pass.error(ClipErrorKind::kUnsupportedCodec,
+                      "frames of " + std::to_string(par.width) + "x" + std::to_string(par.height) +
+                          " are over the " + std::to_string(kMaxFrameSide) + "x" +
+                          std::to_string(kMaxFrameSide) + " pixels vcap decodes");
+  }
   const AVCodec* decoder = avcodec_find_decoder(par.codec_id);
   if (decoder == nullptr) {
     return pass.error(ClipErrorKind::kUnsupportedCodec,
@@ -157,6 +170,7 @@ ClipResult<VideoPass> VideoPass::open(const std::string& path, const PassSetting
   pass.codec_->pkt_timebase = stream.time_base;
   pass.codec_->thread_count = settings.threads;
   pass.codec_->thread_type = FF_THREAD_FRAME | FF_THREAD_SLICE;
+  pass.codec_->max_pixels = kMaxFramePixels;  // a size change in the stream is refused too
   ret = avcodec_open2(pass.codec_.get(), decoder, nullptr);
   if (ret < 0) {
     return pass.error(ClipErrorKind::kUnsupportedCodec, "cannot open the " +

@@ -7,6 +7,7 @@
 #include <unistd.h>
 
 #include <filesystem>
+#include <fstream>
 #include <string>
 
 namespace vcap::media {
@@ -100,6 +101,23 @@ TEST(LoadClip, AFileNameWithAColonIsAFileNotAProtocol) {
     EXPECT_GT(clip.value().frames.size(), 0u);
   }
   std::filesystem::remove_all(folder);
+}
+
+// A header announcing frames larger than vcap decodes (here a 9000x9000 Y4M, written without
+// its frame data) is refused before a frame is decoded, not allowed to take GBs per thread.
+TEST(LoadClip, FramesOverTheSizeLimitAreRefusedBeforeDecoding) {
+  const std::filesystem::path file =
+      std::filesystem::temp_directory_path() / ("vcap_huge_" + std::to_string(::getpid()) + ".y4m");
+  {
+    std::ofstream out(file, std::ios::binary);
+    out << "YUV4MPEG2 W9000 H9000 F4:1 Ip A1:1 C420jpeg\nFRAME\n" << std::string(4096, '\x80');
+  }
+  ClipResult<Clip> clip = load_clip(file.string(), DecodeOptions{});
+  std::filesystem::remove(file);
+  ASSERT_FALSE(clip.ok());
+  EXPECT_EQ(clip.error().kind(), ClipErrorKind::kUnsupportedCodec) << clip.error().message();
+  EXPECT_NE(clip.error().message().find("9000x9000 are over the 8192x8192"), std::string::npos)
+      << clip.error().message();
 }
 
 TEST(LoadClip, PassedDeadlineIsATimeoutNotAHang) {
