@@ -359,7 +359,7 @@ Result<MergeReport> run_merge(const CaptionOptions& options, std::FILE* log) {
 }
 
 uint64_t host_prefetch_bytes(const CaptionOptions& options, uint64_t budget_bytes, int processes) {
-  Result<uint64_t> available = read_mem_available_bytes();
+  Result<uint64_t> available = read_host_available_bytes();
   if (!available) return UINT64_MAX;
   const uint64_t host_budgets =
       options.device == "cpu" ? budget_bytes * static_cast<uint64_t>(std::max(1, processes)) : 0;

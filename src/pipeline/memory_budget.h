@@ -21,6 +21,18 @@ namespace vcap::pipeline {
 // The machine's free memory: MemAvailable from /proc/meminfo (or another file in tests).
 Result<uint64_t> read_mem_available_bytes(const std::filesystem::path& meminfo = "/proc/meminfo");
 
+// What a cgroup's memory limit leaves: limit - usage + the reclaimable file cache in usage
+// (inactive_file), from the contents of cgroup v2's memory.max, memory.current and memory.stat,
+// or v1's memory.limit_in_bytes, memory.usage_in_bytes and memory.stat (total_inactive_file).
+// nullopt without a limit ("max", v1's huge default) or for values that do not read.
+std::optional<uint64_t> cgroup_memory_left(const std::string& limit, const std::string& usage,
+                                           const std::string& stat);
+
+// The free memory this process may use: MemAvailable, or less where its container's memory
+// limit (docker --memory, a Kubernetes limit) leaves less; the cgroup files are those mounted
+// at /sys/fs/cgroup (a container's own; on a host the root's, which has no limit).
+Result<uint64_t> read_host_available_bytes();
+
 // The default budget: 80% of `available_bytes` (the machine's MemAvailable, or a GPU's free
 // memory) minus `weights_bytes` that are not resident yet (mapped weights count once touched),
 // never below zero.

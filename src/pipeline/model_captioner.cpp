@@ -244,7 +244,7 @@ uint64_t ModelCaptioner::default_memory_budget_bytes() const {
   // MemAvailable (or of the GPU's free memory, where activations and KV caches live then).
   if (const std::optional<uint64_t> device_free = backend_->device_memory_free())
     return default_budget_bytes(*device_free, 0);
-  Result<uint64_t> available = read_mem_available_bytes();
+  Result<uint64_t> available = read_host_available_bytes();
   return available ? default_budget_bytes(*available, 0) : 0;
 }
 
@@ -317,7 +317,7 @@ Result<std::unique_ptr<ModelCaptioner>> ModelCaptionerFactory::create_model_capt
   if (!weight_bytes) return weight_bytes.status();
   std::optional<uint64_t> available = (*backend)->device_memory_free();
   if (!available) {
-    if (Result<uint64_t> host = read_mem_available_bytes()) available = *host;
+    if (Result<uint64_t> host = read_host_available_bytes()) available = *host;
   }
   if (available) {
     if (Status fits = check_weights_fit(*weight_bytes, *available, options_.device); !fits.ok())

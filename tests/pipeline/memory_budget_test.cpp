@@ -22,6 +22,26 @@ TEST(ReadMemAvailable, ReadsTheMemAvailableLine) {
   EXPECT_FALSE(read_mem_available_bytes(dir.path() / "none").ok());
 }
 
+// A container's memory limit (docker --memory 16g on a 256 GB host) bounds the free memory the
+// budgets are shares of: the limit less what is in use, the reclaimable file cache excepted.
+TEST(CgroupMemoryLeft, IsTheLimitLessWhatIsInUse) {
+  constexpr uint64_t kGiB = uint64_t{1} << 30;
+  EXPECT_EQ(cgroup_memory_left("17179869184\n", "4294967296\n",
+                               "anon 3221225472\ninactive_file 1073741824\nactive_file 5\n"),
+            16 * kGiB - 3 * kGiB);
+  // cgroup v1's names; its "no limit" is 2^63 rounded down to pages.
+  EXPECT_EQ(cgroup_memory_left("8589934592\n", "1073741824\n", "total_inactive_file 0\n"),
+            7 * kGiB);
+  EXPECT_FALSE(cgroup_memory_left("9223372036854771712\n", "1073741824\n", "").has_value());
+  EXPECT_FALSE(cgroup_memory_left("max\n", "1073741824\n", "").has_value());  // v2: none
+  EXPECT_FALSE(cgroup_memory_left("", "", "").has_value());                   // no such files
+  EXPECT_EQ(cgroup_memory_left("1073741824\n", "2147483648\n", ""), 0u);      // over the limit
+  // On this machine: never more than MemAvailable.
+  Result<uint64_t> host = read_host_available_bytes();
+  ASSERT_TRUE(host.ok()) << host.status().to_string();
+  EXPECT_LE(*host, *read_mem_available_bytes() + (uint64_t{64} << 20));
+}
+
 TEST(DefaultCpuBudget, IsEightyPercentOfFreeMemoryMinusWeights) {
   EXPECT_EQ(default_budget_bytes(1000, 300), 500u);
   EXPECT_EQ(default_budget_bytes(1000, 900), 0u);
