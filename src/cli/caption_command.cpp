@@ -21,6 +21,7 @@
 #include "cli/interruption.h"
 #include "cli/model_flags.h"
 #include "pipeline/caption_run.h"
+#include "pipeline/decode_share.h"
 #include "pipeline/model_captioner.h"
 #include "pipeline/worker_processes.h"
 #include "tensor/cuda/cuda_backend.h"
@@ -153,6 +154,8 @@ void run_devices(const pipeline::CaptionOptions& options) {
   // The workers share this machine's cores: each decodes on its part (pipeline/decode_share.h).
   const int local = pipeline::local_processes(pipeline::process_environment()) * count;
   ::setenv("LOCAL_WORLD_SIZE", std::to_string(local).c_str(), /*overwrite=*/1);
+  // And they all inherit this process's CPU mask: a bound one is theirs to share, not each one's.
+  ::setenv(pipeline::kMaskSharersVariable, std::to_string(count).c_str(), /*overwrite=*/1);
   mark_workers_quiet();
   Result<std::vector<pipeline::WorkerExit>> exits = pipeline::run_workers(commands);
   if (!exits) throw CommandFailed(exits.status(), kExitFailures);

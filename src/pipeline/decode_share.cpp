@@ -5,6 +5,7 @@
 #include <algorithm>
 #include <charconv>
 #include <cstdint>
+#include <cstdlib>
 #include <fstream>
 #include <limits>
 #include <string>
@@ -63,6 +64,10 @@ HostCpus host_cpus() {
   cpu_set_t set;
   CPU_ZERO(&set);
   if (sched_getaffinity(0, sizeof(set), &set) == 0) cpus.affinity = std::max(1, CPU_COUNT(&set));
+  if (const char* sharers = std::getenv(kMaskSharersVariable)) {
+    const std::optional<int64_t> count = parse_cgroup_count(sharers);
+    if (count && *count > 1 && *count <= 4096) cpus.mask_sharers = static_cast<int>(*count);
+  }
   // Inside a container its cgroup's files are mounted at /sys/fs/cgroup; on a host these are
   // the root cgroup's, which has no quota.
   cpus.quota = cpu_quota_cores(read_small_file("/sys/fs/cgroup/cpu.max"));
@@ -78,7 +83,8 @@ int core_share(const HostCpus& cpus, int processes) {
   // A mask smaller than the machine is this process's own (srun --cpu-bind); a quota belongs
   // to the whole container. Guessing a mask to be shared would starve the process, guessing it
   // to be one's own at worst oversubscribes the cores as the defaults of FFmpeg and OpenMP do.
-  int mine = cpus.affinity < cpus.machine ? cpus.affinity : cpus.machine / processes;
+  int mine = cpus.affinity < cpus.machine ? cpus.affinity / std::max(1, cpus.mask_sharers)
+                                          : cpus.machine / processes;
   if (cpus.quota) mine = std::min(mine, *cpus.quota / processes);
   return std::max(1, mine);
 }

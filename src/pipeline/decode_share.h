@@ -26,12 +26,17 @@ struct DecodeShare {
 };
 
 // The CPUs this process may use.
+// Set by a --devices parent for its workers: how many of them inherited its CPU mask.
+inline constexpr const char* kMaskSharersVariable = "VCAP_MASK_SHARERS";
+
 struct HostCpus {
   int machine = 1;           // std::thread::hardware_concurrency()
   int affinity = 1;          // its affinity mask: what taskset, srun's CPU binding or a
                              // container's cpuset leave it (machine when unreadable)
   std::optional<int> quota;  // its cgroup's CPU quota, shared by every process of the
                              // container (Docker --cpus, Kubernetes limits); nullopt: none
+  int mask_sharers = 1;      // processes that inherited one mask: the --devices workers of one
+                             // parent (VCAP_MASK_SHARERS, set by that parent)
 };
 HostCpus host_cpus();
 

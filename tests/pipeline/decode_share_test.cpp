@@ -78,6 +78,10 @@ TEST(CoreShare, IsTheProcessesPartOfTheMachineItsMaskOrItsQuota) {
   EXPECT_EQ(core_share(cpus(64, 64), 1), 64);
   EXPECT_EQ(core_share(cpus(64, 64), 4), 16);    // 4 CPU processes, none bound: 16 each
   EXPECT_EQ(core_share(cpus(16, 64), 4), 16);    // bound to their own 16 by the launcher
+  // --devices 0,1,2,3 under taskset -c 0-31: the four workers share the mask they inherited.
+  HostCpus inherited = cpus(32, 64);
+  inherited.mask_sharers = 4;
+  EXPECT_EQ(core_share(inherited, 4), 8);
   EXPECT_EQ(core_share(cpus(64, 64, 8), 1), 8);  // docker --cpus 8 on a 64-core machine
   EXPECT_EQ(core_share(cpus(64, 64, 8), 2), 4);
   EXPECT_EQ(core_share(cpus(4, 4), 16), 1);                      // never none
