@@ -6,18 +6,58 @@ namespace vcap::media::detail {
 namespace {
 
 // Decoders whose AVDISCARD_NONREF drops only frames nothing refers to, checked frame by frame
-// (pts and CRC against a full decode) on the dev media. VP8/VP9 files mark few frames so, and
-// MPEG-4 part 2 packs B-frames into other frames' packets: not worth the risk.
-bool skipping_known_exact(const std::string& codec_name) {
-  return codec_name == "h264" || codec_name == "hevc";
+// (pts and CRC against a full decode) on the dev media; HEVC only with one temporal sub-layer
+// (hevc_temporal_layers). VP8/VP9 files mark few frames so, and MPEG-4 part 2 packs B-frames
+// into other frames' packets: not worth the risk.
+bool skipping_known_exact(const PacketTimeline& timeline) {
+  if (timeline.codec_name == "hevc") return timeline.temporal_layers == 1;
+  return timeline.codec_name == "h264";
+}
+
+constexpr int kHevcSpsType = 33;
+
+// Layers from an SPS NAL unit (2-byte header, then vps id (4 bits), max_sub_layers_minus1 (3)).
+int layers_of_sps(const uint8_t* nal, size_t size) {
+  if (size < 3 || ((nal[0] >> 1) & 0x3f) != kHevcSpsType) return 0;
+  return ((nal[2] >> 1) & 7) + 1;
 }
 
 }  // namespace
 
+int hevc_temporal_layers(const uint8_t* extradata, size_t size) {
+  if (extradata == nullptr || size < 3) return 0;
+  if (extradata[0] == 1 && size >= 23) {
+    // hvcC: 22 bytes of fields, then arrays of NAL units: type (6 low bits), count (2 bytes),
+    // each unit's length (2 bytes) and bytes.
+    size_t at = 23;
+    for (int array = 0; array < extradata[22] && at + 3 <= size; ++array) {
+      const int type = extradata[at] & 0x3f;
+      const int units = extradata[at + 1] << 8 | extradata[at + 2];
+      at += 3;
+      for (int unit = 0; unit < units && at + 2 <= size; ++unit) {
+        const size_t length = static_cast<size_t>(extradata[at] << 8 | extradata[at + 1]);
+        at += 2;
+        if (at + length > size) return 0;
+        if (type == kHevcSpsType) return layers_of_sps(extradata + at, length);
+        at += length;
+      }
+    }
+    return 0;
+  }
+  // Annex B: NAL units after 00 00 01 start codes.
+  for (size_t at = 0; at + 3 < size; ++at) {
+    if (extradata[at] == 0 && extradata[at + 1] == 0 && extradata[at + 2] == 1) {
+      const int layers = layers_of_sps(extradata + at + 3, size - at - 3);
+      if (layers > 0) return layers;
+    }
+  }
+  return 0;
+}
+
 std::optional<FrameSkipper> FrameSkipper::plan(const PacketTimeline& timeline,
                                                const std::vector<int64_t>& wanted) {
-  if (!skipping_known_exact(timeline.codec_name) || timeline.has_discarded_packets ||
-      timeline.truncated || timeline.first_keyframe < 0) {
+  if (!skipping_known_exact(timeline) || timeline.has_discarded_packets || timeline.truncated ||
+      timeline.first_keyframe < 0) {
     return std::nullopt;
   }
   FrameSkipper skipper;

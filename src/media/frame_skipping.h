@@ -19,6 +19,7 @@
 #ifndef VCAP_MEDIA_FRAME_SKIPPING_H_
 #define VCAP_MEDIA_FRAME_SKIPPING_H_
 
+#include <cstddef>
 #include <cstdint>
 #include <optional>
 #include <string>
@@ -29,11 +30,19 @@ namespace vcap::media::detail {
 // The video packets of a stream as a demux pass saw them.
 struct PacketTimeline {
   std::string codec_name;
+  // HEVC: the temporal sub-layers its SPS allows (hevc_temporal_layers); 0 when unknown.
+  int temporal_layers = 0;
   std::vector<std::optional<int64_t>> pts;  // per packet, in decode order
   int64_t first_keyframe = -1;              // decode number of the first keyframe packet
   bool has_discarded_packets = false;       // packets outside an MP4 edit list
   bool truncated = false;
 };
+
+// The temporal sub-layers an HEVC stream may use (sps_max_sub_layers_minus1 + 1), read from
+// the SPS in its extradata: an hvcC record (MP4, MKV) or Annex B start codes (TS, raw); 0 when
+// no SPS is found. A "sub-layer non-reference" picture, which AVDISCARD_NONREF drops, may still
+// be a reference for pictures of higher sub-layers: skipping is exact only with one layer.
+int hevc_temporal_layers(const uint8_t* extradata, size_t size);
 
 class FrameSkipper {
  public:

@@ -213,6 +213,11 @@ ClipResult<PassSummary> VideoPass::demux_only() {
   PassSummary summary;
   PacketTimeline& timeline = summary.timeline;
   timeline.codec_name = info_.codec_name;
+  const AVCodecParameters& par = *format_->streams[stream_index_]->codecpar;
+  if (par.codec_id == AV_CODEC_ID_HEVC) {
+    timeline.temporal_layers =
+        hevc_temporal_layers(par.extradata, static_cast<size_t>(std::max(0, par.extradata_size)));
+  }
   while (read_video_packet(summary)) {
     if ((packet_->flags & AV_PKT_FLAG_DISCARD) != 0) {
       // Packets outside an MP4 edit list decode to frames the decoder drops: not counted.

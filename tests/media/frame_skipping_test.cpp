@@ -54,12 +54,47 @@ TEST(FrameSkipper, NeverSkipsLeadingFramesOrPacketsBeforeTheFirstKeyframe) {
   // (pts 0, 1) that may need frames from before the cut.
   PacketTimeline timeline;
   timeline.codec_name = "hevc";
+  timeline.temporal_layers = 1;
   timeline.pts = {7, 2, 0, 1, 5, 3, 4};
   timeline.first_keyframe = 1;
   const std::optional<FrameSkipper> skipper = FrameSkipper::plan(timeline, {});
   ASSERT_TRUE(skipper.has_value());
   EXPECT_EQ(skippable_packets(*skipper, 7),
             (std::vector<bool>{false, false, false, false, true, true, true}));
+}
+
+// HEVC with temporal sub-layers (some phones' high-frame-rate video): a picture AVDISCARD_NONREF
+// drops as "sub-layer non-reference" may be a reference of a higher sub-layer, so nothing is
+// skipped; nor when the layers are unknown.
+TEST(FrameSkipper, HevcWithSeveralOrUnknownTemporalLayersDecodesEveryFrame) {
+  PacketTimeline timeline = ibbp_timeline();
+  timeline.codec_name = "hevc";
+  timeline.temporal_layers = 1;
+  EXPECT_TRUE(FrameSkipper::plan(timeline, {0}).has_value());
+  timeline.temporal_layers = 3;
+  EXPECT_FALSE(FrameSkipper::plan(timeline, {0}).has_value());
+  timeline.temporal_layers = 0;
+  EXPECT_FALSE(FrameSkipper::plan(timeline, {0}).has_value());
+}
+
+// The SPS's sps_max_sub_layers_minus1, from an hvcC record or Annex B start codes.
+TEST(HevcTemporalLayers, ReadsTheSpsOfHvccAndAnnexB) {
+  // SPS NAL unit: header 0x42 0x01 (type 33), then vps id 0, max_sub_layers_minus1 2, nesting 1.
+  const std::vector<uint8_t> sps = {0x42, 0x01, 0x05, 0x01, 0x60};
+  std::vector<uint8_t> hvcc(22, 0);
+  hvcc[0] = 1;        // configurationVersion
+  hvcc.push_back(2);  // arrays: a VPS (type 32), then the SPS
+  for (const uint8_t byte : {0x20, 0x00, 0x01, 0x00, 0x03, 0x40, 0x01, 0x0c}) hvcc.push_back(byte);
+  for (const uint8_t byte : {0x21, 0x00, 0x01, 0x00, 0x05}) hvcc.push_back(byte);
+  hvcc.insert(hvcc.end(), sps.begin(), sps.end());
+  EXPECT_EQ(detail::hevc_temporal_layers(hvcc.data(), hvcc.size()), 3);
+
+  std::vector<uint8_t> annex_b = {0, 0, 0, 1, 0x40, 0x01, 0x0c, 0, 0, 1};
+  annex_b.insert(annex_b.end(), sps.begin(), sps.end());
+  EXPECT_EQ(detail::hevc_temporal_layers(annex_b.data(), annex_b.size()), 3);
+
+  EXPECT_EQ(detail::hevc_temporal_layers(hvcc.data(), 30), 0);  // cut inside the arrays
+  EXPECT_EQ(detail::hevc_temporal_layers(nullptr, 0), 0);
 }
 
 TEST(FrameSkipper, NumbersFramesByTheRankOfTheirTimestamp) {
