@@ -52,10 +52,8 @@ constexpr DevClip kClips[] = {
     {"generated/no_such_clip.mp4", "dev-999", "not_found"},
 };
 
-// Starts VCAP_BINARY with `args`, stderr (and stdout) into `log`.
-pid_t start_vcap(const std::vector<std::string>& args, const std::filesystem::path& log) {
-  std::vector<std::string> command = {VCAP_BINARY};
-  command.insert(command.end(), args.begin(), args.end());
+// Starts `command` (a program's path, then its arguments), stderr (and stdout) into `log`.
+pid_t start_command(std::vector<std::string> command, const std::filesystem::path& log) {
   std::vector<char*> argv;
   for (std::string& arg : command) argv.push_back(arg.data());
   argv.push_back(nullptr);
@@ -68,6 +66,13 @@ pid_t start_vcap(const std::vector<std::string>& args, const std::filesystem::pa
     ::_exit(127);
   }
   return pid;
+}
+
+// Starts VCAP_BINARY with `args`, stderr (and stdout) into `log`.
+pid_t start_vcap(const std::vector<std::string>& args, const std::filesystem::path& log) {
+  std::vector<std::string> command = {VCAP_BINARY};
+  command.insert(command.end(), args.begin(), args.end());
+  return start_command(std::move(command), log);
 }
 
 int wait_exit_code(pid_t pid) {
@@ -257,18 +262,8 @@ TEST(CaptionSignals, AsTheFirstProcessOfAContainerSigtermStillEndsTheRun) {
       quick_caption_args(run.path() / "meta.csv", run.path() / "pico");
   command.insert(command.end(), args.begin(), args.end());
   command.insert(command.end(), {"--bs", "1", "--progress", "none"});
-  std::vector<char*> argv;
-  for (std::string& arg : command) argv.push_back(arg.data());
-  argv.push_back(nullptr);
   const std::filesystem::path log = run.path() / "log";
-  const pid_t unshare = ::fork();
-  if (unshare == 0) {
-    const int fd = ::open(log.c_str(), O_WRONLY | O_CREAT | O_TRUNC, 0644);
-    ::dup2(fd, 1);
-    ::dup2(fd, 2);
-    ::execv(argv[0], argv.data());
-    ::_exit(127);
-  }
+  const pid_t unshare = start_command(std::move(command), log);
   const auto journal = journal_path(run.path() / "meta_caption_qwen2vl.csv", 0, 1);
   ASSERT_TRUE(wait_for_records(journal, 1, unshare)) << read_text(log);
   // vcap is unshare's child: PID 1 inside, this number outside.
