@@ -198,10 +198,19 @@ bool VideoPass::read_video_packet(PassSummary& summary) {
     }
     if (packet_->stream_index == stream_index_) {
       ++summary.packets;
-      if ((packet_->flags & AV_PKT_FLAG_CORRUPT) != 0 && !summary.truncated) {
+      const bool damaged = (packet_->flags & AV_PKT_FLAG_CORRUPT) != 0;
+      if (damaged && !summary.truncated) {
         // av_get_packet flags a packet whose bytes end before its declared size.
         summary.truncated = true;
         summary.truncation = "data ends inside video packet " + std::to_string(summary.packets);
+        truncated_at_damaged_packet_ = true;
+      } else if (!damaged && truncated_at_damaged_packet_) {
+        // Whole packets follow: the data did not end there. The MPEG-TS demuxer flags a packet
+        // one of whose transport packets was lost; the decoder copes, as it does for the
+        // reference.
+        summary.truncated = false;
+        summary.truncation.clear();
+        truncated_at_damaged_packet_ = false;
       }
       return true;
     }

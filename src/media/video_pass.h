@@ -96,6 +96,9 @@ class VideoPass {
   FramePtr frame_;
   int stream_index_ = -1;
   StreamInfo info_;
+  // The truncation recorded is a damaged video packet, which whole packets after it would show
+  // to be damage within the data instead (an MPEG-TS continuity error).
+  bool truncated_at_damaged_packet_ = false;
 };
 
 // A decoded frame as packed RGB24 (valid until the next convert()).
