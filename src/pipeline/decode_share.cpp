@@ -3,44 +3,22 @@
 #include <sched.h>
 
 #include <algorithm>
-#include <charconv>
 #include <cstdint>
 #include <cstdlib>
-#include <fstream>
 #include <limits>
 #include <string>
 #include <string_view>
 #include <thread>
 
+#include "pipeline/cgroup_files.h"
+
 namespace vcap::pipeline {
 
 namespace {
 
-// The whole of `text` as a decimal integer; nullopt otherwise.
-std::optional<int64_t> parse_count(std::string_view text) {
-  int64_t value = 0;
-  const char* end = text.data() + text.size();
-  const auto [ptr, error] = std::from_chars(text.data(), end, value);
-  if (error != std::errc() || ptr != end || text.empty()) return std::nullopt;
-  return value;
-}
-
-// A cgroup file's value, without its line end.
-std::optional<int64_t> parse_cgroup_count(std::string_view text) {
-  while (!text.empty() && (text.back() == '\n' || text.back() == ' ')) text.remove_suffix(1);
-  return parse_count(text);
-}
-
 std::optional<int> quota_over_period(std::optional<int64_t> quota, std::optional<int64_t> period) {
   if (!quota || !period || *quota <= 0 || *period <= 0) return std::nullopt;
   return static_cast<int>(std::max<int64_t>(1, (*quota + *period - 1) / *period));
-}
-
-std::string read_small_file(const char* path) {
-  std::ifstream in(path);
-  std::string text;
-  std::getline(in, text);
-  return text;
 }
 
 }  // namespace
@@ -48,13 +26,13 @@ std::string read_small_file(const char* path) {
 std::optional<int> cpu_quota_cores(const std::string& v2_cpu_max) {
   const size_t space = v2_cpu_max.find(' ');
   if (space == std::string::npos) return std::nullopt;
-  return quota_over_period(parse_cgroup_count(std::string_view(v2_cpu_max).substr(0, space)),
-                           parse_cgroup_count(std::string_view(v2_cpu_max).substr(space + 1)));
+  return quota_over_period(parse_cgroup_number(std::string_view(v2_cpu_max).substr(0, space)),
+                           parse_cgroup_number(std::string_view(v2_cpu_max).substr(space + 1)));
 }
 
 std::optional<int> cpu_quota_cores(const std::string& v1_quota_us,
                                    const std::string& v1_period_us) {
-  return quota_over_period(parse_cgroup_count(v1_quota_us), parse_cgroup_count(v1_period_us));
+  return quota_over_period(parse_cgroup_number(v1_quota_us), parse_cgroup_number(v1_period_us));
 }
 
 HostCpus host_cpus() {
@@ -65,15 +43,15 @@ HostCpus host_cpus() {
   CPU_ZERO(&set);
   if (sched_getaffinity(0, sizeof(set), &set) == 0) cpus.affinity = std::max(1, CPU_COUNT(&set));
   if (const char* sharers = std::getenv(kMaskSharersVariable)) {
-    const std::optional<int64_t> count = parse_cgroup_count(sharers);
+    const std::optional<int64_t> count = parse_cgroup_number(sharers);
     if (count && *count > 1 && *count <= 4096) cpus.mask_sharers = static_cast<int>(*count);
   }
   // Inside a container its cgroup's files are mounted at /sys/fs/cgroup; on a host these are
   // the root cgroup's, which has no quota.
-  cpus.quota = cpu_quota_cores(read_small_file("/sys/fs/cgroup/cpu.max"));
+  cpus.quota = cpu_quota_cores(read_cgroup_file("/sys/fs/cgroup/cpu.max"));
   if (!cpus.quota) {
-    cpus.quota = cpu_quota_cores(read_small_file("/sys/fs/cgroup/cpu/cpu.cfs_quota_us"),
-                                 read_small_file("/sys/fs/cgroup/cpu/cpu.cfs_period_us"));
+    cpus.quota = cpu_quota_cores(read_cgroup_file("/sys/fs/cgroup/cpu/cpu.cfs_quota_us"),
+                                 read_cgroup_file("/sys/fs/cgroup/cpu/cpu.cfs_period_us"));
   }
   return cpus;
 }

@@ -8,6 +8,7 @@
 
 #include "media/sampling.h"
 #include "pipeline/caption_options.h"
+#include "pipeline/cgroup_files.h"
 
 namespace vcap::pipeline {
 namespace {
@@ -45,13 +46,6 @@ Result<uint64_t> read_mem_available_bytes(const std::filesystem::path& meminfo) 
 
 namespace {
 
-std::optional<uint64_t> parse_bytes(std::string text) {
-  while (!text.empty() && (text.back() == '\n' || text.back() == ' ')) text.pop_back();
-  if (text.empty() || text.find_first_not_of("0123456789") != std::string::npos || text.size() > 19)
-    return std::nullopt;
-  return std::stoull(text);
-}
-
 // `key`'s value in a memory.stat ("<key> <bytes>" lines); 0 when absent.
 uint64_t stat_value(const std::string& stat, const std::string& key) {
   std::istringstream lines(stat);
@@ -63,25 +57,20 @@ uint64_t stat_value(const std::string& stat, const std::string& key) {
   return 0;
 }
 
-std::string read_file_text(const std::filesystem::path& path) {
-  std::ifstream in(path);
-  std::ostringstream text;
-  text << in.rdbuf();
-  return text.str();
-}
-
 }  // namespace
 
 std::optional<uint64_t> cgroup_memory_left(const std::string& limit, const std::string& usage,
                                            const std::string& stat) {
-  const std::optional<uint64_t> cap = parse_bytes(limit);  // "max": nullopt
-  const std::optional<uint64_t> used = parse_bytes(usage);
-  constexpr uint64_t kNoLimit = uint64_t{1} << 60;  // v1's default is 2^63 rounded to pages
-  if (!cap || !used || *cap >= kNoLimit) return std::nullopt;
+  const std::optional<int64_t> cap = parse_cgroup_number(limit);  // "max": nullopt
+  const std::optional<int64_t> used = parse_cgroup_number(usage);
+  constexpr int64_t kNoLimit = int64_t{1} << 60;  // v1's default is 2^63 rounded to pages
+  if (!cap || !used || *cap < 0 || *used < 0 || *cap >= kNoLimit) return std::nullopt;
   const uint64_t cache =
       std::max(stat_value(stat, "inactive_file"), stat_value(stat, "total_inactive_file"));
-  const uint64_t in_use = *used > cache ? *used - cache : 0;
-  return *cap > in_use ? *cap - in_use : 0;
+  const auto limit_bytes = static_cast<uint64_t>(*cap);
+  const auto used_bytes = static_cast<uint64_t>(*used);
+  const uint64_t in_use = used_bytes > cache ? used_bytes - cache : 0;
+  return limit_bytes > in_use ? limit_bytes - in_use : 0;
 }
 
 Result<uint64_t> read_host_available_bytes() {
@@ -89,13 +78,13 @@ Result<uint64_t> read_host_available_bytes() {
   if (!available) return available;
   const std::filesystem::path v2 = "/sys/fs/cgroup";
   const std::filesystem::path v1 = "/sys/fs/cgroup/memory";
-  std::optional<uint64_t> left =
-      cgroup_memory_left(read_file_text(v2 / "memory.max"), read_file_text(v2 / "memory.current"),
-                         read_file_text(v2 / "memory.stat"));
+  std::optional<uint64_t> left = cgroup_memory_left(read_cgroup_file(v2 / "memory.max"),
+                                                    read_cgroup_file(v2 / "memory.current"),
+                                                    read_cgroup_file(v2 / "memory.stat"));
   if (!left) {
-    left = cgroup_memory_left(read_file_text(v1 / "memory.limit_in_bytes"),
-                              read_file_text(v1 / "memory.usage_in_bytes"),
-                              read_file_text(v1 / "memory.stat"));
+    left = cgroup_memory_left(read_cgroup_file(v1 / "memory.limit_in_bytes"),
+                              read_cgroup_file(v1 / "memory.usage_in_bytes"),
+                              read_cgroup_file(v1 / "memory.stat"));
   }
   return left ? std::min(*available, *left) : *available;
 }
