@@ -128,7 +128,7 @@ ResolvedDevice resolve_device(const std::string& device, const EnvLookup& env, i
   const int index = local->rank % visible_gpus;
   // Local ranks index, index + visible_gpus, ... below the machine's process count; but under
   // srun --gpus-per-task each task sees GPUs of its own (CUDA_VISIBLE_DEVICES set per task).
-  const bool own_gpus = env("SLURM_GPUS_PER_TASK") && env("SLURM_STEP_NUM_TASKS");
+  const bool own_gpus = in_srun_step(env) && env("SLURM_GPUS_PER_TASK");
   const int processes = std::max(local_processes(env), local->rank + 1);
   const int sharers = own_gpus ? 1 : (processes - 1 - index) / visible_gpus + 1;
   std::string note = "vcap: --device cuda: cuda:" + std::to_string(index) + " (" + local->variable +

@@ -25,10 +25,10 @@ struct DecodeShare {
   int threads_per_clip = 0;  // FFmpeg decoder threads per clip; 0 lets FFmpeg choose
 };
 
-// The CPUs this process may use.
 // Set by a --devices parent for its workers: how many of them inherited its CPU mask.
 inline constexpr const char* kMaskSharersVariable = "VCAP_MASK_SHARERS";
 
+// The CPUs this process may use.
 struct HostCpus {
   int machine = 1;           // std::thread::hardware_concurrency()
   int affinity = 1;          // its affinity mask: what taskset, srun's CPU binding or a

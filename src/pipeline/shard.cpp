@@ -114,6 +114,8 @@ Result<Shard> resolve_shard(std::optional<int> rank, std::optional<int> world_si
   return Shard{};
 }
 
+bool in_srun_step(const EnvLookup& env) { return env(kSlurmStepTasks).has_value(); }
+
 std::optional<LocalRank> local_rank(const EnvLookup& env) {
   const std::optional<LauncherNumber> rank =
       first_launcher_number(env, &Launcher::local_rank_variable, 0);

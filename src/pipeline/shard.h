@@ -59,6 +59,10 @@ struct LocalRank {
 };
 std::optional<LocalRank> local_rank(const EnvLookup& env);
 
+// Whether this process is a task srun started (SLURM_STEP_NUM_TASKS is set), not a batch script
+// that holds an allocation.
+bool in_srun_step(const EnvLookup& env);
+
 // Processes of this job on this machine, from the launcher: LOCAL_WORLD_SIZE (torchrun, and
 // vcap's own --devices workers), OMPI_COMM_WORLD_LOCAL_SIZE (Open MPI), MPI_LOCALNRANKS
 // (MPICH), SLURM_NTASKS_PER_NODE (Slurm, in an srun step); the first that is a positive number;
