@@ -51,10 +51,15 @@ AVIOInterruptCB ClipContext::interrupt_callback() {
   return AVIOInterruptCB{&interrupt_if_expired, this};
 }
 
+// matroskadec's error when an element reaches past the end of the file; no return value or
+// packet flag says so (the MP4 and MPEG-PS demuxers flag the cut packet instead).
+constexpr const char* kContainerEndedEarly = "File ended prematurely";
+
 void ClipContext::record_error(const std::string& line) {
   std::lock_guard<std::mutex> lock(mutex_);
   last_error_ = line;
   ++error_count_;
+  if (line == kContainerEndedEarly) container_ended_early_ = true;
 }
 
 std::string ClipContext::last_error() const {
@@ -65,6 +70,11 @@ std::string ClipContext::last_error() const {
 int64_t ClipContext::error_count() const {
   std::lock_guard<std::mutex> lock(mutex_);
   return error_count_;
+}
+
+bool ClipContext::container_ended_early() const {
+  std::lock_guard<std::mutex> lock(mutex_);
+  return container_ended_early_;
 }
 
 void install_log_router() {

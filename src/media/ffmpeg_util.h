@@ -69,12 +69,16 @@ class ClipContext {
   // "" when FFmpeg logged no error for this clip.
   std::string last_error() const;
   int64_t error_count() const;
+  // The demuxer found the file shorter than its container says (a Matroska/WebM file cut
+  // inside its clusters): it ends the packets there as if the data were whole.
+  bool container_ended_early() const;
 
  private:
   std::chrono::steady_clock::time_point deadline_;
   mutable std::mutex mutex_;
   std::string last_error_;
   int64_t error_count_ = 0;
+  bool container_ended_early_ = false;
 };
 
 // Routes FFmpeg's log output (process-wide, installed once): error lines from a format or codec

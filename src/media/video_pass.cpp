@@ -120,6 +120,12 @@ ClipResult<VideoPass> VideoPass::open(const std::string& path, const PassSetting
   // "pipe:x.mp4" as standard input; a playlist inside a clip may name only local files.
   AVDictionary* open_options = nullptr;
   av_dict_set(&open_options, "protocol_whitelist", "file", 0);
+  // An HLS playlist without its end tag (a recorder that stopped) reads as a live stream:
+  // FFmpeg would start at its last three segments and wait up to 1000 reloads for more. A file
+  // on disk is all there is: read it from the start, and give up after the second unchanged
+  // reload (at the first, FFmpeg 5.1 has not loaded the first segment yet).
+  av_dict_set(&open_options, "live_start_index", "0", 0);
+  av_dict_set(&open_options, "m3u8_hold_counters", "2", 0);
   const std::string url = "file:" + path;
   int ret = avformat_open_input(&raw, url.c_str(), nullptr, &open_options);  // frees raw on failure
   av_dict_free(&open_options);
@@ -188,7 +194,14 @@ ClipResult<VideoPass> VideoPass::open(const std::string& path, const PassSetting
 bool VideoPass::read_video_packet(PassSummary& summary) {
   while (true) {
     const int ret = av_read_frame(format_.get(), packet_.get());
-    if (ret == AVERROR_EOF) return false;
+    if (ret == AVERROR_EOF) {
+      if (clip_->container_ended_early() && !summary.truncated) {
+        summary.truncated = true;
+        summary.truncation = "the file ends before its container does, after " +
+                             std::to_string(summary.packets) + " video packet(s)";
+      }
+      return false;
+    }
     if (ret < 0) {
       // A read error before the end (cut or damaged data): what was read stays usable.
       summary.truncated = true;

@@ -6,6 +6,7 @@
 #include <gtest/gtest.h>
 #include <unistd.h>
 
+#include <chrono>
 #include <filesystem>
 #include <fstream>
 #include <string>
@@ -82,6 +83,60 @@ TEST(LoadClip, TruncatedFileSaysHowManyFramesDecodeAndCanStillGiveThem) {
   EXPECT_TRUE(partial->plan.truncated);
   EXPECT_EQ(partial->plan.total_frames, 85);
   EXPECT_FALSE(partial->plan.truncation.empty());
+}
+
+// A WebM cut inside its clusters reads to a clean end of file: only the demuxer's complaint
+// that the file ended before its elements did tells the cut from a short clip. A cut inside the
+// index after the last frame is a damaged file too.
+TEST(LoadClip, CutWebmIsTruncatedLikeCutMp4) {
+  const std::filesystem::path folder =
+      std::filesystem::temp_directory_path() / ("vcap_cut_webm_" + std::to_string(::getpid()));
+  std::filesystem::create_directories(folder);
+  std::ifstream in(data("bear-vp9.webm"), std::ios::binary);
+  const std::string whole((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+  const std::filesystem::path cut = folder / "bear_60pct.webm";
+  std::ofstream(cut, std::ios::binary) << whole.substr(0, whole.size() * 60 / 100);
+
+  ClipResult<Clip> strict = load_clip(cut.string(), DecodeOptions{});
+  ASSERT_FALSE(strict.ok());
+  EXPECT_EQ(strict.error().kind(), ClipErrorKind::kTruncated) << strict.error().message();
+  EXPECT_NE(strict.error().message().find("50 frame(s) decodable"), std::string::npos)
+      << strict.error().message();
+  ClipResult<ClipPlan> estimated = estimate_plan(cut.string(), DecodeOptions{});
+  ASSERT_TRUE(estimated.ok()) << estimated.error().message();
+  EXPECT_TRUE(estimated->truncated);
+  DecodeOptions lenient;
+  lenient.accept_truncated = true;
+  ClipResult<Clip> partial = load_clip(cut.string(), lenient);
+  ASSERT_TRUE(partial.ok()) << partial.error().message();
+  EXPECT_EQ(partial->plan.total_frames, 50);
+  std::filesystem::remove_all(folder);
+}
+
+// An HLS playlist left without its end tag (the recorder stopped) under a clip's name: FFmpeg
+// takes it for a live stream, starts at its last three segments and waits for more until the
+// decode deadline. On disk it is whole: every segment is read, and the wait is short.
+TEST(LoadClip, UnfinishedHlsPlaylistIsReadWholeWithoutWaitingForMore) {
+  const std::filesystem::path folder =
+      std::filesystem::temp_directory_path() / ("vcap_live_hls_" + std::to_string(::getpid()));
+  std::filesystem::create_directories(folder);
+  std::filesystem::copy_file(data("ts_lost_packet.ts"), folder / "segment.ts",
+                             std::filesystem::copy_options::overwrite_existing);
+  {
+    std::ofstream playlist(folder / "recording.mp4");
+    playlist << "#EXTM3U\n#EXT-X-VERSION:3\n#EXT-X-TARGETDURATION:1\n#EXT-X-MEDIA-SEQUENCE:0\n";
+    for (int segment = 0; segment < 4; ++segment) playlist << "#EXTINF:0.5,\nsegment.ts\n";
+  }
+  DecodeOptions options;
+  options.deadline_sec = 60;
+  const auto start = std::chrono::steady_clock::now();
+  ClipResult<ClipPlan> plan = plan_clip((folder / "recording.mp4").string(), options);
+  const double seconds =
+      std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
+  std::filesystem::remove_all(folder);
+  ASSERT_TRUE(plan.ok()) << plan.error().message();
+  EXPECT_EQ(plan->total_frames, 4 * 19);  // 19 frames a segment, from the first one
+  EXPECT_LT(seconds, 30);
 }
 
 // Names FFmpeg would take for URLs ("protocol:rest") are files like any other.
