@@ -246,9 +246,10 @@ std::filesystem::path resolve_clip_path(const std::filesystem::path& root,
   return root / clip;
 }
 
-Result<CaptionRunReport> run_caption(const CaptionOptions& options, CaptionerFactory& factory,
-                                     const EnvLookup& env, std::FILE* log) {
-  if (Status status = validate(options); !status.ok()) return status;
+namespace {
+
+Result<CaptionRunReport> caption_once(const CaptionOptions& options, CaptionerFactory& factory,
+                                      const EnvLookup& env, std::FILE* log) {
   CaptionRunReport report;
   report.output = output_path(options);
   Result<MetaReader> meta = MetaReader::open(options.meta_path);
@@ -326,7 +327,31 @@ Result<CaptionRunReport> run_caption(const CaptionOptions& options, CaptionerFac
   Result<RunEnd> end = try_merge(options, report.output, *shard, fingerprint, report);
   if (!end) return end.status();
   report.end = *end;
+  report.retry_after_merge = resume->finished && !options.retry.empty();
   return report;
+}
+
+}  // namespace
+
+Result<CaptionRunReport> run_caption(const CaptionOptions& options, CaptionerFactory& factory,
+                                     const EnvLookup& env, std::FILE* log) {
+  if (Status status = validate(options); !status.ok()) return status;
+  Result<CaptionRunReport> report = caption_once(options, factory, env, log);
+  if (!report || !report->retry_after_merge) return report;
+  // --retry retries rows of an output. Journals that finished without being merged (a merger
+  // killed, a full disk) hold the newest results: merged first, they are that output.
+  if (report->end != RunEnd::kMerged) {
+    std::fprintf(log,
+                 "vcap: --retry: this rank had finished before this run, and its journal waits for "
+                 "the merge: its rows are retried by a --retry run after %s is written\n",
+                 report->output.c_str());
+    return report;
+  }
+  std::fprintf(log,
+               "vcap: --retry: merged the journals of an earlier run that had finished into %s; "
+               "retrying from it\n",
+               report->output.c_str());
+  return caption_once(options, factory, env, log);
 }
 
 Result<MergeReport> run_merge(const CaptionOptions& options, std::FILE* log) {

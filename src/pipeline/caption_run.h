@@ -12,7 +12,8 @@
 //      is cut off), or refuses when it was made with another fingerprint or the CSV changed,
 //      unless --restart (which deletes it and any journals of other world sizes);
 //   5. with --retry, copies the earlier output's rows whose status is not retried into the
-//      journal (pipeline/retry.h), so that they count as done;
+//      journal (pipeline/retry.h), so that they count as done; a journal that had finished
+//      without a merge is merged first (step 7), and the retry then runs from that output;
 //   6. if rows remain: loads the model and runs the engine, journaling every row at once; then
 //      appends the done marker;
 //   7. merges when every rank of the world has finished (whichever finishes last does it,
@@ -57,6 +58,9 @@ struct CaptionRunReport {
   std::vector<int> unfinished_ranks;  // kWaitingForRanks: who has not finished
   // kMergedElsewhere: the merge lock's holder ("<host> <pid>"); empty when the merge was done.
   std::string merger;
+  // --retry found this rank's journal finished but not merged: nothing was retried. run_caption
+  // retries from the output when it merged; otherwise a later --retry run does.
+  bool retry_after_merge = false;
 };
 
 Result<CaptionRunReport> run_caption(const CaptionOptions& options, CaptionerFactory& factory,

@@ -9,6 +9,7 @@
 #include <algorithm>
 #include <mutex>
 
+#include "pipeline/file_sync.h"
 #include "pipeline/journal.h"
 #include "pipeline/run_helpers.h"
 
@@ -204,6 +205,55 @@ TEST(Retry, KilledMidRetryThenRerunKeepsWhatBothRunsDid) {
   std::string expected = "path,id,text,caption_status,caption_error\n";
   for (int i = 0; i < kRows; ++i) expected += caption_row(i);
   EXPECT_EQ(read_text(dir.path() / "meta_caption_qwen2vl.csv"), expected);
+}
+
+// A run that finished but was not merged (its merger stopped; here another process held the
+// merge lock) leaves the newest results in its journal, with no output to retry from yet: the
+// retry merges them first, then retries the failed rows of that output.
+TEST(Retry, JournalsFinishedButNotMergedAreMergedThenRetried) {
+  TestDir dir;
+  CaptionOptions options = quiet_options(write_meta(dir.path(), kRows));
+  const auto output = dir.path() / "meta_caption_qwen2vl.csv";
+  {
+    Result<MergeLock> held_elsewhere = lock_merge(output);
+    ASSERT_TRUE(held_elsewhere.ok() && held_elsewhere->held);
+    FakeFactory factory(first_run_failures());
+    Result<CaptionRunReport> first = run_with(options, factory);
+    ASSERT_TRUE(first.ok()) << first.status().to_string();
+    ASSERT_EQ(first->end, RunEnd::kMergedElsewhere);
+  }
+  ASSERT_FALSE(std::filesystem::exists(output));
+
+  Recorder recorder;
+  FakeFactory factory(recorder.behaviour());
+  options.retry = *parse_retry_statuses("failed");
+  Result<CaptionRunReport> report = run_with(options, factory);
+  ASSERT_TRUE(report.ok()) << report.status().to_string();
+  EXPECT_EQ(report->end, RunEnd::kMerged);
+  EXPECT_EQ(recorder.sorted(), (std::vector<std::string>{"clips/c3.mp4", "clips/c5.mp4",
+                                                         "clips/c7.mp4", "clips/c9.mp4"}));
+  EXPECT_EQ(report->retry.kept, uint64_t{kRows} - 4);
+  std::string expected = "path,id,text,caption_status,caption_error\n";
+  for (int i = 0; i < kRows; ++i) expected += caption_row(i);
+  EXPECT_EQ(read_text(output), expected);
+}
+
+// Where other ranks have not finished, the finished rank cannot merge: it says that its rows
+// wait for a --retry run after the merge, rather than pass for retried.
+TEST(Retry, AFinishedRankWaitingForOthersSaysItsRowsAreNotRetriedYet) {
+  TestDir dir;
+  CaptionOptions options = quiet_options(write_meta(dir.path(), kRows));
+  options.world_size = 2;
+  FakeFactory first_factory(first_run_failures());
+  ASSERT_TRUE(run_with(options, first_factory).ok());
+
+  options.retry = *parse_retry_statuses("failed");
+  FakeFactory factory({});
+  Result<CaptionRunReport> report = run_with(options, factory);
+  ASSERT_TRUE(report.ok()) << report.status().to_string();
+  EXPECT_EQ(report->end, RunEnd::kWaitingForRanks);
+  EXPECT_TRUE(report->retry_after_merge);
+  EXPECT_EQ(factory.creates(), 0);
 }
 
 TEST(Retry, WithoutAnEarlierOutputIsRefused) {
