@@ -336,6 +336,28 @@ TEST(CaptionEmpty, ACsvWithoutRowsGivesAnOutputWithTheHeaderOnly) {
       << log;
 }
 
+// oneDNN multiplies bf16 matrices with AVX-512 only; ONEDNN_MAX_CPU_ISA=AVX2 makes it see the
+// CPU of an AVX2 server. The default precision (bf16) aborted there at the first product, and
+// every rerun aborted again; now the run stops with exit 2 and says what to pass, and f32 runs.
+TEST(CaptionPrecision, ACpuWithoutBf16ProductsIsToldToUseF32) {
+  TestDir run;
+  ASSERT_EQ(make_pico(run.path()), 0) << read_text(run.path() / "make.log");
+  write_text(run.path() / "meta.csv", "path\n" VCAP_TEST_DATA_DIR "/media/bear-vp9.webm\n");
+  std::vector<std::string> command = {"/usr/bin/env", "ONEDNN_MAX_CPU_ISA=AVX2", VCAP_BINARY};
+  for (const std::string& arg : quick_caption_args(run.path() / "meta.csv", run.path() / "pico"))
+    command.push_back(arg);
+  EXPECT_EQ(wait_exit_code(start_command(command, run.path() / "log")), 2);
+  const std::string log = read_text(run.path() / "log");
+  EXPECT_NE(log.find("this CPU cannot multiply bf16 matrices"), std::string::npos) << log;
+  EXPECT_NE(log.find("--precision f32"), std::string::npos) << log;
+  EXPECT_FALSE(std::filesystem::exists(run.path() / "meta_caption_qwen2vl.csv"));
+
+  command.insert(command.end(), {"--precision", "f32"});
+  EXPECT_EQ(wait_exit_code(start_command(command, run.path() / "log")), 0)
+      << read_text(run.path() / "log");
+  EXPECT_NE(read_text(run.path() / "meta_caption_qwen2vl.csv").find(",ok,"), std::string::npos);
+}
+
 // In-repo data only: a gzip-compressed CSV (as pandas reads it for the original pipeline) gives
 // a gzip-compressed output named by the original rule, which --retry reads back; other
 // compressions are refused before anything runs, with what to do.

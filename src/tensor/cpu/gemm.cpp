@@ -102,7 +102,28 @@ memory::desc GemmEngine::packed_desc(int64_t k, int64_t n, DType dtype) {
   return memory::desc({k, n}, dt, {1, k});  // W [n, k] row-major
 }
 
+bool GemmEngine::bf16_matmul_available() {
+  if (!bf16_matmul_available_) {
+    try {
+      const memory::desc src({16, 32}, memory::data_type::bf16, memory::format_tag::ab);
+      const memory::desc weights({32, 32}, memory::data_type::bf16, memory::format_tag::ab);
+      const memory::desc dst({16, 32}, memory::data_type::f32, memory::format_tag::ab);
+      const dnnl::matmul::primitive_desc pd(dnnl::matmul::desc(src, weights, dst), engine_);
+      bf16_matmul_available_ = true;
+    } catch (const dnnl::error&) {
+      bf16_matmul_available_ = false;
+    }
+  }
+  return *bf16_matmul_available_;
+}
+
 Result<Weight> GemmEngine::prepare(const CpuContext& context, const HostMatrix& host, DType dtype) {
+  // oneDNN 2.6 multiplies bf16 matrices with AVX-512 only: elsewhere every product would fail.
+  if (dtype == DType::kBF16 && !bf16_matmul_available()) {
+    return Status::unsupported(
+        "this CPU cannot multiply bf16 matrices (oneDNN needs AVX-512 for them): run with "
+        "--precision f32");
+  }
   const int64_t n = host.rows;
   const int64_t k = host.cols;
   memory::desc desc = packed_desc(k, n, dtype);

@@ -68,7 +68,8 @@ class GemmEngine {
  public:
   GemmEngine();
 
-  // W = host converted to `dtype` and packed (see the file comment). Errors: kOutOfMemory.
+  // W = host converted to `dtype` and packed (see the file comment). Errors: kOutOfMemory;
+  // kUnsupported for bf16 where oneDNN has no bf16 matmul (CPUs without AVX-512).
   Result<Weight> prepare(const CpuContext& context, const HostMatrix& host, DType dtype);
 
   // out = in * W^T (+ bias) (+ out), see Backend::matmul. `in_bf16` is scratch for the bf16
@@ -82,10 +83,13 @@ class GemmEngine {
   using Key = std::tuple<int64_t, int64_t, int64_t, int64_t, int64_t, int, bool, bool>;
   const dnnl::matmul& primitive(const Key& key, const dnnl::memory::desc& weights);
   dnnl::memory::desc packed_desc(int64_t k, int64_t n, DType dtype);
+  // Whether oneDNN makes a bf16 x bf16 -> f32 matmul on this CPU (asked once).
+  bool bf16_matmul_available();
 
   dnnl::engine engine_;
   dnnl::stream stream_;
   std::map<Key, dnnl::matmul> cache_;
+  std::optional<bool> bf16_matmul_available_;
 };
 
 }  // namespace vcap::tensor::cpu
