@@ -89,11 +89,12 @@ void bm_onednn_matmul(benchmark::State& state, Shape s, Precision precision) {
 
 // The last q_rows of a length-token sequence attend to all keys (causal: the ones before them;
 // q_rows == 1 and causal is one decode step over a length-token cache). K and V are stored in
-// kv_dtype: bf16 for the bf16 model (its KV cache), f32 otherwise.
+// kv_dtype: bf16 for the bf16 model (its KV cache), f32 otherwise. `kernels` picks the CPU's
+// kernels (AVX-512 by default; the AVX2 and portable ones of CPUs without it).
 void bm_attention(benchmark::State& state, int64_t length, int64_t q_rows, AttentionParams p,
-                  bool causal) {
+                  bool causal, CpuBackendOptions kernels) {
   const DType kv_dtype = p.bf16_products ? DType::kBF16 : DType::kF32;
-  std::unique_ptr<Backend> backend = std::move(make_cpu_backend({}).value());
+  std::unique_ptr<Backend> backend = std::move(make_cpu_backend(kernels).value());
   const int64_t width = int64_t{p.num_heads} * p.head_dim;
   const int64_t kv_width = int64_t{p.num_kv_heads} * p.head_dim;
   auto q = backend->allocate(DType::kF32, q_rows, width);
@@ -199,17 +200,42 @@ void register_benchmarks() {
     AttentionParams llm{12, 2, 128, 1.0f / std::sqrt(128.0f)};
     vision.bf16_products = llm.bf16_products = bf16;
     benchmark::RegisterBenchmark(("attention/vision_segment_1456" + suffix).c_str(), bm_attention,
-                                 1456, 1456, vision, false)
+                                 1456, 1456, vision, false, CpuBackendOptions{})
         ->UseRealTime()
         ->Unit(benchmark::kMillisecond)
         ->MinTime(1.0);
     benchmark::RegisterBenchmark(("attention/llm_prefill_7306_causal" + suffix).c_str(),
-                                 bm_attention, 7306, 7306, llm, true)
+                                 bm_attention, 7306, 7306, llm, true, CpuBackendOptions{})
         ->UseRealTime()
         ->Unit(benchmark::kMillisecond)
         ->Iterations(2);
     benchmark::RegisterBenchmark(("attention/llm_decode_7306" + suffix).c_str(), bm_attention, 7306,
-                                 1, llm, true)
+                                 1, llm, true, CpuBackendOptions{})
+        ->UseRealTime()
+        ->Unit(benchmark::kMillisecond)
+        ->MinTime(0.5);
+  }
+  // The f32 kernels of CPUs without AVX-512 (f32 is their only precision): AVX2, and the
+  // portable loop (no long prefill: it would take minutes).
+  const AttentionParams vision{16, 16, 80, 1.0f / std::sqrt(80.0f)};
+  const AttentionParams llm{12, 2, 128, 1.0f / std::sqrt(128.0f)};
+  for (const bool avx2 : {true, false}) {
+    const CpuBackendOptions kernels{.threads = 0, .use_avx512 = false, .use_avx2 = avx2};
+    const std::string suffix = avx2 ? "/avx2" : "/portable";
+    benchmark::RegisterBenchmark(("attention/vision_segment_1456" + suffix).c_str(), bm_attention,
+                                 1456, 1456, vision, false, kernels)
+        ->UseRealTime()
+        ->Unit(benchmark::kMillisecond)
+        ->MinTime(1.0);
+    if (avx2) {
+      benchmark::RegisterBenchmark(("attention/llm_prefill_7306_causal" + suffix).c_str(),
+                                   bm_attention, 7306, 7306, llm, true, kernels)
+          ->UseRealTime()
+          ->Unit(benchmark::kMillisecond)
+          ->Iterations(2);
+    }
+    benchmark::RegisterBenchmark(("attention/llm_decode_7306" + suffix).c_str(), bm_attention, 7306,
+                                 1, llm, true, kernels)
         ->UseRealTime()
         ->Unit(benchmark::kMillisecond)
         ->MinTime(0.5);

@@ -15,16 +15,20 @@
 
 namespace vcap::tensor::testing {
 
-// Which CPU kernels a parameterised test runs: the AVX-512 ones (when the CPU has them) or the
-// portable ones.
-enum class KernelPath { kAvx512, kPortable };
+// Which CPU kernels a parameterised test runs: the AVX-512 ones (when the CPU has them), the
+// portable ones with the AVX2 attention (when the CPU has AVX2), or the portable ones only.
+enum class KernelPath { kAvx512, kAvx2, kPortable };
 
 inline std::string path_name(const ::testing::TestParamInfo<KernelPath>& info) {
-  return info.param == KernelPath::kAvx512 ? "Avx512" : "Portable";
+  return info.param == KernelPath::kAvx512 ? "Avx512"
+         : info.param == KernelPath::kAvx2 ? "Avx2"
+                                           : "Portable";
 }
 
 inline std::unique_ptr<Backend> make_test_backend(KernelPath path, int threads = 2) {
-  auto backend = make_cpu_backend({.threads = threads, .use_avx512 = path == KernelPath::kAvx512});
+  auto backend = make_cpu_backend({.threads = threads,
+                                   .use_avx512 = path == KernelPath::kAvx512,
+                                   .use_avx2 = path == KernelPath::kAvx2});
   EXPECT_TRUE(backend.ok()) << backend.status().to_string();
   return std::move(*backend);
 }

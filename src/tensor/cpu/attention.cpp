@@ -6,6 +6,7 @@
 #include <utility>
 #include <vector>
 
+#include "tensor/cpu/attention_avx2.h"
 #include "tensor/cpu/attention_avx512.h"
 #include "tensor/cpu/attention_bf16.h"
 #include "tensor/cpu/attention_decode.h"
@@ -95,11 +96,12 @@ std::vector<Task> make_tasks(std::span<const AttentionBlock> blocks,
   return tasks;
 }
 
-// The f32 kernels (AVX-512 or portable) on all tasks of all blocks.
+// The f32 kernels (AVX-512, AVX2 or portable) on all tasks of all blocks.
 void attention_f32(const CpuContext& context, TensorView out, TensorView q,
                    std::span<const AttentionBlock> blocks, const AttentionParams& params) {
   const std::vector<Task> tasks = make_tasks(blocks, params);
   const bool vector = context.avx512 && attention_avx512_supports(params);
+  const bool avx2 = !vector && context.avx2 && attention_avx2_supports(params);
   const auto count = static_cast<int64_t>(tasks.size());
 #pragma omp parallel num_threads(context.threads) if (count > 1)
   {
@@ -114,6 +116,10 @@ void attention_f32(const CpuContext& context, TensorView out, TensorView q,
         attention_task_avx512(lanes.q.data(), lanes.out.data(), lanes.end.data(),
                               static_cast<int64_t>(lanes.q.size()), lanes.max_end, block,
                               task.kv_head, params, scratch);
+      } else if (avx2) {
+        attention_task_avx2(lanes.q.data(), lanes.out.data(), lanes.end.data(),
+                            static_cast<int64_t>(lanes.q.size()), lanes.max_end, block,
+                            task.kv_head, params, scratch);
       } else {
         run_task_scalar(lanes, block, task.kv_head, params, scratch);
       }

@@ -6,49 +6,15 @@
 #include <limits>
 #include <utility>
 
+#include "tensor/cpu/attention_tiles.h"
 #include "tensor/cpu/simd_math.h"
 
 namespace vcap::tensor::cpu {
 namespace {
 
-// Layout: the task's queries ("lanes") run along the 16 lanes of a vector. Q is transposed once
-// per task (qt[d][lane]), so a score tile is st[key][lane] = sum_d K[key][d] * qt[d][lane]
-// (broadcast a key element, FMA a vector of lanes) and the online softmax is purely vertical
-// (one lane = one query, no horizontal reductions). No key tile is ever repacked.
-constexpr int kTileKeys = 64;
+// The scheme and the working set: attention_tiles.h.
+using Scratch = TileScratch;
 constexpr float kMinusInf = -std::numeric_limits<float>::infinity();
-
-// Per-thread working set of one task, carved from one vector (padded lanes = lp):
-struct Scratch {
-  float* qt;           // [dim][lp]       queries, transposed
-  float* st;           // [kTileKeys][lp] scores, then probabilities, of the current key tile
-  float* acc;          // [lanes][dim]    unnormalised outputs
-  float* max;          // [lp]            running max per query
-  float* sum;          // [lp]            running sum of exp per query
-  float* scale;        // [lp]            rescale factor of the current tile
-  int32_t* end;        // [lp]            keys [0, end) visible per query (0 for padding lanes)
-  const float* zeros;  // [dim]      stands in for keys past the end of a tile
-};
-
-Scratch carve(std::vector<float>& storage, int64_t lanes, int64_t lp, int dim) {
-  const size_t need =
-      static_cast<size_t>(dim) * lp + kTileKeys * lp + lanes * dim + 4 * lp + dim + 16;
-  if (storage.size() < need) storage.resize(need);
-  const auto address = reinterpret_cast<uintptr_t>(storage.data());
-  float* p = storage.data() + ((64 - address % 64) % 64) / sizeof(float);
-  Scratch s;
-  s.qt = p;
-  s.st = s.qt + dim * lp;
-  s.max = s.st + kTileKeys * lp;
-  s.sum = s.max + lp;
-  s.scale = s.sum + lp;
-  s.end = reinterpret_cast<int32_t*>(s.scale + lp);
-  float* zeros = s.scale + 2 * lp;
-  std::fill(zeros, zeros + dim, 0.0f);
-  s.zeros = zeros;
-  s.acc = zeros + dim;
-  return s;
-}
 
 // st[j][v*16 ..] = sum_d k[j][d] * qt[d][v*16 ..] for 4 keys and LV lane vectors from v0.
 template <int LV>
@@ -211,26 +177,14 @@ void attention_task_avx512(const float* const* q, float* const* out, const int64
   const int dim = params.head_dim;
   const int64_t column = static_cast<int64_t>(kv_head) * dim;
   const int64_t lp = (lanes + 15) / 16 * 16;
-  const Scratch s = carve(scratch, lanes, lp, dim);
-  for (int d = 0; d < dim; ++d) {
-    for (int64_t l = 0; l < lp; ++l) s.qt[d * lp + l] = l < lanes ? q[l][d] : 0.0f;
-  }
-  for (int64_t l = 0; l < lp; ++l) {
-    s.end[l] = l < lanes ? static_cast<int32_t>(end[l]) : 0;
-    s.max[l] = kMinusInf;
-    s.sum[l] = 0.0f;
-  }
-  std::fill(s.acc, s.acc + lanes * dim, 0.0f);
+  const Scratch s = start_tile_task(scratch, q, end, lanes, lp, dim);
   for (int64_t j0 = 0; j0 < max_end; j0 += kTileKeys) {
     const int64_t count = std::min<int64_t>(kTileKeys, max_end - j0);
     score_tile(s, block, column, j0, count, lp, dim);
     softmax_tile(s, j0, count, lp, params.scale);
     accumulate_tile(s, lanes, lp, dim, block, column, j0, count);
   }
-  for (int64_t l = 0; l < lanes; ++l) {
-    const float inverse = s.sum[l] > 0.0f ? 1.0f / s.sum[l] : 0.0f;
-    for (int d = 0; d < dim; ++d) out[l][d] = s.acc[l * dim + d] * inverse;
-  }
+  finish_tile_task(s, out, lanes, dim);
 }
 
 }  // namespace vcap::tensor::cpu

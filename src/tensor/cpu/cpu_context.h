@@ -16,6 +16,7 @@ struct CpuContext {
   int threads = 1;           // OpenMP threads for every parallel region (and oneDNN)
   bool avx512 = false;       // AVX-512 F/BW/DQ/VL kernels (else the portable scalar ones)
   bool avx512_bf16 = false;  // AVX512-BF16 conversions (implies avx512)
+  bool avx2 = false;         // AVX2 + FMA attention where avx512 is off (CPUs without AVX-512)
 };
 
 // Number of cores usable by this process (sched_getaffinity), at least 1.
@@ -24,6 +25,7 @@ int available_cores();
 // The CPU's AVX-512 support, from cpuid (__builtin_cpu_supports).
 bool cpu_has_avx512();
 bool cpu_has_avx512_bf16();
+bool cpu_has_avx2_fma();
 
 // 64-byte aligned host memory freed with std::free.
 struct FreeDeleter {
