@@ -17,7 +17,8 @@ namespace vcap::media {
 inline constexpr int64_t kImageFactor = 28;
 inline constexpr int64_t kVideoMinPixels = 128 * 28 * 28;   // 100352
 inline constexpr int64_t kImageMinPixels = 4 * 28 * 28;     // 3136, used by the exact-size mode
-inline constexpr int64_t kImageMaxPixels = 16384 * 28 * 28;  // 12845056, idem
+inline constexpr int64_t kImageMaxPixels = 16384 * 28 * 28;  // 12845056, idem, and the
+                                                             // processor's bound (spec §7.1)
 inline constexpr double kMaxAspectRatio = 200.0;
 inline constexpr int64_t kFpsMinFrames = 4;
 inline constexpr int64_t kFpsMaxFrames = 768;

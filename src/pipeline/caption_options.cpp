@@ -7,6 +7,7 @@
 #include <cstdio>
 
 #include "io/gzip.h"
+#include "media/sampling.h"
 #include "pipeline/decode_share.h"
 
 namespace vcap::pipeline {
@@ -151,6 +152,12 @@ Status validate_model_settings(const CaptionOptions& options) {
   auto bad = [](const std::string& message) { return Status::invalid_argument(message); };
   if (options.max_new_tokens < 1) return bad("--max-new-tokens must be at least 1");
   if (options.height < 28 || options.width < 28) return bad("--height and --width must be >= 28");
+  // The Qwen2-VL processor resizes frames over its max_pixels (12845056) a second time, which vcap
+  // does not; --exact-size sizes are brought under it in their one resize.
+  if (!options.exact_size && int64_t{options.height} * options.width > media::kImageMaxPixels) {
+    return bad("--height x --width must be at most " + std::to_string(media::kImageMaxPixels) +
+               " pixels (3584 x 3584, the Qwen2-VL processor's max_pixels)");
+  }
   if (!(options.fps > 0) || !std::isfinite(options.fps)) return bad("--fps must be > 0");
   if (options.bs < 0) return bad("--bs must be >= 0 (0 = 8 on a GPU, 4 on the CPU)");
   if (options.threads < 0) return bad("--threads must be >= 0");

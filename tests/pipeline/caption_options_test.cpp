@@ -168,6 +168,23 @@ TEST(ValidateModelSettings, ChecksTheSharedFlagsButNotTheInputOrTheModel) {
   EXPECT_TRUE(validate_model_settings(options).ok());
 }
 
+// Past the processor's max_pixels the reference resizes every frame twice (qwen-vl-utils to the
+// cap, then the processor under 12845056 pixels): a grid vcap would not match is refused. An
+// exact size is brought under the bound in its one resize, as the reference does.
+TEST(ValidateModelSettings, AnAreaCapOverTheProcessorsMaxPixelsIsRefused) {
+  CaptionOptions options;
+  options.height = 3584;
+  options.width = 3584;
+  EXPECT_TRUE(validate_model_settings(options).ok());
+  options.width = 3612;
+  const Status status = validate_model_settings(options);
+  EXPECT_EQ(status.code(), StatusCode::kInvalidArgument);
+  EXPECT_NE(status.message().find("at most 12845056 pixels"), std::string::npos)
+      << status.message();
+  options.exact_size = true;
+  EXPECT_TRUE(validate_model_settings(options).ok());
+}
+
 TEST(FormatBytes, UsesBinaryUnits) {
   EXPECT_EQ(format_bytes(100), "100 B");
   EXPECT_EQ(format_bytes(3ull << 30), "3.0 GiB");
