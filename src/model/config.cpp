@@ -285,7 +285,11 @@ Result<ModelConfig> parse_model_config(const json& config, const std::string& so
       return s;
     }
   }
+  // Without generation_config.json, transformers' GenerationConfig.from_model_config stops on
+  // every eos id config.json lists.
   out.generation.eos_token_ids = {out.text.tokens.eos};
+  if (Status s = read_id_list(text, "eos_token_id", out.generation.eos_token_ids); !s.ok())
+    return s;
   out.generation.bos_token_id = out.text.tokens.bos;
   return out;
 }

@@ -115,7 +115,8 @@ struct ModelConfig {
 Result<ModelConfig> load_model_config(const std::filesystem::path& model_dir);
 
 // Parses an already-read config.json (and leaves generation / preprocessor at defaults,
-// with generation.eos_token_ids = {text.tokens.eos}). `source` names it in errors.
+// with generation.eos_token_ids = config.json's eos_token_id, one id or a list). `source` names
+// it in errors.
 Result<ModelConfig> parse_model_config(const nlohmann::json& config, const std::string& source);
 
 // Positive sizes, hidden % heads, heads % kv_heads, mrope sections summing to head_dim / 2,

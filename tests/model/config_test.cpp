@@ -204,6 +204,18 @@ TEST(LoadModelConfig, RejectsInconsistentShapes) {
   }
 }
 
+// Without generation_config.json, every eos id config.json lists stops generation
+// (transformers' GenerationConfig.from_model_config), not only the first.
+TEST(LoadModelConfig, AListOfEosIdsInConfigJsonIsKeptWhole) {
+  json config = pico_config();
+  config["eos_token_id"] = {151645, 151643};
+  ConfigDir dir(config, /*side_files=*/false);
+  Result<ModelConfig> loaded = load_model_config(dir.path());
+  ASSERT_TRUE(loaded.ok()) << loaded.status().to_string();
+  EXPECT_EQ(loaded->generation.eos_token_ids, (std::vector<int>{151645, 151643}));
+  EXPECT_EQ(loaded->text.tokens.eos, 151645);
+}
+
 TEST(LoadModelConfig, ReadsPixelBoundsFromTheNewerSizeKey) {
   ConfigDir dir(pico_config(), false);
   write_json(dir.path() / "preprocessor_config.json",
