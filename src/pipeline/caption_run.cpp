@@ -168,12 +168,27 @@ Result<EngineReport> caption_remaining(const CaptionOptions& options, CaptionerF
   return report;
 }
 
-// The output's folder must exist and take new files (the journals, locks and the output go
-// there): a bad --output is a setup error, found before the model loads.
-Status check_output_folder(const std::filesystem::path& output) {
+// The output must be a file name in a folder that exists and takes new files (the journals,
+// locks and the output go there): a bad --output is a setup error, found before the model loads.
+Status check_output_path(const std::filesystem::path& output) {
+  if (!output.has_filename()) {
+    return Status::invalid_argument("cannot write " + output.string() +
+                                    ": it names a folder; give the output file's name");
+  }
+  std::error_code error;
+  // The merge writes a file beside the output and renames it over it: whatever stands there is
+  // replaced, which is only right for a file.
+  const std::filesystem::file_status status = std::filesystem::symlink_status(output, error);
+  if (std::filesystem::exists(status) && !std::filesystem::is_regular_file(status)) {
+    const std::string what = std::filesystem::is_directory(status) ? "a folder"
+                             : std::filesystem::is_symlink(status)
+                                 ? "a symbolic link (name its target instead)"
+                                 : "not a regular file (a device, pipe or socket)";
+    return Status::invalid_argument("cannot write " + output.string() + ": it is " + what +
+                                    ", which the output would replace");
+  }
   const std::filesystem::path folder =
       output.parent_path().empty() ? std::filesystem::path(".") : output.parent_path();
-  std::error_code error;
   if (!std::filesystem::is_directory(folder, error)) {
     return Status::invalid_argument("cannot write " + output.string() + ": the folder " +
                                     folder.string() + " does not exist");
@@ -258,7 +273,7 @@ Result<CaptionRunReport> caption_once(const CaptionOptions& options, CaptionerFa
     report.end = RunEnd::kSkippedExisting;
     return report;
   }
-  if (Status status = check_output_folder(report.output); !status.ok()) return status;
+  if (Status status = check_output_path(report.output); !status.ok()) return status;
   Result<uint64_t> total_rows = count_meta_rows(options.meta_path);
   if (!total_rows) return total_rows.status();
   report.total_rows = *total_rows;
@@ -357,6 +372,7 @@ Result<CaptionRunReport> run_caption(const CaptionOptions& options, CaptionerFac
 Result<MergeReport> run_merge(const CaptionOptions& options, std::FILE* log) {
   if (Status status = validate(options); !status.ok()) return status;
   const std::filesystem::path output = output_path(options);
+  if (Status status = check_output_path(output); !status.ok()) return status;
   Result<int> world =
       options.world_size ? Result<int>(*options.world_size) : journal_world_size(output);
   if (!world) return world.status();

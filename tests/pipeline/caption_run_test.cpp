@@ -1,6 +1,7 @@
 #include "pipeline/caption_run.h"
 
 #include <gtest/gtest.h>
+#include <sys/stat.h>
 
 #include "pipeline/file_sync.h"
 #include "pipeline/journal.h"
@@ -11,6 +12,7 @@ namespace {
 
 using testing::FakeBehaviour;
 using testing::FakeFactory;
+using testing::NullLog;
 using testing::quiet_options;
 using testing::read_text;
 using testing::run_with;
@@ -171,6 +173,40 @@ TEST(CaptionRun, OutputInAFolderThatIsNotThereIsRefusedBeforeTheModelLoads) {
   EXPECT_EQ(report.status().message(), "cannot write " + options.output.string() + ": the folder " +
                                            (dir.path() / "results").string() + " does not exist");
   EXPECT_EQ(factory.creates(), 0);
+}
+
+// The merge renames its file over the output: a folder there failed only after the whole run
+// (and every rerun), and a link, a device or a pipe was replaced by a plain file. All are
+// refused before the model loads; so is a name with a trailing slash. `vcap merge` too.
+TEST(CaptionRun, OutputThatIsNoFileIsRefusedBeforeTheModelLoads) {
+  TestDir dir;
+  CaptionOptions options = quiet_options(write_meta(dir.path(), 2));
+  std::filesystem::create_directory(dir.path() / "results");
+  write_text(dir.path() / "real.csv", "kept\n");
+  std::filesystem::create_symlink(dir.path() / "real.csv", dir.path() / "link.csv");
+  ASSERT_EQ(::mkfifo((dir.path() / "fifo.csv").c_str(), 0644), 0);
+  const std::pair<std::filesystem::path, std::string> cases[] = {
+      {dir.path() / "results", "it is a folder"},
+      {dir.path() / "results/", "it names a folder"},
+      {dir.path() / "link.csv", "it is a symbolic link"},
+      {dir.path() / "fifo.csv", "it is not a regular file"},
+  };
+  for (const auto& [output, why] : cases) {
+    SCOPED_TRACE(output.string());
+    options.output = output;
+    FakeFactory factory({});
+    Result<CaptionRunReport> report = run_with(options, factory);
+    ASSERT_FALSE(report.ok());
+    EXPECT_EQ(report.status().code(), StatusCode::kInvalidArgument);
+    EXPECT_NE(report.status().message().find(why), std::string::npos) << report.status().message();
+    EXPECT_EQ(factory.creates(), 0);
+    NullLog log;
+    Result<MergeReport> merged = run_merge(options, log.get());
+    ASSERT_FALSE(merged.ok());
+    EXPECT_NE(merged.status().message().find(why), std::string::npos) << merged.status().message();
+  }
+  EXPECT_TRUE(std::filesystem::is_symlink(dir.path() / "link.csv"));
+  EXPECT_EQ(read_text(dir.path() / "real.csv"), "kept\n");
 }
 
 TEST(CaptionRun, SkipIfExistingDoesNothingWhenTheOutputExists) {
