@@ -373,6 +373,14 @@ Result<MergeReport> run_merge(const CaptionOptions& options, std::FILE* log) {
   if (Status status = validate(options); !status.ok()) return status;
   const std::filesystem::path output = output_path(options);
   if (Status status = check_output_path(output); !status.ok()) return status;
+  Result<std::vector<std::pair<int, int>>> journals = list_journals(output);
+  if (!journals) return journals.status();
+  std::error_code error;
+  if (journals->empty() && std::filesystem::exists(output, error)) {
+    return Status::not_found("no journals beside " + output.string() +
+                             ": nothing to merge (the output is complete; its journals were "
+                             "removed when it was written)");
+  }
   Result<int> world =
       options.world_size ? Result<int>(*options.world_size) : journal_world_size(output);
   if (!world) return world.status();

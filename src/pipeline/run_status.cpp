@@ -143,7 +143,8 @@ Result<RunStatus> read_run_status(const std::filesystem::path& meta_path,
   status.rows = *rows;
   Result<std::vector<std::pair<int, int>>> journals = list_journals(output);
   if (!journals) return journals.status();
-  if (journals->empty() && !world_size) {
+  // No journal of any world: nothing is under way, whatever --world-size says.
+  if (journals->empty()) {
     std::error_code error;
     if (!std::filesystem::exists(output, error)) return status;
     status.state = RunState::kComplete;

@@ -81,6 +81,34 @@ TEST(RunStatus, NotStartedThenCompleteFromTheOutput) {
                                            "captions those again\n");
 }
 
+// The caption command's options, --world-size included, may be given to `vcap status` and
+// `vcap merge`: once the output is written (its journals gone) the run is complete, not a run
+// of unstarted ranks that merge would have rerun.
+TEST(RunStatus, AWorldSizeGivenAfterTheMergeStillReadsTheOutput) {
+  TestDir dir;
+  CaptionOptions options = quiet_options(write_meta(dir.path(), 5));
+  const auto output = dir.path() / "meta_caption_qwen2vl.csv";
+  Result<RunStatus> before = read_run_status(options.meta_path, output, 2);
+  ASSERT_TRUE(before.ok()) << before.status().to_string();
+  EXPECT_EQ(before->state, RunState::kNotStarted);
+  options.world_size = 2;
+  for (int rank = 0; rank < 2; ++rank) {
+    options.rank = rank;
+    FakeFactory factory({});
+    ASSERT_TRUE(run_with(options, factory).ok());
+  }
+  Result<RunStatus> after = read_run_status(options.meta_path, output, 2);
+  ASSERT_TRUE(after.ok()) << after.status().to_string();
+  EXPECT_EQ(after->state, RunState::kComplete);
+  EXPECT_EQ(after->done, 5u);
+  testing::NullLog log;
+  Result<MergeReport> merged = run_merge(options, log.get());
+  ASSERT_FALSE(merged.ok());
+  EXPECT_NE(merged.status().message().find("nothing to merge (the output is complete"),
+            std::string::npos)
+      << merged.status().message();
+}
+
 TEST(RunStatus, EachRankIsFinishedCaptioningStoppedOrNotStarted) {
   TestDir dir;
   CaptionOptions options = quiet_options(write_meta(dir.path(), 10));
