@@ -104,9 +104,13 @@ ClipResult<FrameSize> smart_resize(int64_t height, int64_t width, int64_t factor
     out = {ceil_by_factor(h * beta, factor), ceil_by_factor(w * beta, factor)};
   }
   if (out.height <= 0 || out.width <= 0) {
-    // qwen-vl-utils 0.0.8 would go on with a zero side; no resize can produce it.
-    return invalid("max_pixels " + std::to_string(max_pixels) + " is too small for a frame of " +
-                   std::to_string(width) + "x" + std::to_string(height));
+    // qwen-vl-utils 0.0.8 would go on with a zero side; no resize can produce it. The frame's
+    // shape does not fit the area: a setting to change, not a fault.
+    return ClipError(ClipErrorKind::kBadAspectRatio,
+                     "media: frame " + std::to_string(width) + "x" + std::to_string(height) +
+                         " is too narrow for an area of " + std::to_string(max_pixels) +
+                         " pixels: its short side would be under " + std::to_string(factor) +
+                         " (raise --height/--width)");
   }
   return out;
 }

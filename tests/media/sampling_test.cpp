@@ -111,6 +111,18 @@ TEST(SmartResize, RejectsAspectRatioOver200) {
   EXPECT_TRUE(smart_resize(10, 2000, 28, 3136, 12845056).ok());
 }
 
+// Under a small area a wide frame's short side rounds to nothing (qwen-vl-utils would go on
+// with a zero side): the clip's shape does not fit the settings, which is no internal fault.
+TEST(SmartResize, AFrameTooNarrowForTheAreaIsABadAspectRatio) {
+  ClipResult<FrameSize> size = smart_resize(240, 320, 28, 100352, 784);
+  ASSERT_FALSE(size.ok());
+  EXPECT_EQ(size.error().kind(), ClipErrorKind::kBadAspectRatio);
+  EXPECT_NE(size.error().message().find("320x240 is too narrow for an area of 784 pixels"),
+            std::string::npos)
+      << size.error().message();
+  EXPECT_TRUE(smart_resize(28, 28, 28, 100352, 784).ok());
+}
+
 TEST(SmartResize, RejectsNonPositiveInput) {
   EXPECT_EQ(smart_resize(0, 10, 28, 1, 1).error().kind(), ClipErrorKind::kInvalidOptions);
   EXPECT_EQ(smart_resize(10, 10, 28, 1, 0).error().kind(), ClipErrorKind::kInvalidOptions);
