@@ -13,6 +13,7 @@
 #include <cstdio>
 #include <cstdlib>
 #include <memory>
+#include <optional>
 #include <sstream>
 #include <string>
 #include <vector>
@@ -36,9 +37,9 @@ struct CaptionFlags {
   std::string max_memory;
   std::string devices;
   std::string progress = "auto";
-  std::string retry;
-  int rank = -1;
-  int world_size = -1;
+  std::optional<std::string> retry;  // given empty: refused, not taken for "no retry"
+  std::optional<int> rank;           // absent: from the launcher's environment
+  std::optional<int> world_size;
 };
 
 namespace {
@@ -68,6 +69,10 @@ Result<std::vector<int>> parse_devices(const std::string& text) {
       size_t used = 0;
       const int device = std::stoi(item, &used);
       if (used != item.size() || device < 0) throw std::invalid_argument(item);
+      if (std::find(devices.begin(), devices.end(), device) != devices.end()) {
+        return Status::invalid_argument("--devices '" + text + "' names device " + item +
+                                        " twice: one worker runs on each GPU");
+      }
       devices.push_back(device);
     } catch (const std::exception&) {
       return Status::invalid_argument("--devices '" + text +
@@ -310,8 +315,8 @@ Result<pipeline::CaptionOptions> caption_options(const CaptionFlags& flags) {
     if (!bytes) return bytes.status();
     options.max_memory_bytes = *bytes;
   }
-  if (!flags.retry.empty()) {
-    Result<std::vector<pipeline::ClipStatus>> retry = pipeline::parse_retry_statuses(flags.retry);
+  if (flags.retry) {
+    Result<std::vector<pipeline::ClipStatus>> retry = pipeline::parse_retry_statuses(*flags.retry);
     if (!retry) return retry.status();
     options.retry = *retry;
   }
@@ -320,17 +325,15 @@ Result<pipeline::CaptionOptions> caption_options(const CaptionFlags& flags) {
     if (!devices) return devices.status();
     options.devices = *devices;
   }
-  if (flags.rank >= 0 || flags.world_size >= 0) {
-    options.rank = flags.rank;
-    options.world_size = flags.world_size;
-  }
+  options.rank = flags.rank;
+  options.world_size = flags.world_size;
   if (Status status = pipeline::validate(options); !status.ok()) return status;
   return options;
 }
 
 Result<pipeline::CaptionOptions> merge_options(const CaptionFlags& flags) {
   CaptionFlags any_rank = flags;
-  if (any_rank.rank < 0 && any_rank.world_size > 0) any_rank.rank = 0;
+  if (!any_rank.rank && any_rank.world_size) any_rank.rank = 0;
   return caption_options(any_rank);
 }
 

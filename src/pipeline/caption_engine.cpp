@@ -4,6 +4,7 @@
 #include <exception>
 #include <mutex>
 #include <new>
+#include <system_error>
 #include <thread>
 #include <vector>
 
@@ -109,9 +110,15 @@ Result<EngineReport> Engine::run() {
   Status status;
   {
     std::vector<std::jthread> threads;
-    threads.emplace_back([this] { read_jobs(); });
-    for (int i = 0; i < config_.decode_threads; ++i)
-      threads.emplace_back([this] { decode_loop(); });
+    try {
+      threads.emplace_back([this] { read_jobs(); });
+      for (int i = 0; i < config_.decode_threads; ++i)
+        threads.emplace_back([this] { decode_loop(); });
+    } catch (const std::system_error& error) {  // a process or thread limit (ulimit -u)
+      stop();
+      return Status::internal("cannot start " + std::to_string(config_.decode_threads + 1) +
+                              " threads for reading and decoding: " + error.what());
+    }
     status = model_loop();
     if (!status.ok()) stop();
   }  // joins every thread

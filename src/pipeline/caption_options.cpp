@@ -160,8 +160,12 @@ Status validate_model_settings(const CaptionOptions& options) {
   }
   if (!(options.fps > 0) || !std::isfinite(options.fps)) return bad("--fps must be > 0");
   if (options.bs < 0) return bad("--bs must be >= 0 (0 = 8 on a GPU, 4 on the CPU)");
-  if (options.threads < 0) return bad("--threads must be >= 0");
-  if (options.decode_threads < 0) return bad("--decode-threads must be >= 0");
+  // Far past any machine's cores: a typo, which OpenMP or thread creation would crash on.
+  constexpr int kMaxThreads = 1024;
+  if (options.threads < 0 || options.threads > kMaxThreads)
+    return bad("--threads must be in [0, " + std::to_string(kMaxThreads) + "]");
+  if (options.decode_threads < 0 || options.decode_threads > kMaxThreads)
+    return bad("--decode-threads must be in [0, " + std::to_string(kMaxThreads) + "]");
   if (Result<int> device = parse_device(options.device); !device) return device.status();
   return Status();
 }

@@ -336,6 +336,31 @@ TEST(CaptionEmpty, ACsvWithoutRowsGivesAnOutputWithTheHeaderOnly) {
       << log;
 }
 
+// Flag values that were taken for "not given" (a negative rank or world size, an empty
+// --retry), a GPU named twice, and thread counts that crashed OpenMP or thread creation: each is
+// refused with exit 2 and a message naming the flag, before any input is read.
+TEST(CaptionFlags, BadValuesAreRefusedNotIgnoredOrCrashedOn) {
+  TestDir run;
+  const std::string meta = (run.path() / "meta.csv").string();
+  const std::pair<std::vector<std::string>, std::string> cases[] = {
+      {{"--world-size", "-3"}, "--rank and --world-size must be given together"},
+      {{"--rank", "-2"}, "--rank and --world-size must be given together"},
+      {{"--rank", "-1", "--world-size", "-1"}, "--world-size must be at least 1"},
+      {{"--retry", ""}, "--retry '': unknown status ''"},
+      {{"--devices", "0,0"}, "names device 0 twice"},
+      {{"--threads", "100000"}, "--threads must be in [0, 1024]"},
+      {{"--decode-threads", "100000"}, "--decode-threads must be in [0, 1024]"},
+  };
+  for (const auto& [flags, message] : cases) {
+    SCOPED_TRACE(flags.front() + " " + flags.back());
+    std::vector<std::string> args = {"caption", meta, "--model", "unused"};
+    args.insert(args.end(), flags.begin(), flags.end());
+    EXPECT_EQ(run_vcap(args, run.path() / "log"), 2);
+    const std::string log = read_text(run.path() / "log");
+    EXPECT_NE(log.find(message), std::string::npos) << log;
+  }
+}
+
 // oneDNN multiplies bf16 matrices with AVX-512 only; ONEDNN_MAX_CPU_ISA=AVX2 makes it see the
 // CPU of an AVX2 server. The default precision (bf16) aborted there at the first product, and
 // every rerun aborted again; now the run stops with exit 2 and says what to pass, and f32 runs.
