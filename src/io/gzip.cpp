@@ -3,6 +3,7 @@
 #include <zlib.h>
 
 #include <algorithm>
+#include <cctype>
 #include <utility>
 #include <vector>
 
@@ -57,7 +58,10 @@ Status check_readable_kind(FileKind kind, const std::filesystem::path& path) {
 }
 
 Result<Compression> output_compression(const std::filesystem::path& path) {
-  const std::string extension = path.extension().string();
+  // pandas infers the compression from the lower-cased name: "O.CSV.GZ" is gzip too.
+  std::string extension = path.extension().string();
+  std::transform(extension.begin(), extension.end(), extension.begin(),
+                 [](unsigned char c) { return static_cast<char>(std::tolower(c)); });
   if (extension == ".gz") return Compression::kGzip;
   for (const char* refused : {".bz2", ".xz", ".zst", ".zip", ".tar"}) {
     if (extension == refused) {

@@ -160,7 +160,9 @@ TEST(GzipCsv, TheOutputNameDecidesItsCompression) {
   EXPECT_EQ(*output_compression("a/meta_caption_qwen2vl.csv"), Compression::kNone);
   EXPECT_EQ(*output_compression("meta_caption_qwen2vl"), Compression::kNone);
   EXPECT_EQ(*output_compression("a.csv_caption_qwen2vl.gz"), Compression::kGzip);
-  for (const char* refused : {"a.csv_caption_qwen2vl.xz", "o.bz2", "o.zst", "o.zip", "o.tar"}) {
+  EXPECT_EQ(*output_compression("O.CSV.GZ"), Compression::kGzip);  // as pandas, any case
+  for (const char* refused :
+       {"a.csv_caption_qwen2vl.xz", "o.bz2", "o.zst", "o.zip", "o.tar", "o.csv.BZ2"}) {
     const Result<Compression> compression = output_compression(refused);
     ASSERT_FALSE(compression.ok()) << refused;
     EXPECT_EQ(compression.status().code(), StatusCode::kUnsupported);
