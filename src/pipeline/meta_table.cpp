@@ -29,6 +29,12 @@ Result<MetaReader> MetaReader::open(const std::filesystem::path& path) {
     return Status::not_found(path.string() + ": no such file (the input CSV)");
   if (std::filesystem::is_directory(path, error))
     return Status::invalid_argument(path.string() + ": is a directory, not a CSV file");
+  if (!std::filesystem::is_regular_file(path, error)) {
+    return Status::invalid_argument(
+        path.string() +
+        ": is a pipe or a device, not a file: vcap reads the input CSV more than once (to count "
+        "its rows, to caption them, to merge); save it to a file first");
+  }
   Result<io::CsvReader> reader = io::CsvReader::open(path);
   if (!reader) return reader.status();
   Result<std::vector<std::string>> header = reader->read_header();

@@ -162,6 +162,20 @@ TEST(CaptionRun, InputWithoutPathColumnListsTheColumnsFound) {
   EXPECT_EQ(factory.creates(), 0);
 }
 
+// `cat meta.csv | vcap caption /dev/stdin`: the first reading used the pipe up, and the run
+// said the CSV had no header row. The input is read several times: a pipe is refused as such.
+TEST(CaptionRun, InputFromAPipeIsRefusedAsOneThatCannotBeReadTwice) {
+  TestDir dir;
+  CaptionOptions options = quiet_options(dir.path() / "meta.csv");
+  ASSERT_EQ(::mkfifo(options.meta_path.c_str(), 0644), 0);
+  FakeFactory factory({});
+  Result<CaptionRunReport> report = run_with(options, factory);
+  ASSERT_FALSE(report.ok());
+  EXPECT_EQ(report.status().code(), StatusCode::kInvalidArgument);
+  EXPECT_NE(report.status().message().find("is a pipe or a device, not a file"), std::string::npos)
+      << report.status().message();
+}
+
 TEST(CaptionRun, OutputInAFolderThatIsNotThereIsRefusedBeforeTheModelLoads) {
   TestDir dir;
   CaptionOptions options = quiet_options(write_meta(dir.path(), 2));
