@@ -262,7 +262,14 @@ Result<std::filesystem::path> resolve_model_dir(const std::string& model,
   hub::HubOptions hub_options = hub::HubOptions::from_environment();
   hub_options.revision = revision;
   hub_options.progress = hub::make_progress_printer(stderr, ::isatty(::fileno(stderr)) != 0);
-  return hub::resolve_model(model, hub_options);
+  Result<std::filesystem::path> dir = hub::resolve_model(model, hub_options);
+  if (dir || hub::looks_like_local_path(model)) return dir;
+  // The seed's own default, "pretrained_models/Qwen2-VL-7B-Instruct", reads as a hub id too
+  // when that folder is missing: the hub's error alone never says a folder was looked for.
+  std::error_code error;
+  return Status(dir.status().code(), dir.status().message() + " (and no folder " + model + " in " +
+                                         std::filesystem::current_path(error).string() +
+                                         ": a --model that is no folder is taken for a hub id)");
 }
 
 Result<std::filesystem::path> ModelCaptionerFactory::model_dir() {

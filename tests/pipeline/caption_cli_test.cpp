@@ -361,6 +361,28 @@ TEST(CaptionFlags, BadValuesAreRefusedNotIgnoredOrCrashedOn) {
   }
 }
 
+// The seed's default --pretrained_model_name_or_path, a folder relative to the working
+// directory, reads as a hub id when the folder is missing: the hub's error says so.
+TEST(CaptionModel, AMissingModelFolderThatReadsAsAHubIdIsNamed) {
+  TestDir run;
+  write_text(run.path() / "meta.csv", "path\n" VCAP_TEST_DATA_DIR "/media/bear-vp9.webm\n");
+  const std::string home = "HF_HOME=" + (run.path() / "hf").string();
+  const std::vector<std::string> command = {"/usr/bin/env",
+                                            "HF_HUB_OFFLINE=1",
+                                            home,
+                                            VCAP_BINARY,
+                                            "caption",
+                                            (run.path() / "meta.csv").string(),
+                                            "--pretrained_model_name_or_path",
+                                            "pretrained_models/Qwen2-VL-7B-Instruct"};
+  EXPECT_EQ(wait_exit_code(start_command(command, run.path() / "log")), 2);
+  const std::string log = read_text(run.path() / "log");
+  EXPECT_NE(log.find("HF_HUB_OFFLINE=1"), std::string::npos) << log;
+  EXPECT_NE(log.find("(and no folder pretrained_models/Qwen2-VL-7B-Instruct in "),
+            std::string::npos)
+      << log;
+}
+
 // oneDNN multiplies bf16 matrices with AVX-512 only; ONEDNN_MAX_CPU_ISA=AVX2 makes it see the
 // CPU of an AVX2 server. The default precision (bf16) aborted there at the first product, and
 // every rerun aborted again; now the run stops with exit 2 and says what to pass, and f32 runs.
