@@ -1,5 +1,6 @@
 // Device strings and device discovery of the CUDA backend. These run without a GPU too: they
 // check the errors a machine without one (or with fewer) gives.
+#include <cuda_runtime_api.h>
 #include <gtest/gtest.h>
 
 #include <string>
@@ -35,6 +36,19 @@ TEST(CudaDevices, AnIndexBeyondTheDevicesSaysHowManyThereAre) {
   EXPECT_EQ(backend.status().message().rfind(want, 0), 0u) << backend.status().message();
   EXPECT_EQ(backend.status().code(),
             count == 0 ? StatusCode::kUnsupported : StatusCode::kInvalidArgument);
+}
+
+// Without any NVIDIA driver the runtime says the driver is "insufficient", as for an old one:
+// the message tells the two apart. Only a machine without a driver can check the first.
+TEST(CudaDevices, AMachineWithoutADriverIsToldSo) {
+  int driver = 0;
+  if (cudaDriverGetVersion(&driver) != cudaSuccess || driver != 0)
+    GTEST_SKIP() << "an NVIDIA driver is loaded here";
+  EXPECT_EQ(cuda_device_summary(), "no NVIDIA driver is loaded on this machine");
+  auto backend = make_cuda_backend("cuda:0");
+  ASSERT_FALSE(backend.ok());
+  EXPECT_EQ(backend.status().message(),
+            "no CUDA device 0 (found 0: no NVIDIA driver is loaded on this machine)");
 }
 
 TEST(CudaDevices, CudaMeansDeviceZero) {

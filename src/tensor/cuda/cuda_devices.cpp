@@ -20,6 +20,26 @@ cudaError_t query_device_count(int& count) {
   return error;
 }
 
+// Why cudaGetDeviceCount failed, in the user's terms: the runtime reports a machine without
+// any NVIDIA driver as one whose driver is too old.
+std::string count_error_text(cudaError_t error) {
+  if (error == cudaErrorInsufficientDriver) {
+    int driver = 0;
+    int runtime = 0;
+    cudaDriverGetVersion(&driver);
+    cudaRuntimeGetVersion(&runtime);
+    cudaGetLastError();
+    const auto version = [](int v) {
+      return std::to_string(v / 1000) + "." + std::to_string(v % 1000 / 10);
+    };
+    if (driver == 0) return "no NVIDIA driver is loaded on this machine";
+    return "the NVIDIA driver (for CUDA " + version(driver) +
+           ") is older than the CUDA runtime vcap was built with (" + version(runtime) +
+           "): update the driver";
+  }
+  return "cudaGetDeviceCount: " + cuda::cuda_error_text(error);
+}
+
 }  // namespace
 
 bool cuda_backend_compiled() { return true; }
@@ -33,7 +53,7 @@ int cuda_device_count() {
 std::string cuda_device_summary() {
   int count = 0;
   const cudaError_t error = query_device_count(count);
-  if (error != cudaSuccess) return "cudaGetDeviceCount: " + cuda::cuda_error_text(error);
+  if (error != cudaSuccess) return count_error_text(error);
   if (count == 0) return "no GPU visible";
   std::string text = std::to_string(count) + (count == 1 ? " device:" : " devices:");
   for (int i = 0; i < count; ++i) {
@@ -72,8 +92,7 @@ Status check_device(int device) {
   const cudaError_t error = query_device_count(count);
   const std::string what = "no CUDA device " + std::to_string(device) + " (found ";
   if (error != cudaSuccess) {
-    return Status::unsupported(what + "0: cudaGetDeviceCount: " + cuda::cuda_error_text(error) +
-                               ")");
+    return Status::unsupported(what + "0: " + count_error_text(error) + ")");
   }
   if (count == 0) return Status::unsupported(what + "0)");
   if (device < 0 || device >= count) {
