@@ -1,7 +1,7 @@
 // vcap: caption video datasets with Qwen2-VL. See README.md.
-#include <cstdio>
-
 #include <CLI/CLI.hpp>
+#include <cstdio>
+#include <string>
 
 #include "cli/commands.h"
 
@@ -20,6 +20,20 @@ int main(int argc, char** argv) {
   vcap::cli::add_inspect_command(app);
   vcap::cli::add_bench_command(app);
 
+  // CLI11 reports a mistyped command as "A subcommand is required": name it and the commands.
+  if (argc > 1 && argv[1][0] != '-') {
+    bool known = false;
+    std::string commands;
+    for (CLI::App* command : app.get_subcommands({})) {
+      known = known || command->check_name(argv[1]);
+      commands += (commands.empty() ? "" : ", ") + command->get_name();
+    }
+    if (!known) {
+      std::fprintf(stderr, "vcap: unknown command '%s' (commands: %s)\n", argv[1],
+                   commands.c_str());
+      return vcap::cli::kExitBadInput;
+    }
+  }
   try {
     app.parse(argc, argv);
   } catch (const CLI::ParseError& e) {

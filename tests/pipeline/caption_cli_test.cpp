@@ -336,6 +336,14 @@ TEST(CaptionEmpty, ACsvWithoutRowsGivesAnOutputWithTheHeaderOnly) {
       << log;
 }
 
+TEST(CommandLine, AMistypedCommandIsNamedWithTheCommands) {
+  TestDir run;
+  EXPECT_EQ(run_vcap({"capton", "meta.csv"}, run.path() / "log"), 2);
+  const std::string log = read_text(run.path() / "log");
+  EXPECT_NE(log.find("vcap: unknown command 'capton' (commands: "), std::string::npos) << log;
+  EXPECT_NE(log.find("caption, merge, status"), std::string::npos) << log;
+}
+
 // Flag values that were taken for "not given" (a negative rank or world size, an empty
 // --retry), a GPU named twice, and thread counts that crashed OpenMP or thread creation: each is
 // refused with exit 2 and a message naming the flag, before any input is read.
