@@ -8,6 +8,9 @@
 int main(int argc, char** argv) {
   CLI::App app{"vcap: caption video clips with Qwen2-VL", "vcap"};
   app.require_subcommand(1);
+  // As the seed's argparse: an option given twice takes its last value (a wrapper's default,
+  // then the user's own).
+  app.option_defaults()->multi_option_policy(CLI::MultiOptionPolicy::TakeLast);
   app.set_version_flag("--version", "vcap 0.1.0");
   // Each subcommand registers itself here (see cli/commands.h).
   vcap::cli::add_download_command(app);

@@ -344,6 +344,16 @@ TEST(CommandLine, AMistypedCommandIsNamedWithTheCommands) {
   EXPECT_NE(log.find("caption, merge, status"), std::string::npos) << log;
 }
 
+// As the seed's argparse: a wrapper's --model followed by the user's takes the user's.
+TEST(CommandLine, AnOptionGivenTwiceTakesItsLastValue) {
+  TestDir run;
+  EXPECT_EQ(run_vcap({"caption", (run.path() / "none.csv").string(), "--bs", "-1", "--bs", "2"},
+                     run.path() / "log"),
+            2);
+  const std::string log = read_text(run.path() / "log");
+  EXPECT_NE(log.find("none.csv: no such file"), std::string::npos) << log;  // --bs 2 was taken
+}
+
 // Flag values that were taken for "not given" (a negative rank or world size, an empty
 // --retry), a GPU named twice, and thread counts that crashed OpenMP or thread creation: each is
 // refused with exit 2 and a message naming the flag, before any input is read.
