@@ -175,7 +175,11 @@ Status Generator::prefill(Sequence& seq, const std::vector<VisionGrid>& grids,
         std::to_string(total_tokens(grids, dims.vision.merge_size)) + " vision features");
   }
   const int64_t chunk = std::max<int64_t>(1, model_.chunks().prefill_rows);
-  if (Status s = ensure_scratch(std::max(chunk, options_.max_batch)); !s.ok()) return s;
+  // Rows for this prompt's chunks only (estimate_memory_bytes counts those): a GPU's chunk of
+  // 8192 rows is ~1.4 GB of activations for 7B, most of it idle under a short prompt.
+  if (Status s = ensure_scratch(std::max(std::min(chunk, seq.prompt_len), options_.max_batch));
+      !s.ok())
+    return s;
   TextWorkspace& ws = scratch_->ws;
   RotaryTable table;
   int64_t pads_before = 0;

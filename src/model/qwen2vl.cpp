@@ -141,8 +141,10 @@ int64_t Qwen2VL::estimate_memory_bytes(const MemoryPlan& plan) const {
   constexpr int64_t kF32 = 4;
   const tensor::DType weights = tensor::weight_dtype(precision_);
   const int64_t groups = v.merge_size * v.merge_size;
-  // Vision: one chunk of whole frame pairs (the workspace), the features of every clip.
-  const int64_t vision_rows = std::min(plan.vision_patches, chunks_.vision_rows);
+  // Vision: one chunk of whole frame pairs (the workspace; a frame pair over the chunk size is
+  // a chunk of its own, VisionEncoder::forward), the features of every clip.
+  const int64_t vision_rows =
+      std::min(plan.vision_patches, std::max(plan.vision_segment_patches, chunks_.vision_rows));
   const int64_t vision_ws = VisionWorkspace::bytes(v, vision_rows, weights);
   const int64_t features = plan.vision_patches / groups * t.hidden_size * kF32;
   // Text: one prefill chunk (or the decode batch) with its hidden rows, KV caches, logits.

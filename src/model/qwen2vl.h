@@ -80,6 +80,7 @@ struct GenerationResult {
 // What the pipeline plans to run at once, for estimate_memory_bytes.
 struct MemoryPlan {
   int64_t vision_patches = 0;  // pixel_values rows of the clips encoded together
+  int64_t vision_segment_patches = 0;  // their largest frame pair (grid h * w), never split
   int64_t prompt_tokens = 0;   // per sequence (with the expanded video pads)
   int64_t max_new_tokens = 200;
   int64_t batch = 1;  // sequences decoded together

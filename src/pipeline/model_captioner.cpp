@@ -154,6 +154,7 @@ ClipValue<ClipCost> ModelCaptioner::plan(const ClipJob& job, const ClipSettings&
   const media::VisualGrid grid = media::visual_grid(*plan, geometry(config_));
   model::MemoryPlan memory;
   memory.vision_patches = grid.patches;
+  memory.vision_segment_patches = grid.grid_h * grid.grid_w;
   memory.prompt_tokens = static_cast<int64_t>(prompt_ids_.size()) + grid.visual_tokens - 1;
   memory.max_new_tokens = options_.max_new_tokens;
   const int64_t total = model_->estimate_memory_bytes(memory);

@@ -8,6 +8,7 @@
 #include <vector>
 
 #include "io/temp_dir.h"
+#include "model/forwarding_backend.h"
 #include "model/qwen2vl.h"
 #include "model/test_model.h"
 #include "tensor/cpu/cpu_backend.h"
@@ -20,13 +21,9 @@ using tensor::TensorView;
 
 // The CPU backend, but with an attention check the test controls, and a count of the weights
 // prepared.
-class CheckedBackend : public tensor::Backend {
+class CheckedBackend : public testing::ForwardingBackend {
  public:
-  explicit CheckedBackend(std::optional<Status> refusal) : refusal_(std::move(refusal)) {
-    auto cpu = tensor::make_cpu_backend({.threads = 1});
-    EXPECT_TRUE(cpu.ok());
-    if (cpu.ok()) inner_ = std::move(*cpu);
-  }
+  explicit CheckedBackend(std::optional<Status> refusal) : refusal_(std::move(refusal)) {}
 
   mutable std::vector<AttentionParams> asked;  // by check_attention, a const method
   int weights_prepared = 0;
@@ -35,63 +32,14 @@ class CheckedBackend : public tensor::Backend {
     asked.push_back(params);
     return refusal_.value_or(Status());
   }
-
-  std::string name() const override { return inner_->name(); }
-  Result<tensor::Tensor> allocate(tensor::DType dtype, int64_t rows, int64_t cols) override {
-    return inner_->allocate(dtype, rows, cols);
-  }
-  void upload(TensorView dst, const tensor::HostMatrix& host) override {
-    inner_->upload(dst, host);
-  }
-  void download(TensorView src, std::span<float> host) override { inner_->download(src, host); }
   Result<tensor::Weight> prepare_weight(const tensor::HostMatrix& host,
                                         tensor::Precision precision) override {
     ++weights_prepared;
-    return inner_->prepare_weight(host, precision);
+    return ForwardingBackend::prepare_weight(host, precision);
   }
-  void matmul(TensorView out, TensorView in, const tensor::Weight& w,
-              std::optional<TensorView> bias, tensor::MatmulAccumulate accumulate) override {
-    inner_->matmul(out, in, w, bias, accumulate);
-  }
-  void gather_rows(TensorView out, const tensor::Weight& table,
-                   std::span<const int32_t> ids) override {
-    inner_->gather_rows(out, table, ids);
-  }
-  void layer_norm(TensorView out, TensorView in, TensorView weight, TensorView bias,
-                  float eps) override {
-    inner_->layer_norm(out, in, weight, bias, eps);
-  }
-  void rms_norm(TensorView out, TensorView in, TensorView weight, float eps) override {
-    inner_->rms_norm(out, in, weight, eps);
-  }
-  void rotary(TensorView x, TensorView cos, TensorView sin, int num_heads, int head_dim) override {
-    inner_->rotary(x, cos, sin, num_heads, head_dim);
-  }
-  void attention(TensorView out, TensorView q, std::span<const tensor::AttentionBlock> blocks,
-                 const AttentionParams& params) override {
-    inner_->attention(out, q, blocks, params);
-  }
-  void activation(TensorView out, TensorView in, tensor::Activation kind) override {
-    inner_->activation(out, in, kind);
-  }
-  void silu_mul(TensorView out, TensorView gate, TensorView up) override {
-    inner_->silu_mul(out, gate, up);
-  }
-  void add(TensorView inout, TensorView other) override { inner_->add(inout, other); }
-  void copy(TensorView dst, TensorView src) override { inner_->copy(dst, src); }
-  void copy_batch(std::span<const tensor::CopyPair> pairs) override { inner_->copy_batch(pairs); }
-  void copy_rows(TensorView dst, TensorView src, std::span<const int64_t> dst_rows) override {
-    inner_->copy_rows(dst, src, dst_rows);
-  }
-  void process_scores(TensorView scores, std::span<const tensor::ScoreRowRule> rules,
-                      std::span<tensor::LargestScore> largest) override {
-    inner_->process_scores(scores, rules, largest);
-  }
-  Status synchronize() override { return inner_->synchronize(); }
 
  private:
   std::optional<Status> refusal_;
-  std::unique_ptr<tensor::Backend> inner_;
 };
 
 class AttentionCheck : public ::testing::Test {
@@ -104,7 +52,8 @@ class AttentionCheck : public ::testing::Test {
   static std::filesystem::path model() { return dir_->path() / "pico"; }
 
  private:
-  static inline std::unique_ptr<testing::TempDir> dir_ = std::make_unique<testing::TempDir>();
+  static inline std::unique_ptr<vcap::testing::TempDir> dir_ =
+      std::make_unique<vcap::testing::TempDir>();
 };
 
 TEST_F(AttentionCheck, LoadAsksAboutBothTowersWithTheModelsParameters) {
