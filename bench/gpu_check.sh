@@ -28,10 +28,12 @@
 # /tmp; one 10 s clip, then 8 with the GPU's busy share sampled) -> bench/gpu_hf_bench.py
 # (transformers on the same clip and checkpoint) -> gpu_model_bench with 1024-row prefill
 # chunks (the CPU's; GPUs take 8192) -> gpu_model_bench --profile 1 (GPU time per op) ->
-# scripts/hf_reference_check.py on .golden with the time left (the run stops by 9
-# minutes).
-# Each step has its own time limit and the script goes on after a failure; summary.txt (also
-# printed last) says what passed. Files in $OUT: summary.txt, build.log, gpu_tests.log,
+# scripts/hf_reference_check.py on .golden with the time left.
+# Each step has its own time limit, cut to what is left before 570 s (a step with under 15 s
+# left is skipped), and the script goes on after a failure; the benches write a line at a time
+# and each model run's log joins gpu_model_bench.md as soon as it ends, so a step stopped by
+# its limit loses nothing before it. summary.txt (also printed last) says what passed; the
+# commit comes from git, else .gpu_deps/COMMIT (written by --prepare), or VCAP_COMMIT. Files in $OUT: summary.txt, build.log, gpu_tests.log,
 # gpu_tests.xml, gpu_ops_bench.md, gpu_model_bench.md, hf_reference.log, hf_reference.json.
 set -uo pipefail
 cd "$(dirname "$0")/.."
@@ -63,6 +65,9 @@ prepare() {
   cp build/gpu-check-prebuilt/tests/gpu/vcap_gpu_tests build/gpu-check-prebuilt/gpu_ops_bench \
     build/gpu-check-prebuilt/gpu_model_bench "$deps/prebuilt/"
   strip "$deps"/prebuilt/*
+  # The device's copy of the tree has no .git: the summary names the commit from here.
+  echo "$(git rev-parse --short HEAD)$(git diff --quiet HEAD || echo ' + uncommitted changes')" \
+    > "$deps/COMMIT"
   du -sh "$deps"
   # .golden comes from scripts/prepare_device_golden.sh; the check needs both.
   if [ -d .golden ]; then du -sh .golden; else echo "no .golden yet: run scripts/prepare_device_golden.sh"; fi
@@ -77,27 +82,51 @@ out="${OUT:-$repo/bench/results/gpu_check_out}"
 mkdir -p "$out"
 summary=$out/summary.txt
 start=$(date +%s)
+# Everything ends by 570 s of the command's 600: the files written by then come back.
+deadline=$((start + 570))
 elapsed() { echo $(($(date +%s) - start)); }
 note() { echo "$*" | tee -a "$summary"; }
-# step NAME LIMIT_S LOG COMMAND...: runs with a time limit, output to LOG, result to the summary.
+# step NAME LIMIT_S LOG COMMAND...: runs with a time limit (cut to what is left before the
+# deadline; skipped under 15 s), output to LOG, result to the summary.
 step() {
   local name=$1 limit=$2 log=$3
   shift 3
   local t0=$(date +%s)
-  timeout "$limit" "$@" > "$log" 2>&1
+  local left=$((deadline - t0))
+  if [ "$left" -lt 15 ]; then
+    note "$(printf '%-22s skipped: %ss left' "$name" "$left")"
+    return 124
+  fi
+  [ "$limit" -gt "$left" ] && limit=$left
+  timeout -k 5 "$limit" "$@" > "$log" 2>&1
   local rc=$?
   note "$(printf '%-22s rc=%-3s %4ss' "$name" "$rc" "$(($(date +%s) - t0))")"
   return $rc
 }
+# model_step NAME LIMIT_S ARGS...: a gpu_model_bench (or transformers) run whose log is added
+# to gpu_model_bench.md as soon as it ends, so a later timeout loses nothing of it.
+model_step() {
+  local name=$1 limit=$2
+  shift 2
+  step "$name" "$limit" "/tmp/vcap_$name.log" "$@"
+  local rc=$?
+  cat "/tmp/vcap_$name.log" >> "$out/gpu_model_bench.md" 2>/dev/null
+  return $rc
+}
 
 : > "$summary"
-note "== vcap GPU check, $(date -u '+%Y-%m-%d %H:%M UTC'), commit $(git rev-parse --short HEAD 2>/dev/null)"
-note "$(nvidia-smi --query-gpu=name,memory.total,driver_version --format=csv,noheader 2>&1)"
+: > "$out/gpu_model_bench.md"
+commit=${VCAP_COMMIT:-$(git rev-parse --short HEAD 2>/dev/null || cat "$deps/COMMIT" 2>/dev/null)}
+note "== vcap GPU check, $(date -u '+%Y-%m-%d %H:%M UTC'), commit ${commit:-unknown}"
+note "$(nvidia-smi --query-gpu=name,memory.total,driver_version,compute_mode --format=csv,noheader 2>&1)"
+note "cuBLASLt: $(ls /usr/local/cuda/lib64/libcublasLt.so* 2>&1 | head -n 1)"
 export CUDACXX=${CUDACXX:-$(command -v nvcc || echo /usr/local/cuda/bin/nvcc)}
 note "nvcc: $("$CUDACXX" --version 2>&1 | tail -n 2 | head -n 1)"
 note "c++: $(c++ --version 2>&1 | head -n 1); cmake: $(cmake --version 2>&1 | head -n 1)"
 note "$(python3 -c 'import torch, transformers; print("torch", torch.__version__, "transformers", transformers.__version__)' 2>&1 | tail -n 1)"
-export LD_LIBRARY_PATH=/usr/local/cuda/lib64${LD_LIBRARY_PATH:+:$LD_LIBRARY_PATH}
+# The toolkit's libraries for our binaries only: torch brings its own cuDNN/cuBLAS, which a
+# toolkit folder ahead of them on the path could replace with other versions.
+cuda_env=(env "LD_LIBRARY_PATH=/usr/local/cuda/lib64${LD_LIBRARY_PATH:+:$LD_LIBRARY_PATH}")
 export VCAP_TEST_DATA_DIR=$repo/tests/data
 export PYTHONUNBUFFERED=1
 bin=""
@@ -124,12 +153,12 @@ fi
 
 # 2. GPU tests (one CUDA context per test: run 8 at a time).
 if [ "$bin" = "$build" ]; then
-  step gpu_tests 240 "$out/gpu_tests.log" ctest --test-dir "$build" -L gpu -j8 -V \
+  step gpu_tests 240 "$out/gpu_tests.log" "${cuda_env[@]}" ctest --test-dir "$build" -L gpu -j8 -V \
     --timeout 180 --output-junit "$out/gpu_tests.xml"
   ops=$build/gpu_ops_bench
   model=$build/gpu_model_bench
 elif [ "$bin" = prebuilt ]; then
-  step gpu_tests 240 "$out/gpu_tests.log" "$deps/prebuilt/vcap_gpu_tests" \
+  step gpu_tests 240 "$out/gpu_tests.log" "${cuda_env[@]}" "$deps/prebuilt/vcap_gpu_tests" \
     --gtest_output="xml:$out/gpu_tests.xml"
   ops=$deps/prebuilt/gpu_ops_bench
   model=$deps/prebuilt/gpu_model_bench
@@ -147,15 +176,15 @@ if [ -n "$bin" ]; then
   if [ -n "$failed" ] && [ -x "$sanitizer" ]; then
     tests_bin=$deps/prebuilt/vcap_gpu_tests
     [ "$bin" = "$build" ] && tests_bin=$build/tests/gpu/vcap_gpu_tests
-    step gpu_tests_memcheck 120 /tmp/vcap_gpu_memcheck.log "$sanitizer" --tool memcheck \
+    step gpu_tests_memcheck 120 /tmp/vcap_gpu_memcheck.log "${cuda_env[@]}" "$sanitizer" --tool memcheck \
       --print-limit 20 "$tests_bin" --gtest_filter="$failed"
     { echo; echo "== compute-sanitizer --tool memcheck, --gtest_filter=$failed";
       tail -n 300 /tmp/vcap_gpu_memcheck.log; } >> "$out/gpu_tests.log"
   fi
   # 3. Kernels against bare cuBLASLt, attention at the model's sizes.
-  step gpu_ops_bench 150 "$out/gpu_ops_bench.md" "$ops" --repeats 20
+  step gpu_ops_bench 150 "$out/gpu_ops_bench.md" "${cuda_env[@]}" "$ops" --repeats 20
   # 4. The whole random 2B model (generated here into /tmp, ~4.4 GB): one 10 s clip, then 8.
-  step gpu_model_b1 200 "$out/gpu_model_b1.log" "$model" --new-tokens 200 --batch 1
+  model_step gpu_model_b1 200 "${cuda_env[@]}" "$model" --new-tokens 200 --batch 1
   # GPU busy: nvidia-smi's utilization (share of time a kernel ran) sampled every 100 ms during
   # the batched run; the mean of the samples inside its measured window (printed by the bench;
   # loading and warm-up left out) goes to the summary. The samples stay in /tmp: $OUT brings
@@ -163,10 +192,10 @@ if [ -n "$bin" ]; then
   nvidia-smi --query-gpu=timestamp,utilization.gpu --format=csv,noheader,nounits -lms 100 \
     > /tmp/vcap_gpu_busy_b8.txt 2>/dev/null &
   sampler=$!
-  step gpu_model_b8 150 "$out/gpu_model_b8.log" "$model" --new-tokens 200 --batch 8
+  model_step gpu_model_b8 150 "${cuda_env[@]}" "$model" --new-tokens 200 --batch 8
   kill "$sampler" 2>/dev/null
   wait "$sampler" 2>/dev/null
-  note "gpu busy during b8: $(python3 - "$out/gpu_model_b8.log" /tmp/vcap_gpu_busy_b8.txt <<'PY' 2>&1 | tail -n 1
+  note "gpu busy during b8: $(python3 - /tmp/vcap_gpu_model_b8.log /tmp/vcap_gpu_busy_b8.txt <<'PY' 2>&1 | tail -n 1
 import datetime, sys
 window = [l.split()[-2:] for l in open(sys.argv[1]) if l.startswith("measured window")]
 if not window:
@@ -184,24 +213,19 @@ PY
 )"
   # 5. The same clip through transformers (bf16, sdpa, greedy, 200 new tokens), same checkpoint.
   if [ -f /tmp/vcap_bench_2b/config.json ]; then
-    step hf_model_b1 150 "$out/hf_model_b1.log" python3 bench/gpu_hf_bench.py --new-tokens 200
+    model_step hf_model_b1 150 python3 bench/gpu_hf_bench.py --new-tokens 200
   fi
   # The prefill of the previous default chunk (1024 rows; GPUs now take 8192) for comparison.
-  step gpu_model_chunk1024 90 "$out/gpu_model_chunk1024.log" "$model" --new-tokens 1 \
-    --batch 1 --prefill-rows 1024
+  model_step gpu_model_chunk1024 90 "${cuda_env[@]}" "$model" --new-tokens 1 --batch 1 \
+    --prefill-rows 1024
   # 6. Where the GPU time goes: the batch of 8 again with 32 new tokens, every op timed.
-  step gpu_model_profile 120 "$out/gpu_model_profile.log" "$model" --new-tokens 32 --batch 8 \
+  model_step gpu_model_profile 120 "${cuda_env[@]}" "$model" --new-tokens 32 --batch 8 \
     --profile 1
-  cat "$out"/gpu_model_b1.log "$out"/gpu_model_b8.log "$out"/hf_model_b1.log \
-    "$out"/gpu_model_chunk1024.log "$out"/gpu_model_profile.log > "$out/gpu_model_bench.md" \
-    2>/dev/null
-  rm -f "$out"/gpu_model_b1.log "$out"/gpu_model_b8.log "$out"/hf_model_b1.log \
-    "$out"/gpu_model_chunk1024.log "$out"/gpu_model_profile.log
 fi
 
 # 7. Hugging Face transformers on the golden cases, with the time that is left.
 if [ -d .golden ]; then
-  left=$((540 - $(elapsed)))
+  left=$((deadline - $(date +%s)))
   if [ "$left" -gt 60 ]; then
     step hf_reference "$left" "$out/hf_reference.log" \
       python3 scripts/hf_reference_check.py --golden .golden --out "$out"

@@ -3,15 +3,21 @@
 Loads Qwen2VLForConditionalGeneration from the checkpoint gpu_model_bench generated (the random
 2B, default /tmp/vcap_bench_2b) in bf16 with sdpa attention, builds the same synthetic prompt
 (15 text tokens, the video pads of a (2*S, 28, 52) grid, 11 more tokens; random normal pixel
-values) and times greedy generation of exactly N new tokens (eos disabled), after a warm-up on
+values) and times greedy generation of exactly N new tokens (eos disabled, no repetition
+penalty, as gpu_model_bench; the checkpoint's generation_config.json says 1.05), after a warm-up on
 a one-frame-pair clip. Prints a markdown line with seconds and clips/s.
 
 usage: python3 bench/gpu_hf_bench.py [--model DIR] [--clip-seconds S] [--new-tokens N]
 """
 import argparse
+import os
 import time
 
 import torch
+
+# The checkpoint is a local folder and the machine has no network: never ask the hub.
+os.environ.setdefault("HF_HUB_OFFLINE", "1")
+os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
 
 
 def synthetic(config, seconds, device):
@@ -35,6 +41,7 @@ def generate(model, ids, pixels, grid, new_tokens):
         out = model.generate(input_ids=ids, attention_mask=torch.ones_like(ids),
                              pixel_values_videos=pixels, video_grid_thw=grid, do_sample=False,
                              top_k=None, top_p=None, temperature=None, eos_token_id=None,
+                             repetition_penalty=1.0,  # as gpu_model_bench's SamplingOptions
                              min_new_tokens=new_tokens, max_new_tokens=new_tokens)
     torch.cuda.synchronize()
     return time.perf_counter() - start, out.shape[1] - ids.shape[1]

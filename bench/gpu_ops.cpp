@@ -436,6 +436,9 @@ void bench_memory_bound(tensor::Backend& backend, int repeats) {
 }  // namespace
 
 int main(int argc, char** argv) {
+  // A line at a time: gpu_check.sh's time limit (SIGTERM) or an abort must not lose the
+  // buffered tables of a run that has never been seen on a GPU.
+  std::setvbuf(stdout, nullptr, _IOLBF, 0);
   Args args;
   if (!parse_args(argc, argv, args)) {
     std::fprintf(stderr, "usage: gpu_ops_bench [--device N] [--repeats N]\n");

@@ -28,18 +28,29 @@ std::vector<float> tricky_values() {
 
 TEST_F(CudaMemory, NameSaysTheDevice) { EXPECT_EQ(backend().name(), "cuda:0"); }
 
-// The run's default memory budget is a share of this: it must see what tensors take.
+// The run's default memory budget is a share of this: it must see what tensors take. The free
+// memory is the device's: another test process (they run 8 at a time) that exits meanwhile
+// frees some, so the check has to hold once in a few tries.
 TEST_F(CudaMemory, DeviceMemoryFreeShrinksByWhatATensorTakes) {
   constexpr int64_t kRows = 1024, kCols = 64 * 1024;  // 256 MiB of f32
-  const std::optional<uint64_t> before = backend().device_memory_free();
-  ASSERT_TRUE(before.has_value());
-  auto tensor = backend().allocate(DType::kF32, kRows, kCols);
-  ASSERT_TRUE(tensor.ok()) << tensor.status().to_string();
-  ASSERT_TRUE(backend().synchronize().ok());
-  const std::optional<uint64_t> after = backend().device_memory_free();
-  ASSERT_TRUE(after.has_value());
   const uint64_t bytes = kRows * kCols * sizeof(float);
-  EXPECT_LE(*after + bytes, *before + (uint64_t{8} << 20));  // pools round up, never down
+  uint64_t before = 0;
+  uint64_t after = 0;
+  std::vector<Tensor> kept;  // each try takes new memory, not what a pool kept from the last
+  for (int attempt = 0; attempt < 4; ++attempt) {
+    const std::optional<uint64_t> free_before = backend().device_memory_free();
+    ASSERT_TRUE(free_before.has_value());
+    auto tensor = backend().allocate(DType::kF32, kRows, kCols);
+    ASSERT_TRUE(tensor.ok()) << tensor.status().to_string();
+    kept.push_back(std::move(*tensor));
+    ASSERT_TRUE(backend().synchronize().ok());
+    const std::optional<uint64_t> free_after = backend().device_memory_free();
+    ASSERT_TRUE(free_after.has_value());
+    before = *free_before;
+    after = *free_after;
+    if (after + bytes <= before + (uint64_t{8} << 20)) break;  // pools round up, never down
+  }
+  EXPECT_LE(after + bytes, before + (uint64_t{8} << 20));
   EXPECT_TRUE(backend().synchronize().ok());
 }
 
