@@ -7,10 +7,9 @@
 #include <optional>
 #include <vector>
 
-#include "io/temp_dir.h"
 #include "model/forwarding_backend.h"
+#include "model/pico_model_test.h"
 #include "model/qwen2vl.h"
-#include "model/test_model.h"
 #include "tensor/cpu/cpu_backend.h"
 
 namespace vcap::model {
@@ -42,19 +41,7 @@ class CheckedBackend : public testing::ForwardingBackend {
   std::optional<Status> refusal_;
 };
 
-class AttentionCheck : public ::testing::Test {
- protected:
-  static void SetUpTestSuite() {
-    MakeTestModelOptions options;
-    options.side_files_dir = std::filesystem::path(VCAP_TEST_DATA_DIR) / "qwen2vl";
-    ASSERT_TRUE(make_test_model(*test_model_preset("pico"), dir_->path() / "pico", options).ok());
-  }
-  static std::filesystem::path model() { return dir_->path() / "pico"; }
-
- private:
-  static inline std::unique_ptr<vcap::testing::TempDir> dir_ =
-      std::make_unique<vcap::testing::TempDir>();
-};
+class AttentionCheck : public testing::PicoModelTest<AttentionCheck> {};
 
 TEST_F(AttentionCheck, LoadAsksAboutBothTowersWithTheModelsParameters) {
   for (const tensor::Precision precision : {tensor::Precision::kBF16, tensor::Precision::kF32}) {

@@ -10,10 +10,9 @@
 #include <random>
 #include <vector>
 
-#include "io/temp_dir.h"
 #include "model/forwarding_backend.h"
+#include "model/pico_model_test.h"
 #include "model/qwen2vl.h"
-#include "model/test_model.h"
 
 namespace vcap::model {
 namespace {
@@ -53,19 +52,7 @@ class CountingBackend : public testing::ForwardingBackend {
   };
 };
 
-class MemoryEstimate : public ::testing::Test {
- protected:
-  static void SetUpTestSuite() {
-    MakeTestModelOptions options;
-    options.side_files_dir = std::filesystem::path(VCAP_TEST_DATA_DIR) / "qwen2vl";
-    ASSERT_TRUE(make_test_model(*test_model_preset("pico"), dir_->path() / "pico", options).ok());
-  }
-  static std::filesystem::path model() { return dir_->path() / "pico"; }
-
- private:
-  static inline std::unique_ptr<vcap::testing::TempDir> dir_ =
-      std::make_unique<vcap::testing::TempDir>();
-};
+class MemoryEstimate : public testing::PicoModelTest<MemoryEstimate> {};
 
 // One clip of `grid`: random pixel values, the prompt <|vision_start|> pads <|vision_end|>
 // between two text tokens.
