@@ -77,6 +77,9 @@ Result<uint64_t> parse_memory_size(std::string_view text) {
   const double bytes = number * factor;
   if (bytes >= 1.8e19)
     return Status::invalid_argument("--max-memory '" + original + "': too large");
+  // 0 asks for the default: a fraction of a byte is a typo, not that.
+  if (bytes > 0 && bytes < 1)
+    return Status::invalid_argument("--max-memory '" + original + "': under one byte");
   return static_cast<uint64_t>(bytes);
 }
 
@@ -150,6 +153,9 @@ int batch_size(const CaptionOptions& options) {
 
 Status validate_model_settings(const CaptionOptions& options) {
   auto bad = [](const std::string& message) { return Status::invalid_argument(message); };
+  // Far past any machine's cores, or any batch a device holds: a typo, which OpenMP, thread
+  // creation or the batch's scratch (--bs 100000: 60 GB of logits) would fail on.
+  constexpr int kMaxThreads = 1024;
   if (options.max_new_tokens < 1) return bad("--max-new-tokens must be at least 1");
   if (options.height < 28 || options.width < 28) return bad("--height and --width must be >= 28");
   // The Qwen2-VL processor resizes frames over its max_pixels (12845056) a second time, which vcap
@@ -159,9 +165,9 @@ Status validate_model_settings(const CaptionOptions& options) {
                " pixels (3584 x 3584, the Qwen2-VL processor's max_pixels)");
   }
   if (!(options.fps > 0) || !std::isfinite(options.fps)) return bad("--fps must be > 0");
-  if (options.bs < 0) return bad("--bs must be >= 0 (0 = 8 on a GPU, 4 on the CPU)");
-  // Far past any machine's cores: a typo, which OpenMP or thread creation would crash on.
-  constexpr int kMaxThreads = 1024;
+  if (options.bs < 0 || options.bs > kMaxThreads)
+    return bad("--bs must be in [0, " + std::to_string(kMaxThreads) +
+               "] (0 = 8 on a GPU, 4 on the CPU)");
   if (options.threads < 0 || options.threads > kMaxThreads)
     return bad("--threads must be in [0, " + std::to_string(kMaxThreads) + "]");
   if (options.decode_threads < 0 || options.decode_threads > kMaxThreads)

@@ -2,6 +2,7 @@
 
 #include <unistd.h>
 
+#include <cerrno>
 #include <cstdio>
 #include <fstream>
 #include <nlohmann/json.hpp>
@@ -64,12 +65,17 @@ Status write_list(const std::filesystem::path& path, const std::string& id,
   std::filesystem::path temp = path;
   temp += ".tmp";
   {
+    errno = 0;
     std::ofstream out(temp, std::ios::trunc);
     out << Json{{"id", id}}.dump() << '\n';
     for (const Json& line : lines)
       out << line.dump(-1, ' ', false, Json::error_handler_t::replace) << '\n';
     out.flush();
-    if (!out) return Status::io_error("cannot write " + temp.string());
+    // The stream keeps no reason; the failed write(2) left it in errno (a full disk: ENOSPC).
+    if (!out) {
+      return errno != 0 ? Status::from_errno("cannot write " + temp.string(), errno)
+                        : Status::io_error("cannot write " + temp.string());
+    }
   }
   std::error_code error;
   std::filesystem::rename(temp, path, error);

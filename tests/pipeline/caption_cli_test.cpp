@@ -368,6 +368,7 @@ TEST(CaptionFlags, BadValuesAreRefusedNotIgnoredOrCrashedOn) {
       {{"--devices", "0,0"}, "names device 0 twice"},
       {{"--threads", "100000"}, "--threads must be in [0, 1024]"},
       {{"--decode-threads", "100000"}, "--decode-threads must be in [0, 1024]"},
+      {{"--bs", "2147483647"}, "--bs must be in [0, 1024]"},
   };
   for (const auto& [flags, message] : cases) {
     SCOPED_TRACE(flags.front() + " " + flags.back());

@@ -201,6 +201,23 @@ TEST(CaptionEngine, FitLowersSettingsUntilTheClipFitsAndRecordsThem) {
   EXPECT_EQ(result.records.at(0).status, ClipStatus::kOk);
 }
 
+// A wide clip whose frames get too narrow below some area: --fit keeps the smallest area its
+// shape takes and goes on lowering the fps there, instead of ending on bad_aspect_ratio.
+TEST(CaptionEngine, FitLowersTheFpsOnceTheFramesCannotGetSmaller) {
+  FakeBehaviour behaviour;
+  behaviour.cost_multiplier["clip0.mp4"] = 8;  // fits at fps 0.5 at the requested area
+  behaviour.smallest_area["clip0.mp4"] = 250000;
+  FakeCaptioner captioner(behaviour);
+  EngineConfig config = config_with(1);
+  config.fit = true;
+  config.budget_bytes = testing::fake_cost_bytes(config.settings, 1.0);
+  EngineRun result = run(config, captioner, make_jobs(1));
+  ASSERT_TRUE(result.status.ok());
+  const JournalRecord& fitted = result.records.at(0);
+  EXPECT_EQ(fitted.status, ClipStatus::kFitted) << fitted.error;
+  EXPECT_EQ(fitted.text, testing::fake_caption("clip0.mp4", {0.5, 448 * 672, 0, 0}));
+}
+
 TEST(CaptionEngine, BatchStaysWithinTheMemoryBudget) {
   FakeCaptioner captioner({});
   EngineConfig config = config_with(8, 3);

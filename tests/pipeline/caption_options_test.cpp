@@ -50,6 +50,9 @@ TEST(ParseMemorySize, AcceptsBytesBinaryAndDecimalUnits) {
   EXPECT_FALSE(parse_memory_size("lots").ok());
   EXPECT_FALSE(parse_memory_size("-1G").ok());
   EXPECT_FALSE(parse_memory_size("8X").ok());
+  EXPECT_EQ(*parse_memory_size("0"), 0u);  // the default
+  // A fraction of a byte truncated to 0, which silently meant the default budget.
+  EXPECT_NE(parse_memory_size("0.4").status().message().find("under one byte"), std::string::npos);
 }
 
 TEST(ParseDevice, AcceptsCpuAndCudaIndices) {

@@ -30,6 +30,9 @@ struct FakeBehaviour {
   std::map<std::string, ClipOutcome> prepare_failures;  // by CSV path
   std::map<std::string, ClipOutcome> model_failures;    // by CSV path (e.g. oom)
   std::map<std::string, double> cost_multiplier;        // by CSV path (default 1)
+  // By CSV path: plan() gives bad_aspect_ratio under this area (a wide clip's short side would
+  // round to nothing).
+  std::map<std::string, int64_t> smallest_area;
   std::map<std::string, std::string> throw_in_prepare;  // by CSV path: throws this message
   std::map<std::string, std::string> throw_in_add;      // by CSV path: throws this message
   // Called at the start of prepare() (on a decode thread) and after every step.
@@ -65,6 +68,10 @@ class FakeCaptioner : public ClipCaptioner {
     ++plans_;
     if (auto it = behaviour_.plan_failures.find(job.path); it != behaviour_.plan_failures.end())
       return {it->second, {}};
+    if (auto it = behaviour_.smallest_area.find(job.path);
+        it != behaviour_.smallest_area.end() && settings.max_pixels < it->second) {
+      return {ClipOutcome::failure(ClipStatus::kBadAspectRatio, "too narrow for the area"), {}};
+    }
     const auto multiplier = behaviour_.cost_multiplier.find(job.path);
     ClipCost cost;
     cost.frames = static_cast<int64_t>(std::ceil(kFakeClipSeconds * settings.fps));
