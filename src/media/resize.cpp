@@ -5,6 +5,7 @@
 #include <cstring>
 
 #include "base/check.h"
+#include "base/cpu_features.h"
 #include "media/resize_avx512.h"
 
 namespace vcap::media {
@@ -142,12 +143,10 @@ void vertical_plain(const float* const* rows, int64_t count, const float* w, int
   vertical_kernel(rows, count, w, width, out);
 }
 
-bool cpu_has_fma() { return __builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma"); }
-
 ResizeKernel resolve(ResizeKernel kernel) {
   if (kernel != ResizeKernel::kBest) return kernel;
   if (detail::cpu_has_avx512()) return ResizeKernel::kAvx512;
-  return cpu_has_fma() ? ResizeKernel::kAvx2Fma : ResizeKernel::kPortable;
+  return cpu_has_avx2_fma() ? ResizeKernel::kAvx2Fma : ResizeKernel::kPortable;
 }
 
 }  // namespace
@@ -158,7 +157,7 @@ bool resize_kernel_supported(ResizeKernel kernel) {
     case ResizeKernel::kPortable:
       return true;
     case ResizeKernel::kAvx2Fma:
-      return cpu_has_fma();
+      return cpu_has_avx2_fma();
     case ResizeKernel::kAvx512:
       return detail::cpu_has_avx512();
   }

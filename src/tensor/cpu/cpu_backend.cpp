@@ -4,6 +4,7 @@
 #include <string>
 
 #include "base/check.h"
+#include "base/cpu_features.h"
 #include "tensor/cpu/attention.h"
 #include "tensor/cpu/cpu_context.h"
 #include "tensor/cpu/elementwise.h"
@@ -237,7 +238,7 @@ Result<std::unique_ptr<Backend>> make_cpu_backend(const CpuBackendOptions& optio
   context.threads = options.threads == 0 ? cpu::available_cores() : options.threads;
   context.avx512 = options.use_avx512 && cpu::cpu_has_avx512();
   context.avx512_bf16 = context.avx512 && cpu::cpu_has_avx512_bf16();
-  context.avx2 = !context.avx512 && options.use_avx2 && cpu::cpu_has_avx2_fma();
+  context.avx2 = !context.avx512 && options.use_avx2 && cpu_has_avx2_fma();
   return std::unique_ptr<Backend>(std::make_unique<CpuBackend>(context));
 }
 

@@ -26,8 +26,6 @@ bool cpu_has_avx512() {
 
 bool cpu_has_avx512_bf16() { return cpu_has_avx512() && __builtin_cpu_supports("avx512bf16"); }
 
-bool cpu_has_avx2_fma() { return __builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma"); }
-
 void FreeDeleter::operator()(std::byte* p) const { std::free(p); }
 
 Result<AlignedBytes> allocate_aligned(size_t bytes, const char* what) {

@@ -25,7 +25,6 @@ int available_cores();
 // The CPU's AVX-512 support, from cpuid (__builtin_cpu_supports).
 bool cpu_has_avx512();
 bool cpu_has_avx512_bf16();
-bool cpu_has_avx2_fma();
 
 // 64-byte aligned host memory freed with std::free.
 struct FreeDeleter {
