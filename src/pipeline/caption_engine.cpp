@@ -196,21 +196,18 @@ bool Engine::fit_settings(ReadyClip& ready, ClipSettings& used) {
   // Frames too narrow for a smaller area (a wide clip's short side would round to nothing):
   // the last area that planned stays, and the candidates go on lowering the fps at it.
   std::optional<ClipSettings> smallest_frames;
-  std::optional<ClipSettings> tried;
   for (ClipSettings candidate : fit_candidates(config_.settings)) {
     if (smallest_frames) {
       candidate.max_pixels = smallest_frames->max_pixels;
       candidate.exact_height = smallest_frames->exact_height;
       candidate.exact_width = smallest_frames->exact_width;
-      if (candidate == tried) continue;
+      if (candidate == used) continue;  // planned already (`used`: the last that planned)
     }
-    tried = candidate;
     ClipValue<ClipCost> plan =
         guarded<ClipCost>([&] { return captioner_.plan(ready.job, candidate); });
     if (!plan.outcome.ok()) {
       if (plan.outcome.status == ClipStatus::kBadAspectRatio && !smallest_frames) {
         smallest_frames = used;  // the requested frames, or the last candidate that planned
-        smallest_frames->fps = candidate.fps;
         continue;
       }
       ready.outcome = plan.outcome;
