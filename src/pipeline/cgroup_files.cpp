@@ -15,7 +15,7 @@ std::optional<int64_t> parse_cgroup_number(std::string_view text) {
   return value;
 }
 
-std::string read_cgroup_file(const std::filesystem::path& path) {
+std::string read_small_file(const std::filesystem::path& path) {
   std::ifstream in(path);
   std::ostringstream text;
   text << in.rdbuf();

@@ -15,8 +15,9 @@ namespace vcap::pipeline {
 // `text` as a decimal integer, without its line end; nullopt for anything else ("max").
 std::optional<int64_t> parse_cgroup_number(std::string_view text);
 
-// The whole text of a cgroup file; empty when it is absent or unreadable.
-std::string read_cgroup_file(const std::filesystem::path& path);
+// The whole text of a small file (a cgroup file; a lock file's holder, file_sync.h); empty when
+// it is absent or unreadable.
+std::string read_small_file(const std::filesystem::path& path);
 
 }  // namespace vcap::pipeline
 

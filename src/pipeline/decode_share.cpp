@@ -48,10 +48,10 @@ HostCpus host_cpus() {
   }
   // Inside a container its cgroup's files are mounted at /sys/fs/cgroup; on a host these are
   // the root cgroup's, which has no quota.
-  cpus.quota = cpu_quota_cores(read_cgroup_file("/sys/fs/cgroup/cpu.max"));
+  cpus.quota = cpu_quota_cores(read_small_file("/sys/fs/cgroup/cpu.max"));
   if (!cpus.quota) {
-    cpus.quota = cpu_quota_cores(read_cgroup_file("/sys/fs/cgroup/cpu/cpu.cfs_quota_us"),
-                                 read_cgroup_file("/sys/fs/cgroup/cpu/cpu.cfs_period_us"));
+    cpus.quota = cpu_quota_cores(read_small_file("/sys/fs/cgroup/cpu/cpu.cfs_quota_us"),
+                                 read_small_file("/sys/fs/cgroup/cpu/cpu.cfs_period_us"));
   }
   return cpus;
 }

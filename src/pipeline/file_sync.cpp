@@ -7,9 +7,10 @@
 #include <unistd.h>
 
 #include <cerrno>
-#include <fstream>
 #include <sstream>
 #include <utility>
+
+#include "pipeline/cgroup_files.h"
 
 namespace vcap::pipeline {
 namespace {
@@ -18,13 +19,6 @@ std::string host_name() {
   char name[256] = {};
   if (::gethostname(name, sizeof(name) - 1) != 0) return "unknown-host";
   return name;
-}
-
-std::string read_small_file(const std::filesystem::path& path) {
-  std::ifstream in(path);
-  std::ostringstream content;
-  content << in.rdbuf();
-  return content.str();
 }
 
 std::string trimmed(std::string text) {

@@ -78,13 +78,13 @@ Result<uint64_t> read_host_available_bytes() {
   if (!available) return available;
   const std::filesystem::path v2 = "/sys/fs/cgroup";
   const std::filesystem::path v1 = "/sys/fs/cgroup/memory";
-  std::optional<uint64_t> left = cgroup_memory_left(read_cgroup_file(v2 / "memory.max"),
-                                                    read_cgroup_file(v2 / "memory.current"),
-                                                    read_cgroup_file(v2 / "memory.stat"));
+  std::optional<uint64_t> left =
+      cgroup_memory_left(read_small_file(v2 / "memory.max"), read_small_file(v2 / "memory.current"),
+                         read_small_file(v2 / "memory.stat"));
   if (!left) {
-    left = cgroup_memory_left(read_cgroup_file(v1 / "memory.limit_in_bytes"),
-                              read_cgroup_file(v1 / "memory.usage_in_bytes"),
-                              read_cgroup_file(v1 / "memory.stat"));
+    left = cgroup_memory_left(read_small_file(v1 / "memory.limit_in_bytes"),
+                              read_small_file(v1 / "memory.usage_in_bytes"),
+                              read_small_file(v1 / "memory.stat"));
   }
   return left ? std::min(*available, *left) : *available;
 }
