@@ -305,8 +305,11 @@ Status Generator::admit(size_t count, std::vector<GenerationResult>& finished) {
   for (auto& r : admitted) pointers.push_back(&r);
   auto features = features_for(pointers);
   if (!features.ok()) {
-    // One bad request must not sink the others: retry them one by one.
-    if (admitted.size() > 1 && features.status().code() == StatusCode::kInvalidArgument) {
+    // One bad request must not sink the others, nor a batch too large for the memory left
+    // (a vision pass grows with the clips encoded together): retry them one by one.
+    const StatusCode code = features.status().code();
+    if (admitted.size() > 1 &&
+        (code == StatusCode::kInvalidArgument || code == StatusCode::kOutOfMemory)) {
       for (auto it = admitted.rbegin(); it != admitted.rend(); ++it) {
         queue_.push_front(std::move(*it));
       }

@@ -1,56 +1,25 @@
 // Qwen2VL::estimate_memory_bytes is what the pipeline's memory gate admits clips by: the device
 // memory a clip's forward passes hold at once must stay within it, or a clip the gate let in
-// runs out of memory (and takes its batch with it). Measured here on the CPU backend with
-// buffers of our own, so that every byte allocated and freed is seen.
+// runs out of memory. Measured here on the CPU backend with buffers of our own
+// (counting_backend.h), so that every byte allocated and freed is seen.
 #include <gtest/gtest.h>
 
 #include <algorithm>
 #include <cstdlib>
+#include <map>
 #include <memory>
 #include <random>
 #include <vector>
 
-#include "model/forwarding_backend.h"
+#include "model/counting_backend.h"
+#include "model/generator.h"
 #include "model/pico_model_test.h"
 #include "model/qwen2vl.h"
 
 namespace vcap::model {
 namespace {
 
-// Counts the bytes of the tensors alive, and their peak.
-class CountingBackend : public testing::ForwardingBackend {
- public:
-  int64_t live = 0;
-  int64_t peak = 0;
-
-  Result<tensor::Tensor> allocate(tensor::DType dtype, int64_t rows, int64_t cols) override {
-    const int64_t bytes = rows * cols * static_cast<int64_t>(tensor::dtype_size(dtype));
-    return tensor::Tensor(std::make_unique<CountedBuffer>(bytes, *this), dtype, rows, cols);
-  }
-
- private:
-  class CountedBuffer : public tensor::Buffer {
-   public:
-    CountedBuffer(int64_t bytes, CountingBackend& owner)
-        : bytes_(bytes),
-          memory_(static_cast<std::byte*>(std::aligned_alloc(64, (bytes + 127) / 64 * 64))),
-          owner_(owner) {
-      owner_.live += bytes_;
-      owner_.peak = std::max(owner_.peak, owner_.live);
-    }
-    ~CountedBuffer() override {
-      owner_.live -= bytes_;
-      std::free(memory_);
-    }
-    std::byte* data() const override { return memory_; }
-    size_t size_bytes() const override { return static_cast<size_t>(bytes_); }
-
-   private:
-    int64_t bytes_;
-    std::byte* memory_;
-    CountingBackend& owner_;
-  };
-};
+using testing::CountingBackend;
 
 class MemoryEstimate : public testing::PicoModelTest<MemoryEstimate> {};
 
@@ -106,6 +75,59 @@ TEST_F(MemoryEstimate, OneClipStaysWithinItsEstimate) {
     ASSERT_TRUE(result.ok()) << result.status().to_string();
     EXPECT_EQ(result->generated_ids.size(), 4u);
     EXPECT_LE(backend.peak - before, estimate);
+  }
+}
+
+// Runs `requests` (ids 0, 1, ...) through a generator of batches of `max_batch` on `model`.
+std::map<uint64_t, GenerationResult> run_all(const Qwen2VL& model,
+                                             std::vector<GenerationRequest> requests,
+                                             int64_t max_batch) {
+  Generator generator(model, {max_batch});
+  for (size_t i = 0; i < requests.size(); ++i) {
+    requests[i].id = i;
+    EXPECT_TRUE(generator.add(std::move(requests[i])).ok());
+  }
+  std::map<uint64_t, GenerationResult> results;
+  while (!generator.idle()) {
+    auto finished = generator.step();
+    EXPECT_TRUE(finished.ok()) << finished.status().to_string();
+    if (!finished.ok()) break;
+    for (auto& r : *finished) results[r.id] = std::move(r);
+  }
+  return results;
+}
+
+// Two clips whose vision pass together does not fit but one at a time does (a GPU nearly
+// full): the batch is retried clip by clip and both get their caption. Before, both failed
+// out_of_memory.
+TEST_F(MemoryEstimate, ABatchOutOfMemoryInItsVisionPassIsRetriedClipByClip) {
+  CountingBackend backend;
+  Result<Qwen2VL> loaded = Qwen2VL::load(model(), backend, tensor::Precision::kF32);
+  ASSERT_TRUE(loaded.ok()) << loaded.status().to_string();
+  const auto two_clips = [&] {
+    const VisionGrid grid{2, 32, 32};
+    return std::vector<GenerationRequest>{clip_request(loaded->dims(), grid, 3),
+                                          clip_request(loaded->dims(), grid, 3)};
+  };
+  const int64_t before = backend.live;
+  backend.peak = before;
+  const auto alone = run_all(*loaded, two_clips(), 1);
+  const int64_t one_at_a_time = backend.peak - before;
+  backend.peak = before;
+  const auto together = run_all(*loaded, two_clips(), 2);
+  const int64_t batched = backend.peak - before;
+  ASSERT_EQ(alone.size(), 2u);
+  ASSERT_EQ(together.size(), 2u);
+  for (uint64_t id : {0u, 1u}) EXPECT_EQ(together.at(id).generated_ids, alone.at(id).generated_ids);
+  // The second clip's vision pass runs beside the first's KV cache: half way is room enough.
+  ASSERT_LT(one_at_a_time, batched);
+  backend.limit = before + (one_at_a_time + batched) / 2;
+  const auto retried = run_all(*loaded, two_clips(), 2);
+  EXPECT_GT(backend.refused, 0);
+  ASSERT_EQ(retried.size(), 2u);
+  for (uint64_t id : {0u, 1u}) {
+    EXPECT_TRUE(retried.at(id).status.ok()) << retried.at(id).status.to_string();
+    EXPECT_EQ(retried.at(id).generated_ids, alone.at(id).generated_ids);
   }
 }
 
