@@ -1,10 +1,12 @@
 #include "pipeline/crash_guard.h"
 
+#include <fcntl.h>
 #include <unistd.h>
 
 #include <cerrno>
 #include <cstdio>
 #include <fstream>
+#include <map>
 #include <nlohmann/json.hpp>
 #include <optional>
 
@@ -22,7 +24,7 @@ std::filesystem::path with_suffix(const std::filesystem::path& journal, const ch
 }
 
 // A list file: its id (the in-flight list's maker, or the last list the strikes counted) and its
-// row lines.
+// rows, in row order.
 struct ListFile {
   std::string id;
   std::vector<Json> rows;
@@ -37,19 +39,25 @@ bool valid_row(const Json& json) {
          integer("alone");
 }
 
-// The list at `path` (empty when absent). Lines that do not read are skipped: the lists are
-// replaced whole, so only a foreign edit makes one.
+// The list at `path` (empty when absent). A {"done":row} line takes back the row listed before it
+// (the in-flight list is a log). Lines that do not read are skipped: a death mid-append tears the
+// last line.
 ListFile read_list(const std::filesystem::path& path) {
   ListFile list;
+  std::map<uint64_t, Json> rows;
   std::ifstream in(path);
   for (std::string line; std::getline(in, line);) {
     Json json = Json::parse(line, nullptr, false);
     if (json.is_object() && json.contains("id") && json["id"].is_string()) {
       list.id = json["id"].get<std::string>();
+    } else if (json.is_object() && json.contains("done") && json["done"].is_number_unsigned()) {
+      rows.erase(json["done"].get<uint64_t>());
     } else if (valid_row(json)) {
-      list.rows.push_back(std::move(json));
+      const auto row = json["row"].get<uint64_t>();
+      rows[row] = std::move(json);
     }
   }
+  for (auto& row : rows) list.rows.push_back(std::move(row.second));
   return list;
 }
 
@@ -93,34 +101,60 @@ std::filesystem::path suspects_path(const std::filesystem::path& journal) {
   return with_suffix(journal, ".suspects");
 }
 
+InFlightRows::InFlightRows(std::filesystem::path path)
+    : path_(std::move(path)), id_(new_list_id()) {}
+
+InFlightRows::~InFlightRows() {
+  if (fd_ >= 0) ::close(fd_);
+}
+
 Status InFlightRows::add(uint64_t row, const std::string& path) {
   const std::lock_guard lock(mutex_);
   rows_[row] = path;
-  return write_locked();
+  return append_locked(Json{{"row", row}, {"path", path}});
 }
 
 Status InFlightRows::remove(uint64_t row) {
   const std::lock_guard lock(mutex_);
   if (rows_.erase(row) == 0) return Status();
-  return write_locked();
+  return append_locked(Json{{"done", row}});
 }
 
 Status InFlightRows::clear() {
   const std::lock_guard lock(mutex_);
   rows_.clear();
+  if (fd_ >= 0) ::close(fd_);
+  fd_ = -1;
   std::error_code error;
   std::filesystem::remove(path_, error);
   if (error) return Status::from_errno("cannot remove " + path_.string(), error.value());
   return Status();
 }
 
-InFlightRows::InFlightRows(std::filesystem::path path)
-    : path_(std::move(path)), id_(new_list_id()) {}
-
-Status InFlightRows::write_locked() {
-  std::vector<Json> lines;
-  for (const auto& [row, path] : rows_) lines.push_back({{"row", row}, {"path", path}});
-  return write_list(path_, id_, lines);
+Status InFlightRows::append_locked(const Json& event) {
+  // Rewritten whole (the rows in flight now) when new, and when the log has grown past twice
+  // them: the file stays small, and most events cost one write(2) and no rename.
+  if (fd_ < 0 || lines_ > 2 * rows_.size() + kLinesBeforeCompaction) {
+    if (fd_ >= 0) ::close(fd_);
+    fd_ = -1;
+    std::vector<Json> lines;
+    for (const auto& [row, path] : rows_) lines.push_back({{"row", row}, {"path", path}});
+    if (Status status = write_list(path_, id_, lines); !status.ok()) return status;
+    fd_ = ::open(path_.c_str(), O_WRONLY | O_APPEND | O_CLOEXEC);
+    if (fd_ < 0) return Status::from_errno("cannot open " + path_.string(), errno);
+    lines_ = rows_.size();
+    return Status();
+  }
+  // One write(2) a line, so that a death tears at most the last one.
+  const std::string line = event.dump(-1, ' ', false, Json::error_handler_t::replace) + '\n';
+  for (size_t written = 0; written < line.size();) {
+    const ssize_t n = ::write(fd_, line.data() + written, line.size() - written);
+    if (n < 0 && errno == EINTR) continue;
+    if (n < 0) return Status::from_errno("cannot write " + path_.string(), errno);
+    written += static_cast<size_t>(n);
+  }
+  ++lines_;
+  return Status();
 }
 
 Result<std::map<uint64_t, Suspect>> strike_rows_left_in_flight(

@@ -5,6 +5,7 @@
 
 #include <gtest/gtest.h>
 #include <signal.h>
+#include <sys/stat.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -192,6 +193,48 @@ TEST(CrashGuard, AListIsCountedOnceAndBadLinesAreSkipped) {
   EXPECT_EQ(again->at(4).strikes, 2);
   EXPECT_EQ(again->at(4).alone, 1);
   EXPECT_EQ(again->at(6).alone, 0);
+}
+
+// The list is a log appended a line per event (no rename per clip: a network filesystem's
+// slowest operation); it is rewritten when it outgrows the rows in flight, and what a death
+// leaves reads back as the rows in flight, a torn last line skipped.
+TEST(CrashGuard, TheInFlightLogStaysSmallAndReadsBackAsTheRowsInFlight) {
+  TestDir dir;
+  const auto journal = dir.path() / "out.csv.rank0-of-1.journal";
+  std::filesystem::create_directories(dir.path());
+  {
+    InFlightRows in_flight(in_flight_path(journal));
+    ASSERT_TRUE(in_flight.add(0, "first.mp4").ok());
+    const auto inode = [&journal] {
+      struct stat info {};
+      EXPECT_EQ(::stat(in_flight_path(journal).c_str(), &info), 0);
+      return info.st_ino;
+    };
+    const ino_t first = inode();
+    ASSERT_TRUE(in_flight.add(1, "clips/c1.mp4").ok());
+    EXPECT_EQ(inode(), first);  // appended to, not replaced
+    ASSERT_TRUE(in_flight.remove(1).ok());
+    EXPECT_EQ(inode(), first);
+    for (uint64_t row = 1; row <= 2000; ++row) {
+      ASSERT_TRUE(in_flight.add(row, "clips/c" + std::to_string(row) + ".mp4").ok());
+      if (row > 1) {
+        ASSERT_TRUE(in_flight.remove(row - 1).ok());
+      }
+      const std::string text = read_text(in_flight_path(journal));
+      ASSERT_LE(static_cast<size_t>(std::count(text.begin(), text.end(), '\n')),
+                2 * 2 + InFlightRows::kLinesBeforeCompaction + 2)
+          << "row " << row;
+    }
+  }  // dies here, as it were, with rows 0 and 2000 in flight
+  std::string text = read_text(in_flight_path(journal));
+  text += "{\"done\":20";  // torn
+  testing::write_text(in_flight_path(journal), text);
+  Result<std::map<uint64_t, Suspect>> suspects = strike_rows_left_in_flight(journal);
+  ASSERT_TRUE(suspects.ok()) << suspects.status().to_string();
+  ASSERT_EQ(suspects->size(), 2u);
+  EXPECT_EQ(suspects->at(0).path, "first.mp4");
+  EXPECT_EQ(suspects->at(2000).path, "clips/c2000.mp4");
+  EXPECT_EQ(suspects->at(2000).alone, 0);
 }
 
 }  // namespace
