@@ -35,8 +35,7 @@ bool valid_row(const Json& json) {
     return !json.contains(key) || json[key].is_number_integer();
   };
   return json.is_object() && json.contains("row") && json["row"].is_number_unsigned() &&
-         json.contains("path") && json["path"].is_string() && integer("strikes") &&
-         integer("alone");
+         get_path(json).has_value() && integer("strikes") && integer("alone");
 }
 
 // The list at `path` (empty when absent). A {"done":row} line takes back the row listed before it
@@ -59,6 +58,12 @@ ListFile read_list(const std::filesystem::path& path) {
   }
   for (auto& row : rows) list.rows.push_back(std::move(row.second));
   return list;
+}
+
+Json row_line(uint64_t row, const std::string& path) {
+  Json line = {{"row", row}};
+  put_path(line, path);
+  return line;
 }
 
 std::string new_list_id() {
@@ -111,7 +116,7 @@ InFlightRows::~InFlightRows() {
 Status InFlightRows::add(uint64_t row, const std::string& path) {
   const std::lock_guard lock(mutex_);
   rows_[row] = path;
-  return append_locked(Json{{"row", row}, {"path", path}});
+  return append_locked(row_line(row, path));
 }
 
 Status InFlightRows::remove(uint64_t row) {
@@ -138,7 +143,7 @@ Status InFlightRows::append_locked(const Json& event) {
     if (fd_ >= 0) ::close(fd_);
     fd_ = -1;
     std::vector<Json> lines;
-    for (const auto& [row, path] : rows_) lines.push_back({{"row", row}, {"path", path}});
+    for (const auto& [row, path] : rows_) lines.push_back(row_line(row, path));
     if (Status status = write_list(path_, id_, lines); !status.ok()) return status;
     fd_ = ::open(path_.c_str(), O_WRONLY | O_APPEND | O_CLOEXEC);
     if (fd_ < 0) return Status::from_errno("cannot open " + path_.string(), errno);
@@ -163,7 +168,7 @@ Result<std::map<uint64_t, Suspect>> strike_rows_left_in_flight(
   std::map<uint64_t, Suspect> suspects;
   for (const Json& line : struck.rows) {
     suspects[line["row"].get<uint64_t>()] =
-        Suspect{line["path"].get<std::string>(), line.value("strikes", 0), line.value("alone", 0)};
+        Suspect{*get_path(line), line.value("strikes", 0), line.value("alone", 0)};
   }
   const ListFile flight = read_list(in_flight_path(journal));
   // Counted already when the last start died between saving the strikes and removing the list.
@@ -171,16 +176,16 @@ Result<std::map<uint64_t, Suspect>> strike_rows_left_in_flight(
   if (!flight.rows.empty() && !counted) {
     for (const Json& line : flight.rows) {
       Suspect& suspect = suspects[line["row"].get<uint64_t>()];
-      suspect.path = line["path"].get<std::string>();
+      suspect.path = *get_path(line);
       ++suspect.strikes;
       if (flight.rows.size() == 1) ++suspect.alone;
     }
     std::vector<Json> lines;
     for (const auto& [row, suspect] : suspects) {
-      lines.push_back({{"row", row},
-                       {"path", suspect.path},
-                       {"strikes", suspect.strikes},
-                       {"alone", suspect.alone}});
+      Json line = row_line(row, suspect.path);
+      line["strikes"] = suspect.strikes;
+      line["alone"] = suspect.alone;
+      lines.push_back(std::move(line));
     }
     if (Status status = write_list(suspects_path(journal), flight.id, lines); !status.ok())
       return status;

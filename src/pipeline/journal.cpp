@@ -11,6 +11,7 @@
 #include <nlohmann/json.hpp>
 
 #include "io/atomic_file.h"
+#include "text/utf8.h"
 
 namespace vcap::pipeline {
 namespace {
@@ -68,7 +69,9 @@ std::optional<JournalRecord> to_record(const Json& json) {
   try {
     JournalRecord record;
     record.row_index = json.at("row").get<uint64_t>();
-    record.path = json.at("path").get<std::string>();
+    std::optional<std::string> path = get_path(json);
+    if (!path) return std::nullopt;
+    record.path = std::move(*path);
     std::optional<ClipStatus> status = parse_clip_status(json.at("status").get<std::string>());
     if (!status) return std::nullopt;
     record.status = *status;
@@ -112,10 +115,49 @@ std::filesystem::path journal_path(const std::filesystem::path& output, int rank
   return path;
 }
 
+void put_path(Json& json, const std::string& path) {
+  if (text::is_valid_utf8(path)) {
+    json["path"] = path;
+    return;
+  }
+  json["path"] = text::repair_utf8(path);
+  static constexpr char kDigits[] = "0123456789abcdef";
+  std::string hex;
+  for (const char c : path) {
+    hex.push_back(kDigits[static_cast<uint8_t>(c) >> 4]);
+    hex.push_back(kDigits[static_cast<uint8_t>(c) & 15]);
+  }
+  json["path_hex"] = std::move(hex);
+}
+
+std::optional<std::string> get_path(const Json& json) {
+  const auto path = json.find("path");
+  if (path == json.end() || !path->is_string()) return std::nullopt;
+  const auto hex = json.find("path_hex");
+  if (hex == json.end()) return path->get<std::string>();
+  if (!hex->is_string()) return std::nullopt;
+  const auto& digits = hex->get_ref<const std::string&>();
+  if (digits.size() % 2 != 0) return std::nullopt;
+  const auto value = [](char c) {
+    return c >= '0' && c <= '9' ? c - '0' : c >= 'a' && c <= 'f' ? c - 'a' + 10 : -1;
+  };
+  std::string bytes;
+  for (size_t i = 0; i < digits.size(); i += 2) {
+    const int high = value(digits[i]);
+    const int low = value(digits[i + 1]);
+    if (high < 0 || low < 0) return std::nullopt;
+    bytes.push_back(static_cast<char>(high * 16 + low));
+  }
+  return bytes;
+}
+
 std::string journal_line(const JournalRecord& record) {
-  Json json = {
-      {"row", record.row_index}, {"path", record.path}, {"status", clip_status_name(record.status)},
-      {"error", record.error},   {"text", record.text}, {"tokens", record.output_tokens}};
+  Json json = {{"row", record.row_index},
+               {"status", clip_status_name(record.status)},
+               {"error", record.error},
+               {"text", record.text},
+               {"tokens", record.output_tokens}};
+  put_path(json, record.path);
   if (record.finished_at > 0) json["time"] = record.finished_at;
   // Invalid UTF-8 (a model emitting a partial character) is replaced, never an exception.
   return framed(json.dump(-1, ' ', false, Json::error_handler_t::replace));

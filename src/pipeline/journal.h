@@ -20,6 +20,7 @@
 #include <filesystem>
 #include <functional>
 #include <memory>
+#include <nlohmann/json.hpp>
 #include <optional>
 #include <string>
 #include <string_view>
@@ -154,6 +155,13 @@ class JournalWriter {
 // nothing follows it; nullopt otherwise (absent file, unfinished, torn tail). Reads only the
 // end of the file, so every rank can check every other rank cheaply.
 Result<std::optional<uint64_t>> read_done_marker(const std::filesystem::path& path);
+
+// A clip's path as members of a JSON object: "path", UTF-8 (invalid bytes replaced: for people),
+// and "path_hex", its bytes, when it is not UTF-8: a Linux file name is bytes (a Latin-1 name
+// from an old archive), and the merge matches the journal's paths with the CSV's byte for byte.
+void put_path(nlohmann::json& json, const std::string& path);
+// The path put_path stored; nullopt when "path" is absent or either member is malformed.
+std::optional<std::string> get_path(const nlohmann::json& json);
 
 // The line for one record / header / done marker, without the trailing newline (exposed for
 // tests that build damaged journals).

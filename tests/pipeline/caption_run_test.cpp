@@ -84,6 +84,20 @@ TEST(CaptionRun, ReplacesAnExistingTextColumnInPlace) {
             "\"caption of a.mp4 (fps 4, max_pixels 301056)\",a.mp4,ok,\n");
 }
 
+// A Linux file name is bytes: a Latin-1 name (an old archive's) is not UTF-8. The journal keeps
+// it byte for byte, so that the merge matches it with the CSV's; before, the merge found the
+// "CSV changed" at every run, --restart or not.
+TEST(CaptionRun, APathThatIsNotUtf8IsKeptByteForByte) {
+  TestDir dir;
+  write_text(dir.path() / "m.csv", "path,id\nvid\xe9o.mp4,a\nb.mp4,b\n");
+  FakeFactory factory({});
+  Result<CaptionRunReport> report = run_with(quiet_options(dir.path() / "m.csv"), factory);
+  ASSERT_TRUE(report.ok()) << report.status().to_string();
+  const std::string output = read_text(dir.path() / "m_caption_qwen2vl.csv");
+  EXPECT_EQ(output.find("\nvid\xe9o.mp4,a,\"caption of vid\xef\xbf\xbdo.mp4"), 41u) << output;
+  EXPECT_NE(output.find("\nb.mp4,b,"), std::string::npos) << output;
+}
+
 // The default budget (the captioner's, after loading) is divided between the processes that
 // share its memory: a CPU job's processes on the machine, or those --device cuda put on one GPU.
 // An explicit --max-memory is each process's own.

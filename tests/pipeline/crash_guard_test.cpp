@@ -237,5 +237,23 @@ TEST(CrashGuard, TheInFlightLogStaysSmallAndReadsBackAsTheRowsInFlight) {
   EXPECT_EQ(suspects->at(2000).alone, 0);
 }
 
+// The strikes name a row's path byte for byte (a row struck twice is journaled with it, and the
+// merge matches it with the CSV's), also when it is not UTF-8.
+TEST(CrashGuard, APathThatIsNotUtf8IsStruckByteForByte) {
+  TestDir dir;
+  const auto journal = dir.path() / "out.csv.rank0-of-1.journal";
+  std::filesystem::create_directories(dir.path());
+  const std::string latin1 = "vid\xe9o.mp4";
+  for (int death = 1; death <= 2; ++death) {
+    InFlightRows in_flight(in_flight_path(journal));
+    ASSERT_TRUE(in_flight.add(3, latin1).ok());
+    Result<std::map<uint64_t, Suspect>> suspects = strike_rows_left_in_flight(journal);
+    ASSERT_TRUE(suspects.ok()) << suspects.status().to_string();
+    ASSERT_EQ(suspects->size(), 1u);
+    EXPECT_EQ(suspects->at(3).path, latin1);
+    EXPECT_EQ(suspects->at(3).alone, death);
+  }
+}
+
 }  // namespace
 }  // namespace vcap::pipeline
