@@ -1,18 +1,20 @@
 // RFC 4180 CSV: a streaming reader and a writer, of plain or gzip-compressed files (gzip.h).
 //
 // Reader: fields separated by commas, rows by LF, CRLF or a lone CR; a field may be quoted
-// with '"', a quoted field may hold commas, line breaks and doubled quotes (""). A UTF-8 BOM
-// at the start is dropped, the last row may end without a line break, and lines with no
-// characters at all are skipped (as pandas does). Errors (kCorruption, naming the source and
-// the line): an unterminated quoted field, a quote inside an unquoted field, text after a
-// closing quote, a row longer than kMaxCsvRowBytes, and, once an expected field count is set
-// (read_header() sets it), a row with a different count. Memory: one row. A file is read
+// with '"', a quoted field may hold commas, line breaks and doubled quotes (""). What pandas'
+// reader (the original script's) accepts reads the same: a UTF-8 BOM at the start is dropped,
+// the last row may end without a line break, lines with no characters or only spaces and tabs
+// are skipped, a quote inside an unquoted field is a character, text after a closing quote
+// continues the field, and once an expected field count is set (read_header() sets it) a
+// shorter row gets empty fields. Errors (kCorruption, naming the source and the line): an
+// unterminated quoted field, a row longer than kMaxCsvRowBytes, and a row with more fields
+// than expected. Memory: one row. A file is read
 // gzip-compressed when its first bytes say so (damaged or truncated gzip data is an error,
 // never a shorter table); bzip2, xz, zstd and zip files are refused (kUnsupported) with the
 // command that decompresses them.
 //
-// Writer: quotes a field only when needed (comma, quote, CR, LF, leading or trailing space,
-// a leading UTF-8 BOM, or a lone empty field, which would otherwise read back as a blank
+// Writer: quotes a field only when needed (comma, quote, CR, LF, leading or trailing space or
+// tab, a leading UTF-8 BOM, or a lone empty field, which would otherwise read back as a blank
 // line), doubles quotes, ends rows with "\n". Neither class is thread-safe; both are
 // move-only.
 #ifndef VCAP_IO_CSV_H_

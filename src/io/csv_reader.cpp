@@ -125,11 +125,22 @@ Result<bool> CsvReader::next_row(std::vector<std::string>& fields) {
       }
     }
   }
-  // Skip lines with no characters.
-  for (int c = peek(); c == '\n' || c == '\r'; c = peek()) {
+  // Skip blank lines: no characters, or only spaces and tabs (pandas' skip_blank_lines). Blanks
+  // before anything else start the first field.
+  std::string blanks;
+  for (int c = peek();; c = peek()) {
+    if (c == ' ' || c == '\t') {
+      blanks.push_back(static_cast<char>(get()));
+      if (blanks.size() > kMaxCsvRowBytes) {
+        return error("row longer than " + std::to_string(kMaxCsvRowBytes) + " bytes");
+      }
+      continue;
+    }
+    if (c != '\n' && c != '\r') break;
     get();
     if (c == '\r' && peek() == '\n') get();
     ++line_;
+    blanks.clear();
   }
   if (peek() < 0) {
     if (source_->failed()) return read_failed();
@@ -137,8 +148,9 @@ Result<bool> CsvReader::next_row(std::vector<std::string>& fields) {
   }
   row_line_ = line_;
   enum class State { kFieldStart, kUnquoted, kQuoted, kAfterQuote } state = State::kFieldStart;
-  std::string field;
-  size_t row_bytes = 0;
+  std::string field = std::move(blanks);
+  if (!field.empty()) state = State::kUnquoted;
+  size_t row_bytes = field.size();
   for (;;) {
     const int c = get();
     if (++row_bytes > kMaxCsvRowBytes) {
@@ -171,25 +183,23 @@ Result<bool> CsvReader::next_row(std::vector<std::string>& fields) {
       if (c < 0 && source_->failed()) return read_failed();
       break;
     }
-    if (c == '"') {
-      if (state == State::kFieldStart) {
-        state = State::kQuoted;
-        continue;
-      }
-      if (state == State::kAfterQuote) {  // a doubled quote inside a quoted field
-        field.push_back('"');
-        state = State::kQuoted;
-        continue;
-      }
-      return error("quote inside an unquoted field (field " + std::to_string(fields.size() + 1) +
-                   "; quote the whole field and double the quote)");
+    if (c == '"' && state == State::kFieldStart) {
+      state = State::kQuoted;
+      continue;
     }
-    if (state == State::kAfterQuote) {
-      return error("text after the closing quote of field " + std::to_string(fields.size() + 1));
+    if (c == '"' && state == State::kAfterQuote) {  // a doubled quote inside a quoted field
+      field.push_back('"');
+      state = State::kQuoted;
+      continue;
     }
+    // As pandas: a quote inside an unquoted field is a character, and text after a closing
+    // quote goes on the field unquoted ("ab"c d -> abc d).
     state = State::kUnquoted;
     field.push_back(static_cast<char>(c));
   }
+  // A short row (a spreadsheet that leaves trailing empty cells out) gets empty fields, as
+  // pandas fills them; a long one has no column to go in.
+  if (expected_fields_ && fields.size() < *expected_fields_) fields.resize(*expected_fields_);
   if (expected_fields_ && fields.size() != *expected_fields_) {
     return Status::corruption(source_->name + ": line " + std::to_string(row_line_) + ": " +
                               std::to_string(fields.size()) + " fields, the header has " +

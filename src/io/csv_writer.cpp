@@ -20,7 +20,9 @@ bool needs_quotes(std::string_view field, bool only_field) {
   if (field.empty()) return only_field;
   // A field starting with a byte order mark would lose it when it opens the file.
   if (field.starts_with("\xEF\xBB\xBF")) return true;
-  if (field.front() == ' ' || field.back() == ' ') return true;
+  // Blanks at either end: a row of blanks alone would read back as a blank line.
+  const auto blank = [](char c) { return c == ' ' || c == '\t'; };
+  if (blank(field.front()) || blank(field.back())) return true;
   return field.find_first_of(",\"\r\n") != std::string_view::npos;
 }
 
