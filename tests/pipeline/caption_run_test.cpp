@@ -98,6 +98,21 @@ TEST(CaptionRun, APathThatIsNotUtf8IsKeptByteForByte) {
   EXPECT_NE(output.find("\nb.mp4,b,"), std::string::npos) << output;
 }
 
+// A rerun replaces the output with a new file: it keeps the old one's permissions (a private
+// output must not become world-readable), as pandas' to_csv rewriting it in place does.
+TEST(CaptionRun, AReplacedOutputKeepsItsPermissions) {
+  TestDir dir;
+  const CaptionOptions options = quiet_options(write_meta(dir.path(), 2));
+  FakeFactory factory({});
+  ASSERT_TRUE(run_with(options, factory).ok());
+  const auto output = dir.path() / "meta_caption_qwen2vl.csv";
+  namespace fs = std::filesystem;
+  fs::permissions(output, fs::perms::owner_read | fs::perms::owner_write);
+  ASSERT_TRUE(run_with(options, factory).ok());
+  EXPECT_EQ(fs::status(output).permissions() & fs::perms::all,
+            fs::perms::owner_read | fs::perms::owner_write);
+}
+
 // The default budget (the captioner's, after loading) is divided between the processes that
 // share its memory: a CPU job's processes on the machine, or those --device cuda put on one GPU.
 // An explicit --max-memory is each process's own.
