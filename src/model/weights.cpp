@@ -92,6 +92,10 @@ Result<const io::TensorEntry*> WeightLoader::entry(const std::string& name, int6
 Result<tensor::Weight> WeightLoader::matrix(const std::string& name, int64_t rows, int64_t cols) {
   auto e = entry(name, rows, rows * cols);
   if (!e.ok()) return e.status();
+  // The format lets a tensor start at any byte (a header padded to an odd length); the backends
+  // read whole values, so such a tensor is copied to aligned memory first.
+  if (reinterpret_cast<uintptr_t>((*e)->bytes.data()) % io::dtype_size((*e)->dtype) != 0)
+    return stacked_matrix({name}, {rows}, cols);
   const tensor::HostMatrix host{(*e)->bytes.data(), *host_dtype(**e), rows, cols};
   auto weight = backend_.prepare_weight(host, precision_);
   if (!weight.ok()) return weight.status().with_context("weights: " + name);
