@@ -129,6 +129,30 @@ Status parse_header(std::string_view text, std::string_view source, NpyArray& ou
   return Status();
 }
 
+// Column-major data (np.save of a transposed array) reordered row-major: the element at
+// index (i0, ..., in-1) sits at sum i_k * (shape_0 * ... * shape_k-1) in the file.
+void to_c_order(NpyArray& array, size_t item_size) {
+  const int64_t count = array.num_elements();
+  const size_t dims = array.shape.size();
+  std::vector<std::byte> c_order(array.data.size());
+  std::vector<int64_t> index(dims, 0);  // of the next C-order element, last dimension fastest
+  for (int64_t element = 0; element < count; ++element) {
+    int64_t source = 0;
+    int64_t stride = 1;
+    for (size_t k = 0; k < dims; ++k) {
+      source += index[k] * stride;
+      stride *= array.shape[k];
+    }
+    std::memcpy(c_order.data() + static_cast<size_t>(element) * item_size,
+                array.data.data() + static_cast<size_t>(source) * item_size, item_size);
+    for (size_t k = dims; k-- > 0;) {
+      if (++index[k] < array.shape[k]) break;
+      index[k] = 0;
+    }
+  }
+  array.data = std::move(c_order);
+}
+
 }  // namespace
 
 size_t npy_item_size(std::string_view descr) {
@@ -184,6 +208,7 @@ Result<NpyArray> parse_npy(std::span<const std::byte> image, std::string_view so
                               std::to_string(bytes.size() - data_offset));
   }
   out.data.assign(image.begin() + static_cast<ptrdiff_t>(data_offset), image.end());
+  if (out.fortran_order) to_c_order(out, item_size);
   return out;
 }
 

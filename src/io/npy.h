@@ -53,8 +53,8 @@ constexpr std::string_view npy_descr() {
 struct NpyArray {
   std::string descr;            // normalised: "<f4", "|u1", ... ("<u1" reads as "|u1")
   std::vector<int64_t> shape;   // empty for a 0-d array
-  std::vector<std::byte> data;  // num_elements() * item size bytes
-  bool fortran_order = false;   // true: column-major data (vcap's writers never set it)
+  std::vector<std::byte> data;  // num_elements() * item size bytes, row-major (C order)
+  bool fortran_order = false;   // the file held column-major data (reordered in `data`)
 
   int64_t num_elements() const;
 

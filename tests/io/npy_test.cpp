@@ -116,5 +116,28 @@ TEST(ParseNpy, ReadsFortranOrderAndNoTrailingComma) {
   EXPECT_EQ(array->num_elements(), 2);
 }
 
+// np.save(x.T) writes the transposed array column-major (fortran_order True): its elements come
+// back in row-major order, as NumPy's np.load gives them. Before, they were read as if
+// row-major, and `vcap inspect --pixel-values` ran on scrambled pixels.
+TEST(ParseNpy, ReordersFortranOrderDataRowMajor) {
+  // A 2x3x2 array whose element (i, j, k) is 100 i + 10 j + k, stored column-major.
+  std::string image =
+      npy_image("{'descr': '<i4', 'fortran_order': True, 'shape': (2, 3, 2), }\n", 0);
+  for (int k = 0; k < 2; ++k)
+    for (int j = 0; j < 3; ++j)
+      for (int i = 0; i < 2; ++i) {
+        const int32_t value = 100 * i + 10 * j + k;
+        image.append(reinterpret_cast<const char*>(&value), 4);
+      }
+  Result<NpyArray> array = parse_npy(testing::as_bytes(image), "x.npy");
+  ASSERT_TRUE(array.ok()) << array.status().to_string();
+  std::vector<int32_t> expected;
+  for (int i = 0; i < 2; ++i)
+    for (int j = 0; j < 3; ++j)
+      for (int k = 0; k < 2; ++k) expected.push_back(100 * i + 10 * j + k);
+  const std::span<const int32_t> values = array->as<int32_t>();
+  EXPECT_EQ(std::vector<int32_t>(values.begin(), values.end()), expected);
+}
+
 }  // namespace
 }  // namespace vcap::io
