@@ -127,6 +127,13 @@ Result<size_t> GzipReader::read(char* out, size_t size) {
       return size_t{0};
     }
     if (!s.in_member) {  // another member follows the one that ended
+      // Zero bytes between or after members are padding (tape and block tools add it), as
+      // Python's gzip module (pandas') reads them.
+      while (s.z.avail_in > 0 && *s.z.next_in == 0) {
+        ++s.z.next_in;
+        --s.z.avail_in;
+      }
+      if (s.z.avail_in == 0) continue;  // read on, or end cleanly
       inflateReset(&s.z);
       s.in_member = true;
     }

@@ -119,6 +119,24 @@ TEST(GzipCsv, TruncatedDataIsAnErrorWhereverTheCut) {
   }
 }
 
+// Zero bytes after a member (the padding of tape and block tools), also between members, are
+// skipped as Python's gzip module (pandas') skips them; anything else after them is a member.
+TEST(GzipCsv, ZeroPaddingBetweenAndAfterMembersIsSkipped) {
+  TempDir dir;
+  const Rows first = many_rows(300, "a");
+  write_rows(dir / "one.csv.gz", first, CsvWriter::Mode::kTruncate, Compression::kGzip);
+  const std::string member = read_text_file(dir / "one.csv.gz");
+  const std::string zeros(512, '\0');
+  write_text_file(dir / "padded.csv.gz", member + zeros + member + std::string(70000, '\0'));
+  const Result<Rows> back = read_file_rows(dir / "padded.csv.gz");
+  ASSERT_TRUE(back.ok()) << back.status().to_string();
+  Rows twice = first;
+  twice.insert(twice.end(), first.begin(), first.end());
+  EXPECT_EQ(*back, twice);
+  write_text_file(dir / "junk.csv.gz", member + zeros + "junk");
+  EXPECT_EQ(read_file_rows(dir / "junk.csv.gz").status().code(), StatusCode::kCorruption);
+}
+
 TEST(GzipCsv, DamagedDataIsAnError) {
   TempDir dir;
   write_rows(dir / "full.csv.gz", many_rows(2000, "d"), CsvWriter::Mode::kTruncate,
