@@ -234,8 +234,8 @@ void require_process_scores(TensorView scores, std::span<const ScoreRowRule> rul
     fail("process_scores", "scores " + shape(scores) + " with " + std::to_string(rules.size()) +
                                " rules and " + std::to_string(largest.size()) + " results");
   }
-  require(scores.cols <= std::numeric_limits<int32_t>::max(), "process_scores",
-          "more than 2^31 - 1 columns");
+  // The CUDA kernel's int32 column indices run up to a part (4096 columns) past the last one.
+  require(scores.cols <= (int64_t{1} << 30), "process_scores", "more than 2^30 columns");
   for (const ScoreRowRule& rule : rules) {
     require(rule.penalty > 0.0f && rule.divisor > 0.0f, "process_scores",
             "penalty and divisor must be > 0");

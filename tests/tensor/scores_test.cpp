@@ -86,4 +86,15 @@ TEST(CpuBackendScoresDeathTest, IdsOutsideTheRowAndMismatchedCountsAbort) {
 }
 
 }  // namespace
+// The CUDA kernel indexes columns in int32 up to a part (4096 columns) past the last: rows
+// wider than 2^30 are refused before it runs (never allocated here: the check reads the shape).
+TEST(ProcessScoresDeathTest, RowsWiderThan2To30ColumnsAreRefused) {
+  std::vector<float> one(1);
+  const int64_t cols = (int64_t{1} << 31) - 100;
+  const TensorView scores{reinterpret_cast<std::byte*>(one.data()), DType::kF32, 1, cols, cols};
+  const std::vector<ScoreRowRule> rules(1);
+  std::vector<LargestScore> largest(1);
+  EXPECT_DEATH(require_process_scores(scores, rules, largest), "more than 2\\^30 columns");
+}
+
 }  // namespace vcap::tensor::testing

@@ -143,10 +143,14 @@ const GemmEngine::Plan* GemmEngine::plan(CudaContext& context, const Key& key,
   // The heuristic reads the bias pointer (set before it runs) for its alignment; a bias that is
   // not 16-byte aligned (a view into a larger tensor) is still left to the add_bias kernel, so
   // that no plan depends on an epilogue path for under-aligned vectors.
+  // An error of an earlier op may be waiting for synchronize(): only one that make_plan records
+  // here stops the search. Without a plan the op is not queued, and an error is always waiting.
+  const bool failed_before = context.failed();
+  const auto failed_here = [&] { return !failed_before && context.failed(); };
   if (key.bias && key.alignment[3] >= 16) plan = make_plan(context, key, true, bias);
-  if (!plan && !context.failed()) plan = make_plan(context, key, false, nullptr);
+  if (!plan && !failed_here()) plan = make_plan(context, key, false, nullptr);
   if (!plan) {
-    if (!context.failed()) context.record(Status::internal(context.prefix(describe(key))));
+    if (!failed_here()) context.record(Status::internal(context.prefix(describe(key))));
     return nullptr;
   }
   if (plans_.size() >= kMaxPlans) plans_.clear();
