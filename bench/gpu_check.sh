@@ -28,6 +28,7 @@
 # /tmp; one 10 s clip, then 8 with the GPU's busy share sampled) -> bench/gpu_hf_bench.py
 # (transformers on the same clip and checkpoint) -> gpu_model_bench with 1024-row prefill
 # chunks (the CPU's; GPUs take 8192) -> gpu_model_bench --profile 1 (GPU time per op) ->
+# compute-sanitizer racecheck and memcheck on the attention and score tests (45 s each) ->
 # scripts/hf_reference_check.py on .golden with the time left.
 # Each step has its own time limit, cut to what is left before 570 s (a step with under 15 s
 # left is skipped), and the script goes on after a failure; the benches write a line at a time
@@ -173,9 +174,9 @@ if [ -n "$bin" ]; then
     grep -E '^\[  FAILED  \] [^ ]+\.[^ ]+' "$out/gpu_tests.log" | sed -E 's/^\[  FAILED  \] ([^ ,]+).*/\1/') |
     sort -u | head -n 8 | paste -sd: -)
   sanitizer=$(command -v compute-sanitizer || echo /usr/local/cuda/bin/compute-sanitizer)
+  tests_bin=$deps/prebuilt/vcap_gpu_tests
+  [ "$bin" = "$build" ] && tests_bin=$build/tests/gpu/vcap_gpu_tests
   if [ -n "$failed" ] && [ -x "$sanitizer" ]; then
-    tests_bin=$deps/prebuilt/vcap_gpu_tests
-    [ "$bin" = "$build" ] && tests_bin=$build/tests/gpu/vcap_gpu_tests
     step gpu_tests_memcheck 120 /tmp/vcap_gpu_memcheck.log "${cuda_env[@]}" "$sanitizer" --tool memcheck \
       --print-limit 20 "$tests_bin" --gtest_filter="$failed"
     { echo; echo "== compute-sanitizer --tool memcheck, --gtest_filter=$failed";
@@ -223,7 +224,24 @@ PY
     --profile 1
 fi
 
-# 7. Hugging Face transformers on the golden cases, with the time that is left.
+# 7. The attention and score kernels under compute-sanitizer even when their tests pass: racecheck
+# (shared-memory races, which the CPU emulator of the kernels cannot show) and memcheck (an
+# out-of-bounds access can still give the right numbers). Appended to gpu_tests.log.
+if [ -n "$bin" ] && [ -x "$sanitizer" ]; then
+  for tool in racecheck memcheck; do
+    filter='CudaAttention.TensorCoreKernel*:CudaAttention.CausalGqaPrefillWithCachedPrefix'
+    [ "$tool" = memcheck ] && filter="$filter:CudaOps.ProcessScoresMatchesTheReferenceBitForBit"
+    step "gpu_tests_$tool" 45 "/tmp/vcap_gpu_$tool.log" "${cuda_env[@]}" "$sanitizer" \
+      --tool "$tool" --print-limit 20 "$tests_bin" --gtest_filter="$filter"
+    { echo; echo "== compute-sanitizer --tool $tool, --gtest_filter=$filter";
+      tail -n 100 "/tmp/vcap_gpu_$tool.log"; } >> "$out/gpu_tests.log"
+    note "$tool: $(grep -E 'ERROR SUMMARY|RACECHECK SUMMARY' "/tmp/vcap_gpu_$tool.log" | tail -n 1)"
+  done
+elif [ -n "$bin" ]; then
+  note "no compute-sanitizer ($sanitizer): racecheck and memcheck skipped"
+fi
+
+# 8. Hugging Face transformers on the golden cases, with the time that is left.
 if [ -d .golden ]; then
   left=$((deadline - $(date +%s)))
   if [ "$left" -gt 60 ]; then
