@@ -9,6 +9,7 @@
 #include "io/gzip.h"
 #include "media/sampling.h"
 #include "pipeline/decode_share.h"
+#include "text/utf8.h"
 
 namespace vcap::pipeline {
 namespace {
@@ -165,6 +166,15 @@ Status validate_model_settings(const CaptionOptions& options) {
                " pixels (3584 x 3584, the Qwen2-VL processor's max_pixels)");
   }
   if (!(options.fps > 0) || !std::isfinite(options.fps)) return bad("--fps must be > 0");
+  // The reference cannot take these either: Python's tokenizer refuses text that is not UTF-8,
+  // and its processor takes every pad or placeholder text for a video, failing every clip.
+  if (!text::is_valid_utf8(options.question)) return bad("--question is not valid UTF-8");
+  for (const char* video_text : {"<|video_pad|>", "<|image_pad|>", "<|placeholder|>"}) {
+    if (options.question.find(video_text) != std::string::npos) {
+      return bad(std::string("--question must not contain ") + video_text +
+                 ": the processor takes it for the clip's video");
+    }
+  }
   if (options.bs < 0 || options.bs > kMaxThreads)
     return bad("--bs must be in [0, " + std::to_string(kMaxThreads) +
                "] (0 = 8 on a GPU, 4 on the CPU)");

@@ -188,6 +188,23 @@ TEST(ValidateModelSettings, AnAreaCapOverTheProcessorsMaxPixelsIsRefused) {
   EXPECT_TRUE(validate_model_settings(options).ok());
 }
 
+// A question the reference cannot take either is refused before anything runs: transformers'
+// tokenizer refuses text that is not UTF-8, and its processor takes every pad or placeholder
+// text for a video (every clip fails). Before, vcap captioned the first with U+FFFD and decoded
+// every clip of the others to fail each one `internal`, which --retry could never mend.
+TEST(ValidateModelSettings, AQuestionTheReferenceCannotTakeIsRefused) {
+  CaptionOptions options;
+  options.question = "Describe <|vision_start|> and <|im_end|> in details";  // as HF does
+  EXPECT_TRUE(validate_model_settings(options).ok());
+  for (const char* question : {"Describe \xff\xfe the video", "see <|video_pad|>",
+                               "see <|image_pad|>", "see <|placeholder|> now"}) {
+    options.question = question;
+    const Status status = validate_model_settings(options);
+    EXPECT_EQ(status.code(), StatusCode::kInvalidArgument) << question;
+    EXPECT_EQ(status.message().rfind("--question ", 0), 0u) << status.message();
+  }
+}
+
 TEST(FormatBytes, UsesBinaryUnits) {
   EXPECT_EQ(format_bytes(100), "100 B");
   EXPECT_EQ(format_bytes(3ull << 30), "3.0 GiB");
