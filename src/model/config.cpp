@@ -207,6 +207,40 @@ Status read_generation(const json& j, const std::string& file, GenerationConfig&
       r.read_float("repetition_penalty", g.repetition_penalty, false),
   });
   if (!s.ok()) return s;
+  // Each with the value at which it changes nothing (null and empty lists never do).
+  static const std::pair<const char*, json> kNotApplied[] = {
+      {"num_beams", 1},
+      {"num_beam_groups", 1},
+      {"penalty_alpha", nullptr},
+      {"diversity_penalty", 0.0},
+      {"min_length", 0},
+      {"min_new_tokens", 0},
+      {"no_repeat_ngram_size", 0},
+      {"encoder_no_repeat_ngram_size", 0},
+      {"bad_words_ids", nullptr},
+      {"force_words_ids", nullptr},
+      {"suppress_tokens", nullptr},
+      {"begin_suppress_tokens", nullptr},
+      {"forced_bos_token_id", nullptr},
+      {"forced_eos_token_id", nullptr},
+      {"sequence_bias", nullptr},
+      {"exponential_decay_length_penalty", nullptr},
+      {"min_p", nullptr},
+      {"typical_p", 1.0},
+      {"epsilon_cutoff", 0.0},
+      {"eta_cutoff", 0.0},
+      {"guidance_scale", nullptr},
+  };
+  for (const auto& [key, neutral] : kNotApplied) {
+    const auto value = j.find(key);
+    if (value == j.end() || value->is_null() || *value == neutral) continue;
+    if ((value->is_array() || value->is_object()) && value->empty()) continue;
+    if (value->is_number() && neutral.is_number() &&
+        value->get<double>() == neutral.get<double>()) {
+      continue;
+    }
+    g.unapplied.push_back(std::string(key) + "=" + value->dump());
+  }
   if (r.find("bos_token_id").first != nullptr) g.bos_token_id = bos;
   if (r.find("pad_token_id").first != nullptr) g.pad_token_id = pad;
   if (r.find("max_new_tokens").first != nullptr) g.max_new_tokens = max_new_tokens;

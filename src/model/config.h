@@ -85,6 +85,9 @@ struct GenerationConfig {
   float temperature = 1.0f;
   float repetition_penalty = 1.0f;
   std::optional<int> max_new_tokens;
+  // Settings transformers applies and vcap does not (beam search, n-gram blocking, suppressed
+  // tokens, ...), as "key=value", when the file gives them a value that changes the tokens.
+  std::vector<std::string> unapplied;
 };
 
 // preprocessor_config.json (§2.5). Newer files give the pixel bounds as

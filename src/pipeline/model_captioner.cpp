@@ -315,6 +315,12 @@ Result<std::unique_ptr<ModelCaptioner>> ModelCaptionerFactory::create_model_capt
   Result<model::SamplingOptions> sampling =
       model::sampling_from_config(config->generation, options_.max_new_tokens);
   if (!sampling) return sampling.status();
+  for (const std::string& setting : config->generation.unapplied) {
+    std::fprintf(log_,
+                 "vcap: warning: %s/generation_config.json sets %s, which vcap does not apply: "
+                 "captions may differ from transformers'\n",
+                 dir->c_str(), setting.c_str());
+  }
   if (ignore_eos_) sampling->eos_ids.clear();
   Result<std::unique_ptr<tensor::Backend>> backend =
       tensor::make_backend({options_.device, model_threads(options_)});

@@ -18,6 +18,7 @@
 #ifndef VCAP_PIPELINE_MODEL_CAPTIONER_H_
 #define VCAP_PIPELINE_MODEL_CAPTIONER_H_
 
+#include <cstdio>
 #include <filesystem>
 #include <memory>
 #include <mutex>
@@ -118,10 +119,13 @@ class ModelCaptionerFactory : public CaptionerFactory {
   Result<std::unique_ptr<ModelCaptioner>> create_model_captioner();
   // Generate max_new_tokens for every clip, never stopping at an eos token (benchmarks).
   void ignore_eos() { ignore_eos_ = true; }
+  // Where warnings about the model folder go (stderr by default).
+  void set_log(std::FILE* log) { log_ = log; }
 
  private:
   Result<std::filesystem::path> model_dir();
 
+  std::FILE* log_ = stderr;
   CaptionOptions options_;
   std::optional<std::filesystem::path> model_dir_;
   bool ignore_eos_ = false;

@@ -229,6 +229,25 @@ TEST(LoadModelConfig, ReadsPixelBoundsFromTheNewerSizeKey) {
   EXPECT_EQ(config->generation.max_new_tokens, 9);
 }
 
+// Settings transformers applies and vcap does not are listed (the caption command warns), unless
+// their value changes nothing. Before, they were dropped without a word.
+TEST(LoadModelConfig, ListsGenerationSettingsThatAreNotApplied) {
+  ConfigDir dir(pico_config(), false);
+  write_json(dir.path() / "generation_config.json", {{"top_k", 1},
+                                                     {"num_beams", 1},
+                                                     {"typical_p", 1.0},
+                                                     {"bad_words_ids", nlohmann::json::array()},
+                                                     {"forced_eos_token_id", nullptr},
+                                                     {"no_repeat_ngram_size", 3},
+                                                     {"suppress_tokens", {42919}},
+                                                     {"min_new_tokens", 5}});
+  Result<ModelConfig> config = load_model_config(dir.path());
+  ASSERT_TRUE(config.ok()) << config.status().to_string();
+  EXPECT_EQ(config->generation.unapplied,
+            (std::vector<std::string>{"min_new_tokens=5", "no_repeat_ngram_size=3",
+                                      "suppress_tokens=[42919]"}));
+}
+
 TEST(LoadModelConfig, BadSideFileNamesItsFile) {
   ConfigDir dir(pico_config(), false);
   write_json(dir.path() / "generation_config.json", {{"top_k", "one"}});

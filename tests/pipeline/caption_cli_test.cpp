@@ -336,6 +336,24 @@ TEST(CaptionEmpty, ACsvWithoutRowsGivesAnOutputWithTheHeaderOnly) {
       << log;
 }
 
+// A model folder whose generation_config.json asks transformers for something vcap does not do
+// (here n-gram blocking) is named when the model loads: the captions may differ.
+TEST(CaptionModel, AGenerationSettingVcapDoesNotApplyIsNamed) {
+  TestDir run;
+  ASSERT_EQ(make_pico(run.path()), 0) << read_text(run.path() / "make.log");
+  write_text(run.path() / "pico" / "generation_config.json",
+             R"({"top_k": 1, "no_repeat_ngram_size": 3, "eos_token_id": 151645})");
+  write_text(run.path() / "meta.csv", "path\nmissing.mp4\n");
+  ASSERT_EQ(run_vcap(quick_caption_args(run.path() / "meta.csv", run.path() / "pico"),
+                     run.path() / "log"),
+            0);
+  const std::string log = read_text(run.path() / "log");
+  EXPECT_NE(log.find("/generation_config.json sets no_repeat_ngram_size=3, which vcap does not "
+                     "apply: captions may differ from transformers'\n"),
+            std::string::npos)
+      << log;
+}
+
 TEST(CommandLine, AMistypedCommandIsNamedWithTheCommands) {
   TestDir run;
   EXPECT_EQ(run_vcap({"capton", "meta.csv"}, run.path() / "log"), 2);
