@@ -186,6 +186,41 @@ Status validate_model_settings(const CaptionOptions& options) {
   return Status();
 }
 
+Status check_processor_bounds(const CaptionOptions& options, int64_t min_pixels,
+                              int64_t max_pixels) {
+  // qwen-vl-utils brings frames between its floor (kVideoMinPixels; kImageMinPixels for an
+  // exact size) and the cap --height x --width (the exact size rounded to multiples of 28), up
+  // to the rounding of its sides: above the cap shrinks, under the floor grows.
+  const auto round_side = [](int side) {
+    return std::max<int64_t>(media::kImageFactor, (side + media::kImageFactor / 2) /
+                                                      media::kImageFactor * media::kImageFactor);
+  };
+  const int64_t cap =
+      options.exact_size
+          ? std::min(round_side(options.height) * round_side(options.width), media::kImageMaxPixels)
+          : int64_t{options.height} * options.width;
+  const int64_t floor = options.exact_size ? media::kImageMinPixels : media::kVideoMinPixels;
+  const int64_t largest = std::max(cap, floor);
+  const int64_t smallest = std::min(cap, floor);
+  const std::string size =
+      "--height " + std::to_string(options.height) + " --width " + std::to_string(options.width);
+  if (largest > max_pixels) {
+    return Status::invalid_argument(
+        "its preprocessor_config.json takes frames of at most " + std::to_string(max_pixels) +
+        " pixels, and with " + size + " qwen-vl-utils gives frames of up to " +
+        std::to_string(largest) +
+        ": transformers' processor would resize those a second time, which vcap does not" +
+        (cap >= floor ? "; lower --height and --width" : ""));
+  }
+  if (smallest < min_pixels) {
+    return Status::invalid_argument(
+        "its preprocessor_config.json takes frames of at least " + std::to_string(min_pixels) +
+        " pixels, and qwen-vl-utils gives frames down to " + std::to_string(smallest) +
+        ": transformers' processor would resize those a second time, which vcap does not");
+  }
+  return Status();
+}
+
 Status validate(const CaptionOptions& options) {
   auto bad = [](const std::string& message) { return Status::invalid_argument(message); };
   if (options.meta_path.empty()) return bad("no input CSV given");

@@ -86,6 +86,12 @@ std::filesystem::path output_path(const CaptionOptions& options);
 // kInvalidArgument names the flag.
 Status validate_model_settings(const CaptionOptions& options);
 
+// The frame areas `options` give lie within a model's preprocessor_config.json bounds: there,
+// transformers' processor takes qwen-vl-utils' frames as they are; outside, it would resize each
+// a second time, which vcap does not. kInvalidArgument saying which flags to change.
+Status check_processor_bounds(const CaptionOptions& options, int64_t min_pixels,
+                              int64_t max_pixels);
+
 // Everything `vcap caption` needs: the input and model are given, validate_model_settings, and
 // the run-only ranges (prefetch, decode timeout, devices, rank/world pair). kInvalidArgument
 // names the flag.

@@ -310,6 +310,10 @@ Result<std::unique_ptr<ModelCaptioner>> ModelCaptionerFactory::create_model_capt
   if (!dir) return dir.status();
   Result<model::ModelConfig> config = model::load_model_config(*dir);
   if (!config) return config.status();
+  if (Status bounds = check_processor_bounds(options_, config->preprocessor.min_pixels,
+                                             config->preprocessor.max_pixels);
+      !bounds.ok())
+    return bounds.with_context("model " + dir->string());
   Result<text::Tokenizer> tokenizer = text::Tokenizer::load(*dir);
   if (!tokenizer) return tokenizer.status();
   Result<model::SamplingOptions> sampling =

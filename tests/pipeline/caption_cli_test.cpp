@@ -354,6 +354,25 @@ TEST(CaptionModel, AGenerationSettingVcapDoesNotApplyIsNamed) {
       << log;
 }
 
+// A model folder that bounds the processor's frames under what the flags give is refused with
+// what to change (exit 2), not captioned with other pixels than transformers would use.
+TEST(CaptionModel, AModelThatWouldResizeFramesTwiceIsRefused) {
+  TestDir run;
+  ASSERT_EQ(make_pico(run.path()), 0) << read_text(run.path() / "make.log");
+  write_text(run.path() / "pico" / "preprocessor_config.json",
+             R"({"min_pixels": 3136, "max_pixels": 6272, "patch_size": 14,
+                 "temporal_patch_size": 2, "merge_size": 2})");
+  write_text(run.path() / "meta.csv", "path\nmissing.mp4\n");
+  EXPECT_EQ(run_vcap(quick_caption_args(run.path() / "meta.csv", run.path() / "pico"),
+                     run.path() / "log"),
+            2);
+  const std::string log = read_text(run.path() / "log");
+  EXPECT_NE(log.find("takes frames of at most 6272 pixels, and with --height 112 --width 112 "
+                     "qwen-vl-utils gives frames of up to 100352"),
+            std::string::npos)
+      << log;
+}
+
 TEST(CommandLine, AMistypedCommandIsNamedWithTheCommands) {
   TestDir run;
   EXPECT_EQ(run_vcap({"capton", "meta.csv"}, run.path() / "log"), 2);

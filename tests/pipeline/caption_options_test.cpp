@@ -205,6 +205,32 @@ TEST(ValidateModelSettings, AQuestionTheReferenceCannotTakeIsRefused) {
   }
 }
 
+// A model folder may bound the processor's frames tighter than the official 3136..12845056:
+// transformers then resizes qwen-vl-utils' frames a second time, which vcap does not, so runs
+// whose frames would leave the bounds are refused.
+TEST(CheckProcessorBounds, FramesOutsideTheModelsBoundsAreRefused) {
+  CaptionOptions options;  // 448 x 672 = 301056 pixels at most, 100352 at least
+  EXPECT_TRUE(check_processor_bounds(options, 3136, 12845056).ok());
+  EXPECT_TRUE(check_processor_bounds(options, 100352, 301056).ok());
+  Status status = check_processor_bounds(options, 3136, 200704);
+  EXPECT_EQ(status.code(), StatusCode::kInvalidArgument);
+  EXPECT_NE(status.message().find("at most 200704 pixels, and with --height 448 --width 672 "
+                                  "qwen-vl-utils gives frames of up to 301056"),
+            std::string::npos)
+      << status.message();
+  EXPECT_FALSE(check_processor_bounds(options, 200000, 12845056).ok());
+  options.height = 112;  // a cap under the floor of 100352 pixels: frames of 12544 to 100352
+  options.width = 112;
+  EXPECT_TRUE(check_processor_bounds(options, 12544, 100352).ok());
+  EXPECT_FALSE(check_processor_bounds(options, 12545, 12845056).ok());
+  EXPECT_FALSE(check_processor_bounds(options, 3136, 100351).ok());
+  options.exact_size = true;  // 448 x 672 exactly; 450 x 670 rounds to 448 x 672
+  options.height = 450;
+  options.width = 670;
+  EXPECT_TRUE(check_processor_bounds(options, 3136, 301056).ok());
+  EXPECT_FALSE(check_processor_bounds(options, 3136, 301055).ok());
+}
+
 TEST(FormatBytes, UsesBinaryUnits) {
   EXPECT_EQ(format_bytes(100), "100 B");
   EXPECT_EQ(format_bytes(3ull << 30), "3.0 GiB");
