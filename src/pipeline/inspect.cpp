@@ -16,6 +16,7 @@
 #include "pipeline/model_captioner.h"
 #include "tensor/cpu/backend_factory.h"
 #include "text/chat_template.h"
+#include "text/folder_template.h"
 #include "text/tokenizer.h"
 
 namespace vcap::pipeline {
@@ -109,7 +110,7 @@ Result<VisionInput> vision_input_from_file(const InspectOptions& options, int64_
   return VisionInput{{values.begin(), values.end()}, {t, h, w}};
 }
 
-Result<std::vector<int32_t>> prompt_ids(const InspectOptions& options,
+Result<std::vector<int32_t>> prompt_ids(const InspectOptions& options, const fs::path& model_dir,
                                         const text::Tokenizer& tokenizer,
                                         const model::ModelConfig& config,
                                         const model::VisionGrid& grid) {
@@ -128,7 +129,10 @@ Result<std::vector<int32_t>> prompt_ids(const InspectOptions& options,
     }
     return ids;
   }
-  const std::string prompt = text::render_video_prompt(options.question);
+  Result<text::FolderTemplate> chat_template = text::read_folder_template(model_dir);
+  if (!chat_template) return chat_template.status();
+  const std::string prompt =
+      text::render_video_prompt(options.question, chat_template->system_prompt);
   if (Status s = write_text(options.out_dir / "prompt.txt", prompt); !s.ok()) return s;
   const int64_t merge = config.preprocessor.merge_size;
   return text::expand_video_pads(tokenizer.encode(prompt), config.text.tokens.video,
@@ -213,7 +217,8 @@ Status run_inspect(const InspectOptions& options) {
   if (!vision) return vision.status();
   if (Status s = write_grid(options.out_dir, vision->grid); !s.ok()) return s;
 
-  Result<std::vector<int32_t>> ids = prompt_ids(options, *tokenizer, *config, vision->grid);
+  Result<std::vector<int32_t>> ids =
+      prompt_ids(options, *model_dir, *tokenizer, *config, vision->grid);
   if (!ids) return ids.status().with_context("prompt");
   const model::TokenIds& tokens = config->text.tokens;
   const std::vector<model::VisionGrid> grids = {vision->grid};

@@ -25,6 +25,7 @@
 #include "pipeline/memory_budget.h"
 #include "tensor/cpu/backend_factory.h"
 #include "text/chat_template.h"
+#include "text/folder_template.h"
 #include "text/tokenizer.h"
 
 namespace vcap::pipeline {
@@ -136,7 +137,7 @@ Status check_weights_fit(uint64_t weight_bytes, uint64_t available_bytes,
 ModelCaptioner::ModelCaptioner(const CaptionOptions& options,
                                std::unique_ptr<tensor::Backend> backend, model::Qwen2VL model,
                                model::ModelConfig config, text::Tokenizer tokenizer,
-                               model::SamplingOptions sampling)
+                               model::SamplingOptions sampling, const std::string& system_prompt)
     : options_(options),
       backend_(std::move(backend)),
       model_(std::make_unique<model::Qwen2VL>(std::move(model))),
@@ -144,7 +145,7 @@ ModelCaptioner::ModelCaptioner(const CaptionOptions& options,
       tokenizer_(std::move(tokenizer)),
       sampling_(std::move(sampling)),
       generator_(*model_, model::GeneratorOptions{batch_size(options)}),
-      prompt_ids_(tokenizer_.encode(text::render_video_prompt(options_.question))),
+      prompt_ids_(tokenizer_.encode(text::render_video_prompt(options_.question, system_prompt))),
       video_pad_id_(tokenizer_.token_to_id("<|video_pad|>").value_or(text::kQwen2VlVideoPadId)) {}
 
 ClipValue<ClipCost> ModelCaptioner::plan(const ClipJob& job, const ClipSettings& settings) {
@@ -316,6 +317,15 @@ Result<std::unique_ptr<ModelCaptioner>> ModelCaptionerFactory::create_model_capt
     return bounds.with_context("model " + dir->string());
   Result<text::Tokenizer> tokenizer = text::Tokenizer::load(*dir);
   if (!tokenizer) return tokenizer.status();
+  Result<text::FolderTemplate> chat_template = text::read_folder_template(*dir);
+  if (!chat_template) return chat_template.status();
+  if (!chat_template->understood) {
+    std::fprintf(log_,
+                 "vcap: warning: the chat template of %s is not the official Qwen2-VL one (nor it "
+                 "with another system prompt); vcap renders the official prompt, so captions may "
+                 "differ from transformers'\n",
+                 chat_template->source.c_str());
+  }
   Result<model::SamplingOptions> sampling =
       model::sampling_from_config(config->generation, options_.max_new_tokens);
   if (!sampling) return sampling.status();
@@ -346,7 +356,7 @@ Result<std::unique_ptr<ModelCaptioner>> ModelCaptionerFactory::create_model_capt
   model->set_chunks(chunks_for_device(options_.device));
   return std::make_unique<ModelCaptioner>(options_, std::move(*backend), std::move(*model),
                                           std::move(*config), std::move(*tokenizer),
-                                          std::move(*sampling));
+                                          std::move(*sampling), chat_template->system_prompt);
 }
 
 }  // namespace vcap::pipeline

@@ -33,6 +33,7 @@
 #include "pipeline/caption_options.h"
 #include "pipeline/captioner.h"
 #include "tensor/backend.h"
+#include "text/chat_template.h"
 #include "text/tokenizer.h"
 
 namespace vcap::media {
@@ -72,7 +73,7 @@ class ModelCaptioner : public ClipCaptioner {
  public:
   ModelCaptioner(const CaptionOptions& options, std::unique_ptr<tensor::Backend> backend,
                  model::Qwen2VL model, model::ModelConfig config, text::Tokenizer tokenizer,
-                 model::SamplingOptions sampling);
+                 model::SamplingOptions sampling, const std::string& system_prompt);
 
   ClipValue<ClipCost> plan(const ClipJob& job, const ClipSettings& settings) override;
   ClipValue<std::unique_ptr<PreparedClip>> prepare(const ClipJob& job,

@@ -337,12 +337,14 @@ TEST(CaptionEmpty, ACsvWithoutRowsGivesAnOutputWithTheHeaderOnly) {
 }
 
 // A model folder whose generation_config.json asks transformers for something vcap does not do
-// (here n-gram blocking) is named when the model loads: the captions may differ.
-TEST(CaptionModel, AGenerationSettingVcapDoesNotApplyIsNamed) {
+// (here n-gram blocking), or whose chat template is another one, is named when the model loads:
+// the captions may differ.
+TEST(CaptionModel, AGenerationSettingOrTemplateVcapDoesNotApplyIsNamed) {
   TestDir run;
   ASSERT_EQ(make_pico(run.path()), 0) << read_text(run.path() / "make.log");
   write_text(run.path() / "pico" / "generation_config.json",
              R"({"top_k": 1, "no_repeat_ngram_size": 3, "eos_token_id": 151645})");
+  write_text(run.path() / "pico" / "chat_template.jinja", "{{ messages }}");
   write_text(run.path() / "meta.csv", "path\nmissing.mp4\n");
   ASSERT_EQ(run_vcap(quick_caption_args(run.path() / "meta.csv", run.path() / "pico"),
                      run.path() / "log"),
@@ -351,6 +353,8 @@ TEST(CaptionModel, AGenerationSettingVcapDoesNotApplyIsNamed) {
   EXPECT_NE(log.find("/generation_config.json sets no_repeat_ngram_size=3, which vcap does not "
                      "apply: captions may differ from transformers'\n"),
             std::string::npos)
+      << log;
+  EXPECT_NE(log.find("/chat_template.jinja is not the official Qwen2-VL one"), std::string::npos)
       << log;
 }
 

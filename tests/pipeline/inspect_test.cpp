@@ -84,6 +84,26 @@ TEST_F(Inspect, GoldenInputIdsReplaceThePromptAndVideoOnlyStopsBeforeTheModel) {
   EXPECT_FALSE(fs::exists(options_.out_dir / "vision_features.npy"));
 }
 
+// A model folder whose template only changes the default system prompt (a fine-tune's) gets
+// that system prompt, as transformers renders it; before, vcap always used the official one.
+TEST_F(Inspect, TheFoldersSystemPromptIsRendered) {
+  const fs::path model = dir_.path() / "model";
+  nlohmann::json chat = json_file(model / "chat_template.json");
+  std::string text = chat["chat_template"].get<std::string>();
+  const std::string official = "You are a helpful assistant.";
+  text.replace(text.find(official), official.size(), "You write captions for videos.");
+  chat["chat_template"] = text;
+  testing::write_text(model / "chat_template.json", chat.dump());
+  options_.run_model = false;
+  ASSERT_TRUE(run_inspect(options_).ok());
+  EXPECT_EQ(
+      read_text(options_.out_dir / "prompt.txt")
+          .rfind("<|im_start|>system\nYou write captions for videos.<|im_end|>\n<|im_start|>user\n",
+                 0),
+      0u)
+      << read_text(options_.out_dir / "prompt.txt");
+}
+
 TEST_F(Inspect, PixelValuesNeedTheirGridAndExcludeAVideo) {
   options_.pixel_values_file = dir_.path() / "pixels.npy";
   Status both = run_inspect(options_);

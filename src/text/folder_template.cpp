@@ -1,0 +1,100 @@
+#include "text/folder_template.h"
+
+#include <fstream>
+#include <nlohmann/json.hpp>
+#include <optional>
+#include <sstream>
+
+namespace vcap::text {
+namespace {
+
+using Json = nlohmann::json;
+
+// The official template (chat_template.json of the hub's Qwen2-VL-*-Instruct) around its
+// default system prompt.
+constexpr std::string_view kHead =
+    "{% set image_count = namespace(value=0) %}{% set video_count = namespace(value=0) %}{% for "
+    "message in messages %}{% if loop.first and message['role'] != 'system' %}<|im_start|>"
+    "system\n";
+constexpr std::string_view kTail =
+    "<|im_end|>\n{% endif %}<|im_start|>{{ message['role'] }}\n{% if message['content'] is "
+    "string %}{{ message['content'] }}<|im_end|>\n{% else %}{% for content in "
+    "message['content'] %}{% if content['type'] == 'image' or 'image' in content or 'image_url' "
+    "in content %}{% set image_count.value = image_count.value + 1 %}{% if add_vision_id "
+    "%}Picture {{ image_count.value }}: {% endif %}<|vision_start|><|image_pad|><|vision_end|>{% "
+    "elif content['type'] == 'video' or 'video' in content %}{% set video_count.value = "
+    "video_count.value + 1 %}{% if add_vision_id %}Video {{ video_count.value }}: {% endif "
+    "%}<|vision_start|><|video_pad|><|vision_end|>{% elif 'text' in content %}{{ "
+    "content['text'] }}{% endif %}{% endfor %}<|im_end|>\n{% endif %}{% endfor %}{% if "
+    "add_generation_prompt %}<|im_start|>assistant\n{% endif %}";
+
+std::optional<std::string> read_file(const std::filesystem::path& path) {
+  std::ifstream in(path, std::ios::binary);
+  if (!in) return std::nullopt;
+  std::ostringstream bytes;
+  bytes << in.rdbuf();
+  return bytes.str();
+}
+
+// The "chat_template" of a JSON file: a string, or a list of {name, template} (tokenizer
+// configs with tool-use variants) whose "default" entry is the one used.
+Result<std::optional<std::string>> json_template(const std::filesystem::path& path) {
+  const std::optional<std::string> text = read_file(path);
+  if (!text) return std::optional<std::string>();
+  const Json json = Json::parse(*text, nullptr, /*allow_exceptions=*/false);
+  if (json.is_discarded() || !json.is_object()) {
+    return Status::corruption(path.string() + ": not a JSON object");
+  }
+  const auto found = json.find("chat_template");
+  if (found == json.end() || found->is_null()) return std::optional<std::string>();
+  if (found->is_string()) return std::optional<std::string>(found->get<std::string>());
+  if (found->is_array()) {
+    for (const Json& entry : *found) {
+      if (entry.is_object() && entry.value("name", "") == "default" && entry.contains("template") &&
+          entry["template"].is_string()) {
+        return std::optional<std::string>(entry["template"].get<std::string>());
+      }
+    }
+  }
+  return Status::corruption(path.string() +
+                            ": 'chat_template' is neither a string nor a list "
+                            "with a \"default\" entry");
+}
+
+}  // namespace
+
+FolderTemplate classify_chat_template(std::string_view text) {
+  FolderTemplate result;
+  const bool framed = text.size() >= kHead.size() + kTail.size() && text.starts_with(kHead) &&
+                      text.ends_with(kTail);
+  const std::string_view system =
+      framed ? text.substr(kHead.size(), text.size() - kHead.size() - kTail.size()) : "";
+  // A literal system prompt only: Jinja in it, or a turn marker, is another template.
+  result.understood = framed && system.find_first_of("{}%") == std::string_view::npos &&
+                      system.find("<|im_") == std::string_view::npos;
+  if (result.understood) result.system_prompt = std::string(system);
+  return result;
+}
+
+Result<FolderTemplate> read_folder_template(const std::filesystem::path& dir) {
+  std::optional<std::string> text;
+  std::filesystem::path source;
+  if ((text = read_file(dir / "chat_template.jinja"))) {
+    source = dir / "chat_template.jinja";
+  } else {
+    for (const char* name : {"chat_template.json", "tokenizer_config.json"}) {
+      Result<std::optional<std::string>> found = json_template(dir / name);
+      if (!found) return found.status();
+      if ((text = *found)) {
+        source = dir / name;
+        break;
+      }
+    }
+  }
+  if (!text) return FolderTemplate{};
+  FolderTemplate result = classify_chat_template(*text);
+  result.source = source.string();
+  return result;
+}
+
+}  // namespace vcap::text
