@@ -12,9 +12,13 @@ namespace {
 
 constexpr std::array<std::string_view, 3> kRequiredSideFiles = {
     "preprocessor_config.json", "tokenizer.json", "tokenizer_config.json"};
-constexpr std::array<std::string_view, 6> kOptionalFiles = {
-    "generation_config.json", "chat_template.json", "special_tokens_map.json",
-    "added_tokens.json",      "vocab.json",         "merges.txt"};
+constexpr std::array<std::string_view, 7> kOptionalFiles = {"generation_config.json",
+                                                            "chat_template.json",
+                                                            "chat_template.jinja",
+                                                            "special_tokens_map.json",
+                                                            "added_tokens.json",
+                                                            "vocab.json",
+                                                            "merges.txt"};
 
 }  // namespace
 

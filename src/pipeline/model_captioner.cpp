@@ -289,6 +289,11 @@ Result<std::string> ModelCaptionerFactory::model_identity() {
   for (const char* name :
        {"config.json", "generation_config.json", "preprocessor_config.json", "tokenizer.json"})
     identity[name] = file_crc(*dir / name);
+  // Only when it is not the default, so that the official models' fingerprints stay as before.
+  Result<text::FolderTemplate> chat_template = text::read_folder_template(*dir);
+  if (!chat_template) return chat_template.status();
+  if (chat_template->system_prompt != text::kDefaultSystemPrompt)
+    identity["system_prompt"] = chat_template->system_prompt;
   std::error_code error;
   for (const auto& entry : std::filesystem::directory_iterator(*dir, error)) {
     const std::string name = entry.path().filename().string();

@@ -60,14 +60,16 @@ TEST(HttpHelpers, PercentEncodingKeepsSlashesOnlyWhenAsked) {
 }
 
 TEST(ModelFiles, PlanPutsConfigLastAndSkipsUnneededFiles) {
-  Result<std::vector<std::string>> plan = plan_model_files(
-      {"README.md", "config.json", "model.safetensors", "tokenizer.json", "tokenizer_config.json",
-       "preprocessor_config.json", "chat_template.json", "pytorch_model.bin"},
-      "m");
+  Result<std::vector<std::string>> plan =
+      plan_model_files({"README.md", "config.json", "model.safetensors", "tokenizer.json",
+                        "tokenizer_config.json", "preprocessor_config.json", "chat_template.json",
+                        "chat_template.jinja", "pytorch_model.bin"},
+                       "m");
   ASSERT_TRUE(plan.ok()) << plan.status().to_string();
-  EXPECT_EQ(*plan, (std::vector<std::string>{"model.safetensors", "preprocessor_config.json",
-                                             "tokenizer.json", "tokenizer_config.json",
-                                             "chat_template.json", "config.json"}));
+  EXPECT_EQ(*plan,
+            (std::vector<std::string>{"model.safetensors", "preprocessor_config.json",
+                                      "tokenizer.json", "tokenizer_config.json",
+                                      "chat_template.json", "chat_template.jinja", "config.json"}));
 }
 
 TEST(ModelFiles, PlanPrefersTheShardIndexAndNamesWhatIsMissing) {

@@ -69,6 +69,32 @@ TEST(ModelCaptioner, PlannedHostMemoryIsTheFramesPlusWhatThePreparedClipHolds) {
   EXPECT_EQ(cost.value.prepare_bytes, frame_bytes + pixel_bytes);
 }
 
+// The model identity (part of the run fingerprint) names a folder's own system prompt, which
+// changes every prompt; an official template adds nothing, so the official models' fingerprints
+// are those of earlier versions.
+TEST(ModelIdentity, NamesASystemPromptOtherThanTheDefault) {
+  testing::TestDir dir;
+  ASSERT_TRUE(testing::make_test_model_dir("pico", dir.path() / "model").ok());
+  CaptionOptions options;
+  options.model = (dir.path() / "model").string();
+  const auto identity = [&options] {
+    Result<std::string> id = ModelCaptionerFactory(options).model_identity();
+    EXPECT_TRUE(id.ok()) << id.status().to_string();
+    return id.ok() ? *id : std::string();
+  };
+  const std::string official = identity();
+  EXPECT_EQ(official.find("system_prompt"), std::string::npos) << official;
+  const std::filesystem::path file = dir.path() / "model" / "chat_template.json";
+  const std::string text = testing::read_text(file);
+  std::string tuned = text;
+  const std::string prompt = "You are a helpful assistant.";
+  tuned.replace(tuned.find(prompt), prompt.size(), "You caption videos.");
+  testing::write_text(file, tuned);
+  EXPECT_NE(identity().find("\"system_prompt\":\"You caption videos.\""), std::string::npos);
+  testing::write_text(file, text);
+  EXPECT_EQ(identity(), official);
+}
+
 TEST(CheckWeightsFit, AModelLargerThanTheDeviceIsRefusedWithBothSizes) {
   EXPECT_TRUE(check_weights_fit(100, 100, "cuda:0").ok());
   const Status gpu = check_weights_fit(uint64_t{146} << 30, uint64_t{78} << 30, "cuda:1");
