@@ -2,9 +2,12 @@
 // config and the tensor list it implies (§3.2) are in config_validation.cpp.
 #include "model/config.h"
 
+#include <algorithm>
 #include <climits>
 #include <cmath>
+#include <iterator>
 #include <nlohmann/json.hpp>
+#include <string_view>
 #include <utility>
 
 #include "io/json_file.h"
@@ -207,7 +210,8 @@ Status read_generation(const json& j, const std::string& file, GenerationConfig&
       r.read_float("repetition_penalty", g.repetition_penalty, false),
   });
   if (!s.ok()) return s;
-  // Each with the value at which it changes nothing (null and empty lists never do).
+  // Each with the value at which it changes nothing (null and empty lists never do). The
+  // sampling-only ones count when do_sample is on.
   static const std::pair<const char*, json> kNotApplied[] = {
       {"num_beams", 1},
       {"num_beam_groups", 1},
@@ -225,13 +229,25 @@ Status read_generation(const json& j, const std::string& file, GenerationConfig&
       {"forced_eos_token_id", nullptr},
       {"sequence_bias", nullptr},
       {"exponential_decay_length_penalty", nullptr},
-      {"min_p", nullptr},
+      {"guidance_scale", 1.0},
+      {"dola_layers", nullptr},
+      {"watermarking_config", nullptr},
+  };
+  static const std::pair<const char*, json> kSamplingNotApplied[] = {
+      {"min_p", 0.0},
       {"typical_p", 1.0},
       {"epsilon_cutoff", 0.0},
       {"eta_cutoff", 0.0},
-      {"guidance_scale", nullptr},
   };
-  for (const auto& [key, neutral] : kNotApplied) {
+  std::vector<std::pair<const char*, json>> not_applied(std::begin(kNotApplied),
+                                                        std::end(kNotApplied));
+  if (g.do_sample) {
+    not_applied.insert(not_applied.end(), std::begin(kSamplingNotApplied),
+                       std::end(kSamplingNotApplied));
+  }
+  std::sort(not_applied.begin(), not_applied.end(),
+            [](const auto& a, const auto& b) { return std::string_view(a.first) < b.first; });
+  for (const auto& [key, neutral] : not_applied) {
     const auto value = j.find(key);
     if (value == j.end() || value->is_null() || *value == neutral) continue;
     if ((value->is_array() || value->is_object()) && value->empty()) continue;

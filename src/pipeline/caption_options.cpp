@@ -167,12 +167,14 @@ Status validate_model_settings(const CaptionOptions& options) {
   }
   if (!(options.fps > 0) || !std::isfinite(options.fps)) return bad("--fps must be > 0");
   // The reference cannot take these either: Python's tokenizer refuses text that is not UTF-8,
-  // and its processor takes every pad or placeholder text for a video, failing every clip.
+  // its processor takes every video pad or placeholder text for a video, and its rope index an
+  // image pad right after a vision start for an image: every clip fails.
   if (!text::is_valid_utf8(options.question)) return bad("--question is not valid UTF-8");
-  for (const char* video_text : {"<|video_pad|>", "<|image_pad|>", "<|placeholder|>"}) {
+  for (const char* video_text :
+       {"<|video_pad|>", "<|placeholder|>", "<|vision_start|><|image_pad|>"}) {
     if (options.question.find(video_text) != std::string::npos) {
       return bad(std::string("--question must not contain ") + video_text +
-                 ": the processor takes it for the clip's video");
+                 ": the processor takes it for a video or an image");
     }
   }
   if (options.bs < 0 || options.bs > kMaxThreads)
@@ -188,9 +190,10 @@ Status validate_model_settings(const CaptionOptions& options) {
 
 Status check_processor_bounds(const CaptionOptions& options, int64_t min_pixels,
                               int64_t max_pixels) {
-  // qwen-vl-utils brings frames between its floor (kVideoMinPixels; kImageMinPixels for an
-  // exact size) and the cap --height x --width (the exact size rounded to multiples of 28), up
-  // to the rounding of its sides: above the cap shrinks, under the floor grows.
+  // qwen-vl-utils brings frames under the cap --height x --width (the exact size rounded to
+  // multiples of 28) and over its floor (kVideoMinPixels; kImageMinPixels for an exact size),
+  // the floor winning: the largest frames a run can give. Smaller frames are checked clip by
+  // clip (ModelCaptioner::plan), as only the clip's shape says how far under the cap it lands.
   const auto round_side = [](int side) {
     return std::max<int64_t>(media::kImageFactor, (side + media::kImageFactor / 2) /
                                                       media::kImageFactor * media::kImageFactor);
@@ -201,22 +204,22 @@ Status check_processor_bounds(const CaptionOptions& options, int64_t min_pixels,
           : int64_t{options.height} * options.width;
   const int64_t floor = options.exact_size ? media::kImageMinPixels : media::kVideoMinPixels;
   const int64_t largest = std::max(cap, floor);
-  const int64_t smallest = std::min(cap, floor);
-  const std::string size =
-      "--height " + std::to_string(options.height) + " --width " + std::to_string(options.width);
+  const std::string with = "with --height " + std::to_string(options.height) + " --width " +
+                           std::to_string(options.width) + " qwen-vl-utils gives frames of up to " +
+                           std::to_string(largest);
   if (largest > max_pixels) {
     return Status::invalid_argument(
         "its preprocessor_config.json takes frames of at most " + std::to_string(max_pixels) +
-        " pixels, and with " + size + " qwen-vl-utils gives frames of up to " +
-        std::to_string(largest) +
+        " pixels, and " + with +
         ": transformers' processor would resize those a second time, which vcap does not" +
         (cap >= floor ? "; lower --height and --width" : ""));
   }
-  if (smallest < min_pixels) {
+  if (largest < min_pixels) {
     return Status::invalid_argument(
         "its preprocessor_config.json takes frames of at least " + std::to_string(min_pixels) +
-        " pixels, and qwen-vl-utils gives frames down to " + std::to_string(smallest) +
-        ": transformers' processor would resize those a second time, which vcap does not");
+        " pixels, and " + with +
+        ": transformers' processor would resize every frame a second time, which vcap does not; "
+        "raise --height and --width");
   }
   return Status();
 }

@@ -86,9 +86,10 @@ std::filesystem::path output_path(const CaptionOptions& options);
 // kInvalidArgument names the flag.
 Status validate_model_settings(const CaptionOptions& options);
 
-// The frame areas `options` give lie within a model's preprocessor_config.json bounds: there,
-// transformers' processor takes qwen-vl-utils' frames as they are; outside, it would resize each
-// a second time, which vcap does not. kInvalidArgument saying which flags to change.
+// The largest frames `options` give lie within a model's preprocessor_config.json bounds:
+// there, transformers' processor takes qwen-vl-utils' frames as they are; outside, it would
+// resize them a second time, which vcap does not. kInvalidArgument saying which flags to change.
+// (Frames under the bounds, which depend on each clip's shape, are refused clip by clip.)
 Status check_processor_bounds(const CaptionOptions& options, int64_t min_pixels,
                               int64_t max_pixels);
 

@@ -323,14 +323,11 @@ Result<MergeReport> merge_journals(const std::filesystem::path& meta_path,
   if (Status status = verify_output(meta_path, temp); !status.ok()) return status;
   std::error_code error;
   // A replaced output keeps its permissions (a private 0600 file stays private), as one
-  // rewritten in place would.
+  // rewritten in place would. A filesystem without modes (vfat, some CIFS mounts) refuses: the
+  // output is written all the same.
   const std::filesystem::file_status old_output = std::filesystem::status(output, error);
-  if (!error && std::filesystem::is_regular_file(old_output)) {
+  if (!error && std::filesystem::is_regular_file(old_output))
     std::filesystem::permissions(temp, old_output.permissions(), error);
-    if (error)
-      return Status::from_errno(
-          "cannot give " + temp.string() + " the permissions of " + output.string(), error.value());
-  }
   std::filesystem::rename(temp, output, error);
   if (error)
     return Status::from_errno("cannot rename " + temp.string() + " to " + output.string(),

@@ -152,6 +152,21 @@ ClipValue<ClipCost> ModelCaptioner::plan(const ClipJob& job, const ClipSettings&
   media::ClipResult<media::ClipPlan> plan =
       media::estimate_plan(job.file.string(), decode_options(options_, settings));
   if (!plan) return {outcome_of(plan.error()), {}};
+  // transformers' processor resizes frames outside its bounds a second time, which vcap does not
+  // (tiny --height x --width: a wide clip's sides floor far under the cap).
+  const int64_t area = plan->resized_height * plan->resized_width;
+  const model::PreprocessorConfig& bounds = config_.preprocessor;
+  if (area < bounds.min_pixels || area > bounds.max_pixels) {
+    return {ClipOutcome::failure(
+                ClipStatus::kUnsupported,
+                "frames of " + std::to_string(plan->resized_height) + "x" +
+                    std::to_string(plan->resized_width) + " are outside the model's " +
+                    std::to_string(bounds.min_pixels) + ".." + std::to_string(bounds.max_pixels) +
+                    " pixels (preprocessor_config.json): transformers' processor would resize them "
+                    "a second time, which vcap does not; " +
+                    (area < bounds.min_pixels ? "raise" : "lower") + " --height and --width"),
+            {}};
+  }
   const media::VisualGrid grid = media::visual_grid(*plan, geometry(config_));
   model::MemoryPlan memory;
   memory.vision_patches = grid.patches;

@@ -5,6 +5,8 @@
 #include <optional>
 #include <sstream>
 
+#include "text/utf8.h"
+
 namespace vcap::text {
 namespace {
 
@@ -65,6 +67,12 @@ Result<std::optional<std::string>> json_template(const std::filesystem::path& pa
 
 FolderTemplate classify_chat_template(std::string_view text) {
   FolderTemplate result;
+  // Jinja drops one trailing newline (keep_trailing_newline is off), as editors add one.
+  if (text.ends_with("\r\n")) {
+    text.remove_suffix(2);
+  } else if (text.ends_with("\n")) {
+    text.remove_suffix(1);
+  }
   const bool framed = text.size() >= kHead.size() + kTail.size() && text.starts_with(kHead) &&
                       text.ends_with(kTail);
   const std::string_view system =
@@ -92,6 +100,10 @@ Result<FolderTemplate> read_folder_template(const std::filesystem::path& dir) {
     }
   }
   if (!text) return FolderTemplate{};
+  // transformers reads the template as UTF-8 and fails on anything else.
+  if (!is_valid_utf8(*text)) {
+    return Status::corruption(source.string() + ": the chat template is not valid UTF-8");
+  }
   FolderTemplate result = classify_chat_template(*text);
   result.source = source.string();
   return result;

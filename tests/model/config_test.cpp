@@ -235,17 +235,26 @@ TEST(LoadModelConfig, ListsGenerationSettingsThatAreNotApplied) {
   ConfigDir dir(pico_config(), false);
   write_json(dir.path() / "generation_config.json", {{"top_k", 1},
                                                      {"num_beams", 1},
-                                                     {"typical_p", 1.0},
                                                      {"bad_words_ids", nlohmann::json::array()},
                                                      {"forced_eos_token_id", nullptr},
                                                      {"no_repeat_ngram_size", 3},
                                                      {"suppress_tokens", {42919}},
-                                                     {"min_new_tokens", 5}});
+                                                     {"min_new_tokens", 5},
+                                                     {"min_p", 0.0},
+                                                     {"guidance_scale", 1.0},
+                                                     {"typical_p", 0.9}});  // do_sample is off
   Result<ModelConfig> config = load_model_config(dir.path());
   ASSERT_TRUE(config.ok()) << config.status().to_string();
   EXPECT_EQ(config->generation.unapplied,
             (std::vector<std::string>{"min_new_tokens=5", "no_repeat_ngram_size=3",
                                       "suppress_tokens=[42919]"}));
+  // Sampling-only settings count when sampling.
+  write_json(dir.path() / "generation_config.json",
+             {{"do_sample", true}, {"typical_p", 0.9}, {"min_p", 0.0}, {"dola_layers", "high"}});
+  config = load_model_config(dir.path());
+  ASSERT_TRUE(config.ok()) << config.status().to_string();
+  EXPECT_EQ(config->generation.unapplied,
+            (std::vector<std::string>{"dola_layers=\"high\"", "typical_p=0.9"}));
 }
 
 TEST(LoadModelConfig, BadSideFileNamesItsFile) {

@@ -194,10 +194,11 @@ TEST(ValidateModelSettings, AnAreaCapOverTheProcessorsMaxPixelsIsRefused) {
 // every clip of the others to fail each one `internal`, which --retry could never mend.
 TEST(ValidateModelSettings, AQuestionTheReferenceCannotTakeIsRefused) {
   CaptionOptions options;
-  options.question = "Describe <|vision_start|> and <|im_end|> in details";  // as HF does
+  // As transformers does: special tokens split out, an image pad alone is a token.
+  options.question = "Describe <|vision_start|> and <|im_end|> <|image_pad|> in details";
   EXPECT_TRUE(validate_model_settings(options).ok());
   for (const char* question : {"Describe \xff\xfe the video", "see <|video_pad|>",
-                               "see <|image_pad|>", "see <|placeholder|> now"}) {
+                               "see <|vision_start|><|image_pad|>", "see <|placeholder|> now"}) {
     options.question = question;
     const Status status = validate_model_settings(options);
     EXPECT_EQ(status.code(), StatusCode::kInvalidArgument) << question;
@@ -209,26 +210,29 @@ TEST(ValidateModelSettings, AQuestionTheReferenceCannotTakeIsRefused) {
 // transformers then resizes qwen-vl-utils' frames a second time, which vcap does not, so runs
 // whose frames would leave the bounds are refused.
 TEST(CheckProcessorBounds, FramesOutsideTheModelsBoundsAreRefused) {
-  CaptionOptions options;  // 448 x 672 = 301056 pixels at most, 100352 at least
+  CaptionOptions options;  // 448 x 672: frames of up to 301056 pixels
   EXPECT_TRUE(check_processor_bounds(options, 3136, 12845056).ok());
-  EXPECT_TRUE(check_processor_bounds(options, 100352, 301056).ok());
+  EXPECT_TRUE(check_processor_bounds(options, 301056, 301056).ok());
   Status status = check_processor_bounds(options, 3136, 200704);
   EXPECT_EQ(status.code(), StatusCode::kInvalidArgument);
   EXPECT_NE(status.message().find("at most 200704 pixels, and with --height 448 --width 672 "
                                   "qwen-vl-utils gives frames of up to 301056"),
             std::string::npos)
       << status.message();
-  EXPECT_FALSE(check_processor_bounds(options, 200000, 12845056).ok());
-  options.height = 112;  // a cap under the floor of 100352 pixels: frames of 12544 to 100352
+  status = check_processor_bounds(options, 301057, 12845056);  // no clip could pass
+  EXPECT_NE(status.message().find("at least 301057 pixels"), std::string::npos) << status.message();
+  options.height = 112;  // a cap under the floor of 100352 pixels: frames of up to 100352
   options.width = 112;
-  EXPECT_TRUE(check_processor_bounds(options, 12544, 100352).ok());
-  EXPECT_FALSE(check_processor_bounds(options, 12545, 12845056).ok());
+  EXPECT_TRUE(check_processor_bounds(options, 3136, 100352).ok());
   EXPECT_FALSE(check_processor_bounds(options, 3136, 100351).ok());
-  options.exact_size = true;  // 448 x 672 exactly; 450 x 670 rounds to 448 x 672
+  options.exact_size = true;  // 450 x 670 rounds to 448 x 672
   options.height = 450;
   options.width = 670;
   EXPECT_TRUE(check_processor_bounds(options, 3136, 301056).ok());
   EXPECT_FALSE(check_processor_bounds(options, 3136, 301055).ok());
+  options.height = 28;  // raised to 56 x 56 (3136 pixels), as qwen-vl-utils does
+  options.width = 28;
+  EXPECT_TRUE(check_processor_bounds(options, 3136, 12845056).ok());
 }
 
 TEST(FormatBytes, UsesBinaryUnits) {

@@ -69,6 +69,34 @@ TEST(ModelCaptioner, PlannedHostMemoryIsTheFramesPlusWhatThePreparedClipHolds) {
   EXPECT_EQ(cost.value.prepare_bytes, frame_bytes + pixel_bytes);
 }
 
+// Frames under the model's preprocessor bounds (a small --height x --width on a clip whose sides
+// floor well under the cap) would be resized a second time by transformers' processor: the clip
+// is refused as unsupported, saying which flags to raise, instead of captioned from other pixels.
+TEST(ModelCaptioner, FramesOutsideTheProcessorsBoundsAreUnsupported) {
+  testing::TestDir dir;
+  const std::filesystem::path model = dir.path() / "model";
+  ASSERT_TRUE(testing::make_test_model_dir("pico-b", model).ok());
+  testing::write_text(model / "preprocessor_config.json",
+                      R"({"min_pixels": 20000, "max_pixels": 12845056, "patch_size": 14,
+                          "temporal_patch_size": 2, "merge_size": 2})");
+  CaptionOptions options;
+  options.model = model.string();
+  options.threads = 1;
+  options.height = 112;  // a cap of 18816 pixels: under the floor too, so the run may start
+  options.width = 168;
+  Result<std::unique_ptr<ModelCaptioner>> captioner =
+      ModelCaptionerFactory(options).create_model_captioner();
+  ASSERT_TRUE(captioner.ok()) << captioner.status().to_string();
+  const std::filesystem::path file =
+      std::filesystem::path(VCAP_TEST_DATA_DIR) / "media" / "bear-vp9.webm";
+  const ClipValue<ClipCost> cost = (*captioner)->plan({0, file.string(), file}, {2.0, 112 * 168});
+  EXPECT_EQ(cost.outcome.status, ClipStatus::kUnsupported);
+  EXPECT_EQ(cost.outcome.message,
+            "frames of 112x140 are outside the model's 20000..12845056 pixels "
+            "(preprocessor_config.json): transformers' processor would resize them a second "
+            "time, which vcap does not; raise --height and --width");
+}
+
 // The model identity (part of the run fingerprint) names a folder's own system prompt, which
 // changes every prompt; an official template adds nothing, so the official models' fingerprints
 // are those of earlier versions.

@@ -44,6 +44,18 @@ TEST(ClassifyChatTemplate, AnotherSystemPromptIsFollowed) {
   EXPECT_EQ(tuned.system_prompt, "You caption videos.\nBriefly.");
 }
 
+// Jinja drops one trailing newline, which editors add to a .jinja file.
+TEST(ClassifyChatTemplate, OneTrailingNewlineIsDroppedAsJinjaDropsIt) {
+  const std::string tuned =
+      replaced(official_template(), "You are a helpful assistant.", "You caption videos.");
+  for (const char* end : {"\n", "\r\n"}) {
+    const FolderTemplate read = classify_chat_template(tuned + end);
+    EXPECT_TRUE(read.understood);
+    EXPECT_EQ(read.system_prompt, "You caption videos.");
+  }
+  EXPECT_FALSE(classify_chat_template(tuned + "\n\n").understood);
+}
+
 TEST(ClassifyChatTemplate, AnyOtherTemplateIsNotUnderstood) {
   const std::string official = official_template();
   for (const std::string& other :
@@ -83,6 +95,9 @@ TEST(ReadFolderTemplate, FollowsTheProcessorsOrderOfFiles) {
   EXPECT_EQ(jinja->system_prompt, "from the jinja");
   EXPECT_EQ(jinja->source, (dir.path() / "chat_template.jinja").string());
 
+  // transformers fails on a template that is not UTF-8: so does vcap, naming the file.
+  write_file(dir.path() / "chat_template.jinja", with_prompt("caf\xe9"));
+  EXPECT_EQ(read_folder_template(dir.path()).status().code(), StatusCode::kCorruption);
   fs::remove(dir.path() / "chat_template.jinja");
   write_file(dir.path() / "chat_template.json", "{not json");
   EXPECT_EQ(read_folder_template(dir.path()).status().code(), StatusCode::kCorruption);
