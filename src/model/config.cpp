@@ -5,9 +5,7 @@
 #include <algorithm>
 #include <climits>
 #include <cmath>
-#include <iterator>
 #include <nlohmann/json.hpp>
-#include <string_view>
 #include <utility>
 
 #include "io/json_file.h"
@@ -210,44 +208,40 @@ Status read_generation(const json& j, const std::string& file, GenerationConfig&
       r.read_float("repetition_penalty", g.repetition_penalty, false),
   });
   if (!s.ok()) return s;
-  // Each with the value at which it changes nothing (null and empty lists never do). The
-  // sampling-only ones count when do_sample is on.
-  static const std::pair<const char*, json> kNotApplied[] = {
-      {"num_beams", 1},
-      {"num_beam_groups", 1},
-      {"penalty_alpha", nullptr},
-      {"diversity_penalty", 0.0},
-      {"min_length", 0},
-      {"min_new_tokens", 0},
-      {"no_repeat_ngram_size", 0},
-      {"encoder_no_repeat_ngram_size", 0},
+  // Each with the value at which it changes nothing (null and empty lists never do), in name
+  // order; the sampling-only ones count when do_sample is on.
+  struct NotApplied {
+    const char* key;
+    json neutral;
+    bool sampling_only = false;
+  };
+  static const NotApplied kNotApplied[] = {
       {"bad_words_ids", nullptr},
-      {"force_words_ids", nullptr},
-      {"suppress_tokens", nullptr},
       {"begin_suppress_tokens", nullptr},
+      {"diversity_penalty", 0.0},
+      {"dola_layers", nullptr},
+      {"encoder_no_repeat_ngram_size", 0},
+      {"epsilon_cutoff", 0.0, true},
+      {"eta_cutoff", 0.0, true},
+      {"exponential_decay_length_penalty", nullptr},
+      {"force_words_ids", nullptr},
       {"forced_bos_token_id", nullptr},
       {"forced_eos_token_id", nullptr},
-      {"sequence_bias", nullptr},
-      {"exponential_decay_length_penalty", nullptr},
       {"guidance_scale", 1.0},
-      {"dola_layers", nullptr},
+      {"min_length", 0},
+      {"min_new_tokens", 0},
+      {"min_p", 0.0, true},
+      {"no_repeat_ngram_size", 0},
+      {"num_beam_groups", 1},
+      {"num_beams", 1},
+      {"penalty_alpha", nullptr},
+      {"sequence_bias", nullptr},
+      {"suppress_tokens", nullptr},
+      {"typical_p", 1.0, true},
       {"watermarking_config", nullptr},
   };
-  static const std::pair<const char*, json> kSamplingNotApplied[] = {
-      {"min_p", 0.0},
-      {"typical_p", 1.0},
-      {"epsilon_cutoff", 0.0},
-      {"eta_cutoff", 0.0},
-  };
-  std::vector<std::pair<const char*, json>> not_applied(std::begin(kNotApplied),
-                                                        std::end(kNotApplied));
-  if (g.do_sample) {
-    not_applied.insert(not_applied.end(), std::begin(kSamplingNotApplied),
-                       std::end(kSamplingNotApplied));
-  }
-  std::sort(not_applied.begin(), not_applied.end(),
-            [](const auto& a, const auto& b) { return std::string_view(a.first) < b.first; });
-  for (const auto& [key, neutral] : not_applied) {
+  for (const auto& [key, neutral, sampling_only] : kNotApplied) {
+    if (sampling_only && !g.do_sample) continue;
     const auto value = j.find(key);
     if (value == j.end() || value->is_null() || *value == neutral) continue;
     if ((value->is_array() || value->is_object()) && value->empty()) continue;

@@ -10,6 +10,7 @@
 #include <fstream>
 #include <nlohmann/json.hpp>
 
+#include "hub/sha256.h"
 #include "io/atomic_file.h"
 #include "text/utf8.h"
 
@@ -121,13 +122,7 @@ void put_path(Json& json, const std::string& path) {
     return;
   }
   json["path"] = text::repair_utf8(path);
-  static constexpr char kDigits[] = "0123456789abcdef";
-  std::string hex;
-  for (const char c : path) {
-    hex.push_back(kDigits[static_cast<uint8_t>(c) >> 4]);
-    hex.push_back(kDigits[static_cast<uint8_t>(c) & 15]);
-  }
-  json["path_hex"] = std::move(hex);
+  json["path_hex"] = hub::to_hex({reinterpret_cast<const uint8_t*>(path.data()), path.size()});
 }
 
 std::optional<std::string> get_path(const Json& json) {
