@@ -190,20 +190,23 @@ Status validate_model_settings(const CaptionOptions& options) {
 
 Status check_processor_bounds(const CaptionOptions& options, int64_t min_pixels,
                               int64_t max_pixels) {
-  // qwen-vl-utils brings frames under the cap --height x --width (the exact size rounded to
-  // multiples of 28) and over its floor (kVideoMinPixels; kImageMinPixels for an exact size),
-  // the floor winning: the largest frames a run can give. Smaller frames are checked clip by
-  // clip (ModelCaptioner::plan), as only the clip's shape says how far under the cap it lands.
-  const auto round_side = [](int side) {
-    return std::max<int64_t>(media::kImageFactor, (side + media::kImageFactor / 2) /
-                                                      media::kImageFactor * media::kImageFactor);
-  };
-  const int64_t cap =
-      options.exact_size
-          ? std::min(round_side(options.height) * round_side(options.width), media::kImageMaxPixels)
-          : int64_t{options.height} * options.width;
-  const int64_t floor = options.exact_size ? media::kImageMinPixels : media::kVideoMinPixels;
-  const int64_t largest = std::max(cap, floor);
+  // The largest frames a run gives. An exact size is one frame size, smart_resize's (as
+  // media::estimate_plan makes it). Otherwise qwen-vl-utils brings frames under the cap
+  // --height x --width and over its floor (kVideoMinPixels), the floor winning. Smaller frames
+  // are checked clip by clip (ModelCaptioner::plan): only a clip's shape says how far under the
+  // cap it lands.
+  int64_t largest = 0;
+  const bool cap_decides =
+      options.exact_size || int64_t{options.height} * options.width >= media::kVideoMinPixels;
+  if (options.exact_size) {
+    const media::ClipResult<media::FrameSize> size =
+        media::smart_resize(options.height, options.width, media::kImageFactor,
+                            media::kImageMinPixels, media::kImageMaxPixels);
+    if (!size.ok()) return Status();  // every clip ends on the size's aspect ratio anyway
+    largest = size->height * size->width;
+  } else {
+    largest = std::max(int64_t{options.height} * options.width, media::kVideoMinPixels);
+  }
   const std::string with = "with --height " + std::to_string(options.height) + " --width " +
                            std::to_string(options.width) + " qwen-vl-utils gives frames of up to " +
                            std::to_string(largest);
@@ -212,7 +215,7 @@ Status check_processor_bounds(const CaptionOptions& options, int64_t min_pixels,
         "its preprocessor_config.json takes frames of at most " + std::to_string(max_pixels) +
         " pixels, and " + with +
         ": transformers' processor would resize those a second time, which vcap does not" +
-        (cap >= floor ? "; lower --height and --width" : ""));
+        (cap_decides ? "; lower --height and --width" : ""));
   }
   if (largest < min_pixels) {
     return Status::invalid_argument(
