@@ -1,10 +1,9 @@
 #include "text/folder_template.h"
 
-#include <fstream>
 #include <nlohmann/json.hpp>
 #include <optional>
-#include <sstream>
 
+#include "text/read_file.h"
 #include "text/utf8.h"
 
 namespace vcap::text {
@@ -30,20 +29,21 @@ constexpr std::string_view kTail =
     "content['text'] }}{% endif %}{% endfor %}<|im_end|>\n{% endif %}{% endfor %}{% if "
     "add_generation_prompt %}<|im_start|>assistant\n{% endif %}";
 
-std::optional<std::string> read_file(const std::filesystem::path& path) {
-  std::ifstream in(path, std::ios::binary);
-  if (!in) return std::nullopt;
-  std::ostringstream bytes;
-  bytes << in.rdbuf();
-  return bytes.str();
+// The file's text; nullopt when it does not exist (errors name it).
+Result<std::optional<std::string>> read_if_present(const std::filesystem::path& path) {
+  std::error_code error;
+  if (!std::filesystem::exists(path, error)) return std::optional<std::string>();
+  Result<std::string> text = read_file(path);
+  if (!text) return text.status().with_context(path.string());
+  return std::optional<std::string>(std::move(*text));
 }
 
 // The "chat_template" of a JSON file: a string, or a list of {name, template} (tokenizer
 // configs with tool-use variants) whose "default" entry is the one used.
 Result<std::optional<std::string>> json_template(const std::filesystem::path& path) {
-  const std::optional<std::string> text = read_file(path);
-  if (!text) return std::optional<std::string>();
-  const Json json = Json::parse(*text, nullptr, /*allow_exceptions=*/false);
+  Result<std::optional<std::string>> text = read_if_present(path);
+  if (!text || !text->has_value()) return text;
+  const Json json = Json::parse(**text, nullptr, /*allow_exceptions=*/false);
   if (json.is_discarded() || !json.is_object()) {
     return Status::corruption(path.string() + ": not a JSON object");
   }
@@ -85,19 +85,16 @@ FolderTemplate classify_chat_template(std::string_view text) {
 }
 
 Result<FolderTemplate> read_folder_template(const std::filesystem::path& dir) {
-  std::optional<std::string> text;
-  std::filesystem::path source;
-  if ((text = read_file(dir / "chat_template.jinja"))) {
-    source = dir / "chat_template.jinja";
-  } else {
-    for (const char* name : {"chat_template.json", "tokenizer_config.json"}) {
-      Result<std::optional<std::string>> found = json_template(dir / name);
-      if (!found) return found.status();
-      if ((text = *found)) {
-        source = dir / name;
-        break;
-      }
-    }
+  std::filesystem::path source = dir / "chat_template.jinja";
+  Result<std::optional<std::string>> jinja = read_if_present(source);
+  if (!jinja) return jinja.status();
+  std::optional<std::string> text = std::move(*jinja);
+  for (const char* name : {"chat_template.json", "tokenizer_config.json"}) {
+    if (text) break;
+    Result<std::optional<std::string>> found = json_template(dir / name);
+    if (!found) return found.status();
+    text = std::move(*found);
+    source = dir / name;
   }
   if (!text) return FolderTemplate{};
   // transformers reads the template as UTF-8 and fails on anything else.

@@ -4,13 +4,12 @@
 
 #include <algorithm>
 #include <cstdlib>
-#include <fstream>
-#include <iterator>
 #include <system_error>
 
 #include "text/added_tokens.h"
 #include "text/bpe_model.h"
 #include "text/byte_level.h"
+#include "text/read_file.h"
 #include "text/regex_splitter.h"
 #include "text/tokenizer_json.h"
 #include "text/utf8.h"
@@ -44,14 +43,6 @@ std::string_view to_nfc(std::string_view text, std::string& storage) {
   if (length < 0) return text;
   storage.assign(reinterpret_cast<const char*>(mapped), static_cast<std::size_t>(length));
   return storage;
-}
-
-Result<std::string> read_file(const std::filesystem::path& path) {
-  std::ifstream in(path, std::ios::binary);
-  if (!in) return Status::from_errno("cannot open", errno);
-  std::string text((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
-  if (in.bad()) return Status::from_errno("cannot read", errno);
-  return text;
 }
 
 }  // namespace

@@ -98,6 +98,13 @@ TEST(ReadFolderTemplate, FollowsTheProcessorsOrderOfFiles) {
   // transformers fails on a template that is not UTF-8: so does vcap, naming the file.
   write_file(dir.path() / "chat_template.jinja", with_prompt("caf\xe9"));
   EXPECT_EQ(read_folder_template(dir.path()).status().code(), StatusCode::kCorruption);
+  // A template there that cannot be read is an error naming it, never taken for absent.
+  fs::remove(dir.path() / "chat_template.jinja");
+  fs::create_directory(dir.path() / "chat_template.jinja");
+  const Status unreadable = read_folder_template(dir.path()).status();
+  EXPECT_FALSE(unreadable.ok());
+  EXPECT_NE(unreadable.message().find("chat_template.jinja"), std::string::npos)
+      << unreadable.message();
   fs::remove(dir.path() / "chat_template.jinja");
   write_file(dir.path() / "chat_template.json", "{not json");
   EXPECT_EQ(read_folder_template(dir.path()).status().code(), StatusCode::kCorruption);

@@ -104,6 +104,18 @@ TEST(TokenizerLoad, RefusesADirectoryWithoutTokenizerJson) {
   EXPECT_NE(status.message().find("tokenizer.json"), std::string::npos);
 }
 
+// A tokenizer.json that is a folder is an error naming it; the reader threw (libstdc++'s
+// underflow on EISDIR), ending the process.
+TEST(TokenizerLoad, ATokenizerJsonThatIsAFolderIsAnError) {
+  const std::filesystem::path model = std::filesystem::path(::testing::TempDir()) /
+                                      ("vcap_text_folder_" + std::to_string(getpid()));
+  std::filesystem::create_directories(model / "tokenizer.json");
+  const Status status = Tokenizer::load(model).status();
+  std::filesystem::remove_all(model);
+  EXPECT_EQ(status.code(), StatusCode::kIoError) << status.to_string();
+  EXPECT_NE(status.message().find("tokenizer.json"), std::string::npos) << status.message();
+}
+
 // Each edit turns the tiny tokenizer into a configuration vcap does not implement.
 TEST(TokenizerLoad, RefusesConfigurationsItDoesNotImplement) {
   const std::vector<std::pair<std::string, std::function<void(Json&)>>> edits = {
