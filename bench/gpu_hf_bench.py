@@ -10,6 +10,7 @@ a one-frame-pair clip. Prints a markdown line with seconds and clips/s.
 usage: python3 bench/gpu_hf_bench.py [--model DIR] [--clip-seconds S] [--new-tokens N]
 """
 import argparse
+import inspect
 import os
 import time
 
@@ -34,11 +35,26 @@ def synthetic(config, seconds, device):
             torch.tensor([[grid_t, grid_h, grid_w]], device=device))
 
 
+def mm_kwargs(model, ids):
+    """transformers 5.x lays out the M-RoPE positions from `mm_token_type_ids` (what the processor returns
+    beside input_ids: 0 text, 1 image pad, 2 video pad) and wants them with a video grid; 4.x has no such
+    argument."""
+    inner = getattr(model, "model", None)
+    for fn in (model.forward, getattr(inner, "get_rope_index", None)):
+        try:
+            if fn is not None and "mm_token_type_ids" in inspect.signature(fn).parameters:
+                return {"mm_token_type_ids": (ids == model.config.video_token_id).long() * 2}
+        except (TypeError, ValueError):
+            pass
+    return {}
+
+
 def generate(model, ids, pixels, grid, new_tokens):
+    mm = mm_kwargs(model, ids)  # the synthetic prompt has video pads only, no image pads
     torch.cuda.synchronize()
     start = time.perf_counter()
     with torch.inference_mode():
-        out = model.generate(input_ids=ids, attention_mask=torch.ones_like(ids),
+        out = model.generate(input_ids=ids, attention_mask=torch.ones_like(ids), **mm,
                              pixel_values_videos=pixels, video_grid_thw=grid, do_sample=False,
                              top_k=None, top_p=None, temperature=None, eos_token_id=None,
                              repetition_penalty=1.0,  # as gpu_model_bench's SamplingOptions

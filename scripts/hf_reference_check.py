@@ -11,6 +11,7 @@ usage: python3 scripts/hf_reference_check.py --golden DIR --out DIR [--device cu
 Writes OUT/hf_reference.json and prints one line per case.
 """
 import argparse
+import inspect
 import json
 import os
 import sys
@@ -59,6 +60,31 @@ def merged_features(output, rows, hidden):
     raise RuntimeError(f"no [{rows}, {hidden}] tensor in the vision output {type(output)}")
 
 
+def wants_mm_token_type_ids(model):
+    """Whether this transformers takes `mm_token_type_ids` (5.x: it lays out the M-RoPE positions from
+    them and refuses a video grid without them; 4.x has no such argument and must not be given it)."""
+    inner = getattr(model, "model", None)
+    for fn in (model.forward, getattr(model, "get_rope_index", None),
+               getattr(inner, "get_rope_index", None), getattr(inner, "forward", None)):
+        try:
+            if fn is not None and "mm_token_type_ids" in inspect.signature(fn).parameters:
+                return True
+        except (TypeError, ValueError):
+            pass
+    return False
+
+
+def mm_token_type_ids(model, ids):
+    """What the Qwen2-VL processor returns beside input_ids: same shape, 0 for text (vision start/end
+    included), 1 for an image pad token, 2 for a video pad token."""
+    types = torch.zeros_like(ids)
+    for token_id, modality in ((getattr(model.config, "image_token_id", None), 1),
+                               (getattr(model.config, "video_token_id", None), 2)):
+        if token_id is not None:
+            types[ids == token_id] = modality
+    return types
+
+
 def load_case(case_dir):
     def npy(name):
         path = os.path.join(case_dir, name)
@@ -80,13 +106,17 @@ def run_case(model, case, device):
     if pixels is None and case.get("frames_resized_u8") is not None:
         pixels, _ = pixel_values_from_frames(case["frames_resized_u8"])
     golden_features = torch.tensor(case["vision_features"], device=device)
+    mm = {}
+    if pixels is not None and wants_mm_token_type_ids(model):
+        mm["mm_token_type_ids"] = mm_token_type_ids(model, ids)
     with torch.no_grad():
         if pixels is not None:
+            report["mm_token_type_ids"] = bool(mm)
             pv = torch.tensor(pixels, device=device)
             out = vision_module(model)(pv, grid_thw=grid)
             features = merged_features(out, pv.shape[0] // 4, hidden)
             report["vision_max_abs"] = float((features - golden_features).abs().max())
-            logits = model(input_ids=ids, pixel_values_videos=pv, video_grid_thw=grid).logits
+            logits = model(input_ids=ids, pixel_values_videos=pv, video_grid_thw=grid, **mm).logits
         else:
             embeds = model.get_input_embeddings()(ids)
             mask = ids[0] == model.config.video_token_id
@@ -99,7 +129,7 @@ def run_case(model, case, device):
         if pixels is not None:
             args = case["args"]
             generated = model.generate(
-                input_ids=ids, pixel_values_videos=pv, video_grid_thw=grid,
+                input_ids=ids, pixel_values_videos=pv, video_grid_thw=grid, **mm,
                 attention_mask=torch.ones_like(ids), do_sample=False, top_k=None, top_p=None,
                 temperature=None, repetition_penalty=args["repetition_penalty"],
                 eos_token_id=args["eos_token_id"], max_new_tokens=args["max_new_tokens"])

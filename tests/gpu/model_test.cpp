@@ -89,6 +89,10 @@ class CudaModel : public ::testing::TestWithParam<std::string> {
     ASSERT_TRUE(backend.ok()) << backend.status().to_string();
     backend_ = std::move(*backend);
     dir_ = fs::temp_directory_path() / ("vcap_gpu_model_" + std::to_string(::getpid()));
+    // make_test_model refuses a missing parent folder (MakeTestModel.LeavesNothingBehindOnFailure).
+    std::error_code made_dir;
+    fs::create_directories(dir_, made_dir);
+    ASSERT_FALSE(made_dir) << dir_ << ": " << made_dir.message();
     const auto spec = test_model_preset(GetParam());
     ASSERT_TRUE(spec.has_value());
     MakeTestModelOptions options;

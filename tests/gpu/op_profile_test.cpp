@@ -1,6 +1,6 @@
 // CUDA backend made with CudaBackendOptions::profile (tensor/cuda/op_profile.h): the report
-// counts every op by kind, gives the GPU's busy share, and starts over when asked; a backend
-// without the option has no report.
+// counts every op by kind with its GPU and host time, gives the GPU's busy share, and starts over
+// when asked; a backend without the option has no report.
 #include <gtest/gtest.h>
 
 #include <string>
@@ -25,6 +25,7 @@ TEST(CudaOpProfile, CountsEachOpKindAndStartsOverWhenAsked) {
   EXPECT_NE(report.find("| add | 2 |"), std::string::npos) << report;
   EXPECT_NE(report.find("| upload | 2 |"), std::string::npos) << report;
   EXPECT_NE(report.find("GPU busy:"), std::string::npos) << report;
+  EXPECT_NE(report.find("| host us per call |"), std::string::npos) << report;
 
   b.add(x.view(), x.view());
   const std::string again = cuda_profile_report(b);

@@ -20,6 +20,7 @@ cudaEvent_t OpProfile::take_event() {
 
 void OpProfile::begin(const char* kind) {
   if (depth_++ > 0) return;
+  open_host_start_ = std::chrono::steady_clock::now();
   if (!span_start_) {
     cudaEvent_t start = nullptr;
     if (!context_.check(cudaEventCreate(&start), "cudaEventCreate (op profile)")) return;
@@ -40,6 +41,11 @@ void OpProfile::end() {
   context_.check(cudaEventRecord(stop, context_.stream()), "cudaEventRecord (op profile)");
   pending_.push_back({open_kind_, open_start_, stop});
   open_start_ = nullptr;
+  Totals& totals = totals_[open_kind_];
+  ++totals.host_calls;
+  totals.host_us +=
+      std::chrono::duration<double, std::micro>(std::chrono::steady_clock::now() - open_host_start_)
+          .count();
 }
 
 void OpProfile::resolve() {
@@ -78,13 +84,16 @@ std::string OpProfile::report() const {
   double busy = 0.0;
   for (const auto& [kind, totals] : rows) busy += totals.ms;
   std::string text =
-      "| op | calls | GPU ms | share of op time | us per call |\n|---|---|---|---|---|\n";
+      "| op | calls | GPU ms | share of op time | us per call | host us per call |\n"
+      "|---|---|---|---|---|---|\n";
   char line[256];
   for (const auto& [kind, totals] : rows) {
-    std::snprintf(line, sizeof line, "| %s | %lld | %.2f | %.1f%% | %.1f |\n", kind.c_str(),
-                  static_cast<long long>(totals.calls), totals.ms,
-                  busy > 0.0 ? 100.0 * totals.ms / busy : 0.0,
-                  totals.calls > 0 ? 1e3 * totals.ms / static_cast<double>(totals.calls) : 0.0);
+    std::snprintf(
+        line, sizeof line, "| %s | %lld | %.2f | %.1f%% | %.1f | %.1f |\n", kind.c_str(),
+        static_cast<long long>(totals.calls), totals.ms,
+        busy > 0.0 ? 100.0 * totals.ms / busy : 0.0,
+        totals.calls > 0 ? 1e3 * totals.ms / static_cast<double>(totals.calls) : 0.0,
+        totals.host_calls > 0 ? totals.host_us / static_cast<double>(totals.host_calls) : 0.0);
     text += line;
   }
   std::snprintf(line, sizeof line,

@@ -1,8 +1,10 @@
 // Per-op GPU time of a CUDA backend (CudaBackendOptions::profile), for benchmarks: an event
 // pair around each op on the backend's stream, resolved once the stream has been synchronized.
-// The report gives, per op kind, the calls and the GPU milliseconds between the pair, and the
-// share of the profiled span (first op start to last op end) the GPU spent inside ops; the
-// rest it waited for the host to queue work (launch overhead, host work between steps). Events
+// The report gives, per op kind, the calls, the GPU milliseconds between the pair and the host
+// microseconds the op's call took (planning, uploads, launches: what a launch-bound decode step
+// spends), and the share of the profiled span (first op start to last op end) the GPU spent
+// inside ops; the rest it waited for the host to queue work (launch overhead, host work between
+// steps). Events
 // cost about a microsecond each to record, so a profiled run is a little slower than a plain
 // one: time the headline figures without it. Not thread-safe (one backend, one thread).
 #ifndef VCAP_TENSOR_CUDA_OP_PROFILE_H_
@@ -10,6 +12,7 @@
 
 #include <cuda_runtime_api.h>
 
+#include <chrono>
 #include <cstdint>
 #include <map>
 #include <string>
@@ -48,6 +51,8 @@ class OpProfile {
   struct Totals {
     int64_t calls = 0;
     double ms = 0.0;
+    int64_t host_calls = 0;
+    double host_us = 0.0;  // in the op's call on the host, the two events' recording included
   };
 
   cudaEvent_t take_event();
@@ -59,6 +64,7 @@ class OpProfile {
   int depth_ = 0;                    // ops open; one inside another counts for the outer
   const char* open_kind_ = nullptr;  // the outermost open op
   cudaEvent_t open_start_ = nullptr;
+  std::chrono::steady_clock::time_point open_host_start_;
   UniqueEvent span_start_;  // recorded at the first op's start
   double span_ms_ = 0.0;    // span_start_ to the last resolved end
   std::map<std::string, Totals> totals_;
