@@ -117,14 +117,20 @@ void check_with_padding(const AttentionParams& p, std::vector<HostAttentionBlock
   EXPECT_EQ(mismatches, 0) << "of " << bits.size() << " bf16 outputs";
 }
 
-// With an odd row stride, and for the tensor-core kernel also an even one: it reads K rows a
-// pair of elements at a time where the rows are aligned for it (key_pairs_aligned).
+// With an odd row stride, and for the tensor-core kernel also an even one and a 16-byte aligned
+// one: it reads K rows a pair of elements at a time where the rows are aligned for it
+// (key_pairs_aligned), and whole tiles 16 bytes at a time where every row starts on 16 bytes
+// (rows_16b_aligned, the model's case).
 void check(const AttentionParams& p, const std::vector<HostAttentionBlock>& blocks, int64_t rows,
            uint32_t seed, DType kv_dtype, int target_items) {
   check_with_padding(p, blocks, rows, seed, kv_dtype, target_items, 3);
   if (p.bf16_products) {
-    SCOPED_TRACE("even K and V row strides");
-    check_with_padding(p, blocks, rows, seed, kv_dtype, target_items, 4);
+    {
+      SCOPED_TRACE("even K and V row strides");
+      check_with_padding(p, blocks, rows, seed, kv_dtype, target_items, 4);
+    }
+    SCOPED_TRACE("16-byte aligned K and V rows");
+    check_with_padding(p, blocks, rows, seed, kv_dtype, target_items, 8);
   }
 }
 

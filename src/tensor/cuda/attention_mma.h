@@ -92,6 +92,141 @@ VCAP_SIMT_FN void load_mma_tile(uint32_t* keys, uint32_t* values_t, const Attent
   }
 }
 
+// Whether a tile may be read 16 bytes at a time (load_mma_tile_wide): K and V rows whose starts
+// (the block's base and every row stride) are 16-byte aligned. The head's first column,
+// kv_head * head_dim elements in, keeps that alignment for every head dim the kernel supports.
+VCAP_SIMT_FN bool rows_16b_aligned(const AttentionBlockDesc& block) {
+  const int64_t bytes = block.kv_bf16 != 0 ? 2 : 4;
+  const auto k = reinterpret_cast<uintptr_t>(block.k);
+  const auto v = reinterpret_cast<uintptr_t>(block.v);
+  return k % 16 == 0 && v % 16 == 0 && block.k_stride * bytes % 16 == 0 &&
+         block.v_stride * bytes % 16 == 0;
+}
+
+// A 16-byte chunk of a K or V row as bf16 words: 8 bf16 (4 words as they are) or 4 f32 (2 words,
+// rounded to nearest even as the scalar loader does).
+template <class Element>
+struct ChunkOf;
+template <>
+struct ChunkOf<uint16_t> {
+  static constexpr int kElements = 8;
+  VCAP_SIMT_FN static void words(const simt::Word4& chunk, uint32_t* out) {
+    out[0] = chunk.x;
+    out[1] = chunk.y;
+    out[2] = chunk.z;
+    out[3] = chunk.w;
+  }
+  // Element j of `low` and of `high` as one word: the V^T pair of two keys.
+  VCAP_SIMT_FN static void pairs(const simt::Word4& low, const simt::Word4& high, uint32_t* out) {
+    const uint32_t a[4] = {low.x, low.y, low.z, low.w};
+    const uint32_t b[4] = {high.x, high.y, high.z, high.w};
+    VCAP_UNROLL
+    for (int w = 0; w < 4; ++w) {
+      out[2 * w] = (a[w] & 0xffffu) | (b[w] << 16);
+      out[2 * w + 1] = (a[w] >> 16) | (b[w] & 0xffff0000u);
+    }
+  }
+};
+template <>
+struct ChunkOf<float> {
+  static constexpr int kElements = 4;
+  VCAP_SIMT_FN static void words(const simt::Word4& chunk, uint32_t* out) {
+    out[0] = simt::bf16_pair_fast(simt::float_of(chunk.x), simt::float_of(chunk.y));
+    out[1] = simt::bf16_pair_fast(simt::float_of(chunk.z), simt::float_of(chunk.w));
+  }
+  VCAP_SIMT_FN static void pairs(const simt::Word4& low, const simt::Word4& high, uint32_t* out) {
+    out[0] = simt::bf16_pair_fast(simt::float_of(low.x), simt::float_of(high.x));
+    out[1] = simt::bf16_pair_fast(simt::float_of(low.y), simt::float_of(high.y));
+    out[2] = simt::bf16_pair_fast(simt::float_of(low.z), simt::float_of(high.z));
+    out[3] = simt::bf16_pair_fast(simt::float_of(low.w), simt::float_of(high.w));
+  }
+};
+
+// load_mma_tile for 16-byte aligned rows (rows_16b_aligned) of `Element` (uint16_t: bf16; float):
+// the same shared-memory contents. Each thread first issues all of its loads of a matrix, with
+// counts known at compile time, then converts and stores them, so that a tile costs about one
+// memory latency per batch of loads rather than one per element. K: consecutive threads read
+// consecutive chunks of a row. V: a warp reads the same chunk of 32 key pairs, so that its
+// stores to V^T (one row per column, one word per pair) fall on 32 distinct banks.
+template <int kDim, class Element>
+VCAP_SIMT_FN void load_mma_tile_wide(uint32_t* keys, uint32_t* values_t,
+                                     const AttentionBlockDesc& block, int64_t kv_column,
+                                     int64_t tile, int count) {
+  using Chunk = ChunkOf<Element>;
+  constexpr int kChunks = kDim / Chunk::kElements;  // per row
+  constexpr int kWords = Chunk::kElements / 2;      // bf16 words per chunk
+  constexpr int kKeyPitch = attention_mma_key_pitch(kDim);
+  constexpr int kKeyChunks = kMmaKeys * kChunks;
+  constexpr int kKeyLoads = (kKeyChunks + kAttentionThreads - 1) / kAttentionThreads;
+  constexpr int kPairChunks = kMmaKeys / 2 * kChunks;
+  constexpr int kPairLoads = (kPairChunks + kAttentionThreads - 1) / kAttentionThreads;
+  // Loads a thread keeps in flight: 8 chunks (32 registers) beside the output accumulators
+  // without spilling; a tile of bf16 at head_dim 128 is one batch per matrix.
+  constexpr int kChunksInFlight = 8;
+  static_assert(kDim % Chunk::kElements == 0);
+  // Recomputed per tile: hoisted, the offsets of every chunk would stay in registers through the
+  // products and spill.
+  const int thread = simt::opaque(simt::thread_rank());
+  const auto chunk_at = [&](const void* base, int64_t stride, int key, int chunk) {
+    if (key >= count) return simt::Word4{};
+    const Element* row = static_cast<const Element*>(base) + (tile + key) * stride + kv_column;
+    return simt::load_word4(row + chunk * Chunk::kElements);
+  };
+
+  VCAP_UNROLL
+  for (int batch = 0; batch < kKeyLoads; batch += kChunksInFlight) {
+    simt::Word4 loaded[kChunksInFlight];
+    VCAP_UNROLL
+    for (int i = 0; i < kChunksInFlight; ++i) {
+      const int index = thread + (batch + i) * kAttentionThreads;
+      loaded[i] = batch + i < kKeyLoads && index < kKeyChunks
+                      ? chunk_at(block.k, block.k_stride, index / kChunks, index % kChunks)
+                      : simt::Word4{};
+    }
+    VCAP_UNROLL
+    for (int i = 0; i < kChunksInFlight; ++i) {
+      const int index = thread + (batch + i) * kAttentionThreads;
+      if (batch + i < kKeyLoads && index < kKeyChunks) {
+        Chunk::words(loaded[i], keys + index / kChunks * kKeyPitch + index % kChunks * kWords);
+      }
+    }
+    simt::compiler_fence();
+  }
+
+  constexpr int kPairsInFlight = kChunksInFlight / 2;
+  VCAP_UNROLL
+  for (int batch = 0; batch < kPairLoads; batch += kPairsInFlight) {
+    simt::Word4 low[kPairsInFlight];
+    simt::Word4 high[kPairsInFlight];
+    VCAP_UNROLL
+    for (int i = 0; i < kPairsInFlight; ++i) {
+      const int index = thread + (batch + i) * kAttentionThreads;
+      const int pair = index % (kMmaKeys / 2);
+      const int chunk = index / (kMmaKeys / 2);
+      low[i] = high[i] = simt::Word4{};
+      if (batch + i < kPairLoads && index < kPairChunks) {
+        low[i] = chunk_at(block.v, block.v_stride, 2 * pair, chunk);
+        high[i] = chunk_at(block.v, block.v_stride, 2 * pair + 1, chunk);
+      }
+    }
+    VCAP_UNROLL
+    for (int i = 0; i < kPairsInFlight; ++i) {
+      const int index = thread + (batch + i) * kAttentionThreads;
+      if (batch + i >= kPairLoads || index >= kPairChunks) continue;
+      const int pair = index % (kMmaKeys / 2);
+      const int first = index / (kMmaKeys / 2) * Chunk::kElements;  // the chunk's first column
+      uint32_t words[Chunk::kElements];
+      Chunk::pairs(low[i], high[i], words);
+      VCAP_UNROLL
+      for (int j = 0; j < Chunk::kElements; ++j) {
+        const int d = first + j;
+        values_t[d * kMmaValuePitch + (pair ^ value_swizzle(d))] = words[j];
+      }
+    }
+    simt::compiler_fence();
+  }
+}
+
 // Thread block `index` of the tensor-core kernel; `shared` holds attention_mma_shared_bytes.
 template <int kDim>
 VCAP_SIMT_FN void attention_mma_block(const AttentionLaunch& args, int index, uint32_t* shared) {
@@ -147,12 +282,19 @@ VCAP_SIMT_FN void attention_mma_block(const AttentionLaunch& args, int index, ui
   float max[2] = {kMinusInf, kMinusInf};  // in those units
   float sum[2] = {0.0f, 0.0f};  // this thread's keys only; summed over the quad at the end
   const bool pairs_aligned = key_pairs_aligned(block);
+  const bool wide = rows_16b_aligned(block);
 
   for (int64_t tile = item.key_begin; tile < item.key_end; tile += kMmaKeys) {
     const int count =
         static_cast<int>(item.key_end - tile < kMmaKeys ? item.key_end - tile : kMmaKeys);
     simt::sync_block();  // every warp is done with the previous tile
-    load_mma_tile<kDim>(keys, values_t, block, kv_column, tile, count, pairs_aligned);
+    if (!wide) {
+      load_mma_tile<kDim>(keys, values_t, block, kv_column, tile, count, pairs_aligned);
+    } else if (block.kv_bf16 != 0) {
+      load_mma_tile_wide<kDim, uint16_t>(keys, values_t, block, kv_column, tile, count);
+    } else {
+      load_mma_tile_wide<kDim, float>(keys, values_t, block, kv_column, tile, count);
+    }
     simt::sync_block();
 
     float score[kMmaKeys / 8][4];

@@ -69,14 +69,18 @@ inline uint32_t bits_of(float x) { return std::bit_cast<uint32_t>(x); }
 inline float float_of(uint32_t bits) { return std::bit_cast<float>(bits); }
 #endif
 
-// Four floats loaded or stored as one 16-byte access (CUDA's float4 on the GPU), two words as
-// one 8-byte access (uint2), and one word.
+// Four floats loaded or stored as one 16-byte access (CUDA's float4 on the GPU), four words as
+// one 16-byte access (uint4), two words as one 8-byte access (uint2), and one word.
 #if defined(__CUDACC__)
 using Float4 = float4;
+using Word4 = uint4;
 using Word2 = uint2;
 #else
 struct alignas(16) Float4 {
   float x, y, z, w;
+};
+struct alignas(16) Word4 {
+  uint32_t x, y, z, w;
 };
 struct alignas(8) Word2 {
   uint32_t x, y;
@@ -93,6 +97,7 @@ VCAP_SIMT_FN uint32_t load_word(const void* p) { return *static_cast<const uint3
 VCAP_SIMT_FN Float4 load_float4(const void* p) { return *static_cast<const Float4*>(p); }
 VCAP_SIMT_FN void store_float4(void* p, Float4 v) { *static_cast<Float4*>(p) = v; }
 VCAP_SIMT_FN Word2 load_word2(const void* p) { return *static_cast<const Word2*>(p); }
+VCAP_SIMT_FN Word4 load_word4(const void* p) { return *static_cast<const Word4*>(p); }
 // As one 64-bit word: nvcc splits a uint2 store whose value it built into two 32-bit stores.
 VCAP_SIMT_FN void store_word2(void* p, Word2 v) {
   *static_cast<uint64_t*>(p) = (static_cast<uint64_t>(v.y) << 32) | v.x;
@@ -115,6 +120,31 @@ inline Word2 load_word2(const void* p) {
   return v;
 }
 inline void store_word2(void* p, Word2 v) { std::memcpy(p, &v, sizeof v); }
+inline Word4 load_word4(const void* p) {
+  Word4 v;
+  std::memcpy(&v, p, sizeof v);
+  return v;
+}
+#endif
+
+// Keeps the compiler from moving memory accesses across this point (no instruction, no wait): a
+// batch of loads stays after the stores of the one before, so that the registers in flight stay
+// bounded by one batch.
+#if defined(__CUDACC__)
+VCAP_SIMT_FN void compiler_fence() { asm volatile("" ::: "memory"); }
+#else
+inline void compiler_fence() {}
+#endif
+
+// `x`, which the compiler may no longer treat as known: what is computed from it is computed
+// here, not hoisted out of the loop around (where it would hold registers for the whole loop).
+#if defined(__CUDACC__)
+VCAP_SIMT_FN int opaque(int x) {
+  asm volatile("" : "+r"(x));
+  return x;
+}
+#else
+inline int opaque(int x) { return x; }
 #endif
 
 // Sum and max of `x` over the 32 threads of the warp, returned to every thread.
