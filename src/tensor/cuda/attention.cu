@@ -20,10 +20,8 @@ __global__ void __launch_bounds__(kThreads) attention_combine_kernel(const Atten
   attention_combine_block(args, static_cast<int>(blockIdx.x));
 }
 
-// Three resident blocks per multiprocessor (12 warps to hide the tile loads) where the registers
-// allow it without spills (ptxas -v: 167 for head_dim 64 and 80; 128 would spill).
 template <int kDim>
-__global__ void __launch_bounds__(kThreads, kDim == 128 ? 2 : 3)
+__global__ void __launch_bounds__(kThreads, attention_mma_blocks_per_sm(kDim))
     attention_mma_kernel(const AttentionLaunch args) {
   extern __shared__ uint32_t shared_words[];
   attention_mma_block<kDim>(args, static_cast<int>(blockIdx.x), shared_words);

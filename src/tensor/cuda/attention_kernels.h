@@ -23,6 +23,13 @@ VCAP_HOST_DEVICE constexpr bool attention_mma_supports(int head_dim) {
   return head_dim == 64 || head_dim == 80 || head_dim == 128;
 }
 
+// Resident thread blocks per multiprocessor the tensor-core kernel is built for (its launch
+// bounds): three (12 warps to hide the tile loads) where the registers allow it without spills,
+// two at head_dim 128 (ptxas -v: 243 registers; 168 would spill).
+VCAP_HOST_DEVICE constexpr int attention_mma_blocks_per_sm(int head_dim) {
+  return head_dim == 128 ? 2 : 3;
+}
+
 // Calls the kernel choice for a launch with `head_dim` and `bf16_products`, and returns what it
 // returns: `mma(std::integral_constant<int, head_dim>)` for the tensor-core kernel, else
 // `f32(std::integral_constant<int, slots>)` for the f32 kernel with head_dim <= 32 * slots

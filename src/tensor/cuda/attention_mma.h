@@ -283,6 +283,12 @@ VCAP_SIMT_FN void attention_mma_block(const AttentionLaunch& args, int index, ui
   float sum[2] = {0.0f, 0.0f};  // this thread's keys only; summed over the quad at the end
   const bool pairs_aligned = key_pairs_aligned(block);
   const bool wide = rows_16b_aligned(block);
+  // A warp whose 16 lanes are all past the block's rows (a decode step's block fills 6 of 64)
+  // only helps load the tiles: its products would be thrown away. Checked where the registers
+  // allow it: at three blocks per multiprocessor the check costs head_dim 80 a spill, and the
+  // vision tower's blocks, the ones at that head dim, fill every warp.
+  const bool warp_has_rows = attention_mma_blocks_per_sm(kDim) >= 3 ||
+                             (item.lane_begin + warp * 16) / group < block.q_count;
 
   for (int64_t tile = item.key_begin; tile < item.key_end; tile += kMmaKeys) {
     const int count =
@@ -296,6 +302,7 @@ VCAP_SIMT_FN void attention_mma_block(const AttentionLaunch& args, int index, ui
       load_mma_tile_wide<kDim, float>(keys, values_t, block, kv_column, tile, count);
     }
     simt::sync_block();
+    if (!warp_has_rows) continue;
 
     float score[kMmaKeys / 8][4];
     VCAP_UNROLL
