@@ -25,9 +25,10 @@
 # Steps: configure + build (Release, -j16) -> ctest -L gpu (failed tests again under
 # compute-sanitizer memcheck) -> gpu_ops_bench (matmul vs bare cuBLASLt, attention f32 vs
 # tensor cores) -> gpu_model_bench on the random 2B (generated into
-# /tmp; one 10 s clip, then 8 with the GPU's busy share sampled) -> bench/gpu_hf_bench.py
+# /tmp; one 10 s clip, then 8 with the GPU's busy share sampled, then 16) -> bench/gpu_hf_bench.py
 # (transformers on the same clip and checkpoint) -> gpu_model_bench with 1024-row prefill
-# chunks (the CPU's; GPUs take 8192) -> gpu_model_bench --profile 1 (GPU time per op) ->
+# chunks (the CPU's; GPUs take 8192) -> gpu_model_bench --profile 1 (GPU and host time per op;
+# then the decode step alone, on short clips) ->
 # compute-sanitizer racecheck and memcheck on the attention and score tests (45 s each) ->
 # scripts/hf_reference_check.py on .golden with the time left.
 # Each step has its own time limit, cut to what is left before 570 s (a step with under 15 s
@@ -212,6 +213,8 @@ print(f"{sum(values) / len(values):.0f}% (mean of {len(values)} samples in the "
       f"{end - begin:.1f} s measured window)" if values else "n/a (no sample in the window)")
 PY
 )"
+  # Batching beyond 8: does clips/s still grow?
+  model_step gpu_model_b16 120 "${cuda_env[@]}" "$model" --new-tokens 200 --batch 16
   # 5. The same clip through transformers (bf16, sdpa, greedy, 200 new tokens), same checkpoint.
   if [ -f /tmp/vcap_bench_2b/config.json ]; then
     model_step hf_model_b1 150 python3 bench/gpu_hf_bench.py --new-tokens 200
@@ -222,6 +225,10 @@ PY
   # 6. Where the GPU time goes: the batch of 8 again with 32 new tokens, every op timed.
   model_step gpu_model_profile 120 "${cuda_env[@]}" "$model" --new-tokens 32 --batch 8 \
     --profile 1
+  # The decode step alone: short clips (one frame pair), 200 new tokens; its GPU and host time
+  # per op (a launch-bound step's host time is spread over these calls).
+  model_step gpu_model_profile_decode 90 "${cuda_env[@]}" "$model" --clip-seconds 0.5 \
+    --new-tokens 200 --batch 8 --profile 1
 fi
 
 # 7. The attention and score kernels under compute-sanitizer even when their tests pass: racecheck
