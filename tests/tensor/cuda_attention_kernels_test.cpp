@@ -99,9 +99,11 @@ void check_with_padding(const AttentionParams& p, std::vector<HostAttentionBlock
     cuda::with_attention_kernel(
         p.head_dim, p.bf16_products, [&](auto dim) { run_mma_items<decltype(dim)::value>(launch); },
         [&](auto slots) { run_f32_items<decltype(slots)::value>(launch); });
-    cuda::simt::emulate_grid(
-        launch.combine_count, cuda::kAttentionThreads, 0,
-        [&](int block, uint32_t*) { cuda::attention_combine_block(launch, block); });
+    cuda::simt::emulate_grid(launch.combine_count, cuda::kAttentionThreads,
+                             cuda::kAttentionCombineSharedWords, [&](int block, uint32_t* shared) {
+                               cuda::attention_combine_block(launch, block,
+                                                             reinterpret_cast<float*>(shared));
+                             });
   };
   run(DType::kF32, out.data());
   expect_close(out, reference_attention(q, blocks, p, initial),
@@ -174,6 +176,11 @@ TEST(CudaAttentionKernels, BatchedDecodeOverBf16CachesSplitIntoParts) {
       params(12, 2, 128),
       {{0, 1, 260, true, 259, {}, {}}, {1, 1, 5, true, 4, {}, {}}, {2, 1, 130, true, 129, {}, {}}},
       3, 5, DType::kBF16, 24);
+}
+
+TEST(CudaAttentionKernels, DecodeOverALongCacheCombinesMoreThan32Parts) {
+  // 2560 keys in parts of one key tile: 40 partial states, more than a warp takes at once.
+  check(params(2, 1, 64), {{0, 1, 2560, true, 2559, {}, {}}}, 1, 9, DType::kBF16, 64);
 }
 
 TEST(CudaAttentionKernels, QueriesWithoutVisibleKeysGetZerosAndOtherRowsAreUntouched) {

@@ -17,7 +17,8 @@ __global__ void __launch_bounds__(kThreads) attention_f32_kernel(const Attention
 }
 
 __global__ void __launch_bounds__(kThreads) attention_combine_kernel(const AttentionLaunch args) {
-  attention_combine_block(args, static_cast<int>(blockIdx.x));
+  __shared__ float weights[kAttentionCombineSharedWords];
+  attention_combine_block(args, static_cast<int>(blockIdx.x), weights);
 }
 
 template <int kDim>

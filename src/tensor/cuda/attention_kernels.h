@@ -80,38 +80,76 @@ VCAP_SIMT_FN float kv_element(const void* row, bool bf16, int64_t i) {
   return static_cast<const float*>(row)[i];
 }
 
+// Words of shared memory the combine step takes: one weight per partial of a group of 32, per
+// warp.
+constexpr int kAttentionCombineSharedWords = kAttentionThreads;
+
+// e^(max - top) of a partial state whose max is `max` (units of scale * q.k); 0 for a state that
+// saw no key.
+VCAP_SIMT_FN float partial_weight(float max, float top) {
+  return max == -INFINITY ? 0.0f : expf(max - top);
+}
+
 // Merges the partial states of combine item `index` into the output: out = sum_p acc_p *
 // e^(max_p - M) / sum_p sum_p * e^(max_p - M), M the largest max; a lane that saw no key gets
-// zeros.
-VCAP_SIMT_FN void attention_combine_block(const AttentionLaunch& args, int index) {
+// zeros. One warp per lane: its threads take the partials 32 at a time for the max and the
+// total, then the columns (32 apart) for the weighted sum, with a group's weights in `shared`
+// (kAttentionCombineSharedWords) and the loads of consecutive partials independent of each other. A
+// decode step's combine has a few lanes and up to hundreds of partials.
+VCAP_SIMT_FN void attention_combine_block(const AttentionLaunch& args, int index, float* shared) {
+  constexpr int kWarps = kAttentionThreads / simt::kWarpSize;
+  constexpr int kColumnsPerThread = kAttentionMaxHeadDim / simt::kWarpSize;
   const AttentionCombine item = args.combines[index];
   const AttentionBlockDesc block = args.blocks[item.block];
   const int dim = args.head_dim;
   const int64_t stride = attention_partial_stride(dim);
   const float* first =
       args.partials + static_cast<int64_t>(item.first_partial) * kAttentionTileLanes * stride;
-  for (int i = simt::thread_rank(); i < kAttentionTileLanes * dim; i += kAttentionThreads) {
-    const int t = i / dim;
-    const int d = i % dim;
+  const int warp = simt::thread_rank() / simt::kWarpSize;
+  const int thread = simt::thread_rank() % simt::kWarpSize;
+  float* weights = shared + warp * simt::kWarpSize;
+  for (int t = warp; t < kAttentionTileLanes; t += kWarps) {
     const int64_t query = item.lane_begin + t;
     const int64_t row = query / args.group;
-    if (row >= block.q_count) continue;
+    if (row >= block.q_count) continue;  // the same for the whole warp
+    const auto state = [&](int p) {
+      return first + (static_cast<int64_t>(p) * kAttentionTileLanes + t) * stride;
+    };
     float top = -INFINITY;
-    for (int p = 0; p < item.count; ++p)
-      top = fmaxf(top, first[(p * kAttentionTileLanes + t) * stride]);
+    for (int p = thread; p < item.count; p += simt::kWarpSize) top = fmaxf(top, state(p)[0]);
+    top = simt::warp_max(top);
     float total = 0.0f;
-    float value = 0.0f;
-    for (int p = 0; p < item.count; ++p) {
-      const float* state = first + (p * kAttentionTileLanes + t) * stride;
-      const float weight = state[0] == -INFINITY ? 0.0f : expf(state[0] - top);
-      total += state[1] * weight;
-      value += state[2 + d] * weight;
+    for (int p = thread; p < item.count; p += simt::kWarpSize) {
+      total += state(p)[1] * partial_weight(state(p)[0], top);
+    }
+    total = simt::warp_sum(total);
+
+    float value[kColumnsPerThread] = {};
+    for (int group = 0; group < item.count; group += simt::kWarpSize) {
+      const int p = group + thread;
+      weights[thread] = p < item.count ? partial_weight(state(p)[0], top) : 0.0f;
+      simt::sync_warp();
+      for (int j = 0; j < simt::kWarpSize; ++j) {
+        if (group + j < item.count) {
+          const float* acc = state(group + j) + 2;
+          const float weight = weights[j];
+          VCAP_UNROLL
+          for (int k = 0; k < kColumnsPerThread; ++k) {
+            const int d = thread + k * simt::kWarpSize;
+            if (d < dim) value[k] += acc[d] * weight;
+          }
+        }
+      }
+      simt::sync_warp();  // every thread has read the group's weights
     }
     const float inverse = total > 0.0f ? 1.0f / total : 0.0f;
-    store_output(
-        args, block.q_begin + row,
-        static_cast<int64_t>(item.kv_head) * dim * args.group + (query % args.group) * dim + d,
-        value * inverse);
+    const int64_t column =
+        static_cast<int64_t>(item.kv_head) * dim * args.group + (query % args.group) * dim;
+    VCAP_UNROLL
+    for (int k = 0; k < kColumnsPerThread; ++k) {
+      const int d = thread + k * simt::kWarpSize;
+      if (d < dim) store_output(args, block.q_begin + row, column + d, value[k] * inverse);
+    }
   }
 }
 
