@@ -27,6 +27,8 @@ struct VisionWorkspace {
   tensor::Tensor hidden;   // [rows, embed]     the residual stream
   tensor::Tensor normed;   // [rows, embed]     LayerNorm output                  (matmul input)
   tensor::Tensor qkv;      // [rows, 3*embed]   fused q|k|v
+  tensor::Tensor kv;       // [rows, 2*embed]   k|v as bf16 for the attention; with f32 weights
+                           // none: it reads qkv's
   tensor::Tensor attn;     // [rows, embed]     attention output                  (matmul input)
   tensor::Tensor mlp;      // [rows, mlp_hidden] fc1 output
   tensor::Tensor mlp_act;  // [rows, mlp_hidden] quick_gelu(mlp) (matmul input); with f32

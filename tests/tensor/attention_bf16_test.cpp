@@ -1,8 +1,8 @@
 // The bf16 attention kernel (tensor/cpu/attention_bf16.h) called directly, task by task as
 // attention.cpp does: sequences long enough for key tiles that every query sees whole (the
 // unmasked path) next to causal diagonal tiles, running maxima that move in every tile or
-// never after the first, and K/V given as bf16 instead of f32 (which Backend::attention does
-// not accept yet). Skipped on CPUs without AVX512_BF16.
+// never after the first, and K/V given as bf16 instead of f32 (the bf16 KV cache, the vision
+// tower's bf16 copy of k|v). Skipped on CPUs without AVX512_BF16.
 #include "tensor/cpu/attention_bf16.h"
 
 #include <gtest/gtest.h>
@@ -145,6 +145,25 @@ TEST_F(AttentionBf16Kernel, Bf16KeysAndValuesGiveTheOutputsOfTheirF32Values) {
     const std::vector<float> from_f32 = check_against_reference(c, in, DType::kF32);
     const std::vector<float> from_bf16 = check_against_reference(c, in, DType::kBF16);
     EXPECT_EQ(from_f32, from_bf16);
+  }
+}
+
+// What the bf16 model's vision tower relies on when it hands the attention a bf16 copy of its
+// f32 k|v (model/vision_encoder.cpp): f32 K/V that are not bf16 values give the bits of their
+// copies rounded to nearest even.
+TEST_F(AttentionBf16Kernel, F32KeysAndValuesGiveTheOutputsOfTheirRoundedBf16Copies) {
+  for (const Case& c : {kCausalGqa, kBidirectional}) {
+    Inputs in = random_inputs(c, 24);
+    const int64_t keys = c.rows + c.offset;
+    in.k = testing::random_values(keys * kv_width(c.params), 25, -3.0f, 3.0f);
+    in.v = testing::random_values(keys * kv_width(c.params), 26);
+    ASSERT_NE(testing::rounded_to_bf16(in.k), in.k) << "the keys must not be bf16 values already";
+    const auto run = [&](DType dtype) {
+      const KvStorage k = make_kv(in.k, keys, kv_width(c.params), dtype);
+      const KvStorage v = make_kv(in.v, keys, kv_width(c.params), dtype);
+      return run_kernel(c, in.q, {0, c.rows, k.view, v.view, c.causal, c.offset});
+    };
+    EXPECT_EQ(run(DType::kF32), run(DType::kBF16));
   }
 }
 
