@@ -7,7 +7,8 @@
 // memory-bound ops at the same sizes: GB/s against a device-to-device cudaMemcpy of the same run,
 // with f32 and with bf16 outputs (the bf16 matmul inputs of tensor/backend.h), and the decode
 // step's KV-cache appends of a batch of 8 as one copy_batch against 16 copy calls, and its
-// token choice (process_scores) against downloading its logits.
+// token choice (process_scores) against downloading its logits; and a decode step's attention
+// under other plans than the backend's (how its key range is split across thread blocks).
 //
 // Usage: gpu_ops_bench [--device N] [--repeats N]
 // Timing: the device is synchronised around a loop of `repeats` calls (so launch costs count);
@@ -28,6 +29,8 @@
 #include <string>
 #include <vector>
 
+#include "tensor/cuda/attention.h"
+#include "tensor/cuda/attention_plan.h"
 #include "tensor/cuda/cuda_backend.h"
 
 namespace {
@@ -64,7 +67,8 @@ void check(cudaError_t error, const char* what) {
 }
 
 void check(cublasStatus_t status, const char* what) {
-  if (status != CUBLAS_STATUS_SUCCESS) die(std::string(what) + ": " + cublasLtGetStatusString(status));
+  if (status != CUBLAS_STATUS_SUCCESS)
+    die(std::string(what) + ": " + cublasLtGetStatusString(status));
 }
 
 // Seconds per call: median over 5 loops of `repeats` calls, after one warm-up loop.
@@ -198,8 +202,9 @@ void bench_matmul(tensor::Backend& backend, int repeats) {
   };
   RawLt raw;
   std::printf("\n## matmul, bf16 weights (f32 activations in and out)\n\n");
-  std::printf("| shape | M x K x N | ours TFLOP/s | cuBLASLt TFLOP/s | ours / cuBLASLt | ours GB/s "
-              "(weights) |\n|---|---|---|---|---|---|\n");
+  std::printf(
+      "| shape | M x K x N | ours TFLOP/s | cuBLASLt TFLOP/s | ours / cuBLASLt | ours GB/s "
+      "(weights) |\n|---|---|---|---|---|---|\n");
   uint32_t seed = 10;
   for (const GemmShape& s : shapes) {
     const std::vector<float> w = random_values(static_cast<size_t>(s.n * s.k), seed++);
@@ -208,12 +213,12 @@ void bench_matmul(tensor::Backend& backend, int repeats) {
     if (!weight.ok()) die(weight.status().to_string());
     tensor::Tensor in = random_tensor(backend, s.m, s.k, seed++);
     tensor::Tensor out = random_tensor(backend, s.m, s.n, seed++);
-    const double ours = seconds_per_call(
-        [&] { backend.matmul(out.view(), in.view(), *weight); },
-        [&] {
-          if (Status st = backend.synchronize(); !st.ok()) die(st.to_string());
-        },
-        repeats);
+    const double ours = seconds_per_call([&] { backend.matmul(out.view(), in.view(), *weight); },
+                                         [&] {
+                                           if (Status st = backend.synchronize(); !st.ok())
+                                             die(st.to_string());
+                                         },
+                                         repeats);
     const double bare = raw.time(s.m, s.k, s.n, repeats);
     const double flops = 2.0 * s.m * s.k * s.n;
     std::printf("| %s | %lld x %lld x %lld | %.1f | %.1f | %.2f | %.0f |\n", s.name,
@@ -226,9 +231,9 @@ void bench_matmul(tensor::Backend& backend, int repeats) {
 struct AttentionCase {
   const char* name;
   tensor::AttentionParams params;
-  int64_t segments;     // blocks
-  int64_t q_rows;       // per block
-  int64_t k_rows;       // per block
+  int64_t segments;  // blocks
+  int64_t q_rows;    // per block
+  int64_t k_rows;    // per block
   bool causal;
   double flops;
 };
@@ -293,6 +298,75 @@ void bench_attention(tensor::Backend& backend, int repeats) {
     std::printf("| %s | %.3f | %.2f | %.3f | %.2f | %.2f | %.0f |\n", c.name, seconds[0] * 1e3,
                 c.flops / seconds[0] / 1e12, seconds[1] * 1e3, c.flops / seconds[1] / 1e12,
                 seconds[0] / seconds[1], kv_bytes / seconds[1] / 1e9);
+  }
+}
+
+// A decode step's attention (one query row per sequence over a bf16 cache) under other cuts of
+// the key range than the backend's (2 thread blocks per multiprocessor, parts of at least 256
+// keys): the whole call and the main kernel alone (no combine), to tell the split's cost from the
+// key tiles' own.
+void bench_decode_plans(tensor::Backend& backend, int device, int repeats) {
+  int sms = 0;
+  check(cudaDeviceGetAttribute(&sms, cudaDevAttrMultiProcessorCount, device), "SM count");
+  auto params = tensor::AttentionParams{12, 2, 128, 1.0f / std::sqrt(128.0f)};
+  params.bf16_products = true;
+  const int64_t width = int64_t{params.num_heads} * params.head_dim;
+  const int64_t kv_width = int64_t{params.num_kv_heads} * params.head_dim;
+  const auto sync = [] { check(cudaDeviceSynchronize(), "sync"); };
+  std::printf(
+      "\n## decode attention by plan: thread blocks wanted x minimum keys per part\n\n"
+      "| sequences | keys | blocks wanted | min keys per part | items | partial states | us | "
+      "us without the combine |\n|---|---|---|---|---|---|---|---|\n");
+  for (const int64_t seqs : {int64_t{1}, int64_t{8}}) {
+    for (const int64_t keys : {int64_t{1024}, int64_t{7306}}) {
+      tensor::Tensor q = random_tensor(backend, seqs, width, 1);
+      tensor::Tensor out = random_tensor(backend, seqs, width, 2);
+      std::vector<tensor::Tensor> caches;
+      std::vector<tensor::AttentionBlock> blocks;
+      for (int64_t b = 0; b < seqs; ++b) {
+        tensor::Tensor f32 =
+            random_tensor(backend, keys, 2 * kv_width, 3 + static_cast<uint32_t>(b));
+        auto cache = backend.allocate(tensor::DType::kBF16, keys, 2 * kv_width);
+        if (!cache.ok()) die(cache.status().to_string());
+        backend.copy(cache->view(), f32.view());
+        const tensor::TensorView all = cache->view();
+        blocks.push_back({b, 1, all.cols_slice(0, kv_width), all.cols_slice(kv_width, kv_width),
+                          true, keys - 1});
+        caches.push_back(std::move(*cache));
+      }
+      if (Status st = backend.synchronize(); !st.ok()) die(st.to_string());
+      for (const int per_sm : {1, 2, 4, 8}) {
+        for (const int min_keys : {64, 128, 256}) {
+          const tensor::cuda::AttentionPlan plan =
+              tensor::cuda::make_attention_plan(blocks, params, per_sm * sms, min_keys);
+          void* tables = nullptr;
+          float* partials = nullptr;
+          check(cudaMalloc(&tables, plan.tables.size()), "cudaMalloc");
+          check(cudaMemcpy(tables, plan.tables.data(), plan.tables.size(), cudaMemcpyHostToDevice),
+                "cudaMemcpy");
+          const size_t partial_bytes = std::max<size_t>(
+              1, plan.partial_count * tensor::cuda::attention_partial_floats(128) * sizeof(float));
+          check(cudaMalloc(reinterpret_cast<void**>(&partials), partial_bytes), "cudaMalloc");
+          const tensor::cuda::AttentionLaunch launch = tensor::cuda::make_attention_launch(
+              plan, static_cast<const std::byte*>(tables), out.view(), q.view(), partials, params);
+          tensor::cuda::AttentionLaunch main_only = launch;
+          main_only.combine_count = 0;
+          const auto run = [&](const tensor::cuda::AttentionLaunch& l) {
+            return seconds_per_call(
+                [&] { check(tensor::cuda::launch_attention(nullptr, l), "attention"); }, sync,
+                repeats);
+          };
+          const double whole = run(launch);
+          const double main_kernel = run(main_only);
+          std::printf("| %lld | %lld | %d x %d SMs | %d | %d | %d | %.1f | %.1f |\n",
+                      static_cast<long long>(seqs), static_cast<long long>(keys), per_sm, sms,
+                      min_keys, plan.item_count, plan.partial_count, whole * 1e6,
+                      main_kernel * 1e6);
+          cudaFree(tables);
+          cudaFree(partials);
+        }
+      }
+    }
   }
 }
 
@@ -449,6 +523,7 @@ int main(int argc, char** argv) {
   if (!backend.ok()) die(backend.status().to_string());
   bench_matmul(**backend, args.repeats);
   bench_attention(**backend, args.repeats);
+  bench_decode_plans(**backend, args.device, args.repeats);
   bench_memory_bound(**backend, args.repeats);
   return 0;
 }
