@@ -254,8 +254,8 @@ void bench_attention(tensor::Backend& backend, int repeats) {
   };
   std::printf(
       "\n## attention: f32 on CUDA cores vs bf16 products on tensor cores\n\n"
-      "bf16: the bf16 model's path (AttentionParams::bf16_products); the LLM cases read a bf16 "
-      "KV cache, the vision case f32 qkv activations as the model does.\n\n"
+      "bf16: the bf16 model's path (AttentionParams::bf16_products) with bf16 K/V as the model "
+      "gives them (the LLM's KV cache, the vision tower's bf16 copy of k|v).\n\n"
       "| case | f32 ms | f32 TFLOP/s | bf16 ms | bf16 TFLOP/s | bf16 / f32 speed | bf16 K/V GB/s "
       "|\n|---|---|---|---|---|---|---|\n");
   for (const AttentionCase& c : cases) {
@@ -279,7 +279,7 @@ void bench_attention(tensor::Backend& backend, int repeats) {
     for (int bf16 = 0; bf16 < 2; ++bf16) {
       tensor::AttentionParams params = c.params;
       params.bf16_products = bf16 == 1;
-      const bool bf16_cache = bf16 == 1 && c.causal;
+      const bool bf16_cache = bf16 == 1;
       std::vector<tensor::AttentionBlock> blocks;
       for (int64_t b = 0; b < c.segments; ++b) {
         const tensor::TensorView all = (bf16_cache ? kv_bf16 : kv_f32)[b].view();

@@ -157,6 +157,13 @@ TEST(CudaAttentionKernels, VisionSegmentsWithF32KeysAndValues) {
         DType::kF32, 1);
 }
 
+// The model's vision path since its attention takes a bf16 copy of k|v: several key tiles per
+// item, pipelined (the next tile's copies in flight while one is used).
+TEST(CudaAttentionKernels, VisionSegmentsWithBf16KeysAndValuesOverSeveralTiles) {
+  check(params(2, 2, 80), {{0, 37, 37, false, 0, {}, {}}, {37, 200, 200, false, 0, {}, {}}}, 237,
+        13, DType::kBF16, 1);
+}
+
 TEST(CudaAttentionKernels, LongSegmentSplitIntoKeyPartsAndCombined) {
   check(params(1, 1, 80), {{0, 70, 300, false, 0, {}, {}}}, 70, 2, DType::kF32, 16);
 }
@@ -169,6 +176,10 @@ TEST(CudaAttentionKernels, CausalGqaPrefillAfterACachedPrefix) {
 
 TEST(CudaAttentionKernels, CausalPrefillAcrossKeyTilesSplitIntoParts) {
   check(params(2, 1, 64), {{0, 40, 150, true, 110, {}, {}}}, 40, 4, DType::kF32, 16);
+}
+
+TEST(CudaAttentionKernels, CausalPrefillOverABf16CacheAcrossKeyTiles) {
+  check(params(2, 1, 128), {{0, 40, 300, true, 260, {}, {}}}, 40, 14, DType::kBF16, 1);
 }
 
 TEST(CudaAttentionKernels, BatchedDecodeOverBf16CachesSplitIntoParts) {

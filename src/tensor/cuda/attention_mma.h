@@ -5,8 +5,12 @@
 // quad), then O += P.V with P's fragments reused as the A operand (the accumulator layout of two
 // n-tiles is the A layout of one k-step). K is kept in shared memory as [key][head_dim / 2]
 // bf16 pairs, V transposed as [head_dim][key / 2] (swizzled: value_swizzle), each row padded by
-// 4 words so that a fragment load touches 32 distinct banks. Rounding as the CPU's bf16 attention:
-// q, k, v and p to bf16 (nearest even); scores, max, sum (of unrounded p) and accumulators in f32.
+// 4 words so that a fragment load touches 32 distinct banks. bf16 K and V with 16-byte aligned
+// rows (the model's) are pipelined: the next tile's K (into the second K buffer) and V (as it lies
+// in memory, transposed to V^T once it is this tile's turn) are copied with cp.async while this
+// tile is used; other K and V are loaded and converted tile by tile. Rounding as the CPU's bf16
+// attention: q, k, v and p to bf16 (nearest even); scores, max, sum (of unrounded p) and
+// accumulators in f32.
 #ifndef VCAP_TENSOR_CUDA_ATTENTION_MMA_H_
 #define VCAP_TENSOR_CUDA_ATTENTION_MMA_H_
 
@@ -31,8 +35,10 @@ VCAP_SIMT_FN int value_swizzle(int d) { return (d >> 3) & 3; }
 
 VCAP_HOST_DEVICE constexpr int attention_mma_key_pitch(int head_dim) { return head_dim / 2 + 4; }
 
+// Two K tiles (the one in use and the next, in flight), the next V tile as it lies in memory
+// (the same layout as K), and the V^T tile in use.
 VCAP_HOST_DEVICE constexpr size_t attention_mma_shared_bytes(int head_dim) {
-  return sizeof(uint32_t) * (static_cast<size_t>(kMmaKeys) * attention_mma_key_pitch(head_dim) +
+  return sizeof(uint32_t) * (3 * static_cast<size_t>(kMmaKeys) * attention_mma_key_pitch(head_dim) +
                              static_cast<size_t>(head_dim) * kMmaValuePitch);
 }
 
@@ -92,9 +98,10 @@ VCAP_SIMT_FN void load_mma_tile(uint32_t* keys, uint32_t* values_t, const Attent
   }
 }
 
-// Whether a tile may be read 16 bytes at a time (load_mma_tile_wide): K and V rows whose starts
-// (the block's base and every row stride) are 16-byte aligned. The head's first column,
-// kv_head * head_dim elements in, keeps that alignment for every head dim the kernel supports.
+// Whether a tile may be read 16 bytes at a time (load_mma_tile_wide, fetch_tile_async): K and V
+// rows whose starts (the block's base and every row stride) are 16-byte aligned. The head's first
+// column, kv_head * head_dim elements in, keeps that alignment for every head dim the kernel
+// supports.
 VCAP_SIMT_FN bool rows_16b_aligned(const AttentionBlockDesc& block) {
   const int64_t bytes = block.kv_bf16 != 0 ? 2 : 4;
   const auto k = reinterpret_cast<uintptr_t>(block.k);
@@ -142,12 +149,13 @@ struct ChunkOf<float> {
   }
 };
 
-// load_mma_tile for 16-byte aligned rows (rows_16b_aligned) of `Element` (uint16_t: bf16; float):
-// the same shared-memory contents. Each thread first issues all of its loads of a matrix, with
-// counts known at compile time, then converts and stores them, so that a tile costs about one
-// memory latency per batch of loads rather than one per element. K: consecutive threads read
-// consecutive chunks of a row. V: a warp reads the same chunk of 32 key pairs, so that its
-// stores to V^T (one row per column, one word per pair) fall on 32 distinct banks.
+// load_mma_tile for 16-byte aligned rows (rows_16b_aligned) of `Element` (uint16_t: bf16; float;
+// the kernel takes it for f32, bf16 being pipelined): the same shared-memory contents. Each thread
+// first issues all of its loads of a matrix, with counts known at compile time, then converts and
+// stores them, so that a tile costs about one memory latency per batch of loads rather than one per
+// element. K: consecutive threads read consecutive chunks of a row. V: a warp reads the same chunk
+// of 32 key pairs, so that its stores to V^T (one row per column, one word per pair) fall on 32
+// distinct banks.
 template <int kDim, class Element>
 VCAP_SIMT_FN void load_mma_tile_wide(uint32_t* keys, uint32_t* values_t,
                                      const AttentionBlockDesc& block, int64_t kv_column,
@@ -227,6 +235,54 @@ VCAP_SIMT_FN void load_mma_tile_wide(uint32_t* keys, uint32_t* values_t,
   }
 }
 
+// Starts the copies of keys [tile, tile + count) of bf16 K and V with 16-byte aligned rows
+// (rows_16b_aligned) into `keys` (the K layout) and `raw_values` (V in the same layout), zeros
+// past `count`, as one group of asynchronous copies: they land while the previous tile is used.
+template <int kDim>
+VCAP_SIMT_FN void fetch_tile_async(uint32_t* keys, uint32_t* raw_values,
+                                   const AttentionBlockDesc& block, int64_t kv_column, int64_t tile,
+                                   int count) {
+  constexpr int kChunks = kDim / 8;  // 16-byte chunks of a bf16 row
+  constexpr int kKeyPitch = attention_mma_key_pitch(kDim);
+  const auto* k = static_cast<const uint16_t*>(block.k) + tile * block.k_stride + kv_column;
+  const auto* v = static_cast<const uint16_t*>(block.v) + tile * block.v_stride + kv_column;
+  // Recomputed per tile, as in load_mma_tile_wide.
+  for (int index = simt::opaque(simt::thread_rank()); index < kMmaKeys * kChunks;
+       index += kAttentionThreads) {
+    const int key = index / kChunks;
+    const int chunk = index % kChunks;
+    const bool valid = key < count;
+    const int64_t row = valid ? key : 0;  // the zero fill reads nothing but needs an address
+    simt::async_copy_16(keys + key * kKeyPitch + chunk * 4, k + row * block.k_stride + chunk * 8,
+                        valid);
+    simt::async_copy_16(raw_values + key * kKeyPitch + chunk * 4,
+                        v + row * block.v_stride + chunk * 8, valid);
+  }
+  simt::async_copy_commit();
+}
+
+// V^T (load_mma_tile's layout) from a V tile in the K layout (fetch_tile_async), the key pairs
+// assigned as load_mma_tile_wide assigns them (conflict-free stores).
+template <int kDim>
+VCAP_SIMT_FN void transpose_values(uint32_t* values_t, const uint32_t* raw_values) {
+  constexpr int kChunks = kDim / 8;
+  constexpr int kKeyPitch = attention_mma_key_pitch(kDim);
+  for (int index = simt::opaque(simt::thread_rank()); index < kMmaKeys / 2 * kChunks;
+       index += kAttentionThreads) {
+    const int pair = index % (kMmaKeys / 2);
+    const int chunk = index / (kMmaKeys / 2);
+    uint32_t words[8];
+    ChunkOf<uint16_t>::pairs(simt::load_word4(raw_values + 2 * pair * kKeyPitch + chunk * 4),
+                             simt::load_word4(raw_values + (2 * pair + 1) * kKeyPitch + chunk * 4),
+                             words);
+    VCAP_UNROLL
+    for (int j = 0; j < 8; ++j) {
+      const int d = chunk * 8 + j;
+      values_t[d * kMmaValuePitch + (pair ^ value_swizzle(d))] = words[j];
+    }
+  }
+}
+
 // Thread block `index` of the tensor-core kernel; `shared` holds attention_mma_shared_bytes.
 template <int kDim>
 VCAP_SIMT_FN void attention_mma_block(const AttentionLaunch& args, int index, uint32_t* shared) {
@@ -235,8 +291,9 @@ VCAP_SIMT_FN void attention_mma_block(const AttentionLaunch& args, int index, ui
   constexpr int kOutTiles = kDim / 8;  // n-tiles of the output
   constexpr int kKeyPitch = attention_mma_key_pitch(kDim);
   constexpr float kMinusInf = -INFINITY;
-  uint32_t* const keys = shared;
-  uint32_t* const values_t = shared + kMmaKeys * kKeyPitch;
+  constexpr int kTileWords = kMmaKeys * kKeyPitch;  // K buffers 0 and 1 at shared, then
+  uint32_t* const raw_values = shared + 2 * kMmaKeys * kKeyPitch;
+  uint32_t* const values_t = shared + 3 * kMmaKeys * kKeyPitch;
 
   const AttentionItem item = args.items[index];
   const AttentionBlockDesc block = args.blocks[item.block];
@@ -290,18 +347,39 @@ VCAP_SIMT_FN void attention_mma_block(const AttentionLaunch& args, int index, ui
   const bool warp_has_rows = attention_mma_blocks_per_sm(kDim) >= 3 ||
                              (item.lane_begin + warp * 16) / group < block.q_count;
 
+  // The model's case, bf16 K and V with aligned rows, is pipelined: the next tile's copies land
+  // while this one is used. Other K and V are loaded tile by tile.
+  const bool pipelined = wide && block.kv_bf16 != 0;
+  const auto count_at = [&](int64_t tile) {
+    return static_cast<int>(item.key_end - tile < kMmaKeys ? item.key_end - tile : kMmaKeys);
+  };
+  if (pipelined && item.key_begin < item.key_end) {
+    fetch_tile_async<kDim>(shared, raw_values, block, kv_column, item.key_begin,
+                           count_at(item.key_begin));
+  }
+  int stage = 0;  // the K buffer of this tile
   for (int64_t tile = item.key_begin; tile < item.key_end; tile += kMmaKeys) {
-    const int count =
-        static_cast<int>(item.key_end - tile < kMmaKeys ? item.key_end - tile : kMmaKeys);
-    simt::sync_block();  // every warp is done with the previous tile
-    if (!wide) {
-      load_mma_tile<kDim>(keys, values_t, block, kv_column, tile, count, pairs_aligned);
-    } else if (block.kv_bf16 != 0) {
-      load_mma_tile_wide<kDim, uint16_t>(keys, values_t, block, kv_column, tile, count);
+    const int count = count_at(tile);
+    const uint32_t* const keys = shared + stage * kTileWords;
+    if (pipelined) {
+      simt::async_copy_wait_all();  // this thread's copies of the tile
+      simt::sync_block();           // everyone's; and every warp is done with the previous tile
+      transpose_values<kDim>(values_t, raw_values);
+      simt::sync_block();  // V^T is whole, and the raw V buffer free for the next tile
+      if (tile + kMmaKeys < item.key_end) {
+        fetch_tile_async<kDim>(shared + (stage ^ 1) * kTileWords, raw_values, block, kv_column,
+                               tile + kMmaKeys, count_at(tile + kMmaKeys));
+      }
+      stage ^= 1;
     } else {
-      load_mma_tile_wide<kDim, float>(keys, values_t, block, kv_column, tile, count);
+      simt::sync_block();  // every warp is done with the previous tile
+      if (!wide) {
+        load_mma_tile<kDim>(shared, values_t, block, kv_column, tile, count, pairs_aligned);
+      } else {
+        load_mma_tile_wide<kDim, float>(shared, values_t, block, kv_column, tile, count);
+      }
+      simt::sync_block();
     }
-    simt::sync_block();
     if (!warp_has_rows) continue;
 
     float score[kMmaKeys / 8][4];

@@ -127,6 +127,44 @@ inline Word4 load_word4(const void* p) {
 }
 #endif
 
+// Asynchronous 16-byte copies from global to shared memory (cp.async, sm_80 on): `valid` false
+// writes 16 zero bytes and reads nothing (`global` must still be a mapped address). A thread's
+// copies since its last commit form a group; async_copy_wait_all() returns once all of its
+// groups have landed, and a block barrier after it makes every thread's copies visible to all.
+// In the emulator the copy happens at once.
+#if defined(__CUDACC__)
+VCAP_SIMT_FN void async_copy_16(void* shared, const void* global, bool valid) {
+#if defined(__CUDA_ARCH__) && __CUDA_ARCH__ >= 800
+  const auto address = static_cast<uint32_t>(__cvta_generic_to_shared(shared));
+  asm volatile("cp.async.cg.shared.global [%0], [%1], 16, %2;\n" ::"r"(address), "l"(global),
+               "r"(valid ? 16 : 0)
+               : "memory");
+#else
+  __trap();  // the host never launches the pipelined path below sm_80
+#endif
+}
+VCAP_SIMT_FN void async_copy_commit() {
+#if defined(__CUDA_ARCH__) && __CUDA_ARCH__ >= 800
+  asm volatile("cp.async.commit_group;\n" ::: "memory");
+#endif
+}
+VCAP_SIMT_FN void async_copy_wait_all() {
+#if defined(__CUDA_ARCH__) && __CUDA_ARCH__ >= 800
+  asm volatile("cp.async.wait_group 0;\n" ::: "memory");
+#endif
+}
+#else
+inline void async_copy_16(void* shared, const void* global, bool valid) {
+  if (valid) {
+    std::memcpy(shared, global, 16);
+  } else {
+    std::memset(shared, 0, 16);
+  }
+}
+inline void async_copy_commit() {}
+inline void async_copy_wait_all() {}
+#endif
+
 // Keeps the compiler from moving memory accesses across this point (no instruction, no wait): a
 // batch of loads stays after the stores of the one before, so that the registers in flight stay
 // bounded by one batch.
