@@ -237,6 +237,7 @@ fi
 if [ -n "$bin" ] && [ -x "$sanitizer" ]; then
   for tool in racecheck memcheck; do
     filter='CudaAttention.TensorCoreKernel*:CudaAttention.CausalGqaPrefillWithCachedPrefix'
+    filter="$filter:CudaAttention.Bf16CacheDecodeAndPrefillMatchReference"
     [ "$tool" = memcheck ] && filter="$filter:CudaOps.ProcessScoresMatchesTheReferenceBitForBit"
     step "gpu_tests_$tool" 45 "/tmp/vcap_gpu_$tool.log" "${cuda_env[@]}" "$sanitizer" \
       --tool "$tool" --print-limit 20 "$tests_bin" --gtest_filter="$filter"

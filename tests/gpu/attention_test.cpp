@@ -74,6 +74,13 @@ TEST_F(CudaAttention, TensorCoreKernelOnVisionSegmentsOverF32Activations) {
                                 337, 12, DType::kF32);
 }
 
+// The vision tower's attention reads a bf16 copy of k|v (the pipelined tile loads).
+TEST_F(CudaAttention, TensorCoreKernelOnVisionSegmentsOverABf16Copy) {
+  check_attention_bf16_products(backend(), params(16, 16, 80),
+                                {{0, 37, 37, false, 0, {}, {}}, {37, 300, 300, false, 0, {}, {}}},
+                                337, 16, DType::kBF16);
+}
+
 TEST_F(CudaAttention, TensorCoreKernelOnCausalGqaPrefillAfterACachedPrefix) {
   check_attention_bf16_products(backend(), params(6, 2, 64),
                                 {{0, 100, 133, true, 33, {}, {}}, {100, 9, 9, true, 0, {}, {}}},
