@@ -35,7 +35,7 @@
 # left is skipped), and the script goes on after a failure; the benches write a line at a time
 # and each model run's log joins gpu_model_bench.md as soon as it ends, so a step stopped by
 # its limit loses nothing before it. summary.txt (also printed last) says what passed; the
-# commit comes from git, else .gpu_deps/COMMIT (written by --prepare), or VCAP_COMMIT. Files in $OUT: summary.txt, build.log, gpu_tests.log,
+# commit comes from VCAP_COMMIT, else .gpu_deps/COMMIT (written by --prepare), else git. Files in $OUT: summary.txt, build.log, gpu_tests.log,
 # gpu_tests.xml, gpu_ops_bench.md, gpu_model_bench.md, hf_reference.log, hf_reference.json.
 set -uo pipefail
 cd "$(dirname "$0")/.."
@@ -118,7 +118,9 @@ model_step() {
 
 : > "$summary"
 : > "$out/gpu_model_bench.md"
-commit=${VCAP_COMMIT:-$(git rev-parse --short HEAD 2>/dev/null || cat "$deps/COMMIT" 2>/dev/null)}
+# .gpu_deps/COMMIT first: the device's copy of the tree may carry a .git of an older commit (the
+# session's first), and the files are what --prepare saw here.
+commit=${VCAP_COMMIT:-$(cat "$deps/COMMIT" 2>/dev/null || git rev-parse --short HEAD 2>/dev/null)}
 note "== vcap GPU check, $(date -u '+%Y-%m-%d %H:%M UTC'), commit ${commit:-unknown}"
 note "$(nvidia-smi --query-gpu=name,memory.total,driver_version,compute_mode --format=csv,noheader 2>&1)"
 note "cuBLASLt: $(ls /usr/local/cuda/lib64/libcublasLt.so* 2>&1 | head -n 1)"
