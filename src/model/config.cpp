@@ -279,6 +279,10 @@ Status read_preprocessor(const json& j, const std::string& file, PreprocessorCon
       r.read("merge_size", p.merge_size, false),
       read_float3(r, "image_mean", p.image_mean),
       read_float3(r, "image_std", p.image_std),
+      r.read("do_resize", p.do_resize, false),
+      r.read("do_rescale", p.do_rescale, false),
+      r.read_float("rescale_factor", p.rescale_factor, false),
+      r.read("do_normalize", p.do_normalize, false),
   });
   if (!s.ok()) return s;
   const auto size = j.find("size");

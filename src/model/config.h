@@ -101,6 +101,13 @@ struct PreprocessorConfig {
   int merge_size = 2;
   std::array<float, 3> image_mean = {0.48145466f, 0.4578275f, 0.40821073f};
   std::array<float, 3> image_std = {0.26862954f, 0.26130258f, 0.27577711f};
+  // The processor's steps (all on in Qwen2-VL's files): without do_resize it takes frames at the
+  // size qwen-vl-utils gives, whatever its pixel bounds; without do_rescale the bytes are not
+  // multiplied by rescale_factor; without do_normalize mean and std are not applied.
+  bool do_resize = true;
+  bool do_rescale = true;
+  double rescale_factor = 1.0 / 255.0;
+  bool do_normalize = true;
 };
 
 struct ModelConfig {

@@ -9,16 +9,19 @@
 namespace vcap::model {
 namespace {
 
-// out[c][x]: the normalised value of byte x in channel c (spec §7.2, slow-processor arithmetic).
+// out[c][x]: the normalised value of byte x in channel c (spec §7.2, slow-processor arithmetic:
+// the rescale factor, 1/255 in Qwen2-VL's files, applied in float64), each step only where the
+// preprocessor config leaves it on.
 std::array<std::array<float, 256>, 3> normalisation_table(const PreprocessorConfig& config) {
-  constexpr double kRescale = 1.0 / 255.0;  // Python's 1/255, applied in float64
   std::array<std::array<float, 256>, 3> table{};
   for (int c = 0; c < 3; ++c) {
     const float mean = config.image_mean[static_cast<size_t>(c)];
     const float std = config.image_std[static_cast<size_t>(c)];
     for (int x = 0; x < 256; ++x) {
-      const float rescaled = static_cast<float>(static_cast<double>(x) * kRescale);
-      table[static_cast<size_t>(c)][static_cast<size_t>(x)] = (rescaled - mean) / std;
+      const double value = config.do_rescale ? x * config.rescale_factor : x;
+      const float rescaled = static_cast<float>(value);
+      table[static_cast<size_t>(c)][static_cast<size_t>(x)] =
+          config.do_normalize ? (rescaled - mean) / std : rescaled;
     }
   }
   return table;

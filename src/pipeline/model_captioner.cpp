@@ -156,7 +156,7 @@ ClipValue<ClipCost> ModelCaptioner::plan(const ClipJob& job, const ClipSettings&
   // (tiny --height x --width: a wide clip's sides floor far under the cap).
   const int64_t area = plan->resized_height * plan->resized_width;
   const model::PreprocessorConfig& bounds = config_.preprocessor;
-  if (area < bounds.min_pixels || area > bounds.max_pixels) {
+  if (bounds.do_resize && (area < bounds.min_pixels || area > bounds.max_pixels)) {
     return {ClipOutcome::failure(
                 ClipStatus::kUnsupported,
                 "frames of " + std::to_string(plan->resized_height) + "x" +
@@ -331,10 +331,12 @@ Result<std::unique_ptr<ModelCaptioner>> ModelCaptionerFactory::create_model_capt
   if (!dir) return dir.status();
   Result<model::ModelConfig> config = model::load_model_config(*dir);
   if (!config) return config.status();
-  if (Status bounds = check_processor_bounds(options_, config->preprocessor.min_pixels,
-                                             config->preprocessor.max_pixels);
-      !bounds.ok())
-    return bounds.with_context("model " + dir->string());
+  if (config->preprocessor.do_resize) {
+    if (Status bounds = check_processor_bounds(options_, config->preprocessor.min_pixels,
+                                               config->preprocessor.max_pixels);
+        !bounds.ok())
+      return bounds.with_context("model " + dir->string());
+  }
   Result<text::Tokenizer> tokenizer = text::Tokenizer::load(*dir);
   if (!tokenizer) return tokenizer.status();
   Result<text::FolderTemplate> chat_template = text::read_folder_template(*dir);

@@ -229,6 +229,32 @@ TEST(LoadModelConfig, ReadsPixelBoundsFromTheNewerSizeKey) {
   EXPECT_EQ(config->generation.max_new_tokens, 9);
 }
 
+// The processor's steps a model folder may turn off (all on in Qwen2-VL's files, and when absent);
+// before, they were not read and the pixels were rescaled and normalised regardless.
+TEST(LoadModelConfig, ReadsTheProcessorStepsAndTheRescaleFactor) {
+  ConfigDir dir(pico_config(), false);
+  Result<ModelConfig> defaults = load_model_config(dir.path());
+  ASSERT_TRUE(defaults.ok()) << defaults.status().to_string();
+  EXPECT_TRUE(defaults->preprocessor.do_resize);
+  EXPECT_TRUE(defaults->preprocessor.do_rescale);
+  EXPECT_DOUBLE_EQ(defaults->preprocessor.rescale_factor, 1.0 / 255.0);
+  EXPECT_TRUE(defaults->preprocessor.do_normalize);
+  write_json(dir.path() / "preprocessor_config.json", {{"do_resize", false},
+                                                       {"do_rescale", false},
+                                                       {"rescale_factor", 0.5},
+                                                       {"do_normalize", false}});
+  Result<ModelConfig> config = load_model_config(dir.path());
+  ASSERT_TRUE(config.ok()) << config.status().to_string();
+  EXPECT_FALSE(config->preprocessor.do_resize);
+  EXPECT_FALSE(config->preprocessor.do_rescale);
+  EXPECT_DOUBLE_EQ(config->preprocessor.rescale_factor, 0.5);
+  EXPECT_FALSE(config->preprocessor.do_normalize);
+  write_json(dir.path() / "preprocessor_config.json", {{"do_normalize", "no"}});
+  const Status s = load_model_config(dir.path()).status();
+  EXPECT_EQ(s.code(), StatusCode::kInvalidArgument) << s.to_string();
+  EXPECT_NE(s.message().find("do_normalize"), std::string::npos) << s.message();
+}
+
 // Settings transformers applies and vcap does not are listed (the caption command warns), unless
 // their value changes nothing. Before, they were dropped without a word.
 TEST(LoadModelConfig, ListsGenerationSettingsThatAreNotApplied) {

@@ -65,6 +65,29 @@ TEST(PreprocessVideo, FlattensPatchesInSpecOrder) {
   }
 }
 
+// A preprocessor config may turn the rescale or the normalisation off, or give another factor.
+TEST(PreprocessVideo, AppliesOnlyTheStepsTheConfigLeavesOn) {
+  const int64_t t = 2, h = 28, w = 28;
+  const std::vector<uint8_t> data = coded_frames(t, h, w);
+  const auto value_of = [&](const PreprocessorConfig& config) {
+    Result<PixelValues> pv = preprocess_video({data.data(), t, h, w}, config);
+    EXPECT_TRUE(pv.ok()) << pv.status().to_string();
+    return pv.ok() ? pv->values[1] : std::nanf("");
+  };
+  const uint8_t x = data[1];  // row 0, column 1: frame 0, channel 0, pixel (0, 1)
+  ASSERT_GT(x, 0);
+  PreprocessorConfig config;
+  EXPECT_EQ(value_of(config), normalised(x, 0, config));
+  config.do_normalize = false;
+  EXPECT_EQ(value_of(config), static_cast<float>(x * (1.0 / 255.0)));
+  config.rescale_factor = 0.5;
+  EXPECT_EQ(value_of(config), static_cast<float>(x * 0.5));
+  config.do_rescale = false;
+  EXPECT_EQ(value_of(config), static_cast<float>(x));
+  config.do_normalize = true;
+  EXPECT_EQ(value_of(config), (static_cast<float>(x) - config.image_mean[0]) / config.image_std[0]);
+}
+
 TEST(PreprocessVideo, RescalesInDoubleThenNormalisesInFloat) {
   const PreprocessorConfig config;
   std::vector<uint8_t> data(2 * 3 * 28 * 28, 255);

@@ -377,6 +377,23 @@ TEST(CaptionModel, AModelThatWouldResizeFramesTwiceIsRefused) {
       << log;
 }
 
+// Without do_resize the processor takes qwen-vl-utils' frames as they are, whatever its bounds:
+// nothing to refuse.
+TEST(CaptionModel, AModelWithoutTheProcessorsResizeTakesFramesOutsideItsBounds) {
+  TestDir run;
+  ASSERT_EQ(make_pico(run.path()), 0) << read_text(run.path() / "make.log");
+  write_text(run.path() / "pico" / "preprocessor_config.json",
+             R"({"min_pixels": 3136, "max_pixels": 6272, "patch_size": 14,
+                 "temporal_patch_size": 2, "merge_size": 2, "do_resize": false})");
+  write_text(run.path() / "meta.csv", "path\nmissing.mp4\n");
+  EXPECT_NE(run_vcap(quick_caption_args(run.path() / "meta.csv", run.path() / "pico"),
+                     run.path() / "log"),
+            2);
+  const std::string log = read_text(run.path() / "log");
+  EXPECT_EQ(log.find("takes frames of at most"), std::string::npos) << log;
+  EXPECT_TRUE(std::filesystem::exists(run.path() / "meta_caption_qwen2vl.csv")) << log;
+}
+
 TEST(CommandLine, AMistypedCommandIsNamedWithTheCommands) {
   TestDir run;
   EXPECT_EQ(run_vcap({"capton", "meta.csv"}, run.path() / "log"), 2);
