@@ -6,6 +6,8 @@
 #include <cstdlib>
 #include <cstring>
 
+#include "pipeline/crash_guard.h"
+
 namespace vcap::cli {
 namespace {
 
@@ -29,12 +31,8 @@ constexpr Notice kNotices[] = {
      "the journal: run the same command again to go on from there.\n"},
 };
 
-void give_notice(int signal_number) {
-  for (const Notice& notice : kNotices) {
-    if (notice.signal != signal_number) continue;
-    const ssize_t ignored = ::write(STDERR_FILENO, notice.text, std::strlen(notice.text));
-    (void)ignored;
-  }
+// Ends the process as `signal_number` would have, after what the handlers do.
+void end_by(int signal_number) {
   // The init of a PID namespace (vcap as a container's first process, without --init) is
   // not ended by a signal whose action is the default: end as a shell reports a signal.
   if (::getpid() == 1) ::_exit(128 + signal_number);
@@ -43,12 +41,26 @@ void give_notice(int signal_number) {
   ::raise(signal_number);
 }
 
+void stop_quietly(int signal_number) {
+  pipeline::forget_rows_in_flight_on_signal();
+  end_by(signal_number);
+}
+
+void give_notice(int signal_number) {
+  pipeline::forget_rows_in_flight_on_signal();
+  for (const Notice& notice : kNotices) {
+    if (notice.signal != signal_number) continue;
+    const ssize_t ignored = ::write(STDERR_FILENO, notice.text, std::strlen(notice.text));
+    (void)ignored;
+  }
+  end_by(signal_number);
+}
+
 }  // namespace
 
 void announce_interruptions() {
-  if (std::getenv(kQuietVariable) != nullptr) return;
   struct sigaction action {};
-  action.sa_handler = give_notice;
+  action.sa_handler = std::getenv(kQuietVariable) != nullptr ? stop_quietly : give_notice;
   action.sa_flags = SA_RESETHAND;
   sigemptyset(&action.sa_mask);
   for (const Notice& notice : kNotices) {

@@ -152,7 +152,8 @@ Result<EngineReport> caption_remaining(const CaptionOptions& options, CaptionerF
     if (!rest) report = rest.status();
   }
   // Whatever ended the run, this process is alive to say so: no row in flight killed it (crash
-  // guard). A signal ends the process without coming here, leaving the list, as a death would.
+  // guard). A signal ends the process without coming here: SIGKILL leaves the list, as a death
+  // would; the handler of SIGINT, SIGTERM and SIGHUP removes it (cli/interruption.h).
   if (Status status = in_flight.clear(); !status.ok() && report) report = status;
   progress.finish();
   if (report && options.progress != ProgressMode::kNone)

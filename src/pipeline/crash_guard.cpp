@@ -3,8 +3,10 @@
 #include <fcntl.h>
 #include <unistd.h>
 
+#include <atomic>
 #include <cerrno>
 #include <cstdio>
+#include <cstring>
 #include <fstream>
 #include <map>
 #include <nlohmann/json.hpp>
@@ -106,11 +108,32 @@ std::filesystem::path suspects_path(const std::filesystem::path& journal) {
   return with_suffix(journal, ".suspects");
 }
 
+namespace {
+
+// The path of the live InFlightRows' list, for forget_rows_in_flight_on_signal: a fixed buffer
+// (a handler may not allocate), valid while `signal_list_set` is.
+char signal_list_path[4096];
+std::atomic<bool> signal_list_set{false};
+
+}  // namespace
+
 InFlightRows::InFlightRows(std::filesystem::path path)
-    : path_(std::move(path)), id_(new_list_id()) {}
+    : path_(std::move(path)), id_(new_list_id()) {
+  const std::string& text = path_.native();
+  signal_list_set.store(false, std::memory_order_release);
+  if (text.size() < sizeof signal_list_path) {
+    std::memcpy(signal_list_path, text.c_str(), text.size() + 1);
+    signal_list_set.store(true, std::memory_order_release);
+  }
+}
 
 InFlightRows::~InFlightRows() {
   if (fd_ >= 0) ::close(fd_);
+  if (path_.native() == signal_list_path) signal_list_set.store(false, std::memory_order_release);
+}
+
+void forget_rows_in_flight_on_signal() {
+  if (signal_list_set.load(std::memory_order_acquire)) ::unlink(signal_list_path);
 }
 
 Status InFlightRows::add(uint64_t row, const std::string& path) {

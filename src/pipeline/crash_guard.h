@@ -8,9 +8,11 @@
 //     then names its clip;
 //   - a row struck alone twice is journaled as `internal` (the message says why) and not
 //     started again; `--retry internal` tries it anew.
-// A stop by a signal (a scheduler's time limit, a kill -9) also leaves the list: its rows are
-// merely captioned one at a time on the next run. Only two such stops in a row, each landing
-// while the same row is captioned alone (seconds after a restart), would skip an innocent row.
+// A stop by SIGINT, SIGTERM or SIGHUP (Ctrl-C, a scheduler's time limit, a closed terminal) is no
+// clip's fault: the handler removes the list (forget_rows_in_flight_on_signal). SIGKILL (kill -9)
+// leaves it: its rows are merely captioned one at a time on the next run. Only two such kills in
+// a row, each landing while the same row is captioned alone (seconds after a restart), would
+// skip an innocent row.
 #ifndef VCAP_PIPELINE_CRASH_GUARD_H_
 #define VCAP_PIPELINE_CRASH_GUARD_H_
 
@@ -82,6 +84,11 @@ Result<std::map<uint64_t, Suspect>> strike_rows_left_in_flight(
 
 // Removes the list and the strikes (the rank has finished).
 void forget_suspects(const std::filesystem::path& journal);
+
+// For a signal handler (async-signal-safe: one unlink(2)): removes the in-flight list of the
+// InFlightRows last made in this process, if it is still alive, so that a stop by a signal that
+// asks to stop does not strike the rows in flight (their decoding and captioning were fine).
+void forget_rows_in_flight_on_signal();
 
 // Journals the rows of `shard` struck alone twice as internal (kStruckTwiceMessage), never to be
 // started again, and counts them in `resume`; says so on `log`, and how many struck rows are

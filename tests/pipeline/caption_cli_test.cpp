@@ -16,6 +16,7 @@
 #include <thread>
 
 #include "io/csv.h"
+#include "pipeline/crash_guard.h"
 #include "pipeline/journal.h"
 #include "pipeline/test_dir.h"
 #include "tensor/cuda/cuda_backend.h"
@@ -241,7 +242,13 @@ TEST(CaptionSignals, SigtermSaysHowToGoOnAndTheSameCommandFinishesTheRun) {
                      "journal: run the same command again to go on from there."),
             std::string::npos)
       << log;
+  // A stop asked for is no clip's fault: the rows in flight are not struck as suspects, and the
+  // next run batches them as usual instead of captioning them one at a time first.
+  EXPECT_FALSE(std::filesystem::exists(in_flight_path(journal)));
   EXPECT_EQ(run_vcap(args, run.path() / "log2"), 0) << read_text(run.path() / "log2");
+  EXPECT_EQ(read_text(run.path() / "log2").find("were in flight when a vcap process"),
+            std::string::npos)
+      << read_text(run.path() / "log2");
   const std::string output = read_text(run.path() / "meta_caption_qwen2vl.csv");
   EXPECT_EQ(std::count(output.begin(), output.end(), '\n'), 41) << output;
 }
