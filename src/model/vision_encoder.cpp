@@ -106,9 +106,11 @@ void VisionBlock::forward(tensor::Backend& backend, const VisionDims& dims, Visi
   const TensorView q = qkv.cols_slice(0, e);
   // k's heads follow q's, with the same angles per row: one rotary over both.
   backend.rotary(qkv.cols_slice(0, 2 * e), cos, sin, 2 * heads, head_dim);
-  // The bf16 path's attention rounds k and v to bf16 (nearest even) as it reads them: rounded
-  // once here instead, the same values take half the bytes and no conversion per read (on the
-  // GPU every tile of keys is read once per 64 queries).
+  // The bf16 path's attention rounds k and v to bf16 (nearest even) as it reads them (the GPU's
+  // tensor-core kernel, the CPU's AVX512_BF16 one): rounded once here instead, the same values
+  // take half the bytes and no conversion per read (on the GPU every tile of keys is read once
+  // per 64 queries). Where the attention runs in f32 after all (a CPU without AVX512_BF16, short
+  // segments), k and v are now bf16 values there too, as in the reference's bf16 attention.
   TensorView kv = qkv.cols_slice(e, 2 * e);
   if (ws.kv.rows() > 0) {
     backend.copy(ws.kv.view().rows_slice(0, n), kv);

@@ -6,7 +6,6 @@
 #include <atomic>
 #include <cerrno>
 #include <cstdio>
-#include <cstring>
 #include <fstream>
 #include <map>
 #include <nlohmann/json.hpp>
@@ -110,30 +109,30 @@ std::filesystem::path suspects_path(const std::filesystem::path& journal) {
 
 namespace {
 
-// The path of the live InFlightRows' list, for forget_rows_in_flight_on_signal: a fixed buffer
-// (a handler may not allocate), valid while `signal_list_set` is.
-char signal_list_path[4096];
-std::atomic<bool> signal_list_set{false};
+// The list of the InFlightRows made last and still alive (its path_, never changed after the
+// constructor), for forget_rows_in_flight_on_signal; and whether that handler has run, so that a
+// list rewritten by another thread in the meantime is removed again.
+std::atomic<const char*> signal_list{nullptr};
+std::atomic<bool> stopping_by_signal{false};
 
 }  // namespace
 
 InFlightRows::InFlightRows(std::filesystem::path path)
     : path_(std::move(path)), id_(new_list_id()) {
-  const std::string& text = path_.native();
-  signal_list_set.store(false, std::memory_order_release);
-  if (text.size() < sizeof signal_list_path) {
-    std::memcpy(signal_list_path, text.c_str(), text.size() + 1);
-    signal_list_set.store(true, std::memory_order_release);
-  }
+  signal_list.store(path_.c_str(), std::memory_order_release);
 }
 
 InFlightRows::~InFlightRows() {
   if (fd_ >= 0) ::close(fd_);
-  if (path_.native() == signal_list_path) signal_list_set.store(false, std::memory_order_release);
+  const char* mine = path_.c_str();
+  signal_list.compare_exchange_strong(mine, nullptr, std::memory_order_acq_rel);
 }
 
 void forget_rows_in_flight_on_signal() {
-  if (signal_list_set.load(std::memory_order_acquire)) ::unlink(signal_list_path);
+  stopping_by_signal.store(true, std::memory_order_release);
+  if (const char* list = signal_list.load(std::memory_order_acquire); list != nullptr) {
+    ::unlink(list);
+  }
 }
 
 Status InFlightRows::add(uint64_t row, const std::string& path) {
@@ -170,6 +169,8 @@ Status InFlightRows::append_locked(const Json& event) {
     if (Status status = write_list(path_, id_, lines); !status.ok()) return status;
     fd_ = ::open(path_.c_str(), O_WRONLY | O_APPEND | O_CLOEXEC);
     if (fd_ < 0) return Status::from_errno("cannot open " + path_.string(), errno);
+    // A stop by a signal that another thread handled while this one rewrote the list.
+    if (stopping_by_signal.load(std::memory_order_acquire)) ::unlink(path_.c_str());
     lines_ = rows_.size();
     return Status();
   }

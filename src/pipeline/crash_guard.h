@@ -8,11 +8,12 @@
 //     then names its clip;
 //   - a row struck alone twice is journaled as `internal` (the message says why) and not
 //     started again; `--retry internal` tries it anew.
-// A stop by SIGINT, SIGTERM or SIGHUP (Ctrl-C, a scheduler's time limit, a closed terminal) is no
-// clip's fault: the handler removes the list (forget_rows_in_flight_on_signal). SIGKILL (kill -9)
-// leaves it: its rows are merely captioned one at a time on the next run. Only two such kills in
-// a row, each landing while the same row is captioned alone (seconds after a restart), would
-// skip an innocent row.
+// A stop by SIGINT, SIGTERM or SIGHUP (Ctrl-C, a scheduler's time limit, a closed terminal; a
+// --devices worker's SIGTERM when its parent ends, however it ends) is no clip's fault: the
+// handler removes the list (forget_rows_in_flight_on_signal). SIGKILL of the process itself
+// (kill -9) leaves it: its rows are merely captioned one at a time on the next run. Only two such
+// kills in a row, each landing while the same row is captioned alone (seconds after a restart),
+// would skip an innocent row.
 #ifndef VCAP_PIPELINE_CRASH_GUARD_H_
 #define VCAP_PIPELINE_CRASH_GUARD_H_
 

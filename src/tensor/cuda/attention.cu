@@ -24,7 +24,7 @@ __global__ void __launch_bounds__(kThreads) attention_combine_kernel(const Atten
 template <int kDim>
 __global__ void __launch_bounds__(kThreads, attention_mma_blocks_per_sm(kDim))
     attention_mma_kernel(const AttentionLaunch args) {
-  extern __shared__ uint32_t shared_words[];
+  extern __shared__ __align__(16) uint32_t shared_words[];  // 16-byte cp.async targets
   attention_mma_block<kDim>(args, static_cast<int>(blockIdx.x), shared_words);
 }
 
