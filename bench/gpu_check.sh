@@ -42,6 +42,14 @@ cd "$(dirname "$0")/.."
 repo=$PWD
 deps=$repo/.gpu_deps
 
+# A fingerprint of the sources the check builds and runs, to tell whether .gpu_deps/COMMIT still
+# names the tree it runs on (the same on both machines: sorted paths and contents).
+tree_fingerprint() {
+  find src tests bench scripts CMakeLists.txt cmake -type f ! -path 'bench/results/*' \
+    ! -name '*.pyc' -print0 2>/dev/null | LC_ALL=C sort -z | xargs -0 sha1sum | sha1sum |
+    cut -c1-16
+}
+
 # zlib (CSV gzip in the io module) from .gpu_deps, as the device machine may lack its headers.
 zlib_flags() {
   echo "-DZLIB_INCLUDE_DIR=$deps/usr/include -DZLIB_LIBRARY=$deps/usr/lib/x86_64-linux-gnu/libz.a"
@@ -70,6 +78,7 @@ prepare() {
   # The device's copy of the tree has no .git: the summary names the commit from here.
   echo "$(git rev-parse --short HEAD)$(git diff --quiet HEAD || echo ' + uncommitted changes')" \
     > "$deps/COMMIT"
+  tree_fingerprint > "$deps/TREE"
   du -sh "$deps"
   # .golden comes from scripts/prepare_device_golden.sh; the check needs both.
   if [ -d .golden ]; then du -sh .golden; else echo "no .golden yet: run scripts/prepare_device_golden.sh"; fi
@@ -123,6 +132,9 @@ model_step() {
 # session's first), and the files are what --prepare saw here.
 commit=${VCAP_COMMIT:-$(cat "$deps/COMMIT" 2>/dev/null || git rev-parse --short HEAD 2>/dev/null)}
 note "== vcap GPU check, $(date -u '+%Y-%m-%d %H:%M UTC'), commit ${commit:-unknown}"
+if [ -z "${VCAP_COMMIT:-}" ] && [ -f "$deps/TREE" ] && [ "$(tree_fingerprint)" != "$(cat "$deps/TREE")" ]; then
+  note "WARNING: the sources differ from those 'gpu_check.sh --prepare' saw: the commit above may not be what runs"
+fi
 note "$(nvidia-smi --query-gpu=name,memory.total,driver_version,compute_mode --format=csv,noheader 2>&1)"
 note "cuBLASLt: $(ls /usr/local/cuda/lib64/libcublasLt.so* 2>&1 | head -n 1)"
 export CUDACXX=${CUDACXX:-$(command -v nvcc || echo /usr/local/cuda/bin/nvcc)}
