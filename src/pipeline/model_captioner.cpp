@@ -297,6 +297,16 @@ Result<std::filesystem::path> ModelCaptionerFactory::model_dir() {
   return *dir;
 }
 
+Result<text::FolderTemplate> ModelCaptionerFactory::chat_template() {
+  if (chat_template_) return *chat_template_;
+  Result<std::filesystem::path> dir = model_dir();
+  if (!dir) return dir.status();
+  Result<text::FolderTemplate> read = text::read_folder_template(*dir);
+  if (!read) return read.status();
+  chat_template_ = *read;
+  return read;
+}
+
 Result<std::string> ModelCaptionerFactory::model_identity() {
   Result<std::filesystem::path> dir = model_dir();
   if (!dir) return dir.status();
@@ -305,10 +315,10 @@ Result<std::string> ModelCaptionerFactory::model_identity() {
        {"config.json", "generation_config.json", "preprocessor_config.json", "tokenizer.json"})
     identity[name] = file_crc(*dir / name);
   // Only when it is not the default, so that the official models' fingerprints stay as before.
-  Result<text::FolderTemplate> chat_template = text::read_folder_template(*dir);
-  if (!chat_template) return chat_template.status();
-  if (chat_template->system_prompt != text::kDefaultSystemPrompt)
-    identity["system_prompt"] = chat_template->system_prompt;
+  Result<text::FolderTemplate> folder_template = chat_template();
+  if (!folder_template) return folder_template.status();
+  if (folder_template->system_prompt != text::kDefaultSystemPrompt)
+    identity["system_prompt"] = folder_template->system_prompt;
   std::error_code error;
   for (const auto& entry : std::filesystem::directory_iterator(*dir, error)) {
     const std::string name = entry.path().filename().string();
@@ -339,14 +349,14 @@ Result<std::unique_ptr<ModelCaptioner>> ModelCaptionerFactory::create_model_capt
   }
   Result<text::Tokenizer> tokenizer = text::Tokenizer::load(*dir);
   if (!tokenizer) return tokenizer.status();
-  Result<text::FolderTemplate> chat_template = text::read_folder_template(*dir);
-  if (!chat_template) return chat_template.status();
-  if (!chat_template->understood) {
+  Result<text::FolderTemplate> folder_template = chat_template();
+  if (!folder_template) return folder_template.status();
+  if (!folder_template->understood) {
     std::fprintf(log_,
                  "vcap: warning: the chat template of %s is not the official Qwen2-VL one (nor it "
                  "with another system prompt); vcap renders the official prompt, so captions may "
                  "differ from transformers'\n",
-                 chat_template->source.c_str());
+                 folder_template->source.c_str());
   }
   Result<model::SamplingOptions> sampling =
       model::sampling_from_config(config->generation, options_.max_new_tokens);
@@ -378,7 +388,7 @@ Result<std::unique_ptr<ModelCaptioner>> ModelCaptionerFactory::create_model_capt
   model->set_chunks(chunks_for_device(options_.device));
   return std::make_unique<ModelCaptioner>(options_, std::move(*backend), std::move(*model),
                                           std::move(*config), std::move(*tokenizer),
-                                          std::move(*sampling), chat_template->system_prompt);
+                                          std::move(*sampling), folder_template->system_prompt);
 }
 
 }  // namespace vcap::pipeline

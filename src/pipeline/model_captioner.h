@@ -34,6 +34,7 @@
 #include "pipeline/captioner.h"
 #include "tensor/backend.h"
 #include "text/chat_template.h"
+#include "text/folder_template.h"
 #include "text/tokenizer.h"
 
 namespace vcap::media {
@@ -125,10 +126,14 @@ class ModelCaptionerFactory : public CaptionerFactory {
 
  private:
   Result<std::filesystem::path> model_dir();
+  // The folder's chat template, read once: the run's identity and its prompt come from the
+  // same read.
+  Result<text::FolderTemplate> chat_template();
 
   std::FILE* log_ = stderr;
   CaptionOptions options_;
   std::optional<std::filesystem::path> model_dir_;
+  std::optional<text::FolderTemplate> chat_template_;
   bool ignore_eos_ = false;
 };
 

@@ -123,6 +123,33 @@ TEST(ModelIdentity, NamesASystemPromptOtherThanTheDefault) {
   EXPECT_EQ(identity(), official);
 }
 
+// The identity (the run's fingerprint) and the captioner's prompt come from one read of the
+// chat template: a template changed between the two cannot give a run a fingerprint for one
+// prompt while it renders another. Before, each read the folder again.
+TEST(ModelIdentity, AndThePromptComeFromTheSameReadOfTheChatTemplate) {
+  testing::TestDir dir;
+  ASSERT_TRUE(testing::make_test_model_dir("pico", dir.path() / "model").ok());
+  CaptionOptions options;
+  options.model = (dir.path() / "model").string();
+  options.threads = 1;
+  ModelCaptionerFactory factory(options);
+  std::FILE* log = std::tmpfile();
+  ASSERT_NE(log, nullptr);
+  factory.set_log(log);
+  Result<std::string> identity = factory.model_identity();
+  ASSERT_TRUE(identity.ok()) << identity.status().to_string();
+  EXPECT_EQ(identity->find("system_prompt"), std::string::npos) << *identity;
+  testing::write_text(dir.path() / "model" / "chat_template.json",
+                      R"({"chat_template": "{{ messages[0]['content'] }}"})");
+  Result<std::unique_ptr<ModelCaptioner>> captioner = factory.create_model_captioner();
+  ASSERT_TRUE(captioner.ok()) << captioner.status().to_string();
+  std::rewind(log);
+  std::string logged;
+  for (int c = std::fgetc(log); c != EOF; c = std::fgetc(log)) logged += static_cast<char>(c);
+  std::fclose(log);
+  EXPECT_EQ(logged.find("is not the official Qwen2-VL one"), std::string::npos) << logged;
+}
+
 TEST(CheckWeightsFit, AModelLargerThanTheDeviceIsRefusedWithBothSizes) {
   EXPECT_TRUE(check_weights_fit(100, 100, "cuda:0").ok());
   const Status gpu = check_weights_fit(uint64_t{146} << 30, uint64_t{78} << 30, "cuda:1");
