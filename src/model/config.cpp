@@ -208,6 +208,7 @@ Status read_generation(const json& j, const std::string& file, GenerationConfig&
       r.read_float("repetition_penalty", g.repetition_penalty, false),
   });
   if (!s.ok()) return s;
+  g.eos_from_config_json = r.find("eos_token_id").first == nullptr;
   // Each with the value at which it changes nothing (null and empty lists never do), in name
   // order; the sampling-only ones count when do_sample is on.
   struct NotApplied {

@@ -79,6 +79,9 @@ struct GenerationConfig {
   std::optional<int> bos_token_id;
   std::optional<int> pad_token_id;
   std::vector<int> eos_token_ids;  // a number or a list in the file
+  // The file is there and gives no eos_token_id: vcap stops at config.json's eos ids, where
+  // transformers (its generation config then has none) would generate every token allowed.
+  bool eos_from_config_json = false;
   bool do_sample = false;
   int top_k = 50;
   float top_p = 1.0f;

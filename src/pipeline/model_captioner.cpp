@@ -367,6 +367,13 @@ Result<std::unique_ptr<ModelCaptioner>> ModelCaptionerFactory::create_model_capt
                  "captions may differ from transformers'\n",
                  dir->c_str(), setting.c_str());
   }
+  if (config->generation.eos_from_config_json && !ignore_eos_) {
+    std::fprintf(log_,
+                 "vcap: warning: %s/generation_config.json gives no eos_token_id: vcap stops a "
+                 "caption at config.json's eos, where transformers would generate "
+                 "--max-new-tokens tokens every time\n",
+                 dir->c_str());
+  }
   if (ignore_eos_) sampling->eos_ids.clear();
   Result<std::unique_ptr<tensor::Backend>> backend =
       tensor::make_backend({options_.device, model_threads(options_)});

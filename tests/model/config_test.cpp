@@ -229,6 +229,27 @@ TEST(LoadModelConfig, ReadsPixelBoundsFromTheNewerSizeKey) {
   EXPECT_EQ(config->generation.max_new_tokens, 9);
 }
 
+// A generation_config.json without eos_token_id: vcap keeps config.json's eos ids (transformers
+// would stop at none) and says so through the flag the caption command warns with.
+TEST(LoadModelConfig, AGenerationConfigWithoutEosKeepsConfigJsonsAndSaysSo) {
+  json config = pico_config();
+  config["eos_token_id"] = 151645;
+  ConfigDir dir(config, false);
+  Result<ModelConfig> no_file = load_model_config(dir.path());
+  ASSERT_TRUE(no_file.ok()) << no_file.status().to_string();
+  EXPECT_FALSE(no_file->generation.eos_from_config_json);  // transformers' from_model_config
+  write_json(dir.path() / "generation_config.json", {{"top_k", 1}});
+  Result<ModelConfig> without_eos = load_model_config(dir.path());
+  ASSERT_TRUE(without_eos.ok()) << without_eos.status().to_string();
+  EXPECT_TRUE(without_eos->generation.eos_from_config_json);
+  EXPECT_EQ(without_eos->generation.eos_token_ids, (std::vector<int>{151645}));
+  write_json(dir.path() / "generation_config.json", {{"eos_token_id", 7}});
+  Result<ModelConfig> with_eos = load_model_config(dir.path());
+  ASSERT_TRUE(with_eos.ok()) << with_eos.status().to_string();
+  EXPECT_FALSE(with_eos->generation.eos_from_config_json);
+  EXPECT_EQ(with_eos->generation.eos_token_ids, (std::vector<int>{7}));
+}
+
 // The processor's steps a model folder may turn off (all on in Qwen2-VL's files, and when absent);
 // before, they were not read and the pixels were rescaled and normalised regardless.
 TEST(LoadModelConfig, ReadsTheProcessorStepsAndTheRescaleFactor) {

@@ -365,6 +365,24 @@ TEST(CaptionModel, AGenerationSettingOrTemplateVcapDoesNotApplyIsNamed) {
       << log;
 }
 
+// transformers stops at no token when generation_config.json gives no eos_token_id; vcap stops at
+// config.json's and says so.
+TEST(CaptionModel, AGenerationConfigWithoutEosIsNamed) {
+  TestDir run;
+  ASSERT_EQ(make_pico(run.path()), 0) << read_text(run.path() / "make.log");
+  write_text(run.path() / "pico" / "generation_config.json", R"({"top_k": 1})");
+  write_text(run.path() / "meta.csv", "path\nmissing.mp4\n");
+  ASSERT_EQ(run_vcap(quick_caption_args(run.path() / "meta.csv", run.path() / "pico"),
+                     run.path() / "log"),
+            0);
+  const std::string log = read_text(run.path() / "log");
+  EXPECT_NE(log.find("/generation_config.json gives no eos_token_id: vcap stops a caption at "
+                     "config.json's eos, where transformers would generate --max-new-tokens "
+                     "tokens every time\n"),
+            std::string::npos)
+      << log;
+}
+
 // A model folder that bounds the processor's frames under what the flags give is refused with
 // what to change (exit 2), not captioned with other pixels than transformers would use.
 TEST(CaptionModel, AModelThatWouldResizeFramesTwiceIsRefused) {
