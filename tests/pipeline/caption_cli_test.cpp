@@ -343,20 +343,37 @@ TEST(CaptionEmpty, ACsvWithoutRowsGivesAnOutputWithTheHeaderOnly) {
       << log;
 }
 
+// Makes the pico model in `run`, writes `files` (name, text) into its folder over what is there,
+// and captions one missing clip with it: the exit code, with the log in `log`.
+int caption_with_model_files(const TestDir& run,
+                             const std::vector<std::pair<std::string, std::string>>& files,
+                             std::string& log) {
+  if (make_pico(run.path()) != 0) {
+    log = read_text(run.path() / "make.log");
+    return -1;
+  }
+  for (const auto& [name, text] : files) write_text(run.path() / "pico" / name, text);
+  write_text(run.path() / "meta.csv", "path\nmissing.mp4\n");
+  const int code = run_vcap(quick_caption_args(run.path() / "meta.csv", run.path() / "pico"),
+                            run.path() / "log");
+  log = read_text(run.path() / "log");
+  return code;
+}
+
 // A model folder whose generation_config.json asks transformers for something vcap does not do
 // (here n-gram blocking), or whose chat template is another one, is named when the model loads:
 // the captions may differ.
 TEST(CaptionModel, AGenerationSettingOrTemplateVcapDoesNotApplyIsNamed) {
   TestDir run;
-  ASSERT_EQ(make_pico(run.path()), 0) << read_text(run.path() / "make.log");
-  write_text(run.path() / "pico" / "generation_config.json",
-             R"({"top_k": 1, "no_repeat_ngram_size": 3, "eos_token_id": 151645})");
-  write_text(run.path() / "pico" / "chat_template.jinja", "{{ messages }}");
-  write_text(run.path() / "meta.csv", "path\nmissing.mp4\n");
-  ASSERT_EQ(run_vcap(quick_caption_args(run.path() / "meta.csv", run.path() / "pico"),
-                     run.path() / "log"),
-            0);
-  const std::string log = read_text(run.path() / "log");
+  std::string log;
+  ASSERT_EQ(caption_with_model_files(
+                run,
+                {{"generation_config.json",
+                  R"({"top_k": 1, "no_repeat_ngram_size": 3, "eos_token_id": 151645})"},
+                 {"chat_template.jinja", "{{ messages }}"}},
+                log),
+            0)
+      << log;
   EXPECT_NE(log.find("/generation_config.json sets no_repeat_ngram_size=3, which vcap does not "
                      "apply: captions may differ from transformers'\n"),
             std::string::npos)
@@ -369,13 +386,9 @@ TEST(CaptionModel, AGenerationSettingOrTemplateVcapDoesNotApplyIsNamed) {
 // config.json's and says so.
 TEST(CaptionModel, AGenerationConfigWithoutEosIsNamed) {
   TestDir run;
-  ASSERT_EQ(make_pico(run.path()), 0) << read_text(run.path() / "make.log");
-  write_text(run.path() / "pico" / "generation_config.json", R"({"top_k": 1})");
-  write_text(run.path() / "meta.csv", "path\nmissing.mp4\n");
-  ASSERT_EQ(run_vcap(quick_caption_args(run.path() / "meta.csv", run.path() / "pico"),
-                     run.path() / "log"),
-            0);
-  const std::string log = read_text(run.path() / "log");
+  std::string log;
+  ASSERT_EQ(caption_with_model_files(run, {{"generation_config.json", R"({"top_k": 1})"}}, log), 0)
+      << log;
   EXPECT_NE(log.find("/generation_config.json gives no eos_token_id: vcap stops a caption at "
                      "config.json's eos, where transformers would generate --max-new-tokens "
                      "tokens every time\n"),
@@ -387,15 +400,13 @@ TEST(CaptionModel, AGenerationConfigWithoutEosIsNamed) {
 // what to change (exit 2), not captioned with other pixels than transformers would use.
 TEST(CaptionModel, AModelThatWouldResizeFramesTwiceIsRefused) {
   TestDir run;
-  ASSERT_EQ(make_pico(run.path()), 0) << read_text(run.path() / "make.log");
-  write_text(run.path() / "pico" / "preprocessor_config.json",
-             R"({"min_pixels": 3136, "max_pixels": 6272, "patch_size": 14,
-                 "temporal_patch_size": 2, "merge_size": 2})");
-  write_text(run.path() / "meta.csv", "path\nmissing.mp4\n");
-  EXPECT_EQ(run_vcap(quick_caption_args(run.path() / "meta.csv", run.path() / "pico"),
-                     run.path() / "log"),
+  std::string log;
+  EXPECT_EQ(caption_with_model_files(run,
+                                     {{"preprocessor_config.json",
+                                       R"({"min_pixels": 3136, "max_pixels": 6272, "patch_size": 14,
+                                           "temporal_patch_size": 2, "merge_size": 2})"}},
+                                     log),
             2);
-  const std::string log = read_text(run.path() / "log");
   EXPECT_NE(log.find("takes frames of at most 6272 pixels, and with --height 112 --width 112 "
                      "qwen-vl-utils gives frames of up to 100352"),
             std::string::npos)
@@ -406,15 +417,15 @@ TEST(CaptionModel, AModelThatWouldResizeFramesTwiceIsRefused) {
 // nothing to refuse.
 TEST(CaptionModel, AModelWithoutTheProcessorsResizeTakesFramesOutsideItsBounds) {
   TestDir run;
-  ASSERT_EQ(make_pico(run.path()), 0) << read_text(run.path() / "make.log");
-  write_text(run.path() / "pico" / "preprocessor_config.json",
-             R"({"min_pixels": 3136, "max_pixels": 6272, "patch_size": 14,
-                 "temporal_patch_size": 2, "merge_size": 2, "do_resize": false})");
-  write_text(run.path() / "meta.csv", "path\nmissing.mp4\n");
-  EXPECT_NE(run_vcap(quick_caption_args(run.path() / "meta.csv", run.path() / "pico"),
-                     run.path() / "log"),
-            2);
-  const std::string log = read_text(run.path() / "log");
+  std::string log;
+  const int code =
+      caption_with_model_files(run,
+                               {{"preprocessor_config.json",
+                                 R"({"min_pixels": 3136, "max_pixels": 6272, "patch_size": 14,
+            "temporal_patch_size": 2, "merge_size": 2, "do_resize": false})"}},
+                               log);
+  EXPECT_NE(code, 2) << log;
+  EXPECT_NE(code, -1) << log;
   EXPECT_EQ(log.find("takes frames of at most"), std::string::npos) << log;
   EXPECT_TRUE(std::filesystem::exists(run.path() / "meta_caption_qwen2vl.csv")) << log;
 }
