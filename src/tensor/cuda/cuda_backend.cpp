@@ -216,8 +216,10 @@ class CudaBackend : public Backend {
   // every chunk's upload for the previous chunk's compute (the copies queue behind it) and the
   // GPU then idled while the host copied and issued (H200: 7.1 ms of host time per upload).
   cuda::HostToDevice host_to_device_{12};
-  // Op tables: deep enough for a whole decode step's (one attention table per layer, the token
-  // ids) to be queued without waiting for the GPU.
+  // Op tables, deep enough for a whole decode step's (one attention table per layer, the token
+  // ids) to be queued without waiting for the GPU: small ones read by the kernels from mapped
+  // pinned memory, larger ones (a vision chunk's attention) copied to `tables_`.
+  cuda::MappedTables mapped_tables_{64};
   cuda::HostToDevice table_uploads_{64};
   cuda::DeviceScratch upload_staging_;        // host bytes awaiting conversion
   cuda::DeviceScratch download_staging_;      // bf16 tensors widened to f32 for download
@@ -301,6 +303,7 @@ Result<Weight> CudaBackend::prepare_weight(const HostMatrix& host, Precision pre
 }
 
 const std::byte* CudaBackend::upload_table(const void* data, size_t bytes) {
+  if (bytes <= cuda::MappedTables::kMaxBytes) return mapped_tables_.place(*context_, data, bytes);
   auto buffer = tables_.ensure(*context_, bytes, "op tables");
   if (!buffer.ok()) {
     context_->record(buffer.status());

@@ -46,6 +46,37 @@ class HostToDevice {
   size_t next_ = 0;
 };
 
+// Small op tables (a decode step's attention work items, row indices, token ids) that kernels
+// read straight from pinned host memory, mapped into the device's address space: no copy in the
+// stream. On the H200 an in-stream copy of a decode step's few-KB attention table cost about as
+// much GPU time as the attention kernels themselves (a copy-engine round trip between kernels).
+// A ring of slots, each reused only once the ops queued after it was placed have run (an event
+// recorded when the next table is placed, after its readers were queued). Not thread-safe.
+class MappedTables {
+ public:
+  // Tables above this size are better copied to device memory once than read over the bus by
+  // every thread block (a vision chunk's attention table: hundreds of KB).
+  static constexpr size_t kMaxBytes = size_t{32} << 10;
+
+  explicit MappedTables(size_t slots) : slots_(slots) {}
+
+  // A device-readable copy of `bytes` (<= kMaxBytes) bytes of `host`, valid for the ops queued
+  // before the next call; null on an error (recorded in the context).
+  const std::byte* place(CudaContext& context, const void* host, size_t bytes);
+
+ private:
+  struct Slot {
+    PinnedMemory memory;
+    std::byte* device = nullptr;  // memory's address on the device
+    UniqueEvent read;             // recorded after the ops that read the slot were queued
+    bool recorded = false;
+  };
+
+  std::vector<Slot> slots_;
+  size_t next_ = 0;
+  Slot* last_ = nullptr;  // placed last: its readers are queued by the next call
+};
+
 }  // namespace vcap::tensor::cuda
 
 #endif  // VCAP_TENSOR_CUDA_HOST_TRANSFER_H_
