@@ -33,6 +33,11 @@ constexpr int kMmaValuePitch = kMmaKeys / 2 + 4;  // words per row of V^T
 // bank (pitch 36 = 4 mod 32); the fragment reads stay conflict-free (their 8 rows share d / 8).
 VCAP_SIMT_FN int value_swizzle(int d) { return (d >> 3) & 3; }
 
+// Where the loaders store word `pair` (keys 2 * pair, 2 * pair + 1) of V^T row `d`.
+VCAP_SIMT_FN uint32_t& value_word(uint32_t* values_t, int d, int pair) {
+  return values_t[d * kMmaValuePitch + (pair ^ value_swizzle(d))];
+}
+
 VCAP_HOST_DEVICE constexpr int attention_mma_key_pitch(int head_dim) { return head_dim / 2 + 4; }
 
 // Two K tiles (the one in use and the next, in flight), the next V tile as it lies in memory
@@ -94,7 +99,7 @@ VCAP_SIMT_FN void load_mma_tile(uint32_t* keys, uint32_t* values_t, const Attent
         key < count ? kv_element(row_of(block.v, block.v_stride, key), bf16, d) : 0.0f;
     const float high =
         key + 1 < count ? kv_element(row_of(block.v, block.v_stride, key + 1), bf16, d) : 0.0f;
-    values_t[d * kMmaValuePitch + (pair ^ value_swizzle(d))] = simt::bf16_pair_fast(low, high);
+    value_word(values_t, d, pair) = simt::bf16_pair_fast(low, high);
   }
 }
 
@@ -110,59 +115,41 @@ VCAP_SIMT_FN bool rows_16b_aligned(const AttentionBlockDesc& block) {
          block.v_stride * bytes % 16 == 0;
 }
 
-// A 16-byte chunk of a K or V row as bf16 words: 8 bf16 (4 words as they are) or 4 f32 (2 words,
-// rounded to nearest even as the scalar loader does).
-template <class Element>
-struct ChunkOf;
-template <>
-struct ChunkOf<uint16_t> {
-  static constexpr int kElements = 8;
-  VCAP_SIMT_FN static void words(const simt::Word4& chunk, uint32_t* out) {
-    out[0] = chunk.x;
-    out[1] = chunk.y;
-    out[2] = chunk.z;
-    out[3] = chunk.w;
+// V^T words of 16-byte chunks of two keys' V rows, `low` the even key: element j of each as
+// word j. From 8 bf16 each (the pipelined path) or 4 f32 each, rounded to nearest even as the
+// scalar loader does.
+VCAP_SIMT_FN void bf16_value_pairs(const simt::Word4& low, const simt::Word4& high,
+                                   uint32_t (&out)[8]) {
+  const uint32_t a[4] = {low.x, low.y, low.z, low.w};
+  const uint32_t b[4] = {high.x, high.y, high.z, high.w};
+  VCAP_UNROLL
+  for (int w = 0; w < 4; ++w) {
+    out[2 * w] = (a[w] & 0xffffu) | (b[w] << 16);
+    out[2 * w + 1] = (a[w] >> 16) | (b[w] & 0xffff0000u);
   }
-  // Element j of `low` and of `high` as one word: the V^T pair of two keys.
-  VCAP_SIMT_FN static void pairs(const simt::Word4& low, const simt::Word4& high, uint32_t* out) {
-    const uint32_t a[4] = {low.x, low.y, low.z, low.w};
-    const uint32_t b[4] = {high.x, high.y, high.z, high.w};
-    VCAP_UNROLL
-    for (int w = 0; w < 4; ++w) {
-      out[2 * w] = (a[w] & 0xffffu) | (b[w] << 16);
-      out[2 * w + 1] = (a[w] >> 16) | (b[w] & 0xffff0000u);
-    }
-  }
-};
-template <>
-struct ChunkOf<float> {
-  static constexpr int kElements = 4;
-  VCAP_SIMT_FN static void words(const simt::Word4& chunk, uint32_t* out) {
-    out[0] = simt::bf16_pair_fast(simt::float_of(chunk.x), simt::float_of(chunk.y));
-    out[1] = simt::bf16_pair_fast(simt::float_of(chunk.z), simt::float_of(chunk.w));
-  }
-  VCAP_SIMT_FN static void pairs(const simt::Word4& low, const simt::Word4& high, uint32_t* out) {
-    out[0] = simt::bf16_pair_fast(simt::float_of(low.x), simt::float_of(high.x));
-    out[1] = simt::bf16_pair_fast(simt::float_of(low.y), simt::float_of(high.y));
-    out[2] = simt::bf16_pair_fast(simt::float_of(low.z), simt::float_of(high.z));
-    out[3] = simt::bf16_pair_fast(simt::float_of(low.w), simt::float_of(high.w));
-  }
-};
+}
 
-// load_mma_tile for 16-byte aligned rows (rows_16b_aligned) of `Element` (uint16_t: bf16; float;
-// the kernel takes it for f32, bf16 being pipelined): the same shared-memory contents. Each thread
+VCAP_SIMT_FN void f32_value_pairs(const simt::Word4& low, const simt::Word4& high,
+                                  uint32_t (&out)[4]) {
+  out[0] = simt::bf16_pair_fast(simt::float_of(low.x), simt::float_of(high.x));
+  out[1] = simt::bf16_pair_fast(simt::float_of(low.y), simt::float_of(high.y));
+  out[2] = simt::bf16_pair_fast(simt::float_of(low.z), simt::float_of(high.z));
+  out[3] = simt::bf16_pair_fast(simt::float_of(low.w), simt::float_of(high.w));
+}
+
+// load_mma_tile for f32 K and V with 16-byte aligned rows (rows_16b_aligned; such bf16 ones are
+// pipelined instead): the same shared-memory contents, values rounded to nearest even. Each thread
 // first issues all of its loads of a matrix, with counts known at compile time, then converts and
 // stores them, so that a tile costs about one memory latency per batch of loads rather than one per
 // element. K: consecutive threads read consecutive chunks of a row. V: a warp reads the same chunk
 // of 32 key pairs, so that its stores to V^T (one row per column, one word per pair) fall on 32
 // distinct banks.
-template <int kDim, class Element>
+template <int kDim>
 VCAP_SIMT_FN void load_mma_tile_wide(uint32_t* keys, uint32_t* values_t,
                                      const AttentionBlockDesc& block, int64_t kv_column,
                                      int64_t tile, int count) {
-  using Chunk = ChunkOf<Element>;
-  constexpr int kChunks = kDim / Chunk::kElements;  // per row
-  constexpr int kWords = Chunk::kElements / 2;      // bf16 words per chunk
+  constexpr int kElements = 4;               // f32 per 16-byte chunk
+  constexpr int kChunks = kDim / kElements;  // per row
   constexpr int kKeyPitch = attention_mma_key_pitch(kDim);
   constexpr int kKeyChunks = kMmaKeys * kChunks;
   constexpr int kKeyLoads = (kKeyChunks + kAttentionThreads - 1) / kAttentionThreads;
@@ -171,14 +158,14 @@ VCAP_SIMT_FN void load_mma_tile_wide(uint32_t* keys, uint32_t* values_t,
   // Loads a thread keeps in flight: 8 chunks (32 registers) beside the output accumulators
   // without spilling; a tile of bf16 at head_dim 128 is one batch per matrix.
   constexpr int kChunksInFlight = 8;
-  static_assert(kDim % Chunk::kElements == 0);
+  static_assert(kDim % kElements == 0);
   // Recomputed per tile: hoisted, the offsets of every chunk would stay in registers through the
   // products and spill.
   const int thread = simt::opaque(simt::thread_rank());
   const auto chunk_at = [&](const void* base, int64_t stride, int key, int chunk) {
     if (key >= count) return simt::Word4{};
-    const Element* row = static_cast<const Element*>(base) + (tile + key) * stride + kv_column;
-    return simt::load_word4(row + chunk * Chunk::kElements);
+    const float* row = static_cast<const float*>(base) + (tile + key) * stride + kv_column;
+    return simt::load_word4(row + chunk * kElements);
   };
 
   VCAP_UNROLL
@@ -195,7 +182,9 @@ VCAP_SIMT_FN void load_mma_tile_wide(uint32_t* keys, uint32_t* values_t,
     for (int i = 0; i < kChunksInFlight; ++i) {
       const int index = thread + (batch + i) * kAttentionThreads;
       if (batch + i < kKeyLoads && index < kKeyChunks) {
-        Chunk::words(loaded[i], keys + index / kChunks * kKeyPitch + index % kChunks * kWords);
+        uint32_t* words = keys + index / kChunks * kKeyPitch + index % kChunks * kElements / 2;
+        words[0] = simt::bf16_pair_fast(simt::float_of(loaded[i].x), simt::float_of(loaded[i].y));
+        words[1] = simt::bf16_pair_fast(simt::float_of(loaded[i].z), simt::float_of(loaded[i].w));
       }
     }
     simt::compiler_fence();
@@ -222,14 +211,11 @@ VCAP_SIMT_FN void load_mma_tile_wide(uint32_t* keys, uint32_t* values_t,
       const int index = thread + (batch + i) * kAttentionThreads;
       if (batch + i >= kPairLoads || index >= kPairChunks) continue;
       const int pair = index % (kMmaKeys / 2);
-      const int first = index / (kMmaKeys / 2) * Chunk::kElements;  // the chunk's first column
-      uint32_t words[Chunk::kElements];
-      Chunk::pairs(low[i], high[i], words);
+      const int first = index / (kMmaKeys / 2) * kElements;  // the chunk's first column
+      uint32_t words[kElements];
+      f32_value_pairs(low[i], high[i], words);
       VCAP_UNROLL
-      for (int j = 0; j < Chunk::kElements; ++j) {
-        const int d = first + j;
-        values_t[d * kMmaValuePitch + (pair ^ value_swizzle(d))] = words[j];
-      }
+      for (int j = 0; j < kElements; ++j) value_word(values_t, first + j, pair) = words[j];
     }
     simt::compiler_fence();
   }
@@ -272,14 +258,10 @@ VCAP_SIMT_FN void transpose_values(uint32_t* values_t, const uint32_t* raw_value
     const int pair = index % (kMmaKeys / 2);
     const int chunk = index / (kMmaKeys / 2);
     uint32_t words[8];
-    ChunkOf<uint16_t>::pairs(simt::load_word4(raw_values + 2 * pair * kKeyPitch + chunk * 4),
-                             simt::load_word4(raw_values + (2 * pair + 1) * kKeyPitch + chunk * 4),
-                             words);
+    bf16_value_pairs(simt::load_word4(raw_values + 2 * pair * kKeyPitch + chunk * 4),
+                     simt::load_word4(raw_values + (2 * pair + 1) * kKeyPitch + chunk * 4), words);
     VCAP_UNROLL
-    for (int j = 0; j < 8; ++j) {
-      const int d = chunk * 8 + j;
-      values_t[d * kMmaValuePitch + (pair ^ value_swizzle(d))] = words[j];
-    }
+    for (int j = 0; j < 8; ++j) value_word(values_t, chunk * 8 + j, pair) = words[j];
   }
 }
 
@@ -376,7 +358,7 @@ VCAP_SIMT_FN void attention_mma_block(const AttentionLaunch& args, int index, ui
       if (!wide) {
         load_mma_tile<kDim>(shared, values_t, block, kv_column, tile, count, pairs_aligned);
       } else {
-        load_mma_tile_wide<kDim, float>(shared, values_t, block, kv_column, tile, count);
+        load_mma_tile_wide<kDim>(shared, values_t, block, kv_column, tile, count);
       }
       simt::sync_block();
     }
