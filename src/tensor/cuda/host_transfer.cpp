@@ -71,46 +71,35 @@ bool HostToDevice::copy(CudaContext& context, std::byte* device, const void* hos
 }
 
 const std::byte* MappedTables::place(CudaContext& context, const void* host, size_t bytes) {
-  if (last_ != nullptr) {
-    // Everything that reads the last table was queued before this call.
-    if (!last_->read) {
-      cudaEvent_t event = nullptr;
-      if (!context.check(cudaEventCreateWithFlags(&event, cudaEventDisableTiming),
-                         "cudaEventCreateWithFlags")) {
-        return nullptr;
-      }
-      last_->read.reset(event);
-    }
-    if (!context.check(cudaEventRecord(last_->read.get(), context.stream()), "cudaEventRecord")) {
-      return nullptr;
-    }
-    last_->recorded = true;
+  // Everything that reads the last table was queued before this call.
+  if (last_ != nullptr &&
+      !context.check(cudaEventRecord(last_->read.get(), context.stream()), "cudaEventRecord")) {
+    return nullptr;
   }
   Slot& slot = slots_[next_];
   next_ = (next_ + 1) % slots_.size();
   last_ = nullptr;
-  if (slot.recorded) {
-    // Usually long done: the ring is slots_.size() tables deep.
-    if (!context.check(cudaEventSynchronize(slot.read.get()), "cudaEventSynchronize")) {
-      return nullptr;
-    }
-    slot.recorded = false;
-  }
-  if (slot.memory.size_bytes() < bytes) {
-    slot.memory = PinnedMemory();
-    slot.device = nullptr;
+  if (slot.device == nullptr) {
+    // First use: kMaxBytes of pinned memory, its device address, the event of its readers.
     auto memory = context.allocate_pinned(kMaxBytes, "pinned op tables");
     if (!memory.ok()) {
       context.record(memory.status());
       return nullptr;
     }
     void* device = nullptr;
+    cudaEvent_t event = nullptr;
     if (!context.check(cudaHostGetDevicePointer(&device, memory->data(), 0),
-                       "cudaHostGetDevicePointer")) {
+                       "cudaHostGetDevicePointer") ||
+        !context.check(cudaEventCreateWithFlags(&event, cudaEventDisableTiming),
+                       "cudaEventCreateWithFlags")) {
       return nullptr;
     }
     slot.memory = std::move(*memory);
+    slot.read.reset(event);
     slot.device = static_cast<std::byte*>(device);
+  } else if (!context.check(cudaEventSynchronize(slot.read.get()), "cudaEventSynchronize")) {
+    // Usually long done: the ring is slots_.size() tables deep.
+    return nullptr;
   }
   std::memcpy(slot.memory.data(), host, bytes);
   last_ = &slot;

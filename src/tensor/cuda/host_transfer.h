@@ -65,11 +65,12 @@ class MappedTables {
   const std::byte* place(CudaContext& context, const void* host, size_t bytes);
 
  private:
+  // Made whole on first use (memory of kMaxBytes); `read` recorded after each use's readers were
+  // queued, before the slot is used again.
   struct Slot {
     PinnedMemory memory;
-    std::byte* device = nullptr;  // memory's address on the device
-    UniqueEvent read;             // recorded after the ops that read the slot were queued
-    bool recorded = false;
+    std::byte* device = nullptr;  // memory's address on the device; null until first used
+    UniqueEvent read;
   };
 
   std::vector<Slot> slots_;
