@@ -14,7 +14,9 @@
 // Timing: the device is synchronised around a loop of `repeats` calls (so launch costs count);
 // the median of 5 loops after a warm-up. Inputs are random, never zeros (METHOD.md).
 // "ours" includes everything Backend::matmul does: the f32 -> bf16 rounding of the activations
-// (a kernel) and the cuBLASLt call; "cuBLASLt" multiplies inputs already in bf16.
+// (a kernel) and the cuBLASLt call, or for decode rows (<= 16) the gemv kernel that rounds as it
+// reads; "cuBLASLt" multiplies inputs already in bf16. The weights' GB/s of decode rows against
+// the memcpy rate of the memory-bound table below is how close a product comes to streaming them.
 // Not a test: numbers depend on the machine (name it when recording bench/results).
 #include <cublasLt.h>
 #include <cuda_runtime_api.h>
@@ -197,8 +199,15 @@ void bench_matmul(tensor::Backend& backend, int repeats) {
       {"llm down (prefill)", 7306, 8960, 1536},
       {"llm gate_up (decode 1)", 1, 1536, 17920},
       {"llm down (decode 1)", 1, 8960, 1536},
-      {"llm gate_up (decode 8)", 8, 1536, 17920},
       {"lm_head (decode 1)", 1, 1536, 151936},
+      {"llm qkv (decode 8)", 8, 1536, 2048},
+      {"llm o_proj (decode 8)", 8, 1536, 1536},
+      {"llm gate_up (decode 8)", 8, 1536, 17920},
+      {"llm down (decode 8)", 8, 8960, 1536},
+      {"lm_head (decode 8)", 8, 1536, 151936},
+      {"llm qkv (decode 16)", 16, 1536, 2048},
+      {"llm down (decode 16)", 16, 8960, 1536},
+      {"lm_head (decode 16)", 16, 1536, 151936},
   };
   RawLt raw;
   std::printf("\n## matmul, bf16 weights (f32 activations in and out)\n\n");

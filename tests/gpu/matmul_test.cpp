@@ -1,5 +1,6 @@
-// CUDA backend: matmul (cuBLASLt) against a double reference, f32 and bf16 weights, bias,
-// accumulate, strided (unaligned) views, decode and model-sized shapes.
+// CUDA backend: matmul (cuBLASLt, and the gemv kernel for decode rows) against a double
+// reference, f32 and bf16 weights, bias, accumulate, strided (unaligned) views, decode and
+// model-sized shapes.
 #include <gtest/gtest.h>
 
 #include <vector>
@@ -67,6 +68,38 @@ TEST_F(CudaMatmul, RepeatedShapesReuseThePlanAndStayCorrect) {
     const auto want = reference_matmul(in, w, {}, {}, rows, k, n, /*bf16=*/true);
     expect_close(host_values(backend(), out->view()), want.values, 1e-5, &want.scale);
   }
+}
+
+TEST_F(CudaMatmul, DecodeBatchesOfUpTo16RowsMatchTheReference) {
+  // Up to 16 rows with k % 8 == 0 take the gemv kernel (unstrided; check_matmul's strided views
+  // are misaligned and take cuBLASLt): one and two row tiles, partial column tiles, the 2B's
+  // projection widths, and k % 8 != 0 (cuBLASLt) beside them.
+  check_all(Precision::kBF16, {{8, 1536, 40, true, MatmulAccumulate::kOverwrite},
+                               {16, 1536, 48, false, MatmulAccumulate::kAddToOut},
+                               {12, 72, 33, true, MatmulAccumulate::kAddToOut},
+                               {9, 8960, 20, false, MatmulAccumulate::kOverwrite},
+                               {2, 264, 8200, true, MatmulAccumulate::kOverwrite},
+                               {16, 100, 20, true, MatmulAccumulate::kOverwrite}});
+}
+
+TEST_F(CudaMatmul, DecodeRowsGiveTheSameBitsFromF32AndBf16Inputs) {
+  // The gemv kernel rounds an f32 input to the bf16 a bf16 input holds: the same products in the
+  // same order.
+  const int64_t rows = 11, k = 1536, n = 72;
+  const auto w = random_values(n * k, 21);
+  auto weight =
+      backend().prepare_weight(HostMatrix{w.data(), HostDType::kF32, n, k}, Precision::kBF16);
+  ASSERT_TRUE(weight.ok());
+  Tensor in = device_matrix(backend(), random_values(rows * k, 22, -3.0f, 3.0f), rows, k);
+  auto in_bf16 = backend().allocate(DType::kBF16, rows, k);
+  ASSERT_TRUE(in_bf16.ok());
+  backend().copy(in_bf16->view(), in.view());
+  auto from_f32 = backend().allocate(DType::kF32, rows, n);
+  auto from_bf16 = backend().allocate(DType::kF32, rows, n);
+  ASSERT_TRUE(from_f32.ok() && from_bf16.ok());
+  backend().matmul(from_f32->view(), in.view(), *weight);
+  backend().matmul(from_bf16->view(), in_bf16->view(), *weight);
+  EXPECT_EQ(host_values(backend(), from_f32->view()), host_values(backend(), from_bf16->view()));
 }
 
 }  // namespace

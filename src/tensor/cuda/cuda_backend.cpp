@@ -14,6 +14,7 @@
 #include "tensor/cuda/cuda_context.h"
 #include "tensor/cuda/elementwise.h"
 #include "tensor/cuda/gemm.h"
+#include "tensor/cuda/gemv_kernel.h"
 #include "tensor/cuda/host_transfer.h"
 #include "tensor/cuda/norm.h"
 #include "tensor/cuda/op_profile.h"
@@ -84,7 +85,8 @@ class CudaBackend : public Backend {
   void matmul(TensorView out, TensorView in, const Weight& w, std::optional<TensorView> bias,
               MatmulAccumulate accumulate) override {
     require_matmul(out, in, w, bias);
-    const cuda::OpScope scope = enter(in.rows <= 8 ? "matmul (<= 8 rows)" : "matmul");
+    const cuda::OpScope scope =
+        enter(in.rows <= cuda::kGemvMaxRows ? "matmul (<= 16 rows)" : "matmul");
     gemm_->matmul(*context_, out, in, w, bias, accumulate);
   }
 

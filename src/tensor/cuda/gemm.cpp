@@ -4,6 +4,7 @@
 
 #include "base/check.h"
 #include "tensor/cuda/elementwise.h"
+#include "tensor/cuda/gemv.h"
 #include "tensor/cuda/transfer.h"
 
 namespace vcap::tensor::cuda {
@@ -187,6 +188,12 @@ bool GemmEngine::run(CudaContext& context, const Key& key, const void* a, const 
 void GemmEngine::matmul(CudaContext& context, TensorView out, TensorView in, const Weight& w,
                         std::optional<TensorView> bias, MatmulAccumulate accumulate) {
   const std::byte* weight = cuda_weight(w).data();
+  if (w.dtype() == DType::kBF16 && gemv_fits(out, in, weight)) {
+    context.check(launch_gemv(context.stream(), out, in, weight, bias,
+                              accumulate == MatmulAccumulate::kAddToOut),
+                  "gemv kernel");
+    return;
+  }
   const size_t element = dtype_size(w.dtype());
   TensorView b = in;
   // cuBLASLt has no f32 x bf16 product: an f32 `in` is rounded once, as the reference's bf16
