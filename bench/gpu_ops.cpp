@@ -312,8 +312,7 @@ void bench_attention(tensor::Backend& backend, int repeats) {
 
 // A decode step's attention (one query row per sequence over a bf16 cache) under other cuts of
 // the key range than the backend's (2 thread blocks per multiprocessor, parts of at least 256
-// keys): the whole call and the main kernel alone (no combine), to tell the split's cost from the
-// key tiles' own.
+// keys), the merge of each range's parts included (the block that finishes its last part).
 void bench_decode_plans(tensor::Backend& backend, int device, int repeats) {
   int sms = 0;
   check(cudaDeviceGetAttribute(&sms, cudaDevAttrMultiProcessorCount, device), "SM count");
@@ -324,8 +323,8 @@ void bench_decode_plans(tensor::Backend& backend, int device, int repeats) {
   const auto sync = [] { check(cudaDeviceSynchronize(), "sync"); };
   std::printf(
       "\n## decode attention by plan: thread blocks wanted x minimum keys per part\n\n"
-      "| sequences | keys | blocks wanted | min keys per part | items | partial states | us | "
-      "us without the combine |\n|---|---|---|---|---|---|---|---|\n");
+      "| sequences | keys | blocks wanted | min keys per part | items | partial states | us "
+      "|\n|---|---|---|---|---|---|---|\n");
   for (const int64_t seqs : {int64_t{1}, int64_t{8}}) {
     for (const int64_t keys : {int64_t{1024}, int64_t{7306}}) {
       tensor::Tensor q = random_tensor(backend, seqs, width, 1);
@@ -350,29 +349,28 @@ void bench_decode_plans(tensor::Backend& backend, int device, int repeats) {
               tensor::cuda::make_attention_plan(blocks, params, per_sm * sms, min_keys);
           void* tables = nullptr;
           float* partials = nullptr;
+          int32_t* arrivals = nullptr;
           check(cudaMalloc(&tables, plan.tables.size()), "cudaMalloc");
           check(cudaMemcpy(tables, plan.tables.data(), plan.tables.size(), cudaMemcpyHostToDevice),
                 "cudaMemcpy");
           const size_t partial_bytes = std::max<size_t>(
               1, plan.partial_count * tensor::cuda::attention_partial_floats(128) * sizeof(float));
           check(cudaMalloc(reinterpret_cast<void**>(&partials), partial_bytes), "cudaMalloc");
-          const tensor::cuda::AttentionLaunch launch = tensor::cuda::make_attention_launch(
-              plan, static_cast<const std::byte*>(tables), out.view(), q.view(), partials, params);
-          tensor::cuda::AttentionLaunch main_only = launch;
-          main_only.combine_count = 0;
-          const auto run = [&](const tensor::cuda::AttentionLaunch& l) {
-            return seconds_per_call(
-                [&] { check(tensor::cuda::launch_attention(nullptr, l), "attention"); }, sync,
-                repeats);
-          };
-          const double whole = run(launch);
-          const double main_kernel = run(main_only);
-          std::printf("| %lld | %lld | %d x %d SMs | %d | %d | %d | %.1f | %.1f |\n",
+          const size_t arrival_bytes = std::max<size_t>(1, plan.combine_count * sizeof(int32_t));
+          check(cudaMalloc(reinterpret_cast<void**>(&arrivals), arrival_bytes), "cudaMalloc");
+          check(cudaMemset(arrivals, 0, arrival_bytes), "cudaMemset");
+          const tensor::cuda::AttentionLaunch launch =
+              tensor::cuda::make_attention_launch(plan, static_cast<const std::byte*>(tables),
+                                                  out.view(), q.view(), partials, arrivals, params);
+          const double whole = seconds_per_call(
+              [&] { check(tensor::cuda::launch_attention(nullptr, launch), "attention"); }, sync,
+              repeats);
+          std::printf("| %lld | %lld | %d x %d SMs | %d | %d | %d | %.1f |\n",
                       static_cast<long long>(seqs), static_cast<long long>(keys), per_sm, sms,
-                      min_keys, plan.item_count, plan.partial_count, whole * 1e6,
-                      main_kernel * 1e6);
+                      min_keys, plan.item_count, plan.partial_count, whole * 1e6);
           cudaFree(tables);
           cudaFree(partials);
+          cudaFree(arrivals);
         }
       }
     }

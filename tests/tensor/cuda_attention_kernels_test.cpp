@@ -45,8 +45,8 @@ void run_mma_items(const cuda::AttentionLaunch& launch) {
       [&](int block, uint32_t* shared) { cuda::attention_mma_block<kDim>(launch, block, shared); });
 }
 
-// Runs the kernel the GPU takes for `p` (tensor cores when p.bf16_products) and the combine
-// step on `blocks` (K and V side by side in one matrix of `kv_dtype` per block, with
+// Runs the kernel the GPU takes for `p` (tensor cores when p.bf16_products), whose blocks merge
+// split key ranges, on `blocks` (K and V side by side in one matrix of `kv_dtype` per block, with
 // `kv_padding` columns of NaN that must never be read) and compares with reference_attention.
 // `target_items` > the plan's tiles splits key ranges into parts of at least one key tile.
 void check_with_padding(const AttentionParams& p, std::vector<HostAttentionBlock> blocks,
@@ -91,19 +91,17 @@ void check_with_padding(const AttentionParams& p, std::vector<HostAttentionBlock
   std::vector<float> partials(
       static_cast<size_t>(plan.partial_count) * cuda::attention_partial_floats(p.head_dim),
       std::nanf(""));
+  std::vector<int32_t> arrivals(static_cast<size_t>(plan.combine_count), 0);
   const TensorView q_view{reinterpret_cast<std::byte*>(q.data()), DType::kF32, rows, width, width};
   const auto run = [&](DType out_dtype, void* out_data) {
     const TensorView out_view{static_cast<std::byte*>(out_data), out_dtype, rows, width, width};
-    const cuda::AttentionLaunch launch =
-        cuda::make_attention_launch(plan, plan.tables.data(), out_view, q_view, partials.data(), p);
+    const cuda::AttentionLaunch launch = cuda::make_attention_launch(
+        plan, plan.tables.data(), out_view, q_view, partials.data(), arrivals.data(), p);
     cuda::with_attention_kernel(
         p.head_dim, p.bf16_products, [&](auto dim) { run_mma_items<decltype(dim)::value>(launch); },
         [&](auto slots) { run_f32_items<decltype(slots)::value>(launch); });
-    cuda::simt::emulate_grid(launch.combine_count, cuda::kAttentionThreads,
-                             cuda::kAttentionCombineSharedWords, [&](int block, uint32_t* shared) {
-                               cuda::attention_combine_block(launch, block,
-                                                             reinterpret_cast<float*>(shared));
-                             });
+    // The block of each range's last part merged it and left its counter for the next launch.
+    EXPECT_EQ(arrivals, std::vector<int32_t>(arrivals.size(), 0));
   };
   run(DType::kF32, out.data());
   expect_close(out, reference_attention(q, blocks, p, initial),

@@ -1,5 +1,8 @@
 #include "tensor/cuda/attention.h"
 
+#include <atomic>
+#include <cstdint>
+
 #include "tensor/cuda/attention_f32.h"
 #include "tensor/cuda/attention_kernels.h"
 #include "tensor/cuda/attention_mma.h"
@@ -16,11 +19,6 @@ __global__ void __launch_bounds__(kThreads) attention_f32_kernel(const Attention
                               reinterpret_cast<float*>(shared4));
 }
 
-__global__ void __launch_bounds__(kThreads) attention_combine_kernel(const AttentionLaunch args) {
-  __shared__ float weights[kAttentionCombineSharedWords];
-  attention_combine_block(args, static_cast<int>(blockIdx.x), weights);
-}
-
 template <int kDim>
 __global__ void __launch_bounds__(kThreads, attention_mma_blocks_per_sm(kDim))
     attention_mma_kernel(const AttentionLaunch args) {
@@ -35,10 +33,19 @@ cudaError_t launch_mma(cudaStream_t stream, const AttentionLaunch& launch) {
   // above 48 KB a kernel must opt in.
   static_assert(kShared * attention_mma_blocks_per_sm(kDim) <= 160 * 1024);
   if constexpr (kShared > 48 * 1024) {
-    const cudaError_t error = cudaFuncSetAttribute(attention_mma_kernel<kDim>,
-                                                   cudaFuncAttributeMaxDynamicSharedMemorySize,
-                                                   static_cast<int>(kShared));
-    if (error != cudaSuccess) return error;
+    // Once per device (the attribute is the current device's): the call costs host time on
+    // every one of a decode step's launches otherwise.
+    static std::atomic<uint64_t> devices_done{0};
+    int device = 0;
+    if (const cudaError_t error = cudaGetDevice(&device); error != cudaSuccess) return error;
+    const uint64_t bit = device < 64 ? uint64_t{1} << device : 0;
+    if ((devices_done.load(std::memory_order_acquire) & bit) == 0 || bit == 0) {
+      const cudaError_t error = cudaFuncSetAttribute(attention_mma_kernel<kDim>,
+                                                     cudaFuncAttributeMaxDynamicSharedMemorySize,
+                                                     static_cast<int>(kShared));
+      if (error != cudaSuccess) return error;
+      devices_done.fetch_or(bit, std::memory_order_release);
+    }
   }
   attention_mma_kernel<kDim><<<launch.item_count, kThreads, kShared, stream>>>(launch);
   return cudaGetLastError();
@@ -61,13 +68,10 @@ cudaError_t launch_f32_slots(cudaStream_t stream, const AttentionLaunch& launch)
 cudaError_t launch_attention(cudaStream_t stream, const AttentionLaunch& launch) {
   if (launch.item_count == 0) return cudaSuccess;
   if (launch.head_dim <= 0 || launch.head_dim > kAttentionMaxHeadDim) return cudaErrorInvalidValue;
-  const cudaError_t error = with_attention_kernel(
+  return with_attention_kernel(
       launch.head_dim, launch.bf16_products != 0,
       [&](auto dim) { return launch_mma<decltype(dim)::value>(stream, launch); },
       [&](auto slots) { return launch_f32_slots<decltype(slots)::value>(stream, launch); });
-  if (error != cudaSuccess || launch.combine_count == 0) return error;
-  attention_combine_kernel<<<launch.combine_count, kThreads, 0, stream>>>(launch);
-  return cudaGetLastError();
 }
 
 }  // namespace vcap::tensor::cuda

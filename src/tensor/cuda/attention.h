@@ -1,6 +1,6 @@
 // Attention on the GPU (tensor/backend.h Backend::attention): flash-attention-style kernels
 // (online softmax over tiles of 64 keys in shared memory; no score matrix in device memory),
-// plus a combine kernel for key ranges split across thread blocks. Two main kernels:
+// with key ranges split across thread blocks where that fills the GPU. Two kernels:
 //  - with AttentionParams::bf16_products and a head_dim the tensor-core kernel is built for
 //    (64, 80, 128), both products run as bf16 mma.sync with f32 accumulation, rounding as the
 //    CPU's bf16 attention does (the bf16 model path; attention_mma.h);
@@ -13,7 +13,9 @@
 // num_kv_heads), so that the query heads sharing a kv head share every K/V tile load (GQA), and
 // a decode step (one row) still fills `group` lanes. When there are too few items to fill the
 // GPU (decode, short batches), an item's key range is split: each part writes its softmax state
-// (max, sum, unnormalised output) to a scratch buffer and the combine kernel merges the parts.
+// (max, sum, unnormalised output) to a scratch buffer, and the thread block that finishes the
+// last part of a range merges them (merge_if_last_part, attention_kernels.h): one launch per call,
+// the merge started as soon as its parts are in rather than after every part of every range.
 //
 // The structs the host planner and the kernels share are in attention_types.h.
 #ifndef VCAP_TENSOR_CUDA_ATTENTION_H_
@@ -25,9 +27,8 @@
 
 namespace vcap::tensor::cuda {
 
-// Queues the main kernel (tensor cores when launch.bf16_products and
-// attention_mma_supports(launch.head_dim)) and, if there are combines, the combine kernel on
-// `stream`; returns the first launch error.
+// Queues the kernel (tensor cores when launch.bf16_products and
+// attention_mma_supports(launch.head_dim)) on `stream`; returns the launch error.
 cudaError_t launch_attention(cudaStream_t stream, const AttentionLaunch& launch);
 
 }  // namespace vcap::tensor::cuda

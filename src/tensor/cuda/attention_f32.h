@@ -214,6 +214,7 @@ VCAP_SIMT_FN void attention_f32_block(const AttentionLaunch& args, int index, fl
       for (int s = 0; s < kSlots; ++s) state[2 + lane + s * kWarpSize] = acc[r][s];
     }
   }
+  merge_if_last_part<kSlots>(args, index, shared);
 }
 
 }  // namespace vcap::tensor::cuda

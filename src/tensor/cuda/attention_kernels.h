@@ -80,8 +80,8 @@ VCAP_SIMT_FN float kv_element(const void* row, bool bf16, int64_t i) {
   return static_cast<const float*>(row)[i];
 }
 
-// Words of shared memory the combine step takes: one weight per partial of a group of 32, per
-// warp.
+// Words of shared memory the merge of a split key range takes: one weight per partial of a
+// group of 32, per warp. Both main kernels have more.
 constexpr int kAttentionCombineSharedWords = kAttentionThreads;
 
 // e^(max - top) of a partial state whose max is `max` (units of scale * q.k); 0 for a state that
@@ -95,10 +95,14 @@ VCAP_SIMT_FN float partial_weight(float max, float top) {
 // zeros. One warp per lane: its threads take the partials 32 at a time for the max and the
 // total, then the columns (32 apart) for the weighted sum, with a group's weights in `shared`
 // (kAttentionCombineSharedWords) and the loads of consecutive partials independent of each other. A
-// decode step's combine has a few lanes and up to hundreds of partials.
-VCAP_SIMT_FN void attention_combine_block(const AttentionLaunch& args, int index, float* shared) {
+// decode step's combine has a few lanes and up to hundreds of partials. The states were stored
+// by other thread blocks of the same launch: they are read past L1 (load_l2).
+// kColumnsPerThread: head_dim / 32 rounded up, at most. Out of line: inlined in the head_dim 80
+// kernel, ptxas spilled registers (sm_80, sm_90).
+template <int kColumnsPerThread>
+VCAP_SIMT_COLD_FN void attention_combine_block(const AttentionLaunch args, int index,
+                                               float* shared) {
   constexpr int kWarps = kAttentionThreads / simt::kWarpSize;
-  constexpr int kColumnsPerThread = kAttentionMaxHeadDim / simt::kWarpSize;
   const AttentionCombine item = args.combines[index];
   const AttentionBlockDesc block = args.blocks[item.block];
   const int dim = args.head_dim;
@@ -116,18 +120,20 @@ VCAP_SIMT_FN void attention_combine_block(const AttentionLaunch& args, int index
       return first + (static_cast<int64_t>(p) * kAttentionTileLanes + t) * stride;
     };
     float top = -INFINITY;
-    for (int p = thread; p < item.count; p += simt::kWarpSize) top = fmaxf(top, state(p)[0]);
+    for (int p = thread; p < item.count; p += simt::kWarpSize) {
+      top = fmaxf(top, simt::load_l2(state(p)));
+    }
     top = simt::warp_max(top);
     float total = 0.0f;
     for (int p = thread; p < item.count; p += simt::kWarpSize) {
-      total += state(p)[1] * partial_weight(state(p)[0], top);
+      total += simt::load_l2(state(p) + 1) * partial_weight(simt::load_l2(state(p)), top);
     }
     total = simt::warp_sum(total);
 
     float value[kColumnsPerThread] = {};
     for (int group = 0; group < item.count; group += simt::kWarpSize) {
       const int p = group + thread;
-      weights[thread] = p < item.count ? partial_weight(state(p)[0], top) : 0.0f;
+      weights[thread] = p < item.count ? partial_weight(simt::load_l2(state(p)), top) : 0.0f;
       simt::sync_warp();
       for (int j = 0; j < simt::kWarpSize; ++j) {
         if (group + j < item.count) {
@@ -136,7 +142,7 @@ VCAP_SIMT_FN void attention_combine_block(const AttentionLaunch& args, int index
           VCAP_UNROLL
           for (int k = 0; k < kColumnsPerThread; ++k) {
             const int d = thread + k * simt::kWarpSize;
-            if (d < dim) value[k] += acc[d] * weight;
+            if (d < dim) value[k] += simt::load_l2(acc + d) * weight;
           }
         }
       }
@@ -151,6 +157,33 @@ VCAP_SIMT_FN void attention_combine_block(const AttentionLaunch& args, int index
       if (d < dim) store_output(args, block.q_begin + row, column + d, value[k] * inverse);
     }
   }
+}
+
+// The end of a main-kernel block (every thread calls it) whose item may be one part of a split
+// key range, its state stored in its partial slot: the block that stores the last part of a
+// combine merges them all (attention_combine_block), so that no second kernel waits for every
+// part of every range. Each thread fences its stores before the block counts its arrival; the
+// last to arrive fences before it reads, and sets the counter back to zero for the next launch.
+// `shared`: the block's shared memory, no longer in use (kAttentionCombineSharedWords at least).
+// The item is read again here rather than kept in registers through the kernel's tile loop.
+template <int kColumnsPerThread>
+VCAP_SIMT_FN void merge_if_last_part(const AttentionLaunch& args, int index, float* shared) {
+  const AttentionItem item = args.items[index];
+  if (item.partial < 0) return;  // the same for the whole block
+  simt::thread_fence();
+  simt::sync_block();  // every thread's state is stored and fenced; shared memory is free
+  if (simt::thread_rank() == 0) {
+    int32_t* arrived = &args.arrivals[item.combine];
+    const bool last = simt::atomic_add(arrived, 1) == args.combines[item.combine].count - 1;
+    if (last) *arrived = 0;
+    shared[0] = last ? 1.0f : 0.0f;
+  }
+  simt::sync_block();
+  const bool last = shared[0] != 0.0f;
+  simt::sync_block();  // everyone has read the flag before the merge writes over it
+  if (!last) return;
+  simt::thread_fence();
+  attention_combine_block<kColumnsPerThread>(args, item.combine, shared);
 }
 
 }  // namespace vcap::tensor::cuda

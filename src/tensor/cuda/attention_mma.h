@@ -472,6 +472,7 @@ VCAP_SIMT_FN void attention_mma_block(const AttentionLaunch& args, int index, ui
       }
     }
   }
+  merge_if_last_part<(kDim + 31) / 32>(args, index, reinterpret_cast<float*>(shared));
 }
 
 }  // namespace vcap::tensor::cuda

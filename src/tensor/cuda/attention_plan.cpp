@@ -67,18 +67,19 @@ AttentionPlan make_attention_plan(std::span<const AttentionBlock> blocks,
         std::clamp<int64_t>(tile.key_end / std::max(min_keys_per_part, 1), 1, parts_wanted);
     if (parts <= 1) {
       items.push_back({tile.lane_begin, tile.block, tile.kv_head, 0,
-                       static_cast<int32_t>(tile.key_end), -1, 0});
+                       static_cast<int32_t>(tile.key_end), -1, -1});
       continue;
     }
     // Equal parts, each a whole number of key tiles.
     const int64_t part_keys =
         ceil_div(ceil_div(tile.key_end, parts), kAttentionTileKeys) * kAttentionTileKeys;
     const int first = plan.partial_count;
+    const auto combine = static_cast<int32_t>(combines.size());
     int count = 0;
     for (int64_t begin = 0; begin < tile.key_end; begin += part_keys, ++count) {
       const int64_t end = std::min(tile.key_end, begin + part_keys);
       items.push_back({tile.lane_begin, tile.block, tile.kv_head, static_cast<int32_t>(begin),
-                       static_cast<int32_t>(end), plan.partial_count++, 0});
+                       static_cast<int32_t>(end), plan.partial_count++, combine});
     }
     combines.push_back({tile.lane_begin, tile.block, tile.kv_head, first, count});
   }
@@ -99,13 +100,14 @@ AttentionPlan make_attention_plan(std::span<const AttentionBlock> blocks,
 
 AttentionLaunch make_attention_launch(const AttentionPlan& plan, const std::byte* tables,
                                       TensorView out, TensorView q, float* partials,
-                                      const AttentionParams& params) {
+                                      int32_t* arrivals, const AttentionParams& params) {
   AttentionLaunch launch{};
   launch.q = q.ptr<const float>();
   launch.q_stride = q.row_stride;
   launch.out = out.data;
   launch.out_stride = out.row_stride;
   launch.partials = partials;
+  launch.arrivals = arrivals;
   launch.blocks = reinterpret_cast<const AttentionBlockDesc*>(tables);
   launch.items = reinterpret_cast<const AttentionItem*>(tables + plan.items_offset);
   launch.combines = reinterpret_cast<const AttentionCombine*>(tables + plan.combines_offset);

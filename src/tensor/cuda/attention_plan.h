@@ -19,7 +19,7 @@ struct AttentionPlan {
   size_t combines_offset = 0;
   int item_count = 0;
   int combine_count = 0;
-  int partial_count = 0;  // partial slots the combine step needs
+  int partial_count = 0;  // partial slots the merges of split key ranges need
 };
 
 // The plan for `blocks` (already checked by the caller; every k_count < 2^31). `target_items`
@@ -32,11 +32,12 @@ AttentionPlan make_attention_plan(std::span<const AttentionBlock> blocks,
 
 // The launch arguments for `plan`, whose tables were copied to `tables` (device memory, or
 // plan.tables itself for the tests' emulator); `partials` holds plan.partial_count slots of
-// attention_partial_floats(params.head_dim) floats (may be null without partial slots). q and
-// out are f32 views already checked by the caller.
+// attention_partial_floats(params.head_dim) floats and `arrivals` plan.combine_count counters,
+// all zero (both may be null without partial slots; the kernel leaves the counters at zero). q
+// and out are f32 views already checked by the caller.
 AttentionLaunch make_attention_launch(const AttentionPlan& plan, const std::byte* tables,
                                       TensorView out, TensorView q, float* partials,
-                                      const AttentionParams& params);
+                                      int32_t* arrivals, const AttentionParams& params);
 
 }  // namespace vcap::tensor::cuda
 

@@ -31,7 +31,7 @@ struct AttentionBlockDesc {
 
 // One thread block of the main kernel: lanes [lane_begin, lane_begin + 64) of block `block`
 // and kv head `kv_head`, keys [key_begin, key_end). partial < 0: write the normalised output;
-// else write the softmax state to partial slot `partial`.
+// else write the softmax state to partial slot `partial`, one of the parts of combine `combine`.
 struct AttentionItem {
   int64_t lane_begin;
   int32_t block;
@@ -39,11 +39,11 @@ struct AttentionItem {
   int32_t key_begin;
   int32_t key_end;
   int32_t partial;
-  int32_t padding;
+  int32_t combine;  // -1 when partial < 0
 };
 
-// One thread block of the combine kernel: merges partial slots [first_partial,
-// first_partial + count) of the same lanes into the output.
+// The parts of one split key range: partial slots [first_partial, first_partial + count) of the
+// same lanes, merged into the output by the main kernel's block that finishes the last of them.
 struct AttentionCombine {
   int64_t lane_begin;
   int32_t block;
@@ -62,6 +62,7 @@ struct AttentionLaunch {
   const AttentionBlockDesc* blocks;
   const AttentionItem* items;
   const AttentionCombine* combines;
+  int32_t* arrivals;  // per combine: its parts finished so far; zero before and after a launch
   int item_count;
   int combine_count;
   int group;     // num_heads / num_kv_heads

@@ -227,6 +227,7 @@ class CudaBackend : public Backend {
   cuda::DeviceScratch download_staging_;      // bf16 tensors widened to f32 for download
   cuda::DeviceScratch tables_;                // attention tables, row indices, token ids
   cuda::DeviceScratch attention_partials_;    // softmax states of split key ranges
+  cuda::DeviceScratch attention_arrivals_;    // their parts finished, per range (zero at rest)
   cuda::DeviceScratch score_maxima_;          // process_scores: parts', then rows' maxima
   cuda::PinnedMemory score_results_;          // the rows' maxima, copied back
   std::unique_ptr<cuda::OpProfile> profile_;  // null unless CudaBackendOptions::profile
@@ -377,15 +378,21 @@ void CudaBackend::attention(TensorView out, TensorView q, std::span<const Attent
   const std::byte* tables = upload_table(plan.tables.data(), plan.tables.size());
   if (tables == nullptr) return;
   float* partials = nullptr;
+  int32_t* arrivals = nullptr;
   if (plan.partial_count > 0) {
     const size_t bytes = static_cast<size_t>(plan.partial_count) *
                          cuda::attention_partial_floats(params.head_dim) * sizeof(float);
     auto scratch = attention_partials_.ensure(*context_, bytes, "attention partial states");
     if (!scratch.ok()) return context_->record(scratch.status());
     partials = reinterpret_cast<float*>(*scratch);
+    auto counters = attention_arrivals_.ensure_zeroed(
+        *context_, static_cast<size_t>(plan.combine_count) * sizeof(int32_t),
+        "attention arrival counters");
+    if (!counters.ok()) return context_->record(counters.status());
+    arrivals = reinterpret_cast<int32_t*>(*counters);
   }
   const cuda::AttentionLaunch launch =
-      cuda::make_attention_launch(plan, tables, out, q, partials, params);
+      cuda::make_attention_launch(plan, tables, out, q, partials, arrivals, params);
   context_->check(cuda::launch_attention(stream(), launch), "attention kernel");
 }
 

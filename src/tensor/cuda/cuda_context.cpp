@@ -212,4 +212,16 @@ Result<std::byte*> DeviceScratch::ensure(CudaContext& context, size_t size_bytes
   return memory_.data();
 }
 
+Result<std::byte*> DeviceScratch::ensure_zeroed(CudaContext& context, size_t size_bytes,
+                                                const char* what) {
+  const std::byte* before = memory_.data();
+  auto buffer = ensure(context, size_bytes, what);
+  if (!buffer.ok() || *buffer == before) return buffer;
+  if (!context.check(cudaMemsetAsync(*buffer, 0, memory_.size_bytes(), context.stream()),
+                     "cudaMemsetAsync")) {
+    return context.take_error();
+  }
+  return buffer;
+}
+
 }  // namespace vcap::tensor::cuda

@@ -148,6 +148,10 @@ class DeviceScratch {
   // A buffer of at least `size_bytes`, or the allocation error.
   Result<std::byte*> ensure(CudaContext& context, size_t size_bytes, const char* what);
 
+  // ensure(), and a new buffer is set to zero in stream order: for counters that the kernels
+  // using them leave at zero.
+  Result<std::byte*> ensure_zeroed(CudaContext& context, size_t size_bytes, const char* what);
+
  private:
   DeviceMemory memory_;
 };

@@ -14,14 +14,19 @@
 #include <cstring>
 
 // VCAP_UNROLL before a loop over a register array: unrolled, the array stays in registers.
+// VCAP_SIMT_COLD_FN: a device function kept out of line, for what a kernel runs rarely after its
+// hot loop (inlined, ptxas let its code cost the loop spills); it takes its arguments by value.
 #if defined(__CUDACC__)
 #include <cuda_runtime.h>
 #define VCAP_SIMT_FN __device__ __forceinline__
+#define VCAP_SIMT_COLD_FN __device__ __noinline__
 #define VCAP_HOST_DEVICE __host__ __device__
 #define VCAP_UNROLL _Pragma("unroll")
 #else
+#include <atomic>
 #include <bit>
 #define VCAP_SIMT_FN inline
+#define VCAP_SIMT_COLD_FN inline
 #define VCAP_HOST_DEVICE
 #define VCAP_UNROLL
 #endif
@@ -163,6 +168,23 @@ inline void async_copy_16(void* shared, const void* global, bool valid) {
 }
 inline void async_copy_commit() {}
 inline void async_copy_wait_all() {}
+#endif
+
+// Device-wide ordering and counting, for the "last block to arrive finishes the job" pattern:
+// thread_fence() orders this thread's earlier global stores before its later ones as every
+// thread of the device sees them (__threadfence); atomic_add returns the old value; load_l2 reads
+// past the multiprocessor's L1 (ld.global.cg), which is not kept coherent with other
+// multiprocessors' stores during a launch. In the emulator, blocks run one after another.
+#if defined(__CUDACC__)
+VCAP_SIMT_FN void thread_fence() { __threadfence(); }
+VCAP_SIMT_FN int32_t atomic_add(int32_t* p, int32_t value) { return atomicAdd(p, value); }
+VCAP_SIMT_FN float load_l2(const float* p) { return __ldcg(p); }
+#else
+inline void thread_fence() { std::atomic_thread_fence(std::memory_order_seq_cst); }
+inline int32_t atomic_add(int32_t* p, int32_t value) {
+  return std::atomic_ref<int32_t>(*p).fetch_add(value);
+}
+inline float load_l2(const float* p) { return *p; }
 #endif
 
 // Keeps the compiler from moving memory accesses across this point (no instruction, no wait): a
