@@ -119,7 +119,7 @@ void check_with_padding(const AttentionParams& p, std::vector<HostAttentionBlock
 
 // With an odd row stride, and for the tensor-core kernel also an even one and a 16-byte aligned
 // one: it reads K rows a pair of elements at a time where the rows are aligned for it
-// (key_pairs_aligned), and whole tiles 16 bytes at a time where every row starts on 16 bytes
+// (pairs_aligned), and whole tiles 16 bytes at a time where every row starts on 16 bytes
 // (rows_16b_aligned, the model's case).
 void check(const AttentionParams& p, const std::vector<HostAttentionBlock>& blocks, int64_t rows,
            uint32_t seed, DType kv_dtype, int target_items) {

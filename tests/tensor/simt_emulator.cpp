@@ -2,6 +2,9 @@
 
 #include <array>
 #include <barrier>
+#include <cstdio>
+#include <cstdlib>
+#include <cstring>
 #include <memory>
 #include <thread>
 #include <vector>
@@ -17,6 +20,7 @@ struct Warp {
   std::array<float, kWarpSize> values{};
   std::array<std::array<uint32_t, 4>, kWarpSize> a{};
   std::array<std::array<uint32_t, 2>, kWarpSize> b{};
+  std::array<const unsigned char*, kWarpSize> rows{};
 };
 
 struct Grid {
@@ -25,6 +29,7 @@ struct Grid {
   }
   std::barrier<> block_barrier;
   std::vector<std::unique_ptr<Warp>> warps;
+  const unsigned char* shared = nullptr;  // the block's shared memory: address 0
 };
 
 thread_local int t_rank = -1;
@@ -80,10 +85,56 @@ void mma_bf16_16x8x16(float (&c)[4], const uint32_t (&a)[4], uint32_t b0, uint32
   for (int i = 0; i < 4; ++i) c[i] = d[i];
 }
 
+namespace {
+
+uint16_t element_at(const unsigned char* row, int index) {
+  uint16_t value;
+  std::memcpy(&value, row + 2 * index, sizeof value);
+  return value;
+}
+
+// ldmatrix x4: every lane publishes its row address, then reads its words from the rows of the
+// others (simt.h gives the layout).
+void ldmatrix(uint32_t (&r)[4], uint32_t address, bool trans) {
+  Warp& warp = my_warp();
+  const int lane = t_rank % kWarpSize;
+  if (address % 16 != 0) {
+    std::fprintf(stderr, "ldmatrix: lane %d's row address is not 16-byte aligned\n", lane);
+    std::abort();
+  }
+  warp.rows[lane] = t_grid->shared + address;
+  warp.barrier.arrive_and_wait();
+  const int g = lane / 4;
+  const int t = lane % 4;
+  for (int m = 0; m < 4; ++m) {
+    uint32_t low, high;
+    if (trans) {
+      low = element_at(warp.rows[8 * m + 2 * t], g);
+      high = element_at(warp.rows[8 * m + 2 * t + 1], g);
+    } else {
+      low = element_at(warp.rows[8 * m + g], 2 * t);
+      high = element_at(warp.rows[8 * m + g], 2 * t + 1);
+    }
+    r[m] = low | (high << 16);
+  }
+  warp.barrier.arrive_and_wait();  // nobody publishes a new row before every lane has read
+}
+
+}  // namespace
+
+uint32_t shared_address(const void* p) {
+  return static_cast<uint32_t>(static_cast<const unsigned char*>(p) - t_grid->shared);
+}
+
+void ldmatrix_x4(uint32_t (&r)[4], uint32_t address) { ldmatrix(r, address, false); }
+
+void ldmatrix_x4_trans(uint32_t (&r)[4], uint32_t address) { ldmatrix(r, address, true); }
+
 void emulate_grid(int blocks, int threads, size_t shared_words,
                   const std::function<void(int block, uint32_t* shared)>& body) {
   Grid grid(threads);
   std::vector<uint32_t> shared(shared_words);
+  grid.shared = reinterpret_cast<const unsigned char*>(shared.data());
   {
     std::vector<std::jthread> workers;
     for (int rank = 0; rank < threads; ++rank) {

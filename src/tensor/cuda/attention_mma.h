@@ -3,14 +3,14 @@
 // of 64: S = Q.K^T as 8 n-tiles of 8 keys (Q fragments stay in registers for the whole item),
 // the online softmax on S's fragments (a row's 64 scores are spread over the 4 threads of a
 // quad), then O += P.V with P's fragments reused as the A operand (the accumulator layout of two
-// n-tiles is the A layout of one k-step). K is kept in shared memory as [key][head_dim / 2]
-// bf16 pairs, V transposed as [head_dim][key / 2] (swizzled: value_swizzle), each row padded by
-// 4 words so that a fragment load touches 32 distinct banks. bf16 K and V with 16-byte aligned
-// rows (the model's) are pipelined: the next tile's K (into the second K buffer) and V (as it lies
-// in memory, transposed to V^T once it is this tile's turn) are copied with cp.async while this
-// tile is used; other K and V are loaded and converted tile by tile. Rounding as the CPU's bf16
-// attention: q, k, v and p to bf16 (nearest even); scores, max, sum (of unrounded p) and
-// accumulators in f32.
+// n-tiles is the A layout of one k-step). K and V tiles lie in shared memory alike, as
+// [key][head_dim / 2] bf16 pairs with rows padded by 4 words, so that the 8 rows of an ldmatrix
+// fall on 32 distinct banks; ldmatrix gives the K fragments and, transposing (.trans), the V
+// fragments straight from V's rows. bf16 K and V with 16-byte aligned rows (the model's) are
+// pipelined: the next tile is copied with cp.async into the other pair of buffers while this one
+// is used, one barrier per tile; other K and V are loaded and converted tile by tile. Rounding as
+// the CPU's bf16 attention: q, k, v and p to bf16 (nearest even); scores, max, sum (of
+// unrounded p) and accumulators in f32.
 #ifndef VCAP_TENSOR_CUDA_ATTENTION_MMA_H_
 #define VCAP_TENSOR_CUDA_ATTENTION_MMA_H_
 
@@ -26,61 +26,52 @@ namespace vcap::tensor::cuda {
 constexpr int kMmaKeys = 64;
 constexpr float kLog2e = 1.44269504088896341f;
 constexpr float kLn2 = 0.693147180559945309f;
-constexpr int kMmaValuePitch = kMmaKeys / 2 + 4;  // words per row of V^T
 
-// Word `pair` of V^T row `d` is stored at pair ^ value_swizzle(d): the loads write 32
-// consecutive rows of one column at once, and without the swizzle rows 8 apart would share a
-// bank (pitch 36 = 4 mod 32); the fragment reads stay conflict-free (their 8 rows share d / 8).
-VCAP_SIMT_FN int value_swizzle(int d) { return (d >> 3) & 3; }
-
-// Where the loaders store word `pair` (keys 2 * pair, 2 * pair + 1) of V^T row `d`.
-VCAP_SIMT_FN uint32_t& value_word(uint32_t* values_t, int d, int pair) {
-  return values_t[d * kMmaValuePitch + (pair ^ value_swizzle(d))];
-}
-
+// Words per row of a K or V tile: head_dim / 2 pairs and 4 words of padding (rows 16-byte aligned
+// for cp.async and ldmatrix; pitch = 4 or 12 mod 32 words keeps 8 consecutive rows on distinct
+// banks).
 VCAP_HOST_DEVICE constexpr int attention_mma_key_pitch(int head_dim) { return head_dim / 2 + 4; }
 
-// Two K tiles (the one in use and the next, in flight), the next V tile as it lies in memory
-// (the same layout as K), and the V^T tile in use.
+// Words of one K or V tile.
+VCAP_HOST_DEVICE constexpr int attention_mma_tile_words(int head_dim) {
+  return kMmaKeys * attention_mma_key_pitch(head_dim);
+}
+
+// Two stages of a K tile and a V tile: the tile in use and the next, in flight.
 VCAP_HOST_DEVICE constexpr size_t attention_mma_shared_bytes(int head_dim) {
-  return sizeof(uint32_t) * (3 * static_cast<size_t>(kMmaKeys) * attention_mma_key_pitch(head_dim) +
-                             static_cast<size_t>(head_dim) * kMmaValuePitch);
+  return sizeof(uint32_t) * 4 * static_cast<size_t>(attention_mma_tile_words(head_dim));
 }
 
-// Whether K rows may be read a pair of elements (one word of bf16, or 8 bytes of f32) at a time:
-// even row strides from a base aligned for it (the head's first column, kv_head * head_dim, is
-// even).
-VCAP_SIMT_FN bool key_pairs_aligned(const AttentionBlockDesc& block) {
-  const auto address = reinterpret_cast<uintptr_t>(block.k);
-  return block.k_stride % 2 == 0 && address % (block.kv_bf16 != 0 ? 4 : 8) == 0;
+// Whether the rows at `base` may be read a pair of elements (one word of bf16, or 8 bytes of f32)
+// at a time: an even row stride from a base aligned for it (the head's first column, kv_head *
+// head_dim, is even).
+VCAP_SIMT_FN bool pairs_aligned(const void* base, int64_t stride, bool bf16) {
+  const auto address = reinterpret_cast<uintptr_t>(base);
+  return stride % 2 == 0 && address % (bf16 ? 4 : 8) == 0;
 }
 
-// Keys [tile, tile + count) of the item's kv head into shared memory (zeros past `count`).
+// Rows [tile, tile + count) of K or V (`base`, `stride`) of the item's kv head into a tile
+// (zeros past `count`), an element pair per word.
 template <int kDim>
-VCAP_SIMT_FN void load_mma_tile(uint32_t* keys, uint32_t* values_t, const AttentionBlockDesc& block,
-                                int64_t kv_column, int64_t tile, int count, bool pairs_aligned) {
+VCAP_SIMT_FN void load_tile_rows(uint32_t* rows, const void* base, int64_t stride, bool bf16,
+                                 bool aligned_pairs, int64_t kv_column, int64_t tile, int count) {
   constexpr int kPairs = kDim / 2;
-  constexpr int kKeyPitch = attention_mma_key_pitch(kDim);
-  const bool bf16 = block.kv_bf16 != 0;
-  const auto row_of = [&](const void* base, int64_t stride, int64_t key) {
-    const size_t bytes = bf16 ? 2 : 4;
-    return static_cast<const unsigned char*>(base) + ((tile + key) * stride + kv_column) * bytes;
-  };
-  // K: consecutive threads read consecutive pairs of a row.
+  constexpr int kPitch = attention_mma_key_pitch(kDim);
+  // Consecutive threads read consecutive pairs of a row.
   for (int i = simt::thread_rank(); i < kMmaKeys * kPairs; i += kAttentionThreads) {
     const int key = i / kPairs;
     const int pair = i % kPairs;
     uint32_t word = 0;
     if (key < count) {
-      const void* row = row_of(block.k, block.k_stride, key);
+      const int64_t first = (tile + key) * stride + kv_column + 2 * pair;
       if (bf16) {
-        const uint16_t* halves = static_cast<const uint16_t*>(row) + 2 * pair;
-        word = pairs_aligned
+        const uint16_t* halves = static_cast<const uint16_t*>(base) + first;
+        word = aligned_pairs
                    ? simt::load_word(halves)
                    : static_cast<uint32_t>(halves[0]) | static_cast<uint32_t>(halves[1]) << 16;
       } else {
-        const float* values = static_cast<const float*>(row) + 2 * pair;
-        if (pairs_aligned) {
+        const float* values = static_cast<const float*>(base) + first;
+        if (aligned_pairs) {
           const simt::Word2 both = simt::load_word2(values);
           word = simt::bf16_pair_fast(simt::float_of(both.x), simt::float_of(both.y));
         } else {
@@ -88,22 +79,11 @@ VCAP_SIMT_FN void load_mma_tile(uint32_t* keys, uint32_t* values_t, const Attent
         }
       }
     }
-    keys[key * kKeyPitch + pair] = word;
-  }
-  // V^T: consecutive threads read consecutive columns of two rows (coalesced).
-  for (int i = simt::thread_rank(); i < kMmaKeys / 2 * kDim; i += kAttentionThreads) {
-    const int d = i % kDim;
-    const int pair = i / kDim;
-    const int key = 2 * pair;
-    const float low =
-        key < count ? kv_element(row_of(block.v, block.v_stride, key), bf16, d) : 0.0f;
-    const float high =
-        key + 1 < count ? kv_element(row_of(block.v, block.v_stride, key + 1), bf16, d) : 0.0f;
-    value_word(values_t, d, pair) = simt::bf16_pair_fast(low, high);
+    rows[key * kPitch + pair] = word;
   }
 }
 
-// Whether a tile may be read 16 bytes at a time (load_mma_tile_wide, fetch_tile_async): K and V
+// Whether a tile may be read 16 bytes at a time (load_tile_rows_wide, fetch_tile_async): K and V
 // rows whose starts (the block's base and every row stride) are 16-byte aligned. The head's first
 // column, kv_head * head_dim elements in, keeps that alignment for every head dim the kernel
 // supports.
@@ -115,154 +95,96 @@ VCAP_SIMT_FN bool rows_16b_aligned(const AttentionBlockDesc& block) {
          block.v_stride * bytes % 16 == 0;
 }
 
-// V^T words of 16-byte chunks of two keys' V rows, `low` the even key: element j of each as
-// word j. From 8 bf16 each (the pipelined path) or 4 f32 each, rounded to nearest even as the
-// scalar loader does.
-VCAP_SIMT_FN void bf16_value_pairs(const simt::Word4& low, const simt::Word4& high,
-                                   uint32_t (&out)[8]) {
-  const uint32_t a[4] = {low.x, low.y, low.z, low.w};
-  const uint32_t b[4] = {high.x, high.y, high.z, high.w};
-  VCAP_UNROLL
-  for (int w = 0; w < 4; ++w) {
-    out[2 * w] = (a[w] & 0xffffu) | (b[w] << 16);
-    out[2 * w + 1] = (a[w] >> 16) | (b[w] & 0xffff0000u);
-  }
-}
-
-VCAP_SIMT_FN void f32_value_pairs(const simt::Word4& low, const simt::Word4& high,
-                                  uint32_t (&out)[4]) {
-  out[0] = simt::bf16_pair_fast(simt::float_of(low.x), simt::float_of(high.x));
-  out[1] = simt::bf16_pair_fast(simt::float_of(low.y), simt::float_of(high.y));
-  out[2] = simt::bf16_pair_fast(simt::float_of(low.z), simt::float_of(high.z));
-  out[3] = simt::bf16_pair_fast(simt::float_of(low.w), simt::float_of(high.w));
-}
-
-// load_mma_tile for f32 K and V with 16-byte aligned rows (rows_16b_aligned; such bf16 ones are
-// pipelined instead): the same shared-memory contents, values rounded to nearest even. Each thread
-// first issues all of its loads of a matrix, with counts known at compile time, then converts and
-// stores them, so that a tile costs about one memory latency per batch of loads rather than one per
-// element. K: consecutive threads read consecutive chunks of a row. V: a warp reads the same chunk
-// of 32 key pairs, so that its stores to V^T (one row per column, one word per pair) fall on 32
-// distinct banks.
+// load_tile_rows for f32 rows that start 16-byte aligned (rows_16b_aligned; such bf16 ones are
+// pipelined instead): the same tile, values rounded to nearest even. Each thread first issues all
+// of its loads of a batch, with counts known at compile time, then converts and stores them, so
+// that a tile costs about one memory latency per batch rather than one per element; consecutive
+// threads read consecutive 16-byte chunks of a row.
 template <int kDim>
-VCAP_SIMT_FN void load_mma_tile_wide(uint32_t* keys, uint32_t* values_t,
-                                     const AttentionBlockDesc& block, int64_t kv_column,
-                                     int64_t tile, int count) {
+VCAP_SIMT_FN void load_tile_rows_wide(uint32_t* rows, const float* base, int64_t stride,
+                                      int64_t kv_column, int64_t tile, int count) {
   constexpr int kElements = 4;               // f32 per 16-byte chunk
   constexpr int kChunks = kDim / kElements;  // per row
-  constexpr int kKeyPitch = attention_mma_key_pitch(kDim);
-  constexpr int kKeyChunks = kMmaKeys * kChunks;
-  constexpr int kKeyLoads = (kKeyChunks + kAttentionThreads - 1) / kAttentionThreads;
-  constexpr int kPairChunks = kMmaKeys / 2 * kChunks;
-  constexpr int kPairLoads = (kPairChunks + kAttentionThreads - 1) / kAttentionThreads;
+  constexpr int kPitch = attention_mma_key_pitch(kDim);
+  constexpr int kTileChunks = kMmaKeys * kChunks;
+  constexpr int kLoads = (kTileChunks + kAttentionThreads - 1) / kAttentionThreads;
   // Loads a thread keeps in flight: 8 chunks (32 registers) beside the output accumulators
-  // without spilling; a tile of bf16 at head_dim 128 is one batch per matrix.
+  // without spilling.
   constexpr int kChunksInFlight = 8;
   static_assert(kDim % kElements == 0);
   // Recomputed per tile: hoisted, the offsets of every chunk would stay in registers through the
   // products and spill.
   const int thread = simt::opaque(simt::thread_rank());
-  const auto chunk_at = [&](const void* base, int64_t stride, int key, int chunk) {
-    if (key >= count) return simt::Word4{};
-    const float* row = static_cast<const float*>(base) + (tile + key) * stride + kv_column;
-    return simt::load_word4(row + chunk * kElements);
-  };
-
   VCAP_UNROLL
-  for (int batch = 0; batch < kKeyLoads; batch += kChunksInFlight) {
+  for (int batch = 0; batch < kLoads; batch += kChunksInFlight) {
     simt::Word4 loaded[kChunksInFlight];
     VCAP_UNROLL
     for (int i = 0; i < kChunksInFlight; ++i) {
       const int index = thread + (batch + i) * kAttentionThreads;
-      loaded[i] = batch + i < kKeyLoads && index < kKeyChunks
-                      ? chunk_at(block.k, block.k_stride, index / kChunks, index % kChunks)
+      const int key = index / kChunks;
+      loaded[i] = batch + i < kLoads && index < kTileChunks && key < count
+                      ? simt::load_word4(base + (tile + key) * stride + kv_column +
+                                         index % kChunks * kElements)
                       : simt::Word4{};
     }
     VCAP_UNROLL
     for (int i = 0; i < kChunksInFlight; ++i) {
       const int index = thread + (batch + i) * kAttentionThreads;
-      if (batch + i < kKeyLoads && index < kKeyChunks) {
-        uint32_t* words = keys + index / kChunks * kKeyPitch + index % kChunks * kElements / 2;
+      if (batch + i < kLoads && index < kTileChunks) {
+        uint32_t* words = rows + index / kChunks * kPitch + index % kChunks * kElements / 2;
         words[0] = simt::bf16_pair_fast(simt::float_of(loaded[i].x), simt::float_of(loaded[i].y));
         words[1] = simt::bf16_pair_fast(simt::float_of(loaded[i].z), simt::float_of(loaded[i].w));
       }
     }
     simt::compiler_fence();
   }
-
-  constexpr int kPairsInFlight = kChunksInFlight / 2;
-  VCAP_UNROLL
-  for (int batch = 0; batch < kPairLoads; batch += kPairsInFlight) {
-    simt::Word4 low[kPairsInFlight];
-    simt::Word4 high[kPairsInFlight];
-    VCAP_UNROLL
-    for (int i = 0; i < kPairsInFlight; ++i) {
-      const int index = thread + (batch + i) * kAttentionThreads;
-      const int pair = index % (kMmaKeys / 2);
-      const int chunk = index / (kMmaKeys / 2);
-      low[i] = high[i] = simt::Word4{};
-      if (batch + i < kPairLoads && index < kPairChunks) {
-        low[i] = chunk_at(block.v, block.v_stride, 2 * pair, chunk);
-        high[i] = chunk_at(block.v, block.v_stride, 2 * pair + 1, chunk);
-      }
-    }
-    VCAP_UNROLL
-    for (int i = 0; i < kPairsInFlight; ++i) {
-      const int index = thread + (batch + i) * kAttentionThreads;
-      if (batch + i >= kPairLoads || index >= kPairChunks) continue;
-      const int pair = index % (kMmaKeys / 2);
-      const int first = index / (kMmaKeys / 2) * kElements;  // the chunk's first column
-      uint32_t words[kElements];
-      f32_value_pairs(low[i], high[i], words);
-      VCAP_UNROLL
-      for (int j = 0; j < kElements; ++j) value_word(values_t, first + j, pair) = words[j];
-    }
-    simt::compiler_fence();
-  }
 }
 
 // Starts the copies of keys [tile, tile + count) of bf16 K and V with 16-byte aligned rows
-// (rows_16b_aligned) into `keys` (the K layout) and `raw_values` (V in the same layout), zeros
-// past `count`, as one group of asynchronous copies: they land while the previous tile is used.
+// (rows_16b_aligned) into the tiles `keys` and `values`, zeros past `count`, as one group of
+// asynchronous copies: they land while the previous tile is used.
 template <int kDim>
-VCAP_SIMT_FN void fetch_tile_async(uint32_t* keys, uint32_t* raw_values,
+VCAP_SIMT_FN void fetch_tile_async(uint32_t* keys, uint32_t* values,
                                    const AttentionBlockDesc& block, int64_t kv_column, int64_t tile,
                                    int count) {
   constexpr int kChunks = kDim / 8;  // 16-byte chunks of a bf16 row
-  constexpr int kKeyPitch = attention_mma_key_pitch(kDim);
+  constexpr int kPitch = attention_mma_key_pitch(kDim);
   const auto* k = static_cast<const uint16_t*>(block.k) + tile * block.k_stride + kv_column;
   const auto* v = static_cast<const uint16_t*>(block.v) + tile * block.v_stride + kv_column;
-  // Recomputed per tile, as in load_mma_tile_wide.
+  // Recomputed per tile, as in load_tile_rows_wide.
   for (int index = simt::opaque(simt::thread_rank()); index < kMmaKeys * kChunks;
        index += kAttentionThreads) {
     const int key = index / kChunks;
     const int chunk = index % kChunks;
     const bool valid = key < count;
     const int64_t row = valid ? key : 0;  // the zero fill reads nothing but needs an address
-    simt::async_copy_16(keys + key * kKeyPitch + chunk * 4, k + row * block.k_stride + chunk * 8,
+    simt::async_copy_16(keys + key * kPitch + chunk * 4, k + row * block.k_stride + chunk * 8,
                         valid);
-    simt::async_copy_16(raw_values + key * kKeyPitch + chunk * 4,
-                        v + row * block.v_stride + chunk * 8, valid);
+    simt::async_copy_16(values + key * kPitch + chunk * 4, v + row * block.v_stride + chunk * 8,
+                        valid);
   }
   simt::async_copy_commit();
 }
 
-// V^T (load_mma_tile's layout) from a V tile in the K layout (fetch_tile_async), the key pairs
-// assigned as load_mma_tile_wide assigns them (conflict-free stores).
+// K and V tiles of keys [tile, tile + count) loaded and converted by the block's threads (the
+// paths that are not pipelined: f32 K and V, unaligned rows), f32 rows 16 bytes at a time where
+// they are aligned for it. Out of line: inlined, its loads in flight cost the products' loop
+// spills.
 template <int kDim>
-VCAP_SIMT_FN void transpose_values(uint32_t* values_t, const uint32_t* raw_values) {
-  constexpr int kChunks = kDim / 8;
-  constexpr int kKeyPitch = attention_mma_key_pitch(kDim);
-  for (int index = simt::opaque(simt::thread_rank()); index < kMmaKeys / 2 * kChunks;
-       index += kAttentionThreads) {
-    const int pair = index % (kMmaKeys / 2);
-    const int chunk = index / (kMmaKeys / 2);
-    uint32_t words[8];
-    bf16_value_pairs(simt::load_word4(raw_values + 2 * pair * kKeyPitch + chunk * 4),
-                     simt::load_word4(raw_values + (2 * pair + 1) * kKeyPitch + chunk * 4), words);
-    VCAP_UNROLL
-    for (int j = 0; j < 8; ++j) value_word(values_t, chunk * 8 + j, pair) = words[j];
+VCAP_SIMT_COLD_FN void load_tile(uint32_t* keys, uint32_t* values, const AttentionBlockDesc block,
+                                 int64_t kv_column, int64_t tile, int count, bool wide) {
+  if (wide) {
+    load_tile_rows_wide<kDim>(keys, static_cast<const float*>(block.k), block.k_stride, kv_column,
+                              tile, count);
+    load_tile_rows_wide<kDim>(values, static_cast<const float*>(block.v), block.v_stride, kv_column,
+                              tile, count);
+    return;
   }
+  const bool bf16 = block.kv_bf16 != 0;
+  load_tile_rows<kDim>(keys, block.k, block.k_stride, bf16,
+                       pairs_aligned(block.k, block.k_stride, bf16), kv_column, tile, count);
+  load_tile_rows<kDim>(values, block.v, block.v_stride, bf16,
+                       pairs_aligned(block.v, block.v_stride, bf16), kv_column, tile, count);
 }
 
 // Thread block `index` of the tensor-core kernel; `shared` holds attention_mma_shared_bytes.
@@ -271,11 +193,12 @@ VCAP_SIMT_FN void attention_mma_block(const AttentionLaunch& args, int index, ui
   static_assert(attention_mma_supports(kDim));
   constexpr int kSteps = kDim / 16;    // k-steps of Q.K^T
   constexpr int kOutTiles = kDim / 8;  // n-tiles of the output
-  constexpr int kKeyPitch = attention_mma_key_pitch(kDim);
+  constexpr int kPitch = attention_mma_key_pitch(kDim);
   constexpr float kMinusInf = -INFINITY;
-  constexpr int kTileWords = kMmaKeys * kKeyPitch;  // K buffers 0 and 1 at shared, then
-  uint32_t* const raw_values = shared + 2 * kMmaKeys * kKeyPitch;
-  uint32_t* const values_t = shared + 3 * kMmaKeys * kKeyPitch;
+  constexpr int kTileWords = attention_mma_tile_words(kDim);
+  // Stage s: K at shared + 2 s tiles, V after it.
+  const auto keys_of = [&](int stage) { return shared + 2 * stage * kTileWords; };
+  const auto values_of = [&](int stage) { return shared + (2 * stage + 1) * kTileWords; };
 
   const AttentionItem item = args.items[index];
   const AttentionBlockDesc block = args.blocks[item.block];
@@ -320,7 +243,6 @@ VCAP_SIMT_FN void attention_mma_block(const AttentionLaunch& args, int index, ui
   const float scale_log2 = args.scale * kLog2e;
   float max[2] = {kMinusInf, kMinusInf};  // in those units
   float sum[2] = {0.0f, 0.0f};  // this thread's keys only; summed over the quad at the end
-  const bool pairs_aligned = key_pairs_aligned(block);
   const bool wide = rows_16b_aligned(block);
   // A warp whose 16 lanes are all past the block's rows (a decode step's block fills 6 of 64)
   // only helps load the tiles: its products would be thrown away. Checked where the registers
@@ -336,42 +258,49 @@ VCAP_SIMT_FN void attention_mma_block(const AttentionLaunch& args, int index, ui
     return static_cast<int>(item.key_end - tile < kMmaKeys ? item.key_end - tile : kMmaKeys);
   };
   if (pipelined && item.key_begin < item.key_end) {
-    fetch_tile_async<kDim>(shared, raw_values, block, kv_column, item.key_begin,
+    fetch_tile_async<kDim>(keys_of(0), values_of(0), block, kv_column, item.key_begin,
                            count_at(item.key_begin));
   }
-  int stage = 0;  // the K buffer of this tile
+  // The ldmatrix rows this thread gives: row r = lane % 8 of matrix m = lane / 8 (simt.h).
+  const int matrix = thread % simt::kWarpSize / 8;
+  const int matrix_row = thread % 8;
+  int stage = 0;  // the buffers of this tile
   for (int64_t tile = item.key_begin; tile < item.key_end; tile += kMmaKeys) {
     const int count = count_at(tile);
-    const uint32_t* const keys = shared + stage * kTileWords;
+    // Byte addresses in the shared window (ldmatrix's).
+    const uint32_t keys = simt::shared_address(keys_of(stage));
+    const uint32_t values = simt::shared_address(values_of(stage));
     if (pipelined) {
       simt::async_copy_wait_all();  // this thread's copies of the tile
-      simt::sync_block();           // everyone's; and every warp is done with the previous tile
-      transpose_values<kDim>(values_t, raw_values);
-      simt::sync_block();  // V^T is whole, and the raw V buffer free for the next tile
+      simt::sync_block();  // everyone's; and every warp is done with the other stage's tile
       if (tile + kMmaKeys < item.key_end) {
-        fetch_tile_async<kDim>(shared + (stage ^ 1) * kTileWords, raw_values, block, kv_column,
+        fetch_tile_async<kDim>(keys_of(stage ^ 1), values_of(stage ^ 1), block, kv_column,
                                tile + kMmaKeys, count_at(tile + kMmaKeys));
       }
       stage ^= 1;
     } else {
       simt::sync_block();  // every warp is done with the previous tile
-      if (!wide) {
-        load_mma_tile<kDim>(shared, values_t, block, kv_column, tile, count, pairs_aligned);
-      } else {
-        load_mma_tile_wide<kDim>(shared, values_t, block, kv_column, tile, count);
-      }
+      load_tile<kDim>(keys_of(0), values_of(0), block, kv_column, tile, count, wide);
       simt::sync_block();
     }
     if (!warp_has_rows) continue;
 
+    // S = Q.K^T, two n-tiles (16 keys) per ldmatrix: matrices (keys 8n.., columns 16s..),
+    // (8n.., 16s + 8..), (8n + 8.., 16s..), (8n + 8.., 16s + 8..) are b0, b1 of n-tile n and
+    // b0, b1 of n-tile n + 1.
     float score[kMmaKeys / 8][4];
     VCAP_UNROLL
-    for (int n = 0; n < kMmaKeys / 8; ++n) {
-      score[n][0] = score[n][1] = score[n][2] = score[n][3] = 0.0f;
-      const uint32_t* key_row = keys + (n * 8 + g) * kKeyPitch;
+    for (int n = 0; n < kMmaKeys / 8; n += 2) {
+      VCAP_UNROLL
+      for (int j = 0; j < 4; ++j) score[n][j] = score[n + 1][j] = 0.0f;
+      const uint32_t key_row =
+          keys + 4 * ((8 * (n + matrix / 2) + matrix_row) * kPitch + 4 * (matrix % 2));
       VCAP_UNROLL
       for (int s = 0; s < kSteps; ++s) {
-        simt::mma_bf16_16x8x16(score[n], q_frag[s], key_row[8 * s + t], key_row[8 * s + 4 + t]);
+        uint32_t b[4];
+        simt::ldmatrix_x4(b, key_row + 32 * s);
+        simt::mma_bf16_16x8x16(score[n], q_frag[s], b[0], b[1]);
+        simt::mma_bf16_16x8x16(score[n + 1], q_frag[s], b[2], b[3]);
       }
     }
 
@@ -425,19 +354,28 @@ VCAP_SIMT_FN void attention_mma_block(const AttentionLaunch& args, int index, ui
       }
     }
 
-    // O += P.V: k-step s covers keys 16s..16s+15, i.e. score n-tiles 2s and 2s + 1.
+    // O += P.V: k-step s covers keys 16s..16s+15, i.e. score n-tiles 2s and 2s + 1. P first (its
+    // bf16 fragments take half the registers of the scores), then V's rows transposed by
+    // ldmatrix: matrices (keys 16s.., columns 8o..), (16s + 8.., 8o..), (16s.., 8o + 8..),
+    // (16s + 8.., 8o + 8..) are b0, b1 of output tile o and of o + 1.
+    uint32_t p_frag[kMmaKeys / 16][4];
     VCAP_UNROLL
     for (int s = 0; s < kMmaKeys / 16; ++s) {
-      const uint32_t p_frag[4] = {simt::bf16_pair_fast(score[2 * s][0], score[2 * s][1]),
-                                  simt::bf16_pair_fast(score[2 * s][2], score[2 * s][3]),
-                                  simt::bf16_pair_fast(score[2 * s + 1][0], score[2 * s + 1][1]),
-                                  simt::bf16_pair_fast(score[2 * s + 1][2], score[2 * s + 1][3])};
+      p_frag[s][0] = simt::bf16_pair_fast(score[2 * s][0], score[2 * s][1]);
+      p_frag[s][1] = simt::bf16_pair_fast(score[2 * s][2], score[2 * s][3]);
+      p_frag[s][2] = simt::bf16_pair_fast(score[2 * s + 1][0], score[2 * s + 1][1]);
+      p_frag[s][3] = simt::bf16_pair_fast(score[2 * s + 1][2], score[2 * s + 1][3]);
+    }
+    const uint32_t value_row =
+        values + 4 * ((8 * (matrix % 2) + matrix_row) * kPitch + 4 * (matrix / 2));
+    VCAP_UNROLL
+    for (int o = 0; o < kOutTiles; o += 2) {
       VCAP_UNROLL
-      for (int o = 0; o < kOutTiles; ++o) {
-        const uint32_t* value_row = values_t + (o * 8 + g) * kMmaValuePitch;
-        const int swizzle = o & 3;  // value_swizzle(o * 8 + g): the fragment's rows share d / 8
-        simt::mma_bf16_16x8x16(out[o], p_frag, value_row[(8 * s + t) ^ swizzle],
-                               value_row[(8 * s + 4 + t) ^ swizzle]);
+      for (int s = 0; s < kMmaKeys / 16; ++s) {
+        uint32_t b[4];
+        simt::ldmatrix_x4_trans(b, value_row + 4 * (16 * s * kPitch + 4 * o));
+        simt::mma_bf16_16x8x16(out[o], p_frag[s], b[0], b[1]);
+        simt::mma_bf16_16x8x16(out[o + 1], p_frag[s], b[2], b[3]);
       }
     }
   }

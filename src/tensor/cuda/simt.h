@@ -4,8 +4,9 @@
 // thread. That is how the tensor-core attention is checked on machines without a GPU.
 //
 // Only what the portable kernels need: the thread's rank in its block (1-D blocks), the block
-// and warp barriers, a butterfly shuffle within the warp, and the bf16 tensor-core product
-// mma.sync.m16n8k16 (PTX ISA, "Matrix Fragments for mma.m16n8k16 with floating point type").
+// and warp barriers, a butterfly shuffle within the warp, the bf16 tensor-core product
+// mma.sync.m16n8k16 (PTX ISA, "Matrix Fragments for mma.m16n8k16 with floating point type") and
+// the shared-memory loads of its fragments (ldmatrix).
 #ifndef VCAP_TENSOR_CUDA_SIMT_H_
 #define VCAP_TENSOR_CUDA_SIMT_H_
 
@@ -63,6 +64,34 @@ VCAP_SIMT_FN void mma_bf16_16x8x16(float (&c)[4], const uint32_t (&a)[4], uint32
   __trap();  // bf16 tensor cores need sm_80; the host never launches this kernel below it
 #endif
 }
+// Four 8x8 matrices of 16-bit elements from shared memory (ldmatrix.sync.aligned.m8n8.x4.b16):
+// lane 8m + r gives the shared address (shared_address) of row r of matrix m (16 bytes, 16-byte
+// aligned), and r[m] of the thread with g = lane / 4, t = lane % 4 receives row g, elements 2t
+// and 2t + 1 of matrix m (the lower-indexed in the low half). With .trans (ldmatrix_x4_trans) it
+// receives column g, rows 2t and 2t + 1: the B fragment of mma.m16n8k16 from a row-major [k][n]
+// tile. Addresses are 32-bit offsets in the shared window, so that a kernel keeps them in one
+// register each.
+VCAP_SIMT_FN uint32_t shared_address(const void* p) {
+  return static_cast<uint32_t>(__cvta_generic_to_shared(p));
+}
+VCAP_SIMT_FN void ldmatrix_x4(uint32_t (&r)[4], uint32_t address) {
+#if defined(__CUDA_ARCH__) && __CUDA_ARCH__ >= 800
+  asm volatile("ldmatrix.sync.aligned.m8n8.x4.shared.b16 {%0, %1, %2, %3}, [%4];\n"
+               : "=r"(r[0]), "=r"(r[1]), "=r"(r[2]), "=r"(r[3])
+               : "r"(address));
+#else
+  __trap();
+#endif
+}
+VCAP_SIMT_FN void ldmatrix_x4_trans(uint32_t (&r)[4], uint32_t address) {
+#if defined(__CUDA_ARCH__) && __CUDA_ARCH__ >= 800
+  asm volatile("ldmatrix.sync.aligned.m8n8.x4.trans.shared.b16 {%0, %1, %2, %3}, [%4];\n"
+               : "=r"(r[0]), "=r"(r[1]), "=r"(r[2]), "=r"(r[3])
+               : "r"(address));
+#else
+  __trap();
+#endif
+}
 #else
 // Defined by the emulator (tests/tensor/simt_emulator.cpp) for the thread that calls them.
 int thread_rank();
@@ -70,6 +99,9 @@ void sync_block();
 void sync_warp();
 float shuffle_xor(float x, int lane_mask);
 void mma_bf16_16x8x16(float (&c)[4], const uint32_t (&a)[4], uint32_t b0, uint32_t b1);
+uint32_t shared_address(const void* p);
+void ldmatrix_x4(uint32_t (&r)[4], uint32_t address);
+void ldmatrix_x4_trans(uint32_t (&r)[4], uint32_t address);
 inline uint32_t bits_of(float x) { return std::bit_cast<uint32_t>(x); }
 inline float float_of(uint32_t bits) { return std::bit_cast<float>(bits); }
 #endif
