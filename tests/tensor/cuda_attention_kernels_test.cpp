@@ -39,10 +39,15 @@ void run_f32_items(const cuda::AttentionLaunch& launch) {
 
 template <int kDim>
 void run_mma_items(const cuda::AttentionLaunch& launch) {
-  cuda::simt::emulate_grid(
-      launch.item_count, cuda::kAttentionThreads,
-      cuda::attention_mma_shared_bytes(kDim) / sizeof(uint32_t),
-      [&](int block, uint32_t* shared) { cuda::attention_mma_block<kDim>(launch, block, shared); });
+  cuda::simt::emulate_grid(launch.item_count, cuda::kAttentionThreads,
+                           cuda::attention_mma_shared_bytes(kDim) / sizeof(uint32_t),
+                           [&](int block, uint32_t* shared) {
+                             if (launch.warp_keys != 0) {
+                               cuda::attention_mma_block<kDim, true>(launch, block, shared);
+                             } else {
+                               cuda::attention_mma_block<kDim, false>(launch, block, shared);
+                             }
+                           });
 }
 
 // Runs the kernel the GPU takes for `p` (tensor cores when p.bf16_products), whose blocks merge
@@ -185,6 +190,33 @@ TEST(CudaAttentionKernels, BatchedDecodeOverBf16CachesSplitIntoParts) {
       params(12, 2, 128),
       {{0, 1, 260, true, 259, {}, {}}, {1, 1, 5, true, 4, {}, {}}, {2, 1, 130, true, 129, {}, {}}},
       3, 5, DType::kBF16, 24);
+}
+
+// Blocks whose lanes fit one warp (AttentionPlan::warp_keys) split each key tile across the
+// warps: two new tokens of 7 query heads per kv head (14 lanes) after 150 cached keys, causal
+// (the diagonal inside a warp's quarter of the last tile), whole and split into parts; and a
+// three-patch vision segment at head_dim 80.
+TEST(CudaAttentionKernels, BlocksOfOneWarpsLanesSplitTilesAcrossWarps) {
+  const std::vector<HostAttentionBlock> prefill = {{0, 2, 152, true, 150, {}, {}},
+                                                   {2, 1, 40, true, 39, {}, {}}};
+  check(params(14, 2, 128), prefill, 3, 20, DType::kBF16, 1);
+  check(params(14, 2, 128), prefill, 3, 21, DType::kBF16, 16);
+  check(params(2, 2, 80), {{0, 3, 3, false, 0, {}, {}}}, 3, 22, DType::kBF16, 1);
+}
+
+TEST(CudaAttentionKernels, WarpKeysOnlyWhereEveryBlocksLanesFitOneWarp) {
+  const std::vector<uint16_t> cache(64 * 512);
+  const TensorView all{reinterpret_cast<std::byte*>(const_cast<uint16_t*>(cache.data())),
+                       DType::kBF16, 64, 512, 512};
+  const auto block = [&](int64_t q_count) {
+    return AttentionBlock{0,    q_count,     all.cols_slice(0, 256), all.cols_slice(256, 256),
+                          true, 64 - q_count};
+  };
+  // 12 query heads over 2 kv heads: 6 lanes per row.
+  EXPECT_TRUE(
+      cuda::make_attention_plan(std::vector{block(1), block(2)}, params(12, 2, 128), 1).warp_keys);
+  EXPECT_FALSE(
+      cuda::make_attention_plan(std::vector{block(1), block(3)}, params(12, 2, 128), 1).warp_keys);
 }
 
 TEST(CudaAttentionKernels, DecodeOverALongCacheCombinesMoreThan32Parts) {

@@ -19,14 +19,14 @@ __global__ void __launch_bounds__(kThreads) attention_f32_kernel(const Attention
                               reinterpret_cast<float*>(shared4));
 }
 
-template <int kDim>
+template <int kDim, bool kWarpKeys>
 __global__ void __launch_bounds__(kThreads, attention_mma_blocks_per_sm(kDim))
     attention_mma_kernel(const AttentionLaunch args) {
   extern __shared__ __align__(16) uint32_t shared_words[];  // 16-byte cp.async targets
-  attention_mma_block<kDim>(args, static_cast<int>(blockIdx.x), shared_words);
+  attention_mma_block<kDim, kWarpKeys>(args, static_cast<int>(blockIdx.x), shared_words);
 }
 
-template <int kDim>
+template <int kDim, bool kWarpKeys>
 cudaError_t launch_mma(cudaStream_t stream, const AttentionLaunch& launch) {
   constexpr size_t kShared = attention_mma_shared_bytes(kDim);
   // 69 KB at head_dim 128 (two blocks per multiprocessor fit sm_80's 164 KB and sm_90's 228 KB);
@@ -40,14 +40,14 @@ cudaError_t launch_mma(cudaStream_t stream, const AttentionLaunch& launch) {
     if (const cudaError_t error = cudaGetDevice(&device); error != cudaSuccess) return error;
     const uint64_t bit = device < 64 ? uint64_t{1} << device : 0;
     if ((devices_done.load(std::memory_order_acquire) & bit) == 0 || bit == 0) {
-      const cudaError_t error = cudaFuncSetAttribute(attention_mma_kernel<kDim>,
+      const cudaError_t error = cudaFuncSetAttribute(attention_mma_kernel<kDim, kWarpKeys>,
                                                      cudaFuncAttributeMaxDynamicSharedMemorySize,
                                                      static_cast<int>(kShared));
       if (error != cudaSuccess) return error;
       devices_done.fetch_or(bit, std::memory_order_release);
     }
   }
-  attention_mma_kernel<kDim><<<launch.item_count, kThreads, kShared, stream>>>(launch);
+  attention_mma_kernel<kDim, kWarpKeys><<<launch.item_count, kThreads, kShared, stream>>>(launch);
   return cudaGetLastError();
 }
 
@@ -70,7 +70,11 @@ cudaError_t launch_attention(cudaStream_t stream, const AttentionLaunch& launch)
   if (launch.head_dim <= 0 || launch.head_dim > kAttentionMaxHeadDim) return cudaErrorInvalidValue;
   return with_attention_kernel(
       launch.head_dim, launch.bf16_products != 0,
-      [&](auto dim) { return launch_mma<decltype(dim)::value>(stream, launch); },
+      [&](auto dim) {
+        constexpr int kDim = decltype(dim)::value;
+        return launch.warp_keys != 0 ? launch_mma<kDim, true>(stream, launch)
+                                     : launch_mma<kDim, false>(stream, launch);
+      },
       [&](auto slots) { return launch_f32_slots<decltype(slots)::value>(stream, launch); });
 }
 

@@ -187,12 +187,87 @@ VCAP_SIMT_COLD_FN void load_tile(uint32_t* keys, uint32_t* values, const Attenti
                        pairs_aligned(block.v, block.v_stride, bf16), kv_column, tile, count);
 }
 
-// Thread block `index` of the tensor-core kernel; `shared` holds attention_mma_shared_bytes.
+// The four warps' softmax states of the same 16 lanes (kWarpKeys), merged: each thread stores
+// its fragments' share into `states` ([warp][lane][max, sum, head_dim outputs], in shared memory
+// the tiles no longer use), then the block's threads take (lane, column) pairs and write the
+// output, or the item's partial slot, as the fragments' owner would have.
 template <int kDim>
+VCAP_SIMT_FN void merge_warp_states(const AttentionLaunch& args, const AttentionItem& item,
+                                    const AttentionBlockDesc& block, const float (&max)[2],
+                                    const float (&sum)[2], const float (&out)[kDim / 8][4],
+                                    float* states) {
+  constexpr int kStride = kDim + 2;
+  constexpr int kWarps = kAttentionThreads / simt::kWarpSize;
+  static_assert(kWarps * 16 * kStride * sizeof(float) <= attention_mma_shared_bytes(kDim));
+  const int thread = simt::thread_rank();
+  const int warp = thread / simt::kWarpSize;
+  const int g = thread % simt::kWarpSize / 4;
+  const int t = thread % 4;
+  simt::sync_block();  // every warp is done with the tiles
+  VCAP_UNROLL
+  for (int h = 0; h < 2; ++h) {
+    float total = sum[h] + simt::shuffle_xor(sum[h], 1);
+    total += simt::shuffle_xor(total, 2);
+    float* state = states + (warp * 16 + g + 8 * h) * kStride;
+    if (t == 0) {
+      state[0] = max[h];
+      state[1] = total;
+    }
+    VCAP_UNROLL
+    for (int o = 0; o < kDim / 8; ++o) {
+      state[2 + 8 * o + 2 * t] = out[o][2 * h];
+      state[2 + 8 * o + 2 * t + 1] = out[o][2 * h + 1];
+    }
+  }
+  simt::sync_block();
+  const int group = args.group;
+  for (int i = thread; i < 16 * kDim; i += kAttentionThreads) {
+    const int lane = i / kDim;
+    const int d = i % kDim;
+    const int64_t query = item.lane_begin + lane;
+    const int64_t row = query / group;
+    if (row >= block.q_count) continue;
+    float top = -INFINITY;
+    for (int w = 0; w < kWarps; ++w) top = fmaxf(top, states[(w * 16 + lane) * kStride]);
+    float value = 0.0f;
+    float total = 0.0f;
+    for (int w = 0; w < kWarps; ++w) {
+      const float* state = states + (w * 16 + lane) * kStride;
+      // A warp that saw no visible key has max -inf and weighs nothing.
+      const float weight = state[0] == -INFINITY ? 0.0f : exp2f(state[0] - top);
+      value += state[2 + d] * weight;
+      total += state[1] * weight;
+    }
+    if (item.partial < 0) {
+      const int64_t column =
+          static_cast<int64_t>(item.kv_head) * kDim * group + (query % group) * kDim + d;
+      store_output(args, block.q_begin + row, column, total > 0.0f ? value / total : 0.0f);
+    } else {
+      float* slot =
+          args.partials + (static_cast<int64_t>(item.partial) * kAttentionTileLanes + lane) *
+                              attention_partial_stride(kDim);
+      if (d == 0) {
+        slot[0] = top * kLn2;  // the merge's units: scale * q.k
+        slot[1] = total;
+      }
+      slot[2 + d] = value;
+    }
+  }
+}
+
+// Thread block `index` of the tensor-core kernel; `shared` holds attention_mma_shared_bytes.
+// kWarpKeys (AttentionLaunch::warp_keys: every item's lanes fit one warp, as in a decode step):
+// the four warps take the same 16 lanes and a quarter of each key tile each (16 keys), and merge
+// their states at the end; otherwise each warp takes 16 lanes and the whole tile. A decode step
+// used to leave three warps only loading while one did every product of every tile.
+template <int kDim, bool kWarpKeys>
 VCAP_SIMT_FN void attention_mma_block(const AttentionLaunch& args, int index, uint32_t* shared) {
   static_assert(attention_mma_supports(kDim));
   constexpr int kSteps = kDim / 16;    // k-steps of Q.K^T
   constexpr int kOutTiles = kDim / 8;  // n-tiles of the output
+  constexpr int kScoreTiles = kWarpKeys ? 2 : kMmaKeys / 8;  // n-tiles of scores per warp
+  constexpr int kValueSteps = kScoreTiles / 2;               // k-steps of P.V per warp
+
   constexpr int kPitch = attention_mma_key_pitch(kDim);
   constexpr float kMinusInf = -INFINITY;
   constexpr int kTileWords = attention_mma_tile_words(kDim);
@@ -209,14 +284,17 @@ VCAP_SIMT_FN void attention_mma_block(const AttentionLaunch& args, int index, ui
   const int group = args.group;
   const int64_t kv_column = static_cast<int64_t>(item.kv_head) * kDim;
 
-  // This thread's two lanes: rows g and g + 8 of the warp's 16 (h = 0, 1).
+  // This thread's two lanes: rows g and g + 8 of the warp's 16 (h = 0, 1); its warp's keys of
+  // each tile: [key_base, key_base + 8 * kScoreTiles).
+  const int64_t lane_base = item.lane_begin + (kWarpKeys ? 0 : warp * 16);
+  const int key_base = kWarpKeys ? 16 * warp : 0;
   int64_t query[2];
   int64_t row[2];
   int64_t end[2];
   const float* q_row[2];
   VCAP_UNROLL
   for (int h = 0; h < 2; ++h) {
-    query[h] = item.lane_begin + warp * 16 + g + 8 * h;
+    query[h] = lane_base + g + 8 * h;
     row[h] = query[h] / group;
     end[h] = visible_end(block, row[h]);
     q_row[h] = row[h] < block.q_count ? args.q + (block.q_begin + row[h]) * args.q_stride +
@@ -248,8 +326,8 @@ VCAP_SIMT_FN void attention_mma_block(const AttentionLaunch& args, int index, ui
   // only helps load the tiles: its products would be thrown away. Checked where the registers
   // allow it: at three blocks per multiprocessor the check costs head_dim 80 a spill, and the
   // vision tower's blocks, the ones at that head dim, fill every warp.
-  const bool warp_has_rows = attention_mma_blocks_per_sm(kDim) >= 3 ||
-                             (item.lane_begin + warp * 16) / group < block.q_count;
+  const bool warp_has_rows =
+      kWarpKeys || attention_mma_blocks_per_sm(kDim) >= 3 || lane_base / group < block.q_count;
 
   // The model's case, bf16 K and V with aligned rows, is pipelined: the next tile's copies land
   // while this one is used. Other K and V are loaded tile by tile.
@@ -288,13 +366,13 @@ VCAP_SIMT_FN void attention_mma_block(const AttentionLaunch& args, int index, ui
     // S = Q.K^T, two n-tiles (16 keys) per ldmatrix: matrices (keys 8n.., columns 16s..),
     // (8n.., 16s + 8..), (8n + 8.., 16s..), (8n + 8.., 16s + 8..) are b0, b1 of n-tile n and
     // b0, b1 of n-tile n + 1.
-    float score[kMmaKeys / 8][4];
+    float score[kScoreTiles][4];
     VCAP_UNROLL
-    for (int n = 0; n < kMmaKeys / 8; n += 2) {
+    for (int n = 0; n < kScoreTiles; n += 2) {
       VCAP_UNROLL
       for (int j = 0; j < 4; ++j) score[n][j] = score[n + 1][j] = 0.0f;
       const uint32_t key_row =
-          keys + 4 * ((8 * (n + matrix / 2) + matrix_row) * kPitch + 4 * (matrix % 2));
+          keys + 4 * ((key_base + 8 * (n + matrix / 2) + matrix_row) * kPitch + 4 * (matrix % 2));
       VCAP_UNROLL
       for (int s = 0; s < kSteps; ++s) {
         uint32_t b[4];
@@ -304,11 +382,11 @@ VCAP_SIMT_FN void attention_mma_block(const AttentionLaunch& args, int index, ui
       }
     }
 
-    // Online softmax per row; score[n][2h + j] is key tile + 8n + 2t + j of lane h.
+    // Online softmax per row; score[n][2h + j] is key tile + key_base + 8n + 2t + j of lane h.
     VCAP_UNROLL
     for (int h = 0; h < 2; ++h) {
       VCAP_UNROLL
-      for (int n = 0; n < kMmaKeys / 8; ++n) {
+      for (int n = 0; n < kScoreTiles; ++n) {
         score[n][2 * h] *= scale_log2;
         score[n][2 * h + 1] *= scale_log2;
       }
@@ -316,17 +394,17 @@ VCAP_SIMT_FN void attention_mma_block(const AttentionLaunch& args, int index, ui
       // the causal diagonal and the last tile.
       if (count < kMmaKeys || tile + kMmaKeys > end[h]) {
         VCAP_UNROLL
-        for (int n = 0; n < kMmaKeys / 8; ++n) {
+        for (int n = 0; n < kScoreTiles; ++n) {
           VCAP_UNROLL
           for (int j = 0; j < 2; ++j) {
-            const int64_t key = tile + 8 * n + 2 * t + j;
+            const int64_t key = tile + key_base + 8 * n + 2 * t + j;
             if (key >= tile + count || key >= end[h]) score[n][2 * h + j] = kMinusInf;
           }
         }
       }
       float tile_max = kMinusInf;
       VCAP_UNROLL
-      for (int n = 0; n < kMmaKeys / 8; ++n) {
+      for (int n = 0; n < kScoreTiles; ++n) {
         tile_max = fmaxf(tile_max, fmaxf(score[n][2 * h], score[n][2 * h + 1]));
       }
       tile_max = fmaxf(tile_max, simt::shuffle_xor(tile_max, 1));
@@ -337,7 +415,7 @@ VCAP_SIMT_FN void attention_mma_block(const AttentionLaunch& args, int index, ui
       const float correction = exp2f(max[h] - base);
       float tile_sum = 0.0f;
       VCAP_UNROLL
-      for (int n = 0; n < kMmaKeys / 8; ++n) {
+      for (int n = 0; n < kScoreTiles; ++n) {
         VCAP_UNROLL
         for (int j = 0; j < 2; ++j) {
           float& s = score[n][2 * h + j];
@@ -358,20 +436,20 @@ VCAP_SIMT_FN void attention_mma_block(const AttentionLaunch& args, int index, ui
     // bf16 fragments take half the registers of the scores), then V's rows transposed by
     // ldmatrix: matrices (keys 16s.., columns 8o..), (16s + 8.., 8o..), (16s.., 8o + 8..),
     // (16s + 8.., 8o + 8..) are b0, b1 of output tile o and of o + 1.
-    uint32_t p_frag[kMmaKeys / 16][4];
+    uint32_t p_frag[kValueSteps][4];
     VCAP_UNROLL
-    for (int s = 0; s < kMmaKeys / 16; ++s) {
+    for (int s = 0; s < kValueSteps; ++s) {
       p_frag[s][0] = simt::bf16_pair_fast(score[2 * s][0], score[2 * s][1]);
       p_frag[s][1] = simt::bf16_pair_fast(score[2 * s][2], score[2 * s][3]);
       p_frag[s][2] = simt::bf16_pair_fast(score[2 * s + 1][0], score[2 * s + 1][1]);
       p_frag[s][3] = simt::bf16_pair_fast(score[2 * s + 1][2], score[2 * s + 1][3]);
     }
     const uint32_t value_row =
-        values + 4 * ((8 * (matrix % 2) + matrix_row) * kPitch + 4 * (matrix / 2));
+        values + 4 * ((key_base + 8 * (matrix % 2) + matrix_row) * kPitch + 4 * (matrix / 2));
     VCAP_UNROLL
     for (int o = 0; o < kOutTiles; o += 2) {
       VCAP_UNROLL
-      for (int s = 0; s < kMmaKeys / 16; ++s) {
+      for (int s = 0; s < kValueSteps; ++s) {
         uint32_t b[4];
         simt::ldmatrix_x4_trans(b, value_row + 4 * (16 * s * kPitch + 4 * o));
         simt::mma_bf16_16x8x16(out[o], p_frag[s], b[0], b[1]);
@@ -380,33 +458,37 @@ VCAP_SIMT_FN void attention_mma_block(const AttentionLaunch& args, int index, ui
     }
   }
 
-  VCAP_UNROLL
-  for (int h = 0; h < 2; ++h) {
-    float total = sum[h] + simt::shuffle_xor(sum[h], 1);
-    total += simt::shuffle_xor(total, 2);
-    if (row[h] >= block.q_count) continue;
-    if (item.partial < 0) {
-      const float inverse = total > 0.0f ? 1.0f / total : 0.0f;
-      const int64_t out_row = block.q_begin + row[h];
-      const int64_t column = kv_column * group + (query[h] % group) * kDim + 2 * t;
-      VCAP_UNROLL
-      for (int o = 0; o < kOutTiles; ++o) {
-        store_output(args, out_row, column + 8 * o, out[o][2 * h] * inverse);
-        store_output(args, out_row, column + 8 * o + 1, out[o][2 * h + 1] * inverse);
-      }
-    } else {
-      const int lane = warp * 16 + g + 8 * h;
-      float* state =
-          args.partials + (static_cast<int64_t>(item.partial) * kAttentionTileLanes + lane) *
-                              attention_partial_stride(kDim);
-      if (t == 0) {
-        state[0] = max[h] * kLn2;  // the combine step's units: scale * q.k
-        state[1] = total;
-      }
-      VCAP_UNROLL
-      for (int o = 0; o < kOutTiles; ++o) {
-        state[2 + 8 * o + 2 * t] = out[o][2 * h];
-        state[2 + 8 * o + 2 * t + 1] = out[o][2 * h + 1];
+  if constexpr (kWarpKeys) {
+    merge_warp_states<kDim>(args, item, block, max, sum, out, reinterpret_cast<float*>(shared));
+  } else {
+    VCAP_UNROLL
+    for (int h = 0; h < 2; ++h) {
+      float total = sum[h] + simt::shuffle_xor(sum[h], 1);
+      total += simt::shuffle_xor(total, 2);
+      if (row[h] >= block.q_count) continue;
+      if (item.partial < 0) {
+        const float inverse = total > 0.0f ? 1.0f / total : 0.0f;
+        const int64_t out_row = block.q_begin + row[h];
+        const int64_t column = kv_column * group + (query[h] % group) * kDim + 2 * t;
+        VCAP_UNROLL
+        for (int o = 0; o < kOutTiles; ++o) {
+          store_output(args, out_row, column + 8 * o, out[o][2 * h] * inverse);
+          store_output(args, out_row, column + 8 * o + 1, out[o][2 * h + 1] * inverse);
+        }
+      } else {
+        const int lane = warp * 16 + g + 8 * h;
+        float* state =
+            args.partials + (static_cast<int64_t>(item.partial) * kAttentionTileLanes + lane) *
+                                attention_partial_stride(kDim);
+        if (t == 0) {
+          state[0] = max[h] * kLn2;  // the combine step's units: scale * q.k
+          state[1] = total;
+        }
+        VCAP_UNROLL
+        for (int o = 0; o < kOutTiles; ++o) {
+          state[2 + 8 * o + 2 * t] = out[o][2 * h];
+          state[2 + 8 * o + 2 * t + 1] = out[o][2 * h + 1];
+        }
       }
     }
   }

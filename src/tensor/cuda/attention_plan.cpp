@@ -56,10 +56,13 @@ AttentionPlan make_attention_plan(std::span<const AttentionBlock> blocks,
                      block.causal ? 1 : 0, block.k.dtype == DType::kBF16 ? 1 : 0});
   }
   const std::vector<Tile> tiles = make_tiles(blocks, group, params.num_kv_heads);
+  AttentionPlan plan;
+  plan.warp_keys = std::all_of(blocks.begin(), blocks.end(), [&](const AttentionBlock& block) {
+    return block.q_count * group <= 16;
+  });
   const int64_t parts_wanted =
       tiles.empty() ? 1 : std::max<int64_t>(1, target_items / static_cast<int64_t>(tiles.size()));
 
-  AttentionPlan plan;
   std::vector<AttentionItem> items;
   std::vector<AttentionCombine> combines;
   for (const Tile& tile : tiles) {
@@ -118,6 +121,7 @@ AttentionLaunch make_attention_launch(const AttentionPlan& plan, const std::byte
   launch.scale = params.scale;
   launch.bf16_products = params.bf16_products ? 1 : 0;
   launch.out_bf16 = out.dtype == DType::kBF16 ? 1 : 0;
+  launch.warp_keys = plan.warp_keys ? 1 : 0;
   return launch;
 }
 

@@ -20,6 +20,9 @@ struct AttentionPlan {
   int item_count = 0;
   int combine_count = 0;
   int partial_count = 0;  // partial slots the merges of split key ranges need
+  // Every block's lanes fit one warp (a decode step, a prefill of one or two tokens): the
+  // tensor-core kernel splits each key tile across its warps instead (attention_mma.h).
+  bool warp_keys = false;
 };
 
 // The plan for `blocks` (already checked by the caller; every k_count < 2^31). `target_items`

@@ -70,6 +70,7 @@ struct AttentionLaunch {
   float scale;
   int32_t bf16_products;  // 1: the tensor-core kernel where it supports head_dim
   int32_t out_bf16;       // 1: out holds bf16 values rounded to nearest even
+  int32_t warp_keys;      // 1: every block's lanes (q_count * group) fit one warp's 16
 };
 
 // Floats of one lane's softmax state in a partial slot for `head_dim`: its max, its sum and its
