@@ -229,6 +229,7 @@ class CudaBackend : public Backend {
   cuda::DeviceScratch attention_partials_;    // softmax states of split key ranges
   cuda::DeviceScratch attention_arrivals_;    // their parts finished, per range (zero at rest)
   cuda::DeviceScratch score_maxima_;          // process_scores: parts', then rows' maxima
+  cuda::DeviceScratch score_arrivals_;        // its rows' parts finished (zero at rest)
   cuda::PinnedMemory score_results_;          // the rows' maxima, copied back
   std::unique_ptr<cuda::OpProfile> profile_;  // null unless CudaBackendOptions::profile
 };
@@ -439,6 +440,9 @@ void CudaBackend::process_scores(TensorView scores, std::span<const ScoreRowRule
     if (!pinned.ok()) return context_->record(pinned.status());
     score_results_ = std::move(*pinned);
   }
+  auto arrivals = score_arrivals_.ensure_zeroed(
+      *context_, static_cast<size_t>(rows) * sizeof(int32_t), "process_scores arrival counters");
+  if (!arrivals.ok()) return context_->record(arrivals.status());
   auto* partials = reinterpret_cast<cuda::ScoreMax*>(*maxima);
   cuda::ScoreLaunch launch{};
   launch.scores = reinterpret_cast<float*>(scores.data);
@@ -450,6 +454,7 @@ void CudaBackend::process_scores(TensorView scores, std::span<const ScoreRowRule
   launch.ids = reinterpret_cast<const int32_t*>(device_table + desc_bytes);
   launch.partials = partials;
   launch.results = partials + static_cast<size_t>(rows) * static_cast<size_t>(parts);
+  launch.arrivals = reinterpret_cast<int32_t*>(*arrivals);
   const bool ok =
       context_->check(cuda::launch_process_scores(stream(), launch), "process_scores kernels") &&
       context_->check(cudaMemcpyAsync(score_results_.data(), launch.results, result_bytes,

@@ -1,5 +1,5 @@
-// Launcher of Backend::process_scores' kernels (score_kernels.h): the part reductions, then the
-// per-row combination into launch.results. Returns cudaGetLastError() of the launches.
+// Launcher of Backend::process_scores' kernel (score_kernels.h): the part reductions, each row's
+// last part also reducing the row into launch.results. Returns cudaGetLastError().
 #ifndef VCAP_TENSOR_CUDA_PROCESS_SCORES_H_
 #define VCAP_TENSOR_CUDA_PROCESS_SCORES_H_
 

@@ -6,9 +6,10 @@
 // leave most multiprocessors idle while each walks 600 KB. So each row is cut into parts of
 // kScorePartColumns columns, one block per part: it applies the repetition penalty to the ids
 // that fall inside its part, divides by the temperature, and reduces its part to a ScoreMax.
-// A second launch, one block per row, reduces the parts. The reduction (max, then the lowest
-// column and the sum of counts on equal maxima) is exact in any order, so the result is
-// process_score_row's bit for bit.
+// The block that finishes a row's last part reduces the row's parts (counted on a per-row
+// counter, as the attention's split key ranges are merged: attention_kernels.h), so that one
+// launch does it all. The reduction (max, then the lowest column and the sum of counts on equal
+// maxima) is exact in any order, so the result is process_score_row's bit for bit.
 #ifndef VCAP_TENSOR_CUDA_SCORE_KERNELS_H_
 #define VCAP_TENSOR_CUDA_SCORE_KERNELS_H_
 
@@ -50,6 +51,7 @@ struct ScoreLaunch {
   const int32_t* ids;
   ScoreMax* partials;  // [rows * parts]
   ScoreMax* results;   // [rows]
+  int32_t* arrivals;   // [rows]: the row's parts finished so far; zero before and after a launch
 };
 
 VCAP_HOST_DEVICE constexpr int32_t score_parts(int32_t cols) {
@@ -107,8 +109,25 @@ VCAP_SIMT_FN ScoreMax reduce_score_max_block(ScoreMax mine, uint32_t* shared) {
   return total;
 }
 
-// Block `block` of the first launch (rows * parts blocks): part block % parts of row
-// block / parts, processed in place and reduced into partials[block].
+// The parts of `row` reduced into results[row] by the block's threads; the parts were stored by
+// other blocks of the launch, so they are read past L1.
+VCAP_SIMT_FN void reduce_row_parts(const ScoreLaunch& args, int row, uint32_t* shared) {
+  ScoreMax mine = score_max_identity();
+  for (int p = simt::thread_rank(); p < args.parts; p += kScoreThreads) {
+    const ScoreMax* part = args.partials + static_cast<int64_t>(row) * args.parts + p;
+    const ScoreMax loaded{simt::load_l2(&part->largest), simt::load_l2(&part->first),
+                          simt::load_l2(&part->count), simt::load_l2(&part->has_nan)};
+    mine = combine_score_max(mine, loaded);
+  }
+  ScoreMax total = reduce_score_max_block(mine, shared);
+  if (simt::thread_rank() != 0) return;
+  if (total.count == 0) total.first = 0;  // NaNs only (or no column): as process_score_row
+  args.results[row] = total;
+}
+
+// Block `block` of the launch (rows * parts blocks): part block % parts of row block / parts,
+// processed in place and reduced into partials[block]; the row's last part to finish reduces the
+// row into results[row] and sets its counter back to zero.
 VCAP_SIMT_FN void score_part_block(const ScoreLaunch& args, int block, uint32_t* shared) {
   const int row = block / args.parts;
   const int part = block % args.parts;
@@ -150,19 +169,19 @@ VCAP_SIMT_FN void score_part_block(const ScoreLaunch& args, int block, uint32_t*
     }
   }
   const ScoreMax total = reduce_score_max_block(mine, shared);
-  if (thread == 0) args.partials[block] = total;
-}
-
-// Block `row` of the second launch (rows blocks): the row's parts reduced into results[row].
-VCAP_SIMT_FN void score_combine_block(const ScoreLaunch& args, int row, uint32_t* shared) {
-  ScoreMax mine = score_max_identity();
-  for (int p = simt::thread_rank(); p < args.parts; p += kScoreThreads) {
-    mine = combine_score_max(mine, args.partials[static_cast<int64_t>(row) * args.parts + p]);
+  if (thread == 0) {
+    args.partials[block] = total;
+    simt::thread_fence();  // the part is visible to every block before it is counted
+    const bool last = simt::atomic_add(&args.arrivals[row], 1) == args.parts - 1;
+    if (last) args.arrivals[row] = 0;
+    shared[0] = last ? 1u : 0u;
   }
-  ScoreMax total = reduce_score_max_block(mine, shared);
-  if (simt::thread_rank() != 0) return;
-  if (total.count == 0) total.first = 0;  // NaNs only (or no column): as process_score_row
-  args.results[row] = total;
+  simt::sync_block();
+  const bool last = shared[0] != 0;
+  simt::sync_block();  // everyone has read the flag before the reduction writes over it
+  if (!last) return;
+  simt::thread_fence();
+  reduce_row_parts(args, row, shared);
 }
 
 }  // namespace vcap::tensor::cuda

@@ -211,12 +211,14 @@ inline void async_copy_wait_all() {}
 VCAP_SIMT_FN void thread_fence() { __threadfence(); }
 VCAP_SIMT_FN int32_t atomic_add(int32_t* p, int32_t value) { return atomicAdd(p, value); }
 VCAP_SIMT_FN float load_l2(const float* p) { return __ldcg(p); }
+VCAP_SIMT_FN int32_t load_l2(const int32_t* p) { return __ldcg(p); }
 #else
 inline void thread_fence() { std::atomic_thread_fence(std::memory_order_seq_cst); }
 inline int32_t atomic_add(int32_t* p, int32_t value) {
   return std::atomic_ref<int32_t>(*p).fetch_add(value);
 }
 inline float load_l2(const float* p) { return *p; }
+inline int32_t load_l2(const int32_t* p) { return *p; }
 #endif
 
 // Keeps the compiler from moving memory accesses across this point (no instruction, no wait): a
