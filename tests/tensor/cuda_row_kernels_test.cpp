@@ -118,6 +118,45 @@ TEST(CudaRowKernels, NormsInPlaceGiveTheSameBits) {
   }
 }
 
+// One warp per row (rows of up to kWarpRowColumns columns, four at a time): two blocks of
+// kRowWarps rows for 19 rows, so that the blocks walk on past their first rows; widths that end
+// inside a lane's fours and that fill every lane; in place and into bf16.
+TEST(CudaRowKernels, NormsWithAWarpPerRowMatchTheReference) {
+  const int64_t rows = 19;
+  for (const int64_t cols : {int64_t{1100}, int64_t{36}, cuda::kWarpRowColumns}) {
+    SCOPED_TRACE(::testing::Message() << cols << " columns");
+    const auto x = random_values(rows * cols, 30, -2.0f, 3.0f);
+    const auto w = random_values(cols, 31);
+    const auto b = random_values(cols, 32);
+    const float eps = 1e-6f;
+    std::vector<float> layer(x.size(), NAN);
+    std::vector<Bf16> layer_bf16(x.size(), Bf16{0xffff});
+    std::vector<float> layer_in_place = x;
+    std::vector<float> rms(x.size(), NAN);
+    std::vector<Bf16> rms_bf16(x.size(), Bf16{0xffff});
+    std::vector<float> rms_in_place = x;
+    emulate(2, 1, [&](BlockPlace place, float*) {
+      const auto in = constant(x, rows, cols);
+      cuda::layer_norm_warp_rows(matrix(layer, rows, cols), in, w.data(), b.data(), eps, place);
+      cuda::layer_norm_warp_rows(matrix(layer_bf16, rows, cols), in, w.data(), b.data(), eps,
+                                 place);
+      cuda::layer_norm_warp_rows(matrix(layer_in_place, rows, cols),
+                                 constant(layer_in_place, rows, cols), w.data(), b.data(), eps,
+                                 place);
+      cuda::rms_norm_warp_rows(matrix(rms, rows, cols), in, w.data(), eps, place);
+      cuda::rms_norm_warp_rows(matrix(rms_bf16, rows, cols), in, w.data(), eps, place);
+      cuda::rms_norm_warp_rows(matrix(rms_in_place, rows, cols), constant(rms_in_place, rows, cols),
+                               w.data(), eps, place);
+    });
+    expect_close(layer, reference_layer_norm(x, w, b, rows, cols, eps), 1e-5);
+    expect_rounded_from(layer_bf16, layer);
+    EXPECT_EQ(layer_in_place, layer);
+    expect_close(rms, reference_rms_norm(x, w, rows, cols, eps), 1e-5);
+    expect_rounded_from(rms_bf16, rms);
+    EXPECT_EQ(rms_in_place, rms);
+  }
+}
+
 // q and k heads of a wider qkv row (a column slice): the columns beyond stay as they were. Four
 // pairs at a time needs rows of a multiple of 4 floats; one at a time takes any.
 TEST(CudaRowKernels, RotaryTurnsEveryHeadOfAColumnSlice) {

@@ -1,7 +1,8 @@
-// Launchers of the row normalisations (one thread block per row, statistics in f32 with warp
-// and block reductions). Each queues one kernel on `stream` and returns cudaGetLastError().
-// out may be the same view as in, or bf16 (rounded to nearest even). Shapes are checked by the
-// caller.
+// Launchers of the row normalisations (one warp per row for rows of up to kWarpRowColumns
+// columns whose operands are aligned for four at a time, the model's; else one thread block per
+// row; statistics in f32 with warp and block reductions). Each queues one kernel on `stream` and
+// returns cudaGetLastError(). out may be the same view as in, or bf16 (rounded to nearest even).
+// Shapes are checked by the caller.
 #ifndef VCAP_TENSOR_CUDA_NORM_H_
 #define VCAP_TENSOR_CUDA_NORM_H_
 

@@ -113,6 +113,103 @@ VCAP_SIMT_FN void rms_norm_block(Matrix<Out> out, Matrix<const float> in, const 
   });
 }
 
+// Norms with one warp per row, for rows of at most kWarpRowColumns columns taken four at a time
+// (fits_fours): the row stays in the lane's registers between the passes and every sum is a
+// warp shuffle, where a block per row (the *_rows bodies above) reads the row once per pass and
+// meets at two block barriers per sum. Block place.x takes rows kRowWarps * place.x + warp, then
+// every kRowWarps * place.x_count. out may alias in: a row is read whole before it is written.
+constexpr int kRowWarps = kRowThreads / simt::kWarpSize;
+constexpr int kWarpRowFours = 16;  // per lane
+constexpr int64_t kWarpRowColumns = 4 * simt::kWarpSize * kWarpRowFours;
+
+// Calls f(row, values, present) for each of this warp's rows: values[i] holds columns
+// 4 (lane + 32 i) .. + 3, present[i] whether they are in the row (zeros otherwise).
+template <class F>
+VCAP_SIMT_FN void for_my_warp_rows(Matrix<const float> in, BlockPlace place, F f) {
+  const int lane = simt::thread_rank() % simt::kWarpSize;
+  const int warp = simt::thread_rank() / simt::kWarpSize;
+  for (int64_t r = kRowWarps * place.x + warp; r < in.rows; r += kRowWarps * place.x_count) {
+    float values[kWarpRowFours][4];
+    bool present[kWarpRowFours];
+    VCAP_UNROLL
+    for (int i = 0; i < kWarpRowFours; ++i) {
+      const int64_t c = 4 * (lane + simt::kWarpSize * static_cast<int64_t>(i));
+      present[i] = c < in.cols;
+      if (present[i]) {
+        load_group<4>(&in.at(r, c), values[i]);
+      } else {
+        values[i][0] = values[i][1] = values[i][2] = values[i][3] = 0.0f;
+      }
+    }
+    f(r, values, present);
+  }
+}
+
+template <class Out>
+VCAP_SIMT_FN void layer_norm_warp_rows(Matrix<Out> out, Matrix<const float> in, const float* weight,
+                                       const float* bias, float eps, BlockPlace place) {
+  const int lane = simt::thread_rank() % simt::kWarpSize;
+  const float n = static_cast<float>(in.cols);
+  for_my_warp_rows(
+      in, place,
+      [&](int64_t r, const float(&v)[kWarpRowFours][4], const bool(&present)[kWarpRowFours]) {
+        float sum = 0.0f;
+        VCAP_UNROLL
+        for (int i = 0; i < kWarpRowFours; ++i) sum += (v[i][0] + v[i][1]) + (v[i][2] + v[i][3]);
+        const float mean = simt::warp_sum(sum) / n;
+        float squares = 0.0f;
+        VCAP_UNROLL
+        for (int i = 0; i < kWarpRowFours; ++i) {
+          if (!present[i]) continue;
+          VCAP_UNROLL
+          for (int k = 0; k < 4; ++k) squares += (v[i][k] - mean) * (v[i][k] - mean);
+        }
+        const float rstd = 1.0f / sqrtf(simt::warp_sum(squares) / n + eps);
+        VCAP_UNROLL
+        for (int i = 0; i < kWarpRowFours; ++i) {
+          if (!present[i]) continue;
+          const int64_t c = 4 * (lane + simt::kWarpSize * static_cast<int64_t>(i));
+          float w[4];
+          float b[4];
+          float o[4];
+          load_group<4>(weight + c, w);
+          load_group<4>(bias + c, b);
+          VCAP_UNROLL
+          for (int k = 0; k < 4; ++k) o[k] = (v[i][k] - mean) * rstd * w[k] + b[k];
+          store_group<4>(&out.at(r, c), o);
+        }
+      });
+}
+
+template <class Out>
+VCAP_SIMT_FN void rms_norm_warp_rows(Matrix<Out> out, Matrix<const float> in, const float* weight,
+                                     float eps, BlockPlace place) {
+  const int lane = simt::thread_rank() % simt::kWarpSize;
+  const float n = static_cast<float>(in.cols);
+  for_my_warp_rows(
+      in, place,
+      [&](int64_t r, const float(&v)[kWarpRowFours][4], const bool(&present)[kWarpRowFours]) {
+        float squares = 0.0f;
+        VCAP_UNROLL
+        for (int i = 0; i < kWarpRowFours; ++i) {
+          VCAP_UNROLL
+          for (int k = 0; k < 4; ++k) squares += v[i][k] * v[i][k];
+        }
+        const float rstd = 1.0f / sqrtf(simt::warp_sum(squares) / n + eps);
+        VCAP_UNROLL
+        for (int i = 0; i < kWarpRowFours; ++i) {
+          if (!present[i]) continue;
+          const int64_t c = 4 * (lane + simt::kWarpSize * static_cast<int64_t>(i));
+          float w[4];
+          float o[4];
+          load_group<4>(weight + c, w);
+          VCAP_UNROLL
+          for (int k = 0; k < 4; ++k) o[k] = (v[i][k] * rstd) * w[k];
+          store_group<4>(&out.at(r, c), o);
+        }
+      });
+}
+
 // Rotary in place: each thread turns kWidth pairs (x[d], x[d + half]) of one head at a time,
 // pairs no other thread touches, so the update needs no synchronisation.
 template <int kWidth>
