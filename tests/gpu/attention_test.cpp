@@ -1,10 +1,10 @@
 // CUDA backend: attention against a double reference. Vision segments (non-causal, head_dim
 // 80), causal GQA prefill after a cached prefix, decode over long caches (split key ranges and
-// their combine step), batched decode of several sequences, queries that see no key, head
-// dims that are not multiples of 32, strided q/k/v, a bf16 KV cache; rows outside the blocks
-// stay untouched. With bf16 products the tensor-core kernel (head_dim 64, 80, 128; its code is
-// also run in the CPU tests' SIMT emulator) on the model's shapes, and the f32 kernel for other
-// head dims.
+// their merge, the same bits launch after launch), batched decode of several sequences, queries
+// that see no key, head dims that are not multiples of 32, strided q/k/v, a bf16 KV cache; rows
+// outside the blocks stay untouched. With bf16 products the tensor-core kernel (head_dim 64, 80,
+// 128; its code is also run in the CPU tests' SIMT emulator) on the model's shapes, and the f32
+// kernel for other head dims.
 #include <gtest/gtest.h>
 
 #include <cmath>
@@ -93,6 +93,39 @@ TEST_F(CudaAttention, TensorCoreKernelOnBatchedDecodeSplitIntoKeyParts) {
                                  {1, 1, 5, true, 4, {}, {}},
                                  {2, 1, 1300, true, 1299, {}, {}}},
                                 3, 14);
+}
+
+// Split key ranges are merged by the block that counts itself last on a counter each launch
+// leaves at zero: ten launches queued back to back, then one more after a synchronize, write the
+// same bits as the first (a counter left behind would skip or repeat a merge).
+TEST_F(CudaAttention, RepeatedSplitDecodeWritesTheSameBitsEveryTime) {
+  AttentionParams p = params(12, 2, 128);
+  p.bf16_products = true;
+  const int64_t width = int64_t{p.num_heads} * p.head_dim;
+  const int64_t kv_width = int64_t{p.num_kv_heads} * p.head_dim;
+  const int64_t keys = 3000;
+  Tensor q = device_matrix(backend(), random_values(2 * width, 40, -3.0f, 3.0f), 2, width);
+  Tensor f32 = device_matrix(backend(), random_values(keys * 2 * kv_width, 41, -3.0f, 3.0f), keys,
+                             2 * kv_width);
+  auto cache = backend().allocate(DType::kBF16, keys, 2 * kv_width);
+  ASSERT_TRUE(cache.ok());
+  backend().copy(cache->view(), f32.view());
+  const TensorView all = cache->view();
+  const std::vector<AttentionBlock> blocks = {
+      {0, 1, all.cols_slice(0, kv_width), all.cols_slice(kv_width, kv_width), true, keys - 1},
+      {1, 1, all.rows_slice(0, 700).cols_slice(0, kv_width),
+       all.rows_slice(0, 700).cols_slice(kv_width, kv_width), true, 699}};
+  std::vector<Tensor> outs;
+  for (int i = 0; i < 11; ++i) {
+    if (i == 10) {
+      ASSERT_TRUE(backend().synchronize().ok());
+    }
+    outs.push_back(device_matrix(backend(), std::vector<float>(2 * width, NAN), 2, width));
+    backend().attention(outs.back().view(), q.view(), blocks, p);
+  }
+  const std::vector<float> first = host_values(backend(), outs[0].view());
+  for (const float x : first) ASSERT_FALSE(std::isnan(x));
+  for (int i = 1; i < 11; ++i) EXPECT_EQ(host_values(backend(), outs[i].view()), first) << i;
 }
 
 TEST_F(CudaAttention, Bf16ProductsWithOtherHeadDimsTakeTheF32Kernel) {

@@ -30,10 +30,24 @@ struct Grid {
   std::barrier<> block_barrier;
   std::vector<std::unique_ptr<Warp>> warps;
   const unsigned char* shared = nullptr;  // the block's shared memory: address 0
+  size_t shared_bytes = 0;
+};
+
+// A cp.async issued but not yet waited for: its bytes, read at issue (global memory does not
+// change during a launch), land in `target` at the thread's next async_copy_wait_all.
+struct PendingCopy {
+  void* target;
+  std::array<unsigned char, 16> bytes;
 };
 
 thread_local int t_rank = -1;
 thread_local Grid* t_grid = nullptr;
+thread_local std::vector<PendingCopy> t_pending_copies;
+
+[[noreturn]] void fail(const char* what) {
+  std::fprintf(stderr, "SIMT emulator: thread %d: %s\n", t_rank, what);
+  std::abort();
+}
 
 Warp& my_warp() { return *t_grid->warps[t_rank / kWarpSize]; }
 
@@ -98,10 +112,8 @@ uint16_t element_at(const unsigned char* row, int index) {
 void ldmatrix(uint32_t (&r)[4], uint32_t address, bool trans) {
   Warp& warp = my_warp();
   const int lane = t_rank % kWarpSize;
-  if (address % 16 != 0) {
-    std::fprintf(stderr, "ldmatrix: lane %d's row address is not 16-byte aligned\n", lane);
-    std::abort();
-  }
+  if (address % 16 != 0) fail("ldmatrix row address not 16-byte aligned");
+  if (address + 16 > t_grid->shared_bytes) fail("ldmatrix row outside the block's shared memory");
   warp.rows[lane] = t_grid->shared + address;
   warp.barrier.arrive_and_wait();
   const int g = lane / 4;
@@ -122,6 +134,18 @@ void ldmatrix(uint32_t (&r)[4], uint32_t address, bool trans) {
 
 }  // namespace
 
+void async_copy_16(void* shared, const void* global, bool valid) {
+  PendingCopy copy{shared, {}};
+  if (valid) std::memcpy(copy.bytes.data(), global, 16);
+  t_pending_copies.push_back(copy);
+  std::memset(shared, 0xff, 16);  // what a read before the wait would see: not the data
+}
+
+void async_copy_wait_all() {
+  for (const PendingCopy& copy : t_pending_copies) std::memcpy(copy.target, copy.bytes.data(), 16);
+  t_pending_copies.clear();
+}
+
 uint32_t shared_address(const void* p) {
   return static_cast<uint32_t>(static_cast<const unsigned char*>(p) - t_grid->shared);
 }
@@ -135,6 +159,7 @@ void emulate_grid(int blocks, int threads, size_t shared_words,
   Grid grid(threads);
   std::vector<uint32_t> shared(shared_words);
   grid.shared = reinterpret_cast<const unsigned char*>(shared.data());
+  grid.shared_bytes = shared_words * sizeof(uint32_t);
   {
     std::vector<std::jthread> workers;
     for (int rank = 0; rank < threads; ++rank) {
@@ -145,6 +170,7 @@ void emulate_grid(int blocks, int threads, size_t shared_words,
           if (rank == 0) shared.assign(shared_words, 0xffffffffu);
           grid.block_barrier.arrive_and_wait();
           body(block, shared.data());
+          if (!t_pending_copies.empty()) fail("block ended with cp.async copies never waited for");
           grid.block_barrier.arrive_and_wait();
         }
         t_grid = nullptr;

@@ -1,9 +1,11 @@
 // A SIMT emulator for the portable kernel bodies (src/tensor/cuda/simt.h): every CUDA thread of
 // a block runs as a host thread, with real barriers for __syncthreads and for the warp-wide
 // operations (shuffles, mma.sync, ldmatrix), and mma.sync and ldmatrix computed from their
-// fragments as the PTX ISA lays them out (a misaligned ldmatrix row aborts). A kernel whose threads
-// disagree on a barrier hangs here as it would on a GPU; shared memory starts as all-ones words
-// (bf16 NaN pairs), so a read of a word never written shows.
+// fragments as the PTX ISA lays them out (a misaligned ldmatrix row, or one outside the block's
+// shared memory, aborts). A cp.async lands only at its thread's next wait (its target reads as
+// all-ones until then), and a block that ends with copies never waited for aborts. A kernel whose
+// threads disagree on a barrier hangs here as it would on a GPU; shared memory starts as all-ones
+// words (bf16 NaN pairs), so a read of a word never written shows.
 #ifndef VCAP_TESTS_TENSOR_SIMT_EMULATOR_H_
 #define VCAP_TESTS_TENSOR_SIMT_EMULATOR_H_
 

@@ -34,7 +34,8 @@ cudaError_t launch_mma(cudaStream_t stream, const AttentionLaunch& launch) {
   static_assert(kShared * attention_mma_blocks_per_sm(kDim) <= 160 * 1024);
   if constexpr (kShared > 48 * 1024) {
     // Once per device (the attribute is the current device's): the call costs host time on
-    // every one of a decode step's launches otherwise.
+    // every one of a decode step's launches otherwise. Assumes the device's context lives as
+    // long as the process (vcap never resets a device; a reset would drop the attribute).
     static std::atomic<uint64_t> devices_done{0};
     int device = 0;
     if (const cudaError_t error = cudaGetDevice(&device); error != cudaSuccess) return error;

@@ -168,7 +168,6 @@ inline Word4 load_word4(const void* p) {
 // writes 16 zero bytes and reads nothing (`global` must still be a mapped address). A thread's
 // copies since its last commit form a group; async_copy_wait_all() returns once all of its
 // groups have landed, and a block barrier after it makes every thread's copies visible to all.
-// In the emulator the copy happens at once.
 #if defined(__CUDACC__)
 VCAP_SIMT_FN void async_copy_16(void* shared, const void* global, bool valid) {
 #if defined(__CUDA_ARCH__) && __CUDA_ARCH__ >= 800
@@ -191,15 +190,11 @@ VCAP_SIMT_FN void async_copy_wait_all() {
 #endif
 }
 #else
-inline void async_copy_16(void* shared, const void* global, bool valid) {
-  if (valid) {
-    std::memcpy(shared, global, 16);
-  } else {
-    std::memset(shared, 0, 16);
-  }
-}
+// The emulator's (tests/tensor/simt_emulator.cpp): a copy lands only at the thread's next
+// async_copy_wait_all, and its target reads as all-ones until then.
+void async_copy_16(void* shared, const void* global, bool valid);
 inline void async_copy_commit() {}
-inline void async_copy_wait_all() {}
+void async_copy_wait_all();
 #endif
 
 // Device-wide ordering and counting, for the "last block to arrive finishes the job" pattern:
