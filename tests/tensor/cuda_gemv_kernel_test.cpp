@@ -104,8 +104,9 @@ TEST(CudaGemvKernel, MatchesTheBf16MatmulReference) {
       {8, 296, 33, true, false, true, 8, 0},
       // Two row tiles, the second partial.
       {9, 264, 48, true, true, false, 0, 5},
-      // Every warp loops: 35 k blocks, past kGemvWarps * kGemvUnroll.
-      {16, 1112, 20, false, true, true, 0, 1},
+      // Every warp loops: 66 k blocks, past kGemvWarps * kGemvUnroll (64 with one column tile,
+      // 32 with two), the last one partial.
+      {16, 2088, 20, false, true, true, 0, 1},
       // No k at all: bias and the previous out only.
       {2, 0, 17, true, true, false, 0, 0},
   };

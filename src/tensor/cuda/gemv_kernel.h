@@ -32,9 +32,12 @@ constexpr int kGemvWarps = 8;
 constexpr int kGemvThreads = kGemvWarps * simt::kWarpSize;
 constexpr int kGemvMaxRows = 16;
 constexpr int kGemvBlockK = 32;  // k per mma pair: 8 per thread of a quad
-// k blocks whose loads a warp issues before their products: 16 bytes of each weight row, per
-// column tile, in flight per thread per block.
-constexpr int kGemvUnroll = 4;
+// k blocks whose loads a warp issues before their products (16 bytes of each of its weight rows
+// per k block in flight per thread): 8 with one column tile, whose launches have the fewest
+// blocks (96 for a 1536-column projection, under one per multiprocessor) and so need the most
+// bytes in flight per block; 4 with two.
+template <int kColumnTiles>
+constexpr int kGemvUnroll = 8 / kColumnTiles;
 
 // Output column tiles of 16 per thread block, row tiles of 8 per mma column.
 template <int kColumnTiles, int kRowTiles>
@@ -104,12 +107,13 @@ VCAP_SIMT_FN void gemv_block(const GemvArgs<In>& args, int64_t index, float* sha
   }
 
   float acc[kColumnTiles][kRowTiles][4] = {};
-  for (int64_t base = warp; base < k_blocks; base += kGemvWarps * kGemvUnroll) {
-    simt::Word4 w[kGemvUnroll][kColumnTiles][2];
-    simt::Word4 x[kGemvUnroll][kRowTiles];
+  constexpr int kUnroll = kGemvUnroll<kColumnTiles>;
+  for (int64_t base = warp; base < k_blocks; base += kGemvWarps * kUnroll) {
+    simt::Word4 w[kUnroll][kColumnTiles][2];
+    simt::Word4 x[kUnroll][kRowTiles];
     // Every load of the batch first, so that they are in flight together.
     VCAP_UNROLL
-    for (int u = 0; u < kGemvUnroll; ++u) {
+    for (int u = 0; u < kUnroll; ++u) {
       const int64_t offset = (base + u * kGemvWarps) * kGemvBlockK + 8 * t;
       const bool valid = offset < k;  // k % 8 == 0: a chunk is wholly in or out
       VCAP_UNROLL
@@ -128,7 +132,7 @@ VCAP_SIMT_FN void gemv_block(const GemvArgs<In>& args, int64_t index, float* sha
       }
     }
     VCAP_UNROLL
-    for (int u = 0; u < kGemvUnroll; ++u) {
+    for (int u = 0; u < kUnroll; ++u) {
       if (base + u * kGemvWarps >= k_blocks) break;  // the same for the whole warp
       VCAP_UNROLL
       for (int c = 0; c < kColumnTiles; ++c) {
