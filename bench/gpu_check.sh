@@ -29,7 +29,8 @@
 # (transformers on the same clip and checkpoint) -> gpu_model_bench with 1024-row prefill
 # chunks (the CPU's; GPUs take 8192) -> gpu_model_bench --profile 1 (GPU and host time per op;
 # then the decode step alone, on short clips) ->
-# compute-sanitizer racecheck and memcheck on the attention and score tests (45 s each) ->
+# compute-sanitizer racecheck and memcheck on the attention, score, gemv and norm tests (45 s
+# each) ->
 # scripts/hf_reference_check.py on .golden with the time left.
 # Each step has its own time limit, cut to what is left before 570 s (a step with under 15 s
 # left is skipped), and the script goes on after a failure; the benches write a line at a time
@@ -246,13 +247,15 @@ PY
     --new-tokens 200 --batch 8 --profile 1
 fi
 
-# 7. The attention and score kernels under compute-sanitizer even when their tests pass: racecheck
-# (shared-memory races, which the CPU emulator of the kernels cannot show) and memcheck (an
-# out-of-bounds access can still give the right numbers). Appended to gpu_tests.log.
+# 7. The attention, score, decode-product (gemv) and norm kernels under compute-sanitizer even
+# when their tests pass: racecheck (shared-memory races, which the CPU emulator of the kernels
+# cannot show) and memcheck (an out-of-bounds access can still give the right numbers).
+# Appended to gpu_tests.log.
 if [ -n "$bin" ] && [ -x "$sanitizer" ]; then
   for tool in racecheck memcheck; do
     filter='CudaAttention.TensorCoreKernel*:CudaAttention.CausalGqaPrefillWithCachedPrefix'
     filter="$filter:CudaAttention.Bf16CacheDecodeAndPrefillMatchReference"
+    filter="$filter:CudaAttention.RepeatedSplitDecode*:CudaMatmul.DecodeBatches*:CudaOps.*Norm*"
     [ "$tool" = memcheck ] && filter="$filter:CudaOps.ProcessScoresMatchesTheReferenceBitForBit"
     step "gpu_tests_$tool" 45 "/tmp/vcap_gpu_$tool.log" "${cuda_env[@]}" "$sanitizer" \
       --tool "$tool" --print-limit 20 "$tests_bin" --gtest_filter="$filter"
