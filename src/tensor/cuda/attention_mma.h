@@ -322,10 +322,11 @@ VCAP_SIMT_FN void attention_mma_block(const AttentionLaunch& args, int index, ui
   float max[2] = {kMinusInf, kMinusInf};  // in those units
   float sum[2] = {0.0f, 0.0f};  // this thread's keys only; summed over the quad at the end
   const bool wide = rows_16b_aligned(block);
-  // A warp whose 16 lanes are all past the block's rows (a decode step's block fills 6 of 64)
+  // A warp whose 16 lanes are all past the block's rows (the last warps of a short block's tile)
   // only helps load the tiles: its products would be thrown away. Checked where the registers
-  // allow it: at three blocks per multiprocessor the check costs head_dim 80 a spill, and the
-  // vision tower's blocks, the ones at that head dim, fill every warp.
+  // allow it: at three blocks per multiprocessor the check cost head_dim 80 a spill, and the
+  // vision tower's blocks, the ones at that head dim, fill every warp. With kWarpKeys every warp
+  // has the block's rows.
   const bool warp_has_rows =
       kWarpKeys || attention_mma_blocks_per_sm(kDim) >= 3 || lane_base / group < block.q_count;
 

@@ -44,7 +44,6 @@ template <int kColumnTiles, int kRowTiles>
 VCAP_HOST_DEVICE constexpr size_t gemv_shared_words() {
   return static_cast<size_t>(kGemvWarps) * kColumnTiles * kRowTiles * 4 * simt::kWarpSize;
 }
-constexpr size_t kGemvMaxSharedWords = gemv_shared_words<2, 2>();
 
 // One product. `In` is float or Bf16.
 template <class In>
