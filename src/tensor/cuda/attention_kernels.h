@@ -94,8 +94,8 @@ VCAP_SIMT_FN float partial_weight(float max, float top) {
 // e^(max_p - M) / sum_p sum_p * e^(max_p - M), M the largest max; a lane that saw no key gets
 // zeros. One warp per lane: its threads take the partials 32 at a time for the max and the
 // total, then the columns (32 apart) for the weighted sum, with a group's weights in `shared`
-// (kAttentionCombineSharedWords) and the loads of consecutive partials independent of each other. A
-// decode step's combine has a few lanes and up to hundreds of partials. The states were stored
+// (kAttentionCombineSharedWords). A decode step's combine has a few lanes and up to hundreds of
+// partials. The states were stored
 // by other thread blocks of the same launch: they are read past L1 (load_l2).
 // kColumnsPerThread: head_dim / 32 rounded up, at most. Out of line: inlined in the head_dim 80
 // kernel, ptxas spilled registers (sm_80, sm_90).
@@ -130,20 +130,31 @@ VCAP_SIMT_COLD_FN void attention_combine_block(const AttentionLaunch args, int i
     }
     total = simt::warp_sum(total);
 
+    // The weighted sum takes kBatch partials at a time, every load of a batch issued before any
+    // is used: one L2 round trip per batch rather than one per partial (a decode step's merge
+    // is the last thing its launch waits for).
+    constexpr int kBatch = 8;
     float value[kColumnsPerThread] = {};
     for (int group = 0; group < item.count; group += simt::kWarpSize) {
       const int p = group + thread;
       weights[thread] = p < item.count ? partial_weight(simt::load_l2(state(p)), top) : 0.0f;
       simt::sync_warp();
-      for (int j = 0; j < simt::kWarpSize; ++j) {
-        if (group + j < item.count) {
-          const float* acc = state(group + j) + 2;
-          const float weight = weights[j];
+      for (int j = 0; j < simt::kWarpSize && group + j < item.count; j += kBatch) {
+        float loaded[kBatch][kColumnsPerThread];
+        VCAP_UNROLL
+        for (int b = 0; b < kBatch; ++b) {
           VCAP_UNROLL
           for (int k = 0; k < kColumnsPerThread; ++k) {
             const int d = thread + k * simt::kWarpSize;
-            if (d < dim) value[k] += simt::load_l2(acc + d) * weight;
+            loaded[b][k] = group + j + b < item.count && d < dim
+                               ? simt::load_l2(state(group + j + b) + 2 + d)
+                               : 0.0f;
           }
+        }
+        VCAP_UNROLL
+        for (int b = 0; b < kBatch; ++b) {
+          VCAP_UNROLL
+          for (int k = 0; k < kColumnsPerThread; ++k) value[k] += loaded[b][k] * weights[j + b];
         }
       }
       simt::sync_warp();  // every thread has read the group's weights
