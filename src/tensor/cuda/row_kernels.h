@@ -145,10 +145,20 @@ VCAP_SIMT_FN void for_my_warp_rows(Matrix<const float> in, BlockPlace place, F f
   }
 }
 
+// Calls f(i, c) for each of this lane's fours that lie in the row (present[i]): for_my_warp_rows'
+// values[i] are columns [c, c + 4).
+template <class F>
+VCAP_SIMT_FN void for_present_fours(const bool (&present)[kWarpRowFours], F f) {
+  const int lane = simt::thread_rank() % simt::kWarpSize;
+  VCAP_UNROLL
+  for (int i = 0; i < kWarpRowFours; ++i) {
+    if (present[i]) f(i, 4 * (lane + simt::kWarpSize * static_cast<int64_t>(i)));
+  }
+}
+
 template <class Out>
 VCAP_SIMT_FN void layer_norm_warp_rows(Matrix<Out> out, Matrix<const float> in, const float* weight,
                                        const float* bias, float eps, BlockPlace place) {
-  const int lane = simt::thread_rank() % simt::kWarpSize;
   const float n = static_cast<float>(in.cols);
   for_my_warp_rows(
       in, place,
@@ -158,17 +168,12 @@ VCAP_SIMT_FN void layer_norm_warp_rows(Matrix<Out> out, Matrix<const float> in, 
         for (int i = 0; i < kWarpRowFours; ++i) sum += (v[i][0] + v[i][1]) + (v[i][2] + v[i][3]);
         const float mean = simt::warp_sum(sum) / n;
         float squares = 0.0f;
-        VCAP_UNROLL
-        for (int i = 0; i < kWarpRowFours; ++i) {
-          if (!present[i]) continue;
+        for_present_fours(present, [&](int i, int64_t) {
           VCAP_UNROLL
           for (int k = 0; k < 4; ++k) squares += (v[i][k] - mean) * (v[i][k] - mean);
-        }
+        });
         const float rstd = 1.0f / sqrtf(simt::warp_sum(squares) / n + eps);
-        VCAP_UNROLL
-        for (int i = 0; i < kWarpRowFours; ++i) {
-          if (!present[i]) continue;
-          const int64_t c = 4 * (lane + simt::kWarpSize * static_cast<int64_t>(i));
+        for_present_fours(present, [&](int i, int64_t c) {
           float w[4];
           float b[4];
           float o[4];
@@ -177,14 +182,13 @@ VCAP_SIMT_FN void layer_norm_warp_rows(Matrix<Out> out, Matrix<const float> in, 
           VCAP_UNROLL
           for (int k = 0; k < 4; ++k) o[k] = (v[i][k] - mean) * rstd * w[k] + b[k];
           store_group<4>(&out.at(r, c), o);
-        }
+        });
       });
 }
 
 template <class Out>
 VCAP_SIMT_FN void rms_norm_warp_rows(Matrix<Out> out, Matrix<const float> in, const float* weight,
                                      float eps, BlockPlace place) {
-  const int lane = simt::thread_rank() % simt::kWarpSize;
   const float n = static_cast<float>(in.cols);
   for_my_warp_rows(
       in, place,
@@ -196,17 +200,14 @@ VCAP_SIMT_FN void rms_norm_warp_rows(Matrix<Out> out, Matrix<const float> in, co
           for (int k = 0; k < 4; ++k) squares += v[i][k] * v[i][k];
         }
         const float rstd = 1.0f / sqrtf(simt::warp_sum(squares) / n + eps);
-        VCAP_UNROLL
-        for (int i = 0; i < kWarpRowFours; ++i) {
-          if (!present[i]) continue;
-          const int64_t c = 4 * (lane + simt::kWarpSize * static_cast<int64_t>(i));
+        for_present_fours(present, [&](int i, int64_t c) {
           float w[4];
           float o[4];
           load_group<4>(weight + c, w);
           VCAP_UNROLL
           for (int k = 0; k < 4; ++k) o[k] = (v[i][k] * rstd) * w[k];
           store_group<4>(&out.at(r, c), o);
-        }
+        });
       });
 }
 
