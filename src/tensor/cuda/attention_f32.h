@@ -87,7 +87,7 @@ VCAP_SIMT_FN void attention_f32_block(const AttentionLaunch& args, int index, fl
   for (int t = warp; t < kLanes; t += kWarps) {
     const int64_t query = item.lane_begin + t;
     const int64_t row = query / group;
-    const int64_t column = kv_column * group + (query % group) * dim;
+    const int64_t column = head_column(item.kv_head, query, group, dim);
     const bool valid = row < block.q_count;
     const float* src = args.q + (block.q_begin + (valid ? row : 0)) * args.q_stride + column;
     for (int d = lane; d < layout.dim4; d += kWarpSize) {
@@ -197,15 +197,14 @@ VCAP_SIMT_FN void attention_f32_block(const AttentionLaunch& args, int index, fl
     if (row >= block.q_count) continue;
     if (item.partial < 0) {
       const float inverse = total > 0.0f ? 1.0f / total : 0.0f;
-      const int64_t column = kv_column * group + (query % group) * dim;
+      const int64_t column = head_column(item.kv_head, query, group, dim);
       VCAP_UNROLL
       for (int s = 0; s < kSlots; ++s) {
         const int d = lane + s * kWarpSize;
         if (d < dim) store_output(args, block.q_begin + row, column + d, acc[r][s] * inverse);
       }
     } else {
-      float* state = args.partials + (static_cast<int64_t>(item.partial) * kLanes + t) *
-                                         attention_partial_stride(dim);
+      float* state = partial_state(args, item.partial, t, dim);
       if (lane == 0) {
         state[0] = max[r];
         state[1] = total;

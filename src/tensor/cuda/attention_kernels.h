@@ -65,6 +65,20 @@ VCAP_SIMT_FN void store_output(const AttentionLaunch& args, int64_t row, int64_t
   }
 }
 
+// Where query lane `query` of kv head `kv_head` lies in a row of q and out: its kv head's group of
+// query heads, then its place in the group (lane = row * group + head in group).
+VCAP_SIMT_FN int64_t head_column(int64_t kv_head, int64_t query, int group, int head_dim) {
+  return (kv_head * group + query % group) * head_dim;
+}
+
+// Lane `lane`'s softmax state in partial slot `partial`: its max, its sum, then head_dim
+// unnormalised outputs (attention_partial_stride floats in all).
+VCAP_SIMT_FN float* partial_state(const AttentionLaunch& args, int64_t partial, int lane,
+                                  int head_dim) {
+  return args.partials +
+         (partial * kAttentionTileLanes + lane) * attention_partial_stride(head_dim);
+}
+
 // Keys [0, end) are visible to block-relative query row `row`; 0 for rows outside the block.
 VCAP_SIMT_FN int64_t visible_end(const AttentionBlockDesc& block, int64_t row) {
   if (row >= block.q_count) return 0;
@@ -106,9 +120,6 @@ VCAP_SIMT_COLD_FN void attention_combine_block(const AttentionLaunch args, int i
   const AttentionCombine item = args.combines[index];
   const AttentionBlockDesc block = args.blocks[item.block];
   const int dim = args.head_dim;
-  const int64_t stride = attention_partial_stride(dim);
-  const float* first =
-      args.partials + static_cast<int64_t>(item.first_partial) * kAttentionTileLanes * stride;
   const int warp = simt::thread_rank() / simt::kWarpSize;
   const int thread = simt::thread_rank() % simt::kWarpSize;
   float* weights = shared + warp * simt::kWarpSize;
@@ -117,7 +128,7 @@ VCAP_SIMT_COLD_FN void attention_combine_block(const AttentionLaunch args, int i
     const int64_t row = query / args.group;
     if (row >= block.q_count) continue;  // the same for the whole warp
     const auto state = [&](int p) {
-      return first + (static_cast<int64_t>(p) * kAttentionTileLanes + t) * stride;
+      return partial_state(args, static_cast<int64_t>(item.first_partial) + p, t, dim);
     };
     float top = -INFINITY;
     for (int p = thread; p < item.count; p += simt::kWarpSize) {
@@ -160,8 +171,7 @@ VCAP_SIMT_COLD_FN void attention_combine_block(const AttentionLaunch args, int i
       simt::sync_warp();  // every thread has read the group's weights
     }
     const float inverse = total > 0.0f ? 1.0f / total : 0.0f;
-    const int64_t column =
-        static_cast<int64_t>(item.kv_head) * dim * args.group + (query % args.group) * dim;
+    const int64_t column = head_column(item.kv_head, query, args.group, dim);
     VCAP_UNROLL
     for (int k = 0; k < kColumnsPerThread; ++k) {
       const int d = thread + k * simt::kWarpSize;
@@ -172,28 +182,18 @@ VCAP_SIMT_COLD_FN void attention_combine_block(const AttentionLaunch args, int i
 
 // The end of a main-kernel block (every thread calls it) whose item may be one part of a split
 // key range, its state stored in its partial slot: the block that stores the last part of a
-// combine merges them all (attention_combine_block), so that no second kernel waits for every
-// part of every range. Each thread fences its stores before the block counts its arrival; the
-// last to arrive fences before it reads, and sets the counter back to zero for the next launch.
-// `shared`: the block's shared memory, no longer in use (kAttentionCombineSharedWords at least).
+// combine merges them all (attention_combine_block, after simt::arrived_last), so that no second
+// kernel waits for every part of every range. `shared`: the block's shared memory, no longer in
+// use (kAttentionCombineSharedWords at least).
 // The item is read again here rather than kept in registers through the kernel's tile loop.
 template <int kColumnsPerThread>
 VCAP_SIMT_FN void merge_if_last_part(const AttentionLaunch& args, int index, float* shared) {
   const AttentionItem item = args.items[index];
   if (item.partial < 0) return;  // the same for the whole block
-  simt::thread_fence();
-  simt::sync_block();  // every thread's state is stored and fenced; shared memory is free
-  if (simt::thread_rank() == 0) {
-    int32_t* arrived = &args.arrivals[item.combine];
-    const bool last = simt::atomic_add(arrived, 1) == args.combines[item.combine].count - 1;
-    if (last) *arrived = 0;
-    shared[0] = last ? 1.0f : 0.0f;
+  if (!simt::arrived_last(&args.arrivals[item.combine], args.combines[item.combine].count,
+                          reinterpret_cast<uint32_t*>(shared))) {
+    return;
   }
-  simt::sync_block();
-  const bool last = shared[0] != 0.0f;
-  simt::sync_block();  // everyone has read the flag before the merge writes over it
-  if (!last) return;
-  simt::thread_fence();
   attention_combine_block<kColumnsPerThread>(args, item.combine, shared);
 }
 

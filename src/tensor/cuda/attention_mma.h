@@ -239,13 +239,10 @@ VCAP_SIMT_FN void merge_warp_states(const AttentionLaunch& args, const Attention
       total += state[1] * weight;
     }
     if (item.partial < 0) {
-      const int64_t column =
-          static_cast<int64_t>(item.kv_head) * kDim * group + (query % group) * kDim + d;
+      const int64_t column = head_column(item.kv_head, query, group, kDim) + d;
       store_output(args, block.q_begin + row, column, total > 0.0f ? value / total : 0.0f);
     } else {
-      float* slot =
-          args.partials + (static_cast<int64_t>(item.partial) * kAttentionTileLanes + lane) *
-                              attention_partial_stride(kDim);
+      float* slot = partial_state(args, item.partial, lane, kDim);
       if (d == 0) {
         slot[0] = top * kLn2;  // the merge's units: scale * q.k
         slot[1] = total;
@@ -298,7 +295,7 @@ VCAP_SIMT_FN void attention_mma_block(const AttentionLaunch& args, int index, ui
     row[h] = query[h] / group;
     end[h] = visible_end(block, row[h]);
     q_row[h] = row[h] < block.q_count ? args.q + (block.q_begin + row[h]) * args.q_stride +
-                                            kv_column * group + (query[h] % group) * kDim
+                                            head_column(item.kv_head, query[h], group, kDim)
                                       : nullptr;
   }
   const auto q_pair = [&](int h, int column) {
@@ -470,7 +467,7 @@ VCAP_SIMT_FN void attention_mma_block(const AttentionLaunch& args, int index, ui
       if (item.partial < 0) {
         const float inverse = total > 0.0f ? 1.0f / total : 0.0f;
         const int64_t out_row = block.q_begin + row[h];
-        const int64_t column = kv_column * group + (query[h] % group) * kDim + 2 * t;
+        const int64_t column = head_column(item.kv_head, query[h], group, kDim) + 2 * t;
         VCAP_UNROLL
         for (int o = 0; o < kOutTiles; ++o) {
           store_output(args, out_row, column + 8 * o, out[o][2 * h] * inverse);
@@ -478,9 +475,7 @@ VCAP_SIMT_FN void attention_mma_block(const AttentionLaunch& args, int index, ui
         }
       } else {
         const int lane = warp * 16 + g + 8 * h;
-        float* state =
-            args.partials + (static_cast<int64_t>(item.partial) * kAttentionTileLanes + lane) *
-                                attention_partial_stride(kDim);
+        float* state = partial_state(args, item.partial, lane, kDim);
         if (t == 0) {
           state[0] = max[h] * kLn2;  // the combine step's units: scale * q.k
           state[1] = total;

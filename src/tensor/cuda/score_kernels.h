@@ -169,19 +169,10 @@ VCAP_SIMT_FN void score_part_block(const ScoreLaunch& args, int block, uint32_t*
     }
   }
   const ScoreMax total = reduce_score_max_block(mine, shared);
-  if (thread == 0) {
-    args.partials[block] = total;
-    simt::thread_fence();  // the part is visible to every block before it is counted
-    const bool last = simt::atomic_add(&args.arrivals[row], 1) == args.parts - 1;
-    if (last) args.arrivals[row] = 0;
-    shared[0] = last ? 1u : 0u;
+  if (thread == 0) args.partials[block] = total;
+  if (simt::arrived_last(&args.arrivals[row], args.parts, shared)) {
+    reduce_row_parts(args, row, shared);
   }
-  simt::sync_block();
-  const bool last = shared[0] != 0;
-  simt::sync_block();  // everyone has read the flag before the reduction writes over it
-  if (!last) return;
-  simt::thread_fence();
-  reduce_row_parts(args, row, shared);
 }
 
 }  // namespace vcap::tensor::cuda

@@ -216,6 +216,27 @@ inline float load_l2(const float* p) { return *p; }
 inline int32_t load_l2(const int32_t* p) { return *p; }
 #endif
 
+// Whether this thread block is the last of `parts` blocks to arrive on `counter`, told to every
+// thread (the "last block finishes the job" pattern: each block stores its part, the last one
+// combines them). Every thread calls it after storing its share: each fences its stores, thread 0
+// counts the block, and the last arrival sets the counter back to zero for the next launch and
+// fences again, so that the others' parts may be read (past L1: load_l2). `flag`: a word of the
+// block's shared memory, free again on return.
+VCAP_SIMT_FN bool arrived_last(int32_t* counter, int32_t parts, uint32_t* flag) {
+  thread_fence();
+  sync_block();  // every thread's stores are fenced
+  if (thread_rank() == 0) {
+    const bool last = atomic_add(counter, 1) == parts - 1;
+    if (last) *counter = 0;
+    *flag = last ? 1u : 0u;
+  }
+  sync_block();
+  const bool last = *flag != 0;
+  sync_block();  // everyone has read the flag before the caller reuses the word
+  if (last) thread_fence();
+  return last;
+}
+
 // Keeps the compiler from moving memory accesses across this point (no instruction, no wait): a
 // batch of loads stays after the stores of the one before, so that the registers in flight stay
 // bounded by one batch.
