@@ -5,6 +5,7 @@
 #include "base/check.h"
 #include "tensor/cuda/elementwise.h"
 #include "tensor/cuda/gemv.h"
+#include "tensor/cuda/gemv_kernel.h"
 #include "tensor/cuda/transfer.h"
 
 namespace vcap::tensor::cuda {
@@ -188,7 +189,14 @@ bool GemmEngine::run(CudaContext& context, const Key& key, const void* a, const 
 void GemmEngine::matmul(CudaContext& context, TensorView out, TensorView in, const Weight& w,
                         std::optional<TensorView> bias, MatmulAccumulate accumulate) {
   const std::byte* weight = cuda_weight(w).data();
-  if (w.dtype() == DType::kBF16 && gemv_fits(out, in, weight)) {
+  // The gemv kernel's conditions (gemv.h): few rows, 16-byte aligned rows of the input and of the
+  // weight (k % 8 == 0 included), f32 out.
+  const bool gemv =
+      w.dtype() == DType::kBF16 && in.rows <= kGemvMaxRows && out.dtype == DType::kF32 &&
+      (in.dtype == DType::kF32 || in.dtype == DType::kBF16) &&
+      alignment_bytes(in.data, in.row_stride * static_cast<int64_t>(dtype_size(in.dtype))) >= 16 &&
+      alignment_bytes(weight, w.in_features() * int64_t{sizeof(uint16_t)}) >= 16;
+  if (gemv) {
     context.check(launch_gemv(context.stream(), out, in, weight, bias,
                               accumulate == MatmulAccumulate::kAddToOut),
                   "gemv kernel");

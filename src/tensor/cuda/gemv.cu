@@ -24,18 +24,7 @@ cudaError_t launch_typed(cudaStream_t stream, const GemvArgs<In>& args) {
   });
 }
 
-bool aligned_rows(TensorView view) {
-  const auto address = reinterpret_cast<uintptr_t>(view.data);
-  return address % 16 == 0 && (view.row_stride * dtype_size(view.dtype)) % 16 == 0;
-}
-
 }  // namespace
-
-bool gemv_fits(TensorView out, TensorView in, const void* weight) {
-  return in.rows <= kGemvMaxRows && in.cols % 8 == 0 && out.dtype == DType::kF32 &&
-         (in.dtype == DType::kF32 || in.dtype == DType::kBF16) && aligned_rows(in) &&
-         reinterpret_cast<uintptr_t>(weight) % 16 == 0;
-}
 
 cudaError_t launch_gemv(cudaStream_t stream, TensorView out, TensorView in, const void* weight,
                         std::optional<TensorView> bias, bool accumulate) {

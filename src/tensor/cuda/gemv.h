@@ -11,13 +11,10 @@
 
 namespace vcap::tensor::cuda {
 
-// Whether the kernel takes out = in * W^T for a bf16 weight [n, k] at `weight`: at most 16 rows
-// of f32 or bf16 `in` whose rows start 16-byte aligned, k a multiple of 8 (so that weight rows
-// are 16-byte aligned too) and an f32 `out`. Host code.
-bool gemv_fits(TensorView out, TensorView in, const void* weight);
-
-// out = in * W^T (+ bias) (+ out when `accumulate`), for a product gemv_fits takes; bias f32 [1,
-// n]. Queues one kernel on `stream` and returns cudaGetLastError().
+// out = in * W^T (+ bias) (+ out when `accumulate`) for a bf16 weight [n, k] at `weight` and at
+// most kGemvMaxRows rows of f32 or bf16 `in`, whose rows and the weight's start 16-byte aligned
+// (k % 8 == 0), into an f32 `out`; bias f32 [1, n]. Queues one kernel on `stream` and returns
+// cudaGetLastError().
 cudaError_t launch_gemv(cudaStream_t stream, TensorView out, TensorView in, const void* weight,
                         std::optional<TensorView> bias, bool accumulate);
 
