@@ -10,8 +10,9 @@
 // The bias (f32, like D) goes in cuBLASLt's epilogue when the heuristic has an algorithm for
 // that, else a kernel adds it after the product.
 //
-// A bf16 product of at most 16 rows (a decode step's) that gemv_fits takes runs our own kernel
-// instead (gemv.h): one launch in place of up to three, and none of cuBLASLt's host time.
+// A bf16 product of at most 16 rows (a decode step's) whose input and weight rows are 16-byte
+// aligned runs our own kernel instead (gemv.h): one launch in place of up to three, and none of
+// cuBLASLt's host time.
 //
 // cuBLASLt picks an algorithm per shape (a heuristic query costs tens of microseconds); the
 // plans are cached by shape, leading dimensions, dtype, mode and pointer alignment. Every
