@@ -94,10 +94,6 @@ VCAP_SIMT_FN float kv_element(const void* row, bool bf16, int64_t i) {
   return static_cast<const float*>(row)[i];
 }
 
-// Words of shared memory the merge of a split key range takes: one weight per partial of a
-// group of 32, per warp. Both main kernels have more.
-constexpr int kAttentionCombineSharedWords = kAttentionThreads;
-
 // e^(max - top) of a partial state whose max is `max` (units of scale * q.k); 0 for a state that
 // saw no key.
 VCAP_SIMT_FN float partial_weight(float max, float top) {
@@ -108,9 +104,9 @@ VCAP_SIMT_FN float partial_weight(float max, float top) {
 // e^(max_p - M) / sum_p sum_p * e^(max_p - M), M the largest max; a lane that saw no key gets
 // zeros. One warp per lane: its threads take the partials 32 at a time for the max and the
 // total, then the columns (32 apart) for the weighted sum, with a group's weights in `shared`
-// (kAttentionCombineSharedWords). A decode step's combine has a few lanes and up to hundreds of
-// partials. The states were stored
-// by other thread blocks of the same launch: they are read past L1 (load_l2).
+// (kAttentionThreads words: one weight per partial of a group of 32, per warp). A decode step's
+// combine has a few lanes and up to hundreds of partials. The states were stored by other thread
+// blocks of the same launch: they are read past L1 (load_l2).
 // kColumnsPerThread: head_dim / 32 rounded up, at most. Out of line: inlined in the head_dim 80
 // kernel, ptxas spilled registers (sm_80, sm_90).
 template <int kColumnsPerThread>
@@ -184,7 +180,7 @@ VCAP_SIMT_COLD_FN void attention_combine_block(const AttentionLaunch args, int i
 // key range, its state stored in its partial slot: the block that stores the last part of a
 // combine merges them all (attention_combine_block, after simt::arrived_last), so that no second
 // kernel waits for every part of every range. `shared`: the block's shared memory, no longer in
-// use (kAttentionCombineSharedWords at least).
+// use (kAttentionThreads words at least: both main kernels have more).
 // The item is read again here rather than kept in registers through the kernel's tile loop.
 template <int kColumnsPerThread>
 VCAP_SIMT_FN void merge_if_last_part(const AttentionLaunch& args, int index, float* shared) {
